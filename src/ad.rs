@@ -1,0 +1,329 @@
+//! Automatic differentiation, ours alone: the [`Scalar`] trait every objective is written
+//! against, the [`ScalarFn`] trait for functions written once over `Scalar`, and the [`Engine`]
+//! choice. The engines live in the submodules: [`dual`] (forward mode, dual numbers),
+//! [`tape`] (reverse mode, a Wengert list) and [`finite`] (central differences, the reference).
+//!
+//! # Conventions at non-differentiable points
+//! Every engine follows PyTorch's autograd (`tools/autograd/derivatives.yaml`), so forward,
+//! reverse and PyTorch agree bit for bit on which one-sided derivative is taken:
+//!
+//! | function | point | derivative used | PyTorch rule |
+//! |---|---|---|---|
+//! | `abs(x)` | `x = 0` | `0` | `grad * sgn(x)`, `sgn(0) = 0` |
+//! | `relu(x)` | `x = 0` | `0` | `threshold_backward(grad, result, 0)`: passes only where `result > 0` |
+//! | `max(a, b)`, `min(a, b)` | `a == b` | `1/2` to each argument | `maximum`/`minimum`: `grad / 2` on ties |
+//! | `sqrt(x)` | `x = 0` | `+inf` | `grad / (2 * result)` |
+//! | `powf(a, b)` w.r.t. `b` | `a = 0, b >= 0` | `0` | `masked_fill_(self == 0 & exponent >= 0, 0)` |
+//! | `powf(a, b)` w.r.t. `a` | `b = 0` | `0` | `masked_fill_(exponent == 0, 0)` |
+//! | `powi(x, 0)` | any `x` | `0` | as `pow(x, 0.)` |
+//! | `softplus(x)` | `x > 20` | `1` (value `x`) | `beta = 1, threshold = 20` |
+//!
+//! The issue that introduced this trait suggested "`max` tie → the first argument" as an example
+//! of PyTorch's convention; PyTorch's actual `torch.maximum`/`torch.minimum` backward splits the
+//! gradient evenly on ties, and matching PyTorch is the point, so that is what we do.
+
+pub mod dual;
+pub mod finite;
+pub mod tape;
+
+use std::fmt::Debug;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// A number that objectives are written against: `f64` itself, a forward-mode dual number, or a
+/// reverse-mode tape variable.
+///
+/// Arithmetic works with `Self` on both sides and with `f64` on the right; the concrete types
+/// also implement `f64 op Self`, but generic code must write `S::constant(c) - x` (Rust does not
+/// let a trait promise `f64: Sub<Self>` to its users).
+///
+/// ```
+/// use gradscope::ad::Scalar;
+/// fn rosenbrock<S: Scalar>(x: S, y: S) -> S {
+///     (S::constant(1.0) - x).powi(2) + (y - x * x).powi(2) * 100.0
+/// }
+/// assert_eq!(rosenbrock(1.0_f64, 1.0), 0.0);
+/// ```
+pub trait Scalar:
+    Copy
+    + Debug
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + Add<f64, Output = Self>
+    + Sub<f64, Output = Self>
+    + Mul<f64, Output = Self>
+    + Div<f64, Output = Self>
+{
+    /// A constant: its derivative with respect to every input is zero.
+    fn constant(c: f64) -> Self;
+    /// The primal value, whatever derivatives ride along.
+    fn value(&self) -> f64;
+
+    fn powi(self, n: i32) -> Self;
+    /// `self ^ p`, differentiable in both the base and the exponent.
+    fn powf(self, p: Self) -> Self;
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn tan(self) -> Self;
+    fn tanh(self) -> Self;
+    /// `1 / (1 + exp(-x))`.
+    fn sigmoid(self) -> Self;
+    /// `ln(1 + exp(x))` with PyTorch's `threshold = 20`: returns `x` itself above it.
+    fn softplus(self) -> Self;
+    /// `max(x, 0)`, derivative `0` at `0`.
+    fn relu(self) -> Self;
+    fn min(self, other: Self) -> Self;
+    fn max(self, other: Self) -> Self;
+
+    /// Sum of many terms. Engines override it with one n-ary node so a model does not
+    /// record a chain of binary additions.
+    fn sum(terms: &[Self]) -> Self {
+        terms.iter().fold(Self::constant(0.0), |acc, &t| acc + t)
+    }
+
+    /// `sum_i a[i] * b[i]`; one node on a tape.
+    fn dot(a: &[Self], b: &[Self]) -> Self {
+        a.iter().zip(b).fold(Self::constant(0.0), |acc, (&x, &y)| acc + x * y)
+    }
+
+    /// `sum_i a[i] * c[i]` with constant coefficients (weights times data); one node on a tape.
+    fn dot_const(a: &[Self], c: &[f64]) -> Self {
+        a.iter().zip(c).fold(Self::constant(0.0), |acc, (&x, &y)| acc + x * y)
+    }
+}
+
+/// Derivative of `softplus` (PyTorch's rule with `beta = 1, threshold = 20`).
+#[must_use]
+pub fn softplus_f64(x: f64) -> f64 {
+    if x > 20.0 { x } else { x.exp().ln_1p() }
+}
+
+/// `1 / (1 + exp(-x))`, computed without overflow for large `|x|`.
+#[must_use]
+pub fn sigmoid_f64(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// The local derivatives of `max(a, b)` with respect to `a` and `b` (PyTorch: ties split evenly).
+#[must_use]
+pub fn max_partials(a: f64, b: f64) -> (f64, f64) {
+    if a > b {
+        (1.0, 0.0)
+    } else if a < b {
+        (0.0, 1.0)
+    } else {
+        (0.5, 0.5)
+    }
+}
+
+/// The local derivatives of `min(a, b)` with respect to `a` and `b` (PyTorch: ties split evenly).
+#[must_use]
+pub fn min_partials(a: f64, b: f64) -> (f64, f64) {
+    let (db, da) = max_partials(b, a);
+    (db, da)
+}
+
+/// `d/dx x^n` for an integer power (`0` when `n == 0`, as PyTorch's `pow`).
+#[must_use]
+pub fn powi_derivative(x: f64, n: i32) -> f64 {
+    if n == 0 { 0.0 } else { f64::from(n) * x.powi(n - 1) }
+}
+
+/// The local derivatives of `a^b` with respect to `a` and `b`, with PyTorch's masks.
+#[must_use]
+pub fn powf_partials(a: f64, b: f64) -> (f64, f64) {
+    let da = if b == 0.0 { 0.0 } else { b * a.powf(b - 1.0) };
+    let db = if a == 0.0 && b >= 0.0 { 0.0 } else { a.powf(b) * a.ln() };
+    (da, db)
+}
+
+/// Derivative of `abs` (`sgn`, with `sgn(0) = 0`).
+#[must_use]
+pub fn abs_derivative(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// Derivative of `relu` (`0` at `0`).
+#[must_use]
+pub fn relu_derivative(x: f64) -> f64 {
+    if x > 0.0 { 1.0 } else { 0.0 }
+}
+
+/// Derivative of `softplus` (PyTorch: `1` above the threshold, `sigmoid(x)` below).
+#[must_use]
+pub fn softplus_derivative(x: f64) -> f64 {
+    if x > 20.0 { 1.0 } else { sigmoid_f64(x) }
+}
+
+impl Scalar for f64 {
+    fn constant(c: f64) -> Self {
+        c
+    }
+    fn value(&self) -> f64 {
+        *self
+    }
+    fn powi(self, n: i32) -> Self {
+        f64::powi(self, n)
+    }
+    fn powf(self, p: Self) -> Self {
+        f64::powf(self, p)
+    }
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn ln(self) -> Self {
+        f64::ln(self)
+    }
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
+    fn abs(self) -> Self {
+        f64::abs(self)
+    }
+    fn sin(self) -> Self {
+        f64::sin(self)
+    }
+    fn cos(self) -> Self {
+        f64::cos(self)
+    }
+    fn tan(self) -> Self {
+        f64::tan(self)
+    }
+    fn tanh(self) -> Self {
+        f64::tanh(self)
+    }
+    fn sigmoid(self) -> Self {
+        sigmoid_f64(self)
+    }
+    fn softplus(self) -> Self {
+        softplus_f64(self)
+    }
+    fn relu(self) -> Self {
+        if self > 0.0 { self } else { 0.0 }
+    }
+    fn min(self, other: Self) -> Self {
+        // NaN-propagating like torch.minimum, unlike f64::min.
+        if self.is_nan() || other.is_nan() {
+            f64::NAN
+        } else if other < self {
+            other
+        } else {
+            self
+        }
+    }
+    fn max(self, other: Self) -> Self {
+        if self.is_nan() || other.is_nan() {
+            f64::NAN
+        } else if other > self {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// A function of `n` inputs written once over [`Scalar`], so every engine differentiates the
+/// same definition.
+pub trait ScalarFn {
+    /// Number of inputs.
+    fn dim(&self) -> usize;
+    /// The function at `x` (`x.len() == self.dim()`).
+    fn eval<S: Scalar>(&self, x: &[S]) -> S;
+}
+
+/// Which engine computes a gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Forward mode with multi-direction duals: `ceil(n / chunk)` passes.
+    Forward { chunk: usize },
+    /// Reverse mode: one recorded forward pass and one backward sweep.
+    Reverse,
+    /// Central finite differences: `2n` evaluations.
+    Finite,
+}
+
+/// Forward mode's default chunk width: the number of tangents one pass carries.
+pub const DEFAULT_CHUNK: usize = dual::MAX_CHUNK;
+
+impl Engine {
+    /// The lower-case name used in scenario files and on the command line.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Forward { .. } => "forward",
+            Engine::Reverse => "reverse",
+            Engine::Finite => "finite",
+        }
+    }
+
+    /// Passes over the function one gradient of `n` inputs costs with this engine.
+    #[must_use]
+    pub fn passes(self, n: usize) -> usize {
+        match self {
+            Engine::Forward { chunk } => n.div_ceil(chunk.max(1)),
+            Engine::Reverse => 1,
+            Engine::Finite => 2 * n,
+        }
+    }
+
+    /// The next engine in the cycle forward → reverse → finite → forward.
+    #[must_use]
+    pub fn cycle(self) -> Engine {
+        match self {
+            Engine::Forward { .. } => Engine::Reverse,
+            Engine::Reverse => Engine::Finite,
+            Engine::Finite => Engine::Forward { chunk: DEFAULT_CHUNK },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partials_follow_pytorch_on_ties() {
+        assert_eq!(max_partials(1.0, 1.0), (0.5, 0.5));
+        assert_eq!(max_partials(2.0, 1.0), (1.0, 0.0));
+        assert_eq!(min_partials(2.0, 1.0), (0.0, 1.0));
+        assert_eq!(min_partials(0.0, 1.0), (1.0, 0.0));
+        assert_eq!(abs_derivative(0.0), 0.0);
+        assert_eq!(relu_derivative(0.0), 0.0);
+        assert_eq!(powf_partials(0.0, 2.0), (0.0, 0.0));
+        assert_eq!(powi_derivative(3.0, 0), 0.0);
+    }
+
+    #[test]
+    fn f64_softplus_and_sigmoid_are_stable() {
+        assert_eq!(Scalar::softplus(1000.0_f64), 1000.0);
+        assert!((Scalar::softplus(-1000.0_f64)).abs() < 1e-300);
+        assert_eq!(Scalar::sigmoid(-1000.0_f64), 0.0);
+        assert_eq!(Scalar::sigmoid(1000.0_f64), 1.0);
+        assert!(Scalar::max(f64::NAN, 1.0).is_nan());
+    }
+
+    #[test]
+    fn engine_pass_counts() {
+        assert_eq!(Engine::Forward { chunk: 8 }.passes(337), 43);
+        assert_eq!(Engine::Reverse.passes(337), 1);
+        assert_eq!(Engine::Finite.passes(3), 6);
+    }
+}

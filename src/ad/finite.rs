@@ -1,0 +1,1 @@
+//! Central finite differences, the independent reference (placeholder).

@@ -1,0 +1,1 @@
+//! Reverse mode: a Wengert-list tape (placeholder until the reverse engine lands).

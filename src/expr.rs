@@ -1,0 +1,1 @@
+//! expr (placeholder until its issue lands).
