@@ -1,0 +1,90 @@
+//! Command-line interface: clap derive structs only, no logic.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Explore how models are fitted: back-propagation computes gradients, optimizers use them.
+#[derive(Debug, Parser)]
+#[command(name = "gradscope", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Scenario files (YAML). Without one the TUI opens the built-in Rosenbrock race.
+    pub files: Vec<PathBuf>,
+
+    /// Run the scenarios without a terminal UI and print a report.
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Report format (headless).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Override every run's max_steps (headless).
+    #[arg(long)]
+    pub steps: Option<u64>,
+
+    /// Override the gradient engine.
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineArg>,
+
+    /// Override the scenario seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Write every run's trajectory to this CSV file (headless).
+    #[arg(long, value_name = "FILE.csv")]
+    pub trajectory: Option<PathBuf>,
+
+    /// Draw loss curves (and trajectories over contours for 2-D objectives) to an SVG or PNG.
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
+    pub plot: Option<PathBuf>,
+
+    /// Leave timings out of the report so identical runs give identical bytes.
+    #[arg(long)]
+    pub no_timing: bool,
+
+    /// Draw the TUI with plain ASCII characters (no braille, no block elements).
+    #[arg(long)]
+    pub ascii: bool,
+
+    /// Write TUI diagnostics to this file (nothing is printed while the TUI is up).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare forward mode, reverse mode and finite differences on an expression.
+    Grad {
+        /// The expression, e.g. "(1-x)^2 + 100*(y-x^2)^2".
+        expr: String,
+        /// The point, e.g. --at x=-1.5,y=2
+        #[arg(long, allow_hyphen_values = true, default_value = "")]
+        at: String,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Forward mode's chunk width (tangents per pass).
+        #[arg(long, default_value_t = gradscope::ad::DEFAULT_CHUNK)]
+        chunk: usize,
+    },
+    /// List the bundled scenarios and the optimizers with their hyperparameters.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Forward,
+    Reverse,
+    Finite,
+}

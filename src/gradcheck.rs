@@ -1,0 +1,288 @@
+//! `gradscope grad`: one expression, one point, every engine side by side — the value, the
+//! gradient by forward mode, reverse mode and finite differences, their largest disagreements,
+//! what each engine cost, and the Hessian (nested duals) with its spectrum.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use nalgebra::{DMatrix, SymmetricEigen};
+use serde::Serialize;
+
+use crate::ad::{dual, finite};
+use crate::expr::{ExprError, Expression, Workspace};
+
+/// Errors of the `grad` command: all are bad input (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum GradError {
+    #[error("{rendered}")]
+    Expression { rendered: String, error: ExprError },
+    #[error(
+        "bad --at entry '{0}': expected name=value pairs separated by commas, e.g. --at x=-1.5,y=2"
+    )]
+    BadPoint(String),
+    #[error("variable{} {} not given with --at (the expression uses: {})",
+        if .missing.len() == 1 { "" } else { "s" }, .missing.join(", "), .all.join(", "))]
+    MissingVars { missing: Vec<String>, all: Vec<String> },
+    #[error("--at gives '{name}', which the expression does not use{}",
+        .suggestion.as_ref().map(|s| format!("; did you mean '{s}'?")).unwrap_or_default())]
+    UnknownVar { name: String, suggestion: Option<String> },
+    #[error("--at gives '{0}' twice")]
+    DuplicateVar(String),
+}
+
+/// Cost of one engine's gradient.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineCost {
+    pub passes: usize,
+    /// Mean wall time per gradient in nanoseconds.
+    pub nanos_per_gradient: f64,
+}
+
+/// The three gradients of one expression.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gradients {
+    pub forward: Vec<f64>,
+    pub reverse: Vec<f64>,
+    pub finite: Vec<f64>,
+}
+
+/// Largest absolute difference between each pair of engines.
+#[derive(Debug, Clone, Serialize)]
+pub struct Differences {
+    pub forward_reverse: f64,
+    pub forward_finite: f64,
+    pub reverse_finite: f64,
+}
+
+/// Everything `gradscope grad` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradReport {
+    pub expression: String,
+    pub vars: Vec<String>,
+    pub point: Vec<f64>,
+    pub value: f64,
+    pub gradient: Gradients,
+    pub max_abs_difference: Differences,
+    pub cost: Costs,
+    /// Row-major Hessian by nested duals.
+    pub hessian: Vec<Vec<f64>>,
+    pub eigenvalues: Vec<f64>,
+    /// `max|λ| / min|λ|` (infinite when singular).
+    pub condition_number: f64,
+}
+
+/// Per-engine costs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Costs {
+    pub forward: EngineCost,
+    pub reverse: EngineCost,
+    pub finite: EngineCost,
+    /// Forward mode's chunk width.
+    pub chunk: usize,
+}
+
+/// Parses `x=-1.5,y=2` into pairs.
+pub fn parse_point(spec: &str) -> Result<Vec<(String, f64)>, GradError> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) =
+            part.split_once('=').ok_or_else(|| GradError::BadPoint(part.to_string()))?;
+        let name = name.trim();
+        let value: f64 =
+            value.trim().parse().map_err(|_| GradError::BadPoint(part.to_string()))?;
+        if name.is_empty() {
+            return Err(GradError::BadPoint(part.to_string()));
+        }
+        if out.iter().any(|(n, _)| n == name) {
+            return Err(GradError::DuplicateVar(name.to_string()));
+        }
+        out.push((name.to_string(), value));
+    }
+    Ok(out)
+}
+
+/// Times `f` over about `budget`, returning nanoseconds per call.
+fn time_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut calls = 0_u64;
+    let mut batch = 1_u64;
+    let started = Instant::now();
+    loop {
+        for _ in 0..batch {
+            f();
+        }
+        calls += batch;
+        let elapsed = started.elapsed();
+        if elapsed >= budget {
+            return elapsed.as_nanos() as f64 / calls as f64;
+        }
+        batch = (batch * 2).min(1 << 20);
+    }
+}
+
+/// Computes the report; `timing` sets how long each engine is timed (zero: one call each).
+pub fn compute(
+    source: &str,
+    at: &[(String, f64)],
+    chunk: usize,
+    timing: Duration,
+) -> Result<GradReport, GradError> {
+    let expr = Expression::parse(source).map_err(|error| GradError::Expression {
+        rendered: error.render(source),
+        error,
+    })?;
+    let vars = expr.vars().to_vec();
+    for (name, _) in at {
+        if !vars.contains(name) {
+            let names: Vec<&str> = vars.iter().map(String::as_str).collect();
+            return Err(GradError::UnknownVar {
+                name: name.clone(),
+                suggestion: crate::expr::suggest(name, &names),
+            });
+        }
+    }
+    let missing: Vec<String> =
+        vars.iter().filter(|v| !at.iter().any(|(n, _)| n == *v)).cloned().collect();
+    if !missing.is_empty() {
+        return Err(GradError::MissingVars { missing, all: vars });
+    }
+    let point: Vec<f64> = vars
+        .iter()
+        .map(|v| at.iter().find(|(n, _)| n == v).map_or(f64::NAN, |(_, x)| *x))
+        .collect();
+    let n = vars.len();
+    let chunk = chunk.clamp(1, dual::MAX_CHUNK);
+    let mut work = Workspace::default();
+    let (mut forward, mut reverse, mut finite_g) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let (value, passes) = expr.gradient_forward(&point, chunk, &mut work, &mut forward);
+    expr.gradient_reverse(&point, &mut work, &mut reverse);
+    finite::gradient_with(&point, &mut finite_g, |p| expr.eval_f64(p));
+
+    let forward_ns = time_per_call(timing, || {
+        expr.gradient_forward(&point, chunk, &mut work, &mut forward);
+    });
+    let reverse_ns = time_per_call(timing, || {
+        expr.gradient_reverse(&point, &mut work, &mut reverse);
+    });
+    let finite_ns = time_per_call(timing, || {
+        finite::gradient_with(&point, &mut finite_g, |p| expr.eval_f64(p));
+    });
+
+    let (_, _, hessian) = dual::hessian_with(&point, |x| expr.eval(x));
+    let (eigenvalues, condition_number) = spectrum(&hessian);
+    let max_diff = |a: &[f64], b: &[f64]| {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    };
+    Ok(GradReport {
+        expression: source.to_string(),
+        max_abs_difference: Differences {
+            forward_reverse: max_diff(&forward, &reverse),
+            forward_finite: max_diff(&forward, &finite_g),
+            reverse_finite: max_diff(&reverse, &finite_g),
+        },
+        gradient: Gradients { forward, reverse, finite: finite_g },
+        cost: Costs {
+            forward: EngineCost { passes, nanos_per_gradient: forward_ns },
+            reverse: EngineCost { passes: 1, nanos_per_gradient: reverse_ns },
+            finite: EngineCost { passes: 2 * n, nanos_per_gradient: finite_ns },
+            chunk,
+        },
+        hessian: hessian.row_iter().map(|r| r.iter().copied().collect()).collect(),
+        eigenvalues,
+        condition_number,
+        vars,
+        point,
+        value,
+    })
+}
+
+/// Eigenvalues in ascending order and the condition number `max|λ| / min|λ|`.
+#[must_use]
+pub fn spectrum(h: &DMatrix<f64>) -> (Vec<f64>, f64) {
+    if h.nrows() == 0 || h.iter().any(|v| !v.is_finite()) {
+        return (Vec::new(), f64::NAN);
+    }
+    let mut eig: Vec<f64> = SymmetricEigen::new(h.clone()).eigenvalues.iter().copied().collect();
+    eig.sort_by(f64::total_cmp);
+    let abs_max = eig.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    let abs_min = eig.iter().map(|v| v.abs()).fold(f64::INFINITY, f64::min);
+    let cond = if abs_min == 0.0 { f64::INFINITY } else { abs_max / abs_min };
+    (eig, cond)
+}
+
+fn fmt_time(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.1} ns")
+    } else if ns < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+impl GradReport {
+    /// The human-readable table.
+    #[must_use]
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        let point: Vec<String> =
+            self.vars.iter().zip(&self.point).map(|(v, x)| format!("{v}={x}")).collect();
+        let _ = writeln!(s, "f = {}", self.expression.trim());
+        let _ = writeln!(s, "at {}", point.join(", "));
+        let _ = writeln!(s, "value = {:.17e}\n", self.value);
+        let width = self.vars.iter().map(String::len).max().unwrap_or(1).max(8);
+        let _ = writeln!(
+            s,
+            "{:<width$}  {:>24}  {:>24}  {:>24}",
+            "gradient", "forward (duals)", "reverse (tape)", "finite differences"
+        );
+        for (i, v) in self.vars.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "{:<width$}  {:>24.16e}  {:>24.16e}  {:>24.16e}",
+                v, self.gradient.forward[i], self.gradient.reverse[i], self.gradient.finite[i]
+            );
+        }
+        let d = &self.max_abs_difference;
+        let _ = writeln!(s, "\nlargest |difference|");
+        let _ = writeln!(s, "  forward vs reverse  {:.3e}", d.forward_reverse);
+        let _ = writeln!(s, "  forward vs finite   {:.3e}", d.forward_finite);
+        let _ = writeln!(s, "  reverse vs finite   {:.3e}", d.reverse_finite);
+        let c = &self.cost;
+        let _ = writeln!(s, "\ncost per gradient ({} variables)", self.vars.len());
+        let _ = writeln!(
+            s,
+            "  forward  {:>4} pass(es) of {} tangents  {:>12}",
+            c.forward.passes,
+            c.chunk,
+            fmt_time(c.forward.nanos_per_gradient)
+        );
+        let _ = writeln!(
+            s,
+            "  reverse  {:>4} forward + 1 backward sweep  {:>9}",
+            c.reverse.passes,
+            fmt_time(c.reverse.nanos_per_gradient)
+        );
+        let _ = writeln!(
+            s,
+            "  finite   {:>4} evaluations              {:>12}",
+            c.finite.passes,
+            fmt_time(c.finite.nanos_per_gradient)
+        );
+        let _ = writeln!(s, "\nHessian (nested duals)");
+        for row in &self.hessian {
+            let cells: Vec<String> = row.iter().map(|v| format!("{v:>14.6e}")).collect();
+            let _ = writeln!(s, "  [{}]", cells.join(" "));
+        }
+        let eig: Vec<String> = self.eigenvalues.iter().map(|v| format!("{v:.6e}")).collect();
+        let _ = writeln!(s, "eigenvalues: {}", eig.join(", "));
+        let _ = writeln!(s, "condition number: {:.6e}", self.condition_number);
+        s
+    }
+
+    /// The JSON object (`--json`); timings included.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}

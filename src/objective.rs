@@ -1,0 +1,185 @@
+//! What is minimised: the [`Objective`] trait (written once over `Scalar`, evaluated by every
+//! engine) and the [`Evaluator`], the counting oracle that is the only door from an optimizer to
+//! its objective.
+//!
+//! `Objective` is object-safe so a session can hold any mix of objectives; its four `eval_*`
+//! methods are one-line forwards to each implementor's single generic definition, which keeps the
+//! "written once" promise while letting trait objects reach every engine.
+
+mod expression;
+
+pub use expression::ExpressionObjective;
+
+use std::time::Instant;
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::ad::dual::{self, Chunk, Hyper};
+use crate::ad::tape::{self, Tape, Var};
+use crate::ad::{Engine, finite};
+use crate::optim::Oracle;
+
+/// Loss, test loss and accuracy of a parameter vector, as a run reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Metrics {
+    /// Loss over the whole training set (or the objective's value).
+    pub train_loss: f64,
+    pub test_loss: Option<f64>,
+    pub accuracy: Option<f64>,
+    pub test_accuracy: Option<f64>,
+}
+
+/// Reusable scratch memory for the engines, owned by one run so no gradient allocates.
+#[derive(Default)]
+pub struct Scratch {
+    pub tape: Tape,
+    pub expr: crate::expr::Workspace,
+}
+
+/// Something to minimise. Implementors write one generic function over `Scalar` and forward the
+/// `eval_*` methods to it.
+pub trait Objective: Send {
+    /// Number of parameters.
+    fn dim(&self) -> usize;
+    /// Names of the parameters, in order (`x`, `y`, or `w1[0,1]` ...).
+    fn param_names(&self) -> Vec<String>;
+    /// The scenario's starting point.
+    fn start(&self) -> Vec<f64>;
+    /// The known minimiser, if the scenario gives one.
+    fn minimum(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    fn value(&self, x: &[f64]) -> f64;
+    fn eval_chunk(&self, x: &[Chunk]) -> Chunk;
+    fn eval_var<'t>(&self, x: &[Var<'t>]) -> Var<'t>;
+    fn eval_hyper(&self, x: &[Hyper]) -> Hyper;
+
+    /// Value and gradient by `engine`; returns the value and the passes it took. Objectives with
+    /// a faster path (a compiled expression) override this.
+    fn gradient(
+        &self,
+        engine: Engine,
+        x: &[f64],
+        grad: &mut [f64],
+        scratch: &mut Scratch,
+    ) -> (f64, usize) {
+        match engine {
+            Engine::Forward { chunk } => dual::gradient_with(x, chunk, grad, |v| self.eval_chunk(v)),
+            Engine::Reverse => (
+                tape::gradient_with(&mut scratch.tape, x, grad, |v| self.eval_var(v)),
+                1,
+            ),
+            Engine::Finite => (
+                finite::gradient_with(x, grad, |p| self.value(p)),
+                Engine::Finite.passes(x.len()),
+            ),
+        }
+    }
+
+    /// Residual vector `r` for least-squares objectives (`loss = mean(r²)` or as documented by the
+    /// implementor); `None` when the objective is not a sum of squares.
+    fn residuals(&self, _x: &[f64]) -> Option<Vec<f64>> {
+        None
+    }
+    /// Residuals carried through forward mode, for the Jacobian.
+    fn residuals_chunk(&self, _x: &[Chunk], _out: &mut Vec<Chunk>) -> bool {
+        false
+    }
+
+    /// Moves to the next minibatch (stochastic objectives only).
+    fn next_batch(&mut self) {}
+    /// Back to the first minibatch of the first epoch, as at construction.
+    fn reset_batches(&mut self) {}
+    /// Epochs completed so far (0 for deterministic objectives).
+    fn epoch(&self) -> u64 {
+        0
+    }
+    /// True when each step sees a different minibatch.
+    fn is_stochastic(&self) -> bool {
+        false
+    }
+    /// Full-data metrics of `x` (not counted as oracle evaluations).
+    fn metrics(&self, x: &[f64]) -> Metrics {
+        Metrics { train_loss: self.value(x), ..Metrics::default() }
+    }
+    /// Rows of a small reverse-mode tape for display; `None` when the objective is too large.
+    fn tape_nodes(&self, x: &[f64]) -> Option<Vec<tape::NodeView>> {
+        if self.dim() > 64 {
+            return None;
+        }
+        let mut tape = Tape::new();
+        let mut grad = vec![0.0; x.len()];
+        tape::gradient_with(&mut tape, x, &mut grad, |v| self.eval_var(v));
+        Some(tape.nodes())
+    }
+    /// A copy for another run (datasets are shared, batch state is copied).
+    fn box_clone(&self) -> Box<dyn Objective>;
+}
+
+/// Evaluation counts of one run: what an optimizer spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub value: u64,
+    pub gradient: u64,
+    pub hessian: u64,
+    /// Passes over the function the gradients took (forward: ceil(n/k) each; reverse: 1).
+    pub passes: u64,
+    /// Wall time spent in gradients, nanoseconds (excluded from deterministic output).
+    pub gradient_nanos: u64,
+}
+
+impl Counts {
+    /// Mean wall time of one gradient, in nanoseconds.
+    #[must_use]
+    pub fn nanos_per_gradient(&self) -> f64 {
+        if self.gradient == 0 { 0.0 } else { self.gradient_nanos as f64 / self.gradient as f64 }
+    }
+}
+
+/// The counting oracle: evaluates an objective with the chosen engine and counts every call.
+pub struct Evaluator<'a> {
+    pub objective: &'a dyn Objective,
+    pub engine: Engine,
+    pub scratch: &'a mut Scratch,
+    pub counts: &'a mut Counts,
+}
+
+impl Oracle for Evaluator<'_> {
+    fn dim(&self) -> usize {
+        self.objective.dim()
+    }
+
+    fn value(&mut self, x: &[f64]) -> f64 {
+        self.counts.value += 1;
+        self.objective.value(x)
+    }
+
+    fn value_and_gradient(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let started = Instant::now();
+        let (value, passes) = self.objective.gradient(self.engine, x, grad, self.scratch);
+        self.counts.gradient_nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(0);
+        self.counts.gradient += 1;
+        self.counts.passes += passes as u64;
+        value
+    }
+
+    fn hessian(&mut self, x: &[f64]) -> (f64, Vec<f64>, DMatrix<f64>) {
+        self.counts.hessian += 1;
+        dual::hessian_with(x, |v| self.objective.eval_hyper(v))
+    }
+
+    fn residuals(&mut self, x: &[f64]) -> Option<(DVector<f64>, DMatrix<f64>)> {
+        let objective = self.objective;
+        let mut supported = true;
+        let (r, jac, _) = dual::jacobian_with(x, dual::MAX_CHUNK, |v, out| {
+            supported = objective.residuals_chunk(v, out);
+        });
+        if !supported {
+            return None;
+        }
+        // One Jacobian evaluation costs about what a forward gradient does.
+        self.counts.gradient += 1;
+        Some((DVector::from_vec(r), jac))
+    }
+}

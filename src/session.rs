@@ -1,0 +1,250 @@
+//! The session: the runs of one scenario, advanced together, seeded and deterministic. It is the
+//! single source of truth; the TUI and the headless runner only read it and send it
+//! [`Command`]s.
+
+pub mod history;
+pub mod run;
+pub mod stop;
+
+pub use history::{History, Point};
+pub use run::{Run, RunSpec};
+pub use stop::{Status, StopConfig};
+
+use std::time::{Duration, Instant};
+
+use crate::ad::Engine;
+use crate::objective::Objective;
+use crate::optim::{HyperValue, OptimError};
+
+/// What a front end can ask of a session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Pause,
+    Resume,
+    TogglePause,
+    /// One step of every running run.
+    Step,
+    StepN(u64),
+    /// Rewind one run by k steps.
+    Rewind { run: usize, steps: u64 },
+    Reset,
+    /// Restart every run from this point.
+    RestartFrom(Vec<f64>),
+    SetHyperparameter { run: usize, name: String, value: HyperValue },
+    /// Multiply a run's learning rate (the TUI's halve/double).
+    ScaleLr { run: usize, factor: f64 },
+    SetEngine(Engine),
+    AddRun(RunSpec),
+    RemoveRun(usize),
+}
+
+/// Errors a session command can produce (the session itself stays intact).
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Optim(#[from] OptimError),
+    #[error("no run number {0}")]
+    NoSuchRun(usize),
+    #[error("a run labelled '{0}' already exists")]
+    DuplicateLabel(String),
+    #[error("start point has {got} values, the objective has {expected} parameters")]
+    StartLength { expected: usize, got: usize },
+}
+
+/// The runs of one scenario.
+pub struct Session {
+    pub name: String,
+    objective: Box<dyn Objective>,
+    runs: Vec<Run>,
+    engine: Engine,
+    stop: StopConfig,
+    seed: u64,
+    start: Vec<f64>,
+    paused: bool,
+}
+
+impl Session {
+    /// Builds a session; every run gets a seed derived from the session seed and its position.
+    pub fn new(
+        name: impl Into<String>,
+        objective: Box<dyn Objective>,
+        specs: Vec<RunSpec>,
+        engine: Engine,
+        stop: StopConfig,
+        seed: u64,
+    ) -> Result<Self, SessionError> {
+        let start = objective.start();
+        let mut session = Self {
+            name: name.into(),
+            objective,
+            runs: Vec::new(),
+            engine,
+            stop,
+            seed,
+            start,
+            paused: false,
+        };
+        for spec in specs {
+            session.add_run(spec)?;
+        }
+        Ok(session)
+    }
+
+    fn run_seed(&self, index: usize) -> u64 {
+        // SplitMix-style spreading so neighbouring runs get unrelated streams.
+        self.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// Adds a run to the race; its label must be unique.
+    pub fn add_run(&mut self, mut spec: RunSpec) -> Result<usize, SessionError> {
+        if self.runs.iter().any(|r| r.label() == spec.label) {
+            let base = spec.label.clone();
+            let mut k = 2;
+            while self.runs.iter().any(|r| r.label() == spec.label) {
+                spec.label = format!("{base}-{k}");
+                k += 1;
+            }
+        }
+        let seed = self.run_seed(self.runs.len());
+        let run = Run::new(
+            spec,
+            self.objective.box_clone(),
+            self.engine,
+            self.stop.clone(),
+            seed,
+            self.start.clone(),
+        )?;
+        self.runs.push(run);
+        Ok(self.runs.len() - 1)
+    }
+
+    /// Applies a command. Errors leave the session as it was.
+    pub fn apply(&mut self, command: Command) -> Result<(), SessionError> {
+        match command {
+            Command::Pause => self.paused = true,
+            Command::Resume => self.paused = false,
+            Command::TogglePause => self.paused = !self.paused,
+            Command::Step => self.step_all(),
+            Command::StepN(n) => {
+                for _ in 0..n {
+                    self.step_all();
+                }
+            }
+            Command::Rewind { run, steps } => {
+                self.run_mut(run)?.rewind(steps);
+            }
+            Command::Reset => self.restart_from(self.objective.start())?,
+            Command::RestartFrom(point) => self.restart_from(point)?,
+            Command::SetHyperparameter { run, name, value } => {
+                self.run_mut(run)?.set_hyperparameter(&name, value)?;
+            }
+            Command::ScaleLr { run, factor } => {
+                let run = self.run_mut(run)?;
+                let lr = run.optimizer().lr() * factor;
+                run.set_hyperparameter("lr", HyperValue::Float(lr))?;
+            }
+            Command::SetEngine(engine) => {
+                self.engine = engine;
+                for run in &mut self.runs {
+                    run.set_engine(engine);
+                }
+            }
+            Command::AddRun(spec) => {
+                self.add_run(spec)?;
+            }
+            Command::RemoveRun(i) => {
+                if i >= self.runs.len() {
+                    return Err(SessionError::NoSuchRun(i));
+                }
+                self.runs.remove(i);
+            }
+        }
+        Ok(())
+    }
+
+    fn run_mut(&mut self, i: usize) -> Result<&mut Run, SessionError> {
+        self.runs.get_mut(i).ok_or(SessionError::NoSuchRun(i))
+    }
+
+    fn restart_from(&mut self, point: Vec<f64>) -> Result<(), SessionError> {
+        if point.len() != self.objective.dim() {
+            return Err(SessionError::StartLength {
+                expected: self.objective.dim(),
+                got: point.len(),
+            });
+        }
+        self.start.clone_from(&point);
+        for run in &mut self.runs {
+            run.restart_from(point.clone());
+        }
+        Ok(())
+    }
+
+    /// One step of every running run.
+    pub fn step_all(&mut self) {
+        for run in &mut self.runs {
+            run.step();
+        }
+    }
+
+    /// Steps all runs round-robin until every run has ended.
+    pub fn run_to_end(&mut self) {
+        while !self.is_finished() {
+            self.step_all();
+        }
+    }
+
+    /// Steps round-robin until `budget` has elapsed or every run has ended; returns steps taken.
+    /// Checks the clock every few steps so cheap objectives are not dominated by `Instant::now`.
+    pub fn step_for(&mut self, budget: Duration) -> u64 {
+        let started = Instant::now();
+        let mut taken = 0;
+        while !self.is_finished() {
+            for _ in 0..8 {
+                for run in &mut self.runs {
+                    taken += u64::from(run.step());
+                }
+            }
+            if started.elapsed() >= budget {
+                break;
+            }
+        }
+        taken
+    }
+
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.runs.iter().all(|r| !r.status().is_running())
+    }
+    #[must_use]
+    pub fn runs(&self) -> &[Run] {
+        &self.runs
+    }
+    #[must_use]
+    pub fn objective(&self) -> &dyn Objective {
+        self.objective.as_ref()
+    }
+    #[must_use]
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    #[must_use]
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+    #[must_use]
+    pub fn stop_config(&self) -> &StopConfig {
+        &self.stop
+    }
+    /// Overrides the stop conditions of every run (headless `--steps`).
+    pub fn set_stop_config(&mut self, stop: StopConfig) {
+        for run in &mut self.runs {
+            run.set_stop_config(stop.clone());
+        }
+        self.stop = stop;
+    }
+}
