@@ -77,6 +77,8 @@ pub struct Run {
     max_engine_diff: f64,
     snapshots: Vec<Snapshot>,
     grad_buf: Vec<f64>,
+    /// Wall time spent stepping, nanoseconds (reports only; never feeds back into the run).
+    wall_nanos: u64,
 }
 
 impl Run {
@@ -118,6 +120,7 @@ impl Run {
             max_engine_diff: 0.0,
             snapshots: Vec::new(),
             grad_buf: Vec::new(),
+            wall_nanos: 0,
         };
         run.restart_from(run.start.clone());
         Ok(run)
@@ -138,6 +141,7 @@ impl Run {
         self.last_grad_norm = None;
         self.max_engine_diff = 0.0;
         self.snapshots.clear();
+        self.wall_nanos = 0;
         let loss = self.objective.value(&self.params);
         self.last_loss = loss;
         self.best_loss = if loss.is_nan() { f64::INFINITY } else { loss };
@@ -159,6 +163,13 @@ impl Run {
         if !self.status.is_running() {
             return false;
         }
+        let started = std::time::Instant::now();
+        self.step_inner();
+        self.wall_nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        true
+    }
+
+    fn step_inner(&mut self) {
         self.objective.next_batch();
         if let Some(schedule) = &self.schedule {
             self.optimizer.set_lr(schedule.lr(self.steps));
@@ -217,7 +228,12 @@ impl Run {
         if self.steps % SNAPSHOT_EVERY == 0 {
             self.snapshot();
         }
-        true
+    }
+
+    /// Wall time spent stepping this run, in seconds.
+    #[must_use]
+    pub fn wall_seconds(&self) -> f64 {
+        self.wall_nanos as f64 * 1e-9
     }
 
     /// Largest |forward - reverse| over the gradient at the current point; sampled at steps
