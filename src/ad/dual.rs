@@ -977,7 +977,9 @@ mod tests {
     #[test]
     fn known_derivatives() {
         type D = Dual<f64>;
-        let table: Vec<(&str, fn(D) -> D, f64, f64, f64)> = vec![
+        // (name, function, x, value, derivative)
+        type Row = (&'static str, fn(D) -> D, f64, f64, f64);
+        let table: Vec<Row> = vec![
             ("exp", |x| x.exp(), 0.7, 0.7_f64.exp(), 0.7_f64.exp()),
             ("ln", |x| x.ln(), 2.5, 2.5_f64.ln(), 0.4),
             ("sqrt", |x| x.sqrt(), 4.0, 2.0, 0.25),
@@ -1194,7 +1196,7 @@ mod tests {
     #[test]
     fn rosenbrock_hessian_matches_analytic() {
         let (x, y) = (-1.5, 2.0);
-        let (v, g, h) = hessian_with(&[x, y], |v| rosenbrock(v));
+        let (v, g, h) = hessian_with(&[x, y], rosenbrock);
         assert!(close(v, 6.25 + 100.0 * 0.0625));
         let want_g = rosenbrock_grad(x, y);
         assert!(close(g[0], want_g[0]) && close(g[1], want_g[1]));
@@ -1276,9 +1278,9 @@ mod tests {
     fn chunk_is_clamped_and_empty_input_takes_one_pass() {
         let mut g = vec![0.0; 9];
         let x = vec![1.0; 9];
-        assert_eq!(gradient_with(&x, 0, &mut g, |v| Chunk::sum(v)), (9.0, 9));
+        assert_eq!(gradient_with(&x, 0, &mut g, Chunk::sum), (9.0, 9));
         assert_eq!(g, vec![1.0; 9]);
-        assert_eq!(gradient_with(&x, 100, &mut g, |v| Chunk::sum(v)), (9.0, 2));
+        assert_eq!(gradient_with(&x, 100, &mut g, Chunk::sum), (9.0, 2));
         assert_eq!(
             gradient_with(&[], 8, &mut [], |_| Chunk::constant(4.0)),
             (4.0, 1)
@@ -1298,7 +1300,7 @@ mod tests {
         }
         assert_eq!(h, h.transpose());
         let dir: Vec<f64> = (0..n).map(|i| 1.0 - 0.4 * i as f64).collect();
-        let hv = hvp_with(&x, &dir, |v| busy(v));
+        let hv = hvp_with(&x, &dir, busy);
         let want = &h * nalgebra::DVector::from_vec(dir);
         for (a, b) in hv.iter().zip(want.iter()) {
             assert!(close(*a, *b), "{a} vs {b}");
@@ -1328,11 +1330,11 @@ mod tests {
         #[test]
         fn prop_rosenbrock_gradient_and_hessian(x in -3.0..3.0_f64, y in -3.0..3.0_f64) {
             let mut g = [0.0; 2];
-            let (v, _) = gradient_with(&[x, y], 8, &mut g, |v| rosenbrock(v));
+            let (v, _) = gradient_with(&[x, y], 8, &mut g, rosenbrock);
             let want = rosenbrock_grad(x, y);
             prop_assert!(close(v, rosenbrock(&[x, y])));
             prop_assert!(close(g[0], want[0]) && close(g[1], want[1]));
-            let (_, _, h) = hessian_with(&[x, y], |v| rosenbrock(v));
+            let (_, _, h) = hessian_with(&[x, y], rosenbrock);
             prop_assert!(close(h[(0, 0)], 1200.0 * x * x - 400.0 * y + 2.0));
             prop_assert!(close(h[(0, 1)], -400.0 * x));
             prop_assert!(close(h[(1, 1)], 200.0));
