@@ -86,7 +86,9 @@ impl<T: Scalar> Dual<T> {
         }
     }
 
-    /// A constant: tangent `0`.
+    /// A constant: tangent `0`. This inherent function takes a `T` and so shadows
+    /// [`Scalar::constant`] (which takes an `f64`) when called as `Dual::constant`; for
+    /// `Dual<f64>` the two agree, for nested duals write `<Hyper as Scalar>::constant(c)`.
     #[must_use]
     pub fn constant(x: T) -> Self {
         Dual {
