@@ -9,6 +9,25 @@
 //! (16), `W2` (16), `b2` (1) — 65 in all. Linear, logistic and softmax regression are the
 //! single layer `[d, m]`, `[d, 1]` and `[d, k]`.
 //!
+//! ```
+//! use gradscope::data::generate;
+//! use gradscope::model::{
+//!     Activation, Init, Loss, LossKind, Mlp, Model, Predictor, accuracy, batch_loss,
+//!     check_compatible, init_params,
+//! };
+//! let data = generate::moons(100, 0.1, 0).unwrap();
+//! let mlp = Mlp::with_hidden(vec![2, 16, 1], Activation::Tanh, Activation::Identity).unwrap();
+//! let model = Model::Mlp(mlp);
+//! let loss = Loss::new(LossKind::BceWithLogits).with_l2(1e-4);
+//! check_compatible(&model, &loss, &data).unwrap();
+//! let params = init_params(&model, &Init::default(), 42).unwrap();
+//! assert_eq!(params.len(), model.n_params());
+//! // Any `Scalar` works here: f64 for the value, a dual or tape variable for the gradient.
+//! let value: f64 = batch_loss(&model, &loss, &params, &data, &[0, 1, 2, 3]);
+//! assert!(value.is_finite() && value > 0.0);
+//! assert!(accuracy(&model, &params, &data, &[0, 1, 2, 3]).is_some());
+//! ```
+//!
 //! # Adding a model
 //! Custom (expression) models plug in by implementing [`Predictor`] and adding a variant to
 //! [`Model`] that forwards to it; [`Predictor::param_groups`] defaults to one group of
