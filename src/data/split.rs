@@ -8,7 +8,7 @@ use super::generate::shuffle;
 use super::{DataError, Dataset};
 
 /// Splits `data` into `(train, test)`: the row order is shuffled (Fisher–Yates, seeded) and the
-/// first `round(n · test_fraction)` rows become the test set. `test_fraction == 0` keeps every
+/// first `round(n · test_fraction)` rows (but never all of them) become the test set. `test_fraction == 0` keeps every
 /// row for training (the test set is then empty).
 pub fn train_test_split(
     data: &Dataset,
@@ -24,8 +24,9 @@ pub fn train_test_split(
     let n = data.len();
     let mut order: Vec<usize> = (0..n).collect();
     shuffle(&mut order, &mut ChaCha8Rng::seed_from_u64(seed));
-    let n_test = ((n as f64) * test_fraction).round() as usize;
-    let (test, train) = order.split_at(n_test.min(n));
+    // At least one training row whenever there is data, whatever the rounding.
+    let n_test = (((n as f64) * test_fraction).round() as usize).min(n.saturating_sub(1));
+    let (test, train) = order.split_at(n_test);
     Ok((data.subset(train), data.subset(test)))
 }
 
@@ -159,6 +160,7 @@ mod tests {
         assert_ne!(train_test_split(&d, 0.3, 2).unwrap().0, train);
         assert_eq!(train_test_split(&d, 0.0, 1).unwrap().1.len(), 0);
         assert!(train_test_split(&d, 1.0, 1).is_err());
+        assert_eq!(train_test_split(&d, 0.99, 1).unwrap().0.len(), 1);
         assert!(train_test_split(&d, -0.1, 1).is_err());
     }
 
