@@ -1,1 +1,555 @@
-//! model (placeholder until its issue lands).
+//! Models written once over [`Scalar`]: linear, logistic and softmax regression and the MLP,
+//! behind the [`Predictor`] trait; their [`loss`]es, [`init`]ialisers and [`metrics`].
+//!
+//! # Parameter layout
+//! Parameters are one flat slice. Every model is a stack of affine layers, and each layer
+//! stores its weight row-major with shape `[outputs][inputs]` (PyTorch's `nn.Linear.weight`
+//! layout), then its bias `[outputs]`; layers follow each other from input to output. So for
+//! an MLP `[2, 16, 1]`: `W1` (32 values, row `j` = the weights into hidden unit `j`), `b1`
+//! (16), `W2` (16), `b2` (1) — 65 in all. Linear, logistic and softmax regression are the
+//! single layer `[d, m]`, `[d, 1]` and `[d, k]`.
+//!
+//! ```
+//! use gradscope::data::generate;
+//! use gradscope::model::{
+//!     Activation, Init, Loss, LossKind, Mlp, Model, Predictor, accuracy, batch_loss,
+//!     check_compatible, init_params,
+//! };
+//! let data = generate::moons(100, 0.1, 0).unwrap();
+//! let mlp = Mlp::with_hidden(vec![2, 16, 1], Activation::Tanh, Activation::Identity).unwrap();
+//! let model = Model::Mlp(mlp);
+//! let loss = Loss::new(LossKind::BceWithLogits).with_l2(1e-4);
+//! check_compatible(&model, &loss, &data).unwrap();
+//! let params = init_params(&model, &Init::default(), 42).unwrap();
+//! assert_eq!(params.len(), model.n_params());
+//! // Any `Scalar` works here: f64 for the value, a dual or tape variable for the gradient.
+//! let value: f64 = batch_loss(&model, &loss, &params, &data, &[0, 1, 2, 3]);
+//! assert!(value.is_finite() && value > 0.0);
+//! assert!(accuracy(&model, &params, &data, &[0, 1, 2, 3]).is_some());
+//! ```
+//!
+//! # Adding a model
+//! Custom (expression) models plug in by implementing [`Predictor`] and adding a variant to
+//! [`Model`] that forwards to it; [`Predictor::param_groups`] defaults to one group of
+//! [`ParamKind::Other`], which the initialisers and the L2 penalty treat sensibly.
+
+pub mod init;
+pub mod loss;
+pub mod metrics;
+pub mod mlp;
+
+pub use init::{Init, InitError, init_params};
+pub use loss::{Loss, LossKind, accuracy, batch_loss, check_compatible};
+pub use metrics::{Metrics, evaluate};
+pub use mlp::{Activation, Mlp};
+
+use std::fmt;
+use std::ops::Range;
+
+use thiserror::Error;
+
+use crate::ad::Scalar;
+use crate::data::{Dataset, Task};
+
+/// Errors in a model's definition or in pairing it with a loss and a dataset.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ModelError {
+    #[error("an MLP needs at least an input and an output size, got layers {0:?}")]
+    TooFewLayers(Vec<usize>),
+    #[error("layer sizes must be at least 1, got layers {0:?}")]
+    ZeroWidth(Vec<usize>),
+    #[error("expected {expected} activations (one per layer after the input), got {got}")]
+    ActivationCount { expected: usize, got: usize },
+    #[error("unknown activation '{name}'{}; known: {}",
+        suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default(),
+        Activation::ALL.map(Activation::name).join(", "))]
+    UnknownActivation {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("the model takes {model} inputs but the data has {data} features")]
+    InputMismatch { model: usize, data: usize },
+    #[error("{loss} needs {expected} model outputs for this data, but {model} has {got}")]
+    OutputMismatch {
+        loss: &'static str,
+        model: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{loss} does not apply to {task} data")]
+    WrongTask { loss: &'static str, task: Task },
+    #[error("invalid {name}: {reason}")]
+    InvalidParameter { name: &'static str, reason: String },
+}
+
+/// What a run of parameters is, so initialisers and the L2 penalty can treat it right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A weight matrix of a layer with `fan_in` inputs and `fan_out` outputs.
+    Weight { fan_in: usize, fan_out: usize },
+    /// The bias of a layer with `fan_in` inputs.
+    Bias { fan_in: usize },
+    /// Parameters without a layer shape (custom models).
+    Other,
+}
+
+/// A contiguous run of parameters of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamGroup {
+    pub range: Range<usize>,
+    pub kind: ParamKind,
+}
+
+/// Something with parameters that maps one sample's features to outputs.
+pub trait Predictor {
+    /// Length of the flat parameter vector.
+    fn n_params(&self) -> usize;
+    /// Features per sample.
+    fn n_inputs(&self) -> usize;
+    /// Outputs per sample (logits for classifiers).
+    fn n_outputs(&self) -> usize;
+    /// The model's outputs for one sample `x` (`x.len() == n_inputs()`), written into `out`
+    /// (cleared first).
+    fn forward<S: Scalar>(&self, params: &[S], x: &[f64], out: &mut Vec<S>);
+
+    /// How the parameter vector divides into weights, biases and the rest.
+    fn param_groups(&self) -> Vec<ParamGroup> {
+        vec![ParamGroup {
+            range: 0..self.n_params(),
+            kind: ParamKind::Other,
+        }]
+    }
+
+    /// A short description for messages, such as `layers [2, 16, 1]`.
+    fn describe(&self) -> String {
+        format!("a model with {} parameters", self.n_params())
+    }
+
+    /// Outputs for the samples `indices` of `data`, row-major `indices.len() × n_outputs()`.
+    fn forward_batch<S: Scalar>(&self, params: &[S], data: &Dataset, indices: &[usize]) -> Vec<S> {
+        let mut all = Vec::with_capacity(indices.len() * self.n_outputs());
+        let mut out = Vec::with_capacity(self.n_outputs());
+        for &i in indices {
+            self.forward(params, data.row(i), &mut out);
+            all.extend_from_slice(&out);
+        }
+        all
+    }
+}
+
+/// The models gradscope knows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    /// `y = W x + b`, `n_inputs → n_outputs`; fitted with MSE (or MAE, Huber).
+    Linear { n_inputs: usize, n_outputs: usize },
+    /// One logit `z = w · x + b`; fitted with BCE on logits, predicts class 1 when `z > 0`.
+    Logistic { n_inputs: usize },
+    /// `k` logits `z = W x + b`; fitted with softmax cross-entropy, predicts the argmax.
+    Softmax { n_inputs: usize, n_classes: usize },
+    /// A multi-layer perceptron.
+    Mlp(Mlp),
+}
+
+impl Model {
+    /// The layer sizes `[inputs, ..., outputs]`.
+    #[must_use]
+    pub fn layer_sizes(&self) -> Vec<usize> {
+        match self {
+            Model::Linear {
+                n_inputs,
+                n_outputs,
+            } => vec![*n_inputs, *n_outputs],
+            Model::Logistic { n_inputs } => vec![*n_inputs, 1],
+            Model::Softmax {
+                n_inputs,
+                n_classes,
+            } => vec![*n_inputs, *n_classes],
+            Model::Mlp(m) => m.sizes().to_vec(),
+        }
+    }
+
+    /// The loss this model is usually fitted with.
+    #[must_use]
+    pub fn default_loss(&self) -> LossKind {
+        match self {
+            Model::Linear { .. } => LossKind::Mse,
+            Model::Logistic { .. } => LossKind::BceWithLogits,
+            Model::Softmax { .. } => LossKind::CrossEntropy,
+            Model::Mlp(_) => LossKind::Mse,
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sizes = self.layer_sizes();
+        match self {
+            Model::Linear { .. } => write!(f, "linear regression, layers {sizes:?}"),
+            Model::Logistic { .. } => write!(f, "logistic regression, layers {sizes:?}"),
+            Model::Softmax { .. } => write!(f, "softmax regression, layers {sizes:?}"),
+            Model::Mlp(_) => write!(f, "layers {sizes:?}"),
+        }
+    }
+}
+
+impl Predictor for Model {
+    fn n_params(&self) -> usize {
+        match self {
+            Model::Mlp(m) => m.n_params(),
+            _ => {
+                let s = self.layer_sizes();
+                (s[0] + 1) * s[1]
+            }
+        }
+    }
+
+    fn n_inputs(&self) -> usize {
+        self.layer_sizes()[0]
+    }
+
+    fn n_outputs(&self) -> usize {
+        match self {
+            Model::Linear { n_outputs, .. } => *n_outputs,
+            Model::Logistic { .. } => 1,
+            Model::Softmax { n_classes, .. } => *n_classes,
+            Model::Mlp(m) => m.n_outputs(),
+        }
+    }
+
+    fn forward<S: Scalar>(&self, params: &[S], x: &[f64], out: &mut Vec<S>) {
+        match self {
+            Model::Mlp(m) => m.forward(params, x, out),
+            _ => {
+                let (inputs, outputs) = (self.n_inputs(), self.n_outputs());
+                out.clear();
+                affine_const(params, inputs, outputs, x, out);
+            }
+        }
+    }
+
+    fn param_groups(&self) -> Vec<ParamGroup> {
+        match self {
+            Model::Mlp(m) => m.param_groups(),
+            _ => layer_groups(&self.layer_sizes()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Weight and bias groups of a stack of affine layers with the given sizes.
+pub(crate) fn layer_groups(sizes: &[usize]) -> Vec<ParamGroup> {
+    let mut groups = Vec::with_capacity(2 * sizes.len());
+    let mut offset = 0;
+    for w in sizes.windows(2) {
+        let (fan_in, fan_out) = (w[0], w[1]);
+        groups.push(ParamGroup {
+            range: offset..offset + fan_in * fan_out,
+            kind: ParamKind::Weight { fan_in, fan_out },
+        });
+        offset += fan_in * fan_out;
+        groups.push(ParamGroup {
+            range: offset..offset + fan_out,
+            kind: ParamKind::Bias { fan_in },
+        });
+        offset += fan_out;
+    }
+    groups
+}
+
+/// Appends `W x + b` to `out` for data inputs `x`; `params` starts at the layer's weights.
+/// One `dot_const` node per output unit, then the bias.
+pub(crate) fn affine_const<S: Scalar>(
+    params: &[S],
+    inputs: usize,
+    outputs: usize,
+    x: &[f64],
+    out: &mut Vec<S>,
+) {
+    let (weights, rest) = params.split_at(inputs * outputs);
+    for (row, &b) in weights.chunks_exact(inputs.max(1)).zip(rest) {
+        out.push(S::dot_const(row, x) + b);
+    }
+}
+
+/// Appends `W h + b` to `out` for hidden values `h`; one `dot` node per output unit.
+pub(crate) fn affine<S: Scalar>(
+    params: &[S],
+    inputs: usize,
+    outputs: usize,
+    h: &[S],
+    out: &mut Vec<S>,
+) {
+    let (weights, rest) = params.split_at(inputs * outputs);
+    for (row, &b) in weights.chunks_exact(inputs.max(1)).zip(rest) {
+        out.push(S::dot(row, h) + b);
+    }
+}
+
+/// A minimal forward-mode dual number and finite-difference helpers for this module's tests
+/// (the real engines live in `ad` and are built separately).
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::ops::{Add, Div, Mul, Neg, Sub};
+
+    use crate::ad::{self, Scalar};
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct D {
+        pub v: f64,
+        pub d: f64,
+    }
+
+    fn chain(x: D, v: f64, dv: f64) -> D {
+        D { v, d: x.d * dv }
+    }
+
+    impl Add for D {
+        type Output = D;
+        fn add(self, o: D) -> D {
+            D {
+                v: self.v + o.v,
+                d: self.d + o.d,
+            }
+        }
+    }
+    impl Sub for D {
+        type Output = D;
+        fn sub(self, o: D) -> D {
+            D {
+                v: self.v - o.v,
+                d: self.d - o.d,
+            }
+        }
+    }
+    impl Mul for D {
+        type Output = D;
+        fn mul(self, o: D) -> D {
+            D {
+                v: self.v * o.v,
+                d: self.d * o.v + self.v * o.d,
+            }
+        }
+    }
+    impl Div for D {
+        type Output = D;
+        fn div(self, o: D) -> D {
+            D {
+                v: self.v / o.v,
+                d: (self.d * o.v - self.v * o.d) / (o.v * o.v),
+            }
+        }
+    }
+    impl Neg for D {
+        type Output = D;
+        fn neg(self) -> D {
+            D {
+                v: -self.v,
+                d: -self.d,
+            }
+        }
+    }
+    impl Add<f64> for D {
+        type Output = D;
+        fn add(self, c: f64) -> D {
+            D {
+                v: self.v + c,
+                d: self.d,
+            }
+        }
+    }
+    impl Sub<f64> for D {
+        type Output = D;
+        fn sub(self, c: f64) -> D {
+            D {
+                v: self.v - c,
+                d: self.d,
+            }
+        }
+    }
+    impl Mul<f64> for D {
+        type Output = D;
+        fn mul(self, c: f64) -> D {
+            D {
+                v: self.v * c,
+                d: self.d * c,
+            }
+        }
+    }
+    impl Div<f64> for D {
+        type Output = D;
+        fn div(self, c: f64) -> D {
+            D {
+                v: self.v / c,
+                d: self.d / c,
+            }
+        }
+    }
+
+    impl Scalar for D {
+        fn constant(c: f64) -> D {
+            D { v: c, d: 0.0 }
+        }
+        fn value(&self) -> f64 {
+            self.v
+        }
+        fn powi(self, n: i32) -> D {
+            chain(self, self.v.powi(n), ad::powi_derivative(self.v, n))
+        }
+        fn powf(self, p: D) -> D {
+            let (da, db) = ad::powf_partials(self.v, p.v);
+            D {
+                v: self.v.powf(p.v),
+                d: self.d * da + p.d * db,
+            }
+        }
+        fn exp(self) -> D {
+            chain(self, self.v.exp(), self.v.exp())
+        }
+        fn ln(self) -> D {
+            chain(self, self.v.ln(), 1.0 / self.v)
+        }
+        fn sqrt(self) -> D {
+            chain(self, self.v.sqrt(), 0.5 / self.v.sqrt())
+        }
+        fn abs(self) -> D {
+            chain(self, self.v.abs(), ad::abs_derivative(self.v))
+        }
+        fn sin(self) -> D {
+            chain(self, self.v.sin(), self.v.cos())
+        }
+        fn cos(self) -> D {
+            chain(self, self.v.cos(), -self.v.sin())
+        }
+        fn tan(self) -> D {
+            chain(self, self.v.tan(), 1.0 / self.v.cos().powi(2))
+        }
+        fn tanh(self) -> D {
+            let t = self.v.tanh();
+            chain(self, t, 1.0 - t * t)
+        }
+        fn sigmoid(self) -> D {
+            let s = ad::sigmoid_f64(self.v);
+            chain(self, s, s * (1.0 - s))
+        }
+        fn softplus(self) -> D {
+            chain(
+                self,
+                ad::softplus_f64(self.v),
+                ad::softplus_derivative(self.v),
+            )
+        }
+        fn relu(self) -> D {
+            chain(self, self.v.max(0.0), ad::relu_derivative(self.v))
+        }
+        fn min(self, o: D) -> D {
+            let (da, db) = ad::min_partials(self.v, o.v);
+            D {
+                v: Scalar::min(self.v, o.v),
+                d: self.d * da + o.d * db,
+            }
+        }
+        fn max(self, o: D) -> D {
+            let (da, db) = ad::max_partials(self.v, o.v);
+            D {
+                v: Scalar::max(self.v, o.v),
+                d: self.d * da + o.d * db,
+            }
+        }
+    }
+
+    /// The gradient of `f` at `p` by forward mode, one direction per parameter.
+    pub fn dual_grad(p: &[f64], f: impl Fn(&[D]) -> D) -> Vec<f64> {
+        (0..p.len())
+            .map(|k| {
+                let x: Vec<D> = p
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| D {
+                        v,
+                        d: if i == k { 1.0 } else { 0.0 },
+                    })
+                    .collect();
+                f(&x).d
+            })
+            .collect()
+    }
+
+    /// The gradient of `f` at `p` by central differences with step `1e-6`.
+    pub fn fd_grad(p: &[f64], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+        let h = 1e-6;
+        (0..p.len())
+            .map(|k| {
+                let mut a = p.to_vec();
+                let mut b = p.to_vec();
+                a[k] += h;
+                b[k] -= h;
+                (f(&a) - f(&b)) / (2.0 * h)
+            })
+            .collect()
+    }
+
+    /// Asserts `a ≈ b` elementwise to `rel` relative to `max(1, |b|)`.
+    pub fn assert_close(a: &[f64], b: &[f64], rel: f64, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= rel * y.abs().max(1.0),
+                "{what}: component {i}: {x} vs {y}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_layer_models_layout_and_forward() {
+        let m = Model::Linear {
+            n_inputs: 2,
+            n_outputs: 2,
+        };
+        assert_eq!(m.n_params(), 6);
+        // W = [[1, 2], [3, 4]], b = [0.5, -1].
+        let p = [1.0, 2.0, 3.0, 4.0, 0.5, -1.0];
+        let mut out = Vec::new();
+        m.forward(&p, &[1.0, -1.0], &mut out);
+        assert_eq!(out, vec![-0.5, -2.0]);
+        let s = Model::Softmax {
+            n_inputs: 3,
+            n_classes: 4,
+        };
+        assert_eq!((s.n_params(), s.n_outputs()), (16, 4));
+        let l = Model::Logistic { n_inputs: 3 };
+        assert_eq!((l.n_params(), l.n_outputs(), l.n_inputs()), (4, 1, 3));
+        assert_eq!(
+            l.param_groups(),
+            vec![
+                ParamGroup {
+                    range: 0..3,
+                    kind: ParamKind::Weight {
+                        fan_in: 3,
+                        fan_out: 1
+                    }
+                },
+                ParamGroup {
+                    range: 3..4,
+                    kind: ParamKind::Bias { fan_in: 3 }
+                },
+            ]
+        );
+        assert_eq!(l.to_string(), "logistic regression, layers [3, 1]");
+    }
+
+    #[test]
+    fn forward_batch_stacks_rows() {
+        let data = Dataset::from_rows(&[vec![1.0, 0.0], vec![2.0, 1.0]], 1, Task::Binary).unwrap();
+        let m = Model::Logistic { n_inputs: 1 };
+        let out = m.forward_batch(&[2.0, -1.0], &data, &[1, 0]);
+        assert_eq!(out, vec![3.0, 1.0]);
+    }
+}

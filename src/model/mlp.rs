@@ -1,0 +1,289 @@
+//! The multi-layer perceptron and the activation functions its layers apply.
+
+use std::fmt;
+
+use super::{ModelError, ParamGroup, Predictor, affine, affine_const, layer_groups};
+use crate::ad::Scalar;
+
+/// The slope of `leaky_relu` for negative inputs (PyTorch's default `negative_slope`).
+pub const LEAKY_SLOPE: f64 = 0.01;
+
+/// An elementwise activation applied after a layer's affine map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Identity,
+    Tanh,
+    Sigmoid,
+    /// `max(x, 0)`, derivative `0` at `0` (PyTorch).
+    Relu,
+    /// `x` for `x > 0`, else `0.01 x`; derivative `0.01` at `0` (PyTorch's
+    /// `leaky_relu_backward` passes the full gradient only where `x > 0`).
+    LeakyRelu,
+    /// `ln(1 + e^x)` with PyTorch's `threshold = 20`.
+    Softplus,
+    /// GELU by PyTorch's `approximate='tanh'` formula
+    /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`: the exact form needs `erf`, which
+    /// [`Scalar`] does not have. The two differ by less than `1e-3` everywhere.
+    Gelu,
+}
+
+impl Activation {
+    /// Every activation, in documentation order.
+    pub const ALL: [Activation; 7] = [
+        Activation::Identity,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Relu,
+        Activation::LeakyRelu,
+        Activation::Softplus,
+        Activation::Gelu,
+    ];
+
+    /// The name used in scenario files.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Tanh => "tanh",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Relu => "relu",
+            Activation::LeakyRelu => "leaky_relu",
+            Activation::Softplus => "softplus",
+            Activation::Gelu => "gelu",
+        }
+    }
+
+    /// Looks an activation up by [`name`](Self::name), suggesting the nearest on a typo.
+    pub fn from_name(name: &str) -> Result<Activation, ModelError> {
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<String> = Activation::ALL
+                    .iter()
+                    .map(|a| a.name().to_owned())
+                    .collect();
+                ModelError::UnknownActivation {
+                    name: name.to_owned(),
+                    suggestion: crate::data::csv::nearest(name, &names).map(str::to_owned),
+                }
+            })
+    }
+
+    /// The activation at `x`.
+    pub fn apply<S: Scalar>(self, x: S) -> S {
+        match self {
+            Activation::Identity => x,
+            Activation::Tanh => x.tanh(),
+            Activation::Sigmoid => x.sigmoid(),
+            Activation::Relu => x.relu(),
+            Activation::LeakyRelu => {
+                if x.value() > 0.0 {
+                    x
+                } else {
+                    x * LEAKY_SLOPE
+                }
+            }
+            Activation::Softplus => x.softplus(),
+            Activation::Gelu => {
+                const C: f64 = 0.797_884_560_802_865_4; // √(2/π)
+                let inner = (x + x.powi(3) * 0.044_715) * C;
+                x * (inner.tanh() + 1.0) * 0.5
+            }
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A multi-layer perceptron: layer sizes `[d, h1, ..., out]` and one activation per layer
+/// after the input (the output layer's is usually [`Activation::Identity`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mlp {
+    sizes: Vec<usize>,
+    activations: Vec<Activation>,
+}
+
+impl Mlp {
+    /// An MLP with the given activation on every layer after the input.
+    pub fn new(sizes: Vec<usize>, activations: Vec<Activation>) -> Result<Mlp, ModelError> {
+        if sizes.len() < 2 {
+            return Err(ModelError::TooFewLayers(sizes));
+        }
+        if sizes.contains(&0) {
+            return Err(ModelError::ZeroWidth(sizes));
+        }
+        if activations.len() != sizes.len() - 1 {
+            return Err(ModelError::ActivationCount {
+                expected: sizes.len() - 1,
+                got: activations.len(),
+            });
+        }
+        Ok(Mlp { sizes, activations })
+    }
+
+    /// The common case: `hidden` on every hidden layer, `output` on the last.
+    pub fn with_hidden(
+        sizes: Vec<usize>,
+        hidden: Activation,
+        output: Activation,
+    ) -> Result<Mlp, ModelError> {
+        let layers = sizes.len().saturating_sub(1);
+        let mut activations = vec![hidden; layers.saturating_sub(1)];
+        activations.push(output);
+        Mlp::new(sizes, activations)
+    }
+
+    #[must_use]
+    pub fn sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
+    #[must_use]
+    pub fn activations(&self) -> &[Activation] {
+        &self.activations
+    }
+}
+
+impl Predictor for Mlp {
+    fn n_params(&self) -> usize {
+        self.sizes.windows(2).map(|w| (w[0] + 1) * w[1]).sum()
+    }
+
+    fn n_inputs(&self) -> usize {
+        self.sizes[0]
+    }
+
+    fn n_outputs(&self) -> usize {
+        self.sizes[self.sizes.len() - 1]
+    }
+
+    fn forward<S: Scalar>(&self, params: &[S], x: &[f64], out: &mut Vec<S>) {
+        let mut hidden: Vec<S> = Vec::new();
+        let mut offset = 0;
+        for (l, (w, act)) in self.sizes.windows(2).zip(&self.activations).enumerate() {
+            let (inputs, outputs) = (w[0], w[1]);
+            let layer = &params[offset..offset + (inputs + 1) * outputs];
+            offset += (inputs + 1) * outputs;
+            out.clear();
+            if l == 0 {
+                affine_const(layer, inputs, outputs, x, out);
+            } else {
+                affine(layer, inputs, outputs, &hidden, out);
+            }
+            if *act != Activation::Identity {
+                for v in out.iter_mut() {
+                    *v = act.apply(*v);
+                }
+            }
+            std::mem::swap(&mut hidden, out);
+        }
+        std::mem::swap(&mut hidden, out);
+    }
+
+    fn param_groups(&self) -> Vec<ParamGroup> {
+        layer_groups(&self.sizes)
+    }
+
+    fn describe(&self) -> String {
+        format!("layers {:?}", self.sizes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testing::{assert_close, dual_grad, fd_grad};
+
+    #[test]
+    fn layout_of_a_2_2_1_network_by_hand() {
+        let mlp = Mlp::with_hidden(vec![2, 2, 1], Activation::Tanh, Activation::Identity).unwrap();
+        assert_eq!(mlp.n_params(), 9);
+        // W1 = [[0.1, 0.2], [-0.3, 0.4]], b1 = [0.5, -0.6], W2 = [[0.7, -0.8]], b2 = [0.9].
+        let p = [0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.7, -0.8, 0.9];
+        let x = [1.0, 2.0];
+        let h1 = (0.1 * 1.0 + 0.2 * 2.0 + 0.5_f64).tanh();
+        let h2 = (-0.3 * 1.0 + 0.4 * 2.0 - 0.6_f64).tanh();
+        let want = 0.7 * h1 - 0.8 * h2 + 0.9;
+        let mut out = Vec::new();
+        mlp.forward(&p, &x, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!((out[0] - want).abs() < 1e-15, "{} vs {want}", out[0]);
+        // Same numbers by hand: tanh(1.0) and tanh(-0.1).
+        assert!((out[0] - (0.7 * 1.0_f64.tanh() - 0.8 * (-0.1_f64).tanh() + 0.9)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn activations_by_value() {
+        let cases = [
+            (Activation::Identity, -2.0, -2.0),
+            (Activation::Tanh, 0.5, 0.5_f64.tanh()),
+            (Activation::Sigmoid, 0.0, 0.5),
+            (Activation::Relu, -1.0, 0.0),
+            (Activation::Relu, 1.5, 1.5),
+            (Activation::LeakyRelu, -2.0, -0.02),
+            (Activation::LeakyRelu, 3.0, 3.0),
+            (Activation::Softplus, 0.0, std::f64::consts::LN_2),
+            // The tanh formula evaluated in Python's `math` (PyTorch is not installed here).
+            (Activation::Gelu, 1.0, 0.841_191_990_608_276_8),
+            (Activation::Gelu, -1.0, -0.158_808_009_391_723_24),
+        ];
+        for (act, x, want) in cases {
+            let got = act.apply(x);
+            assert!(
+                (got - want).abs() < 1e-15,
+                "{act}({x}) = {got}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn activation_derivatives_match_finite_differences() {
+        for act in Activation::ALL {
+            for x in [-1.7, -0.3, 0.4, 2.2] {
+                let g = dual_grad(&[x], |v| act.apply(v[0]));
+                let f = fd_grad(&[x], |v| act.apply(v[0]));
+                assert_close(&g, &f, 1e-6, act.name());
+            }
+        }
+        // PyTorch's one-sided choices at the kinks.
+        assert_eq!(
+            dual_grad(&[0.0], |v| Activation::Relu.apply(v[0])),
+            vec![0.0]
+        );
+        assert_eq!(
+            dual_grad(&[0.0], |v| Activation::LeakyRelu.apply(v[0])),
+            vec![0.01]
+        );
+    }
+
+    #[test]
+    fn names_and_errors() {
+        for a in Activation::ALL {
+            assert_eq!(Activation::from_name(a.name()), Ok(a));
+        }
+        let err = Activation::from_name("tahn").unwrap_err().to_string();
+        assert!(
+            err.starts_with("unknown activation 'tahn' (did you mean 'tanh'?); known:"),
+            "{err}"
+        );
+        assert!(Mlp::new(vec![2], vec![]).is_err());
+        assert!(Mlp::new(vec![2, 0, 1], vec![Activation::Tanh; 2]).is_err());
+        let err = Mlp::new(vec![2, 3, 1], vec![Activation::Tanh]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "expected 2 activations (one per layer after the input), got 1"
+        );
+        let deep = Mlp::with_hidden(vec![3, 4, 5, 2], Activation::Relu, Activation::Identity);
+        let deep = deep.unwrap();
+        assert_eq!(deep.n_params(), 4 * 4 + 5 * 5 + 6 * 2);
+        assert_eq!(
+            deep.activations(),
+            &[Activation::Relu, Activation::Relu, Activation::Identity]
+        );
+    }
+}
