@@ -7,8 +7,10 @@
 //! "written once" promise while letting trait objects reach every engine.
 
 mod expression;
+mod model;
 
 pub use expression::ExpressionObjective;
+pub use model::ModelObjective;
 
 use std::time::Instant;
 

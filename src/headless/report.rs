@@ -1,0 +1,248 @@
+//! The headless report of one scenario: per run the label, optimizer, status, steps, evaluations,
+//! losses, accuracy, wall time and the largest forward-vs-reverse gradient difference; rendered
+//! as a table, CSV or stable JSON (documented in `docs/scenarios.md`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::expect::{Expectation, Outcome, evaluate};
+use crate::optim::HyperValue;
+use crate::session::Session;
+
+/// Evaluation counts as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluations {
+    pub value: u64,
+    pub gradient: u64,
+    pub hessian: u64,
+}
+
+/// Wall-clock figures, left out with `--no-timing` so reports are byte-identical across runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timing {
+    pub wall_seconds: f64,
+    pub nanos_per_gradient: f64,
+}
+
+/// One run in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub label: String,
+    pub optimizer: String,
+    pub hyperparameters: BTreeMap<String, serde_json::Value>,
+    pub status: String,
+    pub status_reason: String,
+    pub steps: u64,
+    pub epochs: u64,
+    pub evaluations: Evaluations,
+    /// Gradient passes over the function (forward: ceil(n/k) per gradient, reverse: 1).
+    pub gradient_passes: u64,
+    /// Full-data training loss at the final parameters.
+    pub final_loss: f64,
+    pub best_loss: f64,
+    pub final_params: Vec<f64>,
+    pub accuracy: Option<f64>,
+    pub test_loss: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    /// Largest |forward - reverse| gradient component seen at the sampled steps (1, 2, 4, ...).
+    pub max_forward_reverse_diff: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+}
+
+/// One scenario in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioReport {
+    pub scenario: String,
+    pub engine: String,
+    pub seed: u64,
+    pub runs: Vec<RunReport>,
+    pub expectations: Vec<Outcome>,
+}
+
+/// A hyperparameter as JSON: numbers, booleans, and pairs as two-element arrays.
+#[must_use]
+pub fn hyper_json(value: &HyperValue) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+impl ScenarioReport {
+    /// Reads a finished session and checks its expectations.
+    #[must_use]
+    pub fn new(session: &Session, expectations: &[Expectation], timing: bool) -> Self {
+        let runs = session
+            .runs()
+            .iter()
+            .map(|run| {
+                let metrics = run.metrics();
+                let counts = run.counts();
+                RunReport {
+                    label: run.label().to_string(),
+                    optimizer: run.spec.optimizer.clone(),
+                    hyperparameters: run
+                        .optimizer()
+                        .hyperparameters()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), hyper_json(v)))
+                        .collect(),
+                    status: run.status().name().to_string(),
+                    status_reason: run.status().reason().to_string(),
+                    steps: run.steps(),
+                    epochs: run.epoch(),
+                    evaluations: Evaluations {
+                        value: counts.value,
+                        gradient: counts.gradient,
+                        hessian: counts.hessian,
+                    },
+                    gradient_passes: counts.passes,
+                    final_loss: metrics.train_loss,
+                    best_loss: run.best_loss(),
+                    final_params: run.params().to_vec(),
+                    accuracy: metrics.accuracy,
+                    test_loss: metrics.test_loss,
+                    test_accuracy: metrics.test_accuracy,
+                    max_forward_reverse_diff: run.max_engine_diff(),
+                    timing: timing.then(|| Timing {
+                        wall_seconds: run.wall_seconds(),
+                        nanos_per_gradient: counts.nanos_per_gradient(),
+                    }),
+                }
+            })
+            .collect();
+        let expectations = expectations
+            .iter()
+            .map(|e| evaluate(e, session.runs().iter().find(|r| r.label() == e.label)))
+            .collect();
+        Self {
+            scenario: session.name.clone(),
+            engine: session.engine().name().to_string(),
+            seed: session.seed(),
+            runs,
+            expectations,
+        }
+    }
+
+    /// True when every expectation holds.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.expectations.iter().all(|e| e.passed)
+    }
+
+    /// The failing expectations, one line each, "label: check expected X, got Y".
+    #[must_use]
+    pub fn failures(&self) -> Vec<String> {
+        self.expectations
+            .iter()
+            .filter(|e| !e.passed)
+            .map(|e| {
+                format!(
+                    "{}: {}: {} expected {}, got {}",
+                    self.scenario, e.label, e.check, e.expected, e.actual
+                )
+            })
+            .collect()
+    }
+
+    /// A fixed-width table for people.
+    #[must_use]
+    pub fn render_table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "scenario: {}   engine: {}   seed: {}", self.scenario, self.engine, self.seed);
+        let header = [
+            "label", "optimizer", "status", "steps", "evals v/g/h", "final loss", "best loss",
+            "accuracy", "wall", "|fwd-rev|",
+        ];
+        let rows: Vec<[String; 10]> = self
+            .runs
+            .iter()
+            .map(|r| {
+                [
+                    r.label.clone(),
+                    r.optimizer.clone(),
+                    r.status.clone(),
+                    r.steps.to_string(),
+                    format!("{}/{}/{}", r.evaluations.value, r.evaluations.gradient, r.evaluations.hessian),
+                    format!("{:.6e}", r.final_loss),
+                    format!("{:.6e}", r.best_loss),
+                    r.accuracy.map_or_else(|| "-".into(), |a| format!("{:.1}%", a * 100.0)),
+                    r.timing.as_ref().map_or_else(|| "-".into(), |t| format!("{:.3}s", t.wall_seconds)),
+                    format!("{:.1e}", r.max_forward_reverse_diff),
+                ]
+            })
+            .collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: Vec<&str>| {
+            let mut l = String::new();
+            for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+                if i > 0 {
+                    l.push_str("  ");
+                }
+                // Text columns left-aligned, numbers right-aligned.
+                if i < 3 {
+                    let _ = write!(l, "{cell:<w$}");
+                } else {
+                    let _ = write!(l, "{cell:>w$}");
+                }
+            }
+            l.trim_end().to_string()
+        };
+        let _ = writeln!(s, "{}", line(header.to_vec()));
+        for row in &rows {
+            let _ = writeln!(s, "{}", line(row.iter().map(String::as_str).collect()));
+        }
+        for e in &self.expectations {
+            let mark = if e.passed { "ok  " } else { "FAIL" };
+            let _ = writeln!(
+                s,
+                "  {mark} {}: {} expected {}, got {}",
+                e.label, e.check, e.expected, e.actual
+            );
+        }
+        s
+    }
+
+    /// CSV rows (no header): one per run.
+    #[must_use]
+    pub fn render_csv_rows(&self) -> String {
+        let mut s = String::new();
+        for r in &self.runs {
+            let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}{}",
+                super::csv_field(&self.scenario),
+                super::csv_field(&r.label),
+                super::csv_field(&r.optimizer),
+                r.status,
+                r.steps,
+                r.evaluations.value,
+                r.evaluations.gradient,
+                r.evaluations.hessian,
+                r.final_loss,
+                r.best_loss,
+                opt(r.accuracy),
+                r.max_forward_reverse_diff,
+                opt(r.test_loss),
+                r.timing.as_ref().map(|t| format!(",{}", t.wall_seconds)).unwrap_or_default(),
+            );
+        }
+        s
+    }
+
+    /// The CSV header matching [`Self::render_csv_rows`].
+    #[must_use]
+    pub fn csv_header(timing: bool) -> &'static str {
+        if timing {
+            "scenario,label,optimizer,status,steps,value_evals,gradient_evals,hessian_evals,final_loss,best_loss,accuracy,max_forward_reverse_diff,test_loss,wall_seconds"
+        } else {
+            "scenario,label,optimizer,status,steps,value_evals,gradient_evals,hessian_evals,final_loss,best_loss,accuracy,max_forward_reverse_diff,test_loss"
+        }
+    }
+}

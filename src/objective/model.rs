@@ -1,0 +1,163 @@
+//! A model objective: a predictor, a loss and a dataset, evaluated on the current minibatch.
+//! `batch_size` 1 is pure SGD, the dataset size is full-batch gradient descent, anything between
+//! is minibatch; every run shares the same shuffling seed, so a race is fair.
+
+use std::sync::Arc;
+
+use super::{Metrics, Objective};
+use crate::ad::Scalar;
+use crate::ad::dual::{Chunk, Hyper};
+use crate::ad::tape::Var;
+use crate::data::{Batcher, Dataset};
+use crate::model::{Loss, LossKind, Predictor, batch_loss, evaluate};
+
+/// Loss of a model over a dataset, presented minibatch by minibatch.
+#[derive(Clone)]
+pub struct ModelObjective<P> {
+    model: Arc<P>,
+    loss: Loss,
+    train: Arc<Dataset>,
+    test: Option<Arc<Dataset>>,
+    start: Vec<f64>,
+    names: Arc<Vec<String>>,
+    batcher: Batcher,
+    initial_batcher: Batcher,
+    /// Indices of the minibatch the oracle currently sees.
+    batch: Vec<usize>,
+    epoch: u64,
+}
+
+impl<P: Predictor> ModelObjective<P> {
+    /// `start` must have `model.n_params()` entries (the scenario loader checks it).
+    pub fn new(
+        model: P,
+        loss: Loss,
+        train: Dataset,
+        test: Option<Dataset>,
+        start: Vec<f64>,
+        batcher: Batcher,
+        names: Vec<String>,
+    ) -> Self {
+        let batch = (0..train.len()).collect();
+        Self {
+            model: Arc::new(model),
+            loss,
+            train: Arc::new(train),
+            test: test.filter(|t| !t.is_empty()).map(Arc::new),
+            start,
+            names: Arc::new(names),
+            initial_batcher: batcher.clone(),
+            batcher,
+            batch,
+            epoch: 0,
+        }
+    }
+
+    #[must_use]
+    pub fn model(&self) -> &P {
+        &self.model
+    }
+    #[must_use]
+    pub fn train(&self) -> &Dataset {
+        &self.train
+    }
+    #[must_use]
+    pub fn loss(&self) -> &Loss {
+        &self.loss
+    }
+
+    fn loss_on_batch<S: Scalar>(&self, x: &[S]) -> S {
+        batch_loss(self.model.as_ref(), &self.loss, x, &self.train, &self.batch)
+    }
+
+    /// Least squares applies to MSE without a penalty: `r_i = (pred_i - y_i) / sqrt(m)` so that
+    /// `|r|² = mean((pred - y)²)`, the loss itself.
+    fn residuals_generic<S: Scalar>(&self, x: &[S], out: &mut Vec<S>) -> bool {
+        if self.loss.kind != LossKind::Mse || self.loss.l2 != 0.0 {
+            return false;
+        }
+        let m = self.model.n_outputs();
+        let scale = 1.0 / ((self.batch.len() * m) as f64).sqrt();
+        let mut pred = Vec::with_capacity(m);
+        for &i in &self.batch {
+            self.model.forward(x, self.train.row(i), &mut pred);
+            for (&p, &y) in pred.iter().zip(self.train.target(i)) {
+                out.push((p - y) * scale);
+            }
+        }
+        true
+    }
+}
+
+impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
+    fn dim(&self) -> usize {
+        self.model.n_params()
+    }
+    fn param_names(&self) -> Vec<String> {
+        self.names.as_ref().clone()
+    }
+    fn start(&self) -> Vec<f64> {
+        self.start.clone()
+    }
+    fn value(&self, x: &[f64]) -> f64 {
+        self.loss_on_batch(x)
+    }
+    fn eval_chunk(&self, x: &[Chunk]) -> Chunk {
+        self.loss_on_batch(x)
+    }
+    fn eval_var<'t>(&self, x: &[Var<'t>]) -> Var<'t> {
+        self.loss_on_batch(x)
+    }
+    fn eval_hyper(&self, x: &[Hyper]) -> Hyper {
+        self.loss_on_batch(x)
+    }
+    fn residuals(&self, x: &[f64]) -> Option<Vec<f64>> {
+        let mut out = Vec::new();
+        self.residuals_generic(x, &mut out).then_some(out)
+    }
+    fn residuals_chunk(&self, x: &[Chunk], out: &mut Vec<Chunk>) -> bool {
+        self.residuals_generic(x, out)
+    }
+    fn next_batch(&mut self) {
+        if !self.is_stochastic() {
+            return;
+        }
+        let batch = self.batcher.next_batch();
+        self.epoch = batch.epoch as u64;
+        self.batch.clear();
+        self.batch.extend_from_slice(batch.indices);
+    }
+    fn reset_batches(&mut self) {
+        self.batcher = self.initial_batcher.clone();
+        self.batch = (0..self.train.len()).collect();
+        self.epoch = 0;
+    }
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+    fn is_stochastic(&self) -> bool {
+        self.batcher.batch_size() < self.train.len()
+    }
+    fn metrics(&self, x: &[f64]) -> Metrics {
+        let m = evaluate(self.model.as_ref(), &self.loss, x, &self.train, self.test.as_deref());
+        Metrics {
+            train_loss: m.objective(),
+            test_loss: m.test_loss,
+            accuracy: m.train_accuracy,
+            test_accuracy: m.test_accuracy,
+        }
+    }
+    fn tape_nodes(&self, x: &[f64]) -> Option<Vec<crate::ad::tape::NodeView>> {
+        // Small models only: a tape of a few hundred rows is readable, thousands are not.
+        if self.dim() > 64 || self.batch.len() > 16 {
+            return None;
+        }
+        let mut tape = crate::ad::tape::Tape::new();
+        let mut grad = vec![0.0; x.len()];
+        crate::ad::tape::gradient_with(&mut tape, x, &mut grad, |v| self.eval_var(v));
+        Some(tape.nodes())
+    }
+    fn box_clone(&self) -> Box<dyn Objective> {
+        Box::new(self.clone())
+    }
+}
