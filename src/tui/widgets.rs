@@ -6,8 +6,14 @@
 //! [`asciify`], which rewrites a rendered area to plain ASCII for terminals without Unicode.
 
 pub mod contour;
+pub mod grad_table;
+pub mod loss_chart;
+pub mod tape_view;
 
 pub use contour::{LandscapeView, TrajectoryView};
+pub use grad_table::{EngineStat, GradRow, GradTable};
+pub use tape_view::{TapeRow, TapeView};
+pub use loss_chart::{LossChart, SeriesView};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -121,6 +127,7 @@ fn ascii_stand_in(symbol: &str) -> &'static str {
         '○' => "o",
         '…' => "~",
         'µ' => "u",
+        'Δ' => "d",
         '−' => "-",
         '▶' | '►' => ">",
         '◀' | '◄' => "<",
