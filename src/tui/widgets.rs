@@ -7,13 +7,21 @@
 
 pub mod contour;
 pub mod grad_table;
+pub mod help;
 pub mod loss_chart;
+pub mod popup;
+pub mod runs;
+pub mod status_bar;
 pub mod tape_view;
 
 pub use contour::{LandscapeView, TrajectoryView};
 pub use grad_table::{EngineStat, GradRow, GradTable};
-pub use tape_view::{TapeRow, TapeView};
+pub use help::HelpOverlay;
 pub use loss_chart::{LossChart, SeriesView};
+pub use popup::{ErrorPopup, TooSmall};
+pub use runs::{RunDetail, RunRow, RunsTable};
+pub use status_bar::StatusBar;
+pub use tape_view::{TapeRow, TapeView};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

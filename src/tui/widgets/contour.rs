@@ -451,10 +451,8 @@ impl Viewport {
     fn cell(self, p: (f64, f64), cols: u16, rows: u16) -> Option<(u16, u16)> {
         let fx = (p.0 - self.x0) / (self.x1 - self.x0);
         let fy = (self.y1 - p.1) / (self.y1 - self.y0);
-        if !(fx.is_finite() && fy.is_finite()) || !(0.0..=1.0).contains(&fx) {
-            return None;
-        }
-        if !(0.0..=1.0).contains(&fy) {
+        // `contains` is false for NaN, so non-finite points drop out here too.
+        if !(0.0..=1.0).contains(&fx) || !(0.0..=1.0).contains(&fy) {
             return None;
         }
         let c = ((fx * f64::from(cols)) as u16).min(cols.saturating_sub(1));
@@ -530,7 +528,15 @@ impl LandscapeView<'_> {
     }
 
     /// Puts one glyph on the cell holding `p`, over whatever is there.
-    fn mark(&self, view: Viewport, plot: Rect, buf: &mut Buffer, p: (f64, f64), c: char, fg: Color) {
+    fn mark(
+        &self,
+        view: Viewport,
+        plot: Rect,
+        buf: &mut Buffer,
+        p: (f64, f64),
+        c: char,
+        fg: Color,
+    ) {
         let Some((col, row)) = view.cell(p, plot.width, plot.height) else {
             return;
         };
@@ -826,7 +832,10 @@ mod tests {
                     "unexpected point {p:?}"
                 );
             }
-            assert!((seg[0].0 - seg[1].0).abs() > 0.1, "degenerate segment {seg:?}");
+            assert!(
+                (seg[0].0 - seg[1].0).abs() > 0.1,
+                "degenerate segment {seg:?}"
+            );
         }
     }
 
@@ -913,9 +922,17 @@ mod tests {
         assert!(buffer_text(&ascii).contains(ASCII_NAN));
         // An all-NaN grid and a malformed grid must not panic either.
         let nan = [f64::NAN; 4];
-        let text = buffer_text(&render(LandscapeView::new(&nan, 2, 2, (0.0, 1.0), (0.0, 1.0)), 50, 6));
+        let text = buffer_text(&render(
+            LandscapeView::new(&nan, 2, 2, (0.0, 1.0), (0.0, 1.0)),
+            50,
+            6,
+        ));
         assert!(text.contains("no finite values"));
-        let bad = render(LandscapeView::new(&nan, 3, 2, (0.0, 1.0), (0.0, 1.0)), 30, 6);
+        let bad = render(
+            LandscapeView::new(&nan, 3, 2, (0.0, 1.0), (0.0, 1.0)),
+            30,
+            6,
+        );
         assert!(buffer_text(&bad).contains("no landscape"));
     }
 
@@ -957,9 +974,16 @@ mod tests {
             .content()
             .iter()
             .filter(|c| c.fg == run_color(0))
-            .filter(|c| c.symbol().chars().all(|ch| ('\u{2801}'..='\u{28FF}').contains(&ch)))
+            .filter(|c| {
+                c.symbol()
+                    .chars()
+                    .all(|ch| ('\u{2801}'..='\u{28FF}').contains(&ch))
+            })
             .count();
-        assert!(braille > 5, "trajectory should be drawn in braille: {braille}");
+        assert!(
+            braille > 5,
+            "trajectory should be drawn in braille: {braille}"
+        );
     }
 
     #[test]

@@ -88,7 +88,9 @@ impl Widget for GradTable<'_> {
         let footer_rows = (1 + self.engines.len()) as u16;
         let table_h = area.height.saturating_sub(footer_rows);
         let visible = usize::from(table_h.saturating_sub(1));
-        let scroll = self.scroll.min(self.rows.len().saturating_sub(visible.max(1)));
+        let scroll = self
+            .scroll
+            .min(self.rows.len().saturating_sub(visible.max(1)));
         let worst = worst_row(self.rows);
         let rows = self
             .rows
@@ -98,7 +100,9 @@ impl Widget for GradTable<'_> {
             .take(visible)
             .map(|(i, r)| {
                 let style = if Some(i) == worst {
-                    Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+                    Style::default()
+                        .fg(Color::Yellow)
+                        .add_modifier(Modifier::BOLD)
                 } else {
                     Style::default()
                 };
@@ -161,15 +165,47 @@ mod tests {
     use crate::tui::widgets::test_util::buffer_text;
 
     const ROWS: [GradRow<'static>; 4] = [
-        GradRow { name: "w0", forward: 1.5, reverse: 1.5, finite: 1.500_000_001 },
-        GradRow { name: "w1", forward: -0.25, reverse: -0.25, finite: -0.250_000_2 },
-        GradRow { name: "b", forward: 3.0, reverse: 3.0, finite: 3.0 },
-        GradRow { name: "w2", forward: 1e-9, reverse: 1e-9, finite: 0.0 },
+        GradRow {
+            name: "w0",
+            forward: 1.5,
+            reverse: 1.5,
+            finite: 1.500_000_001,
+        },
+        GradRow {
+            name: "w1",
+            forward: -0.25,
+            reverse: -0.25,
+            finite: -0.250_000_2,
+        },
+        GradRow {
+            name: "b",
+            forward: 3.0,
+            reverse: 3.0,
+            finite: 3.0,
+        },
+        GradRow {
+            name: "w2",
+            forward: 1e-9,
+            reverse: 1e-9,
+            finite: 0.0,
+        },
     ];
     const ENGINES: [EngineStat<'static>; 3] = [
-        EngineStat { engine: "forward", passes: 4, ns_per_gradient: 812.0 },
-        EngineStat { engine: "reverse", passes: 1, ns_per_gradient: 1530.0 },
-        EngineStat { engine: "finite", passes: 8, ns_per_gradient: 2.4e6 },
+        EngineStat {
+            engine: "forward",
+            passes: 4,
+            ns_per_gradient: 812.0,
+        },
+        EngineStat {
+            engine: "reverse",
+            passes: 1,
+            ns_per_gradient: 1530.0,
+        },
+        EngineStat {
+            engine: "finite",
+            passes: 8,
+            ns_per_gradient: 2.4e6,
+        },
     ];
 
     #[test]
@@ -179,7 +215,12 @@ mod tests {
         assert_eq!(fr, 0.0);
         assert!((fd - 2e-7).abs() < 1e-12);
         assert!((rd - 2e-7).abs() < 1e-12);
-        let nan = [GradRow { name: "x", forward: f64::NAN, reverse: 1.0, finite: 1.0 }];
+        let nan = [GradRow {
+            name: "x",
+            forward: f64::NAN,
+            reverse: 1.0,
+            finite: 1.0,
+        }];
         assert_eq!(max_differences(&nan)[0], f64::INFINITY);
         assert_eq!(worst_row(&ROWS[2..3]), None);
     }
@@ -187,7 +228,12 @@ mod tests {
     #[test]
     fn highlights_the_largest_disagreement() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 72, 9));
-        GradTable { rows: &ROWS, engines: &ENGINES, scroll: 0 }.render(buf.area, &mut buf);
+        GradTable {
+            rows: &ROWS,
+            engines: &ENGINES,
+            scroll: 0,
+        }
+        .render(buf.area, &mut buf);
         // Row of w1 is the second data row (y = 2).
         assert_eq!(buf[(0, 2)].symbol(), "w");
         assert_eq!(buf[(0, 2)].fg, Color::Yellow);
@@ -197,7 +243,12 @@ mod tests {
     #[test]
     fn scroll_is_clamped() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 72, 7));
-        GradTable { rows: &ROWS, engines: &ENGINES[..1], scroll: 99 }.render(buf.area, &mut buf);
+        GradTable {
+            rows: &ROWS,
+            engines: &ENGINES[..1],
+            scroll: 99,
+        }
+        .render(buf.area, &mut buf);
         let text = buffer_text(&buf);
         // Five table lines: header + 4 rows fit, so nothing scrolls away.
         assert!(text.contains("w0") && text.contains("w2"), "{text}");
@@ -206,7 +257,12 @@ mod tests {
     #[test]
     fn snapshot() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 72, 8));
-        GradTable { rows: &ROWS, engines: &ENGINES, scroll: 1 }.render(buf.area, &mut buf);
+        GradTable {
+            rows: &ROWS,
+            engines: &ENGINES,
+            scroll: 1,
+        }
+        .render(buf.area, &mut buf);
         insta::assert_snapshot!(buffer_text(&buf));
     }
 }

@@ -104,7 +104,11 @@ fn padded_bounds(values: impl Iterator<Item = f64>, pad: f64, flat: f64) -> Opti
         Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
     })?;
     if hi - lo <= f64::EPSILON * lo.abs().max(1.0) {
-        let half = if lo == 0.0 { flat } else { (lo.abs() * 0.1).max(flat * 1e-6) };
+        let half = if lo == 0.0 {
+            flat
+        } else {
+            (lo.abs() * 0.1).max(flat * 1e-6)
+        };
         return Some([lo - half, hi + half]);
     }
     let margin = (hi - lo) * pad;
@@ -115,7 +119,13 @@ impl LossChart<'_> {
     /// The plotted points of one series: finite, log10 in log mode, then smoothed.
     fn plotted(&self, series: &SeriesView<'_>) -> Vec<(f64, f64)> {
         let mapped = series.points.iter().filter_map(|&(x, y)| {
-            let y = if self.log_y && y > 0.0 { y.log10() } else if self.log_y { f64::NAN } else { y };
+            let y = if self.log_y && y > 0.0 {
+                y.log10()
+            } else if self.log_y {
+                f64::NAN
+            } else {
+                y
+            };
             (x.is_finite() && y.is_finite()).then_some((x, y))
         });
         match self.smoothing {
@@ -228,7 +238,12 @@ mod tests {
 
     #[test]
     fn smoothing_edge_cases() {
-        let raw = [(0.0, 3.0), (1.0, f64::NAN), (2.0, 1.0), (f64::INFINITY, 2.0)];
+        let raw = [
+            (0.0, 3.0),
+            (1.0, f64::NAN),
+            (2.0, 1.0),
+            (f64::INFINITY, 2.0),
+        ];
         let out = smooth(&raw, 0.0);
         assert_eq!(out, vec![(0.0, 3.0), (2.0, 1.0)]);
         // A weight of one or more is clamped, so the curve still moves.
@@ -239,9 +254,18 @@ mod tests {
 
     #[test]
     fn bounds_are_sane_for_flat_and_spread_data() {
-        assert_eq!(padded_bounds([2.0, 2.0].into_iter(), 0.05, 1.0), Some([1.8, 2.2]));
-        assert_eq!(padded_bounds([0.0].into_iter(), 0.05, 1.0), Some([-1.0, 1.0]));
-        assert_eq!(padded_bounds([0.0, 10.0].into_iter(), 0.1, 1.0), Some([-1.0, 11.0]));
+        assert_eq!(
+            padded_bounds([2.0, 2.0].into_iter(), 0.05, 1.0),
+            Some([1.8, 2.2])
+        );
+        assert_eq!(
+            padded_bounds([0.0].into_iter(), 0.05, 1.0),
+            Some([-1.0, 1.0])
+        );
+        assert_eq!(
+            padded_bounds([0.0, 10.0].into_iter(), 0.1, 1.0),
+            Some([-1.0, 11.0])
+        );
         assert_eq!(padded_bounds(std::iter::empty(), 0.1, 1.0), None);
     }
 
@@ -261,7 +285,12 @@ mod tests {
 
     #[test]
     fn non_finite_and_empty_data_do_not_panic() {
-        let points = [(0.0, f64::NAN), (1.0, f64::INFINITY), (2.0, 0.0), (3.0, -1.0)];
+        let points = [
+            (0.0, f64::NAN),
+            (1.0, f64::INFINITY),
+            (2.0, 0.0),
+            (3.0, -1.0),
+        ];
         let series = [SeriesView {
             label: "nan",
             color: run_color(0),
@@ -275,7 +304,9 @@ mod tests {
         let _ = render(LossChart::new(&[]), 0, 0);
     }
 
-    fn two_runs() -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    type Curve = Vec<(f64, f64)>;
+
+    fn two_runs() -> (Curve, Curve) {
         let a = (0..60)
             .map(|i| (f64::from(i), 50.0 * (-0.08 * f64::from(i)).exp() + 0.01))
             .collect();
@@ -292,8 +323,16 @@ mod tests {
     fn snapshot_unicode_log() {
         let (a, b) = two_runs();
         let series = [
-            SeriesView { label: "sgd", color: run_color(0), points: &a },
-            SeriesView { label: "adam", color: run_color(1), points: &b },
+            SeriesView {
+                label: "sgd",
+                color: run_color(0),
+                points: &a,
+            },
+            SeriesView {
+                label: "adam",
+                color: run_color(1),
+                points: &b,
+            },
         ];
         let chart = LossChart::new(&series).smoothing(Some(0.6));
         insta::assert_snapshot!(buffer_text(&render(chart, 60, 16)));
@@ -303,8 +342,16 @@ mod tests {
     fn snapshot_ascii_linear() {
         let (a, b) = two_runs();
         let series = [
-            SeriesView { label: "sgd", color: run_color(0), points: &a },
-            SeriesView { label: "adam", color: run_color(1), points: &b },
+            SeriesView {
+                label: "sgd",
+                color: run_color(0),
+                points: &a,
+            },
+            SeriesView {
+                label: "adam",
+                color: run_color(1),
+                points: &b,
+            },
         ];
         let chart = LossChart::new(&series)
             .log_y(false)

@@ -84,11 +84,41 @@ mod tests {
     fn rows() -> Vec<TapeRow<'static>> {
         const NO: &[usize] = &[];
         vec![
-            TapeRow { index: 0, op: "input", inputs: NO, value: 0.0, adjoint: 3.0 },
-            TapeRow { index: 1, op: "input", inputs: NO, value: 2.0, adjoint: 0.0 },
-            TapeRow { index: 2, op: "sin", inputs: &[0], value: 0.0, adjoint: 2.0 },
-            TapeRow { index: 3, op: "mul", inputs: &[2, 1], value: 0.0, adjoint: 1.0 },
-            TapeRow { index: 4, op: "add", inputs: &[3, 0], value: 0.0, adjoint: 1.0 },
+            TapeRow {
+                index: 0,
+                op: "input",
+                inputs: NO,
+                value: 0.0,
+                adjoint: 3.0,
+            },
+            TapeRow {
+                index: 1,
+                op: "input",
+                inputs: NO,
+                value: 2.0,
+                adjoint: 0.0,
+            },
+            TapeRow {
+                index: 2,
+                op: "sin",
+                inputs: &[0],
+                value: 0.0,
+                adjoint: 2.0,
+            },
+            TapeRow {
+                index: 3,
+                op: "mul",
+                inputs: &[2, 1],
+                value: 0.0,
+                adjoint: 1.0,
+            },
+            TapeRow {
+                index: 4,
+                op: "add",
+                inputs: &[3, 0],
+                value: 0.0,
+                adjoint: 1.0,
+            },
         ]
     }
 
@@ -96,20 +126,32 @@ mod tests {
     fn footer_reports_the_window() {
         let rows = rows();
         let mut buf = Buffer::empty(Rect::new(0, 0, 50, 5));
-        TapeView { rows: &rows, scroll: 1 }.render(buf.area, &mut buf);
+        TapeView {
+            rows: &rows,
+            scroll: 1,
+        }
+        .render(buf.area, &mut buf);
         let text = buffer_text(&buf);
         assert!(text.contains("5 nodes; showing 1..4"), "{text}");
         assert!(text.contains("mul") && !text.contains("add"), "{text}");
         // Scrolling past the end keeps the last page full.
         let mut buf = Buffer::empty(Rect::new(0, 0, 50, 5));
-        TapeView { rows: &rows, scroll: 40 }.render(buf.area, &mut buf);
+        TapeView {
+            rows: &rows,
+            scroll: 40,
+        }
+        .render(buf.area, &mut buf);
         assert!(buffer_text(&buf).contains("showing 2..5"));
     }
 
     #[test]
     fn empty_tape() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 30, 3));
-        TapeView { rows: &[], scroll: 3 }.render(buf.area, &mut buf);
+        TapeView {
+            rows: &[],
+            scroll: 3,
+        }
+        .render(buf.area, &mut buf);
         assert!(buffer_text(&buf).contains("0 nodes; showing 0..0"));
     }
 
@@ -117,7 +159,11 @@ mod tests {
     fn snapshot() {
         let rows = rows();
         let mut buf = Buffer::empty(Rect::new(0, 0, 50, 8));
-        TapeView { rows: &rows, scroll: 0 }.render(buf.area, &mut buf);
+        TapeView {
+            rows: &rows,
+            scroll: 0,
+        }
+        .render(buf.area, &mut buf);
         insta::assert_snapshot!(buffer_text(&buf));
     }
 }
