@@ -11,3 +11,4 @@ pub mod data;
 pub mod expr;
 pub mod model;
 pub mod optim;
+pub mod tui;

@@ -1,0 +1,247 @@
+//! Pure ratatui widgets: each renders one view of the session from plain data it borrows.
+//!
+//! Nothing here knows about sessions or runs as types: callers build small view structs from their
+//! state every frame (cheap: they only borrow) and hand them to `Frame::render_widget`.
+//! Shared helpers live here: the run colour palette, number and duration formatting, and
+//! [`asciify`], which rewrites a rendered area to plain ASCII for terminals without Unicode.
+
+pub mod contour;
+pub mod grad_table;
+pub mod help;
+pub mod loss_chart;
+pub mod popup;
+pub mod runs;
+pub mod status_bar;
+pub mod tape_view;
+
+pub use contour::{LandscapeView, TrajectoryView};
+pub use grad_table::{EngineStat, GradRow, GradTable};
+pub use help::HelpOverlay;
+pub use loss_chart::{LossChart, SeriesView};
+pub use popup::{ErrorPopup, TooSmall};
+pub use runs::{RunDetail, RunRow, RunsTable};
+pub use status_bar::StatusBar;
+pub use tape_view::{TapeRow, TapeView};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Color;
+use ratatui::symbols::border;
+
+/// Run colours: chosen to stay distinct from each other and readable on dark and light themes,
+/// and to avoid the viridis ramp of the landscape heatmap (no dark purples or teals).
+const PALETTE: [Color; 10] = [
+    Color::Rgb(255, 99, 71),   // tomato
+    Color::Rgb(0, 191, 255),   // deep sky blue
+    Color::Rgb(255, 215, 0),   // gold
+    Color::Rgb(255, 105, 180), // hot pink
+    Color::Rgb(50, 205, 50),   // lime green
+    Color::Rgb(255, 140, 0),   // dark orange
+    Color::Rgb(186, 85, 211),  // medium orchid
+    Color::Rgb(240, 240, 240), // near white
+    Color::Rgb(0, 255, 255),   // cyan
+    Color::Rgb(205, 133, 63),  // peru
+];
+
+/// The colour of run number `i`; cycles after [`PALETTE`]'s ten entries.
+#[must_use]
+pub fn run_color(i: usize) -> Color {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// A border set of plain ASCII characters, for `Block::border_set` in ASCII mode.
+pub const ASCII_BORDER: border::Set<'static> = border::Set {
+    top_left: "+",
+    top_right: "+",
+    bottom_left: "+",
+    bottom_right: "+",
+    vertical_left: "|",
+    vertical_right: "|",
+    horizontal_top: "-",
+    horizontal_bottom: "-",
+};
+
+/// Compact human formatting of a number for axis labels and tables: plain decimals for
+/// moderate magnitudes, scientific notation otherwise, trailing zeros trimmed.
+#[must_use]
+pub fn format_compact(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".to_owned();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    if v == 0.0 {
+        return "0".to_owned();
+    }
+    let a = v.abs();
+    if (1e-2..1e4).contains(&a) {
+        let s = format!("{v:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        return s.to_owned();
+    }
+    let s = format!("{v:.2e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let mantissa = if mantissa.contains('.') {
+                mantissa.trim_end_matches('0').trim_end_matches('.')
+            } else {
+                mantissa
+            };
+            format!("{mantissa}e{exp}")
+        }
+        None => s,
+    }
+}
+
+/// Formats a duration given in nanoseconds with three significant digits and a unit
+/// (`ns`, `µs`, `ms`, `s`); non-finite or negative durations print as `-`.
+#[must_use]
+pub fn format_duration_ns(ns: f64) -> String {
+    if !ns.is_finite() || ns < 0.0 {
+        return "-".to_owned();
+    }
+    let (value, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    // Rounding can carry 999.6 up to "1000"; that is still correct, just one digit longer.
+    if value < 10.0 {
+        format!("{value:.2} {unit}")
+    } else if value < 100.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.0} {unit}")
+    }
+}
+
+/// The ASCII stand-in for a non-ASCII cell symbol drawn by these widgets or by ratatui's own
+/// (borders, chart axes, markers, braille, blocks).
+fn ascii_stand_in(symbol: &str) -> &'static str {
+    let Some(c) = symbol.chars().next() else {
+        return " ";
+    };
+    match c {
+        '─' | '━' | '═' | '╌' | '┄' => "-",
+        '│' | '┃' | '║' | '╎' | '┆' => "|",
+        '┌' | '┐' | '└' | '┘' | '╭' | '╮' | '╰' | '╯' | '├' | '┤' | '┬' | '┴' | '┼' | '╔' | '╗'
+        | '╚' | '╝' | '┏' | '┓' | '┗' | '┛' => "+",
+        '•' | '●' | '◆' | '■' | '▲' | '★' => "*",
+        '○' => "o",
+        '…' => "~",
+        'µ' => "u",
+        'Δ' => "d",
+        '−' => "-",
+        '▶' | '►' => ">",
+        '◀' | '◄' => "<",
+        '▀' | '▄' | '█' | '▌' | '▐' | '▘' | '▝' | '▖' | '▗' => "#",
+        '\u{2800}' => " ",
+        '\u{2801}'..='\u{28FF}' => ".",
+        _ => "?",
+    }
+}
+
+/// Rewrites every non-ASCII symbol in `area` to an ASCII stand-in, so that a whole frame can be
+/// drawn once with the usual widgets and then made safe for an ASCII-only terminal.
+pub fn asciify(buf: &mut Buffer, area: Rect) {
+    let area = area.intersection(buf.area);
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            if let Some(cell) = buf.cell_mut((x, y)) {
+                if !cell.symbol().is_ascii() {
+                    let s = ascii_stand_in(cell.symbol());
+                    cell.set_symbol(s);
+                }
+            }
+        }
+    }
+}
+
+/// Writes `text` at (`x`, `y`) clipped to `max_x`, returning the column after it.
+pub(crate) fn put_str(
+    buf: &mut Buffer,
+    x: u16,
+    y: u16,
+    max_x: u16,
+    text: &str,
+    style: ratatui::style::Style,
+) -> u16 {
+    if x >= max_x {
+        return x;
+    }
+    let (end, _) = buf.set_stringn(x, y, text, usize::from(max_x - x), style);
+    end
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use ratatui::buffer::Buffer;
+
+    /// The buffer's symbols row by row (no styles), for snapshots.
+    pub fn buffer_text(buf: &Buffer) -> String {
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn palette_has_distinct_colours() {
+        let colours: Vec<Color> = (0..PALETTE.len()).map(run_color).collect();
+        for (i, a) in colours.iter().enumerate() {
+            for b in &colours[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(run_color(0), run_color(PALETTE.len()));
+        assert!(PALETTE.len() >= 8);
+    }
+
+    #[test]
+    fn compact_numbers() {
+        assert_eq!(format_compact(0.0), "0");
+        assert_eq!(format_compact(1.5), "1.5");
+        assert_eq!(format_compact(-2.0), "-2");
+        assert_eq!(format_compact(0.125), "0.125");
+        assert_eq!(format_compact(1234.5678), "1234.568");
+        assert_eq!(format_compact(0.001), "1e-3");
+        assert_eq!(format_compact(2.5e4), "2.5e4");
+        assert_eq!(format_compact(-1.234e-7), "-1.23e-7");
+        assert_eq!(format_compact(f64::NAN), "NaN");
+        assert_eq!(format_compact(f64::NEG_INFINITY), "-inf");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(format_duration_ns(0.0), "0.00 ns");
+        assert_eq!(format_duration_ns(512.0), "512 ns");
+        assert_eq!(format_duration_ns(1234.0), "1.23 µs");
+        assert_eq!(format_duration_ns(45_600.0), "45.6 µs");
+        assert_eq!(format_duration_ns(7.5e6), "7.50 ms");
+        assert_eq!(format_duration_ns(2.0e9), "2.00 s");
+        assert_eq!(format_duration_ns(f64::NAN), "-");
+        assert_eq!(format_duration_ns(-1.0), "-");
+    }
+
+    #[test]
+    fn asciify_replaces_box_drawing_and_braille() {
+        let mut buf = Buffer::with_lines(["┌─•⣿⠀µ┐", "│abc  │"]);
+        let area = buf.area;
+        asciify(&mut buf, area);
+        assert_eq!(buf, Buffer::with_lines(["+-*. u+", "|abc  |"]));
+    }
+}

@@ -1,0 +1,364 @@
+//! The loss curves: one line per run against steps or evaluations, optionally log-scaled and
+//! smoothed.
+//!
+//! ratatui's `Chart` has no log axis, so in log mode the data are mapped to log10 and the axis
+//! labels are written back in loss units. Points that are not finite (or not positive in log mode)
+//! are dropped rather than drawn at the edge of the chart.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::Span;
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
+
+use super::{asciify, format_compact};
+
+/// One run's curve.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesView<'a> {
+    pub label: &'a str,
+    pub color: Color,
+    /// `(x, loss)` with x the step or evaluation count.
+    pub points: &'a [(f64, f64)],
+}
+
+/// Loss curves of several runs.
+#[derive(Debug, Clone, Copy)]
+pub struct LossChart<'a> {
+    pub series: &'a [SeriesView<'a>],
+    pub log_y: bool,
+    /// "step" or "evaluations".
+    pub x_label: &'a str,
+    /// TensorBoard-style smoothing weight in `[0, 1)`; `None` or `0` plots raw values.
+    pub smoothing: Option<f64>,
+    pub ascii: bool,
+}
+
+impl<'a> LossChart<'a> {
+    #[must_use]
+    pub fn new(series: &'a [SeriesView<'a>]) -> Self {
+        Self {
+            series,
+            log_y: true,
+            x_label: "step",
+            smoothing: None,
+            ascii: false,
+        }
+    }
+
+    #[must_use]
+    pub fn log_y(mut self, log_y: bool) -> Self {
+        self.log_y = log_y;
+        self
+    }
+
+    #[must_use]
+    pub fn x_label(mut self, x_label: &'a str) -> Self {
+        self.x_label = x_label;
+        self
+    }
+
+    #[must_use]
+    pub fn smoothing(mut self, weight: Option<f64>) -> Self {
+        self.smoothing = weight;
+        self
+    }
+
+    #[must_use]
+    pub fn ascii(mut self, ascii: bool) -> Self {
+        self.ascii = ascii;
+        self
+    }
+}
+
+/// Bias-corrected exponential moving average, as TensorBoard's scalar smoothing: the running
+/// average starts at zero and is divided by `1 - weight^n`, so early values are not dragged
+/// towards zero. Points with a non-finite coordinate are dropped; `weight` is clamped to
+/// `[0, 0.999]`.
+#[must_use]
+pub fn smooth(points: &[(f64, f64)], weight: f64) -> Vec<(f64, f64)> {
+    let w = if weight.is_finite() {
+        weight.clamp(0.0, 0.999)
+    } else {
+        0.0
+    };
+    let mut last = 0.0;
+    let mut debias = 1.0;
+    let mut out = Vec::with_capacity(points.len());
+    for &(x, y) in points {
+        if !(x.is_finite() && y.is_finite()) {
+            continue;
+        }
+        last = last * w + (1.0 - w) * y;
+        debias *= w;
+        out.push((x, last / (1.0 - debias)));
+    }
+    out
+}
+
+/// Padded `[lo, hi]` of the values, with a unit (or one decade) window around a constant.
+fn padded_bounds(values: impl Iterator<Item = f64>, pad: f64, flat: f64) -> Option<[f64; 2]> {
+    let (lo, hi) = values.fold(None, |acc: Option<(f64, f64)>, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })?;
+    if hi - lo <= f64::EPSILON * lo.abs().max(1.0) {
+        let half = if lo == 0.0 {
+            flat
+        } else {
+            (lo.abs() * 0.1).max(flat * 1e-6)
+        };
+        return Some([lo - half, hi + half]);
+    }
+    let margin = (hi - lo) * pad;
+    Some([lo - margin, hi + margin])
+}
+
+impl LossChart<'_> {
+    /// The plotted points of one series: finite, log10 in log mode, then smoothed.
+    fn plotted(&self, series: &SeriesView<'_>) -> Vec<(f64, f64)> {
+        let mapped = series.points.iter().filter_map(|&(x, y)| {
+            let y = if self.log_y && y > 0.0 {
+                y.log10()
+            } else if self.log_y {
+                f64::NAN
+            } else {
+                y
+            };
+            (x.is_finite() && y.is_finite()).then_some((x, y))
+        });
+        match self.smoothing {
+            Some(w) if w > 0.0 => smooth(&mapped.collect::<Vec<_>>(), w),
+            _ => mapped.collect(),
+        }
+    }
+
+    fn y_label(&self, v: f64) -> String {
+        if self.log_y {
+            format_compact(10f64.powf(v))
+        } else {
+            format_compact(v)
+        }
+    }
+}
+
+impl Widget for LossChart<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let data: Vec<Vec<(f64, f64)>> = self.series.iter().map(|s| self.plotted(s)).collect();
+        let all = || data.iter().flatten();
+        let flat_y = if self.log_y { 0.5 } else { 1.0 };
+        let (Some(x_bounds), Some(mut y_bounds)) = (
+            padded_bounds(all().map(|p| p.0), 0.0, 1.0),
+            padded_bounds(all().map(|p| p.1), 0.05, flat_y),
+        ) else {
+            Paragraph::new("no loss values yet")
+                .style(Style::default().fg(Color::Gray))
+                .render(area, buf);
+            return;
+        };
+        // Losses are rarely negative: do not let the padding push a linear axis below zero.
+        let min_y = all().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        if !self.log_y && min_y >= 0.0 {
+            y_bounds[0] = y_bounds[0].max(0.0);
+        }
+        let marker = if self.ascii {
+            Marker::Dot
+        } else {
+            Marker::Braille
+        };
+        let datasets = self
+            .series
+            .iter()
+            .zip(&data)
+            .map(|(s, points)| {
+                Dataset::default()
+                    .name(s.label)
+                    .marker(marker)
+                    .graph_type(GraphType::Line)
+                    .style(Style::default().fg(s.color))
+                    .data(points)
+            })
+            .collect();
+        let mid = |b: [f64; 2]| (b[0] + b[1]) / 2.0;
+        let axis_style = Style::default().fg(Color::Gray);
+        let x_axis = Axis::default()
+            .title(Span::styled(self.x_label, axis_style))
+            .style(axis_style)
+            .bounds(x_bounds)
+            .labels([
+                format_compact(x_bounds[0]),
+                format_compact(mid(x_bounds)),
+                format_compact(x_bounds[1]),
+            ]);
+        let y_title = if self.log_y { "loss (log)" } else { "loss" };
+        let y_axis = Axis::default()
+            .title(Span::styled(y_title, axis_style))
+            .style(axis_style)
+            .bounds(y_bounds)
+            .labels([
+                self.y_label(y_bounds[0]),
+                self.y_label(mid(y_bounds)),
+                self.y_label(y_bounds[1]),
+            ]);
+        Chart::new(datasets)
+            .x_axis(x_axis)
+            .y_axis(y_axis)
+            .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)))
+            .render(area, buf);
+        if self.ascii {
+            asciify(buf, area);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::widgets::run_color;
+    use crate::tui::widgets::test_util::buffer_text;
+
+    fn render(chart: LossChart<'_>, w: u16, h: u16) -> Buffer {
+        let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
+        chart.render(buf.area, &mut buf);
+        buf
+    }
+
+    #[test]
+    fn smoothing_is_bias_corrected() {
+        let out = smooth(&[(0.0, 1.0), (1.0, 0.0)], 0.5);
+        assert_eq!(out.len(), 2);
+        // First value is returned unchanged thanks to the 1 - w^n correction.
+        assert!((out[0].1 - 1.0).abs() < 1e-12);
+        // (0.25) / (1 - 0.25)
+        assert!((out[1].1 - 1.0 / 3.0).abs() < 1e-12);
+        let constant = smooth(&[(0.0, 5.0), (1.0, 5.0), (2.0, 5.0)], 0.9);
+        assert!(constant.iter().all(|p| (p.1 - 5.0).abs() < 1e-12));
+    }
+
+    #[test]
+    fn smoothing_edge_cases() {
+        let raw = [
+            (0.0, 3.0),
+            (1.0, f64::NAN),
+            (2.0, 1.0),
+            (f64::INFINITY, 2.0),
+        ];
+        let out = smooth(&raw, 0.0);
+        assert_eq!(out, vec![(0.0, 3.0), (2.0, 1.0)]);
+        // A weight of one or more is clamped, so the curve still moves.
+        let clamped = smooth(&[(0.0, 1.0), (1.0, 2.0)], 1.5);
+        assert!(clamped[1].1 > 1.0 && clamped[1].1 < 2.0);
+        assert!(smooth(&[], 0.5).is_empty());
+    }
+
+    #[test]
+    fn bounds_are_sane_for_flat_and_spread_data() {
+        assert_eq!(
+            padded_bounds([2.0, 2.0].into_iter(), 0.05, 1.0),
+            Some([1.8, 2.2])
+        );
+        assert_eq!(
+            padded_bounds([0.0].into_iter(), 0.05, 1.0),
+            Some([-1.0, 1.0])
+        );
+        assert_eq!(
+            padded_bounds([0.0, 10.0].into_iter(), 0.1, 1.0),
+            Some([-1.0, 11.0])
+        );
+        assert_eq!(padded_bounds(std::iter::empty(), 0.1, 1.0), None);
+    }
+
+    #[test]
+    fn log_axis_labels_are_in_loss_units() {
+        let points = [(0.0, 100.0), (10.0, 1.0), (20.0, 0.01)];
+        let series = [SeriesView {
+            label: "sgd",
+            color: run_color(0),
+            points: &points,
+        }];
+        let text = buffer_text(&render(LossChart::new(&series), 50, 12));
+        // log10 range [-2, 2] padded by 5 %: the top label is 10^2.2 ≈ 158.5.
+        assert!(text.contains("158.489"), "{text}");
+        assert!(text.contains('1'), "{text}");
+    }
+
+    #[test]
+    fn non_finite_and_empty_data_do_not_panic() {
+        let points = [
+            (0.0, f64::NAN),
+            (1.0, f64::INFINITY),
+            (2.0, 0.0),
+            (3.0, -1.0),
+        ];
+        let series = [SeriesView {
+            label: "nan",
+            color: run_color(0),
+            points: &points,
+        }];
+        let text = buffer_text(&render(LossChart::new(&series), 30, 5));
+        assert!(text.contains("no loss values yet"));
+        // Linear mode keeps the zero and the negative value.
+        let text = buffer_text(&render(LossChart::new(&series).log_y(false), 30, 8));
+        assert!(!text.contains("no loss values yet"));
+        let _ = render(LossChart::new(&[]), 0, 0);
+    }
+
+    type Curve = Vec<(f64, f64)>;
+
+    fn two_runs() -> (Curve, Curve) {
+        let a = (0..60)
+            .map(|i| (f64::from(i), 50.0 * (-0.08 * f64::from(i)).exp() + 0.01))
+            .collect();
+        let b = (0..60)
+            .map(|i| {
+                let noise = if i % 2 == 0 { 1.3 } else { 0.8 };
+                (f64::from(i), 30.0 * noise / (1.0 + f64::from(i)))
+            })
+            .collect();
+        (a, b)
+    }
+
+    #[test]
+    fn snapshot_unicode_log() {
+        let (a, b) = two_runs();
+        let series = [
+            SeriesView {
+                label: "sgd",
+                color: run_color(0),
+                points: &a,
+            },
+            SeriesView {
+                label: "adam",
+                color: run_color(1),
+                points: &b,
+            },
+        ];
+        let chart = LossChart::new(&series).smoothing(Some(0.6));
+        insta::assert_snapshot!(buffer_text(&render(chart, 60, 16)));
+    }
+
+    #[test]
+    fn snapshot_ascii_linear() {
+        let (a, b) = two_runs();
+        let series = [
+            SeriesView {
+                label: "sgd",
+                color: run_color(0),
+                points: &a,
+            },
+            SeriesView {
+                label: "adam",
+                color: run_color(1),
+                points: &b,
+            },
+        ];
+        let chart = LossChart::new(&series)
+            .log_y(false)
+            .x_label("evaluations")
+            .ascii(true);
+        let text = buffer_text(&render(chart, 60, 16));
+        assert!(text.is_ascii());
+        insta::assert_snapshot!(text);
+    }
+}

@@ -1,0 +1,282 @@
+//! The runs table: one row per optimizer run with its status and counters, and a detail area for
+//! the selected run (hyperparameters and optimizer state vectors).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Row, Table, Widget};
+
+use super::format_compact;
+
+/// How many entries of a state vector the detail area shows before eliding.
+const STATE_PREVIEW: usize = 4;
+
+/// One run's summary.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRow<'a> {
+    pub color: Color,
+    pub label: &'a str,
+    pub optimizer: &'a str,
+    pub status: &'a str,
+    pub loss: f64,
+    pub steps: u64,
+    /// Objective evaluations: (values, gradients, Hessians).
+    pub evaluations: (u64, u64, u64),
+}
+
+/// What the detail area shows for the selected run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunDetail<'a> {
+    pub hyperparameters: &'a [(String, String)],
+    /// Optimizer state such as `velocity` or `exp_avg`.
+    pub state: &'a [(String, Vec<f64>)],
+}
+
+/// The runs widget; the detail area appears below the table when `detail` is set and there is
+/// room.
+#[derive(Debug, Clone, Copy)]
+pub struct RunsTable<'a> {
+    pub rows: &'a [RunRow<'a>],
+    pub selected: Option<usize>,
+    pub detail: Option<RunDetail<'a>>,
+}
+
+fn status_color(status: &str) -> Color {
+    let s = status.to_ascii_lowercase();
+    if s.contains("diverg") || s.contains("error") || s.contains("fail") {
+        Color::Red
+    } else if s.contains("converg") || s.contains("done") || s.contains("finish") {
+        Color::Cyan
+    } else if s.contains("run") {
+        Color::Green
+    } else {
+        Color::Gray
+    }
+}
+
+/// `[a, b, c, d, …] (n)`: the first entries of a vector, compactly.
+#[must_use]
+pub fn preview_vector(v: &[f64]) -> String {
+    let mut s = String::from("[");
+    for (k, x) in v.iter().take(STATE_PREVIEW).enumerate() {
+        if k > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&format_compact(*x));
+    }
+    if v.len() > STATE_PREVIEW {
+        s.push_str(", …");
+    }
+    s.push(']');
+    if v.len() > STATE_PREVIEW {
+        s.push_str(&format!(" ({})", v.len()));
+    }
+    s
+}
+
+impl RunsTable<'_> {
+    fn render_detail(detail: &RunDetail<'_>, area: Rect, buf: &mut Buffer) {
+        let key = Style::default().fg(Color::Gray);
+        let mut lines: Vec<Line<'_>> = Vec::new();
+        let mut spans = vec![Span::styled("hyperparameters: ", key)];
+        if detail.hyperparameters.is_empty() {
+            spans.push(Span::raw("none"));
+        }
+        for (k, (name, value)) in detail.hyperparameters.iter().enumerate() {
+            if k > 0 {
+                spans.push(Span::raw("  "));
+            }
+            spans.push(Span::styled(name.as_str(), key));
+            spans.push(Span::raw(format!("={value}")));
+        }
+        lines.push(Line::from(spans));
+        for (name, values) in detail.state {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{name}: "), key),
+                Span::raw(preview_vector(values)),
+            ]));
+        }
+        for (k, line) in lines.iter().enumerate().take(usize::from(area.height)) {
+            line.render(Rect::new(area.x, area.y + k as u16, area.width, 1), buf);
+        }
+    }
+}
+
+impl Widget for RunsTable<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let area = area.intersection(buf.area);
+        let wanted = self.rows.len() as u16 + 1;
+        let detail_h = self.detail.map_or(0, |d| 2 + d.state.len() as u16);
+        // The table takes what its rows need; the detail area gets the rest, but never more than
+        // half the height when there are many runs.
+        let table_h = if self.detail.is_some() {
+            wanted.min(area.height - detail_h.min(area.height / 2))
+        } else {
+            area.height
+        };
+        let visible = usize::from(table_h.saturating_sub(1)).max(1);
+        let offset = self
+            .selected
+            .map_or(0, |s| (s + 1).saturating_sub(visible))
+            .min(self.rows.len().saturating_sub(visible));
+        let rows = self
+            .rows
+            .iter()
+            .enumerate()
+            .skip(offset)
+            .take(visible)
+            .map(|(i, r)| {
+                let (f, g, h) = r.evaluations;
+                let row = Row::new([
+                    Line::from(Span::styled("●", Style::default().fg(r.color))),
+                    Line::from(r.label),
+                    Line::from(r.optimizer),
+                    Line::from(Span::styled(
+                        r.status,
+                        Style::default().fg(status_color(r.status)),
+                    )),
+                    Line::from(format_compact(r.loss)),
+                    Line::from(r.steps.to_string()),
+                    Line::from(format!("{f}/{g}/{h}")),
+                ]);
+                if Some(i) == self.selected {
+                    row.style(
+                        Style::default()
+                            .bg(Color::DarkGray)
+                            .add_modifier(Modifier::BOLD),
+                    )
+                } else {
+                    row
+                }
+            });
+        let header = Row::new([
+            "",
+            "run",
+            "optimizer",
+            "status",
+            "loss",
+            "steps",
+            "evals f/g/h",
+        ])
+        .style(Style::default().add_modifier(Modifier::BOLD));
+        let widths = [
+            Constraint::Length(1),
+            Constraint::Min(8),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(7),
+            Constraint::Length(14),
+        ];
+        Table::new(rows, widths)
+            .header(header)
+            .render(Rect::new(area.x, area.y, area.width, table_h), buf);
+        if let Some(detail) = self.detail {
+            let y = area.y + table_h;
+            if y + 1 < area.bottom() {
+                let label = self
+                    .selected
+                    .and_then(|s| self.rows.get(s))
+                    .map_or("", |r| r.label);
+                Line::from(Span::styled(
+                    format!("── {label} "),
+                    Style::default().fg(Color::Gray),
+                ))
+                .render(Rect::new(area.x, y, area.width, 1), buf);
+                let rest = Rect::new(area.x, y + 1, area.width, area.bottom() - y - 1);
+                Self::render_detail(&detail, rest, buf);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::widgets::run_color;
+    use crate::tui::widgets::test_util::buffer_text;
+
+    fn rows() -> [RunRow<'static>; 3] {
+        [
+            RunRow {
+                color: run_color(0),
+                label: "sgd-0.01",
+                optimizer: "SGD",
+                status: "running",
+                loss: 0.5123,
+                steps: 120,
+                evaluations: (120, 120, 0),
+            },
+            RunRow {
+                color: run_color(1),
+                label: "adam",
+                optimizer: "Adam",
+                status: "converged",
+                loss: 1.2e-9,
+                steps: 800,
+                evaluations: (800, 800, 0),
+            },
+            RunRow {
+                color: run_color(2),
+                label: "newton",
+                optimizer: "Newton",
+                status: "diverged",
+                loss: f64::NAN,
+                steps: 3,
+                evaluations: (4, 3, 3),
+            },
+        ]
+    }
+
+    #[test]
+    fn vector_preview_elides() {
+        assert_eq!(preview_vector(&[]), "[]");
+        assert_eq!(preview_vector(&[1.0, -0.5]), "[1, -0.5]");
+        assert_eq!(
+            preview_vector(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+            "[1, 2, 3, 4, …] (6)"
+        );
+    }
+
+    #[test]
+    fn selected_row_is_highlighted_and_kept_visible() {
+        let rows = rows();
+        let mut buf = Buffer::empty(Rect::new(0, 0, 70, 3));
+        RunsTable {
+            rows: &rows,
+            selected: Some(2),
+            detail: None,
+        }
+        .render(buf.area, &mut buf);
+        let text = buffer_text(&buf);
+        assert!(text.contains("newton"), "{text}");
+        assert_eq!(buf[(2, 2)].bg, Color::DarkGray);
+        assert_eq!(buf[(0, 2)].fg, run_color(2));
+    }
+
+    #[test]
+    fn snapshot_with_detail() {
+        let rows = rows();
+        let hyper = vec![
+            ("lr".to_owned(), "0.001".to_owned()),
+            ("betas".to_owned(), "(0.9, 0.999)".to_owned()),
+        ];
+        let state = vec![
+            ("exp_avg".to_owned(), vec![0.1, -0.02, 3e-5, 4.0, 5.0]),
+            ("exp_avg_sq".to_owned(), vec![0.01, 0.0004]),
+        ];
+        let detail = RunDetail {
+            hyperparameters: &hyper,
+            state: &state,
+        };
+        let mut buf = Buffer::empty(Rect::new(0, 0, 70, 9));
+        RunsTable {
+            rows: &rows,
+            selected: Some(1),
+            detail: Some(detail),
+        }
+        .render(buf.area, &mut buf);
+        insta::assert_snapshot!(buffer_text(&buf));
+    }
+}
