@@ -236,7 +236,11 @@ impl Tape {
         let index = index_u32(inner.nodes.len());
         let start = index_u32(inner.edges.len());
         inner.nodes.push(Node { value, start, op });
-        Var { tape: Some(self), index, value }
+        Var {
+            tape: Some(self),
+            index,
+            value,
+        }
     }
 
     /// Number of recorded nodes.
@@ -293,8 +297,14 @@ impl Tape {
         let start = index_u32(inner.edges.len());
         inner.nodes.push(Node { value, start, op });
         inner.edges.extend_from_slice(&[
-            Edge { parent: a, partial: da },
-            Edge { parent: b, partial: db },
+            Edge {
+                parent: a,
+                partial: da,
+            },
+            Edge {
+                parent: b,
+                partial: db,
+            },
         ]);
         index
     }
@@ -324,7 +334,10 @@ impl Tape {
         let Some(tape) = output.tape else {
             return;
         };
-        debug_assert!(std::ptr::eq(tape, self), "backward on another tape's variable");
+        debug_assert!(
+            std::ptr::eq(tape, self),
+            "backward on another tape's variable"
+        );
         let out = output.index as usize;
         if out >= n {
             return;
@@ -333,7 +346,9 @@ impl Tape {
         let edges = &inner.edges;
         let adj = &mut inner.adjoints;
         adj[out] = 1.0;
-        let mut hi = nodes.get(out + 1).map_or(edges.len(), |next| next.start as usize);
+        let mut hi = nodes
+            .get(out + 1)
+            .map_or(edges.len(), |next| next.start as usize);
         for i in (0..=out).rev() {
             let lo = nodes[i].start as usize;
             let a = adj[i];
@@ -350,7 +365,10 @@ impl Tape {
     pub fn adjoint(&self, v: Var<'_>) -> f64 {
         match v.tape {
             Some(tape) => {
-                debug_assert!(std::ptr::eq(tape, self), "adjoint of another tape's variable");
+                debug_assert!(
+                    std::ptr::eq(tape, self),
+                    "adjoint of another tape's variable"
+                );
                 let inner = self.inner.borrow();
                 inner.adjoints.get(v.index as usize).copied().unwrap_or(0.0)
             }
@@ -366,10 +384,15 @@ impl Tape {
         (0..nodes.len())
             .map(|i| {
                 let lo = nodes[i].start as usize;
-                let hi = nodes.get(i + 1).map_or(inner.edges.len(), |next| next.start as usize);
+                let hi = nodes
+                    .get(i + 1)
+                    .map_or(inner.edges.len(), |next| next.start as usize);
                 NodeView {
                     op: nodes[i].op,
-                    inputs: inner.edges[lo..hi].iter().map(|e| e.parent as usize).collect(),
+                    inputs: inner.edges[lo..hi]
+                        .iter()
+                        .map(|e| e.parent as usize)
+                        .collect(),
                     value: nodes[i].value,
                     adjoint: inner.adjoints.get(i).copied().unwrap_or(0.0),
                 }
@@ -443,14 +466,22 @@ impl<'t> Var<'t> {
 
     #[inline]
     fn konst(value: f64) -> Self {
-        Var { tape: None, index: 0, value }
+        Var {
+            tape: None,
+            index: 0,
+            value,
+        }
     }
 
     /// `op(self)` with `d op / d self = partial`.
     #[inline]
     fn unary(self, op: Op, value: f64, partial: f64) -> Self {
         match self.tape {
-            Some(t) => Var { tape: Some(t), index: t.push1(op, value, self.index, partial), value },
+            Some(t) => Var {
+                tape: Some(t),
+                index: t.push1(op, value, self.index, partial),
+                value,
+            },
             None => Self::konst(value),
         }
     }
@@ -462,7 +493,11 @@ impl<'t> Var<'t> {
             (Some(t), Some(u)) => {
                 debug_assert!(std::ptr::eq(t, u), "variables from two tapes combined");
                 let index = t.push2(op, value, self.index, da, other.index, db);
-                Var { tape: Some(t), index, value }
+                Var {
+                    tape: Some(t),
+                    index,
+                    value,
+                }
             }
             (Some(_), None) => self.unary(op, value, da),
             (None, Some(_)) => other.unary(op, value, db),
@@ -506,9 +541,12 @@ impl<'t> Mul for Var<'t> {
     #[inline]
     fn mul(self, rhs: Self) -> Self {
         match (self.tape, rhs.tape) {
-            (Some(_), Some(_)) => {
-                self.binary(rhs, Op::Mul, self.value * rhs.value, (rhs.value, self.value))
-            }
+            (Some(_), Some(_)) => self.binary(
+                rhs,
+                Op::Mul,
+                self.value * rhs.value,
+                (rhs.value, self.value),
+            ),
             (Some(_), None) => self * rhs.value,
             (None, _) => self.value * rhs,
         }
@@ -700,8 +738,15 @@ impl<'t> Scalar for Var<'t> {
         match Self::tape_of(terms) {
             Some(tape) => {
                 let edges = terms.iter().filter(|t| t.tape.is_some());
-                let edges = edges.map(|t| Edge { parent: t.index, partial: 1.0 });
-                Var { tape: Some(tape), index: tape.push_n(Op::Sum, value, edges), value }
+                let edges = edges.map(|t| Edge {
+                    parent: t.index,
+                    partial: 1.0,
+                });
+                Var {
+                    tape: Some(tape),
+                    index: tape.push_n(Op::Sum, value, edges),
+                    value,
+                }
             }
             None => Self::konst(value),
         }
@@ -709,15 +754,28 @@ impl<'t> Scalar for Var<'t> {
 
     /// One [`Op::Dot`] node: `d/da[i] = b[i]`, `d/db[i] = a[i]`, an edge per non-constant factor.
     fn dot(a: &[Self], b: &[Self]) -> Self {
-        let value = a.iter().zip(b).fold(0.0, |acc, (x, y)| acc + x.value * y.value);
+        let value = a
+            .iter()
+            .zip(b)
+            .fold(0.0, |acc, (x, y)| acc + x.value * y.value);
         match Self::tape_of(a).or_else(|| Self::tape_of(b)) {
             Some(tape) => {
                 let edges = a.iter().zip(b).flat_map(|(x, y)| {
-                    let ex = x.tape.map(|_| Edge { parent: x.index, partial: y.value });
-                    let ey = y.tape.map(|_| Edge { parent: y.index, partial: x.value });
+                    let ex = x.tape.map(|_| Edge {
+                        parent: x.index,
+                        partial: y.value,
+                    });
+                    let ey = y.tape.map(|_| Edge {
+                        parent: y.index,
+                        partial: x.value,
+                    });
                     ex.into_iter().chain(ey)
                 });
-                Var { tape: Some(tape), index: tape.push_n(Op::Dot, value, edges), value }
+                Var {
+                    tape: Some(tape),
+                    index: tape.push_n(Op::Dot, value, edges),
+                    value,
+                }
             }
             None => Self::konst(value),
         }
@@ -729,8 +787,15 @@ impl<'t> Scalar for Var<'t> {
         match Self::tape_of(a) {
             Some(tape) => {
                 let edges = a.iter().zip(c).filter(|(x, _)| x.tape.is_some());
-                let edges = edges.map(|(x, &y)| Edge { parent: x.index, partial: y });
-                Var { tape: Some(tape), index: tape.push_n(Op::DotConst, value, edges), value }
+                let edges = edges.map(|(x, &y)| Edge {
+                    parent: x.index,
+                    partial: y,
+                });
+                Var {
+                    tape: Some(tape),
+                    index: tape.push_n(Op::DotConst, value, edges),
+                    value,
+                }
             }
             None => Self::konst(value),
         }
@@ -837,4 +902,355 @@ pub fn gradient<F: ScalarFn>(f: &F, x: &[f64], grad: &mut [f64]) -> f64 {
 /// ```
 pub fn gradient_on<F: ScalarFn>(tape: &mut Tape, f: &F, x: &[f64], grad: &mut [f64]) -> f64 {
     gradient_with(tape, x, grad, |v| f.eval(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        a == b || (a - b).abs() <= tol * b.abs().max(1.0)
+    }
+
+    /// Value and derivative of a one-input function at `x`.
+    fn d1(x: f64, f: impl for<'t> FnOnce(Var<'t>) -> Var<'t>) -> (f64, f64) {
+        let mut tape = Tape::new();
+        let mut g = [0.0];
+        let v = gradient_with(&mut tape, &[x], &mut g, |v| f(v[0]));
+        (v, g[0])
+    }
+
+    /// Value and gradient of a two-input function at `(a, b)`.
+    fn d2(a: f64, b: f64, f: impl for<'t> FnOnce(Var<'t>, Var<'t>) -> Var<'t>) -> (f64, [f64; 2]) {
+        let mut tape = Tape::new();
+        let mut g = [0.0; 2];
+        let v = gradient_with(&mut tape, &[a, b], &mut g, |v| f(v[0], v[1]));
+        (v, g)
+    }
+
+    #[test]
+    fn a_node_used_many_times_accumulates() {
+        let tape = Tape::new();
+        let a = tape.var(1.5);
+        let b = a + a;
+        let c = b + b;
+        tape.backward(c);
+        assert_eq!(tape.adjoint(a), 4.0);
+        assert_eq!(tape.adjoint(b), 2.0);
+
+        let (v, d) = d1(1.5, |x| x * x * x);
+        assert_eq!(v, 3.375);
+        assert_eq!(d, 3.0 * 1.5 * 1.5);
+    }
+
+    #[test]
+    fn a_million_node_chain_sweeps_without_recursion() {
+        const STEPS: usize = 500_000;
+        let k = 1.000_000_1;
+        let tape = Tape::with_capacity(2 * STEPS + 1, 3 * STEPS);
+        let x = tape.var(0.5);
+        let mut y = x;
+        for _ in 0..STEPS {
+            y = y * k + x;
+        }
+        assert_eq!(tape.len(), 2 * STEPS + 1);
+        tape.backward(y);
+        // y_n = k^n x + x (k^n - 1) / (k - 1), linear in x.
+        let kn = k.powi(STEPS as i32);
+        let expected = kn + (kn - 1.0) / (k - 1.0);
+        let got = tape.adjoint(x);
+        assert!(close(got, expected, 1e-8), "{got} vs {expected}");
+        assert!(close(y.value(), 0.5 * expected, 1e-8));
+    }
+
+    fn busy<S: Scalar>(x: &[S]) -> S {
+        let s = S::sum(x);
+        let d = S::dot(x, x);
+        let c = S::dot_const(x, &[1.0, -2.0, 3.0, 0.5]);
+        (s * d).sin() + c.exp() / (S::constant(1.0) + d) + x[0].max(x[1]) * x[2].relu()
+    }
+
+    #[test]
+    fn one_tape_reused_gives_identical_results_without_growing() {
+        let mut tape = Tape::new();
+        let (a, b) = ([0.3, -0.2, 0.7, 1.1], [-1.0, 2.0, 0.1, -0.4]);
+        let mut g1 = [0.0; 4];
+        let mut g2 = [0.0; 4];
+        let mut g3 = [0.0; 4];
+        let v1 = gradient_with(&mut tape, &a, &mut g1, |v| busy(v));
+        let cap = tape.capacity();
+        let len = tape.len();
+        let v2 = gradient_with(&mut tape, &b, &mut g2, |v| busy(v));
+        let v3 = gradient_with(&mut tape, &a, &mut g3, |v| busy(v));
+        assert_eq!((v1, g1), (v3, g3));
+        assert_ne!(g1, g2);
+        assert_ne!(v1, v2);
+        assert_eq!(tape.capacity(), cap);
+        assert_eq!(tape.len(), len);
+        assert!(cap.nodes >= len && cap.adjoints >= len);
+        // clear forgets adjoints: nothing stale is visible before the next sweep.
+        tape.clear();
+        let x = tape.var(1.0);
+        assert_eq!(tape.adjoint(x), 0.0);
+        assert_eq!(tape.nodes()[0].adjoint, 0.0);
+    }
+
+    #[test]
+    fn constants_are_not_recorded() {
+        let tape = Tape::new();
+        let x = tape.var(3.0);
+        let two = Var::constant(2.0);
+        let k = two * Var::constant(5.0) + 1.0 - two.exp();
+        assert!(k.is_constant());
+        assert_eq!(k.index(), None);
+        assert_eq!(k.value(), 11.0 - 2.0_f64.exp());
+        assert_eq!(tape.len(), 1);
+
+        let y = x * 2.0;
+        assert_eq!((tape.len(), tape.edge_count()), (2, 1));
+        let z = x * two; // a constant Var side records like `x * 2.0`
+        assert_eq!((tape.len(), tape.edge_count()), (3, 2));
+        let w = x.powf(two) + two.powf(x) + x.max(two);
+        // powf, powf, add, max, add: five nodes; powf and max against a constant get one edge.
+        assert_eq!((tape.len(), tape.edge_count()), (8, 9));
+        let ops: Vec<Op> = tape.nodes().iter().map(|n| n.op).collect();
+        assert_eq!(ops[1..4], [Op::MulConst, Op::MulConst, Op::Powf]);
+        assert_eq!(y.value(), z.value());
+        tape.backward(w);
+        let expected = 2.0 * 3.0 + 8.0 * 2.0_f64.ln() + 1.0;
+        assert!(close(tape.adjoint(x), expected, 1e-12));
+        assert_eq!(tape.adjoint(two), 0.0);
+
+        // A constant output: zero gradient, no panic.
+        let mut tape = Tape::new();
+        let mut g = [9.0; 2];
+        let v = gradient_with(&mut tape, &[1.0, 2.0], &mut g, |_| Var::constant(4.0));
+        assert_eq!((v, g), (4.0, [0.0, 0.0]));
+    }
+
+    #[test]
+    fn n_ary_nodes_are_one_node_each() {
+        let tape = Tape::new();
+        let x = tape.vars(&[1.0, 2.0, 3.0]);
+        let k = Var::constant(10.0);
+
+        let s = Var::sum(&[x[0], k, x[1], x[2], x[0]]);
+        assert_eq!(s.value(), 17.0);
+        assert_eq!((tape.len(), tape.edge_count()), (4, 4));
+        tape.backward(s);
+        let adj: Vec<f64> = x.iter().map(|&v| tape.adjoint(v)).collect();
+        assert_eq!(adj, [2.0, 1.0, 1.0]);
+
+        let d = Var::dot(&[x[0], x[1], k], &[x[2], k, x[1]]);
+        assert_eq!(d.value(), 3.0 + 20.0 + 20.0);
+        assert_eq!((tape.len(), tape.edge_count()), (5, 8));
+        assert_eq!(tape.nodes()[4].op, Op::Dot);
+        assert_eq!(tape.nodes()[4].inputs, [0, 2, 1, 1]);
+        tape.backward(d);
+        let adj: Vec<f64> = x.iter().map(|&v| tape.adjoint(v)).collect();
+        assert_eq!(adj, [3.0, 10.0 + 10.0, 1.0]);
+
+        let c = Var::dot_const(&[x[0], k, x[2]], &[0.5, 4.0, -2.0]);
+        assert_eq!(c.value(), 0.5 + 40.0 - 6.0);
+        assert_eq!((tape.len(), tape.edge_count()), (6, 10));
+        assert_eq!(tape.nodes()[5].op, Op::DotConst);
+        tape.backward(c);
+        let adj: Vec<f64> = x.iter().map(|&v| tape.adjoint(v)).collect();
+        assert_eq!(adj, [0.5, 0.0, -2.0]);
+
+        // All constants: a constant, nothing recorded.
+        let e = Var::dot_const(&[k, k], &[1.0, 2.0]);
+        assert!(
+            e.is_constant() && Var::sum(&[k]).is_constant() && Var::dot(&[k], &[k]).is_constant()
+        );
+        assert_eq!(e.value(), 30.0);
+        assert_eq!(tape.len(), 6);
+    }
+
+    type Unary = for<'t> fn(Var<'t>) -> Var<'t>;
+
+    fn c<'t>(x: f64) -> Var<'t> {
+        Var::constant(x)
+    }
+
+    #[test]
+    #[allow(
+        clippy::excessive_precision,
+        reason = "mpmath reference digits, kept in full"
+    )]
+    fn unary_derivatives_match_the_table() {
+        // (name, x, f(x), f'(x), f); reference values from mpmath at 30 digits.
+        #[rustfmt::skip]
+        let table: &[(&str, f64, f64, f64, Unary)] = &[
+            ("exp", 0.7, 2.0137527074704765216, 2.0137527074704765216, |x| x.exp()),
+            ("ln", 2.5, 0.91629073187415506518, 0.4, |x| x.ln()),
+            ("sqrt", 3.0, 1.7320508075688772935, 0.28867513459481288225, |x| x.sqrt()),
+            ("sqrt at 0", 0.0, 0.0, f64::INFINITY, |x| x.sqrt()),
+            ("sin", 0.3, 0.29552020666133957511, 0.95533648912560601964, |x| x.sin()),
+            ("cos", 0.3, 0.95533648912560601964, -0.29552020666133957511, |x| x.cos()),
+            ("tan", 0.3, 0.30933624960962323304, 1.0956889153225471298, |x| x.tan()),
+            ("tanh", 0.3, 0.29131261245159090582, 0.91513696182662920314, |x| x.tanh()),
+            ("sigmoid", 0.4, 0.59868766011245200037, 0.24026074574152915043, |x| x.sigmoid()),
+            ("softplus", 1.0, 1.313261687518222834, 0.73105857863000487925, |x| x.softplus()),
+            ("softplus", -3.0, 0.048587351573742058759, 0.047425873177566780879, |x| x.softplus()),
+            ("softplus at 20", 20.0, 20.00000000206115362, 0.99999999793884638181, |x| x.softplus()),
+            ("softplus above 20", 25.0, 25.0, 1.0, |x| x.softplus()),
+            ("abs", -1.5, 1.5, -1.0, |x| x.abs()),
+            ("abs at 0", 0.0, 0.0, 0.0, |x| x.abs()),
+            ("relu", 2.0, 2.0, 1.0, |x| x.relu()),
+            ("relu negative", -1.0, 0.0, 0.0, |x| x.relu()),
+            ("relu at 0", 0.0, 0.0, 0.0, |x| x.relu()),
+            ("powi 3", 1.5, 3.375, 6.75, |x| x.powi(3)),
+            ("powi 0", 2.0, 1.0, 0.0, |x| x.powi(0)),
+            ("powi -2", 2.0, 0.25, -0.25, |x| x.powi(-2)),
+            ("x^2.5", 1.7, 3.768098990207130957, 5.5413220444222514074, |x| x.powf(c(2.5))),
+            ("2^x", 0.75, 1.6817928305074290861, 1.1657299587521544469, |x| c(2.0).powf(x)),
+            ("x^0 at 0", 0.0, 1.0, 0.0, |x| x.powf(c(0.0))),
+            ("neg", 1.25, -1.25, -1.0, |x| -x),
+            ("x + c", 1.0, 3.0, 1.0, |x| x + 2.0),
+            ("c + x", 1.0, 3.0, 1.0, |x| 2.0 + x),
+            ("x - c", 1.0, -1.0, 1.0, |x| x - 2.0),
+            ("c - x", 1.0, 1.0, -1.0, |x| 2.0 - x),
+            ("x * c", 2.0, 6.0, 3.0, |x| x * 3.0),
+            ("c * x", 2.0, 6.0, 3.0, |x| 3.0 * x),
+            ("x / c", 2.0, 0.5, 0.25, |x| x / 4.0),
+            ("c / x", 4.0, 0.5, -0.125, |x| 2.0 / x),
+            ("max(x, x)", 1.0, 1.0, 1.0, |x| x.max(x)),
+            ("min(x, c) tie", 1.0, 1.0, 0.5, |x| x.min(c(1.0))),
+        ];
+        for &(name, x, value, derivative, f) in table {
+            let (v, d) = d1(x, f);
+            assert!(close(v, value, 1e-12), "{name}({x}) = {v}, want {value}");
+            assert!(
+                close(d, derivative, 1e-12),
+                "{name}'({x}) = {d}, want {derivative}"
+            );
+        }
+    }
+
+    #[test]
+    fn binary_derivatives_follow_pytorch() {
+        let cases: [(&str, f64, [f64; 2]); 9] = [
+            ("x * y", 6.0, [3.0, 2.0]),
+            ("x / y", 2.0 / 3.0, [1.0 / 3.0, -2.0 / 9.0]),
+            ("x - y", -1.0, [1.0, -1.0]),
+            ("x + y", 5.0, [1.0, 1.0]),
+            ("max", 3.0, [0.0, 1.0]),
+            ("min", 2.0, [1.0, 0.0]),
+            ("max tie", 2.0, [0.5, 0.5]),
+            ("min tie", 2.0, [0.5, 0.5]),
+            ("powf", 8.0, [12.0, 8.0 * std::f64::consts::LN_2]),
+        ];
+        let results = [
+            d2(2.0, 3.0, |x, y| x * y),
+            d2(2.0, 3.0, |x, y| x / y),
+            d2(2.0, 3.0, |x, y| x - y),
+            d2(2.0, 3.0, |x, y| x + y),
+            d2(2.0, 3.0, |x, y| x.max(y)),
+            d2(2.0, 3.0, |x, y| x.min(y)),
+            d2(2.0, 2.0, |x, y| x.max(y)),
+            d2(2.0, 2.0, |x, y| x.min(y)),
+            d2(2.0, 3.0, |x, y| x.powf(y)),
+        ];
+        for ((name, value, grad), (v, g)) in cases.iter().zip(results) {
+            assert!(close(v, *value, 1e-12), "{name}: {v} vs {value}");
+            for (a, b) in g.iter().zip(grad) {
+                assert!(close(*a, *b, 1e-12), "{name}: {g:?} vs {grad:?}");
+            }
+        }
+        // 0^b with b >= 0: the exponent's partial is masked to 0, not 0 * -inf = NaN.
+        let (v, g) = d2(0.0, 2.0, |x, y| x.powf(y));
+        assert_eq!((v, g), (0.0, [0.0, 0.0]));
+    }
+
+    #[test]
+    fn node_view_lists_the_tape() {
+        let tape = Tape::new();
+        let x = tape.var(2.0);
+        let y = tape.var(3.0);
+        let f = x * y + x.sin();
+        tape.backward(f);
+        let view = tape.nodes();
+        let (s, c) = (2.0_f64.sin(), 2.0_f64.cos());
+        let expected = [
+            (Op::Input, vec![], 2.0, 3.0 + c),
+            (Op::Input, vec![], 3.0, 2.0),
+            (Op::Mul, vec![0, 1], 6.0, 1.0),
+            (Op::Sin, vec![0], s, 1.0),
+            (Op::Add, vec![2, 3], 6.0 + s, 1.0),
+        ];
+        assert_eq!(view.len(), expected.len());
+        for (node, (op, inputs, value, adjoint)) in view.iter().zip(expected) {
+            assert_eq!(
+                node,
+                &NodeView {
+                    op,
+                    inputs,
+                    value,
+                    adjoint
+                }
+            );
+        }
+        let names: Vec<&str> = view.iter().map(|n| n.op.name()).collect();
+        assert_eq!(names, ["input", "input", "mul", "sin", "add"]);
+        assert_eq!(format!("{f:?}"), format!("Var(#4 = {:?})", 6.0 + s));
+        assert_eq!(format!("{:?}", Var::constant(1.5)), "Var(const 1.5)");
+    }
+
+    #[test]
+    fn backward_from_an_inner_node_ignores_later_nodes() {
+        let tape = Tape::new();
+        let x = tape.var(2.0);
+        let y = x * x;
+        let z = y * x;
+        tape.backward(y);
+        assert_eq!((tape.adjoint(x), tape.adjoint(z)), (4.0, 0.0));
+        tape.backward(z);
+        assert_eq!(tape.adjoint(x), 12.0);
+    }
+
+    struct Model {
+        weights: Vec<f64>,
+    }
+
+    impl Model {
+        fn eval_var<'t>(&self, x: &[Var<'t>]) -> Var<'t> {
+            Var::dot_const(x, &self.weights).tanh()
+        }
+    }
+
+    #[test]
+    fn drivers_accept_generic_methods_and_many_inputs() {
+        let n = 40; // beyond the stack buffer
+        let model = Model {
+            weights: (0..n).map(|i| f64::from(i) / 100.0).collect(),
+        };
+        let x: Vec<f64> = (0..n).map(|i| 0.01 * f64::from(i)).collect();
+        let mut tape = Tape::new();
+        let mut grad = vec![0.0; x.len()];
+        let v = gradient_with(&mut tape, &x, &mut grad, |v| model.eval_var(v));
+        let s: f64 = x.iter().zip(&model.weights).map(|(a, b)| a * b).sum();
+        assert!(close(v, s.tanh(), 1e-12));
+        for (g, w) in grad.iter().zip(&model.weights) {
+            assert!(close(*g, w * (1.0 - s.tanh().powi(2)), 1e-12));
+        }
+        assert_eq!(tape.len(), n as usize + 2); // inputs, dot_const, tanh
+
+        struct Rosenbrock;
+        impl ScalarFn for Rosenbrock {
+            fn dim(&self) -> usize {
+                2
+            }
+            fn eval<S: Scalar>(&self, x: &[S]) -> S {
+                (S::constant(1.0) - x[0]).powi(2) + (x[1] - x[0] * x[0]).powi(2) * 100.0
+            }
+        }
+        let mut g1 = [0.0; 2];
+        let mut g2 = [0.0; 2];
+        let f1 = gradient(&Rosenbrock, &[-1.2, 1.0], &mut g1);
+        let f2 = gradient_on(&mut tape, &Rosenbrock, &[-1.2, 1.0], &mut g2);
+        assert_eq!((f1, g1), (f2, g2));
+        assert!(close(f1, 24.2, 1e-12));
+        assert!(close(g1[0], -215.6, 1e-12) && close(g1[1], -88.0, 1e-12));
+    }
 }
