@@ -327,10 +327,12 @@ impl Tape {
     /// Every edge is visited once (no zero-adjoint skipping), so `0 * inf` gives `NaN` exactly
     /// as PyTorch's autograd would.
     pub fn backward(&self, output: Var<'_>) {
-        let inner = &mut *self.inner.borrow_mut();
-        let n = inner.nodes.len();
-        inner.adjoints.clear();
-        inner.adjoints.resize(n, 0.0);
+        let Inner {
+            nodes,
+            edges,
+            adjoints,
+        } = &mut *self.inner.borrow_mut();
+        adjoints.clear();
         let Some(tape) = output.tape else {
             return;
         };
@@ -339,21 +341,26 @@ impl Tape {
             "backward on another tape's variable"
         );
         let out = output.index as usize;
-        if out >= n {
+        let (Some(nodes), Some(next)) = (nodes.get(..=out), nodes.get(out + 1..)) else {
             return;
-        }
-        let nodes = &inner.nodes;
-        let edges = &inner.edges;
-        let adj = &mut inner.adjoints;
+        };
+        // Only nodes up to `out` can reach it; later ones read as 0 through `adjoint`.
+        adjoints.resize(out + 1, 0.0);
+        let end = next.first().map_or(edges.len(), |n| n.start as usize);
+        // Local slices, not the `Vec`s, so the loop keeps pointers and lengths in registers.
+        let edges = &edges[..end];
+        let adj = &mut adjoints[..];
         adj[out] = 1.0;
-        let mut hi = nodes
-            .get(out + 1)
-            .map_or(edges.len(), |next| next.start as usize);
-        for i in (0..=out).rev() {
-            let lo = nodes[i].start as usize;
-            let a = adj[i];
+        let mut hi = edges.len();
+        let mut i = nodes.len();
+        for node in nodes.iter().rev() {
+            i -= 1;
+            let lo = node.start as usize;
+            let (below, here) = adj.split_at_mut(i);
+            let a = here[0];
+            // Parents precede their child, so every edge writes into `below`.
             for e in &edges[lo..hi] {
-                adj[e.parent as usize] += a * e.partial;
+                below[e.parent as usize] += a * e.partial;
             }
             hi = lo;
         }
@@ -854,10 +861,12 @@ fn sweep<'t>(
     let out = eval(inputs);
     tape.backward(out);
     let inner = tape.inner.borrow();
-    // Inputs are nodes 0..n, recorded first, so their adjoints are the buffer's prefix.
-    for (g, a) in grad.iter_mut().zip(&inner.adjoints[..inputs.len()]) {
-        *g = *a;
-    }
+    // Inputs are nodes 0..n, recorded first, so their adjoints are the buffer's prefix; the
+    // buffer stops at the output's node (empty for a constant output), the rest is 0.
+    let n = inputs.len().min(grad.len());
+    let k = inner.adjoints.len().min(n);
+    grad[..k].copy_from_slice(&inner.adjoints[..k]);
+    grad[k..n].fill(0.0);
     out.value
 }
 
