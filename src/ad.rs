@@ -90,16 +90,12 @@ pub trait Scalar:
 
     /// `sum_i a[i] * b[i]`; one node on a tape.
     fn dot(a: &[Self], b: &[Self]) -> Self {
-        a.iter()
-            .zip(b)
-            .fold(Self::constant(0.0), |acc, (&x, &y)| acc + x * y)
+        a.iter().zip(b).fold(Self::constant(0.0), |acc, (&x, &y)| acc + x * y)
     }
 
     /// `sum_i a[i] * c[i]` with constant coefficients (weights times data); one node on a tape.
     fn dot_const(a: &[Self], c: &[f64]) -> Self {
-        a.iter()
-            .zip(c)
-            .fold(Self::constant(0.0), |acc, (&x, &y)| acc + x * y)
+        a.iter().zip(c).fold(Self::constant(0.0), |acc, (&x, &y)| acc + x * y)
     }
 }
 
@@ -142,22 +138,14 @@ pub fn min_partials(a: f64, b: f64) -> (f64, f64) {
 /// `d/dx x^n` for an integer power (`0` when `n == 0`, as PyTorch's `pow`).
 #[must_use]
 pub fn powi_derivative(x: f64, n: i32) -> f64 {
-    if n == 0 {
-        0.0
-    } else {
-        f64::from(n) * x.powi(n - 1)
-    }
+    if n == 0 { 0.0 } else { f64::from(n) * x.powi(n - 1) }
 }
 
 /// The local derivatives of `a^b` with respect to `a` and `b`, with PyTorch's masks.
 #[must_use]
 pub fn powf_partials(a: f64, b: f64) -> (f64, f64) {
     let da = if b == 0.0 { 0.0 } else { b * a.powf(b - 1.0) };
-    let db = if a == 0.0 && b >= 0.0 {
-        0.0
-    } else {
-        a.powf(b) * a.ln()
-    };
+    let db = if a == 0.0 && b >= 0.0 { 0.0 } else { a.powf(b) * a.ln() };
     (da, db)
 }
 
@@ -302,9 +290,7 @@ impl Engine {
         match self {
             Engine::Forward { .. } => Engine::Reverse,
             Engine::Reverse => Engine::Finite,
-            Engine::Finite => Engine::Forward {
-                chunk: DEFAULT_CHUNK,
-            },
+            Engine::Finite => Engine::Forward { chunk: DEFAULT_CHUNK },
         }
     }
 }
