@@ -819,7 +819,9 @@ const STACK_INPUTS: usize = 16;
 /// `eval` must work for any tape lifetime (`for<'t>`), which a closure calling a generic method
 /// satisfies directly: `|v| objective.eval_var(v)` with
 /// `fn eval_var<'t>(&self, x: &[Var<'t>]) -> Var<'t>`, or `|v| f.eval(v)` for a [`ScalarFn`].
-/// If `grad` and `x` differ in length, only the common prefix of `grad` is written.
+/// Pass a closure rather than a method path: `Scalar::max`-style paths name one fixed lifetime
+/// and are rejected as "not general enough". If `grad` and `x` differ in length, only the
+/// common prefix of `grad` is written.
 ///
 /// ```
 /// use gradscope::ad::Scalar;
@@ -1029,6 +1031,12 @@ mod tests {
         let expected = 2.0 * 3.0 + 8.0 * 2.0_f64.ln() + 1.0;
         assert!(close(tape.adjoint(x), expected, 1e-12));
         assert_eq!(tape.adjoint(two), 0.0);
+
+        // The output is an input itself: the buffer stops at node 0.
+        let mut tape = Tape::new();
+        let mut g = [9.0; 2];
+        let v = gradient_with(&mut tape, &[1.0, 2.0], &mut g, |v| v[0]);
+        assert_eq!((v, g), (1.0, [1.0, 0.0]));
 
         // A constant output: zero gradient, no panic.
         let mut tape = Tape::new();
