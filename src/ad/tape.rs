@@ -1,1 +1,1273 @@
-//! Reverse mode: a Wengert-list tape (placeholder until the reverse engine lands).
+//! Reverse mode: a Wengert-list [`Tape`] of nodes, each with its local partials stored as edges
+//! in one flat array, and the [`Var`] handles objectives compute with. One forward pass records,
+//! one backward sweep (a single loop, no recursion) gives the whole gradient.
+//!
+//! Layout: every node is a small fixed-size record (op, value, first edge); the edges of node `i`
+//! are `edges[node[i].start .. node[i + 1].start]`, each `(parent, local partial)`. So n-ary
+//! nodes (`sum`, `dot`, `dot_const`) are one node with many edges, and the sweep is
+//! `for i in (0..=out).rev() { for (p, w) in edges(i) { adj[p] += adj[i] * w } }`.
+//!
+//! Constants are not recorded: a [`Var`] without a tape is just a value, so `x * 2.0` records
+//! one `MulConst` node with one edge and `constant(2.0) * constant(3.0)` records nothing.
+//!
+//! ```
+//! use gradscope::ad::Scalar;
+//! use gradscope::ad::tape::Tape;
+//!
+//! let tape = Tape::new();
+//! let x = tape.var(2.0);
+//! let y = tape.var(3.0);
+//! let f = x * y + x.sin();
+//! tape.backward(f);
+//! assert_eq!(f.value(), 6.0 + 2.0_f64.sin());
+//! assert_eq!(tape.adjoint(x), 3.0 + 2.0_f64.cos()); // df/dx = y + cos(x)
+//! assert_eq!(tape.adjoint(y), 2.0); // df/dy = x
+//! ```
+
+use std::cell::RefCell;
+use std::fmt;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use super::{
+    Scalar, ScalarFn, abs_derivative, max_partials, min_partials, powf_partials, powi_derivative,
+    relu_derivative, softplus_derivative,
+};
+
+/// What a recorded node computes. `Copy` and one word, so a node stays small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// An independent variable ([`Tape::var`]); no edges.
+    Input,
+    /// A constant recorded on purpose by [`Tape::constant`]; arithmetic never records one.
+    Const,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Neg,
+    /// `x + c` or `c + x`.
+    AddConst,
+    /// `x - c`.
+    SubConst,
+    /// `c - x`.
+    ConstSub,
+    /// `x * c` or `c * x`.
+    MulConst,
+    /// `x / c`.
+    DivConst,
+    /// `c / x`.
+    ConstDiv,
+    Powi(i32),
+    /// `a ^ b`; one edge when either side is a constant.
+    Powf,
+    Exp,
+    Ln,
+    Sqrt,
+    Abs,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sigmoid,
+    Softplus,
+    Relu,
+    /// `min(a, b)`; one edge when either side is a constant.
+    Min,
+    /// `max(a, b)`; one edge when either side is a constant.
+    Max,
+    /// Sum of many terms: one edge per non-constant term.
+    Sum,
+    /// `sum_i a[i] * b[i]`: one edge per non-constant factor.
+    Dot,
+    /// `sum_i a[i] * c[i]` with constant `c`: one edge per non-constant `a[i]`.
+    DotConst,
+}
+
+impl Op {
+    /// The lower-case name shown in the tape view.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input => "input",
+            Op::Const => "const",
+            Op::Add => "add",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::Div => "div",
+            Op::Neg => "neg",
+            Op::AddConst => "add_const",
+            Op::SubConst => "sub_const",
+            Op::ConstSub => "const_sub",
+            Op::MulConst => "mul_const",
+            Op::DivConst => "div_const",
+            Op::ConstDiv => "const_div",
+            Op::Powi(_) => "powi",
+            Op::Powf => "powf",
+            Op::Exp => "exp",
+            Op::Ln => "ln",
+            Op::Sqrt => "sqrt",
+            Op::Abs => "abs",
+            Op::Sin => "sin",
+            Op::Cos => "cos",
+            Op::Tan => "tan",
+            Op::Tanh => "tanh",
+            Op::Sigmoid => "sigmoid",
+            Op::Softplus => "softplus",
+            Op::Relu => "relu",
+            Op::Min => "min",
+            Op::Max => "max",
+            Op::Sum => "sum",
+            Op::Dot => "dot",
+            Op::DotConst => "dot_const",
+        }
+    }
+}
+
+/// One recorded node: 24 bytes. Its edges run from `start` to the next node's `start`.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    value: f64,
+    start: u32,
+    op: Op,
+}
+
+/// `d node / d parent`, stored on the child.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    parent: u32,
+    partial: f64,
+}
+
+/// Everything behind the one `RefCell`, so recording an op costs a single borrow.
+#[derive(Default)]
+struct Inner {
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+    /// The last backward sweep's adjoints (empty until one ran, cleared with the tape).
+    adjoints: Vec<f64>,
+}
+
+/// A Wengert list: the nodes recorded while evaluating with [`Var`]s, and the adjoints of the
+/// last [`backward`](Tape::backward) sweep.
+///
+/// Recording takes `&self` (interior mutability), so many `Var<'t>` can share the tape;
+/// [`clear`](Tape::clear) takes `&mut self`, so no `Var` can survive it. Clearing keeps every
+/// allocation: a tape reused for many gradients allocates only while it grows to its largest
+/// evaluation.
+///
+/// Node indices are `u32`: a tape holds at most `u32::MAX` nodes (about 100 GB of nodes).
+///
+/// ```
+/// use gradscope::ad::Scalar;
+/// use gradscope::ad::tape::{Op, Tape};
+///
+/// let tape = Tape::new();
+/// let x = tape.var(0.5);
+/// let y = (x * 2.0).exp(); // two nodes after the input: MulConst, Exp
+/// tape.backward(y);
+/// assert_eq!(tape.len(), 3);
+/// assert_eq!(tape.nodes()[1].op, Op::MulConst);
+/// assert_eq!(tape.adjoint(x), 2.0 * 1.0_f64.exp());
+/// ```
+#[derive(Default)]
+pub struct Tape {
+    inner: RefCell<Inner>,
+}
+
+/// Allocated sizes of a tape's buffers (see [`Tape::capacity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub nodes: usize,
+    pub edges: usize,
+    pub adjoints: usize,
+}
+
+/// One node as the tape view shows it: what it computes, from which nodes, its value and its
+/// adjoint from the last backward sweep (`0` before one ran, or for nodes it did not reach).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeView {
+    pub op: Op,
+    /// Parent node indices, one per edge (a parent used twice is listed twice).
+    pub inputs: Vec<usize>,
+    pub value: f64,
+    pub adjoint: f64,
+}
+
+impl Tape {
+    /// An empty tape.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty tape with room for `nodes` nodes and `edges` edges before it allocates.
+    #[must_use]
+    pub fn with_capacity(nodes: usize, edges: usize) -> Self {
+        Self {
+            inner: RefCell::new(Inner {
+                nodes: Vec::with_capacity(nodes),
+                edges: Vec::with_capacity(edges),
+                adjoints: Vec::with_capacity(nodes),
+            }),
+        }
+    }
+
+    /// Records an independent variable with value `x`.
+    #[inline]
+    pub fn var(&self, x: f64) -> Var<'_> {
+        self.leaf(Op::Input, x)
+    }
+
+    /// Records one independent variable per value.
+    pub fn vars(&self, xs: &[f64]) -> Vec<Var<'_>> {
+        xs.iter().map(|&x| self.var(x)).collect()
+    }
+
+    /// Records a constant node, for displays that want a constant on the tape. Arithmetic does
+    /// not need it: [`Var::constant`] carries a value without a node.
+    #[inline]
+    pub fn constant(&self, c: f64) -> Var<'_> {
+        self.leaf(Op::Const, c)
+    }
+
+    #[inline]
+    fn leaf(&self, op: Op, value: f64) -> Var<'_> {
+        let inner = &mut *self.inner.borrow_mut();
+        let index = index_u32(inner.nodes.len());
+        let start = index_u32(inner.edges.len());
+        inner.nodes.push(Node { value, start, op });
+        Var {
+            tape: Some(self),
+            index,
+            value,
+        }
+    }
+
+    /// Number of recorded nodes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.inner.borrow().nodes.len()
+    }
+
+    /// Whether nothing has been recorded since creation or the last [`clear`](Tape::clear).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.inner.borrow().nodes.is_empty()
+    }
+
+    /// Number of recorded edges (local partials).
+    #[must_use]
+    pub fn edge_count(&self) -> usize {
+        self.inner.borrow().edges.len()
+    }
+
+    /// Allocated sizes of the node, edge and adjoint buffers; they never shrink.
+    #[must_use]
+    pub fn capacity(&self) -> Capacity {
+        let inner = self.inner.borrow();
+        Capacity {
+            nodes: inner.nodes.capacity(),
+            edges: inner.edges.capacity(),
+            adjoints: inner.adjoints.capacity(),
+        }
+    }
+
+    /// Forgets every node and adjoint, keeping the allocations.
+    pub fn clear(&mut self) {
+        let inner = self.inner.get_mut();
+        inner.nodes.clear();
+        inner.edges.clear();
+        inner.adjoints.clear();
+    }
+
+    #[inline]
+    fn push1(&self, op: Op, value: f64, parent: u32, partial: f64) -> u32 {
+        let inner = &mut *self.inner.borrow_mut();
+        let index = index_u32(inner.nodes.len());
+        let start = index_u32(inner.edges.len());
+        inner.nodes.push(Node { value, start, op });
+        inner.edges.push(Edge { parent, partial });
+        index
+    }
+
+    #[inline]
+    fn push2(&self, op: Op, value: f64, a: u32, da: f64, b: u32, db: f64) -> u32 {
+        let inner = &mut *self.inner.borrow_mut();
+        let index = index_u32(inner.nodes.len());
+        let start = index_u32(inner.edges.len());
+        inner.nodes.push(Node { value, start, op });
+        inner.edges.extend_from_slice(&[
+            Edge {
+                parent: a,
+                partial: da,
+            },
+            Edge {
+                parent: b,
+                partial: db,
+            },
+        ]);
+        index
+    }
+
+    /// Records an n-ary node whose edges `edges` yields.
+    #[inline]
+    fn push_n(&self, op: Op, value: f64, edges: impl Iterator<Item = Edge>) -> u32 {
+        let inner = &mut *self.inner.borrow_mut();
+        let index = index_u32(inner.nodes.len());
+        let start = index_u32(inner.edges.len());
+        inner.nodes.push(Node { value, start, op });
+        inner.edges.extend(edges);
+        index
+    }
+
+    /// The backward sweep from `output`: afterwards [`adjoint`](Tape::adjoint) gives
+    /// `d output / d v` for every `v` on the tape. Reuses the adjoint buffer; a constant
+    /// `output` (no node) leaves every adjoint at zero.
+    ///
+    /// Every edge is visited once (no zero-adjoint skipping), so `0 * inf` gives `NaN` exactly
+    /// as PyTorch's autograd would.
+    pub fn backward(&self, output: Var<'_>) {
+        let Inner {
+            nodes,
+            edges,
+            adjoints,
+        } = &mut *self.inner.borrow_mut();
+        adjoints.clear();
+        let Some(tape) = output.tape else {
+            return;
+        };
+        debug_assert!(
+            std::ptr::eq(tape, self),
+            "backward on another tape's variable"
+        );
+        let out = output.index as usize;
+        let (Some(nodes), Some(next)) = (nodes.get(..=out), nodes.get(out + 1..)) else {
+            return;
+        };
+        // Only nodes up to `out` can reach it; later ones read as 0 through `adjoint`.
+        adjoints.resize(out + 1, 0.0);
+        let end = next.first().map_or(edges.len(), |n| n.start as usize);
+        // Local slices, not the `Vec`s, so the loop keeps pointers and lengths in registers.
+        let edges = &edges[..end];
+        let adj = &mut adjoints[..];
+        adj[out] = 1.0;
+        let mut hi = edges.len();
+        let mut i = nodes.len();
+        for node in nodes.iter().rev() {
+            i -= 1;
+            let lo = node.start as usize;
+            let (below, here) = adj.split_at_mut(i);
+            let a = here[0];
+            // Parents precede their child, so every edge writes into `below`.
+            for e in &edges[lo..hi] {
+                below[e.parent as usize] += a * e.partial;
+            }
+            hi = lo;
+        }
+    }
+
+    /// `d output / d v` after the last [`backward`](Tape::backward); `0` for a constant, for a
+    /// node recorded after the sweep, or before any sweep.
+    #[must_use]
+    pub fn adjoint(&self, v: Var<'_>) -> f64 {
+        match v.tape {
+            Some(tape) => {
+                debug_assert!(
+                    std::ptr::eq(tape, self),
+                    "adjoint of another tape's variable"
+                );
+                let inner = self.inner.borrow();
+                inner.adjoints.get(v.index as usize).copied().unwrap_or(0.0)
+            }
+            None => 0.0,
+        }
+    }
+
+    /// The recorded nodes with their inputs, values and adjoints, for display.
+    #[must_use]
+    pub fn nodes(&self) -> Vec<NodeView> {
+        let inner = self.inner.borrow();
+        let nodes = &inner.nodes;
+        (0..nodes.len())
+            .map(|i| {
+                let lo = nodes[i].start as usize;
+                let hi = nodes
+                    .get(i + 1)
+                    .map_or(inner.edges.len(), |next| next.start as usize);
+                NodeView {
+                    op: nodes[i].op,
+                    inputs: inner.edges[lo..hi]
+                        .iter()
+                        .map(|e| e.parent as usize)
+                        .collect(),
+                    value: nodes[i].value,
+                    adjoint: inner.adjoints.get(i).copied().unwrap_or(0.0),
+                }
+            })
+            .collect()
+    }
+}
+
+impl fmt::Debug for Tape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.inner.borrow();
+        f.debug_struct("Tape")
+            .field("nodes", &inner.nodes.len())
+            .field("edges", &inner.edges.len())
+            .finish()
+    }
+}
+
+/// A node index. More than `u32::MAX` nodes would need ~100 GB of tape, so the check is a
+/// debug assertion only.
+#[inline]
+fn index_u32(i: usize) -> u32 {
+    debug_assert!(u32::try_from(i).is_ok(), "tape exceeds u32::MAX nodes");
+    i as u32
+}
+
+/// A value on a [`Tape`] (or a constant with no tape). `Copy`, 24 bytes; the lifetime ties it to
+/// the tape, so it cannot outlive it nor survive [`Tape::clear`].
+///
+/// Combining a constant with a taped variable records on the variable's tape; two constants give
+/// a constant and record nothing.
+///
+/// ```
+/// use gradscope::ad::Scalar;
+/// use gradscope::ad::tape::{Tape, Var};
+///
+/// let tape = Tape::new();
+/// let x = tape.var(3.0);
+/// let y = Var::constant(2.0) * x + 1.0; // MulConst, AddConst
+/// tape.backward(y);
+/// assert_eq!((y.value(), tape.adjoint(x), tape.len()), (7.0, 2.0, 3));
+/// ```
+#[derive(Clone, Copy)]
+pub struct Var<'t> {
+    tape: Option<&'t Tape>,
+    index: u32,
+    value: f64,
+}
+
+impl fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.tape {
+            Some(_) => write!(f, "Var(#{} = {:?})", self.index, self.value),
+            None => write!(f, "Var(const {:?})", self.value),
+        }
+    }
+}
+
+impl<'t> Var<'t> {
+    /// The node index on the tape, or `None` for a constant.
+    #[must_use]
+    pub fn index(&self) -> Option<usize> {
+        self.tape.map(|_| self.index as usize)
+    }
+
+    /// Whether this is a constant (no node, derivative zero everywhere).
+    #[must_use]
+    pub fn is_constant(&self) -> bool {
+        self.tape.is_none()
+    }
+
+    #[inline]
+    fn konst(value: f64) -> Self {
+        Var {
+            tape: None,
+            index: 0,
+            value,
+        }
+    }
+
+    /// `op(self)` with `d op / d self = partial`.
+    #[inline]
+    fn unary(self, op: Op, value: f64, partial: f64) -> Self {
+        match self.tape {
+            Some(t) => Var {
+                tape: Some(t),
+                index: t.push1(op, value, self.index, partial),
+                value,
+            },
+            None => Self::konst(value),
+        }
+    }
+
+    /// `op(self, other)` with local partials `da`, `db`; one edge if either side is constant.
+    #[inline]
+    fn binary(self, other: Self, op: Op, value: f64, (da, db): (f64, f64)) -> Self {
+        match (self.tape, other.tape) {
+            (Some(t), Some(u)) => {
+                debug_assert!(std::ptr::eq(t, u), "variables from two tapes combined");
+                let index = t.push2(op, value, self.index, da, other.index, db);
+                Var {
+                    tape: Some(t),
+                    index,
+                    value,
+                }
+            }
+            (Some(_), None) => self.unary(op, value, da),
+            (None, Some(_)) => other.unary(op, value, db),
+            (None, None) => Self::konst(value),
+        }
+    }
+
+    /// The tape any of `terms` lives on, if one does.
+    #[inline]
+    fn tape_of(terms: &[Self]) -> Option<&'t Tape> {
+        terms.iter().find_map(|t| t.tape)
+    }
+}
+
+impl<'t> Add for Var<'t> {
+    type Output = Var<'t>;
+    #[inline]
+    fn add(self, rhs: Self) -> Self {
+        match (self.tape, rhs.tape) {
+            (Some(_), Some(_)) => self.binary(rhs, Op::Add, self.value + rhs.value, (1.0, 1.0)),
+            (Some(_), None) => self + rhs.value,
+            (None, _) => self.value + rhs,
+        }
+    }
+}
+
+impl<'t> Sub for Var<'t> {
+    type Output = Var<'t>;
+    #[inline]
+    fn sub(self, rhs: Self) -> Self {
+        match (self.tape, rhs.tape) {
+            (Some(_), Some(_)) => self.binary(rhs, Op::Sub, self.value - rhs.value, (1.0, -1.0)),
+            (Some(_), None) => self - rhs.value,
+            (None, _) => self.value - rhs,
+        }
+    }
+}
+
+impl<'t> Mul for Var<'t> {
+    type Output = Var<'t>;
+    #[inline]
+    fn mul(self, rhs: Self) -> Self {
+        match (self.tape, rhs.tape) {
+            (Some(_), Some(_)) => self.binary(
+                rhs,
+                Op::Mul,
+                self.value * rhs.value,
+                (rhs.value, self.value),
+            ),
+            (Some(_), None) => self * rhs.value,
+            (None, _) => self.value * rhs,
+        }
+    }
+}
+
+impl<'t> Div for Var<'t> {
+    type Output = Var<'t>;
+    #[inline]
+    fn div(self, rhs: Self) -> Self {
+        match (self.tape, rhs.tape) {
+            (Some(_), Some(_)) => {
+                let (a, b) = (self.value, rhs.value);
+                // PyTorch's div backward: grad / other, -grad * self / (other * other).
+                self.binary(rhs, Op::Div, a / b, (1.0 / b, -a / (b * b)))
+            }
+            (Some(_), None) => self / rhs.value,
+            (None, _) => self.value / rhs,
+        }
+    }
+}
+
+impl<'t> Neg for Var<'t> {
+    type Output = Var<'t>;
+    #[inline]
+    fn neg(self) -> Self {
+        self.unary(Op::Neg, -self.value, -1.0)
+    }
+}
+
+impl<'t> Add<f64> for Var<'t> {
+    type Output = Var<'t>;
+    #[inline]
+    fn add(self, c: f64) -> Self {
+        self.unary(Op::AddConst, self.value + c, 1.0)
+    }
+}
+
+impl<'t> Sub<f64> for Var<'t> {
+    type Output = Var<'t>;
+    #[inline]
+    fn sub(self, c: f64) -> Self {
+        self.unary(Op::SubConst, self.value - c, 1.0)
+    }
+}
+
+impl<'t> Mul<f64> for Var<'t> {
+    type Output = Var<'t>;
+    #[inline]
+    fn mul(self, c: f64) -> Self {
+        self.unary(Op::MulConst, self.value * c, c)
+    }
+}
+
+impl<'t> Div<f64> for Var<'t> {
+    type Output = Var<'t>;
+    #[inline]
+    fn div(self, c: f64) -> Self {
+        self.unary(Op::DivConst, self.value / c, 1.0 / c)
+    }
+}
+
+impl<'t> Add<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    #[inline]
+    fn add(self, x: Var<'t>) -> Var<'t> {
+        x.unary(Op::AddConst, self + x.value, 1.0)
+    }
+}
+
+impl<'t> Sub<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    #[inline]
+    fn sub(self, x: Var<'t>) -> Var<'t> {
+        x.unary(Op::ConstSub, self - x.value, -1.0)
+    }
+}
+
+impl<'t> Mul<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    #[inline]
+    fn mul(self, x: Var<'t>) -> Var<'t> {
+        x.unary(Op::MulConst, self * x.value, self)
+    }
+}
+
+impl<'t> Div<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    #[inline]
+    fn div(self, x: Var<'t>) -> Var<'t> {
+        let v = x.value;
+        x.unary(Op::ConstDiv, self / v, -self / (v * v))
+    }
+}
+
+// Values come from `f64`'s own `Scalar` impl so every engine computes bit-identical primal
+// values; partials use the shared PyTorch-convention helpers from `ad`.
+impl<'t> Scalar for Var<'t> {
+    #[inline]
+    fn constant(c: f64) -> Self {
+        Self::konst(c)
+    }
+    #[inline]
+    fn value(&self) -> f64 {
+        self.value
+    }
+    #[inline]
+    fn powi(self, n: i32) -> Self {
+        let x = self.value;
+        self.unary(Op::Powi(n), Scalar::powi(x, n), powi_derivative(x, n))
+    }
+    #[inline]
+    fn powf(self, p: Self) -> Self {
+        let (a, b) = (self.value, p.value);
+        self.binary(p, Op::Powf, Scalar::powf(a, b), powf_partials(a, b))
+    }
+    #[inline]
+    fn exp(self) -> Self {
+        let e = Scalar::exp(self.value);
+        self.unary(Op::Exp, e, e)
+    }
+    #[inline]
+    fn ln(self) -> Self {
+        let x = self.value;
+        self.unary(Op::Ln, Scalar::ln(x), 1.0 / x)
+    }
+    #[inline]
+    fn sqrt(self) -> Self {
+        let s = Scalar::sqrt(self.value);
+        // PyTorch: grad / (2 * result), so +inf at 0.
+        self.unary(Op::Sqrt, s, 1.0 / (2.0 * s))
+    }
+    #[inline]
+    fn abs(self) -> Self {
+        let x = self.value;
+        self.unary(Op::Abs, Scalar::abs(x), abs_derivative(x))
+    }
+    #[inline]
+    fn sin(self) -> Self {
+        let x = self.value;
+        self.unary(Op::Sin, Scalar::sin(x), Scalar::cos(x))
+    }
+    #[inline]
+    fn cos(self) -> Self {
+        let x = self.value;
+        self.unary(Op::Cos, Scalar::cos(x), -Scalar::sin(x))
+    }
+    #[inline]
+    fn tan(self) -> Self {
+        let t = Scalar::tan(self.value);
+        // PyTorch: grad * (1 + result^2).
+        self.unary(Op::Tan, t, 1.0 + t * t)
+    }
+    #[inline]
+    fn tanh(self) -> Self {
+        let t = Scalar::tanh(self.value);
+        self.unary(Op::Tanh, t, 1.0 - t * t)
+    }
+    #[inline]
+    fn sigmoid(self) -> Self {
+        let s = Scalar::sigmoid(self.value);
+        self.unary(Op::Sigmoid, s, s * (1.0 - s))
+    }
+    #[inline]
+    fn softplus(self) -> Self {
+        let x = self.value;
+        self.unary(Op::Softplus, Scalar::softplus(x), softplus_derivative(x))
+    }
+    #[inline]
+    fn relu(self) -> Self {
+        let x = self.value;
+        self.unary(Op::Relu, Scalar::relu(x), relu_derivative(x))
+    }
+    #[inline]
+    fn min(self, other: Self) -> Self {
+        let (a, b) = (self.value, other.value);
+        self.binary(other, Op::Min, Scalar::min(a, b), min_partials(a, b))
+    }
+    #[inline]
+    fn max(self, other: Self) -> Self {
+        let (a, b) = (self.value, other.value);
+        self.binary(other, Op::Max, Scalar::max(a, b), max_partials(a, b))
+    }
+
+    /// One [`Op::Sum`] node with an edge per non-constant term.
+    fn sum(terms: &[Self]) -> Self {
+        // Same summation order as the default fold, so the value matches `f64` bit for bit.
+        let value = terms.iter().fold(0.0, |acc, t| acc + t.value);
+        match Self::tape_of(terms) {
+            Some(tape) => {
+                let edges = terms.iter().filter(|t| t.tape.is_some());
+                let edges = edges.map(|t| Edge {
+                    parent: t.index,
+                    partial: 1.0,
+                });
+                Var {
+                    tape: Some(tape),
+                    index: tape.push_n(Op::Sum, value, edges),
+                    value,
+                }
+            }
+            None => Self::konst(value),
+        }
+    }
+
+    /// One [`Op::Dot`] node: `d/da[i] = b[i]`, `d/db[i] = a[i]`, an edge per non-constant factor.
+    fn dot(a: &[Self], b: &[Self]) -> Self {
+        let value = a
+            .iter()
+            .zip(b)
+            .fold(0.0, |acc, (x, y)| acc + x.value * y.value);
+        match Self::tape_of(a).or_else(|| Self::tape_of(b)) {
+            Some(tape) => {
+                let edges = a.iter().zip(b).flat_map(|(x, y)| {
+                    let ex = x.tape.map(|_| Edge {
+                        parent: x.index,
+                        partial: y.value,
+                    });
+                    let ey = y.tape.map(|_| Edge {
+                        parent: y.index,
+                        partial: x.value,
+                    });
+                    ex.into_iter().chain(ey)
+                });
+                Var {
+                    tape: Some(tape),
+                    index: tape.push_n(Op::Dot, value, edges),
+                    value,
+                }
+            }
+            None => Self::konst(value),
+        }
+    }
+
+    /// One [`Op::DotConst`] node: `d/da[i] = c[i]`.
+    fn dot_const(a: &[Self], c: &[f64]) -> Self {
+        let value = a.iter().zip(c).fold(0.0, |acc, (x, &y)| acc + x.value * y);
+        match Self::tape_of(a) {
+            Some(tape) => {
+                let edges = a.iter().zip(c).filter(|(x, _)| x.tape.is_some());
+                let edges = edges.map(|(x, &y)| Edge {
+                    parent: x.index,
+                    partial: y,
+                });
+                Var {
+                    tape: Some(tape),
+                    index: tape.push_n(Op::DotConst, value, edges),
+                    value,
+                }
+            }
+            None => Self::konst(value),
+        }
+    }
+}
+
+/// Inputs up to this many live in a stack buffer in [`gradient_with`], so a small gradient does
+/// not allocate at all once the tape has grown.
+const STACK_INPUTS: usize = 16;
+
+/// The gradient of `eval` at `x` on a reused tape: clears `tape`, records `x` as inputs, runs
+/// `eval` once, sweeps backward once, writes `d f / d x[i]` into `grad[i]` and returns `f(x)`.
+///
+/// `eval` must work for any tape lifetime (`for<'t>`), which a closure calling a generic method
+/// satisfies directly: `|v| objective.eval_var(v)` with
+/// `fn eval_var<'t>(&self, x: &[Var<'t>]) -> Var<'t>`, or `|v| f.eval(v)` for a [`ScalarFn`].
+/// Pass a closure rather than a method path: `Scalar::max`-style paths name one fixed lifetime
+/// and are rejected as "not general enough". If `grad` and `x` differ in length, only the
+/// common prefix of `grad` is written.
+///
+/// ```
+/// use gradscope::ad::Scalar;
+/// use gradscope::ad::tape::{Tape, gradient_with};
+///
+/// let mut tape = Tape::new();
+/// let mut grad = [0.0; 2];
+/// let f = gradient_with(&mut tape, &[2.0, 3.0], &mut grad, |v| v[0] * v[1] + v[0].sin());
+/// assert_eq!(f, 6.0 + 2.0_f64.sin());
+/// assert_eq!(grad, [3.0 + 2.0_f64.cos(), 2.0]);
+/// ```
+pub fn gradient_with(
+    tape: &mut Tape,
+    x: &[f64],
+    grad: &mut [f64],
+    eval: impl for<'t> FnOnce(&[Var<'t>]) -> Var<'t>,
+) -> f64 {
+    tape.clear();
+    let tape: &Tape = tape;
+    if x.len() <= STACK_INPUTS {
+        let mut buf = [Var::konst(0.0); STACK_INPUTS];
+        for (slot, &xi) in buf.iter_mut().zip(x) {
+            *slot = tape.var(xi);
+        }
+        sweep(tape, &buf[..x.len()], grad, eval)
+    } else {
+        let inputs = tape.vars(x);
+        sweep(tape, &inputs, grad, eval)
+    }
+}
+
+#[inline]
+fn sweep<'t>(
+    tape: &'t Tape,
+    inputs: &[Var<'t>],
+    grad: &mut [f64],
+    eval: impl FnOnce(&[Var<'t>]) -> Var<'t>,
+) -> f64 {
+    let out = eval(inputs);
+    tape.backward(out);
+    let inner = tape.inner.borrow();
+    // Inputs are nodes 0..n, recorded first, so their adjoints are the buffer's prefix; the
+    // buffer stops at the output's node (empty for a constant output), the rest is 0.
+    let n = inputs.len().min(grad.len());
+    let k = inner.adjoints.len().min(n);
+    grad[..k].copy_from_slice(&inner.adjoints[..k]);
+    grad[k..n].fill(0.0);
+    out.value
+}
+
+/// The gradient of `f` at `x` with a fresh tape; returns `f(x)`. Reuse a tape with
+/// [`gradient_on`] when computing many gradients.
+///
+/// ```
+/// use gradscope::ad::{Scalar, ScalarFn};
+/// use gradscope::ad::tape::gradient;
+///
+/// struct Rosenbrock;
+/// impl ScalarFn for Rosenbrock {
+///     fn dim(&self) -> usize { 2 }
+///     fn eval<S: Scalar>(&self, x: &[S]) -> S {
+///         (S::constant(1.0) - x[0]).powi(2) + (x[1] - x[0] * x[0]).powi(2) * 100.0
+///     }
+/// }
+/// let mut grad = [0.0; 2];
+/// let f = gradient(&Rosenbrock, &[0.0, 1.0], &mut grad);
+/// assert_eq!((f, grad), (101.0, [-2.0, 200.0]));
+/// ```
+pub fn gradient<F: ScalarFn>(f: &F, x: &[f64], grad: &mut [f64]) -> f64 {
+    let mut tape = Tape::with_capacity(4 * x.len() + 16, 8 * x.len() + 32);
+    gradient_on(&mut tape, f, x, grad)
+}
+
+/// The gradient of `f` at `x` on a reused `tape` (cleared first); returns `f(x)`.
+///
+/// ```
+/// use gradscope::ad::{Scalar, ScalarFn};
+/// use gradscope::ad::tape::{Tape, gradient_on};
+///
+/// struct Norm2;
+/// impl ScalarFn for Norm2 {
+///     fn dim(&self) -> usize { 3 }
+///     fn eval<S: Scalar>(&self, x: &[S]) -> S { S::dot(x, x) }
+/// }
+/// let mut tape = Tape::new();
+/// let mut grad = [0.0; 3];
+/// assert_eq!(gradient_on(&mut tape, &Norm2, &[1.0, 2.0, 3.0], &mut grad), 14.0);
+/// assert_eq!(grad, [2.0, 4.0, 6.0]);
+/// ```
+pub fn gradient_on<F: ScalarFn>(tape: &mut Tape, f: &F, x: &[f64], grad: &mut [f64]) -> f64 {
+    gradient_with(tape, x, grad, |v| f.eval(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        a == b || (a - b).abs() <= tol * b.abs().max(1.0)
+    }
+
+    /// Value and derivative of a one-input function at `x`.
+    fn d1(x: f64, f: impl for<'t> FnOnce(Var<'t>) -> Var<'t>) -> (f64, f64) {
+        let mut tape = Tape::new();
+        let mut g = [0.0];
+        let v = gradient_with(&mut tape, &[x], &mut g, |v| f(v[0]));
+        (v, g[0])
+    }
+
+    /// Value and gradient of a two-input function at `(a, b)`.
+    fn d2(a: f64, b: f64, f: impl for<'t> FnOnce(Var<'t>, Var<'t>) -> Var<'t>) -> (f64, [f64; 2]) {
+        let mut tape = Tape::new();
+        let mut g = [0.0; 2];
+        let v = gradient_with(&mut tape, &[a, b], &mut g, |v| f(v[0], v[1]));
+        (v, g)
+    }
+
+    #[test]
+    fn a_node_used_many_times_accumulates() {
+        let tape = Tape::new();
+        let a = tape.var(1.5);
+        let b = a + a;
+        let c = b + b;
+        tape.backward(c);
+        assert_eq!(tape.adjoint(a), 4.0);
+        assert_eq!(tape.adjoint(b), 2.0);
+
+        let (v, d) = d1(1.5, |x| x * x * x);
+        assert_eq!(v, 3.375);
+        assert_eq!(d, 3.0 * 1.5 * 1.5);
+    }
+
+    #[test]
+    fn a_million_node_chain_sweeps_without_recursion() {
+        const STEPS: usize = 500_000;
+        let k = 1.000_000_1;
+        let tape = Tape::with_capacity(2 * STEPS + 1, 3 * STEPS);
+        let x = tape.var(0.5);
+        let mut y = x;
+        for _ in 0..STEPS {
+            y = y * k + x;
+        }
+        assert_eq!(tape.len(), 2 * STEPS + 1);
+        tape.backward(y);
+        // y_n = k^n x + x (k^n - 1) / (k - 1), linear in x.
+        let kn = k.powi(STEPS as i32);
+        let expected = kn + (kn - 1.0) / (k - 1.0);
+        let got = tape.adjoint(x);
+        assert!(close(got, expected, 1e-8), "{got} vs {expected}");
+        assert!(close(y.value(), 0.5 * expected, 1e-8));
+    }
+
+    fn busy<S: Scalar>(x: &[S]) -> S {
+        let s = S::sum(x);
+        let d = S::dot(x, x);
+        let c = S::dot_const(x, &[1.0, -2.0, 3.0, 0.5]);
+        (s * d).sin() + c.exp() / (S::constant(1.0) + d) + x[0].max(x[1]) * x[2].relu()
+    }
+
+    #[test]
+    fn one_tape_reused_gives_identical_results_without_growing() {
+        let mut tape = Tape::new();
+        let (a, b) = ([0.3, -0.2, 0.7, 1.1], [-1.0, 2.0, 0.1, -0.4]);
+        let mut g1 = [0.0; 4];
+        let mut g2 = [0.0; 4];
+        let mut g3 = [0.0; 4];
+        let v1 = gradient_with(&mut tape, &a, &mut g1, |v| busy(v));
+        let cap = tape.capacity();
+        let len = tape.len();
+        let v2 = gradient_with(&mut tape, &b, &mut g2, |v| busy(v));
+        let v3 = gradient_with(&mut tape, &a, &mut g3, |v| busy(v));
+        assert_eq!((v1, g1), (v3, g3));
+        assert_ne!(g1, g2);
+        assert_ne!(v1, v2);
+        assert_eq!(tape.capacity(), cap);
+        assert_eq!(tape.len(), len);
+        assert!(cap.nodes >= len && cap.adjoints >= len);
+        // clear forgets adjoints: nothing stale is visible before the next sweep.
+        tape.clear();
+        let x = tape.var(1.0);
+        assert_eq!(tape.adjoint(x), 0.0);
+        assert_eq!(tape.nodes()[0].adjoint, 0.0);
+    }
+
+    #[test]
+    fn constants_are_not_recorded() {
+        let tape = Tape::new();
+        let x = tape.var(3.0);
+        let two = Var::constant(2.0);
+        let k = two * Var::constant(5.0) + 1.0 - two.exp();
+        assert!(k.is_constant());
+        assert_eq!(k.index(), None);
+        assert_eq!(k.value(), 11.0 - 2.0_f64.exp());
+        assert_eq!(tape.len(), 1);
+
+        let y = x * 2.0;
+        assert_eq!((tape.len(), tape.edge_count()), (2, 1));
+        let z = x * two; // a constant Var side records like `x * 2.0`
+        assert_eq!((tape.len(), tape.edge_count()), (3, 2));
+        let w = x.powf(two) + two.powf(x) + x.max(two);
+        // powf, powf, add, max, add: five nodes; powf and max against a constant get one edge.
+        assert_eq!((tape.len(), tape.edge_count()), (8, 9));
+        let ops: Vec<Op> = tape.nodes().iter().map(|n| n.op).collect();
+        assert_eq!(ops[1..4], [Op::MulConst, Op::MulConst, Op::Powf]);
+        assert_eq!(y.value(), z.value());
+        tape.backward(w);
+        let expected = 2.0 * 3.0 + 8.0 * 2.0_f64.ln() + 1.0;
+        assert!(close(tape.adjoint(x), expected, 1e-12));
+        assert_eq!(tape.adjoint(two), 0.0);
+
+        // The output is an input itself: the buffer stops at node 0.
+        let mut tape = Tape::new();
+        let mut g = [9.0; 2];
+        let v = gradient_with(&mut tape, &[1.0, 2.0], &mut g, |v| v[0]);
+        assert_eq!((v, g), (1.0, [1.0, 0.0]));
+
+        // A constant output: zero gradient, no panic.
+        let mut tape = Tape::new();
+        let mut g = [9.0; 2];
+        let v = gradient_with(&mut tape, &[1.0, 2.0], &mut g, |_| Var::constant(4.0));
+        assert_eq!((v, g), (4.0, [0.0, 0.0]));
+    }
+
+    #[test]
+    fn n_ary_nodes_are_one_node_each() {
+        let tape = Tape::new();
+        let x = tape.vars(&[1.0, 2.0, 3.0]);
+        let k = Var::constant(10.0);
+
+        let s = Var::sum(&[x[0], k, x[1], x[2], x[0]]);
+        assert_eq!(s.value(), 17.0);
+        assert_eq!((tape.len(), tape.edge_count()), (4, 4));
+        tape.backward(s);
+        let adj: Vec<f64> = x.iter().map(|&v| tape.adjoint(v)).collect();
+        assert_eq!(adj, [2.0, 1.0, 1.0]);
+
+        let d = Var::dot(&[x[0], x[1], k], &[x[2], k, x[1]]);
+        assert_eq!(d.value(), 3.0 + 20.0 + 20.0);
+        assert_eq!((tape.len(), tape.edge_count()), (5, 8));
+        assert_eq!(tape.nodes()[4].op, Op::Dot);
+        assert_eq!(tape.nodes()[4].inputs, [0, 2, 1, 1]);
+        tape.backward(d);
+        let adj: Vec<f64> = x.iter().map(|&v| tape.adjoint(v)).collect();
+        assert_eq!(adj, [3.0, 10.0 + 10.0, 1.0]);
+
+        let c = Var::dot_const(&[x[0], k, x[2]], &[0.5, 4.0, -2.0]);
+        assert_eq!(c.value(), 0.5 + 40.0 - 6.0);
+        assert_eq!((tape.len(), tape.edge_count()), (6, 10));
+        assert_eq!(tape.nodes()[5].op, Op::DotConst);
+        tape.backward(c);
+        let adj: Vec<f64> = x.iter().map(|&v| tape.adjoint(v)).collect();
+        assert_eq!(adj, [0.5, 0.0, -2.0]);
+
+        // All constants: a constant, nothing recorded.
+        let e = Var::dot_const(&[k, k], &[1.0, 2.0]);
+        assert!(
+            e.is_constant() && Var::sum(&[k]).is_constant() && Var::dot(&[k], &[k]).is_constant()
+        );
+        assert_eq!(e.value(), 30.0);
+        assert_eq!(tape.len(), 6);
+    }
+
+    type Unary = for<'t> fn(Var<'t>) -> Var<'t>;
+
+    fn c<'t>(x: f64) -> Var<'t> {
+        Var::constant(x)
+    }
+
+    #[test]
+    #[allow(
+        clippy::excessive_precision,
+        reason = "mpmath reference digits, kept in full"
+    )]
+    fn unary_derivatives_match_the_table() {
+        // (name, x, f(x), f'(x), f); reference values from mpmath at 30 digits.
+        #[rustfmt::skip]
+        let table: &[(&str, f64, f64, f64, Unary)] = &[
+            ("exp", 0.7, 2.0137527074704765216, 2.0137527074704765216, |x| x.exp()),
+            ("ln", 2.5, 0.91629073187415506518, 0.4, |x| x.ln()),
+            ("sqrt", 3.0, 1.7320508075688772935, 0.28867513459481288225, |x| x.sqrt()),
+            ("sqrt at 0", 0.0, 0.0, f64::INFINITY, |x| x.sqrt()),
+            ("sin", 0.3, 0.29552020666133957511, 0.95533648912560601964, |x| x.sin()),
+            ("cos", 0.3, 0.95533648912560601964, -0.29552020666133957511, |x| x.cos()),
+            ("tan", 0.3, 0.30933624960962323304, 1.0956889153225471298, |x| x.tan()),
+            ("tanh", 0.3, 0.29131261245159090582, 0.91513696182662920314, |x| x.tanh()),
+            ("sigmoid", 0.4, 0.59868766011245200037, 0.24026074574152915043, |x| x.sigmoid()),
+            ("softplus", 1.0, 1.313261687518222834, 0.73105857863000487925, |x| x.softplus()),
+            ("softplus", -3.0, 0.048587351573742058759, 0.047425873177566780879, |x| x.softplus()),
+            ("softplus at 20", 20.0, 20.00000000206115362, 0.99999999793884638181, |x| x.softplus()),
+            ("softplus above 20", 25.0, 25.0, 1.0, |x| x.softplus()),
+            ("abs", -1.5, 1.5, -1.0, |x| x.abs()),
+            ("abs at 0", 0.0, 0.0, 0.0, |x| x.abs()),
+            ("relu", 2.0, 2.0, 1.0, |x| x.relu()),
+            ("relu negative", -1.0, 0.0, 0.0, |x| x.relu()),
+            ("relu at 0", 0.0, 0.0, 0.0, |x| x.relu()),
+            ("powi 3", 1.5, 3.375, 6.75, |x| x.powi(3)),
+            ("powi 0", 2.0, 1.0, 0.0, |x| x.powi(0)),
+            ("powi -2", 2.0, 0.25, -0.25, |x| x.powi(-2)),
+            ("x^2.5", 1.7, 3.768098990207130957, 5.5413220444222514074, |x| x.powf(c(2.5))),
+            ("2^x", 0.75, 1.6817928305074290861, 1.1657299587521544469, |x| c(2.0).powf(x)),
+            ("x^0 at 0", 0.0, 1.0, 0.0, |x| x.powf(c(0.0))),
+            ("neg", 1.25, -1.25, -1.0, |x| -x),
+            ("x + c", 1.0, 3.0, 1.0, |x| x + 2.0),
+            ("c + x", 1.0, 3.0, 1.0, |x| 2.0 + x),
+            ("x - c", 1.0, -1.0, 1.0, |x| x - 2.0),
+            ("c - x", 1.0, 1.0, -1.0, |x| 2.0 - x),
+            ("x * c", 2.0, 6.0, 3.0, |x| x * 3.0),
+            ("c * x", 2.0, 6.0, 3.0, |x| 3.0 * x),
+            ("x / c", 2.0, 0.5, 0.25, |x| x / 4.0),
+            ("c / x", 4.0, 0.5, -0.125, |x| 2.0 / x),
+            ("max(x, x)", 1.0, 1.0, 1.0, |x| x.max(x)),
+            ("min(x, c) tie", 1.0, 1.0, 0.5, |x| x.min(c(1.0))),
+        ];
+        for &(name, x, value, derivative, f) in table {
+            let (v, d) = d1(x, f);
+            assert!(close(v, value, 1e-12), "{name}({x}) = {v}, want {value}");
+            assert!(
+                close(d, derivative, 1e-12),
+                "{name}'({x}) = {d}, want {derivative}"
+            );
+        }
+    }
+
+    #[test]
+    fn binary_derivatives_follow_pytorch() {
+        let cases: [(&str, f64, [f64; 2]); 9] = [
+            ("x * y", 6.0, [3.0, 2.0]),
+            ("x / y", 2.0 / 3.0, [1.0 / 3.0, -2.0 / 9.0]),
+            ("x - y", -1.0, [1.0, -1.0]),
+            ("x + y", 5.0, [1.0, 1.0]),
+            ("max", 3.0, [0.0, 1.0]),
+            ("min", 2.0, [1.0, 0.0]),
+            ("max tie", 2.0, [0.5, 0.5]),
+            ("min tie", 2.0, [0.5, 0.5]),
+            ("powf", 8.0, [12.0, 8.0 * std::f64::consts::LN_2]),
+        ];
+        let results = [
+            d2(2.0, 3.0, |x, y| x * y),
+            d2(2.0, 3.0, |x, y| x / y),
+            d2(2.0, 3.0, |x, y| x - y),
+            d2(2.0, 3.0, |x, y| x + y),
+            d2(2.0, 3.0, |x, y| x.max(y)),
+            d2(2.0, 3.0, |x, y| x.min(y)),
+            d2(2.0, 2.0, |x, y| x.max(y)),
+            d2(2.0, 2.0, |x, y| x.min(y)),
+            d2(2.0, 3.0, |x, y| x.powf(y)),
+        ];
+        for ((name, value, grad), (v, g)) in cases.iter().zip(results) {
+            assert!(close(v, *value, 1e-12), "{name}: {v} vs {value}");
+            for (a, b) in g.iter().zip(grad) {
+                assert!(close(*a, *b, 1e-12), "{name}: {g:?} vs {grad:?}");
+            }
+        }
+        // 0^b with b >= 0: the exponent's partial is masked to 0, not 0 * -inf = NaN.
+        let (v, g) = d2(0.0, 2.0, |x, y| x.powf(y));
+        assert_eq!((v, g), (0.0, [0.0, 0.0]));
+    }
+
+    #[test]
+    fn node_view_lists_the_tape() {
+        let tape = Tape::new();
+        let x = tape.var(2.0);
+        let y = tape.var(3.0);
+        let f = x * y + x.sin();
+        tape.backward(f);
+        let view = tape.nodes();
+        let (s, c) = (2.0_f64.sin(), 2.0_f64.cos());
+        let expected = [
+            (Op::Input, vec![], 2.0, 3.0 + c),
+            (Op::Input, vec![], 3.0, 2.0),
+            (Op::Mul, vec![0, 1], 6.0, 1.0),
+            (Op::Sin, vec![0], s, 1.0),
+            (Op::Add, vec![2, 3], 6.0 + s, 1.0),
+        ];
+        assert_eq!(view.len(), expected.len());
+        for (node, (op, inputs, value, adjoint)) in view.iter().zip(expected) {
+            assert_eq!(
+                node,
+                &NodeView {
+                    op,
+                    inputs,
+                    value,
+                    adjoint
+                }
+            );
+        }
+        let names: Vec<&str> = view.iter().map(|n| n.op.name()).collect();
+        assert_eq!(names, ["input", "input", "mul", "sin", "add"]);
+        assert_eq!(format!("{f:?}"), format!("Var(#4 = {:?})", 6.0 + s));
+        assert_eq!(format!("{:?}", Var::constant(1.5)), "Var(const 1.5)");
+    }
+
+    #[test]
+    fn backward_from_an_inner_node_ignores_later_nodes() {
+        let tape = Tape::new();
+        let x = tape.var(2.0);
+        let y = x * x;
+        let z = y * x;
+        tape.backward(y);
+        assert_eq!((tape.adjoint(x), tape.adjoint(z)), (4.0, 0.0));
+        tape.backward(z);
+        assert_eq!(tape.adjoint(x), 12.0);
+    }
+
+    struct Model {
+        weights: Vec<f64>,
+    }
+
+    impl Model {
+        fn eval_var<'t>(&self, x: &[Var<'t>]) -> Var<'t> {
+            Var::dot_const(x, &self.weights).tanh()
+        }
+    }
+
+    #[test]
+    fn drivers_accept_generic_methods_and_many_inputs() {
+        let n = 40; // beyond the stack buffer
+        let model = Model {
+            weights: (0..n).map(|i| f64::from(i) / 100.0).collect(),
+        };
+        let x: Vec<f64> = (0..n).map(|i| 0.01 * f64::from(i)).collect();
+        let mut tape = Tape::new();
+        let mut grad = vec![0.0; x.len()];
+        let v = gradient_with(&mut tape, &x, &mut grad, |v| model.eval_var(v));
+        let s: f64 = x.iter().zip(&model.weights).map(|(a, b)| a * b).sum();
+        assert!(close(v, s.tanh(), 1e-12));
+        for (g, w) in grad.iter().zip(&model.weights) {
+            assert!(close(*g, w * (1.0 - s.tanh().powi(2)), 1e-12));
+        }
+        assert_eq!(tape.len(), n as usize + 2); // inputs, dot_const, tanh
+
+        struct Rosenbrock;
+        impl ScalarFn for Rosenbrock {
+            fn dim(&self) -> usize {
+                2
+            }
+            fn eval<S: Scalar>(&self, x: &[S]) -> S {
+                (S::constant(1.0) - x[0]).powi(2) + (x[1] - x[0] * x[0]).powi(2) * 100.0
+            }
+        }
+        let mut g1 = [0.0; 2];
+        let mut g2 = [0.0; 2];
+        let f1 = gradient(&Rosenbrock, &[-1.2, 1.0], &mut g1);
+        let f2 = gradient_on(&mut tape, &Rosenbrock, &[-1.2, 1.0], &mut g2);
+        assert_eq!((f1, g1), (f2, g2));
+        assert!(close(f1, 24.2, 1e-12));
+        assert!(close(g1[0], -215.6, 1e-12) && close(g1[1], -88.0, 1e-12));
+    }
+}
