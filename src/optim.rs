@@ -355,3 +355,72 @@ pub(crate) mod testutil {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::registry::{build, names};
+    use super::testutil::*;
+
+    #[test]
+    fn box_clone_continues_bit_identically_for_every_optimizer() {
+        for &name in names() {
+            let mut o = quadratic();
+            let mut opt = build(name, &[], 11, 2).expect("builds");
+            let mut x = START.to_vec();
+            for _ in 0..4 {
+                opt.step(&mut x, &mut o);
+            }
+            let mut snap = opt.box_clone();
+            let mut y = x.clone();
+            for _ in 0..6 {
+                let a = opt.step(&mut x, &mut o);
+                let b = snap.step(&mut y, &mut o);
+                assert_eq!(a.loss.to_bits(), b.loss.to_bits(), "{name}");
+                let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&x), bits(&y), "{name}");
+            }
+            assert_eq!(opt.state(), snap.state(), "{name}");
+        }
+    }
+
+    #[test]
+    fn reset_equals_a_fresh_optimizer() {
+        for &name in names() {
+            let mut used = build(name, &[], 5, 2).expect("builds");
+            let _ = trajectory(used.as_mut(), 3);
+            used.reset();
+            let mut fresh = build(name, &[], 5, 2).expect("builds");
+            assert_eq!(
+                trajectory(used.as_mut(), 3),
+                trajectory(fresh.as_mut(), 3),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn step_reports_the_loss_before_the_update() {
+        let mut opt = build("sgd", &[("lr".into(), 0.1.into())], 0, 2).expect("builds");
+        let mut o = quadratic();
+        let mut x = START.to_vec();
+        let info = opt.step(&mut x, &mut o);
+        let f0 = 0.5 * (A * START[0] * START[0] + B * START[1] * START[1]);
+        assert_eq!(info.loss, f0);
+        let g = quad_grad(&START);
+        assert_eq!(info.grad_norm, Some((g[0] * g[0] + g[1] * g[1]).sqrt()));
+    }
+
+    #[test]
+    fn fn_oracle_finite_difference_fallbacks() {
+        use super::Oracle;
+        let mut o = super::FnOracle::new(2, |x| x[0] * x[0] * x[1] + x[1].sin());
+        let mut g = [0.0; 2];
+        let f = o.value_and_gradient(&[1.0, 2.0], &mut g);
+        assert!((f - (2.0 + 2f64.sin())).abs() < 1e-15);
+        assert!((g[0] - 4.0).abs() < 1e-6 && (g[1] - (1.0 + 2f64.cos())).abs() < 1e-6);
+        let (_, _, h) = o.hessian(&[1.0, 2.0]);
+        assert!((h[(0, 0)] - 4.0).abs() < 1e-3 && (h[(0, 1)] - 2.0).abs() < 1e-3);
+        assert!(o.residuals(&[1.0, 2.0]).is_none());
+        assert_eq!(o.calls, 3);
+    }
+}

@@ -37,7 +37,11 @@ impl Optimizer for Adadelta {
         let sq = self.square_avg.get_or_insert_with(|| vec![0.0; n]);
         self.acc_delta.resize(n, 0.0);
         for i in 0..n {
-            let mut g = if maximize { -self.grad[i] } else { self.grad[i] };
+            let mut g = if maximize {
+                -self.grad[i]
+            } else {
+                self.grad[i]
+            };
             if wd != 0.0 {
                 g += wd * params[i];
             }
@@ -126,9 +130,17 @@ mod tests {
 
     #[test]
     fn converges() {
-        let mut o = build("adadelta", &[("eps".into(), 1e-2.into())], 0, 2).expect("builds");
-        let x = trajectory(o.as_mut(), 3000);
+        // With lr = 1 the stiff coordinate (curvature 10) enters a growing oscillation, as
+        // Adadelta does on ill-conditioned quadratics; a smaller lr converges.
+        let mut o = build(
+            "adadelta",
+            &[("lr".into(), 0.1.into()), ("eps".into(), 1e-2.into())],
+            0,
+            2,
+        )
+        .expect("builds");
+        let x = trajectory(o.as_mut(), 1000);
         let last = x[x.len() - 1];
-        assert!(last[0].abs() < 1e-2 && last[1].abs() < 1e-2, "{last:?}");
+        assert!(last[0].abs() < 1e-6 && last[1].abs() < 1e-6, "{last:?}");
     }
 }

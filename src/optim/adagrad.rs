@@ -92,7 +92,14 @@ mod tests {
     use super::super::testutil::*;
 
     /// Independent transcription of torch's `_single_tensor_adagrad`.
-    fn reference(steps: usize, lr: f64, lr_decay: f64, wd: f64, init: f64, eps: f64) -> Vec<[f64; 2]> {
+    fn reference(
+        steps: usize,
+        lr: f64,
+        lr_decay: f64,
+        wd: f64,
+        init: f64,
+        eps: f64,
+    ) -> Vec<[f64; 2]> {
         let mut p = START;
         let mut sum = [init; 2];
         let mut out = vec![];

@@ -42,6 +42,8 @@ impl Adam {
 impl Optimizer for Adam {
     // t += 1; g = ±∇f (+ λθ for adam; θ *= 1 − γλ first for adamw); m = lerp(m, g, 1−β₁);
     // v = β₂v + (1−β₂)g²; v̂ = max(v̂, v) if amsgrad; θ −= (γ/(1−β₁ᵗ)) · m / (√v̂/√(1−β₂ᵗ) + ε)
+    // parallel per-parameter buffers read clearest by index
+    #[allow(clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
         let lr = self.h.f("lr");
@@ -63,7 +65,11 @@ impl Optimizer for Adam {
         let step_size = lr / bias_correction1;
         let bias_correction2_sqrt = bias_correction2.sqrt();
         for i in 0..n {
-            let mut g = if maximize { -self.grad[i] } else { self.grad[i] };
+            let mut g = if maximize {
+                -self.grad[i]
+            } else {
+                self.grad[i]
+            };
             if wd != 0.0 {
                 if self.decoupled {
                     params[i] *= 1.0 - lr * wd;
@@ -188,11 +194,11 @@ mod tests {
         let got = run(
             "adam",
             &[
-                ("lr".into(), 0.1.into()),
-                ("betas".into(), (0.8, 0.9).into()),
-                ("eps".into(), 1e-6.into()),
-                ("weight_decay".into(), 0.05.into()),
-                ("amsgrad".into(), true.into()),
+                ("lr", 0.1.into()),
+                ("betas", (0.8, 0.9).into()),
+                ("eps", 1e-6.into()),
+                ("weight_decay", 0.05.into()),
+                ("amsgrad", true.into()),
             ],
             3,
         );
@@ -207,7 +213,7 @@ mod tests {
     #[test]
     fn first_step_literal() {
         // step 1 of Adam moves each coordinate by lr·g/(|g| + eps) ≈ lr·sign(g)
-        let got = run("adam", &[("lr".into(), 0.1.into())], 1);
+        let got = run("adam", &[("lr", 0.1.into())], 1);
         let want_x = 1.5 - 0.1 * 1.5 / (1.5 + 1e-8);
         let want_y = -0.8 + 0.1 * 8.0 / (8.0 + 1e-8);
         assert!((got[0][0] - want_x).abs() < 1e-15 && (got[0][1] - want_y).abs() < 1e-15);
@@ -218,9 +224,9 @@ mod tests {
         let got = run(
             "adamw",
             &[
-                ("lr".into(), 0.05.into()),
-                ("betas".into(), (0.7, 0.95).into()),
-                ("weight_decay".into(), 0.3.into()),
+                ("lr", 0.05.into()),
+                ("betas", (0.7, 0.95).into()),
+                ("weight_decay", 0.3.into()),
             ],
             3,
         );
@@ -234,9 +240,12 @@ mod tests {
     #[test]
     fn converges() {
         for name in ["adam", "adamw"] {
-            let x = run(name, &[("lr".into(), 0.05.into())], 3000);
+            let x = run(name, &[("lr", 0.05.into())], 3000);
             let last = x[x.len() - 1];
-            assert!(last[0].abs() < 1e-3 && last[1].abs() < 1e-3, "{name} {last:?}");
+            assert!(
+                last[0].abs() < 1e-3 && last[1].abs() < 1e-3,
+                "{name} {last:?}"
+            );
         }
     }
 }

@@ -27,6 +27,8 @@ impl Adamax {
 
 impl Optimizer for Adamax {
     // t += 1; g = ±∇f + λθ; m = lerp(m, g, 1−β₁); u = max(β₂u, |g| + ε); θ −= (γ/(1−β₁ᵗ)) · m/u
+    // parallel per-parameter buffers read clearest by index
+    #[allow(clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
         let lr = self.h.f("lr");
@@ -42,7 +44,11 @@ impl Optimizer for Adamax {
         self.step += 1;
         let clr = lr / (1.0 - beta1.powf(self.step as f64));
         for i in 0..n {
-            let mut g = if maximize { -self.grad[i] } else { self.grad[i] };
+            let mut g = if maximize {
+                -self.grad[i]
+            } else {
+                self.grad[i]
+            };
             if wd != 0.0 {
                 g += wd * params[i];
             }

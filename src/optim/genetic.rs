@@ -78,7 +78,11 @@ impl Optimizer for Genetic {
                     .collect();
                 self.population.push(ind);
             }
-            self.fitness = self.population.iter().map(|x| fitness_of(oracle, x)).collect();
+            self.fitness = self
+                .population
+                .iter()
+                .map(|x| fitness_of(oracle, x))
+                .collect();
         }
         let before = self.best().map_or(f64::INFINITY, |i| self.fitness[i]);
 
@@ -89,7 +93,10 @@ impl Optimizer for Genetic {
             .iter()
             .map(|&i| self.population[i].clone())
             .collect();
-        let mut next_fit: Vec<f64> = order[..next.len()].iter().map(|&i| self.fitness[i]).collect();
+        let mut next_fit: Vec<f64> = order[..next.len()]
+            .iter()
+            .map(|&i| self.fitness[i])
+            .collect();
         let crossover_rate = self.h.f("crossover_rate");
         let alpha = self.h.f("blend_alpha");
         let mutation_rate = self.h.f("mutation_rate");
@@ -140,7 +147,12 @@ impl Optimizer for Genetic {
             let spread = (0..first.len())
                 .map(|j| {
                     let mean = self.population.iter().map(|x| x[j]).sum::<f64>() / m;
-                    (self.population.iter().map(|x| (x[j] - mean).powi(2)).sum::<f64>() / m)
+                    (self
+                        .population
+                        .iter()
+                        .map(|x| (x[j] - mean).powi(2))
+                        .sum::<f64>()
+                        / m)
                         .sqrt()
                 })
                 .collect();

@@ -227,7 +227,7 @@ pub(crate) fn strong_wolfe(
 impl Optimizer for Lbfgs {
     // d = −H̃g (two-loop recursion over the last m pairs (s, y), H̃₀ = sᵀy/yᵀy);
     // t = strong-Wolfe step from γ (γ·min(1, 1/|g|₁) on the first iteration); θ += t·d
-    #[allow(clippy::too_many_lines)]
+    #[allow(clippy::too_many_lines, clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let lr = self.h.f("lr");
         let max_iter = self.h.u("max_iter");
@@ -432,7 +432,9 @@ mod tests {
         let mut o = build("lbfgs", &[], 0, 2).expect("builds");
         let x = trajectory(o.as_mut(), 20);
         let last = x[x.len() - 1];
-        assert!(last[0].abs() < 1e-8 && last[1].abs() < 1e-8, "{last:?}");
+        // torch's tolerances (tolerance_grad 1e-7, curvature pairs need sᵀy > 1e-10) stop
+        // progress at about this level
+        assert!(last[0].abs() < 1e-6 && last[1].abs() < 1e-6, "{last:?}");
     }
 
     #[test]
@@ -449,8 +451,14 @@ mod tests {
         for _ in 0..200 {
             o.step(&mut x, &mut oracle);
         }
-        assert!((x[0] - 1.0).abs() < 1e-5 && (x[1] - 1.0).abs() < 1e-5, "{x:?}");
-        assert!(oracle.calls > 200, "the line search evaluates through the oracle");
+        assert!(
+            (x[0] - 1.0).abs() < 1e-5 && (x[1] - 1.0).abs() < 1e-5,
+            "{x:?}"
+        );
+        assert!(
+            oracle.calls > 200,
+            "the line search evaluates through the oracle"
+        );
     }
 
     #[test]
@@ -468,6 +476,7 @@ mod tests {
         .expect("builds");
         let x = trajectory(o.as_mut(), 30);
         let last = x[x.len() - 1];
-        assert!(last[0].abs() < 1e-6 && last[1].abs() < 1e-6, "{last:?}");
+        // each step's inner loop stops once the loss changes by < tolerance_change = 1e-9
+        assert!(last[0].abs() < 1e-4 && last[1].abs() < 1e-4, "{last:?}");
     }
 }

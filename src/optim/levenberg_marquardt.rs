@@ -168,8 +168,14 @@ mod tests {
         for _ in 0..50 {
             losses.push(opt.step(&mut x, &mut o).loss);
         }
-        assert!((x[0] - 2.0).abs() < 1e-8 && (x[1] + 1.5).abs() < 1e-8, "{x:?}");
-        assert!(losses.windows(2).all(|w| w[1] <= w[0]), "monotone: {losses:?}");
+        assert!(
+            (x[0] - 2.0).abs() < 1e-8 && (x[1] + 1.5).abs() < 1e-8,
+            "{x:?}"
+        );
+        assert!(
+            losses.windows(2).all(|w| w[1] <= w[0]),
+            "monotone: {losses:?}"
+        );
     }
 
     #[test]
@@ -186,7 +192,10 @@ mod tests {
         for _ in 0..100 {
             opt.step(&mut x, &mut o);
         }
-        assert!((x[0] - 2.0).abs() < 1e-6 && (x[1] + 1.5).abs() < 1e-6, "{x:?}");
+        assert!(
+            (x[0] - 2.0).abs() < 1e-6 && (x[1] + 1.5).abs() < 1e-6,
+            "{x:?}"
+        );
 
         // no residuals: damped Newton on the quadratic
         let mut q = super::super::testutil::quadratic();

@@ -42,7 +42,11 @@ impl Optimizer for Lion {
         let maximize = self.h.b("maximize");
         let m = self.exp_avg.get_or_insert_with(|| vec![0.0; params.len()]);
         for i in 0..params.len() {
-            let g = if maximize { -self.grad[i] } else { self.grad[i] };
+            let g = if maximize {
+                -self.grad[i]
+            } else {
+                self.grad[i]
+            };
             let c = m[i] * beta1 + (1.0 - beta1) * g;
             params[i] *= 1.0 - lr * wd;
             params[i] += -lr * sign(c);

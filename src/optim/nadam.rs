@@ -31,6 +31,8 @@ impl Optimizer for NAdam {
     // t += 1; g = ±∇f + λθ (or θ *= 1−γλ if decoupled); μₜ = β₁(1 − ½·0.96^(tψ)); Πμ *= μₜ;
     // m = lerp(m, g, 1−β₁); v = β₂v + (1−β₂)g²; d = √(v/(1−β₂ᵗ)) + ε;
     // θ −= γ(1−μₜ)/(1−Πμ) · g/d;  θ −= γμₜ₊₁/(1−Πμ·μₜ₊₁) · m/d
+    // parallel per-parameter buffers read clearest by index
+    #[allow(clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
         let lr = self.h.f("lr");
@@ -56,7 +58,11 @@ impl Optimizer for NAdam {
         let c_grad = -lr * (1.0 - mu) / (1.0 - self.mu_product);
         let c_avg = (-lr * mu_next) / (1.0 - mu_product_next);
         for i in 0..n {
-            let mut g = if maximize { -self.grad[i] } else { self.grad[i] };
+            let mut g = if maximize {
+                -self.grad[i]
+            } else {
+                self.grad[i]
+            };
             if wd != 0.0 {
                 if decoupled {
                     params[i] *= 1.0 - lr * wd;
@@ -146,8 +152,8 @@ mod tests {
                 m[i] = m[i] + (1.0 - b1) * (g - m[i]);
                 v[i] = b2 * v[i] + (1.0 - b2) * g * g;
                 let d = (v[i] / (1.0 - b2.powf(t))).sqrt() + eps;
-                p[i] = p[i] - lr * (1.0 - mu) / (1.0 - prod) * (g / d);
-                p[i] = p[i] - lr * mu1 / (1.0 - prod * mu1) * (m[i] / d);
+                p[i] -= lr * (1.0 - mu) / (1.0 - prod) * (g / d);
+                p[i] -= lr * mu1 / (1.0 - prod * mu1) * (m[i] / d);
             }
             out.push(p);
         }

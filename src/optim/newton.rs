@@ -28,7 +28,9 @@ impl Newton {
 pub(crate) fn newton_direction(hess: DMatrix<f64>, grad: &[f64]) -> Option<Vec<f64>> {
     let chol = hess.cholesky()?;
     let d = chol.solve(&DVector::from_column_slice(grad));
-    d.iter().all(|v| v.is_finite()).then(|| d.iter().copied().collect())
+    d.iter()
+        .all(|v| v.is_finite())
+        .then(|| d.iter().copied().collect())
 }
 
 impl Optimizer for Newton {
@@ -101,7 +103,10 @@ mod tests {
         let mut opt = build("newton", &[], 0, 2).expect("builds");
         let mut x = vec![-4.0, 7.0];
         opt.step(&mut x, &mut o);
-        assert!((x[0] - 1.0).abs() < 1e-12 && (x[1] - 2.0).abs() < 1e-12, "{x:?}");
+        assert!(
+            (x[0] - 1.0).abs() < 1e-12 && (x[1] - 2.0).abs() < 1e-12,
+            "{x:?}"
+        );
     }
 
     #[test]
@@ -116,7 +121,10 @@ mod tests {
         let mut opt = build("newton", &[("lr".into(), 0.1.into())], 0, 2).expect("builds");
         let mut x = vec![1.0, 1.0];
         opt.step(&mut x, &mut o);
-        assert!((x[0] - 0.9).abs() < 1e-15 && (x[1] - 1.1).abs() < 1e-15, "{x:?}");
+        assert!(
+            (x[0] - 0.9).abs() < 1e-15 && (x[1] - 1.1).abs() < 1e-15,
+            "{x:?}"
+        );
         assert_eq!(opt.state()[1].values, vec![0.0]);
     }
 }

@@ -30,6 +30,8 @@ impl Optimizer for RAdam {
     // t += 1; g = ±∇f + λθ (or θ *= 1−γλ if decoupled); m = lerp(m, g, 1−β₁); v = β₂v + (1−β₂)g²;
     // m̂ = m/(1−β₁ᵗ); ρ∞ = 2/(1−β₂) − 1; ρₜ = ρ∞ − 2tβ₂ᵗ/(1−β₂ᵗ);
     // ρₜ > 5: θ −= m̂·γ·(√(1−β₂ᵗ)/(√v + ε))·√((ρₜ−4)(ρₜ−2)ρ∞/((ρ∞−4)(ρ∞−2)ρₜ)), else θ −= m̂·γ
+    // parallel per-parameter buffers read clearest by index
+    #[allow(clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
         let lr = self.h.f("lr");
@@ -53,7 +55,11 @@ impl Optimizer for RAdam {
             / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
             .sqrt();
         for i in 0..n {
-            let mut g = if maximize { -self.grad[i] } else { self.grad[i] };
+            let mut g = if maximize {
+                -self.grad[i]
+            } else {
+                self.grad[i]
+            };
             if wd != 0.0 {
                 if decoupled {
                     params[i] *= 1.0 - lr * wd;
@@ -133,9 +139,9 @@ mod tests {
                         / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
                         .sqrt();
                     let adaptive = bc2.sqrt() / (v[i].sqrt() + eps);
-                    p[i] = p[i] - mhat * lr * adaptive * rect;
+                    p[i] -= mhat * lr * adaptive * rect;
                 } else {
-                    p[i] = p[i] - mhat * lr;
+                    p[i] -= mhat * lr;
                 }
             }
             out.push(p);

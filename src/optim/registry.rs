@@ -112,7 +112,10 @@ impl fmt::Display for Range {
 pub enum Domain {
     Float(Range),
     Bool,
-    Int { min: usize, max: usize },
+    Int {
+        min: usize,
+        max: usize,
+    },
     /// Each component in its own range.
     Pair(Range, Range),
     /// Both components in the range and `first <= second`.
@@ -388,10 +391,7 @@ static RPROP_H: [HyperSpec; 4] = [
     HyperSpec {
         name: "etas",
         default: HyperValue::Pair(0.5, 1.2),
-        domain: Domain::Pair(
-            range(gt(0.0), Bound::Exclusive(1.0)),
-            range(gt(1.0), INF),
-        ),
+        domain: Domain::Pair(range(gt(0.0), Bound::Exclusive(1.0)), range(gt(1.0), INF)),
         scale: Scale::Linear,
         description: "(etaminus, etaplus): step-size factors on a sign change / no change",
     },
@@ -466,14 +466,7 @@ static LBFGS_H: [HyperSpec; 6] = [
     ),
 ];
 static LM_H: [HyperSpec; 5] = [
-    float(
-        "lambda",
-        1e-3,
-        gt(0.0),
-        INF,
-        Scale::Log,
-        "initial damping",
-    ),
+    float("lambda", 1e-3, gt(0.0), INF, Scale::Log, "initial damping"),
     float(
         "lambda_up",
         10.0,
@@ -495,7 +488,13 @@ static LM_H: [HyperSpec; 5] = [
         true,
         "damp with λ·diag(JᵀJ) (Marquardt) instead of λ·I (Levenberg)",
     ),
-    int("max_tries", 10, 1, 1000, "trial solves per step before giving up"),
+    int(
+        "max_tries",
+        10,
+        1,
+        1000,
+        "trial solves per step before giving up",
+    ),
 ];
 static GENETIC_H: [HyperSpec; 8] = [
     int("population", 50, 2, 100_000, "individuals per generation"),
@@ -651,9 +650,17 @@ const fn free_spec(
 }
 
 static SPECS: [OptimizerSpec; 20] = [
-    grad_spec("sgd", "stochastic gradient descent (torch.optim.SGD)", &SGD_H),
+    grad_spec(
+        "sgd",
+        "stochastic gradient descent (torch.optim.SGD)",
+        &SGD_H,
+    ),
     grad_spec("gd", "plain gradient descent (sgd)", &SGD_H),
-    grad_spec("momentum", "heavy-ball momentum (sgd, momentum 0.9)", &MOMENTUM_H),
+    grad_spec(
+        "momentum",
+        "heavy-ball momentum (sgd, momentum 0.9)",
+        &MOMENTUM_H,
+    ),
     grad_spec(
         "nesterov",
         "Nesterov momentum (sgd, momentum 0.9, nesterov)",
@@ -980,7 +987,9 @@ fn describe(spec: &HyperSpec) -> String {
         Domain::Int { min, max } => format!("'{n}' must be an integer in [{min}, {max}]"),
         Domain::Pair(a, b) if a == b => format!("'{n}' must be a pair, each {a}"),
         Domain::Pair(a, b) => format!("'{n}' must be a pair, the first {a} and the second {b}"),
-        Domain::IncreasingPair(r) => format!("'{n}' must be a pair (min, max), each {r}, min <= max"),
+        Domain::IncreasingPair(r) => {
+            format!("'{n}' must be a pair (min, max), each {r}, min <= max")
+        }
     }
 }
 
@@ -1070,7 +1079,10 @@ mod tests {
         assert_eq!(o.lr(), 0.25);
         o.set_lr(-1.0);
         assert_eq!(o.lr(), 0.25);
-        assert!(o.set_hyperparameter("eps", HyperValue::Float(-1.0)).is_err());
+        assert!(
+            o.set_hyperparameter("eps", HyperValue::Float(-1.0))
+                .is_err()
+        );
         o.set_hyperparameter("amsgrad", true.into()).expect("valid");
         assert!(
             o.hyperparameters()

@@ -42,7 +42,11 @@ impl Optimizer for RmsProp {
         self.grad_avg.resize(n, 0.0);
         self.momentum_buffer.resize(n, 0.0);
         for i in 0..n {
-            let mut g = if maximize { -self.grad[i] } else { self.grad[i] };
+            let mut g = if maximize {
+                -self.grad[i]
+            } else {
+                self.grad[i]
+            };
             if wd != 0.0 {
                 g += wd * params[i];
             }
@@ -171,7 +175,11 @@ mod tests {
     fn plain_matches_torch() {
         let mut o = build("rmsprop", &[("alpha".into(), 0.95.into())], 0, 2).expect("builds");
         let got = trajectory(o.as_mut(), 3);
-        assert_close(&got, &reference(3, 0.01, 0.95, 1e-8, 0.0, 0.0, false), 1e-12);
+        assert_close(
+            &got,
+            &reference(3, 0.01, 0.95, 1e-8, 0.0, 0.0, false),
+            1e-12,
+        );
     }
 
     #[test]

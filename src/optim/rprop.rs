@@ -37,7 +37,11 @@ impl Optimizer for Rprop {
         }
         let prev = self.prev.get_or_insert_with(|| vec![0.0; n]);
         for i in 0..n {
-            let mut g = if maximize { -self.grad[i] } else { self.grad[i] };
+            let mut g = if maximize {
+                -self.grad[i]
+            } else {
+                self.grad[i]
+            };
             let s = g * prev[i];
             let factor = if s > 0.0 {
                 etaplus
@@ -111,7 +115,13 @@ mod tests {
             for i in 0..2 {
                 let mut g = g0[i];
                 let sgn = (g * prev[i]).signum() * if g * prev[i] == 0.0 { 0.0 } else { 1.0 };
-                let eta = if sgn > 0.0 { ep } else if sgn < 0.0 { em } else { 1.0 };
+                let eta = if sgn > 0.0 {
+                    ep
+                } else if sgn < 0.0 {
+                    em
+                } else {
+                    1.0
+                };
                 step[i] = (step[i] * eta).max(smin).min(smax);
                 if sgn < 0.0 {
                     g = 0.0;

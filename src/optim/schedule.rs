@@ -113,13 +113,24 @@ impl Plateau {
 pub enum Schedule {
     Constant,
     /// StepLR: `η₀·γ^⌊t/step_size⌋` (gamma default 0.1).
-    Step { step_size: usize, gamma: f64 },
+    Step {
+        step_size: usize,
+        gamma: f64,
+    },
     /// MultiStepLR: `η₀·γ^(number of milestones ≤ t)` (gamma default 0.1).
-    MultiStep { milestones: Vec<usize>, gamma: f64 },
+    MultiStep {
+        milestones: Vec<usize>,
+        gamma: f64,
+    },
     /// ExponentialLR: `η₀·γᵗ`.
-    Exponential { gamma: f64 },
+    Exponential {
+        gamma: f64,
+    },
     /// CosineAnnealingLR (eta_min default 0).
-    CosineAnnealing { t_max: usize, eta_min: f64 },
+    CosineAnnealing {
+        t_max: usize,
+        eta_min: f64,
+    },
     /// LinearLR for `total_iters` steps (start_factor 1/3, end_factor 1, total_iters 5), then
     /// `then` from its own step 0 (as SequentialLR with milestone `total_iters`).
     LinearWarmup {
@@ -155,7 +166,10 @@ impl Schedule {
         }
     }
     pub fn cosine(t_max: usize) -> Self {
-        Self::CosineAnnealing { t_max, eta_min: 0.0 }
+        Self::CosineAnnealing {
+            t_max,
+            eta_min: 0.0,
+        }
     }
     /// LinearLR's defaults, then `then`.
     pub fn warmup(total_iters: usize, then: Schedule) -> Self {

@@ -148,7 +148,11 @@ mod tests {
             ("dampening", 0.1.into()),
             ("weight_decay", 0.01.into()),
         ]);
-        assert_close(&got, &reference(3, 0.05, 0.9, 0.1, 0.01, false, false), 1e-12);
+        assert_close(
+            &got,
+            &reference(3, 0.05, 0.9, 0.1, 0.01, false, false),
+            1e-12,
+        );
     }
 
     #[test]
@@ -178,7 +182,10 @@ mod tests {
             let mut o = build(name, &[("lr".into(), 0.05.into())], 0, 2).expect("builds");
             let x = trajectory(o.as_mut(), 400);
             let last = x[x.len() - 1];
-            assert!(last[0].abs() < 1e-4 && last[1].abs() < 1e-4, "{name}: {last:?}");
+            assert!(
+                last[0].abs() < 1e-4 && last[1].abs() < 1e-4,
+                "{name}: {last:?}"
+            );
         }
     }
 }
