@@ -519,7 +519,7 @@ static GENETIC_H: [HyperSpec; 8] = [
         ge(0.0),
         INF,
         Scale::Linear,
-        "BLX-alpha: how far beyond the parents a blend may reach",
+        "BLX-alpha: how far beyond the parents a blend may reach (0 = arithmetic crossover)",
     ),
     float(
         "mutation_rate",
@@ -794,14 +794,22 @@ pub fn spec(name: &str) -> Option<&'static OptimizerSpec> {
     SPECS.iter().find(|s| s.name == name)
 }
 
-/// The nearest candidate by Damerau–Levenshtein distance, if it is plausibly a typo.
+/// The nearest candidate by Damerau–Levenshtein distance if it is plausibly a typo (at most one
+/// edit per three characters), else a candidate the input is a prefix of (`levenberg`).
 pub fn suggest<'a>(bad: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let bad = bad.to_lowercase();
+    let candidates: Vec<&str> = candidates.into_iter().collect();
     candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&bad, c), c))
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(&bad, c), *c))
         .min_by_key(|(d, _)| *d)
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .filter(|(d, c)| *d <= 1.max(c.len().max(bad.len()) / 3))
+        .or_else(|| {
+            candidates
+                .iter()
+                .find(|c| bad.len() >= 3 && c.starts_with(bad.as_str()))
+                .map(|c| (0, *c))
+        })
         .map(|(_, c)| c.to_string())
 }
 
@@ -1037,6 +1045,15 @@ mod tests {
         assert!(msg.contains("'adma'"), "{msg}");
         assert!(msg.contains("did you mean 'adam'"), "{msg}");
         assert!(msg.contains("sgd, gd"), "{msg}");
+        assert_eq!(
+            suggest("levenberg", names().iter().copied()).as_deref(),
+            Some("levenberg_marquardt")
+        );
+        assert_eq!(
+            suggest("RMSProp", names().iter().copied()).as_deref(),
+            Some("rmsprop")
+        );
+        assert_eq!(suggest("xyz", names().iter().copied()), None);
     }
 
     #[test]
