@@ -170,6 +170,16 @@ pub(crate) fn eval_gradient(oracle: &mut dyn Oracle, x: &[f64], grad: &mut Vec<f
     (loss, norm2(grad))
 }
 
+/// ATen's scalar `lerp` (what `Tensor.lerp_` computes on CPU): the branch on `|w| < 0.5` keeps
+/// it exact at both ends, and following it keeps our moments bit-compatible with torch's.
+pub(crate) fn lerp(start: f64, end: f64, weight: f64) -> f64 {
+    if weight.abs() < 0.5 {
+        start + weight * (end - start)
+    } else {
+        end - (end - start) * (1.0 - weight)
+    }
+}
+
 pub(crate) fn norm2(v: &[f64]) -> f64 {
     v.iter().map(|g| g * g).sum::<f64>().sqrt()
 }
@@ -396,6 +406,14 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn lerp_is_exact_at_both_ends() {
+        assert_eq!(super::lerp(0.1, 0.7, 1.0), 0.7);
+        assert_eq!(super::lerp(0.1, 0.7, 0.0), 0.1);
+        assert_eq!(super::lerp(1.0, 3.0, 0.25), 1.5);
+        assert_eq!(super::lerp(1.0, 3.0, 0.75), 2.5);
     }
 
     #[test]

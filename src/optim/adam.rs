@@ -2,7 +2,7 @@
 //! whether weight decay is L2 (adam) or decoupled (adamw).
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
 
 /// torch.optim.Adam / AdamW, single-tensor path.
 #[derive(Clone, Debug)]
@@ -77,7 +77,7 @@ impl Optimizer for Adam {
                     g += wd * params[i];
                 }
             }
-            self.exp_avg[i] += (1.0 - beta1) * (g - self.exp_avg[i]);
+            self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
             self.exp_avg_sq[i] = self.exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
             if amsgrad {
                 self.max_exp_avg_sq[i] = self.max_exp_avg_sq[i].max(self.exp_avg_sq[i]);

@@ -1,7 +1,7 @@
 //! Adamax (torch.optim.Adamax): Adam with an exponentially weighted infinity norm.
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
 
 /// torch.optim.Adamax, single-tensor path.
 #[derive(Clone, Debug)]
@@ -52,7 +52,7 @@ impl Optimizer for Adamax {
             if wd != 0.0 {
                 g += wd * params[i];
             }
-            self.exp_avg[i] += (1.0 - beta1) * (g - self.exp_avg[i]);
+            self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
             self.exp_inf[i] = (self.exp_inf[i] * beta2).max(g.abs() + eps);
             params[i] += -clr * (self.exp_avg[i] / self.exp_inf[i]);
         }

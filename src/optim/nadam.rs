@@ -1,7 +1,7 @@
 //! NAdam (torch.optim.NAdam): Adam with Nesterov momentum and a momentum-decay schedule μₜ.
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
 
 /// torch.optim.NAdam, single-tensor path.
 #[derive(Clone, Debug)]
@@ -70,7 +70,7 @@ impl Optimizer for NAdam {
                     g += wd * params[i];
                 }
             }
-            self.exp_avg[i] += (1.0 - beta1) * (g - self.exp_avg[i]);
+            self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
             self.exp_avg_sq[i] = self.exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
             let denom = (self.exp_avg_sq[i] / bias_correction2).sqrt() + eps;
             params[i] += c_grad * (g / denom);

@@ -2,7 +2,7 @@
 //! the variance of the adaptive learning rate is tractable (ρₜ > 5).
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
 
 /// torch.optim.RAdam, single-tensor path.
 #[derive(Clone, Debug)]
@@ -67,7 +67,7 @@ impl Optimizer for RAdam {
                     g += wd * params[i];
                 }
             }
-            self.exp_avg[i] += (1.0 - beta1) * (g - self.exp_avg[i]);
+            self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
             self.exp_avg_sq[i] = self.exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
             let corrected = self.exp_avg[i] / bias_correction1;
             let update = if rho_t > 5.0 {

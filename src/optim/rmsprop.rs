@@ -1,7 +1,7 @@
 //! RMSprop (torch.optim.RMSprop), optionally centered and with momentum.
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
 
 /// torch.optim.RMSprop, single-tensor path.
 #[derive(Clone, Debug)]
@@ -52,9 +52,8 @@ impl Optimizer for RmsProp {
             }
             sq[i] = sq[i] * alpha + (1.0 - alpha) * g * g;
             let avg = if centered {
-                // torch's lerp_ with weight < 0.5 computes self + w·(end − self)
                 let ga = &mut self.grad_avg[i];
-                *ga += (1.0 - alpha) * (g - *ga);
+                *ga = lerp(*ga, g, 1.0 - alpha);
                 (sq[i] - *ga * *ga).sqrt()
             } else {
                 sq[i].sqrt()
