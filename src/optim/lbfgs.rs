@@ -428,6 +428,28 @@ mod tests {
     }
 
     #[test]
+    fn strong_wolfe_returns_a_point_satisfying_both_conditions() {
+        // f = 0.5(x² + 10y²) from START along −∇f, first trial step 1 (far too long)
+        let x0 = START;
+        let g0 = quad_grad(&x0);
+        let f0 = 0.5 * (x0[0] * x0[0] + 10.0 * x0[1] * x0[1]);
+        let d: Vec<f64> = g0.iter().map(|g| -g).collect();
+        let gtd = -(g0[0] * g0[0] + g0[1] * g0[1]);
+        let mut calls = 0;
+        let mut obj = |t: f64| {
+            calls += 1;
+            let x = [x0[0] + t * d[0], x0[1] + t * d[1]];
+            (0.5 * (x[0] * x[0] + 10.0 * x[1] * x[1]), quad_grad(&x))
+        };
+        let ls = super::strong_wolfe(&mut obj, 1.0, &d, f0, &g0, gtd, 1e-4, 0.9, 1e-9, 25);
+        assert_eq!(ls.evals, calls);
+        assert!(ls.evals > 1, "the first trial step must be rejected");
+        let gtd_new = ls.g[0] * d[0] + ls.g[1] * d[1];
+        assert!(ls.f <= f0 + 1e-4 * ls.t * gtd, "Armijo");
+        assert!(gtd_new.abs() <= 0.9 * gtd.abs(), "curvature");
+    }
+
+    #[test]
     fn converges_on_the_quadratic() {
         let mut o = build("lbfgs", &[], 0, 2).expect("builds");
         let x = trajectory(o.as_mut(), 20);

@@ -140,7 +140,8 @@ pub enum Schedule {
         then: Box<Schedule>,
     },
     /// OneCycleLR, two phases, cosine annealing (pct_start 0.3, div_factor 25,
-    /// final_div_factor 1e4). Ignores the base lr, as torch does.
+    /// final_div_factor 1e4). Ignores the base lr, as torch does. Past the last step (where
+    /// torch raises) the final lr is held.
     OneCycle {
         max_lr: f64,
         total_steps: usize,
