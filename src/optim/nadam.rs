@@ -1,0 +1,193 @@
+//! NAdam (torch.optim.NAdam): Adam with Nesterov momentum and a momentum-decay schedule μₜ.
+
+use super::registry::HyperSet;
+use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
+
+/// torch.optim.NAdam, single-tensor path.
+#[derive(Clone, Debug)]
+pub struct NAdam {
+    h: HyperSet,
+    step: u64,
+    mu_product: f64,
+    exp_avg: Vec<f64>,
+    exp_avg_sq: Vec<f64>,
+    grad: Vec<f64>,
+}
+
+impl NAdam {
+    pub fn new(h: HyperSet) -> Self {
+        Self {
+            h,
+            step: 0,
+            mu_product: 1.0,
+            exp_avg: Vec::new(),
+            exp_avg_sq: Vec::new(),
+            grad: Vec::new(),
+        }
+    }
+}
+
+impl Optimizer for NAdam {
+    // t += 1; g = ±∇f + λθ (or θ *= 1−γλ if decoupled); μₜ = β₁(1 − ½·0.96^(tψ)); Πμ *= μₜ;
+    // m = lerp(m, g, 1−β₁); v = β₂v + (1−β₂)g²; d = √(v/(1−β₂ᵗ)) + ε;
+    // θ −= γ(1−μₜ)/(1−Πμ) · g/d;  θ −= γμₜ₊₁/(1−Πμ·μₜ₊₁) · m/d
+    // parallel per-parameter buffers read clearest by index
+    #[allow(clippy::needless_range_loop)]
+    fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
+        let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
+        let lr = self.h.f("lr");
+        let (beta1, beta2) = self.h.pair("betas");
+        let eps = self.h.f("eps");
+        let wd = self.h.f("weight_decay");
+        let psi = self.h.f("momentum_decay");
+        let decoupled = self.h.b("decoupled_weight_decay");
+        let maximize = self.h.b("maximize");
+        let n = params.len();
+        if self.step == 0 {
+            self.exp_avg = vec![0.0; n];
+            self.exp_avg_sq = vec![0.0; n];
+            self.mu_product = 1.0;
+        }
+        self.step += 1;
+        let t = self.step as f64;
+        let bias_correction2 = 1.0 - beta2.powf(t);
+        let mu = beta1 * (1.0 - 0.5 * 0.96_f64.powf(t * psi));
+        let mu_next = beta1 * (1.0 - 0.5 * 0.96_f64.powf((t + 1.0) * psi));
+        self.mu_product *= mu;
+        let mu_product_next = self.mu_product * mu_next;
+        let c_grad = -lr * (1.0 - mu) / (1.0 - self.mu_product);
+        let c_avg = (-lr * mu_next) / (1.0 - mu_product_next);
+        for i in 0..n {
+            let mut g = if maximize {
+                -self.grad[i]
+            } else {
+                self.grad[i]
+            };
+            if wd != 0.0 {
+                if decoupled {
+                    params[i] *= 1.0 - lr * wd;
+                } else {
+                    g += wd * params[i];
+                }
+            }
+            self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
+            self.exp_avg_sq[i] = self.exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
+            let denom = (self.exp_avg_sq[i] / bias_correction2).sqrt() + eps;
+            params[i] += c_grad * (g / denom);
+            params[i] += c_avg * (self.exp_avg[i] / denom);
+        }
+        StepInfo {
+            loss,
+            grad_norm: Some(norm),
+        }
+    }
+    fn state(&self) -> Vec<StateVector> {
+        if self.step == 0 {
+            return Vec::new();
+        }
+        vec![
+            StateVector {
+                name: "exp_avg",
+                values: self.exp_avg.clone(),
+            },
+            StateVector {
+                name: "exp_avg_sq",
+                values: self.exp_avg_sq.clone(),
+            },
+            StateVector {
+                name: "mu_product",
+                values: vec![self.mu_product],
+            },
+        ]
+    }
+    fn box_clone(&self) -> Box<dyn Optimizer> {
+        Box::new(self.clone())
+    }
+    fn reset(&mut self) {
+        self.step = 0;
+        self.mu_product = 1.0;
+    }
+    fn hyper_set(&self) -> &HyperSet {
+        &self.h
+    }
+    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+        &mut self.h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::registry::build;
+    use super::super::testutil::*;
+
+    /// Independent transcription of torch's `_single_tensor_nadam`.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        steps: usize,
+        lr: f64,
+        b1: f64,
+        b2: f64,
+        eps: f64,
+        wd: f64,
+        psi: f64,
+        decoupled: bool,
+    ) -> Vec<[f64; 2]> {
+        let mut p = START;
+        let (mut m, mut v) = ([0.0; 2], [0.0; 2]);
+        let mut prod = 1.0;
+        let mut out = vec![];
+        for t in 1..=steps {
+            let t = t as f64;
+            let g0 = quad_grad(&p);
+            let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(t * psi));
+            let mu1 = b1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * psi));
+            prod *= mu;
+            for i in 0..2 {
+                let mut g = g0[i];
+                if decoupled {
+                    p[i] *= 1.0 - lr * wd;
+                } else {
+                    g += wd * p[i];
+                }
+                m[i] = m[i] + (1.0 - b1) * (g - m[i]);
+                v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+                let d = (v[i] / (1.0 - b2.powf(t))).sqrt() + eps;
+                p[i] -= lr * (1.0 - mu) / (1.0 - prod) * (g / d);
+                p[i] -= lr * mu1 / (1.0 - prod * mu1) * (m[i] / d);
+            }
+            out.push(p);
+        }
+        out
+    }
+
+    #[test]
+    fn non_default_matches_torch() {
+        for decoupled in [false, true] {
+            let mut o = build(
+                "nadam",
+                &[
+                    ("lr".into(), 0.05.into()),
+                    ("betas".into(), (0.85, 0.9).into()),
+                    ("eps".into(), 1e-5.into()),
+                    ("weight_decay".into(), 0.1.into()),
+                    ("momentum_decay".into(), 0.2.into()),
+                    ("decoupled_weight_decay".into(), decoupled.into()),
+                ],
+                0,
+                2,
+            )
+            .expect("builds");
+            let got = trajectory(o.as_mut(), 3);
+            let want = reference(3, 0.05, 0.85, 0.9, 1e-5, 0.1, 0.2, decoupled);
+            assert_close(&got, &want, 1e-12);
+        }
+    }
+
+    #[test]
+    fn converges() {
+        let mut o = build("nadam", &[("lr".into(), 0.05.into())], 0, 2).expect("builds");
+        let x = trajectory(o.as_mut(), 3000);
+        let last = x[x.len() - 1];
+        assert!(last[0].abs() < 1e-3 && last[1].abs() < 1e-3, "{last:?}");
+    }
+}
