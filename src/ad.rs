@@ -103,7 +103,7 @@ pub trait Scalar:
     }
 }
 
-/// Derivative of `softplus` (PyTorch's rule with `beta = 1, threshold = 20`).
+/// `softplus` value with PyTorch's `beta = 1, threshold = 20` (returns `x` above 20).
 #[must_use]
 pub fn softplus_f64(x: f64) -> f64 {
     if x > 20.0 { x } else { x.exp().ln_1p() }

@@ -65,7 +65,12 @@ pub struct ScenarioReport {
 /// A hyperparameter as JSON: numbers, booleans, and pairs as two-element arrays.
 #[must_use]
 pub fn hyper_json(value: &HyperValue) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+    match *value {
+        HyperValue::Float(x) => serde_json::json!(x),
+        HyperValue::Bool(b) => serde_json::json!(b),
+        HyperValue::Int(n) => serde_json::json!(n),
+        HyperValue::Pair(a, b) => serde_json::json!([a, b]),
+    }
 }
 
 impl ScenarioReport {

@@ -299,6 +299,17 @@ impl Scheduler {
         opt.set_lr(self.lr());
     }
 
+    /// Rebases the schedule on a new initial lr mid-run (the TUI's lr edits), keeping its
+    /// position; a plateau-reduced lr keeps its reduction factor.
+    pub fn set_base_lr(&mut self, base_lr: f64) {
+        if self.base_lr != 0.0 {
+            self.plateau_lr *= base_lr / self.base_lr;
+        } else {
+            self.plateau_lr = base_lr;
+        }
+        self.base_lr = base_lr;
+    }
+
     pub fn reset(&mut self) {
         self.t = 0;
         self.plateau_lr = self.base_lr;

@@ -15,8 +15,8 @@ pub struct RunSpec {
     /// Registry name of the optimizer.
     pub optimizer: String,
     pub hyperparameters: Vec<(String, HyperValue)>,
-    pub schedule: Option<optim::schedule::ScheduleSpec>,
-    pub clip: Option<optim::clip::Clip>,
+    pub schedule: Option<optim::schedule::Schedule>,
+    pub clip: Option<optim::clip::GradClip>,
 }
 
 impl RunSpec {
@@ -39,7 +39,7 @@ struct Snapshot {
     params: Vec<f64>,
     optimizer: Box<dyn Optimizer>,
     objective: Box<dyn Objective>,
-    schedule: Option<optim::schedule::Schedule>,
+    schedule: Option<optim::schedule::Scheduler>,
     counts: Counts,
     status: Status,
     best_loss: f64,
@@ -59,7 +59,7 @@ pub struct Run {
     pub spec: RunSpec,
     optimizer: Box<dyn Optimizer>,
     objective: Box<dyn Objective>,
-    schedule: Option<optim::schedule::Schedule>,
+    schedule: Option<optim::schedule::Scheduler>,
     engine: Engine,
     stop: StopConfig,
     seed: u64,
@@ -97,7 +97,10 @@ impl Run {
             seed,
             objective.dim(),
         )?;
-        let schedule = spec.schedule.as_ref().map(|s| s.build(optimizer.lr()));
+        let schedule = spec
+            .schedule
+            .clone()
+            .map(|s| optim::schedule::Scheduler::new(s, optimizer.lr()));
         let mut run = Self {
             spec,
             optimizer,
@@ -126,11 +129,27 @@ impl Run {
         Ok(run)
     }
 
+    /// The scheduler for the spec's schedule, based at the optimizer's current lr.
+    fn build_scheduler(&self) -> Option<optim::schedule::Scheduler> {
+        let base = self.spec.schedule.clone()?;
+        let base_lr = self
+            .spec
+            .hyperparameters
+            .iter()
+            .find(|(n, _)| n == "lr")
+            .and_then(|(_, v)| match v {
+                HyperValue::Float(x) => Some(*x),
+                _ => None,
+            })
+            .unwrap_or_else(|| self.optimizer.lr());
+        Some(optim::schedule::Scheduler::new(base, base_lr))
+    }
+
     /// Forgets everything and starts again from `start` (keeps the optimizer's hyperparameters).
     pub fn restart_from(&mut self, start: Vec<f64>) {
         self.optimizer.reset();
         self.objective.reset_batches();
-        self.schedule = self.spec.schedule.as_ref().map(|s| s.build(self.optimizer.lr()));
+        self.schedule = self.build_scheduler();
         self.start = start.clone();
         self.params = start;
         self.counts = Counts::default();
@@ -172,7 +191,7 @@ impl Run {
     fn step_inner(&mut self) {
         self.objective.next_batch();
         if let Some(schedule) = &self.schedule {
-            self.optimizer.set_lr(schedule.lr(self.steps));
+            schedule.apply(self.optimizer.as_mut());
         }
         let info = {
             let mut evaluator = Evaluator {
@@ -183,7 +202,7 @@ impl Run {
             };
             match &self.spec.clip {
                 Some(clip) => {
-                    let mut clipped = optim::clip::Clipped::new(&mut evaluator, *clip);
+                    let mut clipped = optim::clip::ClippedOracle::new(&mut evaluator, *clip);
                     self.optimizer.step(&mut self.params, &mut clipped)
                 }
                 None => self.optimizer.step(&mut self.params, &mut evaluator as &mut dyn Oracle),
@@ -198,7 +217,7 @@ impl Run {
             self.objective.value(&self.params)
         };
         if let Some(schedule) = &mut self.schedule {
-            schedule.observe(loss);
+            schedule.step(loss);
         }
         self.last_loss = loss;
         self.last_grad_norm = info.grad_norm;
@@ -316,14 +335,16 @@ impl Run {
 
     /// Changes a hyperparameter mid-run (validated by the optimizer's registry ranges).
     pub fn set_hyperparameter(&mut self, name: &str, value: HyperValue) -> Result<(), optim::OptimError> {
-        self.optimizer.set_hyperparameter(name, value.clone())?;
+        self.optimizer.set_hyperparameter(name, value)?;
         if let Some(entry) = self.spec.hyperparameters.iter_mut().find(|(n, _)| n == name) {
             entry.1 = value;
         } else {
             self.spec.hyperparameters.push((name.to_string(), value));
         }
-        if name == "lr" {
-            self.schedule = self.spec.schedule.as_ref().map(|s| s.build(self.optimizer.lr()));
+        if name == "lr"
+            && let (Some(schedule), HyperValue::Float(lr)) = (&mut self.schedule, value)
+        {
+            schedule.set_base_lr(lr);
         }
         // Old snapshots hold the old value; rewinding past this point replays with it, which is
         // exactly what happened, so they stay valid.
