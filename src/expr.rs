@@ -48,6 +48,8 @@ pub struct Expression {
     source: String,
     code: Vec<Instr>,
     labels: Vec<Option<String>>,
+    /// The first `leaves` instructions are the inputs and constants.
+    leaves: usize,
     /// The inputs the source uses, in order of first appearance, with their first-use spans.
     free: Vec<FreeVar>,
     /// `slots[i]`: the position of `free[i]` in `vars`, i.e. its `Instr::Var` index.
@@ -65,6 +67,7 @@ impl Expression {
             source: src.to_string(),
             code: parsed.code,
             labels: parsed.labels,
+            leaves: parsed.leaves,
             slots: (0..vars.len()).collect(),
             free: parsed.free,
             vars,
@@ -175,7 +178,7 @@ impl Expression {
     /// every register, one reverse sweep accumulating adjoints. Writes `grad` (length
     /// `self.dim()`) and returns the value.
     pub fn gradient_reverse(&self, x: &[f64], work: &mut Workspace, grad: &mut [f64]) -> f64 {
-        eval::reverse(&self.code, x, work, grad)
+        eval::reverse(&self.code, self.leaves, x, work, grad)
     }
 
     /// Forward mode: each register carries its value and up to `chunk` tangents (`chunk` is
@@ -196,7 +199,7 @@ impl Expression {
         work: &mut Workspace,
         grad: &mut [f64],
     ) -> (f64, usize) {
-        eval::forward(&self.code, x, chunk, work, grad)
+        eval::forward(&self.code, self.leaves, x, chunk, work, grad)
     }
 }
 

@@ -243,9 +243,11 @@ impl Builder {
         }
     }
 
-    /// Drops everything the output does not depend on and renumbers, so the output is the last
-    /// register and every instruction contributes to it.
-    pub fn finish(self, out: Reg) -> (Vec<Instr>, Vec<Option<String>>) {
+    /// Drops everything the output does not depend on and renumbers: the leaves first (inputs
+    /// by index, then constants), then the operations in order. So the output is the last
+    /// register, every instruction contributes to it, and the fast paths can load the leaves
+    /// without dispatching on them. Returns the code, the labels and the number of leaves.
+    pub fn finish(self, out: Reg) -> (Vec<Instr>, Vec<Option<String>>, usize) {
         let out = out as usize;
         let mut live = vec![false; out + 1];
         live[out] = true;
@@ -257,17 +259,29 @@ impl Builder {
                 }
             }
         }
+        let code_in = &self.code;
+        let live_where = |pred: fn(&Instr) -> bool| {
+            (0..=out)
+                .filter(|&k| live[k] && pred(&code_in[k]))
+                .collect::<Vec<_>>()
+        };
+        let mut vars = live_where(|i| matches!(i, Instr::Var(_)));
+        vars.sort_by_key(|&k| match code_in[k] {
+            Instr::Var(i) => i,
+            _ => 0,
+        });
+        let consts = live_where(|i| matches!(i, Instr::Const(_)));
+        let ops = live_where(|i| !matches!(i, Instr::Var(_) | Instr::Const(_)));
+        let leaves = vars.len() + consts.len();
         let mut renumber = vec![0; out + 1];
         let mut code = Vec::new();
         let mut labels = Vec::new();
-        for k in 0..=out {
-            if live[k] {
-                renumber[k] = Reg::try_from(code.len()).unwrap_or(Reg::MAX);
-                code.push(self.code[k].map_operands(|r| renumber[r as usize]));
-                labels.push(self.labels[k].clone());
-            }
+        for k in vars.into_iter().chain(consts).chain(ops) {
+            renumber[k] = Reg::try_from(code.len()).unwrap_or(Reg::MAX);
+            code.push(self.code[k].map_operands(|r| renumber[r as usize]));
+            labels.push(self.labels[k].clone());
         }
-        (code, labels)
+        (code, labels, leaves)
     }
 }
 
@@ -290,16 +304,17 @@ mod tests {
         assert_eq!(p, q);
         let _dead = b.emit(Instr::Call1(Func::Sin, x));
         let out = b.emit(Instr::Add(p, x));
-        let (code, _) = b.finish(out);
+        let (code, _, leaves) = b.finish(out);
         assert_eq!(
             code,
             vec![
-                Instr::Const(6.0),
                 Instr::Var(0),
-                Instr::Mul(1, 0),
-                Instr::Add(2, 1)
+                Instr::Const(6.0),
+                Instr::Mul(0, 1),
+                Instr::Add(2, 0)
             ]
         );
+        assert_eq!(leaves, 2);
     }
 
     #[test]

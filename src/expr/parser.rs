@@ -53,6 +53,8 @@ pub(crate) struct FreeVar {
 pub(crate) struct Parsed {
     pub code: Vec<Instr>,
     pub labels: Vec<Option<String>>,
+    /// The first `leaves` instructions are the `Var`s and `Const`s.
+    pub leaves: usize,
     /// In order of first appearance; `Instr::Var(i)` refers to `free[i]`.
     pub free: Vec<FreeVar>,
 }
@@ -91,10 +93,11 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, ExprError> {
         lets: HashMap::new(),
     };
     let out = p.program()?;
-    let (code, labels) = p.b.finish(out);
+    let (code, labels, leaves) = p.b.finish(out);
     Ok(Parsed {
         code,
         labels,
+        leaves,
         free: p.free,
     })
 }
