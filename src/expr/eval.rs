@@ -44,8 +44,11 @@ fn derivative(f: Func, a: f64, v: f64) -> f64 {
 /// the library call dominated the cost of a small gradient.
 #[inline]
 pub(crate) fn powi(mut x: f64, n: i32) -> f64 {
+    // What the loop below computes for 1 and 2 (`1 * x`, `1 * (x * x)`), without its branches.
+    if n == 1 {
+        return x;
+    }
     if n == 2 {
-        // What the loop below computes for 2 (`1 * (x * x)`), without its branches.
         return x * x;
     }
     let mut b = n.unsigned_abs();
@@ -207,16 +210,24 @@ pub(crate) fn reverse(
     // reallocates.
     vals.resize(n, 0.0);
     tape.resize(n, Local::default());
+    adj.resize(n + 1, 0.0);
+    // Adjoints are zeroed alongside the values: cheaper than a separate memset call.
+    adj[DUMP] = 0.0;
     for k in 0..leaves {
         vals[k] = leaf(code[k], x);
+        adj[k + 1] = 0.0;
     }
     for k in leaves..n {
-        let l = local(code[k], vals, x);
+        let mut l = local(code[k], vals, x);
         vals[k] = l.v;
+        adj[k + 1] = 0.0;
+        // A unary operation's unused partial goes to its own (already consumed) row instead of
+        // the shared dump, so the sweep has no false dependency chain through one cell.
+        if l.b == DUMP {
+            l.b = k + 1;
+        }
         tape[k] = l;
     }
-    adj.resize(n + 1, 0.0);
-    adj.fill(0.0);
     adj[n] = 1.0;
     for k in (leaves..n).rev() {
         let l = tape[k];
