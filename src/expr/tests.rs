@@ -1,0 +1,841 @@
+//! Tests of the expression language: syntax, let lines, every function, both fast gradient
+//! paths against analytic gradients and against each other, and the error messages.
+
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::ad::{
+    abs_derivative, max_partials, min_partials, powf_partials, powi_derivative, relu_derivative,
+    sigmoid_f64, softplus_derivative, softplus_f64,
+};
+
+/// A one-tangent dual number written only for these tests, so the generic `eval` can be checked
+/// without depending on the crate's forward engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct D {
+    v: f64,
+    d: f64,
+}
+
+impl D {
+    fn chain(self, v: f64, dv: f64) -> D {
+        D { v, d: dv * self.d }
+    }
+}
+
+impl Add for D {
+    type Output = D;
+    fn add(self, o: D) -> D {
+        D {
+            v: self.v + o.v,
+            d: self.d + o.d,
+        }
+    }
+}
+impl Sub for D {
+    type Output = D;
+    fn sub(self, o: D) -> D {
+        D {
+            v: self.v - o.v,
+            d: self.d - o.d,
+        }
+    }
+}
+impl Mul for D {
+    type Output = D;
+    fn mul(self, o: D) -> D {
+        D {
+            v: self.v * o.v,
+            d: o.v * self.d + self.v * o.d,
+        }
+    }
+}
+impl Div for D {
+    type Output = D;
+    fn div(self, o: D) -> D {
+        let v = self.v / o.v;
+        D {
+            v,
+            d: self.d / o.v - (v / o.v) * o.d,
+        }
+    }
+}
+impl Neg for D {
+    type Output = D;
+    fn neg(self) -> D {
+        D {
+            v: -self.v,
+            d: -self.d,
+        }
+    }
+}
+impl Add<f64> for D {
+    type Output = D;
+    fn add(self, o: f64) -> D {
+        self + D::constant(o)
+    }
+}
+impl Sub<f64> for D {
+    type Output = D;
+    fn sub(self, o: f64) -> D {
+        self - D::constant(o)
+    }
+}
+impl Mul<f64> for D {
+    type Output = D;
+    fn mul(self, o: f64) -> D {
+        self * D::constant(o)
+    }
+}
+impl Div<f64> for D {
+    type Output = D;
+    fn div(self, o: f64) -> D {
+        self / D::constant(o)
+    }
+}
+
+impl Scalar for D {
+    fn constant(c: f64) -> Self {
+        D { v: c, d: 0.0 }
+    }
+    fn value(&self) -> f64 {
+        self.v
+    }
+    fn powi(self, n: i32) -> Self {
+        self.chain(self.v.powi(n), powi_derivative(self.v, n))
+    }
+    fn powf(self, p: Self) -> Self {
+        let (da, db) = powf_partials(self.v, p.v);
+        D {
+            v: self.v.powf(p.v),
+            d: da * self.d + db * p.d,
+        }
+    }
+    fn exp(self) -> Self {
+        self.chain(self.v.exp(), self.v.exp())
+    }
+    fn ln(self) -> Self {
+        self.chain(self.v.ln(), 1.0 / self.v)
+    }
+    fn sqrt(self) -> Self {
+        self.chain(self.v.sqrt(), 1.0 / (2.0 * self.v.sqrt()))
+    }
+    fn abs(self) -> Self {
+        self.chain(self.v.abs(), abs_derivative(self.v))
+    }
+    fn sin(self) -> Self {
+        self.chain(self.v.sin(), self.v.cos())
+    }
+    fn cos(self) -> Self {
+        self.chain(self.v.cos(), -self.v.sin())
+    }
+    fn tan(self) -> Self {
+        self.chain(self.v.tan(), 1.0 / self.v.cos().powi(2))
+    }
+    fn tanh(self) -> Self {
+        self.chain(self.v.tanh(), 1.0 / self.v.cosh().powi(2))
+    }
+    fn sigmoid(self) -> Self {
+        let s = sigmoid_f64(self.v);
+        self.chain(s, s * (1.0 - s))
+    }
+    fn softplus(self) -> Self {
+        self.chain(softplus_f64(self.v), softplus_derivative(self.v))
+    }
+    fn relu(self) -> Self {
+        self.chain(self.v.max(0.0), relu_derivative(self.v))
+    }
+    fn min(self, o: Self) -> Self {
+        let (da, db) = min_partials(self.v, o.v);
+        D {
+            v: Scalar::min(self.v, o.v),
+            d: da * self.d + db * o.d,
+        }
+    }
+    fn max(self, o: Self) -> Self {
+        let (da, db) = max_partials(self.v, o.v);
+        D {
+            v: Scalar::max(self.v, o.v),
+            d: da * self.d + db * o.d,
+        }
+    }
+}
+
+fn parse(src: &str) -> Expression {
+    Expression::parse(src).unwrap_or_else(|e| panic!("{}", e.render(src)))
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// The gradient by the test dual, one direction at a time through the generic `eval`.
+fn dual_gradient(f: &Expression, x: &[f64]) -> Vec<f64> {
+    (0..x.len())
+        .map(|i| {
+            let xs: Vec<D> = x
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| D {
+                    v,
+                    d: f64::from(u8::from(i == j)),
+                })
+                .collect();
+            f.eval(&xs).d
+        })
+        .collect()
+}
+
+fn both_gradients(f: &Expression, x: &[f64], chunk: usize) -> (f64, Vec<f64>, f64, Vec<f64>) {
+    let mut work = Workspace::default();
+    let mut gr = vec![f64::NAN; x.len()];
+    let mut gf = vec![f64::NAN; x.len()];
+    let vr = f.gradient_reverse(x, &mut work, &mut gr);
+    let (vf, _) = f.gradient_forward(x, chunk, &mut work, &mut gf);
+    (vr, gr, vf, gf)
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+}
+
+// ---------------------------------------------------------------------------------- syntax
+
+#[test]
+fn precedence_and_associativity() {
+    let cases = [
+        ("-x^2", 3.0, -9.0),
+        ("2^3^2", 0.0, 512.0),
+        ("(2^3)^2", 0.0, 64.0),
+        ("2^-1", 0.0, 0.5),
+        ("x^-1", 4.0, 0.25),
+        ("-2^2", 0.0, -4.0),
+        ("1 - 2 - 3", 0.0, -4.0),
+        ("12 / 3 / 2", 0.0, 2.0),
+        ("1 + 2 * 3", 0.0, 7.0),
+        ("(1 + 2) * 3", 0.0, 9.0),
+        ("2 * -x", 3.0, -6.0),
+        ("- -x", 3.0, 3.0),
+        ("+x", 3.0, 3.0),
+        ("2 * x^2", 3.0, 18.0),
+        ("-x * 2", 3.0, -6.0),
+        ("8 / 2^2", 0.0, 2.0),
+        ("2^x^2", 2.0, 16.0),
+        ("1e-3 * 2E+4", 0.0, 20.0),
+        (".5 + 1.5", 0.0, 2.0),
+        ("pi", 0.0, std::f64::consts::PI),
+        ("e", 0.0, std::f64::consts::E),
+        ("2 * pi * x", 0.5, std::f64::consts::PI),
+    ];
+    for (src, x, want) in cases {
+        let f = parse(src).with_vars(&names(&["x"])).unwrap();
+        let got = f.eval_f64(&[x]);
+        assert!(close(got, want, 1e-15), "{src}: got {got}, want {want}");
+    }
+}
+
+#[test]
+fn inputs_are_collected_in_order_of_first_appearance() {
+    let f = parse("b * a + sin(b) + c; ");
+    assert_eq!(f.vars(), ["b", "a", "c"]);
+    assert_eq!(f.dim(), 3);
+    assert_eq!(parse("a = q; a * w + a").vars(), ["q", "w"]);
+    assert_eq!(parse("2 + pi").vars(), Vec::<String>::new());
+}
+
+#[test]
+fn comments_line_breaks_and_semicolons() {
+    let src = "# Rosenbrock\nr = y - x^2   # the valley\n\n(1 - x)^2 +\n  100 * (r\n  ^ 2)\n";
+    let f = parse(src);
+    assert_eq!(f.vars(), ["y", "x"]);
+    assert_eq!(f.eval_f64(&[2.0, -1.5]), 12.5);
+    assert_eq!(parse("a = 2; b = a * x; b + a").eval_f64(&[3.0]), 8.0);
+    assert_eq!(f.source(), src);
+}
+
+#[test]
+fn integer_exponents_compile_to_powi() {
+    let last = |src: &str| *parse(src).instructions().last().unwrap();
+    assert!(matches!(last("x^2"), Instr::Powi(_, 2)));
+    assert!(matches!(last("x^-1"), Instr::Powi(_, -1)));
+    assert!(matches!(last("pow(x, 3)"), Instr::Powi(_, 3)));
+    assert!(matches!(last("x^(1 + 1)"), Instr::Powi(_, 2)));
+    assert!(matches!(last("x^2.5"), Instr::Pow(..)));
+    assert!(matches!(last("x^y"), Instr::Pow(..)));
+    assert!(matches!(last("x^1e10"), Instr::Pow(..)));
+    // Exactness: powi(x, 3) is x*x*x, which powf need not be.
+    assert_eq!(parse("x^3").eval_f64(&[1.1]), 1.1_f64.powi(3));
+}
+
+#[test]
+fn constant_subexpressions_fold() {
+    let f = parse("x * (2 * pi + sin(0) + 2^3)");
+    let consts = f
+        .instructions()
+        .iter()
+        .filter(|i| matches!(i, Instr::Const(_)))
+        .count();
+    assert_eq!(f.instructions().len(), 3, "{:?}", f.listing());
+    assert_eq!(consts, 1);
+    assert_eq!(f.eval_f64(&[1.0]), 2.0 * std::f64::consts::PI + 8.0);
+}
+
+// ------------------------------------------------------------------------------- let lines
+
+#[test]
+fn let_values_are_computed_once() {
+    let with_let = parse("s = sin(x) * y\ns * s + s");
+    let calls = |f: &Expression, pred: fn(&Instr) -> bool| {
+        f.instructions().iter().filter(|i| pred(i)).count()
+    };
+    assert_eq!(
+        calls(&with_let, |i| matches!(i, Instr::Call1(Func::Sin, _))),
+        1
+    );
+    assert_eq!(calls(&with_let, |i| matches!(i, Instr::Mul(..))), 2);
+    let (x, y) = (0.7_f64, 1.3);
+    let s = x.sin() * y;
+    assert_eq!(with_let.eval_f64(&[x, y]), s * s + s);
+    // On a tape every register is one node: the let value is recorded once.
+    let listing = with_let.listing();
+    assert_eq!(listing.len(), 6, "{listing:?}");
+    assert!(listing.iter().any(|l| l.ends_with("# s")), "{listing:?}");
+    // The gradient sees the shared value through both uses.
+    let (_, gr, _, gf) = both_gradients(&with_let, &[x, y], 2);
+    let ds = 2.0 * s + 1.0;
+    assert!(close(gr[0], ds * x.cos() * y, 1e-14) && close(gf[0], gr[0], 1e-14));
+    assert!(close(gr[1], ds * x.sin(), 1e-14) && close(gf[1], gr[1], 1e-14));
+}
+
+#[test]
+fn later_lets_use_earlier_ones_and_unused_ones_vanish() {
+    let f = parse("a = x + 1\nb = a * a\nunused = exp(z)\nb - a");
+    assert_eq!(f.vars(), ["x", "z"]);
+    assert_eq!(f.eval_f64(&[2.0, 0.0]), 6.0);
+    assert!(
+        !f.instructions()
+            .iter()
+            .any(|i| matches!(i, Instr::Call1(Func::Exp, _)))
+    );
+}
+
+#[test]
+fn listing_names_inputs_and_lets() {
+    let f = parse("r = y - x^2\n(1 - x)^2 + 100 * r^2");
+    assert_eq!(
+        f.listing(),
+        [
+            "%0 = y",
+            "%1 = x",
+            "%2 = const 1",
+            "%3 = const 100",
+            "%4 = powi %1, 2",
+            "%5 = sub %0, %4    # r",
+            "%6 = sub %2, %1",
+            "%7 = powi %6, 2",
+            "%8 = powi %5, 2",
+            "%9 = mul %3, %8",
+            "%10 = add %7, %9",
+        ]
+    );
+}
+
+// --------------------------------------------------------------------------- binding inputs
+
+#[test]
+fn with_vars_reorders_and_allows_extra_names() {
+    let f = parse("x - 2 * y")
+        .with_vars(&names(&["w", "y", "x"]))
+        .unwrap();
+    assert_eq!(f.dim(), 3);
+    assert_eq!(f.vars(), ["w", "y", "x"]);
+    assert_eq!(f.eval_f64(&[100.0, 1.0, 5.0]), 3.0);
+    let mut g = [f64::NAN; 3];
+    f.gradient_reverse(&[100.0, 1.0, 5.0], &mut Workspace::default(), &mut g);
+    assert_eq!(g, [0.0, -2.0, 1.0]);
+    // Binding again starts from the source's own names.
+    let f = f.with_vars(&names(&["x", "y"])).unwrap();
+    assert_eq!(f.eval_f64(&[5.0, 1.0]), 3.0);
+    assert_eq!(
+        Expression::parse_with_vars("y", &names(&["x", "y"]))
+            .unwrap()
+            .eval_f64(&[1.0, 2.0]),
+        2.0
+    );
+}
+
+#[test]
+fn with_vars_rejects_unknown_names_at_their_first_use() {
+    let src = "x + 2 * yy + yy";
+    let err = parse(src).with_vars(&names(&["x", "y"])).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::UnknownVariable);
+    assert_eq!(err.span, 8..10);
+    assert_eq!(err.line_col(src), (1, 9));
+    assert_eq!(err.message, "unknown variable `yy`");
+    assert_eq!(err.expected.as_deref(), Some("one of x, y"));
+    assert_eq!(err.suggestion.as_deref(), Some("did you mean `y`?"));
+    let err = parse("banana").with_vars(&names(&["x"])).unwrap_err();
+    assert_eq!(err.suggestion, None);
+}
+
+// -------------------------------------------------------------------------------- functions
+
+#[test]
+fn every_function_value_and_derivative() {
+    // (source in x, point, value, derivative), derivatives by hand.
+    let s = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let cases: Vec<(&str, f64, f64, f64)> = vec![
+        ("exp(x)", 0.5, 0.5_f64.exp(), 0.5_f64.exp()),
+        ("ln(x)", 2.0, 2.0_f64.ln(), 0.5),
+        ("log(x)", 4.0, 4.0_f64.ln(), 0.25),
+        ("sqrt(x)", 4.0, 2.0, 0.25),
+        ("abs(x)", -3.0, 3.0, -1.0),
+        ("abs(x)", 0.0, 0.0, 0.0),
+        ("sin(x)", 0.3, 0.3_f64.sin(), 0.3_f64.cos()),
+        ("cos(x)", 0.3, 0.3_f64.cos(), -0.3_f64.sin()),
+        ("tan(x)", 0.3, 0.3_f64.tan(), 1.0 / 0.3_f64.cos().powi(2)),
+        ("tanh(x)", 0.3, 0.3_f64.tanh(), 1.0 / 0.3_f64.cosh().powi(2)),
+        ("sigmoid(x)", 0.3, s(0.3), s(0.3) * (1.0 - s(0.3))),
+        ("softplus(x)", 0.3, 0.3_f64.exp().ln_1p(), s(0.3)),
+        ("softplus(x)", 30.0, 30.0, 1.0),
+        ("relu(x)", 2.0, 2.0, 1.0),
+        ("relu(x)", -2.0, 0.0, 0.0),
+        ("relu(x)", 0.0, 0.0, 0.0),
+        ("pow(x, 3)", 2.0, 8.0, 12.0),
+        ("pow(2, x)", 3.0, 8.0, 8.0 * 2.0_f64.ln()),
+        ("pow(x, 0.5)", 4.0, 2.0, 0.25),
+        ("x^x", 2.0, 4.0, 4.0 * (2.0_f64.ln() + 1.0)),
+        ("min(x, 1)", 0.5, 0.5, 1.0),
+        ("min(x, 1)", 2.0, 1.0, 0.0),
+        ("min(x, 1)", 1.0, 1.0, 0.5),
+        ("max(x, 1)", 2.0, 2.0, 1.0),
+        ("max(x, 1)", 0.5, 1.0, 0.0),
+        ("max(x, 1)", 1.0, 1.0, 0.5),
+        ("x / 4", 2.0, 0.5, 0.25),
+        ("4 / x", 2.0, 2.0, -1.0),
+        ("x^-2", 2.0, 0.25, -0.25),
+        ("x^0", 5.0, 1.0, 0.0),
+    ];
+    let mut work = Workspace::default();
+    for (src, x, value, slope) in cases {
+        let f = parse(src).with_vars(&names(&["x"])).unwrap();
+        let mut gr = [f64::NAN];
+        let mut gf = [f64::NAN];
+        let vr = f.gradient_reverse(&[x], &mut work, &mut gr);
+        let (vf, passes) = f.gradient_forward(&[x], 8, &mut work, &mut gf);
+        let dual = f.eval(&[D { v: x, d: 1.0 }]);
+        assert_eq!(passes, 1);
+        for (what, got, want) in [
+            ("value", f.eval_f64(&[x]), value),
+            ("reverse value", vr, value),
+            ("forward value", vf, value),
+            ("dual value", dual.v, value),
+            ("reverse", gr[0], slope),
+            ("forward", gf[0], slope),
+            ("dual", dual.d, slope),
+        ] {
+            assert!(
+                close(got, want, 1e-14),
+                "{src} at {x}: {what} {got}, want {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pytorch_conventions_at_kinks() {
+    let mut work = Workspace::default();
+    let mut g = [0.0; 2];
+    let f = parse("max(x, y)");
+    f.gradient_reverse(&[1.0, 1.0], &mut work, &mut g);
+    assert_eq!(g, [0.5, 0.5]);
+    f.gradient_forward(&[1.0, 1.0], 1, &mut work, &mut g);
+    assert_eq!(g, [0.5, 0.5]);
+    let f = parse("sqrt(x) + 0 * y");
+    f.gradient_reverse(&[0.0, 1.0], &mut work, &mut g);
+    assert_eq!(g[0], f64::INFINITY);
+    // d/db of a^b at a = 0, b >= 0 is masked to 0 (ln 0 would give -inf).
+    let f = parse("pow(x, y)");
+    f.gradient_reverse(&[0.0, 2.0], &mut work, &mut g);
+    assert_eq!(g, [0.0, 0.0]);
+    f.gradient_forward(&[0.0, 2.0], 2, &mut work, &mut g);
+    assert_eq!(g, [0.0, 0.0]);
+}
+
+// ---------------------------------------------------------------------------- gradients
+
+#[test]
+fn rosenbrock_gradient_is_analytic() {
+    let f = parse("(1-x)^2 + 100*(y-x^2)^2");
+    let (x, y) = (-1.5, 2.0);
+    let want = [
+        -2.0 * (1.0 - x) - 400.0 * x * (y - x * x),
+        200.0 * (y - x * x),
+    ];
+    assert_eq!(want, [-155.0, -50.0]);
+    for chunk in [0, 1, 2, 8, 100] {
+        let (vr, gr, vf, gf) = both_gradients(&f, &[x, y], chunk);
+        assert_eq!((vr, vf), (12.5, 12.5));
+        for i in 0..2 {
+            assert!(close(gr[i], want[i], 1e-12), "reverse {gr:?}");
+            assert!(
+                close(gf[i], want[i], 1e-12),
+                "forward chunk {chunk}: {gf:?}"
+            );
+        }
+    }
+    assert_eq!(dual_gradient(&f, &[x, y]), want);
+}
+
+#[test]
+fn other_gradients_are_analytic() {
+    type Grad = fn(&[f64]) -> Vec<f64>;
+    let cases: [(&str, [f64; 3], Grad); 5] = [
+        ("sin(x) * exp(y) + z", [0.4, -0.3, 9.0], |p| {
+            vec![p[0].cos() * p[1].exp(), p[0].sin() * p[1].exp(), 1.0]
+        }),
+        ("sqrt(x^2 + y^2 + z^2)", [1.0, 2.0, 2.0], |p| {
+            let r = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
+            p.iter().map(|v| v / r).collect()
+        }),
+        ("x / (y * z)", [3.0, 2.0, -4.0], |p| {
+            let d = p[1] * p[2];
+            vec![1.0 / d, -p[0] / (d * p[1]), -p[0] / (d * p[2])]
+        }),
+        ("a = x*y\nb = tanh(a)\nb*b + z*b", [0.3, 0.8, 1.7], |p| {
+            let b = (p[0] * p[1]).tanh();
+            let db = 2.0 * b + p[2];
+            let da = db * (1.0 - b * b);
+            vec![da * p[1], da * p[0], b]
+        }),
+        ("ln(sigmoid(x*z)) + softplus(y)^2", [0.6, -1.1, 2.0], |p| {
+            let s = |t: f64| 1.0 / (1.0 + (-t).exp());
+            let sp = (p[1].exp()).ln_1p();
+            let dlog = 1.0 - s(p[0] * p[2]);
+            vec![dlog * p[2], 2.0 * sp * s(p[1]), dlog * p[0]]
+        }),
+    ];
+    for (src, point, grad) in cases {
+        let f = parse(src).with_vars(&names(&["x", "y", "z"])).unwrap();
+        let want = grad(&point);
+        let (_, gr, _, gf) = both_gradients(&f, &point, 2);
+        let gd = dual_gradient(&f, &point);
+        for i in 0..3 {
+            assert!(
+                close(gr[i], want[i], 1e-12),
+                "{src}: reverse {gr:?} want {want:?}"
+            );
+            assert!(
+                close(gf[i], want[i], 1e-12),
+                "{src}: forward {gf:?} want {want:?}"
+            );
+            assert!(
+                close(gd[i], want[i], 1e-12),
+                "{src}: dual {gd:?} want {want:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn forward_pass_count_follows_the_chunk() {
+    let src = (0..10)
+        .map(|i| format!("x{i} * x{i}"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let f = parse(&src);
+    let x: Vec<f64> = (0..10).map(f64::from).collect();
+    let mut work = Workspace::default();
+    let mut g = vec![0.0; 10];
+    for (chunk, passes) in [(0, 10), (1, 10), (3, 4), (8, 2), (100, 2)] {
+        g.fill(f64::NAN);
+        let (v, p) = f.gradient_forward(&x, chunk, &mut work, &mut g);
+        assert_eq!((v, p), (285.0, passes), "chunk {chunk}");
+        assert_eq!(g, x.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
+    }
+    let constant = parse("2 + 3");
+    assert_eq!(
+        constant.gradient_forward(&[], 4, &mut work, &mut []),
+        (5.0, 0)
+    );
+    assert_eq!(constant.gradient_reverse(&[], &mut work, &mut []), 5.0);
+    assert_eq!(constant.value_with(&[], &mut work), 5.0);
+}
+
+// ----------------------------------------------------------------------- random agreement
+
+fn expression_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        prop::sample::select(vec!["x", "y", "z"]).prop_map(String::from),
+        (1_u32..5).prop_map(|n| n.to_string()),
+        (0.1_f64..3.0).prop_map(|c| format!("{c:.3}")),
+    ];
+    let tree = leaf.prop_recursive(5, 32, 2, |inner| {
+        let funcs = vec![
+            "exp", "ln", "log", "sqrt", "abs", "sin", "cos", "tan", "tanh", "sigmoid", "softplus",
+            "relu",
+        ];
+        prop_oneof![
+            (
+                inner.clone(),
+                prop::sample::select(vec!["+", "-", "*", "/"]),
+                inner.clone()
+            )
+                .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            (prop::sample::select(funcs), inner.clone()).prop_map(|(f, a)| format!("{f}({a})")),
+            (inner.clone(), -3_i32..4).prop_map(|(a, n)| format!("({a})^{n}")),
+            (
+                prop::sample::select(vec!["pow", "min", "max"]),
+                inner.clone(),
+                inner.clone()
+            )
+                .prop_map(|(f, a, b)| format!("{f}({a}, {b})")),
+            inner.clone().prop_map(|a| format!("-{a}")),
+        ]
+    });
+    prop_oneof![
+        tree.clone(),
+        (tree.clone(), tree).prop_map(|(a, b)| format!("t = {a}\n{b} + t * t - t")),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn forward_and_reverse_agree_on_random_expressions(
+        src in expression_text(),
+        x in prop::array::uniform3(-2.0_f64..2.0),
+        chunk in 1_usize..=8,
+    ) {
+        let f = Expression::parse(&src).unwrap().with_vars(&names(&["x", "y", "z"])).unwrap();
+        let (vr, gr, vf, gf) = both_gradients(&f, &x, chunk);
+        let v = f.eval_f64(&x);
+        prop_assert!(vr.to_bits() == v.to_bits() && vf.to_bits() == v.to_bits() || v.is_nan());
+        let gd = dual_gradient(&f, &x);
+        for i in 0..3 {
+            if gr[i].is_finite() && gf[i].is_finite() && gd[i].is_finite() {
+                prop_assert!(close(gr[i], gf[i], 1e-12), "{src} at {x:?}: {gr:?} vs {gf:?}");
+                prop_assert!(close(gd[i], gf[i], 1e-12), "{src} at {x:?}: {gd:?} vs {gf:?}");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------- errors
+
+/// Parses `src` and returns the error's kind, (line, column), message, expected and hint.
+fn fail(src: &str) -> (ErrorKind, (usize, usize), ExprError) {
+    match Expression::parse(src) {
+        Ok(f) => panic!("{src:?} parsed: {:?}", f.listing()),
+        Err(e) => (e.kind, e.line_col(src), e),
+    }
+}
+
+#[test]
+fn malformed_expressions_report_kind_and_column() {
+    use ErrorKind::*;
+    // (source, kind, line, column, a piece of the message)
+    let cases = [
+        (
+            "x + * y",
+            MissingOperand,
+            1,
+            5,
+            "expected an operand, found `*`",
+        ),
+        (
+            "* 2",
+            MissingOperand,
+            1,
+            1,
+            "`*` is missing its left operand",
+        ),
+        (
+            "2 *",
+            MissingOperand,
+            1,
+            3,
+            "`*` is missing its right operand",
+        ),
+        (
+            "2 *\n",
+            MissingOperand,
+            1,
+            3,
+            "`*` is missing its right operand",
+        ),
+        (
+            "x ** 2",
+            MissingOperand,
+            1,
+            4,
+            "expected an operand, found `*`",
+        ),
+        ("x y", AdjacentOperands, 1, 3, "two operands in a row"),
+        ("2 (x)", AdjacentOperands, 1, 3, "two operands in a row"),
+        ("1e + x", BadNumber, 1, 1, "bad number `1e`"),
+        ("x * 1.2.3", BadNumber, 1, 5, "more than one decimal point"),
+        ("sinn(x)", UnknownFunction, 1, 1, "unknown function `sinn`"),
+        (
+            "1 + pow(x)",
+            WrongArity,
+            1,
+            5,
+            "`pow` takes 2 arguments, found 1",
+        ),
+        (
+            "max(1, 2, 3)",
+            WrongArity,
+            1,
+            1,
+            "`max` takes 2 arguments, found 3",
+        ),
+        ("sin()", WrongArity, 1, 1, "`sin` takes 1 argument, found 0"),
+        ("(x + 1", UnclosedParen, 1, 1, "unclosed `(`"),
+        ("sin(x", UnclosedParen, 1, 4, "unclosed `(`"),
+        ("x + 1)", UnmatchedParen, 1, 6, "unmatched `)`"),
+        (")", UnmatchedParen, 1, 1, "unmatched `)`"),
+        ("()", MissingOperand, 1, 2, "expected an operand, found `)`"),
+        ("x $ y", UnexpectedChar, 1, 3, "unexpected character `$`"),
+        ("sin(", UnexpectedEnd, 1, 5, "unexpected end of input"),
+        ("", Empty, 1, 1, "empty expression"),
+        ("  # only a comment\n", Empty, 1, 1, "empty expression"),
+        (
+            "a = x^2",
+            MissingFinalExpression,
+            1,
+            1,
+            "`a` is not followed by a final expression",
+        ),
+        (
+            "a = b + 1\nb = 2\na",
+            UseBeforeDefinition,
+            1,
+            5,
+            "`b` is used before its definition on line 2",
+        ),
+        (
+            "a = a + 1\na",
+            UseBeforeDefinition,
+            1,
+            5,
+            "`a` is used in its own definition",
+        ),
+        (
+            "a = 1\na = 2\na",
+            Redefinition,
+            2,
+            1,
+            "`a` is already defined on line 1",
+        ),
+        (
+            "pi = 3; pi",
+            ReservedName,
+            1,
+            1,
+            "cannot assign to `pi`: it is a constant",
+        ),
+        (
+            "x = 1\nsin = 2; sin",
+            ReservedName,
+            2,
+            1,
+            "cannot assign to `sin`: it is a function",
+        ),
+        (
+            "x + 1, 2",
+            TrailingInput,
+            1,
+            6,
+            "unexpected `,` after the expression",
+        ),
+        (
+            "x + y = 3",
+            TrailingInput,
+            1,
+            7,
+            "unexpected `=` after the expression",
+        ),
+        (
+            "x\ny",
+            TrailingInput,
+            2,
+            1,
+            "unexpected input after the final expression",
+        ),
+        ("sin + 1", MissingCall, 1, 1, "`sin` is a function"),
+        ("2 * pi(3)", NotAFunction, 1, 5, "`pi` is not a function"),
+        ("(x, y)", UnexpectedToken, 1, 3, "unexpected `,`"),
+        (
+            "pow(x; y)",
+            UnexpectedToken,
+            1,
+            6,
+            "unexpected `;` in the arguments of `pow`",
+        ),
+    ];
+    for (src, kind, line, column, message) in cases {
+        let (k, at, err) = fail(src);
+        assert_eq!(
+            (k, at),
+            (kind, (line, column)),
+            "{src:?}: {}",
+            err.render(src)
+        );
+        assert!(err.message.contains(message), "{src:?}: {:?}", err.message);
+    }
+}
+
+#[test]
+fn suggestions_name_the_nearest_function() {
+    let (_, _, err) = fail("sinn(x)");
+    assert_eq!(err.suggestion.as_deref(), Some("did you mean `sin`?"));
+    let (_, _, err) = fail("2 * sigmod(x)");
+    assert_eq!(err.suggestion.as_deref(), Some("did you mean `sigmoid`?"));
+    let (_, _, err) = fail("x(y + 1)");
+    assert_eq!(
+        err.suggestion.as_deref(),
+        Some("to multiply, write `x * (...)`")
+    );
+    let (_, _, err) = fail("x ** 2");
+    assert_eq!(
+        err.suggestion.as_deref(),
+        Some("write a power as `x^2`, not `x**2`")
+    );
+}
+
+#[test]
+fn render_places_the_caret_under_the_span() {
+    let src = "r = y - x^2\n(1 - x)^2 + 100 * sinn(r)";
+    let err = Expression::parse(src).unwrap_err();
+    assert_eq!(
+        err.render(src),
+        "line 2, column 19: unknown function `sinn`\n\
+         \x20 (1 - x)^2 + 100 * sinn(r)\n\
+         \x20                   ^^^^\n\
+         did you mean `sin`?\n"
+    );
+    let src = "pow(x)";
+    assert_eq!(
+        Expression::parse(src).unwrap_err().render(src),
+        "line 1, column 1: `pow` takes 2 arguments, found 1 (expected `pow(a, b)`)\n  pow(x)\n  ^^^^^^\n"
+    );
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let ok = format!("{}x{}", "(".repeat(200), ")".repeat(200));
+    assert_eq!(parse(&ok).eval_f64(&[2.0]), 2.0);
+    let calls = format!("{}x{}", "sin(".repeat(120), ")".repeat(120));
+    assert!(parse(&calls).eval_f64(&[0.5]).is_finite());
+    let deep = format!("{}x{}", "(".repeat(100_000), ")".repeat(100_000));
+    assert_eq!(fail(&deep).0, ErrorKind::TooDeep);
+    let powers = format!("2{}", "^2".repeat(10_000));
+    assert_eq!(fail(&powers).0, ErrorKind::TooDeep);
+    // Long flat chains and runs of signs are loops, not recursion.
+    let long = vec!["x"; 50_000].join(" + ");
+    assert_eq!(parse(&long).eval_f64(&[1.0]), 50_000.0);
+    let signs = format!("{}x", "-".repeat(50_001));
+    assert_eq!(parse(&signs).eval_f64(&[1.0]), -1.0);
+}
