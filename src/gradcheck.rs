@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use nalgebra::{DMatrix, SymmetricEigen};
 use serde::Serialize;
 
-use crate::ad::{dual, finite};
+use crate::ad::{ScalarFn, dual, finite};
 use crate::expr::{ExprError, Expression, Workspace};
 
 /// Errors of the `grad` command: all are bad input (exit code 2).

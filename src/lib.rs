@@ -5,10 +5,18 @@
 //!   plus finite differences as the reference.
 //! - [`expr`]: the expression language objectives are written in.
 //! - [`data`], [`model`]: datasets, models and losses, written once over `Scalar`.
+//! - [`objective`]: what is minimised, and the counting oracle (the only door to it).
 //! - [`optim`]: the optimizers (torch.optim family and beyond), schedules, the registry.
+//! - [`session`]: runs and the session that advances them together; the single source of truth.
+//! - [`headless`], [`tui`]: the two thin front ends over a session.
+//! - [`gradcheck`]: `gradscope grad`, the engines side by side on one expression.
 pub mod ad;
 pub mod data;
 pub mod expr;
+pub mod gradcheck;
+pub mod headless;
 pub mod model;
+pub mod objective;
 pub mod optim;
+pub mod session;
 pub mod tui;

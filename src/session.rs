@@ -248,3 +248,25 @@ impl Session {
         self.stop = stop;
     }
 }
+
+/// Which plane the landscape shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Plane {
+    /// Two parameters by index (the default `(0, 1)` for two-variable objectives).
+    #[default]
+    Params2,
+    Params(usize, usize),
+    /// The plane through the trajectories' two principal directions.
+    Pca,
+    /// The decision boundary of the selected run over a two-feature dataset.
+    Decision,
+}
+
+/// How a scenario asks to be shown; front ends may let the user change it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ViewSpec {
+    pub x_range: Option<(f64, f64)>,
+    pub y_range: Option<(f64, f64)>,
+    pub log_scale: bool,
+    pub plane: Plane,
+}

@@ -12,7 +12,6 @@ use crate::data::{Batcher, Dataset};
 use crate::model::{Loss, LossKind, Predictor, batch_loss, evaluate};
 
 /// Loss of a model over a dataset, presented minibatch by minibatch.
-#[derive(Clone)]
 pub struct ModelObjective<P> {
     model: Arc<P>,
     loss: Loss,
@@ -25,6 +24,24 @@ pub struct ModelObjective<P> {
     /// Indices of the minibatch the oracle currently sees.
     batch: Vec<usize>,
     epoch: u64,
+}
+
+// Manual impl: the model sits behind an `Arc`, so `P` itself need not be `Clone`.
+impl<P> Clone for ModelObjective<P> {
+    fn clone(&self) -> Self {
+        Self {
+            model: Arc::clone(&self.model),
+            loss: self.loss.clone(),
+            train: Arc::clone(&self.train),
+            test: self.test.clone(),
+            start: self.start.clone(),
+            names: Arc::clone(&self.names),
+            batcher: self.batcher.clone(),
+            initial_batcher: self.initial_batcher.clone(),
+            batch: self.batch.clone(),
+            epoch: self.epoch,
+        }
+    }
 }
 
 impl<P: Predictor> ModelObjective<P> {

@@ -813,6 +813,26 @@ pub fn suggest<'a>(bad: &str, candidates: impl IntoIterator<Item = &'a str>) -> 
         .map(|(_, c)| c.to_string())
 }
 
+/// Every optimizer with its description and hyperparameters (`gradscope list`).
+#[must_use]
+pub fn describe_all() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for spec in SPECS.iter() {
+        let _ = writeln!(out, "{:<20} {}", spec.name, spec.description);
+        for h in spec.hypers {
+            let _ = writeln!(
+                out,
+                "    {:<26} default {:<14} {}",
+                h.name,
+                h.default.to_string(),
+                h.description
+            );
+        }
+    }
+    out
+}
+
 /// Builds an optimizer from its registry name and hyperparameter overrides (validated).
 /// `seed` feeds the RNG of stochastic methods. `_dim` (the number of parameters) is accepted for
 /// callers' convenience; every optimizer sizes its state lazily from the first `step`.
