@@ -250,16 +250,20 @@ impl Session {
 }
 
 /// Which plane the landscape shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plane {
-    /// Two parameters by index (the default `(0, 1)` for two-variable objectives).
-    #[default]
-    Params2,
+    /// Two parameters by index.
     Params(usize, usize),
     /// The plane through the trajectories' two principal directions.
     Pca,
     /// The decision boundary of the selected run over a two-feature dataset.
     Decision,
+}
+
+impl Default for Plane {
+    fn default() -> Self {
+        Plane::Params(0, 1)
+    }
 }
 
 /// How a scenario asks to be shown; front ends may let the user change it.
