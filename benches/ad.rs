@@ -66,7 +66,9 @@ fn extended_rosenbrock(c: &mut Criterion) {
     group.sample_size(20);
     for n in [10_usize, 100, 1000, 10_000] {
         let f = ExtendedRosenbrock(n);
-        let x: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { -1.2 } else { 1.0 }).collect();
+        let x: Vec<f64> = (0..n)
+            .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+            .collect();
         let mut g = vec![0.0; n];
         let mut tape = Tape::new();
         group.bench_with_input(BenchmarkId::new("f", n), &n, |b, _| {
@@ -84,7 +86,9 @@ fn extended_rosenbrock(c: &mut Criterion) {
     // n = 10000 forward takes 1250 passes of 10000 terms; measured with fewer samples.
     group.sample_size(10);
     let f = ExtendedRosenbrock(10_000);
-    let x: Vec<f64> = (0..10_000).map(|i| if i % 2 == 0 { -1.2 } else { 1.0 }).collect();
+    let x: Vec<f64> = (0..10_000)
+        .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+        .collect();
     let mut g = vec![0.0; 10_000];
     group.bench_function(BenchmarkId::new("forward_chunk8", 10_000), |b| {
         b.iter(|| dual::gradient(&f, black_box(&x), dual::MAX_CHUNK, &mut g));

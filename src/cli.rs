@@ -6,7 +6,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Explore how models are fitted: back-propagation computes gradients, optimizers use them.
 #[derive(Debug, Parser)]
-#[command(name = "gradscope", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "gradscope",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// Scenario files (YAML). Without one the TUI opens the built-in Rosenbrock race.
     pub files: Vec<PathBuf>,

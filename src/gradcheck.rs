@@ -22,10 +22,16 @@ pub enum GradError {
     BadPoint(String),
     #[error("variable{} {} not given with --at (the expression uses: {})",
         if .missing.len() == 1 { "" } else { "s" }, .missing.join(", "), .all.join(", "))]
-    MissingVars { missing: Vec<String>, all: Vec<String> },
+    MissingVars {
+        missing: Vec<String>,
+        all: Vec<String>,
+    },
     #[error("--at gives '{name}', which the expression does not use{}",
         .suggestion.as_ref().map(|s| format!("; did you mean '{s}'?")).unwrap_or_default())]
-    UnknownVar { name: String, suggestion: Option<String> },
+    UnknownVar {
+        name: String,
+        suggestion: Option<String>,
+    },
     #[error("--at gives '{0}' twice")]
     DuplicateVar(String),
 }
@@ -85,11 +91,14 @@ pub struct Costs {
 pub fn parse_point(spec: &str) -> Result<Vec<(String, f64)>, GradError> {
     let mut out: Vec<(String, f64)> = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, value) =
-            part.split_once('=').ok_or_else(|| GradError::BadPoint(part.to_string()))?;
+        let (name, value) = part
+            .split_once('=')
+            .ok_or_else(|| GradError::BadPoint(part.to_string()))?;
         let name = name.trim();
-        let value: f64 =
-            value.trim().parse().map_err(|_| GradError::BadPoint(part.to_string()))?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| GradError::BadPoint(part.to_string()))?;
         if name.is_empty() {
             return Err(GradError::BadPoint(part.to_string()));
         }
@@ -141,14 +150,21 @@ pub fn compute(
             });
         }
     }
-    let missing: Vec<String> =
-        vars.iter().filter(|v| !at.iter().any(|(n, _)| n == *v)).cloned().collect();
+    let missing: Vec<String> = vars
+        .iter()
+        .filter(|v| !at.iter().any(|(n, _)| n == *v))
+        .cloned()
+        .collect();
     if !missing.is_empty() {
         return Err(GradError::MissingVars { missing, all: vars });
     }
     let point: Vec<f64> = vars
         .iter()
-        .map(|v| at.iter().find(|(n, _)| n == v).map_or(f64::NAN, |(_, x)| *x))
+        .map(|v| {
+            at.iter()
+                .find(|(n, _)| n == v)
+                .map_or(f64::NAN, |(_, x)| *x)
+        })
         .collect();
     let n = vars.len();
     let chunk = chunk.clamp(1, dual::MAX_CHUNK);
@@ -171,7 +187,10 @@ pub fn compute(
     let (_, _, hessian) = dual::hessian_with(&point, |x| expr.eval(x));
     let (eigenvalues, condition_number) = spectrum(&hessian);
     let max_diff = |a: &[f64], b: &[f64]| {
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
     };
     Ok(GradReport {
         expression: source.to_string(),
@@ -180,14 +199,30 @@ pub fn compute(
             forward_finite: max_diff(&forward, &finite_g),
             reverse_finite: max_diff(&reverse, &finite_g),
         },
-        gradient: Gradients { forward, reverse, finite: finite_g },
+        gradient: Gradients {
+            forward,
+            reverse,
+            finite: finite_g,
+        },
         cost: Costs {
-            forward: EngineCost { passes, nanos_per_gradient: forward_ns },
-            reverse: EngineCost { passes: 1, nanos_per_gradient: reverse_ns },
-            finite: EngineCost { passes: 2 * n, nanos_per_gradient: finite_ns },
+            forward: EngineCost {
+                passes,
+                nanos_per_gradient: forward_ns,
+            },
+            reverse: EngineCost {
+                passes: 1,
+                nanos_per_gradient: reverse_ns,
+            },
+            finite: EngineCost {
+                passes: 2 * n,
+                nanos_per_gradient: finite_ns,
+            },
             chunk,
         },
-        hessian: hessian.row_iter().map(|r| r.iter().copied().collect()).collect(),
+        hessian: hessian
+            .row_iter()
+            .map(|r| r.iter().copied().collect())
+            .collect(),
         eigenvalues,
         condition_number,
         vars,
@@ -202,11 +237,19 @@ pub fn spectrum(h: &DMatrix<f64>) -> (Vec<f64>, f64) {
     if h.nrows() == 0 || h.iter().any(|v| !v.is_finite()) {
         return (Vec::new(), f64::NAN);
     }
-    let mut eig: Vec<f64> = SymmetricEigen::new(h.clone()).eigenvalues.iter().copied().collect();
+    let mut eig: Vec<f64> = SymmetricEigen::new(h.clone())
+        .eigenvalues
+        .iter()
+        .copied()
+        .collect();
     eig.sort_by(f64::total_cmp);
     let abs_max = eig.iter().map(|v| v.abs()).fold(0.0, f64::max);
     let abs_min = eig.iter().map(|v| v.abs()).fold(f64::INFINITY, f64::min);
-    let cond = if abs_min == 0.0 { f64::INFINITY } else { abs_max / abs_min };
+    let cond = if abs_min == 0.0 {
+        f64::INFINITY
+    } else {
+        abs_max / abs_min
+    };
     (eig, cond)
 }
 
@@ -225,8 +268,12 @@ impl GradReport {
     #[must_use]
     pub fn render_text(&self) -> String {
         let mut s = String::new();
-        let point: Vec<String> =
-            self.vars.iter().zip(&self.point).map(|(v, x)| format!("{v}={x}")).collect();
+        let point: Vec<String> = self
+            .vars
+            .iter()
+            .zip(&self.point)
+            .map(|(v, x)| format!("{v}={x}"))
+            .collect();
         let _ = writeln!(s, "f = {}", self.expression.trim());
         let _ = writeln!(s, "at {}", point.join(", "));
         let _ = writeln!(s, "value = {:.17e}\n", self.value);
@@ -274,7 +321,11 @@ impl GradReport {
             let cells: Vec<String> = row.iter().map(|v| format!("{v:>14.6e}")).collect();
             let _ = writeln!(s, "  [{}]", cells.join(" "));
         }
-        let eig: Vec<String> = self.eigenvalues.iter().map(|v| format!("{v:.6e}")).collect();
+        let eig: Vec<String> = self
+            .eigenvalues
+            .iter()
+            .map(|v| format!("{v:.6e}"))
+            .collect();
         let _ = writeln!(s, "eigenvalues: {}", eig.join(", "));
         let _ = writeln!(s, "condition number: {:.6e}", self.condition_number);
         s

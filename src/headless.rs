@@ -19,7 +19,10 @@ use crate::session::Session;
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("cannot write '{path}': {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
 }
@@ -30,16 +33,25 @@ pub enum ExportError {
 /// Histories are decimated beyond a few thousand points (first, last and best always kept), so a
 /// long run exports the points still held.
 pub fn write_trajectory(path: &Path, sessions: &[&Session]) -> Result<(), ExportError> {
-    let io = |source| ExportError::Io { path: path.display().to_string(), source };
+    let io = |source| ExportError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let mut out = String::new();
     let names: Vec<String> = match sessions {
         [first, rest @ ..]
-            if rest.iter().all(|s| s.objective().param_names() == first.objective().param_names()) =>
+            if rest
+                .iter()
+                .all(|s| s.objective().param_names() == first.objective().param_names()) =>
         {
             first.objective().param_names()
         }
         _ => {
-            let n = sessions.iter().map(|s| s.objective().dim()).max().unwrap_or(0);
+            let n = sessions
+                .iter()
+                .map(|s| s.objective().dim())
+                .max()
+                .unwrap_or(0);
             (0..n).map(|i| format!("p{i}")).collect()
         }
     };

@@ -13,7 +13,12 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Grad { expr, at, json, chunk }) => grad(&expr, &at, json, chunk),
+        Some(Command::Grad {
+            expr,
+            at,
+            json,
+            chunk,
+        }) => grad(&expr, &at, json, chunk),
         Some(Command::List) => {
             println!("{}", gradscope::optim::registry::describe_all());
             ExitCode::SUCCESS

@@ -33,11 +33,13 @@
 //! [`Model`] that forwards to it; [`Predictor::param_groups`] defaults to one group of
 //! [`ParamKind::Other`], which the initialisers and the L2 penalty treat sensibly.
 
+pub mod custom;
 pub mod init;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;
 
+pub use custom::CustomModel;
 pub use init::{Init, InitError, init_params};
 pub use loss::{Loss, LossKind, accuracy, batch_loss, check_compatible};
 pub use metrics::{Metrics, evaluate};

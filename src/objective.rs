@@ -67,7 +67,9 @@ pub trait Objective: Send {
         scratch: &mut Scratch,
     ) -> (f64, usize) {
         match engine {
-            Engine::Forward { chunk } => dual::gradient_with(x, chunk, grad, |v| self.eval_chunk(v)),
+            Engine::Forward { chunk } => {
+                dual::gradient_with(x, chunk, grad, |v| self.eval_chunk(v))
+            }
             Engine::Reverse => (
                 tape::gradient_with(&mut scratch.tape, x, grad, |v| self.eval_var(v)),
                 1,
@@ -103,7 +105,10 @@ pub trait Objective: Send {
     }
     /// Full-data metrics of `x` (not counted as oracle evaluations).
     fn metrics(&self, x: &[f64]) -> Metrics {
-        Metrics { train_loss: self.value(x), ..Metrics::default() }
+        Metrics {
+            train_loss: self.value(x),
+            ..Metrics::default()
+        }
     }
     /// Rows of a small reverse-mode tape for display; `None` when the objective is too large.
     fn tape_nodes(&self, x: &[f64]) -> Option<Vec<tape::NodeView>> {
@@ -135,7 +140,11 @@ impl Counts {
     /// Mean wall time of one gradient, in nanoseconds.
     #[must_use]
     pub fn nanos_per_gradient(&self) -> f64 {
-        if self.gradient == 0 { 0.0 } else { self.gradient_nanos as f64 / self.gradient as f64 }
+        if self.gradient == 0 {
+            0.0
+        } else {
+            self.gradient_nanos as f64 / self.gradient as f64
+        }
     }
 }
 

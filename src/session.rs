@@ -26,13 +26,23 @@ pub enum Command {
     Step,
     StepN(u64),
     /// Rewind one run by k steps.
-    Rewind { run: usize, steps: u64 },
+    Rewind {
+        run: usize,
+        steps: u64,
+    },
     Reset,
     /// Restart every run from this point.
     RestartFrom(Vec<f64>),
-    SetHyperparameter { run: usize, name: String, value: HyperValue },
+    SetHyperparameter {
+        run: usize,
+        name: String,
+        value: HyperValue,
+    },
     /// Multiply a run's learning rate (the TUI's halve/double).
-    ScaleLr { run: usize, factor: f64 },
+    ScaleLr {
+        run: usize,
+        factor: f64,
+    },
     SetEngine(Engine),
     AddRun(RunSpec),
     RemoveRun(usize),

@@ -72,12 +72,20 @@ pub fn evaluate(expectation: &Expectation, run: Option<&Run>) -> Outcome {
             outcome(format!("< {}", fmt(*bound)), fmt(loss), loss < *bound)
         }
         Check::BestLossBelow(bound) => {
-            let best = run.history().best_loss().unwrap_or(f64::NAN).min(run.best_loss());
+            let best = run
+                .history()
+                .best_loss()
+                .unwrap_or(f64::NAN)
+                .min(run.best_loss());
             outcome(format!("< {}", fmt(*bound)), fmt(best), best < *bound)
         }
         Check::AccuracyAbove(bound) => match run.metrics().accuracy {
             Some(acc) => outcome(format!("> {bound}"), format!("{acc:.4}"), acc > *bound),
-            None => outcome(format!("> {bound}"), "no accuracy (not a classifier)".into(), false),
+            None => outcome(
+                format!("> {bound}"),
+                "no accuracy (not a classifier)".into(),
+                false,
+            ),
         },
         Check::Status(name) => {
             let actual = run.status().name();
@@ -94,7 +102,11 @@ pub fn evaluate(expectation: &Expectation, run: Option<&Run>) -> Outcome {
                     .sqrt();
                 outcome(format!("< {}", fmt(*bound)), fmt(d), d < *bound)
             }
-            None => outcome(format!("< {}", fmt(*bound)), "no known minimum".into(), false),
+            None => outcome(
+                format!("< {}", fmt(*bound)),
+                "no known minimum".into(),
+                false,
+            ),
         },
         Check::ConvergedWithinSteps(max) => {
             let converged = run.status().name() == "converged";
@@ -103,7 +115,11 @@ pub fn evaluate(expectation: &Expectation, run: Option<&Run>) -> Outcome {
             } else {
                 format!("{} after {} steps", run.status().name(), run.steps())
             };
-            outcome(format!("converged by step {max}"), actual, converged && run.steps() <= *max)
+            outcome(
+                format!("converged by step {max}"),
+                actual,
+                converged && run.steps() <= *max,
+            )
         }
     }
 }

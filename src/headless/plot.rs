@@ -35,10 +35,16 @@ pub fn run_rgb(i: usize) -> RGBColor {
 
 /// Writes one row per session to `path` (`.svg` or `.png`, chosen by extension).
 pub fn write_plot(path: &Path, sessions: &[&Session]) -> Result<(), PlotError> {
-    let err = |m: String| PlotError { path: path.display().to_string(), message: m };
+    let err = |m: String| PlotError {
+        path: path.display().to_string(),
+        message: m,
+    };
     let rows = u32::try_from(sessions.len().max(1)).unwrap_or(1);
     let size = (1200, 450 * rows);
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("svg") => {
             let root = SVGBackend::new(path, size).into_drawing_area();
@@ -86,10 +92,28 @@ fn draw_losses<DB: DrawingBackend>(
     let min = all.iter().copied().fold(f64::INFINITY, f64::min);
     // A log axis needs positive values: shift when the objective goes to zero or below.
     let shift = if min > 0.0 { 0.0 } else { -min + 1e-12 };
-    let label = if shift == 0.0 { "loss (log)" } else { "loss - min + 1e-12 (log)" };
-    let lo = all.iter().map(|l| l + shift).fold(f64::INFINITY, f64::min).max(1e-300);
-    let hi = all.iter().map(|l| l + shift).fold(0.0, f64::max).max(lo * 10.0);
-    let max_step = session.runs().iter().map(|r| r.steps()).max().unwrap_or(1).max(1);
+    let label = if shift == 0.0 {
+        "loss (log)"
+    } else {
+        "loss - min + 1e-12 (log)"
+    };
+    let lo = all
+        .iter()
+        .map(|l| l + shift)
+        .fold(f64::INFINITY, f64::min)
+        .max(1e-300);
+    let hi = all
+        .iter()
+        .map(|l| l + shift)
+        .fold(0.0, f64::max)
+        .max(lo * 10.0);
+    let max_step = session
+        .runs()
+        .iter()
+        .map(|r| r.steps())
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let mut chart = ChartBuilder::on(area)
         .caption(format!("{}: loss", session.name), ("sans-serif", 18))
         .margin(10)
@@ -151,12 +175,22 @@ fn window(session: &Session) -> ((f64, f64), (f64, f64)) {
 
 fn ramp(t: f64) -> RGBColor {
     // A viridis-like ramp: dark blue → green → yellow.
-    let stops = [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    let stops = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
     let t = t.clamp(0.0, 1.0) * (stops.len() - 1) as f64;
     let i = (t.floor() as usize).min(stops.len() - 2);
     let f = t - i as f64;
     let lerp = |a: f64, b: f64| (a + (b - a) * f).round() as u8;
-    RGBColor(lerp(stops[i].0, stops[i + 1].0), lerp(stops[i].1, stops[i + 1].1), lerp(stops[i].2, stops[i + 1].2))
+    RGBColor(
+        lerp(stops[i].0, stops[i + 1].0),
+        lerp(stops[i].1, stops[i + 1].1),
+        lerp(stops[i].2, stops[i + 1].2),
+    )
 }
 
 fn draw_landscape<DB: DrawingBackend>(
@@ -165,7 +199,10 @@ fn draw_landscape<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let ((x0, x1), (y0, y1)) = window(session);
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("{}: trajectories", session.name), ("sans-serif", 18))
+        .caption(
+            format!("{}: trajectories", session.name),
+            ("sans-serif", 18),
+        )
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(50)
@@ -189,8 +226,16 @@ fn draw_landscape<DB: DrawingBackend>(
             grid.push(objective.value(&p));
         }
     }
-    let lo = grid.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
-    let hi = grid.iter().copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+    let lo = grid
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let hi = grid
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
     let level = |v: f64| ((v - lo) + 1e-9).ln();
     let (llo, lhi) = (level(lo), level(hi).max(level(lo) + 1e-12));
     chart
@@ -199,7 +244,11 @@ fn draw_landscape<DB: DrawingBackend>(
             let x = x0 + i as f64 * dx;
             let y = y0 + j as f64 * dy;
             // Quantised bands read as contour lines at log-spaced levels.
-            let t = if v.is_finite() { ((level(v) - llo) / (lhi - llo) * 16.0).floor() / 16.0 } else { 1.0 };
+            let t = if v.is_finite() {
+                ((level(v) - llo) / (lhi - llo) * 16.0).floor() / 16.0
+            } else {
+                1.0
+            };
             Rectangle::new([(x, y), (x + dx, y + dy)], ramp(t).filled())
         }))
         .map_err(|e| e.to_string())?;
@@ -213,14 +262,21 @@ fn draw_landscape<DB: DrawingBackend>(
             .map(|p| (p.params[0], p.params[1]))
             .collect();
         if let Some(&last) = pts.last() {
-            chart.draw_series(std::iter::once(Circle::new(last, 5, color.filled())))
+            chart
+                .draw_series(std::iter::once(Circle::new(last, 5, color.filled())))
                 .map_err(|e| e.to_string())?;
         }
-        chart.draw_series(LineSeries::new(pts, color.stroke_width(2))).map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|e| e.to_string())?;
     }
     if let Some(min) = objective.minimum().filter(|m| m.len() == 2) {
         chart
-            .draw_series(std::iter::once(Cross::new((min[0], min[1]), 7, WHITE.stroke_width(2))))
+            .draw_series(std::iter::once(Cross::new(
+                (min[0], min[1]),
+                7,
+                WHITE.stroke_width(2),
+            )))
             .map_err(|e| e.to_string())?;
     }
     Ok(())

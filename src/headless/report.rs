@@ -154,10 +154,22 @@ impl ScenarioReport {
     #[must_use]
     pub fn render_table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "scenario: {}   engine: {}   seed: {}", self.scenario, self.engine, self.seed);
+        let _ = writeln!(
+            s,
+            "scenario: {}   engine: {}   seed: {}",
+            self.scenario, self.engine, self.seed
+        );
         let header = [
-            "label", "optimizer", "status", "steps", "evals v/g/h", "final loss", "best loss",
-            "accuracy", "wall", "|fwd-rev|",
+            "label",
+            "optimizer",
+            "status",
+            "steps",
+            "evals v/g/h",
+            "final loss",
+            "best loss",
+            "accuracy",
+            "wall",
+            "|fwd-rev|",
         ];
         let rows: Vec<[String; 10]> = self
             .runs
@@ -168,11 +180,17 @@ impl ScenarioReport {
                     r.optimizer.clone(),
                     r.status.clone(),
                     r.steps.to_string(),
-                    format!("{}/{}/{}", r.evaluations.value, r.evaluations.gradient, r.evaluations.hessian),
+                    format!(
+                        "{}/{}/{}",
+                        r.evaluations.value, r.evaluations.gradient, r.evaluations.hessian
+                    ),
                     format!("{:.6e}", r.final_loss),
                     format!("{:.6e}", r.best_loss),
-                    r.accuracy.map_or_else(|| "-".into(), |a| format!("{:.1}%", a * 100.0)),
-                    r.timing.as_ref().map_or_else(|| "-".into(), |t| format!("{:.3}s", t.wall_seconds)),
+                    r.accuracy
+                        .map_or_else(|| "-".into(), |a| format!("{:.1}%", a * 100.0)),
+                    r.timing
+                        .as_ref()
+                        .map_or_else(|| "-".into(), |t| format!("{:.3}s", t.wall_seconds)),
                     format!("{:.1e}", r.max_forward_reverse_diff),
                 ]
             })
@@ -235,7 +253,10 @@ impl ScenarioReport {
                 opt(r.accuracy),
                 r.max_forward_reverse_diff,
                 opt(r.test_loss),
-                r.timing.as_ref().map(|t| format!(",{}", t.wall_seconds)).unwrap_or_default(),
+                r.timing
+                    .as_ref()
+                    .map(|t| format!(",{}", t.wall_seconds))
+                    .unwrap_or_default(),
             );
         }
         s

@@ -20,7 +20,11 @@ impl ExpressionObjective {
     /// `start.len()` must equal the expression's variable count (the scenario loader checks it).
     #[must_use]
     pub fn new(expr: Expression, start: Vec<f64>, minimum: Option<Vec<f64>>) -> Self {
-        Self { expr: Arc::new(expr), start, minimum }
+        Self {
+            expr: Arc::new(expr),
+            start,
+            minimum,
+        }
     }
 
     #[must_use]
@@ -65,7 +69,8 @@ impl Objective for ExpressionObjective {
     ) -> (f64, usize) {
         match engine {
             Engine::Forward { chunk } => {
-                self.expr.gradient_forward(x, chunk, &mut scratch.expr, grad)
+                self.expr
+                    .gradient_forward(x, chunk, &mut scratch.expr, grad)
             }
             Engine::Reverse => (self.expr.gradient_reverse(x, &mut scratch.expr, grad), 1),
             Engine::Finite => (

@@ -156,7 +156,13 @@ impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
         self.batcher.batch_size() < self.train.len()
     }
     fn metrics(&self, x: &[f64]) -> Metrics {
-        let m = evaluate(self.model.as_ref(), &self.loss, x, &self.train, self.test.as_deref());
+        let m = evaluate(
+            self.model.as_ref(),
+            &self.loss,
+            x,
+            &self.train,
+            self.test.as_deref(),
+        );
         Metrics {
             train_loss: m.objective(),
             test_loss: m.test_loss,

@@ -28,21 +28,33 @@ impl History {
     /// A history that holds at most `capacity` points (at least 4).
     #[must_use]
     pub fn new(capacity: usize) -> Self {
-        Self { points: Vec::new(), capacity: capacity.max(4), stride: 1, best: None }
+        Self {
+            points: Vec::new(),
+            capacity: capacity.max(4),
+            stride: 1,
+            best: None,
+        }
     }
 
     /// Records a point if its step falls on the current stride (the first point always does).
     /// The latest point is always kept, replacing the previous off-stride one, so the curve
     /// always ends at the run's present.
     pub fn push(&mut self, point: Point) {
-        let is_best = self.best_loss().is_none_or(|b| point.loss < b || b.is_nan());
+        let is_best = self
+            .best_loss()
+            .is_none_or(|b| point.loss < b || b.is_nan());
+        let tail = self.points.len().wrapping_sub(1);
         if let Some(last) = self.points.last()
             && last.step % self.stride != 0
             && self.points.len() > 1
-            && self.best != Some(self.points.len() - 1)
+            && (is_best || self.best != Some(tail))
         {
-            // The previous tail was kept only because it was the latest: replace it.
+            // The previous tail was kept only because it was the latest (or the best, and the new
+            // point beats it): replace it.
             self.points.pop();
+            if self.best == Some(tail) {
+                self.best = None;
+            }
         }
         self.points.push(point);
         if is_best {
@@ -121,7 +133,12 @@ mod tests {
     use super::*;
 
     fn point(step: u64, loss: f64) -> Point {
-        Point { step, evaluations: step, loss, params: vec![step as f64] }
+        Point {
+            step,
+            evaluations: step,
+            loss,
+            params: vec![step as f64],
+        }
     }
 
     #[test]
@@ -129,7 +146,11 @@ mod tests {
         let mut h = History::new(256);
         for step in 0..1_000_000_u64 {
             // Best point at an odd step that decimation would otherwise drop.
-            let loss = if step == 333_333 { -1.0 } else { 1.0 / (1.0 + step as f64) };
+            let loss = if step == 333_333 {
+                -1.0
+            } else {
+                1.0 / (1.0 + step as f64)
+            };
             h.push(point(step, loss));
             assert!(h.points().len() <= 257);
         }

@@ -205,7 +205,9 @@ impl Run {
                     let mut clipped = optim::clip::ClippedOracle::new(&mut evaluator, *clip);
                     self.optimizer.step(&mut self.params, &mut clipped)
                 }
-                None => self.optimizer.step(&mut self.params, &mut evaluator as &mut dyn Oracle),
+                None => self
+                    .optimizer
+                    .step(&mut self.params, &mut evaluator as &mut dyn Oracle),
             }
         };
         self.steps += 1;
@@ -262,12 +264,19 @@ impl Run {
         let mut fwd = vec![0.0; n];
         self.grad_buf.resize(n, 0.0);
         self.objective.gradient(
-            Engine::Forward { chunk: crate::ad::DEFAULT_CHUNK },
+            Engine::Forward {
+                chunk: crate::ad::DEFAULT_CHUNK,
+            },
             &self.params,
             &mut fwd,
             &mut self.scratch,
         );
-        self.objective.gradient(Engine::Reverse, &self.params, &mut self.grad_buf, &mut self.scratch);
+        self.objective.gradient(
+            Engine::Reverse,
+            &self.params,
+            &mut self.grad_buf,
+            &mut self.scratch,
+        );
         let diff = fwd
             .iter()
             .zip(&self.grad_buf)
@@ -334,9 +343,18 @@ impl Run {
     }
 
     /// Changes a hyperparameter mid-run (validated by the optimizer's registry ranges).
-    pub fn set_hyperparameter(&mut self, name: &str, value: HyperValue) -> Result<(), optim::OptimError> {
+    pub fn set_hyperparameter(
+        &mut self,
+        name: &str,
+        value: HyperValue,
+    ) -> Result<(), optim::OptimError> {
         self.optimizer.set_hyperparameter(name, value)?;
-        if let Some(entry) = self.spec.hyperparameters.iter_mut().find(|(n, _)| n == name) {
+        if let Some(entry) = self
+            .spec
+            .hyperparameters
+            .iter_mut()
+            .find(|(n, _)| n == name)
+        {
             entry.1 = value;
         } else {
             self.spec.hyperparameters.push((name.to_string(), value));

@@ -149,12 +149,18 @@ mod tests {
 
     #[test]
     fn divergence_is_detected_before_anything_else() {
-        let stop = StopConfig { loss_below: Some(1.0), ..StopConfig::default() };
+        let stop = StopConfig {
+            loss_below: Some(1.0),
+            ..StopConfig::default()
+        };
         assert_eq!(stop.check(&progress(f64::NAN)).name(), "diverged");
         assert_eq!(stop.check(&progress(f64::INFINITY)).name(), "diverged");
         assert_eq!(stop.check(&progress(f64::NEG_INFINITY)).name(), "diverged");
         assert_eq!(stop.check(&progress(1e13)).name(), "diverged");
-        let p = Progress { params_finite: false, ..progress(0.5) };
+        let p = Progress {
+            params_finite: false,
+            ..progress(0.5)
+        };
         assert_eq!(stop.check(&p).name(), "diverged");
     }
 
@@ -169,14 +175,29 @@ mod tests {
             diverge_above: 1e6,
         };
         assert_eq!(stop.check(&progress(0.01)).name(), "converged");
-        let p = Progress { grad_norm: Some(1e-4), ..progress(1.0) };
+        let p = Progress {
+            grad_norm: Some(1e-4),
+            ..progress(1.0)
+        };
         assert_eq!(stop.check(&p).name(), "converged");
         assert_eq!(stop.check(&progress(1.0)).reason(), "reached max_steps 5");
-        let p = Progress { steps: 1, ..progress(1.0) };
+        let p = Progress {
+            steps: 1,
+            ..progress(1.0)
+        };
         assert_eq!(stop.check(&p).reason(), "reached max_evaluations 3");
-        let p = Progress { steps: 1, evaluations: 0, steps_since_best: 2, ..progress(1.0) };
+        let p = Progress {
+            steps: 1,
+            evaluations: 0,
+            steps_since_best: 2,
+            ..progress(1.0)
+        };
         assert_eq!(stop.check(&p).reason(), "no improvement for 2 steps");
-        let p = Progress { steps: 1, evaluations: 0, ..progress(1.0) };
+        let p = Progress {
+            steps: 1,
+            evaluations: 0,
+            ..progress(1.0)
+        };
         assert!(stop.check(&p).is_running());
     }
 }
