@@ -142,6 +142,9 @@ mod tests {
             suggestion: None,
             source_line: String::new(),
         };
-        assert_eq!(e.to_string(), "error: cannot read 'missing.yaml'\n --> missing.yaml:1:1");
+        assert_eq!(
+            e.to_string(),
+            "error: cannot read 'missing.yaml'\n --> missing.yaml:1:1"
+        );
     }
 }

@@ -54,7 +54,9 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        let opts = ["sgd", "adam", "adamw", "adamax", "nadam", "lbfgs", "rmsprop"];
+        let opts = [
+            "sgd", "adam", "adamw", "adamax", "nadam", "lbfgs", "rmsprop",
+        ];
         assert_eq!(nearest("adma", opts).as_deref(), Some("adam"));
         assert_eq!(nearest("rmsprp", opts).as_deref(), Some("rmsprop"));
         assert_eq!(nearest("Adam", opts).as_deref(), Some("adam"));
