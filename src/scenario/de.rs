@@ -1,6 +1,10 @@
 //! A serde `Deserializer` over the located tree, so serde's own type and unknown-field errors
 //! land on the exact node (a value, or the key for an unknown field) instead of the document.
 
+// Errors are the loader's cold path and carry their message, expectation and suggestion
+// inline; boxing them would only add noise to every `?`.
+#![allow(clippy::result_large_err)]
+
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Unexpected, Visitor};

@@ -378,9 +378,7 @@ impl Decoder<'_> {
             self.range(node, "grad_norm_below", x, Range::above(0.0));
         }
         self.range(node, "min_delta", s.min_delta, Range::at_least(0.0));
-        if !(s.diverge_above > 0.0) {
-            self.range(node, "diverge_above", s.diverge_above, Range::above(0.0));
-        }
+        self.range(node, "diverge_above", s.diverge_above, Range::above(0.0));
         Some(s)
     }
 
@@ -499,7 +497,7 @@ impl Decoder<'_> {
         if let (Some(PerVar::List(b)), Some(bn)) = (&e.bounds, node.get("bounds")) {
             if let NodeKind::Seq(items) = &bn.kind {
                 for (pair, item) in b.iter().zip(items) {
-                    if !(pair[0] < pair[1]) {
+                    if !increasing(pair[0], pair[1]) {
                         self.err(
                             item.span,
                             format!(
@@ -513,7 +511,7 @@ impl Decoder<'_> {
         }
         if let (Some(PerVar::Named(b)), Some(bn)) = (&e.bounds, node.get("bounds")) {
             for (name, pair) in b {
-                if !(pair[0] < pair[1]) {
+                if !increasing(pair[0], pair[1]) {
                     self.err(
                         value_span(bn, name),
                         format!(
@@ -669,7 +667,7 @@ impl Decoder<'_> {
             "csv" => DataSpec::Csv(self.de(node, SKIP, "data")?),
             _ => DataSpec::Inline(self.de(node, SKIP, "data")?),
         };
-        if let Some(n) = d.len() {
+        if let Some(n) = d.examples() {
             if !matches!(d, DataSpec::Inline(_)) {
                 self.at_least_one(node, "n", n as u64);
             }
@@ -714,7 +712,7 @@ impl Decoder<'_> {
             }
             DataSpec::Sine(s) => {
                 self.range(node, "noise", s.noise, Range::at_least(0.0));
-                if !(s.x_range[0] < s.x_range[1]) {
+                if !increasing(s.x_range[0], s.x_range[1]) {
                     self.err(
                         value_span(node, "x_range"),
                         "'x_range' is empty: low must be below high",
@@ -861,7 +859,7 @@ impl Decoder<'_> {
             "zeros" => self.map(node, SKIP, "init").map(|_| InitSpec::Zeros)?,
             "uniform" => {
                 let u: Uniform = self.de(node, SKIP, "init")?;
-                if !(u.a < u.b) {
+                if !increasing(u.a, u.b) {
                     self.err(
                         node.span,
                         format!("uniform init needs a < b, found a = {}, b = {}", u.a, u.b),
@@ -1040,7 +1038,7 @@ impl Decoder<'_> {
                 }
             }
         }
-        if let (Some(b), Some(n)) = (m.batch_size, m.data.len()) {
+        if let (Some(b), Some(n)) = (m.batch_size, m.data.examples()) {
             if b > n {
                 self.err_full(
                     value_span(node, "batch_size"),
@@ -1139,7 +1137,7 @@ impl Decoder<'_> {
         let mut known_hypers = None;
         if let Some(cat) = self.catalog {
             let names = cat.optimizer_names();
-            if names.iter().any(|n| *n == name) {
+            if names.contains(&name) {
                 known_hypers = cat.hyperparameters(&name);
             } else {
                 self.err_full(
@@ -1388,7 +1386,7 @@ impl Decoder<'_> {
                 v.y_range
             };
             if let Some([a, b]) = r {
-                if !(a < b) {
+                if !increasing(a, b) {
                     self.err_full(
                         value_span(node, key),
                         format!("'{key}' [{a}, {b}] is empty"),
@@ -1531,6 +1529,11 @@ impl Decoder<'_> {
         }
         ok.then_some(out)
     }
+}
+
+/// `a < b`, false when either is NaN.
+fn increasing(a: f64, b: f64) -> bool {
+    a < b
 }
 
 fn loss_name(l: Loss) -> &'static str {

@@ -340,7 +340,7 @@ impl DataSpec {
 
     /// Number of examples, when the spec alone decides it.
     #[must_use]
-    pub fn len(&self) -> Option<usize> {
+    pub fn examples(&self) -> Option<usize> {
         match self {
             DataSpec::Moons(s) | DataSpec::Xor(s) => Some(s.n),
             DataSpec::Circles(c) => Some(c.n),
