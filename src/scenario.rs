@@ -1,0 +1,25 @@
+//! Scenario files: the YAML format (see `docs/scenarios.md`), a strict loader whose every
+//! diagnostic names `file:line:column` with a caret and a suggestion, and the [`Catalog`] hook
+//! through which the optimizer registry and the expression language check a scenario.
+//!
+//! `serde_yaml` gives the syntax errors; `saphyr-parser`'s events build a tree that remembers
+//! where each node is, and a serde deserializer over that tree puts type and unknown-key errors
+//! on the offending token. The document is decoded section by section and entry by entry, so
+//! one file's errors are reported together.
+
+pub mod catalog;
+pub mod de;
+pub mod decode;
+pub mod error;
+pub mod load;
+pub mod schema;
+pub mod suggest;
+pub mod tree;
+
+pub use catalog::{Catalog, ExprIssue, HyperInfo, HyperKind, Range};
+pub use error::{ScenarioError, ScenarioErrors};
+pub use load::{load_bytes, load_file, load_file_with, load_str, load_str_with};
+pub use schema::*;
+
+#[cfg(test)]
+mod fixtures;

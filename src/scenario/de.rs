@@ -1,0 +1,399 @@
+//! A serde `Deserializer` over the located tree, so serde's own type and unknown-field errors
+//! land on the exact node (a value, or the key for an unknown field) instead of the document.
+
+// Errors are the loader's cold path and carry their message, expectation and suggestion
+// inline; boxing them would only add noise to every `?`.
+#![allow(clippy::result_large_err)]
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IntoDeserializer, Unexpected, Visitor};
+
+use super::suggest;
+use super::tree::{Node, NodeKind, Resolved, Span, resolve};
+
+/// What went wrong, in a form the loader can reword with context ("unknown loss ...").
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeKind {
+    /// Anything else.
+    Other,
+    /// An unknown enum variant; the bad name.
+    UnknownVariant(String),
+    /// A required key is missing.
+    MissingField,
+}
+
+/// A deserialisation error with the span of the node that caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeError {
+    pub kind: DeKind,
+    pub message: String,
+    pub expected: Option<String>,
+    pub suggestion: Option<String>,
+    pub span: Option<Span>,
+}
+
+impl DeError {
+    fn new(message: String) -> Self {
+        DeError {
+            kind: DeKind::Other,
+            message,
+            expected: None,
+            suggestion: None,
+            span: None,
+        }
+    }
+
+    /// Fills in the span unless an inner node already did.
+    #[must_use]
+    pub fn at(mut self, span: Span) -> Self {
+        if self.span.is_none() {
+            self.span = Some(span);
+        }
+        self
+    }
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DeError {}
+
+/// Rewrites serde's type names (`f64`, `struct StopSpec`, `a sequence`) for people.
+pub fn friendly(expected: &str) -> String {
+    match expected {
+        "f64" | "f32" => "a number".into(),
+        "u64" | "u32" | "usize" | "u16" | "u8" => "a whole number >= 0".into(),
+        "i64" | "i32" | "isize" => "a whole number".into(),
+        "a boolean" => "true or false".into(),
+        "a string" | "a borrowed string" => "a string".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "a mapping".into(),
+        "a tuple of size 2" | "an array of length 2" => "a list of 2 numbers [a, b]".into(),
+        other if other.starts_with("struct ") => "a mapping".into(),
+        other => other.into(),
+    }
+}
+
+fn unexpected(u: &Unexpected<'_>) -> String {
+    match u {
+        Unexpected::Bool(b) => format!("the boolean {b}"),
+        Unexpected::Unsigned(n) => format!("the number {n}"),
+        Unexpected::Signed(n) => format!("the number {n}"),
+        Unexpected::Float(x) => format!("the number {x}"),
+        Unexpected::Str(s) => format!("the string '{s}'"),
+        Unexpected::Unit => "nothing (null)".into(),
+        Unexpected::Seq => "a list".into(),
+        Unexpected::Map => "a mapping".into(),
+        other => other.to_string(),
+    }
+}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError::new(msg.to_string())
+    }
+
+    fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let mut e = DeError::new(format!("wrong type: found {}", unexpected(&unexp)));
+        e.expected = Some(friendly(&exp.to_string()));
+        e
+    }
+
+    fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let mut e = DeError::new(format!("invalid value: {}", unexpected(&unexp)));
+        e.expected = Some(friendly(&exp.to_string()));
+        e
+    }
+
+    fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
+        let mut e = DeError::new(format!("wrong length: found {len} element(s)"));
+        e.expected = Some(friendly(&exp.to_string()));
+        e
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        let mut e = DeError::new(format!("unknown value '{variant}'"));
+        e.kind = DeKind::UnknownVariant(variant.to_string());
+        e.expected = Some(suggest::one_of(expected.iter().copied()));
+        e.suggestion = suggest::nearest(variant, expected.iter().copied());
+        e
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        let mut e = DeError::new(format!("unknown key '{field}'"));
+        e.expected = Some(suggest::one_of(expected.iter().copied()));
+        e.suggestion = suggest::nearest(field, expected.iter().copied());
+        e
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        let mut e = DeError::new(format!("missing key '{field}'"));
+        e.kind = DeKind::MissingField;
+        e
+    }
+
+    fn duplicate_field(field: &'static str) -> Self {
+        DeError::new(format!("duplicate key '{field}'"))
+    }
+}
+
+/// Deserialises `node` into `T`, ignoring the mapping keys in `skip` (a tag already read).
+pub fn from_node<'de, T: de::Deserialize<'de>>(
+    node: &'de Node,
+    skip: &'static [&'static str],
+) -> Result<T, DeError> {
+    T::deserialize(NodeDe { node, skip }).map_err(|e| e.at(node.span))
+}
+
+/// Deserializer for one node.
+#[derive(Clone, Copy)]
+pub struct NodeDe<'de> {
+    node: &'de Node,
+    skip: &'static [&'static str],
+}
+
+impl<'de> NodeDe<'de> {
+    fn child(node: &'de Node) -> Self {
+        NodeDe { node, skip: &[] }
+    }
+
+    fn any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let span = self.node.span;
+        let result = match &self.node.kind {
+            NodeKind::Scalar { text, plain } => match resolve(text, *plain) {
+                Resolved::Null => visitor.visit_unit(),
+                Resolved::Bool(b) => visitor.visit_bool(b),
+                Resolved::Int(i) => visitor.visit_i64(i),
+                Resolved::UInt(u) => visitor.visit_u64(u),
+                Resolved::Float(x) => visitor.visit_f64(x),
+                Resolved::Str => visitor.visit_borrowed_str(text),
+            },
+            NodeKind::Seq(items) => {
+                let mut access = SeqDe { items, next: 0 };
+                let value = visitor.visit_seq(&mut access)?;
+                if access.next < items.len() {
+                    return Err(de::Error::invalid_length(
+                        items.len(),
+                        &format!("{} element(s)", access.next).as_str(),
+                    ))
+                    .map_err(|e: DeError| e.at(span));
+                }
+                Ok(value)
+            }
+            NodeKind::Map(entries) => visitor.visit_map(MapDe {
+                entries,
+                next: 0,
+                skip: self.skip,
+                value: None,
+            }),
+        };
+        result.map_err(|e| e.at(span))
+    }
+
+    fn string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Scalar { text, plain } if !(*plain && super::tree::is_null_text(text)) => {
+                visitor
+                    .visit_borrowed_str(text)
+                    .map_err(|e: DeError| e.at(self.node.span))
+            }
+            _ => self.any(visitor),
+        }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for NodeDe<'de> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.any(visitor)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.string(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.string(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.string(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if self.node.is_null() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        match &self.node.kind {
+            NodeKind::Scalar { text, .. } => {
+                let d: de::value::StrDeserializer<'_, DeError> = text.as_str().into_deserializer();
+                visitor.visit_enum(d).map_err(|e| e.at(self.node.span))
+            }
+            _ => Err(DeError {
+                expected: Some("a name".into()),
+                ..DeError::new(format!("wrong type: found {}", self.node.describe()))
+            }
+            .at(self.node.span)),
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map struct
+    }
+}
+
+struct SeqDe<'de> {
+    items: &'de [Node],
+    next: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for &mut SeqDe<'de> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        let Some(item) = self.items.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        seed.deserialize(NodeDe::child(item))
+            .map(Some)
+            .map_err(|e| e.at(item.span))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len() - self.next)
+    }
+}
+
+struct MapDe<'de> {
+    entries: &'de [(Node, Node)],
+    next: usize,
+    skip: &'static [&'static str],
+    value: Option<(&'de Node, &'de Node)>,
+}
+
+impl<'de> de::MapAccess<'de> for MapDe<'de> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        loop {
+            let Some((key, value)) = self.entries.get(self.next) else {
+                return Ok(None);
+            };
+            self.next += 1;
+            if key.as_str().is_some_and(|k| self.skip.contains(&k)) {
+                continue;
+            }
+            self.value = Some((key, value));
+            return seed
+                .deserialize(NodeDe::child(key))
+                .map(Some)
+                .map_err(|e| e.at(key.span));
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        let Some((key, value)) = self.value.take() else {
+            return Err(de::Error::custom("value requested before its key"));
+        };
+        seed.deserialize(NodeDe::child(value)).map_err(|e| {
+            // A missing key inside a mapping reads best at the key that holds the mapping.
+            if e.kind == DeKind::MissingField && (e.span.is_none() || e.span == Some(value.span)) {
+                DeError {
+                    span: Some(key.span),
+                    ..e
+                }
+            } else {
+                e.at(value.span)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tree::{Pos, build};
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        lr: f64,
+        #[serde(default)]
+        steps: Option<u64>,
+        name: String,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        inner: Inner,
+        pair: (f64, f64),
+    }
+
+    fn parse(src: &str) -> Result<Outer, DeError> {
+        let (root, _) = build(src).unwrap();
+        let root = Box::leak(Box::new(root.unwrap()));
+        from_node(root, &[])
+    }
+
+    #[test]
+    fn decodes_and_locates_errors() {
+        let ok = parse("inner: {lr: 1e-3, name: 42}\npair: [1, 2.5]\n").unwrap();
+        assert_eq!(ok.inner.name, "42");
+        assert_eq!(ok.pair, (1.0, 2.5));
+
+        let e = parse("inner:\n  lr: fast\n  name: a\npair: [1, 2]\n").unwrap_err();
+        assert_eq!(e.span.unwrap().start, Pos { line: 2, column: 7 });
+        assert_eq!(e.expected.as_deref(), Some("a number"));
+
+        let e = parse("inner:\n  lr: 1\n  nmae: a\npair: [1, 2]\n").unwrap_err();
+        assert_eq!(e.span.unwrap().start, Pos { line: 3, column: 3 });
+        assert_eq!(e.suggestion.as_deref(), Some("name"));
+
+        let e = parse("inner:\n  lr: 1\npair: [1, 2]\n").unwrap_err();
+        assert_eq!(e.message, "missing key 'name'");
+        assert_eq!(e.span.unwrap().start, Pos { line: 1, column: 1 });
+
+        let e = parse("inner: {lr: 1, name: a}\npair: [1, 2, 3]\n").unwrap_err();
+        assert_eq!(e.span.unwrap().start, Pos { line: 2, column: 7 });
+
+        let e = parse("inner: {lr: 1, name: a, steps: -3}\npair: [1, 2]\n").unwrap_err();
+        assert!(e.message.contains("-3"), "{}", e.message);
+    }
+}

@@ -1,0 +1,602 @@
+//! Table-driven tests over the fixture files in `tests/scenarios/{valid,invalid}`, checked
+//! against a fake [`Catalog`] that mimics a slice of the optimizer registry.
+
+use std::path::PathBuf;
+
+use super::*;
+
+/// A registry stand-in: a few optimizers with torch's hyperparameters and ranges.
+struct FakeCatalog;
+
+impl Catalog for FakeCatalog {
+    fn optimizer_names(&self) -> Vec<String> {
+        ["sgd", "adam", "adamw", "rmsprop", "lbfgs", "nelder_mead"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn hyperparameters(&self, optimizer: &str) -> Option<Vec<HyperInfo>> {
+        let lr = HyperInfo::new("lr", HyperKind::Float, Range::above(0.0));
+        let wd = HyperInfo::new("weight_decay", HyperKind::Float, Range::at_least(0.0));
+        let eps = HyperInfo::new("eps", HyperKind::Float, Range::above(0.0));
+        Some(match optimizer {
+            "sgd" => vec![
+                lr,
+                HyperInfo::new("momentum", HyperKind::Float, Range::closed(0.0, 1.0)),
+                HyperInfo::new("dampening", HyperKind::Float, Range::closed(0.0, 1.0)),
+                HyperInfo::new("nesterov", HyperKind::Bool, Range::ANY),
+                wd,
+            ],
+            "adam" | "adamw" => vec![
+                lr,
+                HyperInfo::new("betas", HyperKind::Pair, Range::closed_open(0.0, 1.0)),
+                eps,
+                wd,
+                HyperInfo::new("amsgrad", HyperKind::Bool, Range::ANY),
+            ],
+            "rmsprop" => vec![
+                lr,
+                HyperInfo::new("alpha", HyperKind::Float, Range::closed(0.0, 1.0)),
+                eps,
+                wd,
+                HyperInfo::new("momentum", HyperKind::Float, Range::closed(0.0, 1.0)),
+                HyperInfo::new("centered", HyperKind::Bool, Range::ANY),
+            ],
+            "lbfgs" => vec![
+                lr,
+                HyperInfo::new("history_size", HyperKind::Int, Range::at_least(1.0)),
+            ],
+            "nelder_mead" => vec![],
+            _ => return None,
+        })
+    }
+
+    fn expression_variables(&self, expr: &str) -> Option<Result<Vec<String>, ExprIssue>> {
+        // Just enough of a lexer for the fixtures: single-letter identifiers are variables.
+        if let Some(i) = expr.find('@') {
+            return Some(Err(ExprIssue {
+                message: "unexpected character '@'".into(),
+                offset: i,
+            }));
+        }
+        let mut vars: Vec<String> = Vec::new();
+        let chars: Vec<char> = expr.chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            let alone = |j: Option<&char>| j.is_none_or(|c| !c.is_alphanumeric());
+            if c.is_ascii_alphabetic()
+                && alone(i.checked_sub(1).and_then(|j| chars.get(j)))
+                && alone(chars.get(i + 1))
+                && !vars.contains(&c.to_string())
+            {
+                vars.push(c.to_string());
+            }
+        }
+        Some(Ok(vars))
+    }
+}
+
+fn dir(kind: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(kind)
+}
+
+fn load(kind: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
+    let path = dir(kind).join(file);
+    let bytes = std::fs::read(&path).unwrap();
+    load_bytes(&bytes, file, Some(&FakeCatalog))
+}
+
+/// (file, message fragment, line, column) of the first error each invalid fixture reports.
+const INVALID: &[(&str, &str, usize, usize)] = &[
+    (
+        "01_syntax_unclosed_flow",
+        "did not find expected ',' or ']'",
+        4,
+        11,
+    ),
+    ("02_tab_indent", "cannot start any token", 2, 1),
+    (
+        "03_empty",
+        "the file is empty; expected a mapping with `objective`",
+        1,
+        1,
+    ),
+    ("04_binary", "the file is binary", 1, 12),
+    ("05_invalid_utf8", "not valid UTF-8 (byte 0xe9", 1, 10),
+    (
+        "06_top_level_list",
+        "the scenario must be a mapping, found a list",
+        1,
+        1,
+    ),
+    (
+        "07_top_level_scalar",
+        "must be a mapping, found the string",
+        1,
+        1,
+    ),
+    ("08_unknown_top_key", "missing key 'optimizers'", 1, 1),
+    ("09_missing_objective", "missing key 'objective'", 1, 1),
+    ("10_unknown_optimizer", "unknown optimizer 'adma'", 6, 11),
+    (
+        "11_unknown_hyper",
+        "unknown hyperparameter 'lrr' for adam",
+        6,
+        5,
+    ),
+    (
+        "12_hyper_out_of_range",
+        "'lr' of sgd is out of range: -0.1",
+        6,
+        9,
+    ),
+    (
+        "13_hyper_wrong_type",
+        "wrong type for 'betas' of adam",
+        6,
+        12,
+    ),
+    (
+        "14_duplicate_label",
+        "duplicate label 'fast' (first used on line 6)",
+        8,
+        12,
+    ),
+    (
+        "15_start_length",
+        "`start` has 3 value(s) but there are 2 variable(s)",
+        4,
+        10,
+    ),
+    ("16_unknown_loss", "unknown loss 'msee'", 3, 9),
+    ("17_unknown_activation", "unknown activation 'tahn'", 5, 17),
+    ("18_unknown_dataset", "unknown dataset kind 'moon'", 4, 16),
+    ("19_unknown_engine", "unknown engine 'backward'", 4, 9),
+    (
+        "20_unknown_schedule",
+        "unknown schedule kind 'cosin'",
+        6,
+        22,
+    ),
+    (
+        "21_layers_vs_features",
+        "layers[0] is 3 but the dataset has 2 feature(s)",
+        4,
+        14,
+    ),
+    ("22_expect_unknown_label", "no run is labelled 'adma'", 7, 3),
+    (
+        "23_wrong_type_seed",
+        "wrong type: found the string 'many'",
+        1,
+        7,
+    ),
+    ("24_unknown_key_in_stop", "unknown key 'max_step'", 6, 3),
+    (
+        "25_missing_name",
+        "missing key 'name' in an optimizer",
+        5,
+        5,
+    ),
+    ("26_objective_neither", "needs `expr`", 2, 3),
+    ("27_bad_status", "unknown status 'converge'", 6, 18),
+    (
+        "28_test_fraction_range",
+        "'test_fraction' is out of range: 1.5",
+        5,
+        18,
+    ),
+    (
+        "29_start_unknown_var",
+        "`start` is missing variable 'y'",
+        4,
+        10,
+    ),
+    (
+        "30_duplicate_key",
+        "duplicate key 'seed' (first given on line 5)",
+        6,
+        1,
+    ),
+    ("31_unknown_key_in_model", "unknown key 'activaton'", 2, 38),
+    ("32_schedule_param_typo", "unknown key 'step_sze'", 6, 28),
+    (
+        "33_clip_both",
+        "exactly one of 'max_norm' and 'value'",
+        6,
+        11,
+    ),
+    ("34_chunk_range", "'chunk' is out of range: 0", 4, 32),
+    ("35_unknown_data_key", "unknown key 'noize'", 4, 31),
+    (
+        "36_init_length",
+        "init has 2 value(s) but the model has 3 parameter(s)",
+        5,
+        9,
+    ),
+    ("37_missing_optimizers", "missing key 'optimizers'", 1, 1),
+    (
+        "38_bool_hyper_as_number",
+        "wrong type for 'nesterov' of sgd",
+        6,
+        15,
+    ),
+    ("39_unknown_model_kind", "unknown model kind 'mpl'", 2, 17),
+    (
+        "40_cross_entropy_regression",
+        "loss 'cross_entropy' needs class labels",
+        3,
+        9,
+    ),
+    ("41_many_errors", "unknown optimizer 'adma'", 6, 11),
+];
+
+/// Suggestions the typo fixtures must offer.
+const SUGGESTIONS: &[(&str, &str)] = &[
+    ("08_unknown_top_key", "optimizers"),
+    ("10_unknown_optimizer", "adam"),
+    ("11_unknown_hyper", "lr"),
+    ("16_unknown_loss", "mse"),
+    ("17_unknown_activation", "tanh"),
+    ("18_unknown_dataset", "moons"),
+    ("20_unknown_schedule", "cosine"),
+    ("22_expect_unknown_label", "adam"),
+    ("24_unknown_key_in_stop", "max_steps"),
+    ("26_objective_neither", "expr"),
+    ("27_bad_status", "converged"),
+    ("31_unknown_key_in_model", "activation"),
+    ("32_schedule_param_typo", "step_size"),
+    ("35_unknown_data_key", "noise"),
+    ("39_unknown_model_kind", "mlp"),
+];
+
+fn errors_of(file: &str) -> ScenarioErrors {
+    match load("invalid", &format!("{file}.yaml")) {
+        Ok(s) => panic!("{file} loaded but should not: {s:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn every_invalid_fixture_reports_its_error_where_it_is() {
+    let mut failures = Vec::new();
+    for &(file, fragment, line, column) in INVALID {
+        let errors = errors_of(file);
+        let first = &errors.errors()[0];
+        let rendered = errors.to_string();
+        let location = format!("{file}.yaml:{line}:{column}");
+        if !first.message.contains(fragment)
+            || (first.line, first.column) != (line, column)
+            || !rendered.contains(&location)
+        {
+            failures.push(format!(
+                "{file}: wanted '{fragment}' at {line}:{column}\n{rendered}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_invalid_fixture_is_in_the_table() {
+    let mut names: Vec<String> = std::fs::read_dir(dir("invalid"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let listed: Vec<String> = INVALID.iter().map(|(f, ..)| format!("{f}.yaml")).collect();
+    assert_eq!(names, listed);
+}
+
+#[test]
+fn typos_get_the_nearest_name() {
+    for &(file, want) in SUGGESTIONS {
+        let errors = errors_of(file);
+        let found = errors
+            .errors()
+            .iter()
+            .any(|e| e.suggestion.as_deref() == Some(want));
+        assert!(found, "{file}: no suggestion '{want}' in\n{errors}");
+        assert!(
+            errors
+                .to_string()
+                .contains(&format!("did you mean '{want}'?"))
+        );
+    }
+}
+
+#[test]
+fn carets_sit_under_the_offending_token() {
+    let errors = errors_of("10_unknown_optimizer");
+    let text = errors.to_string();
+    assert!(
+        text.contains("6 |   - name: adma\n  |           ^^^^ expected one of:"),
+        "{text}"
+    );
+    let tab = errors_of("02_tab_indent");
+    assert!(
+        tab.errors()[0]
+            .expected
+            .as_deref()
+            .unwrap()
+            .contains("spaces")
+    );
+}
+
+#[test]
+fn all_errors_of_a_file_are_reported_together() {
+    let errors = errors_of("41_many_errors");
+    let got: Vec<(String, usize, usize)> = errors
+        .errors()
+        .iter()
+        .map(|e| (e.message.clone(), e.line, e.column))
+        .collect();
+    let want: &[(&str, usize, usize)] = &[
+        ("unknown optimizer 'adma'", 6, 11),
+        ("'lr' of sgd is out of range: -1", 9, 9),
+        ("unknown hyperparameter 'momentun' for sgd", 10, 5),
+        (
+            "'betas' of adam is out of range (second element): 1.5",
+            12,
+            12,
+        ),
+        ("'max_steps' must be at least 1", 14, 14),
+        ("no run is labelled 'adamw'", 17, 3),
+        ("unknown key 'stauts'", 18, 10),
+    ];
+    assert_eq!(got.len(), want.len(), "{errors}");
+    for ((msg, l, c), (frag, wl, wc)) in got.iter().zip(want) {
+        assert!(
+            msg.contains(frag) && (l, c) == (wl, wc),
+            "{msg} at {l}:{c}, wanted {frag} at {wl}:{wc}"
+        );
+    }
+    assert!(
+        errors
+            .to_string()
+            .ends_with("7 errors in 41_many_errors.yaml")
+    );
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let e = load_file("no/such/scenario.yaml").unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert!(
+        e.errors()[0]
+            .message
+            .contains("cannot read 'no/such/scenario.yaml'")
+    );
+    assert!(e.to_string().contains("--> no/such/scenario.yaml:1:1"));
+}
+
+#[test]
+fn expression_syntax_errors_point_into_the_expression() {
+    let src = "objective:\n  expr: \"x^2 @ y\"\n  start: [1, 2]\noptimizers: [adam]\n";
+    let e = load_str_with(src, "e.yaml", &FakeCatalog).unwrap_err();
+    let first = &e.errors()[0];
+    assert!(first.message.contains("unexpected character '@'"));
+    assert_eq!((first.line, first.column), (2, 14));
+}
+
+#[test]
+fn expression_variables_fix_the_order_of_a_list_start() {
+    let src = "objective:\n  expr: \"x^2 + y^2 + z\"\n  start: [1, 2]\noptimizers: [adam]\n";
+    let e = load_str_with(src, "e.yaml", &FakeCatalog).unwrap_err();
+    assert!(
+        e.errors()[0]
+            .message
+            .contains("2 value(s) but there are 3 variable(s) (x, y, z)")
+    );
+    // Without a catalog the length cannot be checked, and the file loads.
+    assert!(load_str(src, "e.yaml").is_ok());
+}
+
+#[test]
+fn without_a_catalog_names_are_not_checked() {
+    let s = load_str(
+        &std::fs::read_to_string(dir("invalid").join("10_unknown_optimizer.yaml")).unwrap(),
+        "x.yaml",
+    )
+    .unwrap();
+    assert_eq!(s.optimizers[1].name, "adma");
+}
+
+#[test]
+fn huge_files_load() {
+    let mut src = String::from("objective:\n  expr: \"x^2\"\n  start: [1]\noptimizers:\n");
+    for i in 0..5000 {
+        src.push_str(&format!(
+            "  - {{name: sgd, lr: {}}}\n",
+            0.001 * f64::from(i + 1)
+        ));
+    }
+    let s = load_str_with(&src, "big.yaml", &FakeCatalog).unwrap();
+    assert_eq!(s.optimizers.len(), 5000);
+    assert_eq!(s.optimizers[4999].label, "sgd-5000");
+}
+
+fn valid(file: &str) -> Scenario {
+    match load("valid", file) {
+        Ok(s) => s,
+        Err(e) => panic!("{file} should load:\n{e}"),
+    }
+}
+
+#[test]
+fn rosenbrock_loads_every_field() {
+    let s = valid("rosenbrock.yaml");
+    assert_eq!(s.name, "Rosenbrock valley");
+    assert!(s.description.starts_with("The banana-shaped valley"));
+    assert!(s.description.contains('\n'));
+    assert_eq!(s.seed, 7);
+    assert_eq!(s.engine, crate::ad::Engine::Forward { chunk: 2 });
+    let Objective::Expr(e) = &s.objective else {
+        panic!("expected an expression")
+    };
+    assert_eq!(e.expr, "(1-x)^2 + 100*(y-x^2)^2");
+    let vars = vec!["x".to_string(), "y".to_string()];
+    assert_eq!(e.start.ordered(&vars), Some(vec![-1.5, 2.0]));
+    assert_eq!(e.minimum, Some(PerVar::List(vec![1.0, 1.0])));
+    assert_eq!(
+        e.bounds.as_ref().and_then(|b| b.ordered(&vars)),
+        Some(vec![[-2.0, 2.0], [-1.0, 3.0]])
+    );
+
+    let labels: Vec<&str> = s.optimizers.iter().map(|o| o.label.as_str()).collect();
+    assert_eq!(labels, ["sgd", "adam", "adam-2", "plain"]);
+    let sgd = &s.optimizers[0];
+    assert_eq!(sgd.get("lr"), Some(&HyperValue::Number(0.001)));
+    assert_eq!(sgd.get("nesterov"), Some(&HyperValue::Bool(true)));
+    let adam = &s.optimizers[1];
+    assert_eq!(adam.get("betas"), Some(&HyperValue::Pair(0.9, 0.999)));
+    assert_eq!(
+        adam.schedule,
+        Some(Schedule::Cosine(CosineLr {
+            t_max: 500,
+            eta_min: 0.0001
+        }))
+    );
+    assert_eq!(
+        adam.clip,
+        Some(Clip::Norm {
+            max_norm: 10.0,
+            norm_type: 2.0
+        })
+    );
+    assert_eq!(
+        s.optimizers[2].schedule,
+        Some(Schedule::Warmup(
+            WarmupLr {
+                warmup_steps: 50,
+                start_factor: 0.1
+            },
+            Some(Box::new(Schedule::Step(StepLr {
+                step_size: 200,
+                gamma: 0.5
+            })))
+        ))
+    );
+    assert_eq!(s.optimizers[3].clip, Some(Clip::Value(0.5)));
+
+    assert_eq!(s.stop.max_steps, 2000);
+    assert_eq!(s.stop.loss_below, Some(1e-8));
+    assert_eq!(s.stop.patience, Some(300));
+    assert_eq!(s.stop.diverge_above, 1e10);
+    assert_eq!(s.stop.max_evaluations, None);
+
+    assert_eq!(s.view.x_range, Some([-2.0, 2.0]));
+    assert!(s.view.log_scale);
+    assert_eq!(
+        s.view.plane,
+        Plane::Params(Axis::Name("x".into()), Axis::Name("y".into()))
+    );
+    assert_eq!(s.view.levels, 20);
+    assert_eq!(s.view.trail, Some(500));
+
+    assert_eq!(s.expect.len(), 3);
+    assert_eq!(s.expect[0].0, "adam");
+    assert_eq!(s.expect[0].1.status, Some(RunStatus::Converged));
+    assert_eq!(s.expect[0].1.distance_to_minimum_below, Some(0.1));
+    assert_eq!(s.expect[2].1.converged_within_steps, Some(2000));
+}
+
+#[test]
+fn moons_loads_a_model_objective() {
+    let s = valid("moons_mlp.yaml");
+    let Objective::Model(m) = &s.objective else {
+        panic!("expected a model")
+    };
+    assert_eq!(
+        m.model,
+        ModelSpec::Mlp(MlpSpec {
+            layers: vec![2, 16, 16, 1],
+            activation: Activations::PerLayer(vec![
+                Activation::Tanh,
+                Activation::Relu,
+                Activation::Identity
+            ]),
+        })
+    );
+    assert_eq!(m.loss, Loss::BceLogits);
+    assert_eq!(m.l2, 0.0001);
+    assert_eq!(m.data, DataSpec::Moons(Synthetic { n: 300, noise: 0.2 }));
+    assert_eq!(m.batch_size, Some(32));
+    assert_eq!(m.init, InitSpec::XavierUniform { gain: 1.0 });
+    assert_eq!(m.test_fraction, 0.2);
+    assert!(!m.standardize);
+    assert_eq!(s.engine, crate::ad::Engine::Reverse);
+    assert_eq!(s.view.plane, Plane::Pca);
+    assert_eq!(
+        s.optimizers[1].schedule,
+        Some(Schedule::Plateau(PlateauLr {
+            factor: 0.5,
+            patience: 20,
+            threshold: 1e-4,
+            min_lr: 0.0,
+            cooldown: 0
+        }))
+    );
+    assert_eq!(s.expect[0].1.accuracy_above, Some(0.9));
+}
+
+#[test]
+fn minimal_file_gets_the_defaults() {
+    let s = valid("minimal.yaml");
+    assert_eq!(s.name, "minimal");
+    assert_eq!(s.description, "");
+    assert_eq!(s.seed, 0);
+    assert_eq!(s.engine, crate::ad::Engine::Reverse);
+    assert_eq!(s.stop, StopSpec::default());
+    assert_eq!(s.stop.max_steps, 1000);
+    assert_eq!(s.stop.diverge_above, 1e12);
+    assert_eq!(s.view, ViewSpec::default());
+    let labels: Vec<&str> = s.optimizers.iter().map(|o| o.label.as_str()).collect();
+    assert_eq!(labels, ["adam", "adam-2"]);
+    assert!(s.optimizers[0].hyper.is_empty());
+    assert!(s.expect.is_empty());
+}
+
+#[test]
+fn custom_model_with_inline_rows() {
+    let s = valid("custom_inline.yaml");
+    let Objective::Model(m) = &s.objective else {
+        panic!("expected a model")
+    };
+    let ModelSpec::Custom(c) = &m.model else {
+        panic!("expected custom")
+    };
+    assert_eq!(c.params, ["a", "b", "c", "d"]);
+    assert_eq!(m.loss, Loss::Huber);
+    assert_eq!(m.init, InitSpec::Values(vec![1.0, 1.0, 0.0, 0.0]));
+    let DataSpec::Inline(d) = &m.data else {
+        panic!("expected inline data")
+    };
+    assert_eq!(d.rows.len(), 4);
+    assert_eq!(
+        m.data.shape(),
+        DataShape {
+            features: 1,
+            task: Task::Unknown
+        }
+    );
+    assert_eq!(s.engine, crate::ad::Engine::Finite);
+    let Some(Schedule::OneCycle(o)) = &s.optimizers[1].schedule else {
+        panic!("onecycle")
+    };
+    assert_eq!(
+        (o.max_lr, o.total_steps, o.pct_start),
+        (0.5, Some(400), 0.3)
+    );
+}
+
+#[test]
+fn every_valid_fixture_loads_from_disk() {
+    for entry in std::fs::read_dir(dir("valid")).unwrap() {
+        let path = entry.unwrap().path();
+        if let Err(e) = load_file_with(&path, &FakeCatalog) {
+            panic!("{}:\n{e}", path.display());
+        }
+    }
+}
