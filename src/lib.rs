@@ -7,6 +7,7 @@
 //! - [`data`], [`model`]: datasets, models and losses, written once over `Scalar`.
 //! - [`objective`]: what is minimised, and the counting oracle (the only door to it).
 //! - [`optim`]: the optimizers (torch.optim family and beyond), schedules, the registry.
+//! - [`scenario`]: YAML scenario files: schema, strict loading with file:line:column errors.
 //! - [`session`]: runs and the session that advances them together; the single source of truth.
 //! - [`headless`], [`tui`]: the two thin front ends over a session.
 //! - [`gradcheck`]: `gradscope grad`, the engines side by side on one expression.
@@ -18,5 +19,6 @@ pub mod headless;
 pub mod model;
 pub mod objective;
 pub mod optim;
+pub mod scenario;
 pub mod session;
 pub mod tui;

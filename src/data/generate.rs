@@ -232,6 +232,20 @@ pub fn xor(n: usize, noise: f64, seed: u64) -> Result<Dataset, DataError> {
 /// grows linearly from 0 to 1 while the angle turns by `3π` (one and a half turns). Samples are
 /// spread over the arms as evenly as possible (the first `n % arms` arms get one more).
 pub fn spirals(n: usize, arms: usize, noise: f64, seed: u64) -> Result<Dataset, DataError> {
+    spirals_with_turns(n, arms, 1.5, noise, seed)
+}
+
+/// [`spirals`] whose arms make `turns` full turns each.
+pub fn spirals_with_turns(
+    n: usize,
+    arms: usize,
+    turns: f64,
+    noise: f64,
+    seed: u64,
+) -> Result<Dataset, DataError> {
+    if !(turns > 0.0 && turns.is_finite()) {
+        return Err(invalid("turns", format!("must be > 0, got {turns}")));
+    }
     if arms < 2 {
         return Err(invalid("arms", format!("need at least 2 arms, got {arms}")));
     }
@@ -245,7 +259,7 @@ pub fn spirals(n: usize, arms: usize, noise: f64, seed: u64) -> Result<Dataset, 
         for t in linspace(0.0, 1.0, count) {
             // Start slightly off the centre so the arms do not all share the origin.
             let r = 0.05 + 0.95 * t;
-            let angle = offset + 3.0 * PI * t;
+            let angle = offset + 2.0 * PI * turns * t;
             rows.push((vec![r * angle.cos(), r * angle.sin()], j as f64));
         }
     }
@@ -350,13 +364,30 @@ pub fn sine(
     noise: f64,
     seed: u64,
 ) -> Result<Dataset, DataError> {
+    sine_on(n, amplitude, freq, phase, (-PI, PI), noise, seed)
+}
+
+/// [`sine`] with `x` uniform in `x_range` instead of `[-π, π]`.
+pub fn sine_on(
+    n: usize,
+    amplitude: f64,
+    freq: f64,
+    phase: f64,
+    x_range: (f64, f64),
+    noise: f64,
+    seed: u64,
+) -> Result<Dataset, DataError> {
     check_n(n, 1)?;
     check_noise(noise)?;
+    let (lo, hi) = x_range;
+    if !(lo < hi && lo.is_finite() && hi.is_finite()) {
+        return Err(invalid("x_range", format!("must be [low, high] with low < high, got [{lo}, {hi}]")));
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut features = Vec::with_capacity(n);
     let mut targets = Vec::with_capacity(n);
     for _ in 0..n {
-        let x = rng.random_range(-PI..PI);
+        let x = rng.random_range(lo..hi);
         features.push(x);
         targets.push(amplitude * (freq * x + phase).sin() + noise * gaussian(&mut rng));
     }

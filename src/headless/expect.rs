@@ -123,3 +123,37 @@ pub fn evaluate(expectation: &Expectation, run: Option<&Run>) -> Outcome {
         }
     }
 }
+
+/// The expectations a loaded scenario states, in file order (one per check).
+#[must_use]
+pub fn from_scenario(s: &crate::scenario::Scenario) -> Vec<Expectation> {
+    let mut out = Vec::new();
+    for (label, e) in &s.expect {
+        let mut push = |check| out.push(Expectation { label: label.clone(), check });
+        if let Some(v) = e.final_loss_below {
+            push(Check::FinalLossBelow(v));
+        }
+        if let Some(v) = e.best_loss_below {
+            push(Check::BestLossBelow(v));
+        }
+        if let Some(v) = e.accuracy_above {
+            push(Check::AccuracyAbove(v));
+        }
+        if let Some(v) = e.status {
+            let name = match v {
+                crate::scenario::RunStatus::Converged => "converged",
+                crate::scenario::RunStatus::Stopped => "stopped",
+                crate::scenario::RunStatus::Diverged => "diverged",
+                crate::scenario::RunStatus::Running => "running",
+            };
+            push(Check::Status(name.to_string()));
+        }
+        if let Some(v) = e.distance_to_minimum_below {
+            push(Check::DistanceToMinimumBelow(v));
+        }
+        if let Some(v) = e.converged_within_steps {
+            push(Check::ConvergedWithinSteps(v));
+        }
+    }
+    out
+}

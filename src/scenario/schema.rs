@@ -209,6 +209,10 @@ pub enum Activation {
     Tanh,
     Sigmoid,
     Softplus,
+    /// `max(x, 0.01 x)` (PyTorch's default negative slope).
+    LeakyRelu,
+    /// GELU, PyTorch's `approximate='tanh'` form.
+    Gelu,
 }
 
 /// `activation: tanh` or `activation: [tanh, tanh, identity]`.

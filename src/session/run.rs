@@ -223,11 +223,13 @@ impl Run {
         }
         self.last_loss = loss;
         self.last_grad_norm = info.grad_norm;
-        if loss < self.best_loss {
-            self.best_loss = loss;
+        if loss < self.best_loss - self.stop.min_delta {
             self.steps_since_best = 0;
         } else {
             self.steps_since_best += 1;
+        }
+        if loss < self.best_loss {
+            self.best_loss = loss;
         }
         if self.steps.is_power_of_two() {
             self.sample_engine_difference();

@@ -58,6 +58,8 @@ pub struct StopConfig {
     pub grad_norm_below: Option<f64>,
     /// End the run after this many steps without a new best loss.
     pub patience: Option<u64>,
+    /// How much lower than the best a loss must be to count as an improvement for `patience`.
+    pub min_delta: f64,
     /// A loss above this is divergence.
     pub diverge_above: f64,
 }
@@ -70,6 +72,7 @@ impl Default for StopConfig {
             loss_below: None,
             grad_norm_below: None,
             patience: None,
+            min_delta: 0.0,
             diverge_above: 1e12,
         }
     }
@@ -172,6 +175,7 @@ mod tests {
             loss_below: Some(0.1),
             grad_norm_below: Some(1e-3),
             patience: Some(2),
+            min_delta: 0.0,
             diverge_above: 1e6,
         };
         assert_eq!(stop.check(&progress(0.01)).name(), "converged");
