@@ -22,7 +22,12 @@ const DEFAULT_NAME: &str = "rosenbrock.yaml (built in)";
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
-        Some(Command::Grad { expr, at, json, chunk }) => grad(expr, at, *json, *chunk),
+        Some(Command::Grad {
+            expr,
+            at,
+            json,
+            chunk,
+        }) => grad(expr, at, *json, *chunk),
         Some(Command::List) => {
             println!("{}", gradscope::optim::registry::describe_all());
             ExitCode::SUCCESS
@@ -36,7 +41,9 @@ fn overrides(cli: &Cli) -> Overrides {
     Overrides {
         seed: cli.seed,
         engine: cli.engine.map(|e| match e {
-            EngineArg::Forward => Engine::Forward { chunk: DEFAULT_CHUNK },
+            EngineArg::Forward => Engine::Forward {
+                chunk: DEFAULT_CHUNK,
+            },
             EngineArg::Reverse => Engine::Reverse,
             EngineArg::Finite => Engine::Finite,
         }),
@@ -78,7 +85,11 @@ fn load_all(files: &[PathBuf], overrides: &Overrides) -> Result<Vec<Built>, Exit
             }
         }
     }
-    if failed { Err(ExitCode::from(2)) } else { Ok(built) }
+    if failed {
+        Err(ExitCode::from(2))
+    } else {
+        Ok(built)
+    }
 }
 
 fn run_headless(cli: &Cli) -> ExitCode {
@@ -87,9 +98,15 @@ fn run_headless(cli: &Cli) -> ExitCode {
         return ExitCode::from(2);
     }
     if let Some(plot) = &cli.plot {
-        let ext = plot.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let ext = plot
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
         if !matches!(ext.as_deref(), Some("svg" | "png")) {
-            eprintln!("error: --plot '{}': expected a file name ending in .svg or .png", plot.display());
+            eprintln!(
+                "error: --plot '{}': expected a file name ending in .svg or .png",
+                plot.display()
+            );
             return ExitCode::from(2);
         }
     }
@@ -120,7 +137,9 @@ fn run_headless(cli: &Cli) -> ExitCode {
     }
     let mut out = std::io::stdout().lock();
     let printed = match cli.format {
-        Format::Table => reports.iter().try_for_each(|r| writeln!(out, "{}", r.render_table())),
+        Format::Table => reports
+            .iter()
+            .try_for_each(|r| writeln!(out, "{}", r.render_table())),
         Format::Csv => {
             let mut s = String::from(ScenarioReport::csv_header(timing));
             s.push('\n');
@@ -135,7 +154,11 @@ fn run_headless(cli: &Cli) -> ExitCode {
             } else {
                 serde_json::to_string_pretty(&reports)
             };
-            writeln!(out, "{}", json.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")))
+            writeln!(
+                out,
+                "{}",
+                json.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+            )
         }
     };
     if printed.is_err() {
@@ -165,7 +188,13 @@ fn run_with_progress(b: &mut Built, progress: bool) {
             let done: u64 = b.session.runs().iter().map(|r| r.steps()).sum();
             let frac = (done as f64 / total as f64).clamp(0.0, 1.0);
             let filled = (frac * 30.0) as usize;
-            eprint!("\r{} [{}{}] {:>3.0}%", b.session.name, "#".repeat(filled), "-".repeat(30 - filled), frac * 100.0);
+            eprint!(
+                "\r{} [{}{}] {:>3.0}%",
+                b.session.name,
+                "#".repeat(filled),
+                "-".repeat(30 - filled),
+                frac * 100.0
+            );
             drawn = true;
         }
     }

@@ -381,7 +381,10 @@ pub fn sine_on(
     check_noise(noise)?;
     let (lo, hi) = x_range;
     if !(lo < hi && lo.is_finite() && hi.is_finite()) {
-        return Err(invalid("x_range", format!("must be [low, high] with low < high, got [{lo}, {hi}]")));
+        return Err(invalid(
+            "x_range",
+            format!("must be [low, high] with low < high, got [{lo}, {hi}]"),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut features = Vec::with_capacity(n);

@@ -129,7 +129,12 @@ pub fn evaluate(expectation: &Expectation, run: Option<&Run>) -> Outcome {
 pub fn from_scenario(s: &crate::scenario::Scenario) -> Vec<Expectation> {
     let mut out = Vec::new();
     for (label, e) in &s.expect {
-        let mut push = |check| out.push(Expectation { label: label.clone(), check });
+        let mut push = |check| {
+            out.push(Expectation {
+                label: label.clone(),
+                check,
+            })
+        };
         if let Some(v) = e.final_loss_below {
             push(Check::FinalLossBelow(v));
         }

@@ -22,7 +22,11 @@ impl CustomModel {
     pub fn new(source: &str, params: Vec<String>, inputs: Vec<String>) -> Result<Self, ExprError> {
         let order: Vec<String> = params.iter().chain(&inputs).cloned().collect();
         let expr = Expression::parse_with_vars(source, &order)?;
-        Ok(Self { expr: Arc::new(expr), params, inputs })
+        Ok(Self {
+            expr: Arc::new(expr),
+            params,
+            inputs,
+        })
     }
 
     #[must_use]
@@ -54,7 +58,11 @@ impl Predictor for CustomModel {
         out.push(self.expr.eval(&vars));
     }
     fn describe(&self) -> String {
-        format!("custom model {} ({} parameters)", self.expr.source(), self.params.len())
+        format!(
+            "custom model {} ({} parameters)",
+            self.expr.source(),
+            self.params.len()
+        )
     }
 }
 

@@ -35,7 +35,12 @@ fn range_of(r: &registry::Range) -> Range {
         Bound::Inclusive(m) => (Some(m), true),
         Bound::Exclusive(m) => (Some(m), false),
     };
-    Range { min, min_inclusive, max, max_inclusive }
+    Range {
+        min,
+        min_inclusive,
+        max,
+        max_inclusive,
+    }
 }
 
 impl Catalog for RegistryCatalog {
@@ -52,13 +57,20 @@ impl Catalog for RegistryCatalog {
                     let (kind, range, second) = match &h.domain {
                         Domain::Float(r) => (HyperKind::Float, range_of(r), None),
                         Domain::Bool => (HyperKind::Bool, Range::ANY, None),
-                        Domain::Int { min, max } => {
-                            (HyperKind::Int, Range::closed(*min as f64, *max as f64), None)
-                        }
+                        Domain::Int { min, max } => (
+                            HyperKind::Int,
+                            Range::closed(*min as f64, *max as f64),
+                            None,
+                        ),
                         Domain::Pair(a, b) => (HyperKind::Pair, range_of(a), Some(range_of(b))),
                         Domain::IncreasingPair(r) => (HyperKind::Pair, range_of(r), None),
                     };
-                    HyperInfo { name: h.name.to_string(), kind, range, second_range: second }
+                    HyperInfo {
+                        name: h.name.to_string(),
+                        kind,
+                        range,
+                        second_range: second,
+                    }
                 })
                 .collect(),
         )
@@ -75,7 +87,10 @@ impl Catalog for RegistryCatalog {
                 if let Some(s) = &e.suggestion {
                     message.push_str(&format!("; {s}"));
                 }
-                Err(ExprIssue { message, offset: expr[..e.span.start.min(expr.len())].chars().count() })
+                Err(ExprIssue {
+                    message,
+                    offset: expr[..e.span.start.min(expr.len())].chars().count(),
+                })
             }
         })
     }
@@ -110,7 +125,12 @@ impl<'a> Locator<'a> {
     }
 
     /// An error at the value of `path` (e.g. `objective.data`), or at the top of the file.
-    fn error(&self, path: &str, message: impl Into<String>, expected: Option<&str>) -> ScenarioError {
+    fn error(
+        &self,
+        path: &str,
+        message: impl Into<String>,
+        expected: Option<&str>,
+    ) -> ScenarioError {
         let span = tree::parse_path(path)
             .and_then(|segs| self.root.as_ref()?.find(&segs).map(|(_, node)| node.span))
             .unwrap_or(Span::TOP);
@@ -137,7 +157,11 @@ pub fn load_and_build(path: &Path, overrides: &Overrides) -> Result<Built, Scena
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
         let locator = Locator::new(&file, "");
-        ScenarioErrors(vec![locator.error("", format!("cannot read '{file}': {e}"), Some("a readable scenario file"))])
+        ScenarioErrors(vec![locator.error(
+            "",
+            format!("cannot read '{file}': {e}"),
+            Some("a readable scenario file"),
+        )])
     })?;
     let scenario = super::load_file_with(path, &RegistryCatalog)?;
     let source = String::from_utf8_lossy(&bytes);
@@ -145,7 +169,11 @@ pub fn load_and_build(path: &Path, overrides: &Overrides) -> Result<Built, Scena
 }
 
 /// Loads a scenario held in memory (the built-in default) and builds it.
-pub fn load_str_and_build(source: &str, file: &str, overrides: &Overrides) -> Result<Built, ScenarioErrors> {
+pub fn load_str_and_build(
+    source: &str,
+    file: &str,
+    overrides: &Overrides,
+) -> Result<Built, ScenarioErrors> {
     let scenario = super::load_str_with(source, file, &RegistryCatalog)?;
     build(scenario, file, source, overrides)
 }
@@ -182,7 +210,9 @@ pub fn build(
     for (i, o) in scenario.optimizers.iter().enumerate() {
         match run_spec(o) {
             Ok(spec) => specs.push(spec),
-            Err(message) => errors.push(at.error(&format!("optimizers[{i}].schedule"), message, None)),
+            Err(message) => {
+                errors.push(at.error(&format!("optimizers[{i}].schedule"), message, None))
+            }
         }
     }
     if !errors.is_empty() {
@@ -198,7 +228,11 @@ pub fn build(
     )
     .map_err(|e| ScenarioErrors(vec![at.error("optimizers", e.to_string(), None)]))?;
     let view = view_spec(&scenario);
-    Ok(Built { scenario, session, view })
+    Ok(Built {
+        scenario,
+        session,
+        view,
+    })
 }
 
 fn view_spec(s: &Scenario) -> ViewSpec {
@@ -236,7 +270,13 @@ fn run_spec(o: &schema::OptimizerSpec) -> Result<RunSpec, String> {
         hyperparameters: o.hyper.iter().map(|(k, v)| (k.clone(), hyper(v))).collect(),
         schedule: o.schedule.as_ref().map(schedule_of).transpose()?,
         clip: o.clip.map(|c| match c {
-            schema::Clip::Norm { max_norm, norm_type } => GradClip::Norm { max_norm, norm_type },
+            schema::Clip::Norm {
+                max_norm,
+                norm_type,
+            } => GradClip::Norm {
+                max_norm,
+                norm_type,
+            },
             schema::Clip::Value(v) => GradClip::Value { clip_value: v },
         }),
     })
@@ -251,21 +291,27 @@ fn schedule_of(s: &schema::Schedule) -> Result<schedule::Schedule, String> {
     Ok(match s {
         schema::Schedule::Constant(c) => {
             if c.factor != 1.0 || c.total_iters.is_some() {
-                return Err("constant schedules with a factor other than 1 are not supported; \
+                return Err(
+                    "constant schedules with a factor other than 1 are not supported; \
                             use `warmup` with `start_factor`"
-                    .into());
+                        .into(),
+                );
             }
             S::Constant
         }
-        schema::Schedule::Step(p) => S::Step { step_size: steps(p.step_size), gamma: p.gamma },
+        schema::Schedule::Step(p) => S::Step {
+            step_size: steps(p.step_size),
+            gamma: p.gamma,
+        },
         schema::Schedule::MultiStep(p) => S::MultiStep {
             milestones: p.milestones.iter().map(|&m| steps(m)).collect(),
             gamma: p.gamma,
         },
         schema::Schedule::Exponential(p) => S::Exponential { gamma: p.gamma },
-        schema::Schedule::Cosine(p) => {
-            S::CosineAnnealing { t_max: steps(p.t_max), eta_min: p.eta_min }
-        }
+        schema::Schedule::Cosine(p) => S::CosineAnnealing {
+            t_max: steps(p.t_max),
+            eta_min: p.eta_min,
+        },
         schema::Schedule::Warmup(w, then) => S::LinearWarmup {
             total_iters: steps(w.warmup_steps),
             start_factor: w.start_factor,
@@ -302,27 +348,49 @@ fn schedule_of(s: &schema::Schedule) -> Result<schedule::Schedule, String> {
 fn build_objective(s: &Scenario, at: &Locator<'_>) -> Result<Box<dyn Objective>, ScenarioError> {
     match &s.objective {
         schema::Objective::Expr(e) => {
-            let parsed = Expression::parse(&e.expr)
-                .map_err(|err| at.error("objective.expr", err.message.clone(), err.expected.as_deref()))?;
+            let parsed = Expression::parse(&e.expr).map_err(|err| {
+                at.error(
+                    "objective.expr",
+                    err.message.clone(),
+                    err.expected.as_deref(),
+                )
+            })?;
             let vars: Vec<String> = match (&e.vars, &e.start) {
                 (Some(v), _) => v.clone(),
-                (None, schema::PerVar::Named(pairs)) => pairs.iter().map(|(n, _)| n.clone()).collect(),
+                (None, schema::PerVar::Named(pairs)) => {
+                    pairs.iter().map(|(n, _)| n.clone()).collect()
+                }
                 (None, schema::PerVar::List(_)) => parsed.vars().to_vec(),
             };
             let expr = parsed
                 .with_vars(&vars)
                 .map_err(|err| at.error("objective.expr", err.message.clone(), None))?;
-            let start = e.start.ordered(&vars).filter(|v| v.len() == vars.len()).ok_or_else(|| {
-                at.error(
-                    "objective.start",
-                    format!("start must give a value for each of {}", vars.join(", ")),
-                    None,
-                )
-            })?;
+            let start = e
+                .start
+                .ordered(&vars)
+                .filter(|v| v.len() == vars.len())
+                .ok_or_else(|| {
+                    at.error(
+                        "objective.start",
+                        format!("start must give a value for each of {}", vars.join(", ")),
+                        None,
+                    )
+                })?;
             let minimum = match &e.minimum {
-                Some(m) => Some(m.ordered(&vars).filter(|v| v.len() == vars.len()).ok_or_else(
-                    || at.error("objective.minimum", format!("minimum must give a value for each of {}", vars.join(", ")), None),
-                )?),
+                Some(m) => Some(
+                    m.ordered(&vars)
+                        .filter(|v| v.len() == vars.len())
+                        .ok_or_else(|| {
+                            at.error(
+                                "objective.minimum",
+                                format!(
+                                    "minimum must give a value for each of {}",
+                                    vars.join(", ")
+                                ),
+                                None,
+                            )
+                        })?,
+                ),
                 None => None,
             };
             Ok(Box::new(ExpressionObjective::new(expr, start, minimum)))
@@ -393,16 +461,27 @@ fn generate_data(m: &schema::ModelObjective, seed: u64) -> Result<Dataset, Strin
         DataSpec::Csv(c) => {
             let features: Vec<&str> = c.features.iter().map(String::as_str).collect();
             if c.delimiter != ',' {
-                return Err(format!("only ',' is supported as a CSV delimiter, got '{}'", c.delimiter));
+                return Err(format!(
+                    "only ',' is supported as a CSV delimiter, got '{}'",
+                    c.delimiter
+                ));
             }
-            let task = if task == Task::Multiclass(0) { Task::Multiclass(2) } else { task };
+            let task = if task == Task::Multiclass(0) {
+                Task::Multiclass(2)
+            } else {
+                task
+            };
             data::csv::load_csv(&c.path, &features, &[c.target.as_str()], task)
                 .map_err(|e| e.to_string())
                 .and_then(|d| fix_multiclass(d, m.loss))
         }
         DataSpec::Inline(i) => {
             let width = i.rows.first().map_or(0, Vec::len);
-            let task = if task == Task::Multiclass(0) { Task::Multiclass(2) } else { task };
+            let task = if task == Task::Multiclass(0) {
+                Task::Multiclass(2)
+            } else {
+                task
+            };
             Dataset::from_rows(&i.rows, width.saturating_sub(1), task)
                 .map_err(err)
                 .and_then(|d| fix_multiclass(d, m.loss))
@@ -424,20 +503,27 @@ fn init_of(spec: &InitSpec) -> Result<Init, String> {
         InitSpec::Default => Init::TorchDefault,
         InitSpec::Zeros => Init::Zeros,
         InitSpec::Uniform { a, b } => Init::Uniform { a: *a, b: *b },
-        InitSpec::Normal { mean, std } => Init::Normal { mean: *mean, std: *std },
+        InitSpec::Normal { mean, std } => Init::Normal {
+            mean: *mean,
+            std: *std,
+        },
         InitSpec::XavierUniform { gain } if *gain == 1.0 => Init::XavierUniform,
         InitSpec::XavierNormal { gain } if *gain == 1.0 => Init::XavierNormal,
-        InitSpec::KaimingUniform { a, mode: schema::FanMode::FanIn } if *a == 0.0 => {
-            Init::KaimingUniform
-        }
-        InitSpec::KaimingNormal { a, mode: schema::FanMode::FanIn } if *a == 0.0 => {
-            Init::KaimingNormal
-        }
+        InitSpec::KaimingUniform {
+            a,
+            mode: schema::FanMode::FanIn,
+        } if *a == 0.0 => Init::KaimingUniform,
+        InitSpec::KaimingNormal {
+            a,
+            mode: schema::FanMode::FanIn,
+        } if *a == 0.0 => Init::KaimingNormal,
         InitSpec::XavierUniform { .. } | InitSpec::XavierNormal { .. } => {
             return Err("only gain 1 is supported for xavier initialisation".into());
         }
         InitSpec::KaimingUniform { .. } | InitSpec::KaimingNormal { .. } => {
-            return Err("only a = 0 and mode fan_in are supported for kaiming initialisation".into());
+            return Err(
+                "only a = 0 and mode fan_in are supported for kaiming initialisation".into(),
+            );
         }
         InitSpec::Values(v) => Init::Values(v.clone()),
         InitSpec::File(p) => Init::File(p.clone()),
@@ -453,7 +539,11 @@ fn param_names<P: Predictor>(model: &P) -> Vec<String> {
             ParamKind::Weight { fan_in, .. } => {
                 layer += 1;
                 for k in 0..g.range.len() {
-                    names.push(format!("W{layer}[{},{}]", k / fan_in.max(1), k % fan_in.max(1)));
+                    names.push(format!(
+                        "W{layer}[{},{}]",
+                        k / fan_in.max(1),
+                        k % fan_in.max(1)
+                    ));
                 }
             }
             ParamKind::Bias { .. } => {
@@ -481,27 +571,46 @@ fn build_model_objective(
         .map_err(|e| at.error("objective.batch_size", e.to_string(), None))?;
     let init = init_of(&m.init).map_err(|e| at.error("objective.init", e, None))?;
     let model_err = |e: String| at.error("objective.model", e, None);
-    let parts = Parts { loss, train: prepared.train, test: prepared.test, batcher, init, seed };
+    let parts = Parts {
+        loss,
+        train: prepared.train,
+        test: prepared.test,
+        batcher,
+        init,
+        seed,
+    };
     let n_inputs = parts.train.n_features;
     let model = match &m.model {
         schema::ModelSpec::Custom(c) => {
-            let model = CustomModel::new(&c.expr, c.params.clone(), c.inputs.clone()).map_err(
-                |e| at.error("objective.model.expr", e.message.clone(), e.expected.as_deref()),
-            )?;
+            let model =
+                CustomModel::new(&c.expr, c.params.clone(), c.inputs.clone()).map_err(|e| {
+                    at.error(
+                        "objective.model.expr",
+                        e.message.clone(),
+                        e.expected.as_deref(),
+                    )
+                })?;
             let names = model.param_names().to_vec();
             return finish(model, names, parts, at);
         }
-        schema::ModelSpec::Linear => Model::Linear { n_inputs, n_outputs: parts.train.n_targets },
+        schema::ModelSpec::Linear => Model::Linear {
+            n_inputs,
+            n_outputs: parts.train.n_targets,
+        },
         schema::ModelSpec::Logistic => Model::Logistic { n_inputs },
-        schema::ModelSpec::Softmax(s) => Model::Softmax { n_inputs, n_classes: s.classes },
+        schema::ModelSpec::Softmax(s) => Model::Softmax {
+            n_inputs,
+            n_classes: s.classes,
+        },
         schema::ModelSpec::Mlp(mlp) => {
             let mlp = match &mlp.activation {
                 Activations::Hidden(a) => {
                     Mlp::with_hidden(mlp.layers.clone(), activation(*a), Activation::Identity)
                 }
-                Activations::PerLayer(list) => {
-                    Mlp::new(mlp.layers.clone(), list.iter().map(|a| activation(*a)).collect())
-                }
+                Activations::PerLayer(list) => Mlp::new(
+                    mlp.layers.clone(),
+                    list.iter().map(|a| activation(*a)).collect(),
+                ),
             }
             .map_err(|e| model_err(e.to_string()))?;
             Model::Mlp(mlp)
@@ -531,5 +640,13 @@ fn finish<P: Predictor + Send + Sync + 'static>(
         .map_err(|e| at.error("objective.model", e.to_string(), None))?;
     let start = model::init_params(&model, &p.init, p.seed)
         .map_err(|e| at.error("objective.init", e.to_string(), None))?;
-    Ok(Box::new(ModelObjective::new(model, p.loss, p.train, Some(p.test), start, p.batcher, names)))
+    Ok(Box::new(ModelObjective::new(
+        model,
+        p.loss,
+        p.train,
+        Some(p.test),
+        start,
+        p.batcher,
+        names,
+    )))
 }

@@ -1,0 +1,407 @@
+//! The real binary, headless: every bundled scenario meets its expectations, malformed scenario
+//! files exit 2 with a located message, output is deterministic, exports are valid files, and
+//! `gradscope grad` prints and fails as documented.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gradscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn files_in(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixture folder exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs one bundled scenario and asserts exit code 0 (every expectation holds).
+fn bundled(name: &str) {
+    let path = format!("scenarios/{name}.yaml");
+    let out = gradscope(&["--headless", &path, "--no-timing"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("ok "),
+        "{name} states no expectation:\n{stdout}"
+    );
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+#[test]
+fn every_bundled_scenario_is_tested_here() {
+    let listed = include_str!("headless.rs");
+    for path in files_in("scenarios") {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            listed.contains(&format!("fn {stem}()")),
+            "add a test for scenarios/{stem}.yaml"
+        );
+    }
+    assert!(files_in("scenarios").len() >= 18);
+}
+
+#[test]
+fn ackley() {
+    bundled("ackley");
+}
+#[test]
+fn beale() {
+    bundled("beale");
+}
+#[test]
+fn booth() {
+    bundled("booth");
+}
+#[test]
+fn forward_vs_reverse() {
+    bundled("forward_vs_reverse");
+}
+#[test]
+fn goldstein_price() {
+    bundled("goldstein_price");
+}
+#[test]
+fn himmelblau() {
+    bundled("himmelblau");
+}
+#[test]
+fn ill_conditioned() {
+    bundled("ill_conditioned");
+}
+#[test]
+fn least_squares_lm() {
+    bundled("least_squares_lm");
+}
+#[test]
+fn linear_regression() {
+    bundled("linear_regression");
+}
+#[test]
+fn logistic_regression() {
+    bundled("logistic_regression");
+}
+#[test]
+fn rastrigin() {
+    bundled("rastrigin");
+}
+#[test]
+fn rastrigin_gradient_free() {
+    bundled("rastrigin_gradient_free");
+}
+#[test]
+fn rosenbrock() {
+    bundled("rosenbrock");
+}
+#[test]
+fn saddle() {
+    bundled("saddle");
+}
+#[test]
+fn sine_fit() {
+    bundled("sine_fit");
+}
+#[test]
+fn six_hump_camel() {
+    bundled("six_hump_camel");
+}
+#[test]
+fn softmax_blobs() {
+    bundled("softmax_blobs");
+}
+#[test]
+fn spirals_mlp() {
+    bundled("spirals_mlp");
+}
+#[test]
+fn two_moons_mlp() {
+    bundled("two_moons_mlp");
+}
+#[test]
+fn xor_mlp() {
+    bundled("xor_mlp");
+}
+
+#[test]
+fn every_malformed_scenario_exits_2_with_a_located_message_and_no_panic() {
+    let invalid = files_in("tests/scenarios/invalid");
+    assert!(invalid.len() >= 25);
+    for path in invalid {
+        let rel = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or(&path)
+            .to_path_buf();
+        let rel = rel.to_string_lossy().into_owned();
+        let out = gradscope(&["--headless", &rel]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{rel}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{rel}: nothing may be printed on stdout"
+        );
+        assert!(!stderr.contains("panicked"), "{rel}: {stderr}");
+        let located = stderr.lines().any(|l| {
+            l.trim_start().starts_with(&format!("--> {rel}:")) && l.matches(':').count() >= 2
+        });
+        assert!(located, "{rel}: no file:line:column in\n{stderr}");
+        assert!(stderr.contains("error: "), "{rel}: {stderr}");
+    }
+}
+
+#[test]
+fn typos_get_suggestions_from_the_real_registry() {
+    let out = gradscope(&["--headless", "tests/scenarios/invalid/41_many_errors.yaml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("41_many_errors.yaml:6:11"), "{stderr}");
+    assert!(stderr.contains("did you mean 'adam'?"), "{stderr}");
+    assert!(stderr.contains("did you mean 'momentum'?"), "{stderr}");
+    assert!(stderr.contains("7 errors in"), "{stderr}");
+}
+
+#[test]
+fn missing_file_and_bad_plot_name_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("t.csv");
+    let csv = csv.to_str().expect("utf-8 path");
+    let out = gradscope(&[
+        "--headless",
+        "scenarios/booth.yaml",
+        "no/such.yaml",
+        "--trajectory",
+        csv,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no/such.yaml"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!Path::new(csv).exists(), "nothing may be half-written");
+    let out = gradscope(&["--headless", "scenarios/booth.yaml", "--plot", "out.gif"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains(".svg or .png"));
+}
+
+#[test]
+fn failing_expectations_exit_1_and_list_expected_vs_got() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("impossible.yaml");
+    std::fs::write(
+        &path,
+        "objective:\n  expr: \"x^2 + 1\"\n  start: {x: 3}\noptimizers:\n  - name: gd\n    lr: 0.1\n\
+         stop:\n  max_steps: 10\nexpect:\n  gd:\n    final_loss_below: 0.5\n",
+    )
+    .expect("write scenario");
+    let out = gradscope(&["--headless", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("final_loss_below expected < 5.000000e-1, got"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn json_is_byte_identical_across_runs_and_seed_changes_stochastic_results() {
+    let args = [
+        "--headless",
+        "scenarios/rastrigin_gradient_free.yaml",
+        "--format",
+        "json",
+        "--no-timing",
+    ];
+    let a = gradscope(&args);
+    let b = gradscope(&args);
+    assert_eq!(a.status.code(), Some(0));
+    assert_eq!(a.stdout, b.stdout);
+    let json: serde_json::Value = serde_json::from_slice(&a.stdout).expect("valid JSON");
+    for key in ["scenario", "engine", "seed", "runs", "expectations"] {
+        assert!(json.get(key).is_some(), "missing {key}");
+    }
+    let run = &json["runs"][0];
+    for key in [
+        "label",
+        "optimizer",
+        "hyperparameters",
+        "status",
+        "steps",
+        "evaluations",
+        "final_loss",
+        "best_loss",
+        "final_params",
+        "accuracy",
+    ] {
+        assert!(run.get(key).is_some(), "run misses {key}");
+    }
+    assert!(run.get("timing").is_none());
+    let mut with_seed = args.to_vec();
+    with_seed.extend(["--seed", "99"]);
+    let c = gradscope(&with_seed);
+    assert_ne!(
+        a.stdout, c.stdout,
+        "the genetic algorithm must depend on the seed"
+    );
+}
+
+#[test]
+fn steps_override_and_engine_override_apply() {
+    let out = gradscope(&[
+        "--headless",
+        "scenarios/rastrigin.yaml",
+        "--steps",
+        "7",
+        "--engine",
+        "forward",
+        "--format",
+        "json",
+        "--no-timing",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(json["engine"], "forward");
+    for run in json["runs"].as_array().expect("runs") {
+        assert_eq!(run["steps"], 7);
+    }
+}
+
+#[test]
+fn csv_format_has_a_header_and_a_row_per_run() {
+    let out = gradscope(&[
+        "--headless",
+        "scenarios/booth.yaml",
+        "scenarios/beale.yaml",
+        "--format",
+        "csv",
+        "--no-timing",
+    ]);
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("scenario,label,optimizer,status,steps"));
+    assert_eq!(lines.len(), 1 + 4 + 4, "{stdout}");
+    let width = lines[0].split(',').count();
+    assert!(
+        lines.iter().all(|l| l.split(',').count() == width),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn trajectory_csv_and_plots_are_valid_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("t.csv");
+    let svg = dir.path().join("p.svg");
+    let png = dir.path().join("p.png");
+    let out = gradscope(&[
+        "--headless",
+        "scenarios/booth.yaml",
+        "--trajectory",
+        csv.to_str().expect("utf-8"),
+        "--plot",
+        svg.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let body = std::fs::read_to_string(&csv).expect("trajectory written");
+    let mut lines = body.lines();
+    assert_eq!(lines.next(), Some("scenario,label,step,loss,x,y"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 10);
+    for r in &rows {
+        assert_eq!(r.len(), 6);
+        assert!(
+            r[2].parse::<u64>().is_ok()
+                && r[3].parse::<f64>().is_ok()
+                && r[4].parse::<f64>().is_ok()
+        );
+    }
+    assert!(rows.iter().any(|r| r[1] == "newton" && r[2] == "0"));
+    let svg_text = std::fs::read_to_string(&svg).expect("svg written");
+    assert!(svg_text.starts_with("<svg") && svg_text.trim_end().ends_with("</svg>"));
+    assert!(svg_text.contains("Booth"));
+    let out = gradscope(&[
+        "--headless",
+        "scenarios/xor_mlp.yaml",
+        "--steps",
+        "20",
+        "--plot",
+        png.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        text(&out.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("png written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn grad_prints_every_engine_and_the_hessian() {
+    let out = gradscope(&["grad", "(1-x)^2 + 100*(y-x^2)^2", "--at", "x=-1.5,y=2"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("value = 1.25000000000000000e1"), "{stdout}");
+    assert!(stdout.contains("-1.5500000000000000e2"), "{stdout}");
+    assert!(stdout.contains("forward vs reverse  0.000e0"), "{stdout}");
+    assert!(stdout.contains("condition number"), "{stdout}");
+}
+
+#[test]
+fn grad_json_has_the_documented_fields() {
+    let out = gradscope(&["grad", "x*y + sin(x)", "--at", "x=0.5,y=-2", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(json["vars"], serde_json::json!(["x", "y"]));
+    let x: f64 = 0.5;
+    assert_eq!(json["value"].as_f64(), Some(x * -2.0 + x.sin()));
+    assert_eq!(
+        json["gradient"]["forward"][0].as_f64(),
+        Some(-2.0 + x.cos())
+    );
+    assert_eq!(
+        json["gradient"]["reverse"][0].as_f64(),
+        Some(-2.0 + x.cos())
+    );
+    assert!((json["gradient"]["finite"][1].as_f64().expect("number") - 0.5).abs() < 1e-8);
+    assert_eq!(json["hessian"][0][1].as_f64(), Some(1.0));
+    assert_eq!(json["eigenvalues"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn grad_bad_input_exits_2_with_a_message() {
+    let out = gradscope(&["grad", "x + y", "--at", "x=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("variable y not given with --at"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = gradscope(&["grad", "sinn(x)", "--at", "x=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains('^') && stderr.contains("sin"), "{stderr}");
+    let out = gradscope(&["grad", "x^2", "--at", "x=abc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("bad --at entry 'x=abc'"));
+}
