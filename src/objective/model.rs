@@ -31,7 +31,7 @@ impl<P> Clone for ModelObjective<P> {
     fn clone(&self) -> Self {
         Self {
             model: Arc::clone(&self.model),
-            loss: self.loss.clone(),
+            loss: self.loss,
             train: Arc::clone(&self.train),
             test: self.test.clone(),
             start: self.start.clone(),
