@@ -44,36 +44,36 @@ fn bits(v: &[f64]) -> Vec<u64> {
 }
 
 /// Everything observable about a run, as bits, for exact comparisons.
-fn fingerprint(
-    run: &Run,
-) -> (
-    Vec<u64>,
-    Vec<(u64, u64, u64, Vec<u64>)>,
-    Vec<(String, Vec<u64>)>,
-    u64,
-    u64,
-    String,
-) {
-    let history = run
-        .history()
-        .points()
-        .iter()
-        .map(|p| (p.step, p.evaluations, p.loss.to_bits(), bits(&p.params)))
-        .collect();
-    let state = run
-        .optimizer()
-        .state()
-        .into_iter()
-        .map(|s| (s.name.to_string(), bits(&s.values)))
-        .collect();
-    (
-        bits(run.params()),
-        history,
-        state,
-        run.steps(),
-        run.evaluations(),
-        run.status().name().to_string(),
-    )
+#[derive(Debug, PartialEq)]
+struct Fingerprint {
+    params: Vec<u64>,
+    /// (step, evaluations, loss, params) of every recorded point.
+    history: Vec<(u64, u64, u64, Vec<u64>)>,
+    optimizer_state: Vec<(String, Vec<u64>)>,
+    steps: u64,
+    evaluations: u64,
+    status: String,
+}
+
+fn fingerprint(run: &Run) -> Fingerprint {
+    Fingerprint {
+        params: bits(run.params()),
+        history: run
+            .history()
+            .points()
+            .iter()
+            .map(|p| (p.step, p.evaluations, p.loss.to_bits(), bits(&p.params)))
+            .collect(),
+        optimizer_state: run
+            .optimizer()
+            .state()
+            .into_iter()
+            .map(|s| (s.name.to_string(), bits(&s.values)))
+            .collect(),
+        steps: run.steps(),
+        evaluations: run.evaluations(),
+        status: run.status().name().to_string(),
+    }
 }
 
 #[test]
