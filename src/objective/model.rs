@@ -31,7 +31,7 @@ impl<P> Clone for ModelObjective<P> {
     fn clone(&self) -> Self {
         Self {
             model: Arc::clone(&self.model),
-            loss: self.loss.clone(),
+            loss: self.loss,
             train: Arc::clone(&self.train),
             test: self.test.clone(),
             start: self.start.clone(),
@@ -139,8 +139,10 @@ impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
         if !self.is_stochastic() {
             return;
         }
+        let per_epoch = self.batcher.batches_per_epoch();
         let batch = self.batcher.next_batch();
-        self.epoch = batch.epoch as u64;
+        // Epochs completed: the last batch of an epoch completes it.
+        self.epoch = (batch.epoch + usize::from(batch.step_in_epoch + 1 == per_epoch)) as u64;
         self.batch.clear();
         self.batch.extend_from_slice(batch.indices);
     }

@@ -1,0 +1,577 @@
+//! Issue 2: every gradient engine agrees on random expression trees.
+//!
+//! Random ASTs are generated here, rendered to source text and parsed by `Expression`. At random
+//! points the generic engines (reverse on a `Tape`, chunked forward duals with k in 1..=8), the
+//! compiled fast paths (`gradient_reverse`, `gradient_forward`) and central finite differences
+//! are compared, and the nested-dual Hessian against differenced reverse gradients.
+//!
+//! # Where finite differences are trusted
+//! AD engines must agree with each other everywhere both are finite (they share PyTorch's
+//! conventions at kinks). Finite differences are compared only where the function is smooth
+//! around the point, by two rules that must both hold:
+//! 1. no kink argument is within `KINK_GAP` of its kink (the test's own evaluator tracks the
+//!    arguments of `abs`, `relu`, and the difference of `min`/`max` arguments);
+//! 2. central differences with two step sizes (`h` and `h / 4`) agree to `1e-7` relative, which
+//!    also screens out poles (`tan`, negative powers) and overflow-scale curvature.
+
+use std::cell::Cell;
+
+use gradscope::ad::dual::{self, Hyper};
+use gradscope::ad::tape::{self, Tape};
+use gradscope::ad::{Scalar, ScalarFn, finite};
+use gradscope::expr::{Expression, Workspace};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+const KINK_GAP: f64 = 1e-3;
+const MAX_VARS: usize = 4;
+
+#[derive(Debug, Clone, Copy)]
+enum Unary {
+    Exp,
+    Ln,
+    Sqrt,
+    Abs,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sigmoid,
+    Softplus,
+    Relu,
+}
+
+const UNARIES: [Unary; 11] = [
+    Unary::Exp,
+    Unary::Ln,
+    Unary::Sqrt,
+    Unary::Abs,
+    Unary::Sin,
+    Unary::Cos,
+    Unary::Tan,
+    Unary::Tanh,
+    Unary::Sigmoid,
+    Unary::Softplus,
+    Unary::Relu,
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Binary {
+    Add,
+    Sub,
+    Mul,
+    /// `a / (softplus(b) + 0.5)`: the divisor stays away from zero.
+    Div,
+    Min,
+    Max,
+    /// `pow(softplus(a) + 0.1, b)`: the base stays positive.
+    Pow,
+}
+
+const BINARIES: [Binary; 7] = [
+    Binary::Add,
+    Binary::Sub,
+    Binary::Mul,
+    Binary::Div,
+    Binary::Min,
+    Binary::Max,
+    Binary::Pow,
+];
+
+/// An expression tree. `Var(i)` is input `i % n`; `Let(i)` is the earlier let value `i % k`
+/// (an input when there is none yet).
+#[derive(Debug, Clone)]
+enum Node {
+    Var(usize),
+    Let(usize),
+    Const(f64),
+    Neg(Box<Node>),
+    PowI(Box<Node>, i32),
+    Un(Unary, Box<Node>),
+    Bin(Binary, Box<Node>, Box<Node>),
+}
+
+/// A program: let lines `t0 = ..`, `t1 = ..` (each may use earlier ones), then the output.
+#[derive(Debug, Clone)]
+struct Program {
+    n: usize,
+    lets: Vec<Node>,
+    out: Node,
+}
+
+fn render(node: &Node, n: usize, lets: usize) -> String {
+    match node {
+        Node::Var(i) => format!("x{}", i % n),
+        Node::Let(i) if lets > 0 => format!("t{}", i % lets),
+        Node::Let(i) => format!("x{}", i % n),
+        Node::Const(c) if *c < 0.0 => format!("({c:?})"),
+        Node::Const(c) => format!("{c:?}"),
+        Node::Neg(a) => format!("-({})", render(a, n, lets)),
+        Node::PowI(a, k) => format!("({})^{k}", render(a, n, lets)),
+        Node::Un(f, a) => {
+            let a = render(a, n, lets);
+            match f {
+                Unary::Exp => format!("exp({a})"),
+                Unary::Ln => format!("ln(softplus({a}) + 0.1)"),
+                Unary::Sqrt => format!("sqrt(abs({a}) + 0.1)"),
+                Unary::Abs => format!("abs({a})"),
+                Unary::Sin => format!("sin({a})"),
+                Unary::Cos => format!("cos({a})"),
+                Unary::Tan => format!("tan({a})"),
+                Unary::Tanh => format!("tanh({a})"),
+                Unary::Sigmoid => format!("sigmoid({a})"),
+                Unary::Softplus => format!("softplus({a})"),
+                Unary::Relu => format!("relu({a})"),
+            }
+        }
+        Node::Bin(op, a, b) => {
+            let (a, b) = (render(a, n, lets), render(b, n, lets));
+            match op {
+                Binary::Add => format!("({a} + {b})"),
+                Binary::Sub => format!("({a} - {b})"),
+                Binary::Mul => format!("({a} * {b})"),
+                Binary::Div => format!("({a} / (softplus({b}) + 0.5))"),
+                Binary::Min => format!("min({a}, {b})"),
+                Binary::Max => format!("max({a}, {b})"),
+                Binary::Pow => format!("pow(softplus({a}) + 0.1, {b})"),
+            }
+        }
+    }
+}
+
+impl Program {
+    fn source(&self) -> String {
+        let mut src = String::new();
+        for (k, node) in self.lets.iter().enumerate() {
+            src.push_str(&format!("t{k} = {}\n", render(node, self.n, k)));
+        }
+        src.push_str(&render(&self.out, self.n, self.lets.len()));
+        src
+    }
+
+    fn names(&self) -> Vec<String> {
+        (0..self.n).map(|i| format!("x{i}")).collect()
+    }
+
+    /// An independent evaluation of the tree over any `Scalar`, tracking in `kink` the smallest
+    /// distance of a kink argument from its kink.
+    fn eval<S: Scalar>(&self, x: &[S], kink: &mut f64) -> S {
+        let mut lets: Vec<S> = Vec::with_capacity(self.lets.len());
+        for node in &self.lets {
+            let v = eval_node(node, x, &lets, kink);
+            lets.push(v);
+        }
+        eval_node(&self.out, x, &lets, kink)
+    }
+}
+
+fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &[S], kink: &mut f64) -> S {
+    match node {
+        Node::Var(i) => x[i % x.len()],
+        Node::Let(i) if !lets.is_empty() => lets[i % lets.len()],
+        Node::Let(i) => x[i % x.len()],
+        Node::Const(c) => S::constant(*c),
+        Node::Neg(a) => -eval_node(a, x, lets, kink),
+        Node::PowI(a, k) => eval_node(a, x, lets, kink).powi(*k),
+        Node::Un(f, a) => {
+            let a = eval_node(a, x, lets, kink);
+            match f {
+                Unary::Exp => a.exp(),
+                Unary::Ln => (a.softplus() + 0.1).ln(),
+                Unary::Sqrt => {
+                    at_kink(kink, a.value());
+                    (a.abs() + 0.1).sqrt()
+                }
+                Unary::Abs => {
+                    at_kink(kink, a.value());
+                    a.abs()
+                }
+                Unary::Sin => a.sin(),
+                Unary::Cos => a.cos(),
+                Unary::Tan => a.tan(),
+                Unary::Tanh => a.tanh(),
+                Unary::Sigmoid => a.sigmoid(),
+                Unary::Softplus => a.softplus(),
+                Unary::Relu => {
+                    at_kink(kink, a.value());
+                    a.relu()
+                }
+            }
+        }
+        Node::Bin(op, a, b) => {
+            let a = eval_node(a, x, lets, kink);
+            let b = eval_node(b, x, lets, kink);
+            match op {
+                Binary::Add => a + b,
+                Binary::Sub => a - b,
+                Binary::Mul => a * b,
+                Binary::Div => a / (b.softplus() + 0.5),
+                Binary::Min => {
+                    at_kink(kink, a.value() - b.value());
+                    a.min(b)
+                }
+                Binary::Max => {
+                    at_kink(kink, a.value() - b.value());
+                    a.max(b)
+                }
+                Binary::Pow => (a.softplus() + 0.1).powf(b),
+            }
+        }
+    }
+}
+
+fn at_kink(kink: &mut f64, v: f64) {
+    *kink = kink.min(v.abs());
+}
+
+fn node_strategy() -> impl Strategy<Value = Node> {
+    let leaf = prop_oneof![
+        3 => (0..MAX_VARS).prop_map(Node::Var),
+        1 => (0_usize..8).prop_map(Node::Let),
+        1 => (-3.0_f64..3.0).prop_map(|c| Node::Const((c * 4.0).round() / 4.0)),
+    ];
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        prop_oneof![
+            3 => (prop::sample::select(BINARIES.to_vec()), inner.clone(), inner.clone())
+                .prop_map(|(op, a, b)| Node::Bin(op, Box::new(a), Box::new(b))),
+            3 => (prop::sample::select(UNARIES.to_vec()), inner.clone())
+                .prop_map(|(f, a)| Node::Un(f, Box::new(a))),
+            1 => (inner.clone(), -3_i32..=4).prop_map(|(a, k)| Node::PowI(Box::new(a), k)),
+            1 => inner.prop_map(|a| Node::Neg(Box::new(a))),
+        ]
+    })
+}
+
+fn program_strategy() -> impl Strategy<Value = Program> {
+    (
+        1..=MAX_VARS,
+        prop::collection::vec(node_strategy(), 0..3),
+        node_strategy(),
+    )
+        .prop_map(|(n, lets, out)| Program { n, lets, out })
+}
+
+/// `|a - b| <= tol * max(1, |a|, |b|)`.
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    a == b || (a - b).abs() <= tol * 1.0_f64.max(a.abs()).max(b.abs())
+}
+
+struct Wrapped<'a>(&'a Program);
+
+impl ScalarFn for Wrapped<'_> {
+    fn dim(&self) -> usize {
+        self.0.n
+    }
+    fn eval<S: Scalar>(&self, x: &[S]) -> S {
+        let mut kink = f64::INFINITY;
+        self.0.eval(x, &mut kink)
+    }
+}
+
+/// Central differences of `f` at `x` in coordinate `i` with step `h`.
+fn central(f: &Expression, x: &[f64], i: usize, h: f64) -> f64 {
+    let mut p = x.to_vec();
+    let (plus, minus) = (x[i] + h, x[i] - h);
+    p[i] = plus;
+    let fp = f.eval_f64(&p);
+    p[i] = minus;
+    let fm = f.eval_f64(&p);
+    (fp - fm) / (plus - minus)
+}
+
+#[derive(Default)]
+struct Tally {
+    cases: Cell<usize>,
+    ad_compared: Cell<usize>,
+    fd_compared: Cell<usize>,
+    hessians_compared: Cell<usize>,
+}
+
+fn bump(c: &Cell<usize>) {
+    c.set(c.get() + 1);
+}
+
+#[test]
+fn engines_agree_on_random_expression_trees() {
+    let tally = Tally::default();
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (
+        program_strategy(),
+        prop::array::uniform4(-2.0_f64..2.0),
+        1_usize..=8,
+    );
+    let result = runner.run(&strategy, |(program, point, k)| {
+        bump(&tally.cases);
+        let src = program.source();
+        let names = program.names();
+        let f = Expression::parse_with_vars(&src, &names)
+            .map_err(|e| TestCaseError::fail(format!("{src}\n{}", e.render(&src))))?;
+        let n = program.n;
+        let x = &point[..n];
+
+        // The parsed expression computes what the tree says.
+        let mut kink = f64::INFINITY;
+        let mine: f64 = program.eval(x, &mut kink);
+        let value = f.eval_f64(x);
+        if !(mine.is_finite() && value.is_finite()) {
+            return Ok(());
+        }
+        prop_assert!(close(mine, value, 1e-12), "{src}\nvalue {mine} vs {value}");
+
+        // The generic engines.
+        let mut tape = Tape::new();
+        let mut g_tape = vec![0.0; n];
+        let v_tape = tape::gradient_with(&mut tape, x, &mut g_tape, |v| f.eval(v));
+        let mut g_fwd = vec![0.0; n];
+        let (v_fwd, passes) = dual::gradient_with(x, k, &mut g_fwd, |v| f.eval(v));
+        prop_assert_eq!(passes, n.div_ceil(k));
+        // The compiled fast paths.
+        let mut work = Workspace::default();
+        let mut g_rev_fast = vec![0.0; n];
+        let v_rev_fast = f.gradient_reverse(x, &mut work, &mut g_rev_fast);
+        let mut g_fwd_fast = vec![0.0; n];
+        let (v_fwd_fast, fast_passes) = f.gradient_forward(x, k, &mut work, &mut g_fwd_fast);
+        prop_assert_eq!(fast_passes, n.div_ceil(k));
+        for v in [v_tape, v_fwd, v_rev_fast, v_fwd_fast] {
+            prop_assert!(close(v, value, 1e-12), "{src}\nvalue {v} vs {value}");
+        }
+        let mut all_finite = true;
+        for i in 0..n {
+            let gs = [g_tape[i], g_fwd[i], g_rev_fast[i], g_fwd_fast[i]];
+            if gs.iter().any(|g| !g.is_finite()) {
+                all_finite = false;
+                continue;
+            }
+            for (a, b) in [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3)] {
+                prop_assert!(
+                    close(gs[a], gs[b], 1e-12),
+                    "{src}\nat {x:?}, k = {k}, d/dx{i}: tape, forward, fast reverse, fast forward = {gs:?}"
+                );
+            }
+        }
+        if !all_finite {
+            return Ok(());
+        }
+        bump(&tally.ad_compared);
+
+        // Finite differences where the function is smooth (see the module docs).
+        if kink < KINK_GAP {
+            return Ok(());
+        }
+        let mut g_fd = vec![0.0; n];
+        finite::gradient_with(x, &mut g_fd, |p| f.eval_f64(p));
+        let smooth = (0..n).all(|i| {
+            let h = finite::step(x[i]);
+            let (a, b) = (central(&f, x, i, h), central(&f, x, i, h / 4.0));
+            a.is_finite() && b.is_finite() && close(a, b, 1e-7) && close(a, g_fd[i], 1e-7)
+        });
+        if !smooth {
+            return Ok(());
+        }
+        for i in 0..n {
+            prop_assert!(
+                close(g_tape[i], g_fd[i], 1e-6),
+                "{src}\nat {x:?}, d/dx{i}: reverse {} vs finite {}",
+                g_tape[i],
+                g_fd[i]
+            );
+        }
+        bump(&tally.fd_compared);
+
+        // Hessian by nested duals: symmetric, and equal to differenced reverse gradients.
+        let (hv, hg, h) = dual::hessian_with(x, |v: &[Hyper]| f.eval(v));
+        prop_assert!(close(hv, value, 1e-12));
+        for i in 0..n {
+            prop_assert!(close(hg[i], g_tape[i], 1e-12), "{src}\n{hg:?} vs {g_tape:?}");
+        }
+        if h.iter().any(|v| !v.is_finite()) {
+            return Ok(());
+        }
+        let mut t2 = Tape::new();
+        let h_fd = finite::hessian_from_gradient(x, |p, g| {
+            tape::gradient_with(&mut t2, p, g, |v| f.eval(v));
+        });
+        // Second differences need the gradient smooth too: skip if two steps disagree.
+        let h_fd_check = hessian_with_step_factor(&f, x, 0.25);
+        let hscale = h.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
+        for i in 0..n {
+            for j in 0..n {
+                prop_assert_eq!(h[(i, j)].to_bits(), h[(j, i)].to_bits(), "{}", src);
+            }
+        }
+        if h_fd
+            .iter()
+            .zip(h_fd_check.iter())
+            .any(|(a, b)| (a - b).abs() > 1e-6 * hscale)
+        {
+            return Ok(());
+        }
+        for i in 0..n {
+            for j in 0..n {
+                prop_assert!(
+                    (h[(i, j)] - h_fd[(i, j)]).abs() <= 1e-5 * hscale,
+                    "{src}\nat {x:?}: H[{i},{j}] duals {} vs finite {}",
+                    h[(i, j)],
+                    h_fd[(i, j)]
+                );
+            }
+        }
+        bump(&tally.hessians_compared);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let (cases, ad, fd, hess) = (
+        tally.cases.get(),
+        tally.ad_compared.get(),
+        tally.fd_compared.get(),
+        tally.hessians_compared.get(),
+    );
+    eprintln!("{cases} cases: {ad} AD comparisons, {fd} with finite differences, {hess} Hessians");
+    // The skip rules must leave most cases compared, or the test proves little.
+    assert!(ad * 10 >= cases * 7, "{ad} of {cases} AD comparisons");
+    assert!(
+        fd * 2 >= cases,
+        "{fd} of {cases} finite-difference comparisons"
+    );
+    assert!(hess * 3 >= cases, "{hess} of {cases} Hessian comparisons");
+}
+
+/// Central differences of reverse gradients with the step scaled by `factor`.
+fn hessian_with_step_factor(f: &Expression, x: &[f64], factor: f64) -> nalgebra::DMatrix<f64> {
+    let n = x.len();
+    let mut tape = Tape::new();
+    let mut h = nalgebra::DMatrix::zeros(n, n);
+    let (mut gp, mut gm) = (vec![0.0; n], vec![0.0; n]);
+    let mut p = x.to_vec();
+    for j in 0..n {
+        let step = finite::step(x[j]) * factor;
+        let (plus, minus) = (x[j] + step, x[j] - step);
+        p[j] = plus;
+        tape::gradient_with(&mut tape, &p, &mut gp, |v| f.eval(v));
+        p[j] = minus;
+        tape::gradient_with(&mut tape, &p, &mut gm, |v| f.eval(v));
+        p[j] = x[j];
+        for i in 0..n {
+            h[(i, j)] = (gp[i] - gm[i]) / (plus - minus);
+        }
+    }
+    (&h + h.transpose()) * 0.5
+}
+
+/// The tree evaluated by the engines directly (not through `Expression`) gives the same
+/// gradient as through the parsed text: guards against the generator and the renderer drifting.
+#[test]
+fn the_tree_itself_differentiates_like_its_text() {
+    let mut runner = TestRunner::new(Config {
+        cases: 100,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (program_strategy(), prop::array::uniform4(-2.0_f64..2.0));
+    runner
+        .run(&strategy, |(program, point)| {
+            let x = &point[..program.n];
+            let f = Expression::parse_with_vars(&program.source(), &program.names())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let wrapped = Wrapped(&program);
+            let mut g_tree = vec![0.0; program.n];
+            let mut g_text = vec![0.0; program.n];
+            tape::gradient(&wrapped, x, &mut g_tree);
+            tape::gradient_with(&mut Tape::new(), x, &mut g_text, |v| f.eval(v));
+            for (a, b) in g_tree.iter().zip(&g_text) {
+                if a.is_finite() && b.is_finite() {
+                    prop_assert!(close(*a, *b, 1e-12), "{}: {a} vs {b}", program.source());
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn reused_let_values_accumulate_on_every_engine() {
+    let f = Expression::parse("b = a + a\nc = b + b\nc").expect("parses");
+    assert_eq!(f.vars(), ["a"]);
+    let x = [1.5];
+    let mut g = [0.0];
+    let v = tape::gradient_with(&mut Tape::new(), &x, &mut g, |v| f.eval(v));
+    assert_eq!((v, g), (6.0, [4.0]));
+    for k in 1..=8 {
+        let mut g = [0.0];
+        assert_eq!(dual::gradient_with(&x, k, &mut g, |v| f.eval(v)), (6.0, 1));
+        assert_eq!(g, [4.0]);
+        let mut g = [0.0];
+        assert_eq!(
+            f.gradient_forward(&x, k, &mut Workspace::default(), &mut g),
+            (6.0, 1)
+        );
+        assert_eq!(g, [4.0]);
+    }
+    let mut g = [0.0];
+    assert_eq!(
+        f.gradient_reverse(&x, &mut Workspace::default(), &mut g),
+        6.0
+    );
+    assert_eq!(g, [4.0]);
+
+    // A value used by two later lines and the output: d/da (b*c + b) with b = a^2, c = b + a.
+    let f = Expression::parse("b = a^2\nc = b + a\nb * c + b").expect("parses");
+    let a = 0.75_f64;
+    let expected = 2.0 * a * (a * a + a) + a * a * (2.0 * a + 1.0) + 2.0 * a;
+    let mut g_t = [0.0];
+    tape::gradient_with(&mut Tape::new(), &[a], &mut g_t, |v| f.eval(v));
+    let mut g_d = [0.0];
+    dual::gradient_with(&[a], 8, &mut g_d, |v| f.eval(v));
+    assert!(close(g_t[0], expected, 1e-15) && close(g_d[0], expected, 1e-15));
+}
+
+#[test]
+fn a_million_node_chain_of_let_lines_differentiates_on_every_engine() {
+    // Each let line applies `u -> u * 0.5 + y` REPEAT times to the previous line's value, so the
+    // graph is one chain about a million nodes deep that both inputs reach.
+    const LINES: usize = 25_000;
+    const REPEAT: usize = 20;
+    let mut src = String::with_capacity(LINES * REPEAT * 12);
+    src.push_str("t0 = x\n");
+    for k in 1..=LINES {
+        src.push_str(&format!("t{k} = {}t{}", "(".repeat(REPEAT), k - 1));
+        src.push_str(&" * 0.5 + y)".repeat(REPEAT));
+        src.push('\n');
+    }
+    src.push_str(&format!("t{LINES}"));
+    let f = Expression::parse(&src).expect("parses");
+    let steps = LINES * REPEAT;
+    assert!(
+        f.instructions().len() >= 2 * steps,
+        "{}",
+        f.instructions().len()
+    );
+    // After N steps u = x / 2^N + y (2 - 2^-(N-1)): d/dx = 2^-N, d/dy = 2 - 2^-(N-1).
+    let n = i32::try_from(steps).expect("small");
+    let expected = [0.5_f64.powi(n), 2.0 - 0.5_f64.powi(n - 1)];
+    let x = [3.0, -1.0];
+
+    let mut tape = Tape::new();
+    let mut g = [0.0; 2];
+    let v = tape::gradient_with(&mut tape, &x, &mut g, |v| f.eval(v));
+    assert!(tape.len() >= 2 * steps, "tape has {} nodes", tape.len());
+    assert_eq!(g, expected);
+    assert!(close(v, -2.0, 1e-15), "{v}");
+
+    let mut g_fwd = [0.0; 2];
+    assert_eq!(dual::gradient_with(&x, 2, &mut g_fwd, |v| f.eval(v)).1, 1);
+    let mut work = Workspace::default();
+    let mut g_fast = [0.0; 2];
+    f.gradient_reverse(&x, &mut work, &mut g_fast);
+    let mut g_fast_fwd = [0.0; 2];
+    assert_eq!(f.gradient_forward(&x, 1, &mut work, &mut g_fast_fwd).1, 2);
+    for other in [g_fwd, g_fast, g_fast_fwd] {
+        assert_eq!(other, expected);
+    }
+}
