@@ -1,0 +1,1 @@
+//! Tests of the explorer driven through the real event loop on a `TestBackend`.
