@@ -89,6 +89,7 @@ pub fn run_loop<B: Backend, E: EventSource>(
 ) -> io::Result<()> {
     let frame = Duration::from_millis(1000 / FPS);
     let mut last = Instant::now();
+    app.quit = false;
     app.tick_landscape();
     app.tick_gradients();
     while !app.quit {

@@ -41,8 +41,13 @@ pub enum Panel {
 }
 
 impl Panel {
-    const ALL: [Panel; 5] =
-        [Panel::Landscape, Panel::Loss, Panel::Runs, Panel::Gradients, Panel::Tape];
+    const ALL: [Panel; 5] = [
+        Panel::Landscape,
+        Panel::Loss,
+        Panel::Runs,
+        Panel::Gradients,
+        Panel::Tape,
+    ];
     fn index(self) -> usize {
         Self::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
@@ -240,7 +245,9 @@ impl App {
     }
 
     fn clamp_selection(&mut self) {
-        self.selected = self.selected.min(self.session.runs().len().saturating_sub(1));
+        self.selected = self
+            .selected
+            .min(self.session.runs().len().saturating_sub(1));
     }
 
     /// Applies one action in the current mode.
@@ -330,12 +337,19 @@ impl App {
             Action::CycleSmoothing => self.smoothing = (self.smoothing + 1) % SMOOTHING.len(),
             Action::ToggleGradTape => self.show_tape = !self.show_tape,
             Action::Open => {
-                self.mode = Mode::Open(Picker { items: scenario_files(), selected: 0 });
+                self.mode = Mode::Open(Picker {
+                    items: scenario_files(),
+                    selected: 0,
+                });
             }
             Action::Reload => self.reload(),
             Action::Help => self.mode = Mode::Help,
             Action::Click { column, row } => self.click(column, row),
-            Action::Zoom { column, row, zoom_in } => self.zoom(column, row, zoom_in),
+            Action::Zoom {
+                column,
+                row,
+                zoom_in,
+            } => self.zoom(column, row, zoom_in),
             Action::Quit
             | Action::Enter
             | Action::Backspace
@@ -367,7 +381,9 @@ impl App {
             }
             Panel::Gradients => {
                 bump(&mut self.grad_scroll);
-                self.grad_scroll = self.grad_scroll.min(self.grad.values.len().saturating_sub(1));
+                self.grad_scroll = self
+                    .grad_scroll
+                    .min(self.grad.values.len().saturating_sub(1));
             }
             Panel::Tape => {
                 bump(&mut self.tape_scroll);
@@ -397,7 +413,11 @@ impl App {
                 error: None,
             })
             .collect();
-        Some(EditForm { run, fields, selected: 0 })
+        Some(EditForm {
+            run,
+            fields,
+            selected: 0,
+        })
     }
 
     fn update_edit(&mut self, mut form: EditForm, action: Action) {
@@ -491,7 +511,8 @@ impl App {
                 self.dirty_view = true;
             }
             Err(message) => {
-                self.log.write(&format!("load {} failed: {message}", path.display()));
+                self.log
+                    .write(&format!("load {} failed: {message}", path.display()));
                 self.mode = Mode::Error(message);
             }
         }
@@ -550,7 +571,12 @@ impl App {
 
     fn accept_grid(&mut self, g: Grid) {
         // An older grid still beats none; a newer request will replace it.
-        if self.landscape.grid.as_ref().is_none_or(|old| g.id >= old.id) {
+        if self
+            .landscape
+            .grid
+            .as_ref()
+            .is_none_or(|old| g.id >= old.id)
+        {
             self.landscape.grid = Some(g);
         }
     }
@@ -563,8 +589,10 @@ impl App {
             return false; // a request is in flight
         }
         if self.view.plane == Plane::Pca {
-            let stale =
-                self.landscape.last_pca.is_none_or(|t| t.elapsed() > Duration::from_secs(2));
+            let stale = self
+                .landscape
+                .last_pca
+                .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
             if stale && self.running() {
                 return true;
             }
@@ -573,7 +601,10 @@ impl App {
             return false;
         }
         let ranges = (grid.x_range, grid.y_range);
-        self.session.runs().iter().any(|r| !landscape::contains(ranges, grid.basis.project(r.params())))
+        self.session
+            .runs()
+            .iter()
+            .any(|r| !landscape::contains(ranges, grid.basis.project(r.params())))
     }
 
     fn request_landscape(&mut self) {
@@ -590,7 +621,9 @@ impl App {
             }
             Plane::Pca | Plane::Decision => {
                 self.landscape.last_pca = Some(Instant::now());
-                PlaneRequest::Pca { points: landscape::subsample(&self.all_points(), 400) }
+                PlaneRequest::Pca {
+                    points: landscape::subsample(&self.all_points(), 400),
+                }
             }
         };
         let mut fit = self.all_points();
@@ -615,7 +648,12 @@ impl App {
     /// Blocks until the newest requested grid is in (tests and benchmarks only).
     pub fn settle_landscape(&mut self) {
         self.tick_landscape();
-        while self.landscape.grid.as_ref().is_none_or(|g| g.id != self.landscape.wanted) {
+        while self
+            .landscape
+            .grid
+            .as_ref()
+            .is_none_or(|g| g.id != self.landscape.wanted)
+        {
             match self.landscape.worker.wait() {
                 Some(g) => self.accept_grid(g),
                 None => break,
@@ -690,14 +728,23 @@ impl App {
         if same && self.grad.computed.is_some() {
             return;
         }
-        let throttled = self.grad.computed.is_some_and(|t| t.elapsed() < GRAD_INTERVAL);
+        let throttled = self
+            .grad
+            .computed
+            .is_some_and(|t| t.elapsed() < GRAD_INTERVAL);
         if throttled && !self.deterministic && self.grad.run == self.selected {
             return;
         }
         let objective = run.objective();
         let x = run.params().to_vec();
         let n = x.len();
-        let engines = [Engine::Forward { chunk: DEFAULT_CHUNK }, Engine::Reverse, Engine::Finite];
+        let engines = [
+            Engine::Forward {
+                chunk: DEFAULT_CHUNK,
+            },
+            Engine::Reverse,
+            Engine::Finite,
+        ];
         let mut scratch = Scratch::default();
         let mut values = vec![[0.0; 3]; n];
         let mut stats = [(0, f64::NAN); 3];
@@ -712,7 +759,10 @@ impl App {
                 reps += 1;
             }
             let ns = started.elapsed().as_nanos() as f64 / f64::from(reps);
-            stats[e] = (passes as u64, if self.deterministic { f64::NAN } else { ns });
+            stats[e] = (
+                passes as u64,
+                if self.deterministic { f64::NAN } else { ns },
+            );
             for (row, g) in values.iter_mut().zip(&grad) {
                 row[e] = *g;
             }
@@ -720,7 +770,14 @@ impl App {
         let tape = objective.tape_nodes(&x).map(|nodes| {
             nodes
                 .into_iter()
-                .map(|node| (node.op.name().to_owned(), node.inputs, node.value, node.adjoint))
+                .map(|node| {
+                    (
+                        node.op.name().to_owned(),
+                        node.inputs,
+                        node.value,
+                        node.adjoint,
+                    )
+                })
                 .collect()
         });
         self.grad = GradPanel {
@@ -758,7 +815,11 @@ impl App {
         let taken = self.advance(budget);
         let rate = taken as f64 / frame_time.as_secs_f64().max(1e-3);
         self.steps_per_sec = if self.deterministic {
-            if self.running() { (self.steps_per_frame().min(1_000_000) * FPS) as f64 } else { 0.0 }
+            if self.running() {
+                (self.steps_per_frame().min(1_000_000) * FPS) as f64
+            } else {
+                0.0
+            }
         } else {
             0.8 * self.steps_per_sec + 0.2 * rate
         };
@@ -783,12 +844,17 @@ fn manual_ranges(view: &ViewSpec) -> Option<((f64, f64), (f64, f64))> {
 /// Parses a form field by the hyperparameter's domain; the registry then checks the range.
 pub fn parse_hyper(text: &str, domain: Domain) -> Result<HyperValue, String> {
     let t = text.trim();
-    let float = |s: &str| s.trim().parse::<f64>().map_err(|_| format!("'{}' is not a number", s.trim()));
+    let float = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("'{}' is not a number", s.trim()))
+    };
     match domain {
         Domain::Float(_) => float(t).map(HyperValue::Float),
-        Domain::Int { .. } => {
-            t.parse::<usize>().map(HyperValue::Int).map_err(|_| format!("'{t}' is not a whole number"))
-        }
+        Domain::Int { .. } => t
+            .parse::<usize>()
+            .map(HyperValue::Int)
+            .map_err(|_| format!("'{t}' is not a whole number")),
         Domain::Bool => match t {
             "true" | "yes" | "on" | "1" => Ok(HyperValue::Bool(true)),
             "false" | "no" | "off" | "0" => Ok(HyperValue::Bool(false)),
@@ -796,7 +862,9 @@ pub fn parse_hyper(text: &str, domain: Domain) -> Result<HyperValue, String> {
         },
         Domain::Pair(..) | Domain::IncreasingPair(_) => {
             let inner = t.trim_start_matches('(').trim_end_matches(')');
-            let (a, b) = inner.split_once(',').ok_or_else(|| format!("'{t}' is not a pair (a, b)"))?;
+            let (a, b) = inner
+                .split_once(',')
+                .ok_or_else(|| format!("'{t}' is not a pair (a, b)"))?;
             Ok(HyperValue::Pair(float(a)?, float(b)?))
         }
     }

@@ -50,9 +50,16 @@ pub enum Action {
     Reload,
     Help,
     /// Left click at a terminal cell.
-    Click { column: u16, row: u16 },
+    Click {
+        column: u16,
+        row: u16,
+    },
     /// Scroll wheel at a terminal cell: `zoom_in` true for wheel up.
-    Zoom { column: u16, row: u16, zoom_in: bool },
+    Zoom {
+        column: u16,
+        row: u16,
+        zoom_in: bool,
+    },
     /// The watched scenario file changed on disk.
     FileChanged,
     Resize,
@@ -71,7 +78,13 @@ pub struct Binding {
 }
 
 const fn key(c: char, action: Action, keys: &'static str, description: &'static str) -> Binding {
-    Binding { code: KeyCode::Char(c), ctrl: false, action, keys, description }
+    Binding {
+        code: KeyCode::Char(c),
+        ctrl: false,
+        action,
+        keys,
+        description,
+    }
 }
 
 const fn special(
@@ -80,7 +93,13 @@ const fn special(
     keys: &'static str,
     description: &'static str,
 ) -> Binding {
-    Binding { code, ctrl: false, action, keys, description }
+    Binding {
+        code,
+        ctrl: false,
+        action,
+        keys,
+        description,
+    }
 }
 
 const SELECT: &str = "select run";
@@ -96,37 +115,112 @@ pub const BINDINGS: &[Binding] = &[
     key('7', Action::SelectRun(6), "1-9", SELECT),
     key('8', Action::SelectRun(7), "1-9", SELECT),
     key('9', Action::SelectRun(8), "1-9", SELECT),
-    special(KeyCode::Tab, Action::FocusNext, "Tab/S-Tab", "focus next/previous panel"),
-    special(KeyCode::BackTab, Action::FocusPrev, "Tab/S-Tab", "focus next/previous panel"),
-    special(KeyCode::Up, Action::Up, "arrows", "scroll the focused panel (landscape: pan)"),
-    special(KeyCode::Down, Action::Down, "arrows", "scroll the focused panel (landscape: pan)"),
-    special(KeyCode::Left, Action::Left, "arrows", "scroll the focused panel (landscape: pan)"),
-    special(KeyCode::Right, Action::Right, "arrows", "scroll the focused panel (landscape: pan)"),
+    special(
+        KeyCode::Tab,
+        Action::FocusNext,
+        "Tab/S-Tab",
+        "focus next/previous panel",
+    ),
+    special(
+        KeyCode::BackTab,
+        Action::FocusPrev,
+        "Tab/S-Tab",
+        "focus next/previous panel",
+    ),
+    special(
+        KeyCode::Up,
+        Action::Up,
+        "arrows",
+        "scroll the focused panel (landscape: pan)",
+    ),
+    special(
+        KeyCode::Down,
+        Action::Down,
+        "arrows",
+        "scroll the focused panel (landscape: pan)",
+    ),
+    special(
+        KeyCode::Left,
+        Action::Left,
+        "arrows",
+        "scroll the focused panel (landscape: pan)",
+    ),
+    special(
+        KeyCode::Right,
+        Action::Right,
+        "arrows",
+        "scroll the focused panel (landscape: pan)",
+    ),
     key(' ', Action::TogglePause, "Space", "pause / resume"),
     key('n', Action::Step, "n .", "one step"),
     key('.', Action::Step, "n .", "one step"),
-    key('b', Action::Rewind(1), "b", "step the selected run back 1 step"),
-    key('B', Action::Rewind(10), "B", "step the selected run back 10 steps"),
+    key(
+        'b',
+        Action::Rewind(1),
+        "b",
+        "step the selected run back 1 step",
+    ),
+    key(
+        'B',
+        Action::Rewind(10),
+        "B",
+        "step the selected run back 10 steps",
+    ),
     key('r', Action::Reset, "r", "reset all runs"),
     key('+', Action::Faster, "+ -", "faster / slower"),
     key('=', Action::Faster, "+ -", "faster / slower"),
     key('-', Action::Slower, "+ -", "faster / slower"),
-    key('[', Action::HalveLr, "[ ]", "halve / double the selected run's lr"),
-    key(']', Action::DoubleLr, "[ ]", "halve / double the selected run's lr"),
-    key('e', Action::Edit, "e", "edit the selected run's hyperparameters"),
+    key(
+        '[',
+        Action::HalveLr,
+        "[ ]",
+        "halve / double the selected run's lr",
+    ),
+    key(
+        ']',
+        Action::DoubleLr,
+        "[ ]",
+        "halve / double the selected run's lr",
+    ),
+    key(
+        'e',
+        Action::Edit,
+        "e",
+        "edit the selected run's hyperparameters",
+    ),
     key('a', Action::AddRun, "a", "add an optimizer to the race"),
     key('d', Action::RemoveRun, "d", "remove the selected run"),
-    key('g', Action::CycleEngine, "g", "cycle engine (forward, reverse, finite)"),
+    key(
+        'g',
+        Action::CycleEngine,
+        "g",
+        "cycle engine (forward, reverse, finite)",
+    ),
     key('l', Action::ToggleLog, "l", "log scale"),
     key('v', Action::CycleView, "v", "cycle the landscape view"),
-    key('x', Action::ToggleXAxis, "x", "loss against steps / evaluations"),
+    key(
+        'x',
+        Action::ToggleXAxis,
+        "x",
+        "loss against steps / evaluations",
+    ),
     key('s', Action::CycleSmoothing, "s", "cycle loss smoothing"),
-    key('t', Action::ToggleGradTape, "t", "gradients / tape (narrow terminals)"),
+    key(
+        't',
+        Action::ToggleGradTape,
+        "t",
+        "gradients / tape (narrow terminals)",
+    ),
     key('o', Action::Open, "o", "open another scenario"),
     key('R', Action::Reload, "R", "reload the scenario file"),
     key('?', Action::Help, "?", "this help"),
     key('q', Action::Quit, "q", "quit"),
-    special(KeyCode::Esc, Action::Back, "Esc", "close the overlay, or quit"),
+    special(
+        KeyCode::Esc,
+        Action::Back,
+        "Esc",
+        "close the overlay, or quit",
+    ),
     Binding {
         code: KeyCode::Char('c'),
         ctrl: true,
@@ -200,18 +294,27 @@ pub fn translate(input: &Input, text: bool) -> Option<Action> {
             if k.kind != KeyEventKind::Press {
                 return None;
             }
-            if text { text_action(k) } else { normal_action(k) }
+            if text {
+                text_action(k)
+            } else {
+                normal_action(k)
+            }
         }
         Input::Terminal(Event::Mouse(m)) => match m.kind {
-            MouseEventKind::Down(ct::MouseButton::Left) => {
-                Some(Action::Click { column: m.column, row: m.row })
-            }
-            MouseEventKind::ScrollUp => {
-                Some(Action::Zoom { column: m.column, row: m.row, zoom_in: true })
-            }
-            MouseEventKind::ScrollDown => {
-                Some(Action::Zoom { column: m.column, row: m.row, zoom_in: false })
-            }
+            MouseEventKind::Down(ct::MouseButton::Left) => Some(Action::Click {
+                column: m.column,
+                row: m.row,
+            }),
+            MouseEventKind::ScrollUp => Some(Action::Zoom {
+                column: m.column,
+                row: m.row,
+                zoom_in: true,
+            }),
+            MouseEventKind::ScrollDown => Some(Action::Zoom {
+                column: m.column,
+                row: m.row,
+                zoom_in: false,
+            }),
             _ => None,
         },
         Input::Terminal(Event::Resize(..)) => Some(Action::Resize),
@@ -286,7 +389,10 @@ fn watch_file(path: &Path) -> notify::Result<(notify::RecommendedWatcher, mpsc::
     };
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
-            let ours = event.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name);
+            let ours = event
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name);
             let content = event.kind.is_modify() || event.kind.is_create();
             if ours && content {
                 let _ = tx.send(());
@@ -306,7 +412,9 @@ pub struct ScriptedEvents {
 impl ScriptedEvents {
     #[must_use]
     pub fn new(inputs: impl IntoIterator<Item = Input>) -> Self {
-        Self { inputs: inputs.into_iter().collect() }
+        Self {
+            inputs: inputs.into_iter().collect(),
+        }
     }
 
     /// A script of key presses given as characters (`' '` is Space); `\x1b` is Esc.
@@ -329,7 +437,10 @@ pub fn press(code: KeyCode) -> Input {
 /// Ctrl + a character.
 #[must_use]
 pub fn ctrl(c: char) -> Input {
-    Input::Terminal(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)))
+    Input::Terminal(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )))
 }
 
 impl EventSource for ScriptedEvents {
@@ -349,7 +460,11 @@ mod tests {
     #[test]
     fn every_binding_is_reachable_and_listed() {
         for b in BINDINGS {
-            let mods = if b.ctrl { KeyModifiers::CONTROL } else { KeyModifiers::NONE };
+            let mods = if b.ctrl {
+                KeyModifiers::CONTROL
+            } else {
+                KeyModifiers::NONE
+            };
             let k = KeyEvent::new(b.code, mods);
             assert_eq!(normal_action(&k), Some(b.action), "{}", b.keys);
         }
@@ -367,6 +482,9 @@ mod tests {
         let big_b = KeyEvent::new(KeyCode::Char('B'), KeyModifiers::SHIFT);
         assert_eq!(normal_action(&big_b), Some(Action::Rewind(10)));
         assert_eq!(translate(&ctrl('c'), true), Some(Action::Quit));
-        assert_eq!(translate(&press(KeyCode::Char('q')), true), Some(Action::Char('q')));
+        assert_eq!(
+            translate(&press(KeyCode::Char('q')), true),
+            Some(Action::Char('q'))
+        );
     }
 }

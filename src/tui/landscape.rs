@@ -24,9 +24,17 @@ const MARGIN: f64 = 0.15;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Basis {
     /// Two parameters by index; the others stay at `origin`'s values.
-    Axes { i: usize, j: usize, origin: Vec<f64> },
+    Axes {
+        i: usize,
+        j: usize,
+        origin: Vec<f64>,
+    },
     /// Orthonormal directions through `origin` (the trajectories' mean).
-    Pca { origin: Vec<f64>, d1: Vec<f64>, d2: Vec<f64> },
+    Pca {
+        origin: Vec<f64>,
+        d1: Vec<f64>,
+        d2: Vec<f64>,
+    },
 }
 
 impl Basis {
@@ -64,9 +72,12 @@ impl Basis {
                 }
                 p
             }
-            Basis::Pca { origin, d1, d2 } => {
-                origin.iter().zip(d1).zip(d2).map(|((o, u), v)| o + a * u + b * v).collect()
-            }
+            Basis::Pca { origin, d1, d2 } => origin
+                .iter()
+                .zip(d1)
+                .zip(d2)
+                .map(|((o, u), v)| o + a * u + b * v)
+                .collect(),
         }
     }
 
@@ -85,7 +96,11 @@ impl Basis {
 
 /// What plane a request asks for.
 pub enum PlaneRequest {
-    Axes { i: usize, j: usize, origin: Vec<f64> },
+    Axes {
+        i: usize,
+        j: usize,
+        origin: Vec<f64>,
+    },
     /// PCA of these points (already subsampled by [`subsample`]).
     Pca { points: Vec<Vec<f64>> },
 }
@@ -191,8 +206,16 @@ pub fn pca_basis(points: &[Vec<f64>]) -> Basis {
             *s += x / m as f64;
         }
     }
-    let axis = |k: usize| (0..dim).map(|i| if i == k { 1.0 } else { 0.0 }).collect::<Vec<_>>();
-    let fallback = Basis::Pca { origin: mean.clone(), d1: axis(0), d2: axis(1.min(dim - 1)) };
+    let axis = |k: usize| {
+        (0..dim)
+            .map(|i| if i == k { 1.0 } else { 0.0 })
+            .collect::<Vec<_>>()
+    };
+    let fallback = Basis::Pca {
+        origin: mean.clone(),
+        d1: axis(0),
+        d2: axis(1.min(dim - 1)),
+    };
     if m < 2 || dim < 2 {
         return fallback;
     }
@@ -213,13 +236,21 @@ pub fn pca_basis(points: &[Vec<f64>]) -> Basis {
     } else {
         orthogonal_to(&d1)
     };
-    Basis::Pca { origin: mean, d1, d2 }
+    Basis::Pca {
+        origin: mean,
+        d1,
+        d2,
+    }
 }
 
 /// A unit vector orthogonal to unit `d` (Gram–Schmidt on the coordinate axis least aligned).
 fn orthogonal_to(d: &[f64]) -> Vec<f64> {
-    let k = (0..d.len()).min_by(|a, b| d[*a].abs().total_cmp(&d[*b].abs())).unwrap_or(0);
-    let mut e: Vec<f64> = (0..d.len()).map(|i| if i == k { 1.0 } else { 0.0 }).collect();
+    let k = (0..d.len())
+        .min_by(|a, b| d[*a].abs().total_cmp(&d[*b].abs()))
+        .unwrap_or(0);
+    let mut e: Vec<f64> = (0..d.len())
+        .map(|i| if i == k { 1.0 } else { 0.0 })
+        .collect();
     let dot: f64 = e.iter().zip(d).map(|(a, b)| a * b).sum();
     for (x, u) in e.iter_mut().zip(d) {
         *x -= dot * u;
@@ -248,7 +279,11 @@ pub fn fit_ranges(points: impl IntoIterator<Item = (f64, f64)>) -> ((f64, f64), 
         }
         let span = (hi - lo).max(1e-3 * lo.abs().max(hi.abs())).max(1e-6);
         let m = span * MARGIN;
-        let (lo, hi) = if hi - lo < span { ((lo + hi - span) / 2.0, (lo + hi + span) / 2.0) } else { (lo, hi) };
+        let (lo, hi) = if hi - lo < span {
+            ((lo + hi - span) / 2.0, (lo + hi + span) / 2.0)
+        } else {
+            (lo, hi)
+        };
         (lo - m, hi + m)
     };
     (pad(lo.0, hi.0), pad(lo.1, hi.1))
@@ -264,13 +299,16 @@ pub fn contains(ranges: ((f64, f64), (f64, f64)), (a, b): (f64, f64)) -> bool {
 #[must_use]
 pub fn compute(req: &Request) -> Grid {
     let basis = match &req.plane {
-        PlaneRequest::Axes { i, j, origin } => {
-            Basis::Axes { i: *i, j: *j, origin: origin.clone() }
-        }
+        PlaneRequest::Axes { i, j, origin } => Basis::Axes {
+            i: *i,
+            j: *j,
+            origin: origin.clone(),
+        },
         PlaneRequest::Pca { points } => pca_basis(points),
     };
-    let (x_range, y_range) =
-        req.ranges.unwrap_or_else(|| fit_ranges(req.fit.iter().map(|p| basis.project(p))));
+    let (x_range, y_range) = req
+        .ranges
+        .unwrap_or_else(|| fit_ranges(req.fit.iter().map(|p| basis.project(p))));
     let mut values = Vec::with_capacity(NX * NY);
     for r in 0..NY {
         let b = y_range.0 + (y_range.1 - y_range.0) * r as f64 / (NY - 1) as f64;
@@ -279,7 +317,15 @@ pub fn compute(req: &Request) -> Grid {
             values.push(req.objective.value(&basis.lift(a, b)));
         }
     }
-    Grid { id: req.id, values, nx: NX, ny: NY, x_range, y_range, basis }
+    Grid {
+        id: req.id,
+        values,
+        nx: NX,
+        ny: NY,
+        x_range,
+        y_range,
+        basis,
+    }
 }
 
 #[cfg(test)]
@@ -290,8 +336,9 @@ mod tests {
 
     #[test]
     fn pca_finds_the_line_the_points_lie_on() {
-        let points: Vec<Vec<f64>> =
-            (0..20).map(|k| vec![k as f64, 2.0 * k as f64, 1.0 + 0.01 * (k % 2) as f64]).collect();
+        let points: Vec<Vec<f64>> = (0..20)
+            .map(|k| vec![k as f64, 2.0 * k as f64, 1.0 + 0.01 * (k % 2) as f64])
+            .collect();
         let Basis::Pca { d1, d2, .. } = pca_basis(&points) else {
             panic!("not a PCA basis");
         };
@@ -312,7 +359,11 @@ mod tests {
         assert!(worker.send(Request {
             id: 7,
             objective: Box::new(objective),
-            plane: PlaneRequest::Axes { i: 0, j: 1, origin: vec![0.0, 0.0] },
+            plane: PlaneRequest::Axes {
+                i: 0,
+                j: 1,
+                origin: vec![0.0, 0.0]
+            },
             ranges: Some(((-1.0, 1.0), (-2.0, 2.0))),
             fit: Vec::new(),
         }));

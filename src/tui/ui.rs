@@ -78,7 +78,14 @@ pub fn layout(area: Rect, show_tape: bool) -> Areas {
     } else {
         (Some(bottom), None)
     };
-    Areas { landscape, loss, runs, gradients, tape, status }
+    Areas {
+        landscape,
+        loss,
+        runs,
+        gradients,
+        tape,
+        status,
+    }
 }
 
 fn block<'a>(app: &App, panel: Panel, title: impl Into<Line<'a>>) -> Block<'a> {
@@ -142,7 +149,13 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     let runs = app.session.runs();
     let paths: Vec<Vec<(f64, f64)>> = runs
         .iter()
-        .map(|r| r.history().points().iter().map(|p| grid.basis.project(&p.params)).collect())
+        .map(|r| {
+            r.history()
+                .points()
+                .iter()
+                .map(|p| grid.basis.project(&p.params))
+                .collect()
+        })
         .collect();
     let trajectories: Vec<TrajectoryView<'_>> = runs
         .iter()
@@ -168,7 +181,12 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         .max(1) as u16
         + 1;
     let plot = (inner.width >= label_w + 4 && inner.height >= 3).then(|| {
-        Rect::new(inner.x + label_w, inner.y, inner.width - label_w, inner.height - 1)
+        Rect::new(
+            inner.x + label_w,
+            inner.y,
+            inner.width - label_w,
+            inner.height - 1,
+        )
     });
     app.landscape_plot = plot;
 }
@@ -207,7 +225,11 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .iter()
         .zip(&data)
         .enumerate()
-        .map(|(i, (r, points))| SeriesView { label: r.label(), color: run_color(i), points })
+        .map(|(i, (r, points))| SeriesView {
+            label: r.label(),
+            color: run_color(i),
+            points,
+        })
         .collect();
     let chart = LossChart::new(&series)
         .log_y(app.log_scale)
@@ -241,13 +263,32 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .collect();
     let selected = runs.get(app.selected);
     let hypers: Vec<(String, String)> = selected
-        .map(|r| r.optimizer().hyperparameters().into_iter().map(|(n, v)| (n, v.to_string())).collect())
+        .map(|r| {
+            r.optimizer()
+                .hyperparameters()
+                .into_iter()
+                .map(|(n, v)| (n, v.to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     let state: Vec<(String, Vec<f64>)> = selected
-        .map(|r| r.optimizer().state().into_iter().map(|s| (s.name.to_owned(), s.values)).collect())
+        .map(|r| {
+            r.optimizer()
+                .state()
+                .into_iter()
+                .map(|s| (s.name.to_owned(), s.values))
+                .collect()
+        })
         .unwrap_or_default();
-    let detail = selected.map(|_| RunDetail { hyperparameters: &hypers, state: &state });
-    let table = RunsTable { rows: &rows, selected: selected.map(|_| app.selected), detail };
+    let detail = selected.map(|_| RunDetail {
+        hyperparameters: &hypers,
+        state: &state,
+    });
+    let table = RunsTable {
+        rows: &rows,
+        selected: selected.map(|_| app.selected),
+        detail,
+    };
     frame.render_widget(table, inner);
 }
 
@@ -274,9 +315,20 @@ fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let engines: Vec<EngineStat<'_>> = ["forward", "reverse", "finite"]
         .iter()
         .zip(&g.stats)
-        .map(|(name, (passes, ns))| EngineStat { engine: name, passes: *passes, ns_per_gradient: *ns })
+        .map(|(name, (passes, ns))| EngineStat {
+            engine: name,
+            passes: *passes,
+            ns_per_gradient: *ns,
+        })
         .collect();
-    frame.render_widget(GradTable { rows: &rows, engines: &engines, scroll: app.grad_scroll }, inner);
+    frame.render_widget(
+        GradTable {
+            rows: &rows,
+            engines: &engines,
+            scroll: app.grad_scroll,
+        },
+        inner,
+    );
 }
 
 fn draw_tape(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -296,7 +348,13 @@ fn draw_tape(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     adjoint: *adjoint,
                 })
                 .collect();
-            frame.render_widget(TapeView { rows: &rows, scroll: app.tape_scroll }, inner);
+            frame.render_widget(
+                TapeView {
+                    rows: &rows,
+                    scroll: app.tape_scroll,
+                },
+                inner,
+            );
         }
         None => frame.render_widget(
             Paragraph::new("the tape is shown for expressions and small models only")
@@ -335,7 +393,13 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
             frame.render_widget(HelpOverlay { keys: &keys }, area);
         }
         Mode::Error(message) => {
-            frame.render_widget(ErrorPopup { title: "error", message }, area);
+            frame.render_widget(
+                ErrorPopup {
+                    title: "error",
+                    message,
+                },
+                area,
+            );
         }
         Mode::Edit(form) => {
             let label = app.session.runs().get(form.run).map_or("", |r| r.label());
@@ -352,13 +416,26 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     Span::styled(format!("{:<14}", f.name), style.fg(Color::Cyan)),
                     Span::styled(f.text.clone(), style),
                     Span::styled(if k == form.selected { "_" } else { "" }, style),
-                    Span::styled(format!("  {}", f.description), Style::default().fg(Color::Gray)),
+                    Span::styled(
+                        format!("  {}", f.description),
+                        Style::default().fg(Color::Gray),
+                    ),
                 ]));
                 if let Some(e) = &f.error {
-                    lines.push(Line::styled(format!("    {e}"), Style::default().fg(Color::Red)));
+                    lines.push(Line::styled(
+                        format!("    {e}"),
+                        Style::default().fg(Color::Red),
+                    ));
                 }
             }
-            popup(frame, app, area, &format!(" edit {label} (enter applies) "), lines, 100);
+            popup(
+                frame,
+                app,
+                area,
+                &format!(" edit {label} (enter applies) "),
+                lines,
+                100,
+            );
         }
         Mode::AddRun(p) | Mode::Open(p) => {
             let title = if matches!(app.mode, Mode::AddRun(_)) {
@@ -367,14 +444,19 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 " open a scenario "
             };
             let lines: Vec<Line<'_>> = if p.items.is_empty() {
-                vec![Line::raw("no *.yaml files in scenarios/ or the current directory")]
+                vec![Line::raw(
+                    "no *.yaml files in scenarios/ or the current directory",
+                )]
             } else {
                 p.items
                     .iter()
                     .enumerate()
                     .map(|(k, s)| {
                         if k == p.selected {
-                            Line::styled(format!("> {s}"), Style::default().add_modifier(Modifier::REVERSED))
+                            Line::styled(
+                                format!("> {s}"),
+                                Style::default().add_modifier(Modifier::REVERSED),
+                            )
                         } else {
                             Line::raw(format!("  {s}"))
                         }
@@ -394,9 +476,13 @@ fn popup(frame: &mut Frame<'_>, app: &App, area: Rect, title: &str, lines: Vec<L
     let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(4));
     let rect = centered(area, w, height);
     frame.render_widget(Clear, rect);
-    let mut b = Block::bordered().title(title.to_owned()).border_style(Style::default().fg(Color::Yellow));
+    let mut b = Block::bordered()
+        .title(title.to_owned())
+        .border_style(Style::default().fg(Color::Yellow));
     if app.ascii {
         b = b.border_set(ASCII_BORDER);
     }
-    Paragraph::new(lines).block(b).render(rect, frame.buffer_mut());
+    Paragraph::new(lines)
+        .block(b)
+        .render(rect, frame.buffer_mut());
 }
