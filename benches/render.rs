@@ -37,14 +37,26 @@ fn app(optimizers: &[(&str, f64)]) -> App {
     session.apply(Command::Pause).expect("pause");
     session.apply(Command::StepN(200)).expect("step");
     let loader: Loader = Box::new(|_| Err("no loader in benchmarks".to_owned()));
-    let mut app = App::new(Loaded { session, view: ViewSpec::default(), path: None }, loader);
+    let mut app = App::new(
+        Loaded {
+            session,
+            view: ViewSpec::default(),
+            path: None,
+        },
+        loader,
+    );
     app.settle_landscape();
     app.tick_gradients();
     app
 }
 
 fn bench(c: &mut Criterion) {
-    let four = [("gd", 1e-3), ("momentum", 1e-3), ("adam", 0.05), ("rmsprop", 1e-2)];
+    let four = [
+        ("gd", 1e-3),
+        ("momentum", 1e-3),
+        ("adam", 0.05),
+        ("rmsprop", 1e-2),
+    ];
     let eight = [
         ("gd", 1e-3),
         ("momentum", 1e-3),
@@ -55,7 +67,10 @@ fn bench(c: &mut Criterion) {
         ("adagrad", 0.5),
         ("lion", 1e-2),
     ];
-    for (name, runs) in [("render_200x60_4_runs", &four[..]), ("render_200x60_8_runs", &eight[..])] {
+    for (name, runs) in [
+        ("render_200x60_4_runs", &four[..]),
+        ("render_200x60_8_runs", &eight[..]),
+    ] {
         let mut app = app(runs);
         let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test backend");
         c.bench_function(name, |b| {

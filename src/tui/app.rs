@@ -96,6 +96,9 @@ pub enum Mode {
     Error(String),
 }
 
+/// One tape node for display: operation, inputs, value, adjoint.
+pub type TapeNode = (String, Vec<usize>, f64, f64);
+
 /// Gradients of the selected run by every engine, at one point.
 #[derive(Debug, Clone, Default)]
 pub struct GradPanel {
@@ -106,7 +109,7 @@ pub struct GradPanel {
     pub values: Vec<[f64; 3]>,
     /// Per engine (forward, reverse, finite): passes and nanoseconds per gradient.
     pub stats: [(u64, f64); 3],
-    pub tape: Option<Vec<(String, Vec<usize>, f64, f64)>>,
+    pub tape: Option<Vec<TapeNode>>,
     computed: Option<Instant>,
 }
 
