@@ -160,15 +160,17 @@ impl Widget for RunsTable<'_> {
             "evals f/g/h",
         ])
         .style(Style::default().add_modifier(Modifier::BOLD));
-        let widths = [
-            Constraint::Length(1),
-            Constraint::Min(8),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(7),
-            Constraint::Length(14),
-        ];
+        // Exact lengths summing to the width: an over-constrained layout has no unique solution
+        // and ratatui's solver would then place columns differently from run to run. Spare
+        // width goes to the label; a narrow table clips columns from the right.
+        const BASE: [u16; 7] = [1, 8, 10, 10, 10, 7, 14];
+        let mut remaining = area.width.saturating_sub(BASE.len() as u16 - 1);
+        let extra = remaining.saturating_sub(BASE.iter().sum());
+        let widths = BASE.map(|w| {
+            let w = if w == 8 { w + extra } else { w }.min(remaining);
+            remaining -= w;
+            Constraint::Length(w)
+        });
         Table::new(rows, widths)
             .header(header)
             .render(Rect::new(area.x, area.y, area.width, table_h), buf);

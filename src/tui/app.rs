@@ -1,0 +1,894 @@
+//! UI state of the explorer (focus, selection, mode, speed, view settings, caches) and
+//! [`App::update`], the single place where an [`Action`] changes anything. The session stays
+//! the source of truth for runs; the app only reads it and sends it commands.
+
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ratatui::layout::Rect;
+
+use super::event::Action;
+use super::landscape::{self, Basis, Grid, PlaneRequest, Request, Worker};
+use super::{Loaded, Loader};
+use crate::ad::{DEFAULT_CHUNK, Engine};
+use crate::objective::Scratch;
+use crate::optim::HyperValue;
+use crate::optim::registry::{self, Domain};
+use crate::session::{Command, Plane, RunSpec, Session, ViewSpec};
+
+/// Steps per run per frame at each speed level (the last one is "as fast as the budget allows").
+pub const SPEEDS: [u64; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, u64::MAX];
+const DEFAULT_SPEED: usize = 3;
+/// Frames per second the loop aims for.
+pub const FPS: u64 = 30;
+/// Smoothing weights `s` cycles through.
+pub const SMOOTHING: [Option<f64>; 4] = [None, Some(0.6), Some(0.9), Some(0.99)];
+/// The gradient panel recomputes at most this often while runs move.
+const GRAD_INTERVAL: Duration = Duration::from_millis(250);
+/// Wheel zoom factor per notch.
+const ZOOM: f64 = 0.8;
+
+/// The panels, in focus order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    Landscape,
+    Loss,
+    Runs,
+    Gradients,
+    Tape,
+}
+
+impl Panel {
+    const ALL: [Panel; 5] = [
+        Panel::Landscape,
+        Panel::Loss,
+        Panel::Runs,
+        Panel::Gradients,
+        Panel::Tape,
+    ];
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// The loss chart's x axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    Steps,
+    Evaluations,
+}
+
+/// One field of the hyperparameter form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub text: String,
+    pub description: String,
+    pub domain: Domain,
+    pub error: Option<String>,
+}
+
+/// The hyperparameter editor of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EditForm {
+    pub run: usize,
+    pub fields: Vec<Field>,
+    pub selected: usize,
+}
+
+/// A list to choose from (optimizers, scenario files).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    pub items: Vec<String>,
+    pub selected: usize,
+}
+
+/// What has the keyboard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Normal,
+    Help,
+    Edit(EditForm),
+    AddRun(Picker),
+    Open(Picker),
+    Error(String),
+}
+
+/// One tape node for display: operation, inputs, value, adjoint.
+pub type TapeNode = (String, Vec<usize>, f64, f64);
+
+/// Gradients of the selected run by every engine, at one point.
+#[derive(Debug, Clone, Default)]
+pub struct GradPanel {
+    pub run: usize,
+    pub params: Vec<f64>,
+    pub names: Vec<String>,
+    /// Per parameter: forward, reverse, finite.
+    pub values: Vec<[f64; 3]>,
+    /// Per engine (forward, reverse, finite): passes and nanoseconds per gradient.
+    pub stats: [(u64, f64); 3],
+    pub tape: Option<Vec<TapeNode>>,
+    computed: Option<Instant>,
+}
+
+/// Appends diagnostics to the `--log` file; silent without one (stdout belongs to the TUI).
+#[derive(Debug, Default)]
+pub struct Log {
+    path: Option<PathBuf>,
+}
+
+impl Log {
+    #[must_use]
+    pub fn new(path: Option<PathBuf>) -> Self {
+        Self { path }
+    }
+    pub fn write(&self, message: &str) {
+        let Some(path) = &self.path else {
+            return;
+        };
+        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let _ = writeln!(f, "[{secs}] {message}");
+        }
+    }
+}
+
+/// Landscape state: the last grid, the request in flight and the user's zoom.
+struct LandscapeState {
+    worker: Worker,
+    grid: Option<Grid>,
+    next_id: u64,
+    /// Id of the newest request sent.
+    wanted: u64,
+    /// Ranges chosen by the user (zoom/pan) or the scenario; `None` follows the trajectories.
+    manual: Option<((f64, f64), (f64, f64))>,
+    last_pca: Option<Instant>,
+}
+
+/// The explorer's state.
+pub struct App {
+    pub session: Session,
+    pub view: ViewSpec,
+    pub path: Option<PathBuf>,
+    loader: Loader,
+    pub mode: Mode,
+    pub focus: Panel,
+    pub selected: usize,
+    pub speed: usize,
+    pub log_scale: bool,
+    pub x_axis: XAxis,
+    pub smoothing: usize,
+    /// Scroll offsets of the runs, gradient and tape panels.
+    pub grad_scroll: usize,
+    pub tape_scroll: usize,
+    /// Narrow layouts show the tape instead of the gradients when set.
+    pub show_tape: bool,
+    pub ascii: bool,
+    /// Hides wall-clock timings so snapshots are stable.
+    pub deterministic: bool,
+    pub quit: bool,
+    pub steps_per_sec: f64,
+    pub grad: GradPanel,
+    /// Where the landscape's plot area was last drawn (for mouse mapping).
+    pub landscape_plot: Option<Rect>,
+    pub log: Log,
+    landscape: LandscapeState,
+    /// Session and view changed (load/reload): the landscape must be recomputed.
+    dirty_view: bool,
+}
+
+impl App {
+    #[must_use]
+    pub fn new(initial: Loaded, loader: Loader) -> Self {
+        let manual = manual_ranges(&initial.view);
+        let mut app = Self {
+            log_scale: initial.view.log_scale,
+            session: initial.session,
+            view: initial.view,
+            path: initial.path,
+            loader,
+            mode: Mode::Normal,
+            focus: Panel::Landscape,
+            selected: 0,
+            speed: DEFAULT_SPEED,
+            x_axis: XAxis::Steps,
+            smoothing: 0,
+            grad_scroll: 0,
+            tape_scroll: 0,
+            show_tape: false,
+            ascii: false,
+            deterministic: false,
+            quit: false,
+            steps_per_sec: 0.0,
+            grad: GradPanel::default(),
+            landscape_plot: None,
+            log: Log::default(),
+            landscape: LandscapeState {
+                worker: Worker::spawn(),
+                grid: None,
+                next_id: 1,
+                wanted: 0,
+                manual,
+                last_pca: None,
+            },
+            dirty_view: true,
+        };
+        app.normalize_plane();
+        app
+    }
+
+    /// True while the keyboard goes to a form or a list.
+    #[must_use]
+    pub fn text_input(&self) -> bool {
+        matches!(self.mode, Mode::Edit(_) | Mode::AddRun(_) | Mode::Open(_))
+    }
+
+    /// Whether the session is advancing on its own.
+    #[must_use]
+    pub fn running(&self) -> bool {
+        !self.session.is_paused() && !self.session.is_finished()
+    }
+
+    /// Steps per run each frame at the current speed.
+    #[must_use]
+    pub fn steps_per_frame(&self) -> u64 {
+        SPEEDS[self.speed.min(SPEEDS.len() - 1)]
+    }
+
+    fn send(&mut self, command: Command) {
+        let text = format!("{command:?}");
+        if let Err(e) = self.session.apply(command) {
+            self.log.write(&format!("{text}: {e}"));
+            self.mode = Mode::Error(e.to_string());
+        }
+    }
+
+    fn clamp_selection(&mut self) {
+        self.selected = self
+            .selected
+            .min(self.session.runs().len().saturating_sub(1));
+    }
+
+    /// Applies one action in the current mode.
+    pub fn update(&mut self, action: Action) {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Resize => {}
+            Action::FileChanged => self.reload(),
+            _ => match self.mode.clone() {
+                Mode::Normal => self.update_normal(action),
+                Mode::Help | Mode::Error(_) => {
+                    if matches!(action, Action::Back | Action::Help | Action::Enter) {
+                        self.mode = Mode::Normal;
+                    } else if !matches!(action, Action::Help) {
+                        // Any other key closes the overlay and acts, so nothing feels stuck.
+                        self.mode = Mode::Normal;
+                        self.update_normal(action);
+                    }
+                }
+                Mode::Edit(form) => self.update_edit(form, action),
+                Mode::AddRun(picker) => {
+                    if let Some(name) = self.update_picker(picker, action, Mode::AddRun) {
+                        self.send(Command::AddRun(RunSpec::new(&name)));
+                        self.selected = self.session.runs().len().saturating_sub(1);
+                        self.grad.computed = None;
+                    }
+                }
+                Mode::Open(picker) => {
+                    if let Some(path) = self.update_picker(picker, action, Mode::Open) {
+                        self.load(Path::new(&path));
+                    }
+                }
+            },
+        }
+    }
+
+    fn update_normal(&mut self, action: Action) {
+        let run = self.selected;
+        match action {
+            Action::Back => self.quit = true,
+            Action::SelectRun(i) => {
+                if i < self.session.runs().len() {
+                    self.selected = i;
+                }
+            }
+            Action::FocusNext => self.focus = Panel::ALL[(self.focus.index() + 1) % 5],
+            Action::FocusPrev => self.focus = Panel::ALL[(self.focus.index() + 4) % 5],
+            Action::Up | Action::Down | Action::Left | Action::Right => self.scroll(action),
+            Action::TogglePause => self.send(Command::TogglePause),
+            Action::Step => {
+                self.send(Command::Pause);
+                self.send(Command::Step);
+            }
+            Action::Rewind(steps) => {
+                self.send(Command::Pause);
+                self.send(Command::Rewind { run, steps });
+            }
+            Action::Reset => self.send(Command::Reset),
+            Action::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
+            Action::Slower => self.speed = self.speed.saturating_sub(1),
+            Action::HalveLr => self.send(Command::ScaleLr { run, factor: 0.5 }),
+            Action::DoubleLr => self.send(Command::ScaleLr { run, factor: 2.0 }),
+            Action::Edit => {
+                if let Some(form) = self.edit_form(run) {
+                    self.mode = Mode::Edit(form);
+                }
+            }
+            Action::AddRun => {
+                let items = registry::names().iter().map(|s| (*s).to_owned()).collect();
+                self.mode = Mode::AddRun(Picker { items, selected: 0 });
+            }
+            Action::RemoveRun => {
+                if self.session.runs().len() > 1 {
+                    self.send(Command::RemoveRun(run));
+                    self.clamp_selection();
+                }
+            }
+            Action::CycleEngine => self.send(Command::SetEngine(self.session.engine().cycle())),
+            Action::ToggleLog => self.log_scale = !self.log_scale,
+            Action::CycleView => self.cycle_view(),
+            Action::ToggleXAxis => {
+                self.x_axis = match self.x_axis {
+                    XAxis::Steps => XAxis::Evaluations,
+                    XAxis::Evaluations => XAxis::Steps,
+                }
+            }
+            Action::CycleSmoothing => self.smoothing = (self.smoothing + 1) % SMOOTHING.len(),
+            Action::ToggleGradTape => self.show_tape = !self.show_tape,
+            Action::Open => {
+                self.mode = Mode::Open(Picker {
+                    items: scenario_files(),
+                    selected: 0,
+                });
+            }
+            Action::Reload => self.reload(),
+            Action::Help => self.mode = Mode::Help,
+            Action::Click { column, row } => self.click(column, row),
+            Action::Zoom {
+                column,
+                row,
+                zoom_in,
+            } => self.zoom(column, row, zoom_in),
+            Action::Quit
+            | Action::Enter
+            | Action::Backspace
+            | Action::Char(_)
+            | Action::FileChanged
+            | Action::Resize => {}
+        }
+    }
+
+    fn scroll(&mut self, action: Action) {
+        let up = matches!(action, Action::Up | Action::Left);
+        let bump = |v: &mut usize| *v = if up { v.saturating_sub(1) } else { *v + 1 };
+        match self.focus {
+            Panel::Landscape => self.pan(action),
+            Panel::Loss => {
+                if matches!(action, Action::Left | Action::Right) {
+                    self.update_normal(Action::ToggleXAxis);
+                } else {
+                    self.update_normal(Action::CycleSmoothing);
+                }
+            }
+            Panel::Runs => {
+                let n = self.session.runs().len();
+                if up {
+                    self.selected = self.selected.saturating_sub(1);
+                } else if self.selected + 1 < n {
+                    self.selected += 1;
+                }
+            }
+            Panel::Gradients => {
+                bump(&mut self.grad_scroll);
+                self.grad_scroll = self
+                    .grad_scroll
+                    .min(self.grad.values.len().saturating_sub(1));
+            }
+            Panel::Tape => {
+                bump(&mut self.tape_scroll);
+                let n = self.grad.tape.as_ref().map_or(0, Vec::len);
+                self.tape_scroll = self.tape_scroll.min(n.saturating_sub(1));
+            }
+        }
+    }
+
+    // ---- hyperparameter form ----
+
+    fn edit_form(&self, run: usize) -> Option<EditForm> {
+        let r = self.session.runs().get(run)?;
+        let spec = registry::spec(r.optimizer().name())?;
+        let values = r.optimizer().hyperparameters();
+        let fields = spec
+            .hypers
+            .iter()
+            .map(|h| Field {
+                name: h.name.to_owned(),
+                text: values
+                    .iter()
+                    .find(|(n, _)| n == h.name)
+                    .map_or_else(|| h.default.to_string(), |(_, v)| v.to_string()),
+                description: h.description.to_owned(),
+                domain: h.domain,
+                error: None,
+            })
+            .collect();
+        Some(EditForm {
+            run,
+            fields,
+            selected: 0,
+        })
+    }
+
+    fn update_edit(&mut self, mut form: EditForm, action: Action) {
+        let n = form.fields.len();
+        match action {
+            Action::Back => {
+                self.mode = Mode::Normal;
+                return;
+            }
+            Action::Up => form.selected = (form.selected + n.max(1) - 1) % n.max(1),
+            Action::Down => form.selected = (form.selected + 1) % n.max(1),
+            Action::Char(c) => {
+                if let Some(f) = form.fields.get_mut(form.selected) {
+                    f.text.push(c);
+                }
+            }
+            Action::Backspace => {
+                if let Some(f) = form.fields.get_mut(form.selected) {
+                    f.text.pop();
+                }
+            }
+            Action::Enter => {
+                if let Some(f) = form.fields.get_mut(form.selected) {
+                    let result = parse_hyper(&f.text, f.domain).and_then(|value| {
+                        self.session
+                            .apply(Command::SetHyperparameter {
+                                run: form.run,
+                                name: f.name.clone(),
+                                value,
+                            })
+                            .map_err(|e| e.to_string())
+                    });
+                    f.error = result.err();
+                    if f.error.is_none() && form.selected + 1 < n {
+                        form.selected += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.mode = Mode::Edit(form);
+    }
+
+    /// Moves a picker; returns the chosen item on Enter.
+    fn update_picker(
+        &mut self,
+        mut picker: Picker,
+        action: Action,
+        wrap: fn(Picker) -> Mode,
+    ) -> Option<String> {
+        let n = picker.items.len();
+        match action {
+            Action::Back => {
+                self.mode = Mode::Normal;
+                return None;
+            }
+            Action::Up => picker.selected = picker.selected.saturating_sub(1),
+            Action::Down => picker.selected = (picker.selected + 1).min(n.saturating_sub(1)),
+            Action::Enter => {
+                self.mode = Mode::Normal;
+                return picker.items.get(picker.selected).cloned();
+            }
+            _ => {}
+        }
+        self.mode = wrap(picker);
+        None
+    }
+
+    // ---- loading ----
+
+    /// Reloads the current file; an error keeps the running session and shows the message.
+    pub fn reload(&mut self) {
+        if let Some(path) = self.path.clone() {
+            self.load(&path);
+        }
+    }
+
+    fn load(&mut self, path: &Path) {
+        match (self.loader)(path) {
+            Ok(loaded) => {
+                self.log.write(&format!("loaded {}", path.display()));
+                self.landscape.manual = manual_ranges(&loaded.view);
+                self.log_scale = loaded.view.log_scale;
+                self.session = loaded.session;
+                self.view = loaded.view;
+                self.path = loaded.path.or_else(|| Some(path.to_path_buf()));
+                self.clamp_selection();
+                self.grad = GradPanel::default();
+                self.mode = Mode::Normal;
+                self.normalize_plane();
+                self.dirty_view = true;
+            }
+            Err(message) => {
+                self.log
+                    .write(&format!("load {} failed: {message}", path.display()));
+                self.mode = Mode::Error(message);
+            }
+        }
+    }
+
+    // ---- landscape ----
+
+    /// A plane the objective can show (parameter indices in range; decision views not yet).
+    fn normalize_plane(&mut self) {
+        let dim = self.session.objective().dim();
+        self.view.plane = match self.view.plane {
+            Plane::Params(i, j) if i < dim && j < dim && i != j => Plane::Params(i, j),
+            Plane::Pca if dim > 2 => Plane::Pca,
+            _ if dim > 2 && !matches!(self.view.plane, Plane::Params(..)) => Plane::Pca,
+            _ => Plane::Params(0, 1.min(dim.saturating_sub(1))),
+        };
+    }
+
+    fn cycle_view(&mut self) {
+        self.view.plane = match self.view.plane {
+            Plane::Params(..) => Plane::Pca,
+            Plane::Pca | Plane::Decision => Plane::Params(0, 1),
+        };
+        self.normalize_plane();
+        self.landscape.manual = None;
+        self.dirty_view = true;
+    }
+
+    /// The grid on screen, if one has arrived.
+    #[must_use]
+    pub fn grid(&self) -> Option<&Grid> {
+        self.landscape.grid.as_ref()
+    }
+
+    /// Every run's recorded parameters, in order (for PCA and automatic ranges).
+    fn all_points(&self) -> Vec<Vec<f64>> {
+        let mut pts = Vec::new();
+        for r in self.session.runs() {
+            pts.extend(r.history().points().iter().map(|p| p.params.clone()));
+            pts.push(r.params().to_vec());
+        }
+        pts
+    }
+
+    /// Sends a landscape request when the view needs one; picks up finished grids. Cheap when
+    /// nothing changed.
+    pub fn tick_landscape(&mut self) {
+        if let Some(g) = self.landscape.worker.try_latest() {
+            self.accept_grid(g);
+        }
+        let needed = self.dirty_view || self.landscape_outdated();
+        if needed {
+            self.request_landscape();
+        }
+    }
+
+    fn accept_grid(&mut self, g: Grid) {
+        // An older grid still beats none; a newer request will replace it.
+        if self
+            .landscape
+            .grid
+            .as_ref()
+            .is_none_or(|old| g.id >= old.id)
+        {
+            self.landscape.grid = Some(g);
+        }
+    }
+
+    fn landscape_outdated(&self) -> bool {
+        let Some(grid) = &self.landscape.grid else {
+            return false;
+        };
+        if self.landscape.wanted != grid.id {
+            return false; // a request is in flight
+        }
+        if self.view.plane == Plane::Pca {
+            let stale = self
+                .landscape
+                .last_pca
+                .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
+            if stale && self.running() {
+                return true;
+            }
+        }
+        if self.landscape.manual.is_some() {
+            return false;
+        }
+        let ranges = (grid.x_range, grid.y_range);
+        self.session
+            .runs()
+            .iter()
+            .any(|r| !landscape::contains(ranges, grid.basis.project(r.params())))
+    }
+
+    fn request_landscape(&mut self) {
+        let id = self.landscape.next_id;
+        self.landscape.next_id += 1;
+        let plane = match self.view.plane {
+            Plane::Params(i, j) => {
+                let origin = self
+                    .session
+                    .runs()
+                    .get(self.selected)
+                    .map_or_else(|| self.session.objective().start(), |r| r.params().to_vec());
+                PlaneRequest::Axes { i, j, origin }
+            }
+            Plane::Pca | Plane::Decision => {
+                self.landscape.last_pca = Some(Instant::now());
+                PlaneRequest::Pca {
+                    points: landscape::subsample(&self.all_points(), 400),
+                }
+            }
+        };
+        let mut fit = self.all_points();
+        if let Some(m) = self.session.objective().minimum() {
+            fit.push(m);
+        }
+        let request = Request {
+            id,
+            objective: self.session.objective().box_clone(),
+            plane,
+            ranges: self.landscape.manual,
+            fit,
+        };
+        self.dirty_view = false;
+        if self.landscape.worker.send(request) {
+            self.landscape.wanted = id;
+        } else {
+            self.log.write("landscape worker stopped");
+        }
+    }
+
+    /// Blocks until the newest requested grid is in (tests and benchmarks only).
+    pub fn settle_landscape(&mut self) {
+        self.tick_landscape();
+        while self
+            .landscape
+            .grid
+            .as_ref()
+            .is_none_or(|g| g.id != self.landscape.wanted)
+        {
+            match self.landscape.worker.wait() {
+                Some(g) => self.accept_grid(g),
+                None => break,
+            }
+        }
+    }
+
+    /// Plane coordinates of a terminal cell inside the landscape plot.
+    #[must_use]
+    pub fn cell_to_plane(&self, column: u16, row: u16) -> Option<(f64, f64)> {
+        let plot = self.landscape_plot?;
+        let grid = self.landscape.grid.as_ref()?;
+        if !plot.contains(ratatui::layout::Position { x: column, y: row }) {
+            return None;
+        }
+        let fx = (f64::from(column - plot.x) + 0.5) / f64::from(plot.width);
+        let fy = (f64::from(row - plot.y) + 0.5) / f64::from(plot.height);
+        let (x0, x1) = grid.x_range;
+        let (y0, y1) = grid.y_range;
+        Some((x0 + fx * (x1 - x0), y1 - fy * (y1 - y0)))
+    }
+
+    fn click(&mut self, column: u16, row: u16) {
+        let Some((a, b)) = self.cell_to_plane(column, row) else {
+            return;
+        };
+        let Some(basis) = self.landscape.grid.as_ref().map(|g| g.basis.clone()) else {
+            return;
+        };
+        let point = basis.lift(a, b);
+        self.log.write(&format!("restart from {point:?}"));
+        self.send(Command::RestartFrom(point));
+    }
+
+    fn zoom(&mut self, column: u16, row: u16, zoom_in: bool) {
+        let (Some((a, b)), Some(grid)) = (self.cell_to_plane(column, row), &self.landscape.grid)
+        else {
+            return;
+        };
+        let f = if zoom_in { ZOOM } else { 1.0 / ZOOM };
+        let scale = |(lo, hi): (f64, f64), c: f64| (c + (lo - c) * f, c + (hi - c) * f);
+        self.landscape.manual = Some((scale(grid.x_range, a), scale(grid.y_range, b)));
+        self.dirty_view = true;
+    }
+
+    fn pan(&mut self, action: Action) {
+        let Some(grid) = &self.landscape.grid else {
+            return;
+        };
+        let (mut xr, mut yr) = (grid.x_range, grid.y_range);
+        let dx = (xr.1 - xr.0) * 0.1;
+        let dy = (yr.1 - yr.0) * 0.1;
+        let shift = |r: &mut (f64, f64), d: f64| *r = (r.0 + d, r.1 + d);
+        match action {
+            Action::Left => shift(&mut xr, -dx),
+            Action::Right => shift(&mut xr, dx),
+            Action::Up => shift(&mut yr, dy),
+            _ => shift(&mut yr, -dy),
+        }
+        self.landscape.manual = Some((xr, yr));
+        self.dirty_view = true;
+    }
+
+    // ---- gradient panel ----
+
+    /// Recomputes the gradient panel when the selected run moved (throttled while running).
+    pub fn tick_gradients(&mut self) {
+        let Some(run) = self.session.runs().get(self.selected) else {
+            return;
+        };
+        let same = self.grad.run == self.selected && self.grad.params == run.params();
+        if same && self.grad.computed.is_some() {
+            return;
+        }
+        let throttled = self
+            .grad
+            .computed
+            .is_some_and(|t| t.elapsed() < GRAD_INTERVAL);
+        if throttled && !self.deterministic && self.grad.run == self.selected {
+            return;
+        }
+        let objective = run.objective();
+        let x = run.params().to_vec();
+        let n = x.len();
+        let engines = [
+            Engine::Forward {
+                chunk: DEFAULT_CHUNK,
+            },
+            Engine::Reverse,
+            Engine::Finite,
+        ];
+        let mut scratch = Scratch::default();
+        let mut values = vec![[0.0; 3]; n];
+        let mut stats = [(0, f64::NAN); 3];
+        let mut grad = vec![0.0; n];
+        for (e, engine) in engines.iter().enumerate() {
+            let started = Instant::now();
+            let mut reps = 0u32;
+            let mut passes = 0;
+            // Repeat cheap gradients so the time is not just clock resolution, within ~1 ms.
+            while reps == 0 || (reps < 64 && started.elapsed() < Duration::from_millis(1)) {
+                passes = objective.gradient(*engine, &x, &mut grad, &mut scratch).1;
+                reps += 1;
+            }
+            let ns = started.elapsed().as_nanos() as f64 / f64::from(reps);
+            stats[e] = (
+                passes as u64,
+                if self.deterministic { f64::NAN } else { ns },
+            );
+            for (row, g) in values.iter_mut().zip(&grad) {
+                row[e] = *g;
+            }
+        }
+        let tape = objective.tape_nodes(&x).map(|nodes| {
+            nodes
+                .into_iter()
+                .map(|node| {
+                    (
+                        node.op.name().to_owned(),
+                        node.inputs,
+                        node.value,
+                        node.adjoint,
+                    )
+                })
+                .collect()
+        });
+        self.grad = GradPanel {
+            run: self.selected,
+            params: x,
+            names: objective.param_names(),
+            values,
+            stats,
+            tape,
+            computed: Some(Instant::now()),
+        };
+    }
+
+    /// Advances the session for one frame: at most `steps_per_frame` steps per run, within the
+    /// time budget. Returns the steps each run took.
+    pub fn advance(&mut self, budget: Duration) -> u64 {
+        if !self.running() {
+            return 0;
+        }
+        let started = Instant::now();
+        let limit = self.steps_per_frame();
+        let mut taken = 0;
+        while taken < limit && !self.session.is_finished() {
+            self.session.step_all();
+            taken += 1;
+            if taken % 4 == 0 && started.elapsed() >= budget {
+                break;
+            }
+        }
+        taken
+    }
+
+    /// The loop's per-frame bookkeeping after input: step, then refresh caches.
+    pub fn frame(&mut self, budget: Duration, frame_time: Duration) {
+        let taken = self.advance(budget);
+        let rate = taken as f64 / frame_time.as_secs_f64().max(1e-3);
+        self.steps_per_sec = if self.deterministic {
+            if self.running() {
+                (self.steps_per_frame().min(1_000_000) * FPS) as f64
+            } else {
+                0.0
+            }
+        } else {
+            0.8 * self.steps_per_sec + 0.2 * rate
+        };
+        self.tick_landscape();
+        self.tick_gradients();
+    }
+
+    /// The basis of the grid on screen.
+    #[must_use]
+    pub fn basis(&self) -> Option<&Basis> {
+        self.landscape.grid.as_ref().map(|g| &g.basis)
+    }
+}
+
+fn manual_ranges(view: &ViewSpec) -> Option<((f64, f64), (f64, f64))> {
+    match (view.x_range, view.y_range) {
+        (Some(x), Some(y)) => Some((x, y)),
+        _ => None,
+    }
+}
+
+/// Parses a form field by the hyperparameter's domain; the registry then checks the range.
+pub fn parse_hyper(text: &str, domain: Domain) -> Result<HyperValue, String> {
+    let t = text.trim();
+    let float = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("'{}' is not a number", s.trim()))
+    };
+    match domain {
+        Domain::Float(_) => float(t).map(HyperValue::Float),
+        Domain::Int { .. } => t
+            .parse::<usize>()
+            .map(HyperValue::Int)
+            .map_err(|_| format!("'{t}' is not a whole number")),
+        Domain::Bool => match t {
+            "true" | "yes" | "on" | "1" => Ok(HyperValue::Bool(true)),
+            "false" | "no" | "off" | "0" => Ok(HyperValue::Bool(false)),
+            _ => Err(format!("'{t}' is not true or false")),
+        },
+        Domain::Pair(..) | Domain::IncreasingPair(_) => {
+            let inner = t.trim_start_matches('(').trim_end_matches(')');
+            let (a, b) = inner
+                .split_once(',')
+                .ok_or_else(|| format!("'{t}' is not a pair (a, b)"))?;
+            Ok(HyperValue::Pair(float(a)?, float(b)?))
+        }
+    }
+}
+
+/// `*.yaml` and `*.yml` files in `scenarios/` and the current directory, sorted.
+#[must_use]
+pub fn scenario_files() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["scenarios", "."] {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let yaml = p.extension().is_some_and(|x| x == "yaml" || x == "yml");
+            if yaml && p.is_file() {
+                out.push(p.to_string_lossy().trim_start_matches("./").to_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,298 @@
+//! Tests of the explorer driven through the real event loop on a `TestBackend` with scripted
+//! input, plus whole-screen snapshots.
+
+use std::path::Path;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::KeyCode;
+
+use super::app::{App, Mode, Panel};
+use super::event::{Input, ScriptedEvents, press};
+use super::widgets::test_util::buffer_text;
+use super::{Loaded, Loader, run_loop};
+use crate::ad::Engine;
+use crate::expr::Expression;
+use crate::objective::ExpressionObjective;
+use crate::optim::HyperValue;
+use crate::session::{RunSpec, Session, StopConfig, ViewSpec};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn rosenbrock(name: &str) -> Result<Loaded, String> {
+    let expr = Expression::parse("(1-x)^2 + 100*(y-x^2)^2").map_err(|e| e.to_string())?;
+    let objective = ExpressionObjective::new(expr, vec![-1.5, 2.0], Some(vec![1.0, 1.0]));
+    let lr = |v: f64| vec![("lr".to_owned(), HyperValue::Float(v))];
+    let specs = vec![
+        RunSpec {
+            hyperparameters: lr(1e-3),
+            ..RunSpec::new("gd")
+        },
+        RunSpec {
+            hyperparameters: lr(1e-3),
+            ..RunSpec::new("momentum")
+        },
+        RunSpec {
+            hyperparameters: lr(0.05),
+            ..RunSpec::new("adam")
+        },
+        RunSpec::new("lbfgs"),
+    ];
+    let session = Session::new(
+        name,
+        Box::new(objective),
+        specs,
+        Engine::Reverse,
+        StopConfig::default(),
+        42,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Loaded {
+        session,
+        view: ViewSpec::default(),
+        path: Some("rosenbrock.yaml".into()),
+    })
+}
+
+/// A loader that fails for paths containing "bad" the way the scenario loader reports errors.
+fn loader() -> Loader {
+    Box::new(|path: &Path| {
+        if path.to_string_lossy().contains("bad") {
+            Err(format!(
+                "{}:3:7: unknown optimizer 'adma' (did you mean 'adam'?)",
+                path.display()
+            ))
+        } else {
+            rosenbrock("reloaded")
+        }
+    })
+}
+
+fn app() -> Result<App, String> {
+    let mut app = App::new(rosenbrock("rosenbrock")?, loader());
+    app.deterministic = true;
+    Ok(app)
+}
+
+fn terminal(w: u16, h: u16) -> Result<Terminal<TestBackend>, Box<dyn std::error::Error>> {
+    Ok(Terminal::new(TestBackend::new(w, h))?)
+}
+
+/// Runs the real loop over a script of key characters (it ends with Ctrl-C if no `q`).
+fn drive(app: &mut App, keys: &str) -> TestResult {
+    let mut term = terminal(120, 40)?;
+    run_loop(&mut term, app, &mut ScriptedEvents::keys(keys))?;
+    Ok(())
+}
+
+#[test]
+fn select_pause_step_rewind_log_help_quit() -> TestResult {
+    let mut app = app()?;
+    // Pause first so no time-budgeted steps happen between scripted frames.
+    drive(&mut app, " 2nnn")?;
+    assert!(app.session.is_paused());
+    assert_eq!(app.selected, 1);
+    assert!(app.session.runs().iter().all(|r| r.steps() == 3));
+    drive(&mut app, "b")?;
+    assert_eq!(app.session.runs()[1].steps(), 2);
+    assert_eq!(app.session.runs()[0].steps(), 3);
+    let log_before = app.log_scale;
+    drive(&mut app, "l")?;
+    assert_ne!(app.log_scale, log_before);
+    drive(&mut app, "?")?;
+    assert_eq!(app.mode, Mode::Help);
+    let mut app = self::app()?;
+    drive(&mut app, " ?\x1b")?;
+    assert_eq!(app.mode, Mode::Normal);
+    drive(&mut app, "q")?;
+    assert!(app.quit);
+    Ok(())
+}
+
+#[test]
+fn escape_closes_the_overlay_before_quitting() -> TestResult {
+    let mut app = app()?;
+    let mut term = terminal(120, 40)?;
+    let script = [
+        press(KeyCode::Char(' ')),
+        press(KeyCode::Char('?')),
+        press(KeyCode::Esc),
+        Input::Frame,
+    ];
+    let mut events = ScriptedEvents::new(script);
+    // After the Frame marker the script ends in Ctrl-C; Esc alone must not have quit.
+    run_loop(&mut term, &mut app, &mut events)?;
+    assert_eq!(app.mode, Mode::Normal);
+    let mut app = self::app()?;
+    drive(&mut app, " \x1b")?;
+    assert!(app.quit, "Esc with no overlay quits");
+    Ok(())
+}
+
+#[test]
+fn engine_cycles_and_lr_halves_and_doubles() -> TestResult {
+    let mut app = app()?;
+    assert_eq!(app.session.engine(), Engine::Reverse);
+    drive(&mut app, " g")?;
+    assert_eq!(app.session.engine(), Engine::Finite);
+    drive(&mut app, "g")?;
+    assert!(matches!(app.session.engine(), Engine::Forward { .. }));
+    drive(&mut app, "3[")?;
+    let lr = app.session.runs()[2].optimizer().lr();
+    assert!((lr - 0.025).abs() < 1e-15, "lr {lr}");
+    drive(&mut app, "]]")?;
+    assert!((app.session.runs()[2].optimizer().lr() - 0.1).abs() < 1e-15);
+    Ok(())
+}
+
+#[test]
+fn bad_reload_keeps_the_session_and_shows_the_error() -> TestResult {
+    let mut app = app()?;
+    drive(&mut app, " nn")?;
+    app.path = Some("scenarios/bad.yaml".into());
+    drive(&mut app, "R")?;
+    let Mode::Error(message) = &app.mode else {
+        return Err(format!("expected an error popup, got {:?}", app.mode).into());
+    };
+    assert!(message.contains("bad.yaml:3:7"), "{message}");
+    assert_eq!(app.session.name, "rosenbrock");
+    assert!(app.session.runs().iter().all(|r| r.steps() == 2));
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    assert!(buffer_text(term.backend().buffer()).contains("bad.yaml:3:7"));
+    // A good reload (also what a file change triggers) replaces the session.
+    app.path = Some("scenarios/good.yaml".into());
+    run_loop(
+        &mut term,
+        &mut app,
+        &mut ScriptedEvents::new([press(KeyCode::Esc), Input::FileChanged]),
+    )?;
+    assert_eq!(app.session.name, "reloaded");
+    assert_eq!(app.mode, Mode::Normal);
+    Ok(())
+}
+
+#[test]
+fn edit_form_validates_and_applies() -> TestResult {
+    let mut app = app()?;
+    drive(&mut app, " 3e")?;
+    let Mode::Edit(form) = &app.mode else {
+        return Err("the form did not open".into());
+    };
+    assert_eq!(form.fields[0].name, "lr");
+    // Clear the field, type a negative lr: rejected inline, the run keeps its lr.
+    let mut script: Vec<Input> = (0..12).map(|_| press(KeyCode::Backspace)).collect();
+    script.extend("-1".chars().map(|c| press(KeyCode::Char(c))));
+    script.push(press(KeyCode::Enter));
+    script.push(Input::Frame);
+    let mut term = terminal(120, 40)?;
+    run_loop(
+        &mut term,
+        &mut app,
+        &mut ScriptedEvents::new(script.clone()),
+    )?;
+    let Mode::Edit(form) = &app.mode else {
+        return Err("the form closed".into());
+    };
+    assert!(form.fields[0].error.is_some());
+    assert!((app.session.runs()[2].optimizer().lr() - 0.05).abs() < 1e-15);
+    let mut script: Vec<Input> = (0..4).map(|_| press(KeyCode::Backspace)).collect();
+    script.extend("0.01".chars().map(|c| press(KeyCode::Char(c))));
+    script.push(press(KeyCode::Enter));
+    script.push(press(KeyCode::Esc));
+    script.push(Input::Frame);
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    assert_eq!(app.mode, Mode::Normal);
+    assert!((app.session.runs()[2].optimizer().lr() - 0.01).abs() < 1e-15);
+    Ok(())
+}
+
+#[test]
+fn add_and_remove_runs_and_focus() -> TestResult {
+    let mut app = app()?;
+    drive(&mut app, " a")?;
+    assert!(matches!(app.mode, Mode::AddRun(_)));
+    let mut term = terminal(120, 40)?;
+    let script = [press(KeyCode::Down), press(KeyCode::Enter), Input::Frame];
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    assert_eq!(app.session.runs().len(), 5);
+    assert_eq!(app.selected, 4);
+    drive(&mut app, "d")?;
+    assert_eq!(app.session.runs().len(), 4);
+    assert_eq!(app.selected, 3);
+    drive(&mut app, "\t\t")?;
+    assert_eq!(app.focus, Panel::Runs);
+    Ok(())
+}
+
+#[test]
+fn too_small_terminal_shows_the_message() -> TestResult {
+    let mut app = app()?;
+    let mut term = terminal(79, 24)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(" "))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("terminal too small"), "{text}");
+    let mut term = terminal(80, 24)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    assert!(!buffer_text(term.backend().buffer()).contains("too small"));
+    Ok(())
+}
+
+#[test]
+fn click_restarts_from_the_point_and_wheel_zooms() -> TestResult {
+    let mut app = app()?;
+    app.update(super::event::Action::TogglePause);
+    app.settle_landscape();
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let plot = app.landscape_plot.ok_or("no plot area")?;
+    let (col, row) = (plot.x + plot.width / 2, plot.y + plot.height / 2);
+    let target = app.cell_to_plane(col, row).ok_or("cell outside the plot")?;
+    app.update(super::event::Action::Click { column: col, row });
+    let start = app.session.runs()[0].params().to_vec();
+    assert!((start[0] - target.0).abs() < 1e-12 && (start[1] - target.1).abs() < 1e-12);
+    let before = app.grid().map(|g| g.x_range).ok_or("no grid")?;
+    app.update(super::event::Action::Zoom {
+        column: col,
+        row,
+        zoom_in: true,
+    });
+    app.settle_landscape();
+    let after = app.grid().map(|g| g.x_range).ok_or("no grid")?;
+    assert!((after.1 - after.0) < (before.1 - before.0) * 0.81);
+    Ok(())
+}
+
+/// A settled, deterministic screen: paused, stepped a fixed number of times, landscape in.
+fn settled_screen(keys: &str, ascii: bool) -> Result<String, Box<dyn std::error::Error>> {
+    let mut app = app()?;
+    app.ascii = ascii;
+    drive(&mut app, keys)?;
+    app.settle_landscape();
+    app.tick_gradients();
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    Ok(buffer_text(term.backend().buffer()))
+}
+
+#[test]
+fn snapshot_whole_screen() -> TestResult {
+    let screen = settled_screen(" nnnnnnnnnn2", false)?;
+    insta::assert_snapshot!("whole_screen_120x40", screen);
+    Ok(())
+}
+
+#[test]
+fn snapshot_whole_screen_ascii() -> TestResult {
+    let screen = settled_screen(" nnnnnnnnnn2", true)?;
+    assert!(screen.is_ascii());
+    insta::assert_snapshot!("whole_screen_ascii_120x40", screen);
+    Ok(())
+}
+
+#[test]
+fn snapshot_help_overlay() -> TestResult {
+    let screen = settled_screen(" ?", false)?;
+    insta::assert_snapshot!("help_overlay_120x40", screen);
+    Ok(())
+}

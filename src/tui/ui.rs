@@ -1,0 +1,488 @@
+//! Layout and drawing: turns the app state into the widgets' view structs every frame.
+//!
+//! ```text
+//! +------------------------------+--------------------------+
+//! | landscape (heatmap, contours,| loss curves              |
+//! | trajectories)                |                          |
+//! |                              +--------------------------+
+//! |                              | runs + selected detail   |
+//! |                              | (hyperparameters, state) |
+//! +---------------+--------------+--------------------------+
+//! | gradients (fwd/rev/fd, cost)  | tape (op, inputs, ...)  |   <- one panel + `t` when narrow
+//! +---------------------------------------------------------+
+//! status bar: scenario | engine | speed | state | keys
+//! ```
+//! Below 80x24 only the "terminal too small" notice is drawn. Overlays (help, error, form,
+//! pickers) are drawn last; `--ascii` rewrites the finished buffer with plain characters.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
+
+use super::app::{App, Mode, Panel, SMOOTHING, XAxis};
+use super::event::help_entries;
+use super::widgets::help::centered;
+use super::widgets::{
+    ASCII_BORDER, EngineStat, ErrorPopup, GradRow, GradTable, HelpOverlay, LandscapeView,
+    LossChart, RunDetail, RunRow, RunsTable, SeriesView, StatusBar, TapeRow, TapeView, TooSmall,
+    TrajectoryView, asciify, format_compact, run_color,
+};
+
+/// Status bar hints in normal mode.
+const HINTS: &[(&str, &str)] = &[
+    ("space", "pause"),
+    ("n", "step"),
+    ("b", "back"),
+    ("1-9", "run"),
+    ("e", "edit"),
+    ("a", "add"),
+    ("g", "engine"),
+    ("v", "view"),
+    ("?", "help"),
+    ("q", "quit"),
+];
+
+/// Where each panel went; `None` when a panel is hidden at this size.
+#[derive(Debug, Clone, Copy)]
+pub struct Areas {
+    pub landscape: Rect,
+    pub loss: Rect,
+    pub runs: Rect,
+    pub gradients: Option<Rect>,
+    pub tape: Option<Rect>,
+    pub status: Rect,
+}
+
+/// Splits the screen; wide terminals show gradients and tape side by side.
+#[must_use]
+pub fn layout(area: Rect, show_tape: bool) -> Areas {
+    let bottom_h = (area.height * 3 / 10).clamp(7, 14);
+    let [main, bottom, status] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(bottom_h),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [landscape, right] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
+    let [loss, runs] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
+    let (gradients, tape) = if area.width >= 110 {
+        let [g, t] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+            .areas(bottom);
+        (Some(g), Some(t))
+    } else if show_tape {
+        (None, Some(bottom))
+    } else {
+        (Some(bottom), None)
+    };
+    Areas {
+        landscape,
+        loss,
+        runs,
+        gradients,
+        tape,
+        status,
+    }
+}
+
+fn block<'a>(app: &App, panel: Panel, title: impl Into<Line<'a>>) -> Block<'a> {
+    let mut b = Block::bordered().title(title);
+    if app.ascii {
+        b = b.border_set(ASCII_BORDER);
+    }
+    if app.focus == panel {
+        b.border_style(Style::default().fg(Color::Yellow))
+    } else {
+        b.border_style(Style::default().fg(Color::DarkGray))
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
+    let area = frame.area();
+    if TooSmall::applies(area) {
+        frame.render_widget(TooSmall::for_area(area), area);
+        return;
+    }
+    let areas = layout(area, app.show_tape);
+    draw_landscape(frame, app, areas.landscape);
+    draw_loss(frame, app, areas.loss);
+    draw_runs(frame, app, areas.runs);
+    if let Some(r) = areas.gradients {
+        draw_gradients(frame, app, r);
+    }
+    if let Some(r) = areas.tape {
+        draw_tape(frame, app, r);
+    }
+    draw_status(frame, app, areas.status);
+    draw_overlay(frame, app, area);
+    if app.ascii {
+        asciify(frame.buffer_mut(), area);
+    }
+}
+
+fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
+    let names = app.session.objective().param_names();
+    let title = match app.basis() {
+        Some(b) => {
+            let (x, y) = b.axis_names(&names);
+            let kind = if matches!(b, super::landscape::Basis::Pca { .. }) {
+                "PCA plane"
+            } else {
+                "parameters"
+            };
+            format!(" landscape: {kind} ({x}, {y}) ")
+        }
+        None => " landscape ".to_owned(),
+    };
+    let b = block(app, Panel::Landscape, title);
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let Some(grid) = app.grid() else {
+        frame.render_widget(Paragraph::new("computing the landscape..."), inner);
+        app.landscape_plot = None;
+        return;
+    };
+    let runs = app.session.runs();
+    let paths: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|r| {
+            r.history()
+                .points()
+                .iter()
+                .map(|p| grid.basis.project(&p.params))
+                .collect()
+        })
+        .collect();
+    let trajectories: Vec<TrajectoryView<'_>> = runs
+        .iter()
+        .zip(&paths)
+        .enumerate()
+        .map(|(i, (r, pts))| TrajectoryView {
+            points: pts,
+            color: run_color(i),
+            current: Some(grid.basis.project(r.params())),
+            label: r.label(),
+        })
+        .collect();
+    let view = LandscapeView::new(&grid.values, grid.nx, grid.ny, grid.x_range, grid.y_range)
+        .ascii(app.ascii)
+        .log_scale(app.log_scale)
+        .trajectories(&trajectories);
+    frame.render_widget(view, inner);
+    // The same plot rectangle the widget computes: y labels on the left, x axis at the bottom.
+    let label_w = format_compact(grid.y_range.0)
+        .chars()
+        .count()
+        .max(format_compact(grid.y_range.1).chars().count())
+        .max(1) as u16
+        + 1;
+    let plot = (inner.width >= label_w + 4 && inner.height >= 3).then(|| {
+        Rect::new(
+            inner.x + label_w,
+            inner.y,
+            inner.width - label_w,
+            inner.height - 1,
+        )
+    });
+    app.landscape_plot = plot;
+}
+
+fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let x_label = match app.x_axis {
+        XAxis::Steps => "step",
+        XAxis::Evaluations => "evaluations",
+    };
+    let smoothing = SMOOTHING[app.smoothing % SMOOTHING.len()];
+    let title = match smoothing {
+        Some(w) => format!(" loss vs {x_label} (smoothed {w}) "),
+        None => format!(" loss vs {x_label} "),
+    };
+    let b = block(app, Panel::Loss, title);
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let runs = app.session.runs();
+    let data: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|r| {
+            r.history()
+                .points()
+                .iter()
+                .map(|p| {
+                    let x = match app.x_axis {
+                        XAxis::Steps => p.step,
+                        XAxis::Evaluations => p.evaluations,
+                    };
+                    (x as f64, p.loss)
+                })
+                .collect()
+        })
+        .collect();
+    let series: Vec<SeriesView<'_>> = runs
+        .iter()
+        .zip(&data)
+        .enumerate()
+        .map(|(i, (r, points))| SeriesView {
+            label: r.label(),
+            color: run_color(i),
+            points,
+        })
+        .collect();
+    let chart = LossChart::new(&series)
+        .log_y(app.log_scale)
+        .x_label(x_label)
+        .smoothing(smoothing)
+        .ascii(app.ascii);
+    frame.render_widget(chart, inner);
+}
+
+fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let b = block(app, Panel::Runs, " runs ");
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let runs = app.session.runs();
+    let statuses: Vec<&str> = runs.iter().map(|r| r.status().name()).collect();
+    let rows: Vec<RunRow<'_>> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let c = r.counts();
+            RunRow {
+                color: run_color(i),
+                label: r.label(),
+                optimizer: r.optimizer().name(),
+                status: statuses[i],
+                loss: r.loss(),
+                steps: r.steps(),
+                evaluations: (c.value, c.gradient, c.hessian),
+            }
+        })
+        .collect();
+    let selected = runs.get(app.selected);
+    let hypers: Vec<(String, String)> = selected
+        .map(|r| {
+            r.optimizer()
+                .hyperparameters()
+                .into_iter()
+                .map(|(n, v)| (n, v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let state: Vec<(String, Vec<f64>)> = selected
+        .map(|r| {
+            r.optimizer()
+                .state()
+                .into_iter()
+                .map(|s| (s.name.to_owned(), s.values))
+                .collect()
+        })
+        .unwrap_or_default();
+    let detail = selected.map(|_| RunDetail {
+        hyperparameters: &hypers,
+        state: &state,
+    });
+    let table = RunsTable {
+        rows: &rows,
+        selected: selected.map(|_| app.selected),
+        detail,
+    };
+    frame.render_widget(table, inner);
+}
+
+fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let g = &app.grad;
+    let title = match app.session.runs().get(g.run) {
+        Some(r) => format!(" gradients of {} at step {} ", r.label(), r.steps()),
+        None => " gradients ".to_owned(),
+    };
+    let b = block(app, Panel::Gradients, title);
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let rows: Vec<GradRow<'_>> = g
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| GradRow {
+            name: g.names.get(i).map_or("?", String::as_str),
+            forward: v[0],
+            reverse: v[1],
+            finite: v[2],
+        })
+        .collect();
+    let engines: Vec<EngineStat<'_>> = ["forward", "reverse", "finite"]
+        .iter()
+        .zip(&g.stats)
+        .map(|(name, (passes, ns))| EngineStat {
+            engine: name,
+            passes: *passes,
+            ns_per_gradient: *ns,
+        })
+        .collect();
+    frame.render_widget(
+        GradTable {
+            rows: &rows,
+            engines: &engines,
+            scroll: app.grad_scroll,
+        },
+        inner,
+    );
+}
+
+fn draw_tape(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let b = block(app, Panel::Tape, " reverse-mode tape ");
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    match &app.grad.tape {
+        Some(nodes) => {
+            let rows: Vec<TapeRow<'_>> = nodes
+                .iter()
+                .enumerate()
+                .map(|(index, (op, inputs, value, adjoint))| TapeRow {
+                    index,
+                    op,
+                    inputs,
+                    value: *value,
+                    adjoint: *adjoint,
+                })
+                .collect();
+            frame.render_widget(
+                TapeView {
+                    rows: &rows,
+                    scroll: app.tape_scroll,
+                },
+                inner,
+            );
+        }
+        None => frame.render_widget(
+            Paragraph::new("the tape is shown for expressions and small models only")
+                .wrap(Wrap { trim: true }),
+            inner,
+        ),
+    }
+}
+
+fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let engine = app.session.engine().name();
+    let hints: &[(&str, &str)] = match app.mode {
+        Mode::Normal => HINTS,
+        Mode::Edit(_) => &[("enter", "apply"), ("up/down", "field"), ("esc", "close")],
+        Mode::AddRun(_) | Mode::Open(_) => &[("enter", "choose"), ("esc", "cancel")],
+        Mode::Help | Mode::Error(_) => &[("esc", "close"), ("q", "quit")],
+    };
+    let name = app.session.name.clone();
+    frame.render_widget(
+        StatusBar {
+            scenario: &name,
+            engine,
+            steps_per_sec: app.steps_per_sec,
+            running: app.running(),
+            hints,
+        },
+        area,
+    );
+}
+
+fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    match &app.mode {
+        Mode::Normal => {}
+        Mode::Help => {
+            let keys = help_entries();
+            frame.render_widget(HelpOverlay { keys: &keys }, area);
+        }
+        Mode::Error(message) => {
+            frame.render_widget(
+                ErrorPopup {
+                    title: "error",
+                    message,
+                },
+                area,
+            );
+        }
+        Mode::Edit(form) => {
+            let label = app.session.runs().get(form.run).map_or("", |r| r.label());
+            let mut lines = Vec::new();
+            for (k, f) in form.fields.iter().enumerate() {
+                let marker = if k == form.selected { "> " } else { "  " };
+                let style = if k == form.selected {
+                    Style::default().add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default()
+                };
+                lines.push(Line::from(vec![
+                    Span::raw(marker),
+                    Span::styled(format!("{:<14}", f.name), style.fg(Color::Cyan)),
+                    Span::styled(f.text.clone(), style),
+                    Span::styled(if k == form.selected { "_" } else { "" }, style),
+                    Span::styled(
+                        format!("  {}", f.description),
+                        Style::default().fg(Color::Gray),
+                    ),
+                ]));
+                if let Some(e) = &f.error {
+                    lines.push(Line::styled(
+                        format!("    {e}"),
+                        Style::default().fg(Color::Red),
+                    ));
+                }
+            }
+            popup(
+                frame,
+                app,
+                area,
+                &format!(" edit {label} (enter applies) "),
+                lines,
+                100,
+            );
+        }
+        Mode::AddRun(p) | Mode::Open(p) => {
+            let title = if matches!(app.mode, Mode::AddRun(_)) {
+                " add an optimizer "
+            } else {
+                " open a scenario "
+            };
+            let lines: Vec<Line<'_>> = if p.items.is_empty() {
+                vec![Line::raw(
+                    "no *.yaml files in scenarios/ or the current directory",
+                )]
+            } else {
+                p.items
+                    .iter()
+                    .enumerate()
+                    .map(|(k, s)| {
+                        if k == p.selected {
+                            Line::styled(
+                                format!("> {s}"),
+                                Style::default().add_modifier(Modifier::REVERSED),
+                            )
+                        } else {
+                            Line::raw(format!("  {s}"))
+                        }
+                    })
+                    .collect()
+            };
+            // Keep the selection visible in long lists.
+            let visible = usize::from(area.height.saturating_sub(6)).max(1);
+            let skip = (p.selected + 1).saturating_sub(visible);
+            let lines = lines.into_iter().skip(skip).collect();
+            popup(frame, app, area, title, lines, 60);
+        }
+    }
+}
+
+fn popup(frame: &mut Frame<'_>, app: &App, area: Rect, title: &str, lines: Vec<Line<'_>>, w: u16) {
+    let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(4));
+    let rect = centered(area, w, height);
+    frame.render_widget(Clear, rect);
+    let mut b = Block::bordered()
+        .title(title.to_owned())
+        .border_style(Style::default().fg(Color::Yellow));
+    if app.ascii {
+        b = b.border_set(ASCII_BORDER);
+    }
+    Paragraph::new(lines)
+        .block(b)
+        .render(rect, frame.buffer_mut());
+}
