@@ -216,7 +216,26 @@ fn run_tui(cli: &Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _ = initial;
-    eprintln!("the TUI is not wired yet; try --headless");
-    ExitCode::from(2)
+    let loaded = |b: Built, path: Option<PathBuf>| gradscope::tui::Loaded {
+        session: b.session,
+        view: b.view,
+        path,
+    };
+    let initial = loaded(initial, cli.files.first().cloned());
+    let loader: gradscope::tui::Loader = Box::new(move |path| {
+        scenario::load_and_build(path, &overrides)
+            .map(|b| loaded(b, Some(path.to_path_buf())))
+            .map_err(|e| e.to_string())
+    });
+    let options = gradscope::tui::Options {
+        ascii: cli.ascii,
+        log: cli.log.clone(),
+    };
+    match gradscope::tui::run(initial, loader, options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -112,19 +112,7 @@ fn drive(
     let text = screen.wait_for("the status bar", |t| {
         t.contains("Running") || t.contains("Paused")
     });
-    let text = match text {
-        Ok(t) => t,
-        Err(e) => {
-            // Until main.rs starts the TUI with no arguments the binary prints a notice and
-            // exits; there is nothing to drive yet.
-            let raw = String::from_utf8_lossy(&screen.raw).to_string();
-            if raw.contains("not built yet") {
-                eprintln!("skipping: this binary does not start the TUI yet");
-                return Ok(());
-            }
-            return Err(e.into());
-        }
-    };
+    let text = text?;
     assert!(
         screen.parser.screen().alternate_screen(),
         "TUI draws on the alternate screen"

@@ -4,6 +4,9 @@
 //! parameter out of range, a model that does not fit its data) are reported like loader errors,
 //! at the `file:line:column` of the scenario entry that caused them.
 
+// A build fails at most once per file, so a large error type costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+
 use std::path::Path;
 
 use super::catalog::{Catalog, ExprIssue, HyperInfo, HyperKind, Range};
