@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{ModelError, ParamGroup, Predictor, affine, affine_const, layer_groups};
+use super::{ModelError, ParamGroup, Predictor, affine_const, layer_groups};
 use crate::ad::Scalar;
 
 /// The slope of `leaky_relu` for negative inputs (PyTorch's default `negative_slope`).
@@ -163,26 +163,31 @@ impl Predictor for Mlp {
     }
 
     fn forward<S: Scalar>(&self, params: &[S], x: &[f64], out: &mut Vec<S>) {
-        let mut hidden: Vec<S> = Vec::new();
+        // One buffer for every layer: a layer's outputs are appended after its inputs, which
+        // are then drained, so a forward pass (run once per sample) never allocates once `out`
+        // has grown to the widest two adjacent layers.
+        out.clear();
         let mut offset = 0;
         for (l, (w, act)) in self.sizes.windows(2).zip(&self.activations).enumerate() {
             let (inputs, outputs) = (w[0], w[1]);
             let layer = &params[offset..offset + (inputs + 1) * outputs];
             offset += (inputs + 1) * outputs;
-            out.clear();
             if l == 0 {
                 affine_const(layer, inputs, outputs, x, out);
             } else {
-                affine(layer, inputs, outputs, &hidden, out);
+                let (weights, biases) = layer.split_at(inputs * outputs);
+                for (row, &b) in weights.chunks_exact(inputs).zip(biases) {
+                    let v = S::dot(row, &out[..inputs]) + b;
+                    out.push(v);
+                }
+                out.drain(..inputs);
             }
             if *act != Activation::Identity {
                 for v in out.iter_mut() {
                     *v = act.apply(*v);
                 }
             }
-            std::mem::swap(&mut hidden, out);
         }
-        std::mem::swap(&mut hidden, out);
     }
 
     fn param_groups(&self) -> Vec<ParamGroup> {
