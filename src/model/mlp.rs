@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{ModelError, ParamGroup, Predictor, affine_const, layer_groups};
+use super::{ModelError, ParamGroup, Predictor, affine, affine_const, layer_groups};
 use crate::ad::Scalar;
 
 /// The slope of `leaky_relu` for negative inputs (PyTorch's default `negative_slope`).
@@ -163,31 +163,30 @@ impl Predictor for Mlp {
     }
 
     fn forward<S: Scalar>(&self, params: &[S], x: &[f64], out: &mut Vec<S>) {
-        // One buffer for every layer: a layer's outputs are appended after its inputs, which
-        // are then drained, so a forward pass (run once per sample) never allocates once `out`
-        // has grown to the widest two adjacent layers.
-        out.clear();
+        // Both buffers sized for the widest layer up front: one allocation per pass instead of
+        // a growth sequence for each (this runs once per sample).
+        let widest = self.sizes[1..].iter().copied().max().unwrap_or(0);
+        let mut hidden: Vec<S> = Vec::with_capacity(widest);
+        out.reserve(widest);
         let mut offset = 0;
         for (l, (w, act)) in self.sizes.windows(2).zip(&self.activations).enumerate() {
             let (inputs, outputs) = (w[0], w[1]);
             let layer = &params[offset..offset + (inputs + 1) * outputs];
             offset += (inputs + 1) * outputs;
+            out.clear();
             if l == 0 {
                 affine_const(layer, inputs, outputs, x, out);
             } else {
-                let (weights, biases) = layer.split_at(inputs * outputs);
-                for (row, &b) in weights.chunks_exact(inputs).zip(biases) {
-                    let v = S::dot(row, &out[..inputs]) + b;
-                    out.push(v);
-                }
-                out.drain(..inputs);
+                affine(layer, inputs, outputs, &hidden, out);
             }
             if *act != Activation::Identity {
                 for v in out.iter_mut() {
                     *v = act.apply(*v);
                 }
             }
+            std::mem::swap(&mut hidden, out);
         }
+        std::mem::swap(&mut hidden, out);
     }
 
     fn param_groups(&self) -> Vec<ParamGroup> {
