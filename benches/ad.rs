@@ -32,6 +32,9 @@ fn rosenbrock_2d(c: &mut Criterion) {
     group.bench_function("forward", |b| {
         b.iter(|| expr.gradient_forward(black_box(&p), 2, &mut work, &mut g));
     });
+    group.bench_function("forward_chunk8", |b| {
+        b.iter(|| expr.gradient_forward(black_box(&p), dual::MAX_CHUNK, &mut work, &mut g));
+    });
     group.bench_function("finite", |b| {
         b.iter(|| finite::gradient_with(black_box(&p), &mut g, |q| expr.eval_f64(q)));
     });

@@ -55,6 +55,8 @@ pub struct Expression {
     /// `slots[i]`: the position of `free[i]` in `vars`, i.e. its `Instr::Var` index.
     slots: Vec<usize>,
     vars: Vec<String>,
+    /// The lowered form the fast `f64` paths run (rebuilt when the inputs are rebound).
+    program: eval::Program,
 }
 
 impl Expression {
@@ -63,7 +65,9 @@ impl Expression {
     pub fn parse(src: &str) -> Result<Expression, ExprError> {
         let parsed = parser::parse(src)?;
         let vars: Vec<String> = parsed.free.iter().map(|v| v.name.clone()).collect();
+        let program = eval::Program::new(&parsed.code, parsed.leaves);
         Ok(Expression {
+            program,
             source: src.to_string(),
             code: parsed.code,
             labels: parsed.labels,
@@ -112,6 +116,7 @@ impl Expression {
         }
         self.slots = slots;
         self.vars = order.to_vec();
+        self.program = eval::Program::new(&self.code, self.leaves);
         Ok(self)
     }
 
@@ -171,14 +176,14 @@ impl Expression {
 
     /// The value at `x`, reusing `work` instead of allocating.
     pub fn value_with(&self, x: &[f64], work: &mut Workspace) -> f64 {
-        eval::value(&self.code, x, work)
+        eval::value(&self.program, x, work)
     }
 
     /// Reverse mode (back-propagation) over the instruction list: one forward sweep storing
     /// every register, one reverse sweep accumulating adjoints. Writes `grad` (length
     /// `self.dim()`) and returns the value.
     pub fn gradient_reverse(&self, x: &[f64], work: &mut Workspace, grad: &mut [f64]) -> f64 {
-        eval::reverse(&self.code, self.leaves, x, work, grad)
+        eval::reverse(&self.program, x, work, grad)
     }
 
     /// Forward mode: each register carries its value and up to `chunk` tangents (`chunk` is
@@ -199,7 +204,7 @@ impl Expression {
         work: &mut Workspace,
         grad: &mut [f64],
     ) -> (f64, usize) {
-        eval::forward(&self.code, self.leaves, x, chunk, work, grad)
+        eval::forward(&self.program, x, chunk, work, grad)
     }
 }
 

@@ -309,6 +309,28 @@ impl Tape {
         index
     }
 
+    /// Records an n-ary node with exactly `count` edges, which `fill` writes in place.
+    #[inline]
+    fn push_filled(&self, op: Op, value: f64, count: usize, fill: impl FnOnce(&mut [Edge])) -> u32 {
+        let inner = &mut *self.inner.borrow_mut();
+        let index = index_u32(inner.nodes.len());
+        let start = inner.edges.len();
+        inner.nodes.push(Node {
+            value,
+            start: index_u32(start),
+            op,
+        });
+        inner.edges.resize(
+            start + count,
+            Edge {
+                parent: 0,
+                partial: 0.0,
+            },
+        );
+        fill(&mut inner.edges[start..]);
+        index
+    }
+
     /// Records an n-ary node whose edges `edges` yields.
     #[inline]
     fn push_n(&self, op: Op, value: f64, edges: impl Iterator<Item = Edge>) -> u32 {
@@ -744,14 +766,26 @@ impl<'t> Scalar for Var<'t> {
         let value = terms.iter().fold(0.0, |acc, t| acc + t.value);
         match Self::tape_of(terms) {
             Some(tape) => {
-                let edges = terms.iter().filter(|t| t.tape.is_some());
-                let edges = edges.map(|t| Edge {
-                    parent: t.index,
-                    partial: 1.0,
-                });
+                let index = if terms.iter().all(|t| t.tape.is_some()) {
+                    tape.push_filled(Op::Sum, value, terms.len(), |out| {
+                        for (e, t) in out.iter_mut().zip(terms) {
+                            *e = Edge {
+                                parent: t.index,
+                                partial: 1.0,
+                            };
+                        }
+                    })
+                } else {
+                    let edges = terms.iter().filter(|t| t.tape.is_some());
+                    let edges = edges.map(|t| Edge {
+                        parent: t.index,
+                        partial: 1.0,
+                    });
+                    tape.push_n(Op::Sum, value, edges)
+                };
                 Var {
                     tape: Some(tape),
-                    index: tape.push_n(Op::Sum, value, edges),
+                    index,
                     value,
                 }
             }
@@ -767,20 +801,41 @@ impl<'t> Scalar for Var<'t> {
             .fold(0.0, |acc, (x, y)| acc + x.value * y.value);
         match Self::tape_of(a).or_else(|| Self::tape_of(b)) {
             Some(tape) => {
-                let edges = a.iter().zip(b).flat_map(|(x, y)| {
-                    let ex = x.tape.map(|_| Edge {
-                        parent: x.index,
-                        partial: y.value,
+                let n = a.len().min(b.len());
+                let (a, b) = (&a[..n], &b[..n]);
+                let dense = a.iter().chain(b).all(|v| v.tape.is_some());
+                let index = if dense {
+                    // Every factor is recorded (the MLP case): fill the edges in place, two per
+                    // pair, instead of extending through an iterator without an exact size.
+                    tape.push_filled(Op::Dot, value, 2 * n, |out| {
+                        for (pair, (x, y)) in out.chunks_exact_mut(2).zip(a.iter().zip(b)) {
+                            pair[0] = Edge {
+                                parent: x.index,
+                                partial: y.value,
+                            };
+                            pair[1] = Edge {
+                                parent: y.index,
+                                partial: x.value,
+                            };
+                        }
+                    })
+                } else {
+                    let edges = a.iter().zip(b).flat_map(|(x, y)| {
+                        let ex = x.tape.map(|_| Edge {
+                            parent: x.index,
+                            partial: y.value,
+                        });
+                        let ey = y.tape.map(|_| Edge {
+                            parent: y.index,
+                            partial: x.value,
+                        });
+                        ex.into_iter().chain(ey)
                     });
-                    let ey = y.tape.map(|_| Edge {
-                        parent: y.index,
-                        partial: x.value,
-                    });
-                    ex.into_iter().chain(ey)
-                });
+                    tape.push_n(Op::Dot, value, edges)
+                };
                 Var {
                     tape: Some(tape),
-                    index: tape.push_n(Op::Dot, value, edges),
+                    index,
                     value,
                 }
             }
@@ -793,14 +848,28 @@ impl<'t> Scalar for Var<'t> {
         let value = a.iter().zip(c).fold(0.0, |acc, (x, &y)| acc + x.value * y);
         match Self::tape_of(a) {
             Some(tape) => {
-                let edges = a.iter().zip(c).filter(|(x, _)| x.tape.is_some());
-                let edges = edges.map(|(x, &y)| Edge {
-                    parent: x.index,
-                    partial: y,
-                });
+                let n = a.len().min(c.len());
+                let (a, c) = (&a[..n], &c[..n]);
+                let index = if a.iter().all(|x| x.tape.is_some()) {
+                    tape.push_filled(Op::DotConst, value, n, |out| {
+                        for (e, (x, &y)) in out.iter_mut().zip(a.iter().zip(c)) {
+                            *e = Edge {
+                                parent: x.index,
+                                partial: y,
+                            };
+                        }
+                    })
+                } else {
+                    let edges = a.iter().zip(c).filter(|(x, _)| x.tape.is_some());
+                    let edges = edges.map(|(x, &y)| Edge {
+                        parent: x.index,
+                        partial: y,
+                    });
+                    tape.push_n(Op::DotConst, value, edges)
+                };
                 Var {
                     tape: Some(tape),
-                    index: tape.push_n(Op::DotConst, value, edges),
+                    index,
                     value,
                 }
             }

@@ -15,8 +15,11 @@ use crate::ad::{
 #[derive(Debug, Clone, Default)]
 pub struct Workspace {
     vals: Vec<f64>,
-    tape: Vec<Local>,
     adj: Vec<f64>,
+    /// Tangents by lane width: forward mode uses the narrowest that holds a pass.
+    t1: Vec<[f64; 1]>,
+    t2: Vec<[f64; 2]>,
+    t4: Vec<[f64; 4]>,
     tangents: Vec<[f64; MAX_CHUNK]>,
 }
 
@@ -76,110 +79,161 @@ fn powi_slope(x: f64, n: i32) -> f64 {
     }
 }
 
-/// One instruction on `f64`: the same operations as the generic evaluation's `step::<f64>`.
-#[inline]
-fn value_of(ins: Instr, vals: &[f64], x: &[f64]) -> f64 {
-    let r = |k: u32| vals[k as usize];
-    match ins {
-        Instr::Const(c) => c,
-        Instr::Var(i) => x[i],
-        Instr::Add(a, b) => r(a) + r(b),
-        Instr::Sub(a, b) => r(a) - r(b),
-        Instr::Mul(a, b) => r(a) * r(b),
-        Instr::Div(a, b) => r(a) / r(b),
-        Instr::Neg(a) => -r(a),
-        Instr::Powi(a, n) => powi(r(a), n),
-        Instr::Pow(a, b) => r(a).powf(r(b)),
-        Instr::Min(a, b) => Scalar::min(r(a), r(b)),
-        Instr::Max(a, b) => Scalar::max(r(a), r(b)),
-        Instr::Call1(g, a) => g.apply(r(a)),
+pub(crate) fn value(prog: &Program, x: &[f64], work: &mut Workspace) -> f64 {
+    let n = prog.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    work.vals.resize(n, 0.0);
+    run_values(prog, x, &mut work.vals);
+    work.vals[n - 1]
+}
+
+/// One operation of the lowered program the fast paths run: the operations of the
+/// instruction list with a constant operand folded into the operation (`x * 100` reads no
+/// constant register and has one operand to differentiate), and `powi 2` as `Square`. Each
+/// computes exactly the `f64` operations of the instruction it replaces, so values agree bit
+/// for bit with the generic evaluation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Op {
+    Add(u32, u32),
+    Sub(u32, u32),
+    Mul(u32, u32),
+    Div(u32, u32),
+    Neg(u32),
+    /// `a + c`.
+    AddC(u32, f64),
+    /// `a - c`.
+    SubC(u32, f64),
+    /// `c - a`.
+    CSub(f64, u32),
+    /// `a * c`.
+    MulC(u32, f64),
+    /// `a / c`.
+    DivC(u32, f64),
+    /// `c / a`.
+    CDiv(f64, u32),
+    /// `a * a` (`powi a, 2`).
+    Square(u32),
+    Powi(u32, i32),
+    Pow(u32, u32),
+    Min(u32, u32),
+    Max(u32, u32),
+    Call1(Func, u32),
+}
+
+/// The lowered form of a compiled expression: the leaves' initial values (constants filled in,
+/// inputs overwritten per call), which leaf reads which input, and one [`Op`] per operation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Program {
+    init: Vec<f64>,
+    inputs: Vec<(usize, usize)>,
+    ops: Vec<Op>,
+}
+
+impl Program {
+    pub(crate) fn new(code: &[Instr], leaves: usize) -> Program {
+        let leaves = leaves.min(code.len());
+        let konst = |r: u32| match code.get(r as usize) {
+            Some(Instr::Const(c)) => Some(*c),
+            _ => None,
+        };
+        let init = code[..leaves].iter().map(|&ins| leaf(ins, &[])).collect();
+        let inputs = code[..leaves]
+            .iter()
+            .enumerate()
+            .filter_map(|(k, ins)| match *ins {
+                Instr::Var(i) => Some((k, i)),
+                _ => None,
+            })
+            .collect();
+        let ops = code[leaves..]
+            .iter()
+            .map(|&ins| match ins {
+                // The compiler folds operations on two constants, so at most one side is one.
+                Instr::Add(a, b) => match (konst(a), konst(b)) {
+                    (_, Some(c)) => Op::AddC(a, c),
+                    (Some(c), _) => Op::AddC(b, c),
+                    _ => Op::Add(a, b),
+                },
+                Instr::Sub(a, b) => match (konst(a), konst(b)) {
+                    (_, Some(c)) => Op::SubC(a, c),
+                    (Some(c), _) => Op::CSub(c, b),
+                    _ => Op::Sub(a, b),
+                },
+                Instr::Mul(a, b) => match (konst(a), konst(b)) {
+                    (_, Some(c)) => Op::MulC(a, c),
+                    (Some(c), _) => Op::MulC(b, c),
+                    _ => Op::Mul(a, b),
+                },
+                Instr::Div(a, b) => match (konst(a), konst(b)) {
+                    (_, Some(c)) => Op::DivC(a, c),
+                    (Some(c), _) => Op::CDiv(c, b),
+                    _ => Op::Div(a, b),
+                },
+                Instr::Neg(a) => Op::Neg(a),
+                Instr::Powi(a, 2) => Op::Square(a),
+                Instr::Powi(a, n) => Op::Powi(a, n),
+                Instr::Pow(a, b) => Op::Pow(a, b),
+                Instr::Min(a, b) => Op::Min(a, b),
+                Instr::Max(a, b) => Op::Max(a, b),
+                Instr::Call1(f, a) => Op::Call1(f, a),
+                // Unreachable: the compiler puts every leaf before the operations.
+                Instr::Const(_) | Instr::Var(_) => Op::Neg(0),
+            })
+            .collect();
+        Program { init, inputs, ops }
+    }
+
+    fn len(&self) -> usize {
+        self.init.len() + self.ops.len()
+    }
+
+    /// Loads the leaves into `vals[..leaves]`.
+    #[inline]
+    fn load(&self, x: &[f64], vals: &mut [f64]) {
+        // An element loop, not `copy_from_slice`: a handful of leaves is cheaper than a
+        // `memcpy` call.
+        for (v, &c) in vals.iter_mut().zip(&self.init) {
+            *v = c;
+        }
+        for &(k, i) in &self.inputs {
+            vals[k] = x[i];
+        }
     }
 }
 
-/// The value of every register, in order.
-fn sweep(code: &[Instr], x: &[f64], vals: &mut Vec<f64>) -> f64 {
-    vals.clear();
-    vals.resize(code.len(), 0.0);
-    for (k, &ins) in code.iter().enumerate() {
-        vals[k] = value_of(ins, vals, x);
-    }
-    vals.last().copied().unwrap_or(f64::NAN)
-}
-
-pub(crate) fn value(code: &[Instr], x: &[f64], work: &mut Workspace) -> f64 {
-    sweep(code, x, &mut work.vals)
-}
-
-/// One operation's value and its local partials with respect to (at most) two operands, given
-/// as rows of the adjoint/tangent arrays. Operations with one operand point the other at the
-/// dump row with a zero partial, so the sweeps need no branches.
-#[derive(Debug, Clone, Copy, Default)]
-struct Local {
-    v: f64,
-    a: usize,
-    da: f64,
-    b: usize,
-    db: f64,
-}
-
-/// Row 0 of the adjoint and tangent arrays is the dump; register `k` is row `k + 1`, so every
-/// operand row precedes the row it feeds.
-const DUMP: usize = 0;
-
+/// The value of one operation on `f64`.
 #[inline(always)]
-fn local(ins: Instr, vals: &[f64], x: &[f64]) -> Local {
-    let val = |r: u32| vals[r as usize];
-    let row = |r: u32| r as usize + 1;
-    let one = |v: f64, a: u32, da: f64| Local {
-        v,
-        a: row(a),
-        da,
-        b: DUMP,
-        db: 0.0,
-    };
-    let two = |v: f64, a: u32, da: f64, b: u32, db: f64| Local {
-        v,
-        a: row(a),
-        da,
-        b: row(b),
-        db,
-    };
-    match ins {
-        // Leaves are loaded by `leaf`; these arms only keep the match total.
-        Instr::Const(c) => Local {
-            v: c,
-            ..Local::default()
-        },
-        Instr::Var(i) => Local {
-            v: x[i],
-            ..Local::default()
-        },
-        Instr::Add(a, b) => two(val(a) + val(b), a, 1.0, b, 1.0),
-        Instr::Sub(a, b) => two(val(a) - val(b), a, 1.0, b, -1.0),
-        Instr::Mul(a, b) => two(val(a) * val(b), a, val(b), b, val(a)),
-        Instr::Div(a, b) => {
-            let v = val(a) / val(b);
-            // PyTorch: other gets -grad * ((self / other) / other).
-            two(v, a, 1.0 / val(b), b, -(v / val(b)))
-        }
-        Instr::Neg(a) => one(-val(a), a, -1.0),
-        Instr::Powi(a, n) => one(powi(val(a), n), a, powi_slope(val(a), n)),
-        Instr::Pow(a, b) => {
-            let (da, db) = powf_partials(val(a), val(b));
-            two(val(a).powf(val(b)), a, da, b, db)
-        }
-        Instr::Min(a, b) => {
-            let (da, db) = min_partials(val(a), val(b));
-            two(Scalar::min(val(a), val(b)), a, da, b, db)
-        }
-        Instr::Max(a, b) => {
-            let (da, db) = max_partials(val(a), val(b));
-            two(Scalar::max(val(a), val(b)), a, da, b, db)
-        }
-        Instr::Call1(f, a) => {
-            let v = f.apply(val(a));
-            one(v, a, derivative(f, val(a), v))
-        }
+fn op_value(op: Op, vals: &[f64]) -> f64 {
+    let r = |k: u32| vals[k as usize];
+    match op {
+        Op::Add(a, b) => r(a) + r(b),
+        Op::Sub(a, b) => r(a) - r(b),
+        Op::Mul(a, b) => r(a) * r(b),
+        Op::Div(a, b) => r(a) / r(b),
+        Op::Neg(a) => -r(a),
+        Op::AddC(a, c) => r(a) + c,
+        Op::SubC(a, c) => r(a) - c,
+        Op::CSub(c, a) => c - r(a),
+        Op::MulC(a, c) => r(a) * c,
+        Op::DivC(a, c) => r(a) / c,
+        Op::CDiv(c, a) => c / r(a),
+        Op::Square(a) => r(a) * r(a),
+        Op::Powi(a, n) => powi(r(a), n),
+        Op::Pow(a, b) => r(a).powf(r(b)),
+        Op::Min(a, b) => Scalar::min(r(a), r(b)),
+        Op::Max(a, b) => Scalar::max(r(a), r(b)),
+        Op::Call1(g, a) => g.apply(r(a)),
+    }
+}
+
+/// The value sweep of the lowered program; `vals` must hold `prog.len()` entries.
+#[inline]
+fn run_values(prog: &Program, x: &[f64], vals: &mut [f64]) {
+    prog.load(x, vals);
+    for (k, &op) in (prog.init.len()..vals.len()).zip(&prog.ops) {
+        vals[k] = op_value(op, vals);
     }
 }
 
@@ -187,68 +241,94 @@ fn local(ins: Instr, vals: &[f64], x: &[f64]) -> Local {
 #[inline(always)]
 fn leaf(ins: Instr, x: &[f64]) -> f64 {
     match ins {
-        Instr::Var(i) => x[i],
+        Instr::Var(i) => x.get(i).copied().unwrap_or(f64::NAN),
         Instr::Const(c) => c,
         _ => f64::NAN,
     }
 }
 
-/// Reverse mode: the forward sweep records each register's value and local partials (the
-/// tape), the reverse sweep pushes adjoints from each register to its operands.
-pub(crate) fn reverse(
-    code: &[Instr],
-    leaves: usize,
-    x: &[f64],
-    work: &mut Workspace,
-    grad: &mut [f64],
-) -> f64 {
-    let n = code.len();
-    let Workspace {
-        vals, adj, tape, ..
-    } = work;
-    // Every entry of `vals` and `tape` is overwritten before it is read; only a size change
-    // reallocates.
+/// Reverse mode: a value sweep, then an adjoint sweep that derives each operation's local
+/// partials from the stored values (the partials PyTorch uses, via the helpers in
+/// [`crate::ad`]), adding the operand `a` contribution before `b`'s as the tape does.
+pub(crate) fn reverse(prog: &Program, x: &[f64], work: &mut Workspace, grad: &mut [f64]) -> f64 {
+    let n = prog.len();
+    let leaves = prog.init.len();
+    let Workspace { vals, adj, .. } = work;
     vals.resize(n, 0.0);
-    tape.resize(n, Local::default());
-    adj.resize(n + 1, 0.0);
-    // Adjoints are zeroed alongside the values: cheaper than a separate memset call.
-    adj[DUMP] = 0.0;
-    for k in 0..leaves {
-        vals[k] = leaf(code[k], x);
-        adj[k + 1] = 0.0;
-    }
-    for k in leaves..n {
-        let mut l = local(code[k], vals, x);
-        vals[k] = l.v;
-        adj[k + 1] = 0.0;
-        // A unary operation's unused partial goes to its own (already consumed) row instead of
-        // the shared dump, so the sweep has no false dependency chain through one cell.
-        if l.b == DUMP {
-            l.b = k + 1;
-        }
-        tape[k] = l;
-    }
-    adj[n] = 1.0;
-    for k in (leaves..n).rev() {
-        let l = tape[k];
-        let g = adj[k + 1];
-        adj[l.a] += g * l.da;
-        adj[l.b] += g * l.db;
-    }
+    adj.resize(n, 0.0);
     grad.fill(0.0);
-    for (k, ins) in code[..leaves].iter().enumerate() {
-        if let Instr::Var(i) = *ins {
-            grad[i] += adj[k + 1];
+    if n == 0 {
+        return f64::NAN;
+    }
+    run_values(prog, x, vals);
+    // Zeroed by an element loop: for small expressions cheaper than a `memset` call.
+    for a in adj.iter_mut() {
+        *a = 0.0;
+    }
+    adj[n - 1] = 1.0;
+    for (k, &op) in (leaves..n).zip(&prog.ops).rev() {
+        let g = adj[k];
+        let r = |i: u32| vals[i as usize];
+        match op {
+            Op::Add(a, b) => {
+                adj[a as usize] += g;
+                adj[b as usize] += g;
+            }
+            Op::Sub(a, b) => {
+                adj[a as usize] += g;
+                adj[b as usize] -= g;
+            }
+            Op::Mul(a, b) => {
+                let (va, vb) = (r(a), r(b));
+                adj[a as usize] += g * vb;
+                adj[b as usize] += g * va;
+            }
+            Op::Div(a, b) => {
+                let vb = r(b);
+                let v = vals[k];
+                adj[a as usize] += g * (1.0 / vb);
+                adj[b as usize] += g * -(v / vb);
+            }
+            Op::Neg(a) => adj[a as usize] -= g,
+            Op::AddC(a, _) | Op::SubC(a, _) => adj[a as usize] += g,
+            Op::CSub(_, a) => adj[a as usize] -= g,
+            Op::MulC(a, c) => adj[a as usize] += g * c,
+            Op::DivC(a, c) => adj[a as usize] += g * (1.0 / c),
+            Op::CDiv(_, a) => {
+                let va = r(a);
+                adj[a as usize] += g * -(vals[k] / va);
+            }
+            Op::Square(a) => adj[a as usize] += g * (2.0 * r(a)),
+            Op::Powi(a, n) => adj[a as usize] += g * powi_slope(r(a), n),
+            Op::Pow(a, b) => {
+                let (da, db) = powf_partials(r(a), r(b));
+                adj[a as usize] += g * da;
+                adj[b as usize] += g * db;
+            }
+            Op::Min(a, b) => {
+                let (da, db) = min_partials(r(a), r(b));
+                adj[a as usize] += g * da;
+                adj[b as usize] += g * db;
+            }
+            Op::Max(a, b) => {
+                let (da, db) = max_partials(r(a), r(b));
+                adj[a as usize] += g * da;
+                adj[b as usize] += g * db;
+            }
+            Op::Call1(f, a) => adj[a as usize] += g * derivative(f, r(a), vals[k]),
         }
     }
-    vals.last().copied().unwrap_or(f64::NAN)
+    for &(k, i) in &prog.inputs {
+        grad[i] += adj[k];
+    }
+    vals[n - 1]
 }
 
-/// Forward mode: every pass recomputes the values and carries up to `MAX_CHUNK` tangents,
-/// seeded with the unit directions of the next chunk of inputs.
+/// Forward mode: `ceil(n / chunk)` passes, each recomputing the values and carrying the
+/// tangents of the next `chunk` inputs in arrays of `L` lanes, the smallest of 1, 2, 4, 8 that
+/// holds `min(chunk, n)`: a two-input expression carries two lanes, not eight.
 pub(crate) fn forward(
-    code: &[Instr],
-    leaves: usize,
+    prog: &Program,
     x: &[f64],
     chunk: usize,
     work: &mut Workspace,
@@ -257,38 +337,123 @@ pub(crate) fn forward(
     let c = chunk.clamp(1, MAX_CHUNK);
     let n_in = x.len();
     grad.fill(0.0);
-    if n_in == 0 || code.is_empty() {
-        return (sweep(code, x, &mut work.vals), 0);
+    let n = prog.len();
+    if n_in == 0 || n == 0 {
+        work.vals.resize(n, 0.0);
+        if n == 0 {
+            return (f64::NAN, 0);
+        }
+        run_values(prog, x, &mut work.vals);
+        return (work.vals[n - 1], 0);
     }
-    let n = code.len();
-    let passes = n_in.div_ceil(c);
-    let Workspace { vals, tangents, .. } = work;
+    let Workspace {
+        vals,
+        t1,
+        t2,
+        t4,
+        tangents,
+        ..
+    } = work;
     vals.resize(n, 0.0);
-    tangents.resize(n + 1, [0.0; MAX_CHUNK]);
-    tangents[DUMP] = [0.0; MAX_CHUNK];
+    match c.min(n_in) {
+        1 => forward_lanes::<1>(prog, x, c, vals, t1, grad),
+        2 => forward_lanes::<2>(prog, x, c, vals, t2, grad),
+        3 | 4 => forward_lanes::<4>(prog, x, c, vals, t4, grad),
+        _ => forward_lanes::<MAX_CHUNK>(prog, x, c, vals, tangents, grad),
+    }
+}
+
+fn forward_lanes<const L: usize>(
+    prog: &Program,
+    x: &[f64],
+    c: usize,
+    vals: &mut [f64],
+    tangents: &mut Vec<[f64; L]>,
+    grad: &mut [f64],
+) -> (f64, usize) {
+    let n = prog.len();
+    let n_in = x.len();
+    let leaves = prog.init.len();
+    let passes = n_in.div_ceil(c);
+    tangents.resize(n, [0.0; L]);
+    prog.load(x, vals);
     for pass in 0..passes {
         let start = pass * c;
         let w = c.min(n_in - start);
-        for k in 0..leaves {
-            vals[k] = leaf(code[k], x);
-            let t = &mut tangents[k + 1];
-            *t = [0.0; MAX_CHUNK];
-            if let Instr::Var(i) = code[k]
-                && (start..start + w).contains(&i)
-            {
-                t[i - start] = 1.0;
+        for t in &mut tangents[..leaves] {
+            *t = [0.0; L];
+        }
+        for &(k, i) in &prog.inputs {
+            if (start..start + w).contains(&i) {
+                tangents[k][i - start] = 1.0;
             }
         }
-        for k in leaves..n {
-            let l = local(code[k], vals, x);
-            vals[k] = l.v;
-            let (done, rest) = tangents.split_at_mut(k + 1);
-            let (ta, tb, t) = (&done[l.a], &done[l.b], &mut rest[0]);
-            for j in 0..w {
-                t[j] = l.da * ta[j] + l.db * tb[j];
-            }
+        for (k, &op) in (leaves..n).zip(&prog.ops) {
+            let r = |i: u32| vals[i as usize];
+            let (v, t) = {
+                let t = |i: u32| tangents[i as usize];
+                let scale = |a: u32, d: f64| {
+                    let ta = t(a);
+                    std::array::from_fn(|j| d * ta[j])
+                };
+                let lin = |a: u32, da: f64, b: u32, db: f64| {
+                    let (ta, tb) = (t(a), t(b));
+                    std::array::from_fn(|j| da * ta[j] + db * tb[j])
+                };
+                match op {
+                    Op::Add(a, b) => {
+                        let (ta, tb) = (t(a), t(b));
+                        (r(a) + r(b), std::array::from_fn(|j| ta[j] + tb[j]))
+                    }
+                    Op::Sub(a, b) => {
+                        let (ta, tb) = (t(a), t(b));
+                        (r(a) - r(b), std::array::from_fn(|j| ta[j] - tb[j]))
+                    }
+                    Op::Mul(a, b) => (r(a) * r(b), lin(a, r(b), b, r(a))),
+                    Op::Div(a, b) => {
+                        let v = r(a) / r(b);
+                        (v, lin(a, 1.0 / r(b), b, -(v / r(b))))
+                    }
+                    Op::Neg(a) => {
+                        let ta = t(a);
+                        (-r(a), std::array::from_fn(|j| -ta[j]))
+                    }
+                    Op::AddC(a, c) => (r(a) + c, t(a)),
+                    Op::SubC(a, c) => (r(a) - c, t(a)),
+                    Op::CSub(c, a) => {
+                        let ta = t(a);
+                        (c - r(a), std::array::from_fn(|j| -ta[j]))
+                    }
+                    Op::MulC(a, c) => (r(a) * c, scale(a, c)),
+                    Op::DivC(a, c) => (r(a) / c, scale(a, 1.0 / c)),
+                    Op::CDiv(c, a) => {
+                        let v = c / r(a);
+                        (v, scale(a, -(v / r(a))))
+                    }
+                    Op::Square(a) => (r(a) * r(a), scale(a, 2.0 * r(a))),
+                    Op::Powi(a, n) => (powi(r(a), n), scale(a, powi_slope(r(a), n))),
+                    Op::Pow(a, b) => {
+                        let (da, db) = powf_partials(r(a), r(b));
+                        (r(a).powf(r(b)), lin(a, da, b, db))
+                    }
+                    Op::Min(a, b) => {
+                        let (da, db) = min_partials(r(a), r(b));
+                        (Scalar::min(r(a), r(b)), lin(a, da, b, db))
+                    }
+                    Op::Max(a, b) => {
+                        let (da, db) = max_partials(r(a), r(b));
+                        (Scalar::max(r(a), r(b)), lin(a, da, b, db))
+                    }
+                    Op::Call1(f, a) => {
+                        let v = f.apply(r(a));
+                        (v, scale(a, derivative(f, r(a), v)))
+                    }
+                }
+            };
+            vals[k] = v;
+            tangents[k] = t;
         }
-        grad[start..start + w].copy_from_slice(&tangents[n][..w]);
+        grad[start..start + w].copy_from_slice(&tangents[n - 1][..w]);
     }
     (vals[n - 1], passes)
 }

@@ -163,7 +163,11 @@ impl Predictor for Mlp {
     }
 
     fn forward<S: Scalar>(&self, params: &[S], x: &[f64], out: &mut Vec<S>) {
-        let mut hidden: Vec<S> = Vec::new();
+        // Both buffers sized for the widest layer up front: one allocation per pass instead of
+        // a growth sequence for each (this runs once per sample).
+        let widest = self.sizes[1..].iter().copied().max().unwrap_or(0);
+        let mut hidden: Vec<S> = Vec::with_capacity(widest);
+        out.reserve(widest);
         let mut offset = 0;
         for (l, (w, act)) in self.sizes.windows(2).zip(&self.activations).enumerate() {
             let (inputs, outputs) = (w[0], w[1]);
