@@ -47,6 +47,7 @@ struct Snapshot {
     last_loss: f64,
     last_grad_norm: Option<f64>,
     max_engine_diff: f64,
+    engine_samples: u64,
 }
 
 /// Steps between snapshots kept for rewinding.
@@ -79,6 +80,8 @@ pub struct Run {
     grad_buf: Vec<f64>,
     /// Wall time spent stepping, nanoseconds (reports only; never feeds back into the run).
     wall_nanos: u64,
+    /// Forward-vs-reverse checks made so far (picks the next window of coordinates).
+    engine_samples: u64,
 }
 
 impl Run {
@@ -124,6 +127,7 @@ impl Run {
             snapshots: Vec::new(),
             grad_buf: Vec::new(),
             wall_nanos: 0,
+            engine_samples: 0,
         };
         run.restart_from(run.start.clone());
         Ok(run)
@@ -161,6 +165,7 @@ impl Run {
         self.max_engine_diff = 0.0;
         self.snapshots.clear();
         self.wall_nanos = 0;
+        self.engine_samples = 0;
         let loss = self.objective.value(&self.params);
         self.last_loss = loss;
         self.best_loss = if loss.is_nan() { f64::INFINITY } else { loss };
@@ -259,33 +264,43 @@ impl Run {
         self.wall_nanos as f64 * 1e-9
     }
 
-    /// Largest |forward - reverse| over the gradient at the current point; sampled at steps
-    /// 0, 1, 2, 4, 8, ... so the check costs O(log steps). Not counted as evaluations.
+    /// Largest |forward - reverse| at the current point, sampled at steps 0, 1, 2, 4, 8, ... so
+    /// the check costs O(log steps). Each sample compares the whole reverse gradient with ONE
+    /// forward pass over a window of up to `MAX_CHUNK` coordinates that rotates from sample to
+    /// sample: a model with thousands of parameters pays one pass, not thousands, while an
+    /// objective of up to eight parameters is compared in full every time. Not counted as
+    /// evaluations.
     fn sample_engine_difference(&mut self) {
+        use crate::ad::dual::{Chunk, DualVec, MAX_CHUNK};
         let n = self.params.len();
-        let mut fwd = vec![0.0; n];
+        if n == 0 {
+            return;
+        }
         self.grad_buf.resize(n, 0.0);
-        self.objective.gradient(
-            Engine::Forward {
-                chunk: crate::ad::DEFAULT_CHUNK,
-            },
-            &self.params,
-            &mut fwd,
-            &mut self.scratch,
-        );
         self.objective.gradient(
             Engine::Reverse,
             &self.params,
             &mut self.grad_buf,
             &mut self.scratch,
         );
-        let diff = fwd
+        let lanes = n.min(MAX_CHUNK);
+        let first = (self.engine_samples as usize * MAX_CHUNK) % n;
+        let mut xs: Vec<Chunk> = self
+            .params
             .iter()
-            .zip(&self.grad_buf)
+            .map(|&p| DualVec::new(p, [0.0; MAX_CHUNK]))
+            .collect();
+        for lane in 0..lanes {
+            xs[(first + lane) % n].eps[lane] = 1.0;
+        }
+        let out = self.objective.eval_chunk(&xs);
+        let diff = (0..lanes)
+            .map(|lane| (out.eps[lane], self.grad_buf[(first + lane) % n]))
             .filter(|(a, b)| a.is_finite() && b.is_finite())
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
         self.max_engine_diff = self.max_engine_diff.max(diff);
+        self.engine_samples += 1;
     }
 
     fn snapshot(&mut self) {
@@ -305,6 +320,7 @@ impl Run {
             last_loss: self.last_loss,
             last_grad_norm: self.last_grad_norm,
             max_engine_diff: self.max_engine_diff,
+            engine_samples: self.engine_samples,
         });
         if self.snapshots.len() > MAX_SNAPSHOTS {
             // Keep the first (the start) and every other one after it.
@@ -337,6 +353,7 @@ impl Run {
         self.last_loss = s.last_loss;
         self.last_grad_norm = s.last_grad_norm;
         self.max_engine_diff = s.max_engine_diff;
+        self.engine_samples = s.engine_samples;
         self.history.truncate_after(self.steps);
         // Replaying must not stop early on a condition that was met later: stop conditions only
         // depend on state at each step, so replaying reaches `target` exactly as before.
@@ -456,5 +473,104 @@ impl Run {
     }
     pub fn set_stop_config(&mut self, stop: StopConfig) {
         self.stop = stop;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ad::Scalar;
+    use crate::ad::dual::{Chunk, Hyper};
+    use crate::ad::tape::Var;
+
+    /// `sum x_i^2` over `n` parameters; with `skew`, forward mode sees `(1 + skew) x_0^2` as
+    /// the first term, as a buggy engine would.
+    #[derive(Clone)]
+    struct Squares {
+        n: usize,
+        skew: f64,
+    }
+
+    impl Squares {
+        fn f<S: Scalar>(&self, x: &[S], skewed: bool) -> S {
+            let terms: Vec<S> = x.iter().map(|&v| v * v).collect();
+            let first = if skewed {
+                terms[0] * self.skew
+            } else {
+                S::constant(0.0)
+            };
+            S::sum(&terms) + first
+        }
+    }
+
+    impl Objective for Squares {
+        fn dim(&self) -> usize {
+            self.n
+        }
+        fn param_names(&self) -> Vec<String> {
+            (0..self.n).map(|i| format!("x{i}")).collect()
+        }
+        fn start(&self) -> Vec<f64> {
+            (0..self.n).map(|i| 1.0 + i as f64).collect()
+        }
+        fn value(&self, x: &[f64]) -> f64 {
+            self.f(x, false)
+        }
+        fn eval_chunk(&self, x: &[Chunk]) -> Chunk {
+            self.f(x, true)
+        }
+        fn eval_var<'t>(&self, x: &[Var<'t>]) -> Var<'t> {
+            self.f(x, false)
+        }
+        fn eval_hyper(&self, x: &[Hyper]) -> Hyper {
+            self.f(x, false)
+        }
+        fn box_clone(&self) -> Box<dyn Objective> {
+            Box::new(self.clone())
+        }
+    }
+
+    fn run(n: usize, skew: f64) -> Run {
+        let objective = Squares { n, skew };
+        let start = objective.start();
+        Run::new(
+            RunSpec::new("gd"),
+            Box::new(objective),
+            Engine::Reverse,
+            StopConfig::default(),
+            1,
+            start,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn engine_check_sees_a_disagreement_and_stays_zero_without_one() {
+        let mut honest = run(3, 0.0);
+        let mut buggy = run(3, 1e-3);
+        for _ in 0..4 {
+            honest.step();
+            buggy.step();
+        }
+        assert_eq!(honest.max_engine_diff(), 0.0);
+        assert!(
+            buggy.max_engine_diff() > 1e-4,
+            "{}",
+            buggy.max_engine_diff()
+        );
+    }
+
+    #[test]
+    fn engine_check_window_rotates_over_many_parameters() {
+        // The skewed coordinate is x0: the first sample's window holds it.
+        let r = run(40, 1e-3);
+        assert!(r.max_engine_diff() > 1e-4);
+        // Coordinate 0 falls in the window of sample 0 only (then 8..16, 16..24, ...), so a
+        // run whose first window misses it would report zero: check the window moves.
+        let mut r = run(40, 0.0);
+        for _ in 0..8 {
+            r.step();
+        }
+        assert_eq!(r.engine_samples, 5, "samples at steps 0, 1, 2, 4, 8");
     }
 }
