@@ -29,11 +29,34 @@ fn main() -> ExitCode {
             chunk,
         }) => grad(expr, at, *json, *chunk),
         Some(Command::List) => {
+            list_scenarios();
+            println!("\noptimizers (hyperparameters use torch.optim's names and defaults):\n");
             println!("{}", gradscope::optim::registry::describe_all());
             ExitCode::SUCCESS
         }
         None if cli.headless => run_headless(&cli),
         None => run_tui(&cli),
+    }
+}
+
+/// The scenarios in `./scenarios/` with their names; the built-in default first.
+fn list_scenarios() {
+    println!("scenarios:\n");
+    println!("  {:<40} {}", "(built in, no argument)", "Rosenbrock race");
+    let Ok(entries) = std::fs::read_dir("scenarios") else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let name = match scenario::load_file(&path) {
+            Ok(s) => s.name,
+            Err(_) => "(invalid: run it with --headless to see why)".to_string(),
+        };
+        println!("  {:<40} {name}", path.display());
     }
 }
 
