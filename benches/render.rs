@@ -1,5 +1,6 @@
 //! Frame render time of the explorer at 200x60 on ratatui's `TestBackend`: the default-like
-//! 4-run Rosenbrock race and an 8-run race, each mid-run (200 steps) with the landscape settled.
+//! 4-run Rosenbrock race and an 8-run race, each mid-run (200 steps) with the landscape settled,
+//! and the 8-run race after 100,000 steps per run (histories at their decimated bound).
 
 use std::hint::black_box;
 
@@ -15,7 +16,7 @@ use gradscope::session::{Command, RunSpec, Session, StopConfig, ViewSpec};
 use gradscope::tui::app::App;
 use gradscope::tui::{Loaded, Loader, ui};
 
-fn app(optimizers: &[(&str, f64)]) -> App {
+fn app(optimizers: &[(&str, f64)], steps: u64) -> App {
     let expr = Expression::parse("(1-x)^2 + 100*(y-x^2)^2").expect("valid expression");
     let objective = ExpressionObjective::new(expr, vec![-1.5, 2.0], Some(vec![1.0, 1.0]));
     let specs = optimizers
@@ -30,12 +31,16 @@ fn app(optimizers: &[(&str, f64)]) -> App {
         Box::new(objective),
         specs,
         Engine::Reverse,
-        StopConfig::default(),
+        StopConfig {
+            max_steps: u64::MAX,
+            loss_below: None,
+            ..StopConfig::default()
+        },
         42,
     )
     .expect("valid session");
     session.apply(Command::Pause).expect("pause");
-    session.apply(Command::StepN(200)).expect("step");
+    session.apply(Command::StepN(steps)).expect("step");
     let loader: Loader = Box::new(|_| Err("no loader in benchmarks".to_owned()));
     let mut app = App::new(
         Loaded {
@@ -67,11 +72,12 @@ fn bench(c: &mut Criterion) {
         ("adagrad", 0.5),
         ("lion", 1e-2),
     ];
-    for (name, runs) in [
-        ("render_200x60_4_runs", &four[..]),
-        ("render_200x60_8_runs", &eight[..]),
+    for (name, runs, steps) in [
+        ("render_200x60_4_runs", &four[..], 200),
+        ("render_200x60_8_runs", &eight[..], 200),
+        ("render_200x60_8_runs_100k_steps", &eight[..], 100_000),
     ] {
-        let mut app = app(runs);
+        let mut app = app(runs, steps);
         let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test backend");
         c.bench_function(name, |b| {
             b.iter(|| {
