@@ -42,7 +42,7 @@ fn main() -> ExitCode {
 /// The scenarios in `./scenarios/` with their names; the built-in default first.
 fn list_scenarios() {
     println!("scenarios:\n");
-    println!("  {:<40} {}", "(built in, no argument)", "Rosenbrock race");
+    println!("  {:<40} Rosenbrock race", "(built in, no argument)");
     let Ok(entries) = std::fs::read_dir("scenarios") else {
         return;
     };
