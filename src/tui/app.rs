@@ -147,6 +147,9 @@ struct LandscapeState {
     /// Ranges chosen by the user (zoom/pan) or the scenario; `None` follows the trajectories.
     manual: Option<((f64, f64), (f64, f64))>,
     last_pca: Option<Instant>,
+    /// Run and parameters the decision map was last requested for, and when.
+    decision_for: Option<(usize, Vec<f64>)>,
+    last_decision: Option<Instant>,
 }
 
 /// The explorer's state.
@@ -176,6 +179,8 @@ pub struct App {
     /// Where the landscape's plot area was last drawn (for mouse mapping).
     pub landscape_plot: Option<Rect>,
     pub log: Log,
+    /// The training set's two features and classes, when a decision view is possible.
+    pub data_points: Option<Vec<(f64, f64, usize)>>,
     landscape: LandscapeState,
     /// Session and view changed (load/reload): the landscape must be recomputed.
     dirty_view: bool,
@@ -214,9 +219,13 @@ impl App {
                 wanted: 0,
                 manual,
                 last_pca: None,
+                decision_for: None,
+                last_decision: None,
             },
+            data_points: None,
             dirty_view: true,
         };
+        app.data_points = app.session.objective().data_points_2d();
         app.normalize_plane();
         app
     }
@@ -510,6 +519,7 @@ impl App {
                 self.clamp_selection();
                 self.grad = GradPanel::default();
                 self.mode = Mode::Normal;
+                self.data_points = self.session.objective().data_points_2d();
                 self.normalize_plane();
                 self.dirty_view = true;
             }
@@ -523,10 +533,12 @@ impl App {
 
     // ---- landscape ----
 
-    /// A plane the objective can show (parameter indices in range; decision views not yet).
+    /// A plane the objective can show: parameter indices in range, PCA only above two
+    /// parameters, the decision view only over two-feature classification data.
     fn normalize_plane(&mut self) {
         let dim = self.session.objective().dim();
         self.view.plane = match self.view.plane {
+            Plane::Decision if self.data_points.is_some() => Plane::Decision,
             Plane::Params(i, j) if i < dim && j < dim && i != j => Plane::Params(i, j),
             Plane::Pca if dim > 2 => Plane::Pca,
             _ if dim > 2 && !matches!(self.view.plane, Plane::Params(..)) => Plane::Pca,
@@ -535,9 +547,12 @@ impl App {
     }
 
     fn cycle_view(&mut self) {
+        let dim = self.session.objective().dim();
+        let decision = self.data_points.is_some();
         self.view.plane = match self.view.plane {
-            Plane::Params(..) => Plane::Pca,
-            Plane::Pca | Plane::Decision => Plane::Params(0, 1),
+            Plane::Params(..) if dim > 2 => Plane::Pca,
+            Plane::Params(..) | Plane::Pca if decision => Plane::Decision,
+            Plane::Params(..) | Plane::Pca | Plane::Decision => Plane::Params(0, 1),
         };
         self.normalize_plane();
         self.landscape.manual = None;
@@ -591,6 +606,26 @@ impl App {
         if self.landscape.wanted != grid.id {
             return false; // a request is in flight
         }
+        if self.view.plane == Plane::Decision {
+            let Some(run) = self.session.runs().get(self.selected) else {
+                return false;
+            };
+            let moved = self
+                .landscape
+                .decision_for
+                .as_ref()
+                .is_none_or(|(i, p)| *i != self.selected || p.as_slice() != run.params());
+            let throttled = self
+                .landscape
+                .last_decision
+                .is_some_and(|t| t.elapsed() < GRAD_INTERVAL);
+            let switched = self
+                .landscape
+                .decision_for
+                .as_ref()
+                .is_some_and(|(i, _)| *i != self.selected);
+            return moved && (switched || self.deterministic || !throttled);
+        }
         if self.view.plane == Plane::Pca {
             let stale = self
                 .landscape
@@ -622,7 +657,23 @@ impl App {
                     .map_or_else(|| self.session.objective().start(), |r| r.params().to_vec());
                 PlaneRequest::Axes { i, j, origin }
             }
-            Plane::Pca | Plane::Decision => {
+            Plane::Decision => {
+                let params = self
+                    .session
+                    .runs()
+                    .get(self.selected)
+                    .map_or_else(|| self.session.objective().start(), |r| r.params().to_vec());
+                self.landscape.decision_for = Some((self.selected, params.clone()));
+                self.landscape.last_decision = Some(Instant::now());
+                let points = self
+                    .data_points
+                    .iter()
+                    .flatten()
+                    .map(|&(x, y, _)| (x, y))
+                    .collect();
+                PlaneRequest::Decision { params, points }
+            }
+            Plane::Pca => {
                 self.landscape.last_pca = Some(Instant::now());
                 PlaneRequest::Pca {
                     points: landscape::subsample(&self.all_points(), 400),
@@ -686,6 +737,9 @@ impl App {
         let Some(basis) = self.landscape.grid.as_ref().map(|g| g.basis.clone()) else {
             return;
         };
+        if basis == Basis::Features {
+            return; // a point of feature space is not a parameter vector
+        }
         let point = basis.lift(a, b);
         self.log.write(&format!("restart from {point:?}"));
         self.send(Command::RestartFrom(point));

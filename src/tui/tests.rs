@@ -296,3 +296,77 @@ fn snapshot_help_overlay() -> TestResult {
     insta::assert_snapshot!("help_overlay_120x40", screen);
     Ok(())
 }
+
+fn two_moons_app() -> Result<App, Box<dyn std::error::Error>> {
+    let path = Path::new("scenarios/two_moons_mlp.yaml");
+    let built = crate::scenario::load_and_build(path, &crate::scenario::Overrides::default())
+        .map_err(|e| e.to_string())?;
+    let loaded = Loaded {
+        session: built.session,
+        view: built.view,
+        path: Some(path.to_path_buf()),
+    };
+    let mut app = App::new(loaded, loader());
+    app.deterministic = true;
+    Ok(app)
+}
+
+#[test]
+fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
+    let mut app = two_moons_app()?;
+    let points = app
+        .data_points
+        .clone()
+        .ok_or("two moons has no 2-d data points")?;
+    assert!(points.len() >= 100 && points.iter().all(|p| p.2 <= 1));
+    drive(&mut app, " nnnnv")?;
+    assert_eq!(app.view.plane, crate::session::Plane::Pca);
+    drive(&mut app, "v")?;
+    assert_eq!(app.view.plane, crate::session::Plane::Decision);
+    app.settle_landscape();
+    let grid = app.grid().ok_or("no grid")?;
+    assert_eq!(grid.basis, super::landscape::Basis::Features);
+    // Probabilities of class 1, and the fitted ranges hold every data point.
+    assert!(grid.values.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(
+        points
+            .iter()
+            .all(|p| super::landscape::contains((grid.x_range, grid.y_range), (p.0, p.1)))
+    );
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("decision boundary of"), "{text}");
+    assert!(
+        text.contains('●') && text.contains('▲'),
+        "no data points drawn:\n{text}"
+    );
+    // Stepping the selected run changes its parameters, so the map is recomputed for them.
+    let before = app.grid().map(|g| g.values.clone()).ok_or("no grid")?;
+    drive(&mut app, "nnnnnnnnnn")?;
+    app.settle_landscape();
+    assert_ne!(app.grid().map(|g| &g.values), Some(&before));
+    // And back to the parameter plane: the cycle is params -> PCA -> decision -> params.
+    drive(&mut app, "v")?;
+    assert_eq!(app.view.plane, crate::session::Plane::Params(0, 1));
+    // Expressions have no data: `v` never offers the decision view there.
+    let mut app = self::app()?;
+    drive(&mut app, " vvv")?;
+    assert_ne!(app.view.plane, crate::session::Plane::Decision);
+    Ok(())
+}
+
+#[test]
+fn snapshot_decision_view_ascii() -> TestResult {
+    let mut app = two_moons_app()?;
+    app.ascii = true;
+    drive(&mut app, " nnnnnnnnnnnnnnnnnnnnvv")?;
+    app.settle_landscape();
+    app.tick_gradients();
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let screen = buffer_text(term.backend().buffer());
+    assert!(screen.is_ascii());
+    insta::assert_snapshot!("decision_view_ascii_120x40", screen);
+    Ok(())
+}
