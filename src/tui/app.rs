@@ -167,6 +167,8 @@ pub struct App {
     pub smoothing: usize,
     /// Scroll offsets of the runs, gradient and tape panels.
     pub grad_scroll: usize,
+    /// First entry of the help overlay shown (short terminals scroll it).
+    pub help_scroll: usize,
     pub tape_scroll: usize,
     /// Narrow layouts show the tape instead of the gradients when set.
     pub show_tape: bool,
@@ -203,6 +205,7 @@ impl App {
             x_axis: XAxis::Steps,
             smoothing: 0,
             grad_scroll: 0,
+            help_scroll: 0,
             tape_scroll: 0,
             show_tape: false,
             ascii: false,
@@ -270,6 +273,14 @@ impl App {
             Action::FileChanged => self.reload(),
             _ => match self.mode.clone() {
                 Mode::Normal => self.update_normal(action),
+                Mode::Help if matches!(action, Action::Up | Action::Down) => {
+                    // ui::draw clamps the offset to the last page it can show.
+                    self.help_scroll = if action == Action::Up {
+                        self.help_scroll.saturating_sub(1)
+                    } else {
+                        self.help_scroll + 1
+                    };
+                }
                 Mode::Help | Mode::Error(_) => {
                     if matches!(action, Action::Back | Action::Help | Action::Enter) {
                         self.mode = Mode::Normal;
@@ -355,7 +366,10 @@ impl App {
                 });
             }
             Action::Reload => self.reload(),
-            Action::Help => self.mode = Mode::Help,
+            Action::Help => {
+                self.mode = Mode::Help;
+                self.help_scroll = 0;
+            }
             Action::Click { column, row } => self.click(column, row),
             Action::Zoom {
                 column,

@@ -370,3 +370,38 @@ fn snapshot_decision_view_ascii() -> TestResult {
     insta::assert_snapshot!("decision_view_ascii_120x40", screen);
     Ok(())
 }
+
+#[test]
+fn help_scrolls_to_every_key_at_80x24() -> TestResult {
+    let mut app = app()?;
+    let entries = super::event::help_entries();
+    let mut term = terminal(80, 24)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(" ?"))?;
+    assert_eq!(app.mode, Mode::Help);
+    let mut seen = std::collections::HashSet::new();
+    let mut first = String::new();
+    for page in 0..entries.len() {
+        term.draw(|f| super::ui::draw(f, &mut app))?;
+        let text = buffer_text(term.backend().buffer());
+        if page == 0 {
+            first = text.clone();
+        }
+        for (k, (keys, description)) in entries.iter().enumerate() {
+            if text.contains(description) && text.contains(keys) {
+                seen.insert(k);
+            }
+        }
+        app.update(super::event::Action::Down);
+        assert_eq!(
+            app.mode,
+            Mode::Help,
+            "down scrolls, it does not close the help"
+        );
+    }
+    assert_eq!(seen.len(), entries.len(), "keys never shown at 80x24");
+    // Scrolled past the end it stays on the last page; up comes back.
+    assert!(app.help_scroll < entries.len());
+    assert!(first.contains("(up/down scroll)"), "{first}");
+    insta::assert_snapshot!("help_overlay_80x24", first);
+    Ok(())
+}

@@ -118,6 +118,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         draw_tape(frame, app, r);
     }
     draw_status(frame, app, areas.status);
+    if app.mode == Mode::Help {
+        let (_, max_scroll) = HelpOverlay::page(help_entries().len(), area);
+        app.help_scroll = app.help_scroll.min(max_scroll);
+    }
     draw_overlay(frame, app, area);
     if app.ascii {
         asciify(frame.buffer_mut(), area);
@@ -408,7 +412,13 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Mode::Normal => {}
         Mode::Help => {
             let keys = help_entries();
-            frame.render_widget(HelpOverlay { keys: &keys }, area);
+            frame.render_widget(
+                HelpOverlay {
+                    keys: &keys,
+                    scroll: app.help_scroll,
+                },
+                area,
+            );
         }
         Mode::Error(message) => {
             frame.render_widget(
