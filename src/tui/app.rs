@@ -18,9 +18,11 @@ use crate::optim::HyperValue;
 use crate::optim::registry::{self, Domain};
 use crate::session::{Command, Plane, RunSpec, Session, ViewSpec};
 
-/// Steps per run per frame at each speed level (the last one is "as fast as the budget allows").
-pub const SPEEDS: [u64; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, u64::MAX];
-const DEFAULT_SPEED: usize = 3;
+/// Steps per run per second at each speed level (the last one is "as fast as the budget
+/// allows"). Per second rather than per frame, so a slow terminal does not slow the race.
+pub const SPEEDS: [u64; 10] = [1, 3, 10, 30, 100, 200, 500, 1000, 3000, u64::MAX];
+/// 200 steps/s: the default 3000-step Rosenbrock race visibly moves and ends in about 15 s.
+const DEFAULT_SPEED: usize = 5;
 /// Frames per second the loop aims for.
 pub const FPS: u64 = 30;
 /// Smoothing weights `s` cycles through.
@@ -177,6 +179,8 @@ pub struct App {
     pub deterministic: bool,
     pub quit: bool,
     pub steps_per_sec: f64,
+    /// Fractional steps earned but not yet taken (slow speeds take less than one per frame).
+    step_credit: f64,
     pub grad: GradPanel,
     /// Where the landscape's plot area was last drawn (for mouse mapping).
     pub landscape_plot: Option<Rect>,
@@ -212,6 +216,7 @@ impl App {
             deterministic: false,
             quit: false,
             steps_per_sec: 0.0,
+            step_credit: 0.0,
             grad: GradPanel::default(),
             landscape_plot: None,
             log: Log::default(),
@@ -245,9 +250,9 @@ impl App {
         !self.session.is_paused() && !self.session.is_finished()
     }
 
-    /// Steps per run each frame at the current speed.
+    /// Steps per run per second at the current speed (`u64::MAX`: as fast as possible).
     #[must_use]
-    pub fn steps_per_frame(&self) -> u64 {
+    pub fn steps_per_second(&self) -> u64 {
         SPEEDS[self.speed.min(SPEEDS.len() - 1)]
     }
 
@@ -862,14 +867,24 @@ impl App {
         };
     }
 
-    /// Advances the session for one frame: at most `steps_per_frame` steps per run, within the
-    /// time budget. Returns the steps each run took.
-    pub fn advance(&mut self, budget: Duration) -> u64 {
+    /// Advances the session for one frame that lasted `elapsed`: the steps the speed allows in
+    /// that time (fractions carry over), within the time budget. Returns the steps each run took.
+    pub fn advance(&mut self, budget: Duration, elapsed: Duration) -> u64 {
         if !self.running() {
+            self.step_credit = 0.0;
             return 0;
         }
+        let rate = self.steps_per_second();
+        let limit = if rate == u64::MAX {
+            u64::MAX
+        } else {
+            // At most three frames' worth at once, so a stall does not end in a burst.
+            let cap = (rate as f64 * 3.0 / FPS as f64).max(1.0);
+            self.step_credit = (self.step_credit + rate as f64 * elapsed.as_secs_f64()).min(cap);
+            // The epsilon keeps ten frames of 0.1 steps from summing to 0.999... and no step.
+            (self.step_credit + 1e-9).floor() as u64
+        };
         let started = Instant::now();
-        let limit = self.steps_per_frame();
         let mut taken = 0;
         while taken < limit && !self.session.is_finished() {
             self.session.step_all();
@@ -878,16 +893,20 @@ impl App {
                 break;
             }
         }
+        if rate != u64::MAX {
+            // Steps the budget cut off are dropped, not owed.
+            self.step_credit = (self.step_credit - taken as f64).clamp(0.0, 1.0);
+        }
         taken
     }
 
     /// The loop's per-frame bookkeeping after input: step, then refresh caches.
     pub fn frame(&mut self, budget: Duration, frame_time: Duration) {
-        let taken = self.advance(budget);
+        let taken = self.advance(budget, frame_time);
         let rate = taken as f64 / frame_time.as_secs_f64().max(1e-3);
         self.steps_per_sec = if self.deterministic {
             if self.running() {
-                (self.steps_per_frame().min(1_000_000) * FPS) as f64
+                self.steps_per_second().min(1_000_000) as f64
             } else {
                 0.0
             }

@@ -405,3 +405,28 @@ fn help_scrolls_to_every_key_at_80x24() -> TestResult {
     insta::assert_snapshot!("help_overlay_80x24", first);
     Ok(())
 }
+
+#[test]
+fn speed_is_steps_per_second_whatever_the_frame_rate() -> TestResult {
+    use std::time::Duration;
+    let mut app = app()?;
+    // The default finishes a 3000-step race in 10-20 s.
+    let seconds = 3000.0 / app.steps_per_second() as f64;
+    assert!((10.0..=20.0).contains(&seconds), "{seconds} s");
+    let generous = Duration::from_secs(60);
+    // 50 ms at 200 steps/s is 10 steps; the same time in two frames is the same 10.
+    assert_eq!(app.advance(generous, Duration::from_millis(50)), 10);
+    assert_eq!(app.advance(generous, Duration::from_millis(25)), 5);
+    assert_eq!(app.advance(generous, Duration::from_millis(25)), 5);
+    // A long stall does not turn into a burst: at most three frames' worth.
+    assert_eq!(app.advance(generous, Duration::from_secs(5)), 20);
+    // Slowest: one step per second, fractions carried between frames.
+    app.speed = 0;
+    let steps: u64 = (0..30)
+        .map(|_| app.advance(generous, Duration::from_millis(100)))
+        .sum();
+    assert_eq!(steps, 3);
+    drive(&mut app, "+")?;
+    assert_eq!(app.steps_per_second(), 3);
+    Ok(())
+}
