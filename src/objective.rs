@@ -120,6 +120,17 @@ pub trait Objective: Send {
         tape::gradient_with(&mut tape, x, &mut grad, |v| self.eval_var(v));
         Some(tape.nodes())
     }
+    /// The training set as `(x1, x2, class)` when it is a classification task with exactly two
+    /// features (what a decision-boundary view can draw); `None` otherwise.
+    fn data_points_2d(&self) -> Option<Vec<(f64, f64, usize)>> {
+        None
+    }
+    /// What the model with parameters `params` says at feature vector `features`, for shading a
+    /// decision-boundary view: the class-1 probability of a single-logit binary model, else the
+    /// predicted class (argmax) as a number. `None` when the objective is not a classifier.
+    fn decision_value(&self, _params: &[f64], _features: &[f64]) -> Option<f64> {
+        None
+    }
     /// A copy for another run (datasets are shared, batch state is copied).
     fn box_clone(&self) -> Box<dyn Objective>;
 }

@@ -182,6 +182,45 @@ impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
         crate::ad::tape::gradient_with(&mut tape, x, &mut grad, |v| self.eval_var(v));
         Some(tape.nodes())
     }
+    fn data_points_2d(&self) -> Option<Vec<(f64, f64, usize)>> {
+        let d = &self.train;
+        if d.n_features != 2 || d.task.n_classes().is_none() {
+            return None;
+        }
+        Some(
+            (0..d.len())
+                .map(|i| {
+                    let x = d.row(i);
+                    // Labels were validated as whole numbers in range when the data was built.
+                    let class = d.target(i).first().map_or(0, |&y| y.max(0.0) as usize);
+                    (x[0], x[1], class)
+                })
+                .collect(),
+        )
+    }
+    fn decision_value(&self, params: &[f64], features: &[f64]) -> Option<f64> {
+        let model = self.model.as_ref();
+        let classifier = self.train.task.n_classes().is_some();
+        if !classifier || params.len() != model.n_params() || features.len() != model.n_inputs() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(model.n_outputs());
+        model.forward(params, features, &mut out);
+        match out.as_slice() {
+            [] => None,
+            [logit] => Some(crate::ad::sigmoid_f64(*logit)),
+            many => {
+                // The first maximum on ties, as the accuracy metric counts it.
+                let mut best = 0;
+                for (k, v) in many.iter().enumerate() {
+                    if *v > many[best] {
+                        best = k;
+                    }
+                }
+                Some(best as f64)
+            }
+        }
+    }
     fn box_clone(&self) -> Box<dyn Objective> {
         Box::new(self.clone())
     }

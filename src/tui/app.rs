@@ -18,9 +18,11 @@ use crate::optim::HyperValue;
 use crate::optim::registry::{self, Domain};
 use crate::session::{Command, Plane, RunSpec, Session, ViewSpec};
 
-/// Steps per run per frame at each speed level (the last one is "as fast as the budget allows").
-pub const SPEEDS: [u64; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, u64::MAX];
-const DEFAULT_SPEED: usize = 3;
+/// Steps per run per second at each speed level (the last one is "as fast as the budget
+/// allows"). Per second rather than per frame, so a slow terminal does not slow the race.
+pub const SPEEDS: [u64; 10] = [1, 3, 10, 30, 100, 200, 500, 1000, 3000, u64::MAX];
+/// 200 steps/s: the default 3000-step Rosenbrock race visibly moves and ends in about 15 s.
+const DEFAULT_SPEED: usize = 5;
 /// Frames per second the loop aims for.
 pub const FPS: u64 = 30;
 /// Smoothing weights `s` cycles through.
@@ -147,6 +149,9 @@ struct LandscapeState {
     /// Ranges chosen by the user (zoom/pan) or the scenario; `None` follows the trajectories.
     manual: Option<((f64, f64), (f64, f64))>,
     last_pca: Option<Instant>,
+    /// Run and parameters the decision map was last requested for, and when.
+    decision_for: Option<(usize, Vec<f64>)>,
+    last_decision: Option<Instant>,
 }
 
 /// The explorer's state.
@@ -164,6 +169,8 @@ pub struct App {
     pub smoothing: usize,
     /// Scroll offsets of the runs, gradient and tape panels.
     pub grad_scroll: usize,
+    /// First entry of the help overlay shown (short terminals scroll it).
+    pub help_scroll: usize,
     pub tape_scroll: usize,
     /// Narrow layouts show the tape instead of the gradients when set.
     pub show_tape: bool,
@@ -172,10 +179,14 @@ pub struct App {
     pub deterministic: bool,
     pub quit: bool,
     pub steps_per_sec: f64,
+    /// Fractional steps earned but not yet taken (slow speeds take less than one per frame).
+    step_credit: f64,
     pub grad: GradPanel,
     /// Where the landscape's plot area was last drawn (for mouse mapping).
     pub landscape_plot: Option<Rect>,
     pub log: Log,
+    /// The training set's two features and classes, when a decision view is possible.
+    pub data_points: Option<Vec<(f64, f64, usize)>>,
     landscape: LandscapeState,
     /// Session and view changed (load/reload): the landscape must be recomputed.
     dirty_view: bool,
@@ -198,12 +209,14 @@ impl App {
             x_axis: XAxis::Steps,
             smoothing: 0,
             grad_scroll: 0,
+            help_scroll: 0,
             tape_scroll: 0,
             show_tape: false,
             ascii: false,
             deterministic: false,
             quit: false,
             steps_per_sec: 0.0,
+            step_credit: 0.0,
             grad: GradPanel::default(),
             landscape_plot: None,
             log: Log::default(),
@@ -214,9 +227,13 @@ impl App {
                 wanted: 0,
                 manual,
                 last_pca: None,
+                decision_for: None,
+                last_decision: None,
             },
+            data_points: None,
             dirty_view: true,
         };
+        app.data_points = app.session.objective().data_points_2d();
         app.normalize_plane();
         app
     }
@@ -233,9 +250,9 @@ impl App {
         !self.session.is_paused() && !self.session.is_finished()
     }
 
-    /// Steps per run each frame at the current speed.
+    /// Steps per run per second at the current speed (`u64::MAX`: as fast as possible).
     #[must_use]
-    pub fn steps_per_frame(&self) -> u64 {
+    pub fn steps_per_second(&self) -> u64 {
         SPEEDS[self.speed.min(SPEEDS.len() - 1)]
     }
 
@@ -261,6 +278,14 @@ impl App {
             Action::FileChanged => self.reload(),
             _ => match self.mode.clone() {
                 Mode::Normal => self.update_normal(action),
+                Mode::Help if matches!(action, Action::Up | Action::Down) => {
+                    // ui::draw clamps the offset to the last page it can show.
+                    self.help_scroll = if action == Action::Up {
+                        self.help_scroll.saturating_sub(1)
+                    } else {
+                        self.help_scroll + 1
+                    };
+                }
                 Mode::Help | Mode::Error(_) => {
                     if matches!(action, Action::Back | Action::Help | Action::Enter) {
                         self.mode = Mode::Normal;
@@ -346,7 +371,10 @@ impl App {
                 });
             }
             Action::Reload => self.reload(),
-            Action::Help => self.mode = Mode::Help,
+            Action::Help => {
+                self.mode = Mode::Help;
+                self.help_scroll = 0;
+            }
             Action::Click { column, row } => self.click(column, row),
             Action::Zoom {
                 column,
@@ -510,6 +538,7 @@ impl App {
                 self.clamp_selection();
                 self.grad = GradPanel::default();
                 self.mode = Mode::Normal;
+                self.data_points = self.session.objective().data_points_2d();
                 self.normalize_plane();
                 self.dirty_view = true;
             }
@@ -523,10 +552,12 @@ impl App {
 
     // ---- landscape ----
 
-    /// A plane the objective can show (parameter indices in range; decision views not yet).
+    /// A plane the objective can show: parameter indices in range, PCA only above two
+    /// parameters, the decision view only over two-feature classification data.
     fn normalize_plane(&mut self) {
         let dim = self.session.objective().dim();
         self.view.plane = match self.view.plane {
+            Plane::Decision if self.data_points.is_some() => Plane::Decision,
             Plane::Params(i, j) if i < dim && j < dim && i != j => Plane::Params(i, j),
             Plane::Pca if dim > 2 => Plane::Pca,
             _ if dim > 2 && !matches!(self.view.plane, Plane::Params(..)) => Plane::Pca,
@@ -535,9 +566,12 @@ impl App {
     }
 
     fn cycle_view(&mut self) {
+        let dim = self.session.objective().dim();
+        let decision = self.data_points.is_some();
         self.view.plane = match self.view.plane {
-            Plane::Params(..) => Plane::Pca,
-            Plane::Pca | Plane::Decision => Plane::Params(0, 1),
+            Plane::Params(..) if dim > 2 => Plane::Pca,
+            Plane::Params(..) | Plane::Pca if decision => Plane::Decision,
+            Plane::Params(..) | Plane::Pca | Plane::Decision => Plane::Params(0, 1),
         };
         self.normalize_plane();
         self.landscape.manual = None;
@@ -591,6 +625,26 @@ impl App {
         if self.landscape.wanted != grid.id {
             return false; // a request is in flight
         }
+        if self.view.plane == Plane::Decision {
+            let Some(run) = self.session.runs().get(self.selected) else {
+                return false;
+            };
+            let moved = self
+                .landscape
+                .decision_for
+                .as_ref()
+                .is_none_or(|(i, p)| *i != self.selected || p.as_slice() != run.params());
+            let throttled = self
+                .landscape
+                .last_decision
+                .is_some_and(|t| t.elapsed() < GRAD_INTERVAL);
+            let switched = self
+                .landscape
+                .decision_for
+                .as_ref()
+                .is_some_and(|(i, _)| *i != self.selected);
+            return moved && (switched || self.deterministic || !throttled);
+        }
         if self.view.plane == Plane::Pca {
             let stale = self
                 .landscape
@@ -622,7 +676,23 @@ impl App {
                     .map_or_else(|| self.session.objective().start(), |r| r.params().to_vec());
                 PlaneRequest::Axes { i, j, origin }
             }
-            Plane::Pca | Plane::Decision => {
+            Plane::Decision => {
+                let params = self
+                    .session
+                    .runs()
+                    .get(self.selected)
+                    .map_or_else(|| self.session.objective().start(), |r| r.params().to_vec());
+                self.landscape.decision_for = Some((self.selected, params.clone()));
+                self.landscape.last_decision = Some(Instant::now());
+                let points = self
+                    .data_points
+                    .iter()
+                    .flatten()
+                    .map(|&(x, y, _)| (x, y))
+                    .collect();
+                PlaneRequest::Decision { params, points }
+            }
+            Plane::Pca => {
                 self.landscape.last_pca = Some(Instant::now());
                 PlaneRequest::Pca {
                     points: landscape::subsample(&self.all_points(), 400),
@@ -686,6 +756,9 @@ impl App {
         let Some(basis) = self.landscape.grid.as_ref().map(|g| g.basis.clone()) else {
             return;
         };
+        if basis == Basis::Features {
+            return; // a point of feature space is not a parameter vector
+        }
         let point = basis.lift(a, b);
         self.log.write(&format!("restart from {point:?}"));
         self.send(Command::RestartFrom(point));
@@ -794,14 +867,24 @@ impl App {
         };
     }
 
-    /// Advances the session for one frame: at most `steps_per_frame` steps per run, within the
-    /// time budget. Returns the steps each run took.
-    pub fn advance(&mut self, budget: Duration) -> u64 {
+    /// Advances the session for one frame that lasted `elapsed`: the steps the speed allows in
+    /// that time (fractions carry over), within the time budget. Returns the steps each run took.
+    pub fn advance(&mut self, budget: Duration, elapsed: Duration) -> u64 {
         if !self.running() {
+            self.step_credit = 0.0;
             return 0;
         }
+        let rate = self.steps_per_second();
+        let limit = if rate == u64::MAX {
+            u64::MAX
+        } else {
+            // At most three frames' worth at once, so a stall does not end in a burst.
+            let cap = (rate as f64 * 3.0 / FPS as f64).max(1.0);
+            self.step_credit = (self.step_credit + rate as f64 * elapsed.as_secs_f64()).min(cap);
+            // The epsilon keeps ten frames of 0.1 steps from summing to 0.999... and no step.
+            (self.step_credit + 1e-9).floor() as u64
+        };
         let started = Instant::now();
-        let limit = self.steps_per_frame();
         let mut taken = 0;
         while taken < limit && !self.session.is_finished() {
             self.session.step_all();
@@ -810,16 +893,20 @@ impl App {
                 break;
             }
         }
+        if rate != u64::MAX {
+            // Steps the budget cut off are dropped, not owed.
+            self.step_credit = (self.step_credit - taken as f64).clamp(0.0, 1.0);
+        }
         taken
     }
 
     /// The loop's per-frame bookkeeping after input: step, then refresh caches.
     pub fn frame(&mut self, budget: Duration, frame_time: Duration) {
-        let taken = self.advance(budget);
+        let taken = self.advance(budget, frame_time);
         let rate = taken as f64 / frame_time.as_secs_f64().max(1e-3);
         self.steps_per_sec = if self.deterministic {
             if self.running() {
-                (self.steps_per_frame().min(1_000_000) * FPS) as f64
+                self.steps_per_second().min(1_000_000) as f64
             } else {
                 0.0
             }

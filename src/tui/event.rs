@@ -197,7 +197,12 @@ pub const BINDINGS: &[Binding] = &[
         "cycle engine (forward, reverse, finite)",
     ),
     key('l', Action::ToggleLog, "l", "log scale"),
-    key('v', Action::CycleView, "v", "cycle the landscape view"),
+    key(
+        'v',
+        Action::CycleView,
+        "v",
+        "view: params, PCA, decision boundary",
+    ),
     key(
         'x',
         Action::ToggleXAxis,

@@ -1,6 +1,7 @@
 //! The landscape off the render path: a worker thread that turns requests (an objective, a
-//! plane, ranges) into loss grids, and the plane geometry (two parameters, or the trajectories'
-//! two principal directions) shared by the worker, the renderer and mouse mapping.
+//! plane, ranges) into loss grids or decision maps, and the plane geometry (two parameters, the
+//! trajectories' two principal directions, or a dataset's two features) shared by the worker,
+//! the renderer and mouse mapping.
 //!
 //! The UI sends a request and keeps drawing the last grid it has; the worker always skips to
 //! the newest request, so zooming quickly never queues up stale work.
@@ -35,6 +36,9 @@ pub enum Basis {
         d1: Vec<f64>,
         d2: Vec<f64>,
     },
+    /// A dataset's two features: the grid holds a model's decision values, not losses, and
+    /// parameter vectors have no place on it.
+    Features,
 }
 
 impl Basis {
@@ -55,6 +59,7 @@ impl Basis {
                 }
                 (a, b)
             }
+            Basis::Features => (f64::NAN, f64::NAN),
         }
     }
 
@@ -78,6 +83,7 @@ impl Basis {
                 .zip(d2)
                 .map(|((o, u), v)| o + a * u + b * v)
                 .collect(),
+            Basis::Features => vec![a, b],
         }
     }
 
@@ -90,6 +96,7 @@ impl Basis {
                 names.get(*j).cloned().unwrap_or_else(|| format!("p{j}")),
             ),
             Basis::Pca { .. } => ("pc1".into(), "pc2".into()),
+            Basis::Features => ("x1".into(), "x2".into()),
         }
     }
 }
@@ -103,6 +110,12 @@ pub enum PlaneRequest {
     },
     /// PCA of these points (already subsampled by [`subsample`]).
     Pca { points: Vec<Vec<f64>> },
+    /// Decision values of the model at `params` over the plane of the data's two features;
+    /// automatic ranges fit `points`.
+    Decision {
+        params: Vec<f64>,
+        points: Vec<(f64, f64)>,
+    },
 }
 
 /// One grid to compute.
@@ -305,16 +318,24 @@ pub fn compute(req: &Request) -> Grid {
             origin: origin.clone(),
         },
         PlaneRequest::Pca { points } => pca_basis(points),
+        PlaneRequest::Decision { .. } => Basis::Features,
     };
-    let (x_range, y_range) = req
-        .ranges
-        .unwrap_or_else(|| fit_ranges(req.fit.iter().map(|p| basis.project(p))));
+    let (x_range, y_range) = req.ranges.unwrap_or_else(|| match &req.plane {
+        PlaneRequest::Decision { points, .. } => fit_ranges(points.iter().copied()),
+        _ => fit_ranges(req.fit.iter().map(|p| basis.project(p))),
+    });
     let mut values = Vec::with_capacity(NX * NY);
     for r in 0..NY {
         let b = y_range.0 + (y_range.1 - y_range.0) * r as f64 / (NY - 1) as f64;
         for c in 0..NX {
             let a = x_range.0 + (x_range.1 - x_range.0) * c as f64 / (NX - 1) as f64;
-            values.push(req.objective.value(&basis.lift(a, b)));
+            values.push(match &req.plane {
+                PlaneRequest::Decision { params, .. } => req
+                    .objective
+                    .decision_value(params, &[a, b])
+                    .unwrap_or(f64::NAN),
+                _ => req.objective.value(&basis.lift(a, b)),
+            });
         }
     }
     Grid {

@@ -296,3 +296,137 @@ fn snapshot_help_overlay() -> TestResult {
     insta::assert_snapshot!("help_overlay_120x40", screen);
     Ok(())
 }
+
+fn two_moons_app() -> Result<App, Box<dyn std::error::Error>> {
+    let path = Path::new("scenarios/two_moons_mlp.yaml");
+    let built = crate::scenario::load_and_build(path, &crate::scenario::Overrides::default())
+        .map_err(|e| e.to_string())?;
+    let loaded = Loaded {
+        session: built.session,
+        view: built.view,
+        path: Some(path.to_path_buf()),
+    };
+    let mut app = App::new(loaded, loader());
+    app.deterministic = true;
+    Ok(app)
+}
+
+#[test]
+fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
+    let mut app = two_moons_app()?;
+    let points = app
+        .data_points
+        .clone()
+        .ok_or("two moons has no 2-d data points")?;
+    assert!(points.len() >= 100 && points.iter().all(|p| p.2 <= 1));
+    drive(&mut app, " nnnnv")?;
+    assert_eq!(app.view.plane, crate::session::Plane::Pca);
+    drive(&mut app, "v")?;
+    assert_eq!(app.view.plane, crate::session::Plane::Decision);
+    app.settle_landscape();
+    let grid = app.grid().ok_or("no grid")?;
+    assert_eq!(grid.basis, super::landscape::Basis::Features);
+    // Probabilities of class 1, and the fitted ranges hold every data point.
+    assert!(grid.values.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(
+        points
+            .iter()
+            .all(|p| super::landscape::contains((grid.x_range, grid.y_range), (p.0, p.1)))
+    );
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("decision boundary of"), "{text}");
+    assert!(
+        text.contains('●') && text.contains('▲'),
+        "no data points drawn:\n{text}"
+    );
+    // Stepping the selected run changes its parameters, so the map is recomputed for them.
+    let before = app.grid().map(|g| g.values.clone()).ok_or("no grid")?;
+    drive(&mut app, "nnnnnnnnnn")?;
+    app.settle_landscape();
+    assert_ne!(app.grid().map(|g| &g.values), Some(&before));
+    // And back to the parameter plane: the cycle is params -> PCA -> decision -> params.
+    drive(&mut app, "v")?;
+    assert_eq!(app.view.plane, crate::session::Plane::Params(0, 1));
+    // Expressions have no data: `v` never offers the decision view there.
+    let mut app = self::app()?;
+    drive(&mut app, " vvv")?;
+    assert_ne!(app.view.plane, crate::session::Plane::Decision);
+    Ok(())
+}
+
+#[test]
+fn snapshot_decision_view_ascii() -> TestResult {
+    let mut app = two_moons_app()?;
+    app.ascii = true;
+    drive(&mut app, " nnnnnnnnnnnnnnnnnnnnvv")?;
+    app.settle_landscape();
+    app.tick_gradients();
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let screen = buffer_text(term.backend().buffer());
+    assert!(screen.is_ascii());
+    insta::assert_snapshot!("decision_view_ascii_120x40", screen);
+    Ok(())
+}
+
+#[test]
+fn help_scrolls_to_every_key_at_80x24() -> TestResult {
+    let mut app = app()?;
+    let entries = super::event::help_entries();
+    let mut term = terminal(80, 24)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(" ?"))?;
+    assert_eq!(app.mode, Mode::Help);
+    let mut seen = std::collections::HashSet::new();
+    let mut first = String::new();
+    for page in 0..entries.len() {
+        term.draw(|f| super::ui::draw(f, &mut app))?;
+        let text = buffer_text(term.backend().buffer());
+        if page == 0 {
+            first = text.clone();
+        }
+        for (k, (keys, description)) in entries.iter().enumerate() {
+            if text.contains(description) && text.contains(keys) {
+                seen.insert(k);
+            }
+        }
+        app.update(super::event::Action::Down);
+        assert_eq!(
+            app.mode,
+            Mode::Help,
+            "down scrolls, it does not close the help"
+        );
+    }
+    assert_eq!(seen.len(), entries.len(), "keys never shown at 80x24");
+    // Scrolled past the end it stays on the last page; up comes back.
+    assert!(app.help_scroll < entries.len());
+    assert!(first.contains("(up/down scroll)"), "{first}");
+    insta::assert_snapshot!("help_overlay_80x24", first);
+    Ok(())
+}
+
+#[test]
+fn speed_is_steps_per_second_whatever_the_frame_rate() -> TestResult {
+    use std::time::Duration;
+    let mut app = app()?;
+    // The default finishes a 3000-step race in 10-20 s.
+    let seconds = 3000.0 / app.steps_per_second() as f64;
+    assert!((10.0..=20.0).contains(&seconds), "{seconds} s");
+    let generous = Duration::from_secs(60);
+    // 50 ms at 200 steps/s is 10 steps; the same time in two frames is the same 10.
+    assert_eq!(app.advance(generous, Duration::from_millis(50)), 10);
+    assert_eq!(app.advance(generous, Duration::from_millis(25)), 5);
+    assert_eq!(app.advance(generous, Duration::from_millis(25)), 5);
+    // A long stall does not turn into a burst: at most three frames' worth.
+    assert_eq!(app.advance(generous, Duration::from_secs(5)), 20);
+    // Slowest: one step per second, fractions carried between frames.
+    app.speed = 0;
+    let steps: u64 = (0..30)
+        .map(|_| app.advance(generous, Duration::from_millis(100)))
+        .sum();
+    assert_eq!(steps, 3);
+    drive(&mut app, "+")?;
+    assert_eq!(app.steps_per_second(), 3);
+    Ok(())
+}

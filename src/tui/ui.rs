@@ -118,6 +118,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         draw_tape(frame, app, r);
     }
     draw_status(frame, app, areas.status);
+    if app.mode == Mode::Help {
+        let (_, max_scroll) = HelpOverlay::page(help_entries().len(), area);
+        app.help_scroll = app.help_scroll.min(max_scroll);
+    }
     draw_overlay(frame, app, area);
     if app.ascii {
         asciify(frame.buffer_mut(), area);
@@ -126,7 +130,16 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
 
 fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     let names = app.session.objective().param_names();
+    let decision = matches!(app.basis(), Some(super::landscape::Basis::Features));
     let title = match app.basis() {
+        Some(super::landscape::Basis::Features) => {
+            let label = app
+                .session
+                .runs()
+                .get(app.selected)
+                .map_or("", |r| r.label());
+            format!(" decision boundary of {label} (x1, x2) ")
+        }
         Some(b) => {
             let (x, y) = b.axis_names(&names);
             let kind = if matches!(b, super::landscape::Basis::Pca { .. }) {
@@ -146,7 +159,8 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         app.landscape_plot = None;
         return;
     };
-    let runs = app.session.runs();
+    // Parameter trajectories have no place in feature space.
+    let runs = if decision { &[] } else { app.session.runs() };
     let paths: Vec<Vec<(f64, f64)>> = runs
         .iter()
         .map(|r| {
@@ -168,10 +182,18 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
             label: r.label(),
         })
         .collect();
-    let view = LandscapeView::new(&grid.values, grid.nx, grid.ny, grid.x_range, grid.y_range)
+    let mut view = LandscapeView::new(&grid.values, grid.nx, grid.ny, grid.x_range, grid.y_range)
         .ascii(app.ascii)
         .log_scale(app.log_scale)
         .trajectories(&trajectories);
+    if decision {
+        let points = app.data_points.as_deref().unwrap_or(&[]);
+        let binary = points.iter().all(|p| p.2 <= 1);
+        view = view
+            .log_scale(false)
+            .value_name(if binary { "p(class 1)" } else { "class" })
+            .data_points(points);
+    }
     frame.render_widget(view, inner);
     // The same plot rectangle the widget computes: y labels on the left, x axis at the bottom.
     let label_w = format_compact(grid.y_range.0)
@@ -390,7 +412,13 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Mode::Normal => {}
         Mode::Help => {
             let keys = help_entries();
-            frame.render_widget(HelpOverlay { keys: &keys }, area);
+            frame.render_widget(
+                HelpOverlay {
+                    keys: &keys,
+                    scroll: app.help_scroll,
+                },
+                area,
+            );
         }
         Mode::Error(message) => {
             frame.render_widget(

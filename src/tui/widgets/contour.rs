@@ -71,6 +71,8 @@ pub struct LandscapeView<'a> {
     pub trajectories: &'a [TrajectoryView<'a>],
     /// Data points `(x, y, class)` for a decision-boundary view.
     pub data_points: &'a [(f64, f64, usize)],
+    /// What the grid holds, for the axis legend ("loss", or "p(class 1)" for a decision map).
+    pub value_name: &'a str,
 }
 
 impl<'a> LandscapeView<'a> {
@@ -93,6 +95,7 @@ impl<'a> LandscapeView<'a> {
             contour_levels: DEFAULT_CONTOUR_LEVELS,
             trajectories: &[],
             data_points: &[],
+            value_name: "loss",
         }
     }
 
@@ -123,6 +126,12 @@ impl<'a> LandscapeView<'a> {
     #[must_use]
     pub fn data_points(mut self, points: &'a [(f64, f64, usize)]) -> Self {
         self.data_points = points;
+        self
+    }
+
+    #[must_use]
+    pub fn value_name(mut self, name: &'a str) -> Self {
+        self.value_name = name;
         self
     }
 }
@@ -653,11 +662,12 @@ impl LandscapeView<'_> {
         let scale = if self.log_scale { " (log)" } else { "" };
         let middle = match bounds {
             Some((lo, hi)) => format!(
-                "x   loss {}..{}{scale}",
+                "x   {} {}..{}{scale}",
+                self.value_name,
                 format_compact(lo),
                 format_compact(hi)
             ),
-            None => "x   loss: no finite values".to_owned(),
+            None => format!("x   {}: no finite values", self.value_name),
         };
         let len = middle.chars().count() as u16;
         let mid_x = plot.x + plot.width.saturating_sub(len) / 2;

@@ -1,4 +1,5 @@
-//! The help overlay: a centred popup listing every key binding.
+//! The help overlay: a centred popup listing every key binding, scrolled with the arrows when
+//! the terminal is too short to show them all.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -10,6 +11,17 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 #[derive(Debug, Clone, Copy)]
 pub struct HelpOverlay<'a> {
     pub keys: &'a [(&'a str, &'a str)],
+    /// First entry shown (clamped so the last page is full).
+    pub scroll: usize,
+}
+
+impl HelpOverlay<'_> {
+    /// Entries visible at once in `area`, and the largest useful scroll offset.
+    #[must_use]
+    pub fn page(keys: usize, area: Rect) -> (usize, usize) {
+        let visible = usize::from(area.height.saturating_sub(2)).clamp(1, keys.max(1));
+        (visible, keys.saturating_sub(visible))
+    }
 }
 
 /// A `width × height` rectangle centred in `area`, shrunk to fit.
@@ -40,8 +52,20 @@ impl Widget for HelpOverlay<'_> {
             .map(|(_, d)| d.chars().count())
             .max()
             .unwrap_or(0);
-        let width = (key_w + desc_w + 6).max(20) as u16;
-        let height = self.keys.len() as u16 + 2;
+        let (visible, max_scroll) = Self::page(self.keys.len(), area);
+        let scroll = self.scroll.min(max_scroll);
+        let title = if max_scroll > 0 {
+            format!(
+                " keys {}-{} of {} (up/down scroll) ",
+                scroll + 1,
+                scroll + visible,
+                self.keys.len()
+            )
+        } else {
+            " keys ".to_owned()
+        };
+        let width = (key_w + desc_w + 6).max(title.chars().count() + 2).max(20) as u16;
+        let height = visible as u16 + 2;
         let popup = centered(area, width, height);
         Clear.render(popup, buf);
         let key_style = Style::default()
@@ -50,6 +74,8 @@ impl Widget for HelpOverlay<'_> {
         let lines: Vec<Line<'_>> = self
             .keys
             .iter()
+            .skip(scroll)
+            .take(visible)
             .map(|(k, d)| {
                 Line::from(vec![
                     Span::styled(format!("{k:>key_w$}"), key_style),
@@ -59,7 +85,7 @@ impl Widget for HelpOverlay<'_> {
             })
             .collect();
         Paragraph::new(lines)
-            .block(Block::bordered().title(" keys "))
+            .block(Block::bordered().title(title))
             .render(popup, buf);
     }
 }
@@ -86,7 +112,11 @@ mod tests {
     #[test]
     fn clears_what_is_behind_it() {
         let mut buf = Buffer::filled(Rect::new(0, 0, 40, 10), ratatui::buffer::Cell::new("x"));
-        HelpOverlay { keys: &KEYS }.render(buf.area, &mut buf);
+        HelpOverlay {
+            keys: &KEYS,
+            scroll: 0,
+        }
+        .render(buf.area, &mut buf);
         let text = buffer_text(&buf);
         assert!(text.contains("space  pause / resume"), "{text}");
         // Inside the popup, after the longest description, the filler is gone.
@@ -95,9 +125,31 @@ mod tests {
     }
 
     #[test]
+    fn scrolls_when_short() {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 60, 4));
+        HelpOverlay {
+            keys: &KEYS,
+            scroll: 9,
+        }
+        .render(buf.area, &mut buf);
+        let text = buffer_text(&buf);
+        // Two rows fit; the scroll is clamped to the last page.
+        assert!(text.contains("keys 3-4 of 4"), "{text}");
+        assert!(
+            text.contains("toggle this help") && text.contains("quit"),
+            "{text}"
+        );
+        assert!(!text.contains("single step"), "{text}");
+    }
+
+    #[test]
     fn snapshot() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 40, 10));
-        HelpOverlay { keys: &KEYS }.render(buf.area, &mut buf);
+        HelpOverlay {
+            keys: &KEYS,
+            scroll: 0,
+        }
+        .render(buf.area, &mut buf);
         insta::assert_snapshot!(buffer_text(&buf));
     }
 }
