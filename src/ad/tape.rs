@@ -1513,6 +1513,171 @@ mod tests {
         assert_eq!(tape.adjoint(x), 12.0);
     }
 
+    /// A deterministic generator for the matvec tests (no `rand` needed for a few numbers).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        }
+        fn below(&mut self, k: usize) -> usize {
+            ((self.next() + 1.0) * 0.5 * k as f64) as usize % k
+        }
+    }
+
+    /// `sum_i t[i] * tanh(y[i])` over `y = W x` from `matvec` or from one `dot` per row; the
+    /// inputs are `x = tanh(v[picks])` (nodes after the weights, possibly repeated) and the
+    /// weights `v[.. m * n]`, or a shuffled copy when `scatter` (not consecutive: fallback).
+    fn layer<'t>(
+        v: &[Var<'t>],
+        m: usize,
+        n: usize,
+        picks: &[usize],
+        blocked: bool,
+        scatter: bool,
+    ) -> Var<'t> {
+        let mut w: Vec<Var<'t>> = v[..m * n].to_vec();
+        if scatter {
+            w.reverse();
+        }
+        let xs: Vec<Var<'t>> = picks.iter().map(|&p| v[p].tanh()).collect();
+        let mut y = vec![Var::constant(0.0); m];
+        if blocked {
+            Var::matvec(&w, &xs, &mut y);
+        } else {
+            for (o, row) in y.iter_mut().zip(w.chunks_exact(n)) {
+                *o = Var::dot(row, &xs);
+            }
+        }
+        let t: Vec<f64> = (0..m).map(|i| 0.5 + i as f64 * 0.25).collect();
+        let act: Vec<Var<'t>> = y.iter().map(|y| y.tanh()).collect();
+        Var::dot_const(&act, &t)
+    }
+
+    #[test]
+    fn matvec_gradients_equal_per_row_dot_bit_for_bit() {
+        let mut rng = Lcg(42);
+        for case in 0..40 {
+            let (m, n) = (1 + rng.below(9), 1 + rng.below(9));
+            let extra = 1 + rng.below(5);
+            let x: Vec<f64> = (0..m * n + extra).map(|_| rng.next()).collect();
+            // Inputs drawn from the extra variables and the weights themselves, with repeats.
+            let picks: Vec<usize> = (0..n).map(|_| rng.below(x.len())).collect();
+            let scatter = case % 4 == 3;
+            let mut tape = Tape::new();
+            let mut g_block = vec![0.0; x.len()];
+            let mut g_rows = vec![0.0; x.len()];
+            let v1 = gradient_with(&mut tape, &x, &mut g_block, |v| {
+                layer(v, m, n, &picks, true, scatter)
+            });
+            let blocks = tape
+                .nodes()
+                .iter()
+                .filter(|node| matches!(node.op, Op::MatVecRow(_)))
+                .count();
+            assert_eq!(blocks, if scatter { 0 } else { m }, "case {case}");
+            let v2 = gradient_with(&mut tape, &x, &mut g_rows, |v| {
+                layer(v, m, n, &picks, false, scatter)
+            });
+            assert_eq!(v1, v2, "case {case}: {m}x{n}");
+            assert_eq!(g_block, g_rows, "case {case}: {m}x{n} picks {picks:?}");
+        }
+    }
+
+    #[test]
+    fn matvec_const_and_fallbacks() {
+        let w = [0.5, -1.0, 2.0, 0.25, 3.0, -0.5];
+        fn f<'t>(v: &[Var<'t>], blocked: bool) -> Var<'t> {
+            let c = [2.0, -3.0];
+            let mut y = [Var::constant(0.0); 3];
+            if blocked {
+                Var::matvec_const(v, &c, &mut y);
+            } else {
+                for (o, row) in y.iter_mut().zip(v.chunks_exact(2)) {
+                    *o = Var::dot_const(row, &c);
+                }
+            }
+            Var::sum(&y.map(|y| y * y))
+        }
+        let mut tape = Tape::new();
+        let (mut g1, mut g2) = ([0.0; 6], [0.0; 6]);
+        let v1 = gradient_with(&mut tape, &w, &mut g1, |v| f(v, true));
+        assert_eq!(tape.nodes()[6].op, Op::MatVecConstRow(0));
+        assert_eq!(tape.nodes()[7].inputs, [2, 3]);
+        let v2 = gradient_with(&mut tape, &w, &mut g2, |v| f(v, false));
+        assert_eq!((v1, g1), (v2, g2));
+        // y0 = 0.5*2 + 1*3 = 4: d(y0^2)/dw0 = 2 * 4 * 2.
+        assert_eq!(g1[0], 16.0);
+
+        // A constant input or constant weights: per-row nodes, same values.
+        let tape = Tape::new();
+        let x = tape.vars(&[1.0, 2.0, 3.0]);
+        let mut y = [Var::constant(0.0); 1];
+        Var::matvec(&x[..2], &[x[2], Var::constant(4.0)], &mut y);
+        assert_eq!((y[0].value(), tape.nodes()[3].op), (11.0, Op::Dot));
+        let k = [Var::constant(1.0), Var::constant(-1.0)];
+        Var::matvec(&k, &x[..2], &mut y);
+        assert_eq!((y[0].value(), tape.nodes()[4].op), (-1.0, Op::Dot));
+        Var::matvec(&k, &k, &mut y);
+        assert!(y[0].is_constant() && y[0].value() == 2.0);
+        // No inputs: zeros; a weight count that does not fit: rows that fit, by `dot`.
+        Var::matvec(&x, &[], &mut y);
+        assert!(y[0].is_constant() && y[0].value() == 0.0);
+        let mut y2 = [Var::constant(9.0); 2];
+        Var::matvec(&x, &x[..2], &mut y2);
+        assert_eq!((y2[0].value(), y2[1].value()), (5.0, 9.0));
+        assert_eq!(tape.len(), 6);
+        // f64 and the default agree with the tape's values.
+        let mut f = [0.0; 3];
+        f64::matvec(&w, &[2.0, -3.0], &mut f);
+        assert_eq!(f, [4.0, 3.25, 7.5]);
+    }
+
+    #[test]
+    fn node_view_of_matvec_rows_and_reuse_after_clear() {
+        let mut tape = Tape::new();
+        let mut grads = Vec::new();
+        for _ in 0..2 {
+            tape.clear();
+            let w = tape.vars(&[1.0, 2.0, 3.0, 4.0]);
+            let x = tape.vars(&[0.5, -1.0]);
+            let mut y = [Var::constant(0.0); 2];
+            Var::matvec(&w, &x, &mut y);
+            let f = y[0] * y[1];
+            tape.backward(f);
+            let view = tape.nodes();
+            assert_eq!(view.len(), 9);
+            let (y0, y1) = (1.0 * 0.5 - 2.0, 3.0 * 0.5 - 4.0);
+            let expected = [
+                (Op::MatVecRow(0), vec![0, 4, 1, 5], y0, y1),
+                (Op::MatVecRow(0), vec![2, 4, 3, 5], y1, y0),
+            ];
+            for (node, (op, inputs, value, adjoint)) in view[6..8].iter().zip(expected) {
+                assert_eq!(
+                    node,
+                    &NodeView {
+                        op,
+                        inputs,
+                        value,
+                        adjoint
+                    }
+                );
+            }
+            assert_eq!(view[6].op.name(), "matvec_row");
+            assert_eq!(tape.edge_count(), 2); // only the final `mul`
+            let g: Vec<f64> = w.iter().chain(&x).map(|&v| tape.adjoint(v)).collect();
+            // d(y0 y1)/dw00 = x0 * y1; d/dx0 = w00 * y1 + w10 * y0.
+            assert_eq!(g[0], 0.5 * y1);
+            assert_eq!(g[4], 1.0 * y1 + 3.0 * y0);
+            grads.push(g);
+        }
+        assert_eq!(grads[0], grads[1]);
+    }
+
     struct Model {
         weights: Vec<f64>,
     }
