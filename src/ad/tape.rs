@@ -162,6 +162,9 @@ struct Block {
     n: u32,
     weight_start: u32,
     inputs: u32,
+    /// No input is one of the block's weights, so the sweep may update a row's weights and
+    /// its inputs in two plain passes (each slot still sees the same additions in order).
+    disjoint: bool,
 }
 
 /// Everything behind the one `RefCell`, so recording an op costs a single borrow.
@@ -321,22 +324,24 @@ impl Tape {
         weight_start: u32,
         n: usize,
         inputs: BlockInputs<'_, '_>,
-        values: impl Iterator<Item = f64>,
+        values: impl ExactSizeIterator<Item = f64>,
     ) -> u32 {
         let inner = &mut *self.inner.borrow_mut();
         let b = index_u32(inner.blocks.len());
         let out_start = index_u32(inner.nodes.len());
         let start = index_u32(inner.edges.len());
-        let (op, first) = match inputs {
+        let weights = weight_start..weight_start + index_u32(n * values.len());
+        let (op, first, disjoint) = match inputs {
             BlockInputs::Vars(xs) => {
                 let first = inner.block_inputs.len();
                 inner.block_inputs.extend(xs.iter().map(|x| x.index));
-                (Op::MatVecRow(b), first)
+                let disjoint = xs.iter().all(|x| !weights.contains(&x.index));
+                (Op::MatVecRow(b), first, disjoint)
             }
             BlockInputs::Consts(cs) => {
                 let first = inner.block_consts.len();
                 inner.block_consts.extend_from_slice(cs);
-                (Op::MatVecConstRow(b), first)
+                (Op::MatVecConstRow(b), first, true)
             }
         };
         inner.blocks.push(Block {
@@ -344,6 +349,7 @@ impl Tape {
             n: index_u32(n),
             weight_start,
             inputs: index_u32(first),
+            disjoint,
         });
         inner
             .nodes
@@ -464,10 +470,19 @@ impl Tape {
                     let w0 = blk.weight_start as usize + (i - blk.out_start as usize) * n;
                     let first = blk.inputs as usize;
                     let xs = &block_inputs[first..first + n];
-                    for (w, &x) in (w0..w0 + n).zip(xs) {
-                        let x = x as usize;
-                        below[w] += a * all[x].value;
-                        below[x] += a * all[w].value;
+                    if blk.disjoint {
+                        for (g, &x) in below[w0..w0 + n].iter_mut().zip(xs) {
+                            *g += a * all[x as usize].value;
+                        }
+                        for (&x, w) in xs.iter().zip(&all[w0..w0 + n]) {
+                            below[x as usize] += a * w.value;
+                        }
+                    } else {
+                        for (w, &x) in (w0..w0 + n).zip(xs) {
+                            let x = x as usize;
+                            below[w] += a * all[x].value;
+                            below[x] += a * all[w].value;
+                        }
                     }
                 }
                 Op::MatVecConstRow(b) => {
