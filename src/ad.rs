@@ -101,6 +101,35 @@ pub trait Scalar:
             .zip(c)
             .fold(Self::constant(0.0), |acc, (&x, &y)| acc + x * y)
     }
+
+    /// A dense layer's matrix-vector product: `out[i] = sum_j weights[i * n + j] * inputs[j]`
+    /// with `n = inputs.len()`, weights row-major `[out.len()][n]` (PyTorch's `nn.Linear`
+    /// layout). The tape records it as one block without per-multiply edges; the default is
+    /// one [`dot`](Self::dot) per row, so every row sums left to right like `dot`.
+    /// Rows beyond `weights.len() / n` are left untouched.
+    fn matvec(weights: &[Self], inputs: &[Self], out: &mut [Self]) {
+        match inputs.len() {
+            0 => out.fill(Self::constant(0.0)),
+            n => {
+                for (o, row) in out.iter_mut().zip(weights.chunks_exact(n)) {
+                    *o = Self::dot(row, inputs);
+                }
+            }
+        }
+    }
+
+    /// [`matvec`](Self::matvec) with constant inputs (a first layer applied to data): one
+    /// [`dot_const`](Self::dot_const) per row by default.
+    fn matvec_const(weights: &[Self], inputs: &[f64], out: &mut [Self]) {
+        match inputs.len() {
+            0 => out.fill(Self::constant(0.0)),
+            n => {
+                for (o, row) in out.iter_mut().zip(weights.chunks_exact(n)) {
+                    *o = Self::dot_const(row, inputs);
+                }
+            }
+        }
+    }
 }
 
 /// `softplus` value with PyTorch's `beta = 1, threshold = 20` (returns `x` above 20).

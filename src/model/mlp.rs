@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{ModelError, ParamGroup, Predictor, affine, affine_const, layer_groups};
+use super::{ModelError, ParamGroup, Predictor, layer_groups};
 use crate::ad::Scalar;
 
 /// The slope of `leaky_relu` for negative inputs (PyTorch's default `negative_slope`).
@@ -163,30 +163,42 @@ impl Predictor for Mlp {
     }
 
     fn forward<S: Scalar>(&self, params: &[S], x: &[f64], out: &mut Vec<S>) {
-        // Both buffers sized for the widest layer up front: one allocation per pass instead of
-        // a growth sequence for each (this runs once per sample).
+        // Both layer buffers live in `out` (halves `a` and `b`, alternating as source and
+        // destination), so a caller reusing `out` across samples allocates nothing per sample.
         let widest = self.sizes[1..].iter().copied().max().unwrap_or(0);
-        let mut hidden: Vec<S> = Vec::with_capacity(widest);
-        out.reserve(widest);
+        out.clear();
+        out.resize(2 * widest, S::constant(0.0));
+        let (a, b) = out.split_at_mut(widest);
         let mut offset = 0;
         for (l, (w, act)) in self.sizes.windows(2).zip(&self.activations).enumerate() {
             let (inputs, outputs) = (w[0], w[1]);
-            let layer = &params[offset..offset + (inputs + 1) * outputs];
+            let (weights, biases) =
+                params[offset..offset + (inputs + 1) * outputs].split_at(inputs * outputs);
             offset += (inputs + 1) * outputs;
-            out.clear();
-            if l == 0 {
-                affine_const(layer, inputs, outputs, x, out);
+            // One matrix-vector node block per layer on a tape (`S::matvec`), then the bias
+            // and the activation per unit: the same f64 operations as `dot(row, h) + b`.
+            let (src, dst) = if l % 2 == 0 {
+                (&*b, &mut *a)
             } else {
-                affine(layer, inputs, outputs, &hidden, out);
+                (&*a, &mut *b)
+            };
+            let dst = &mut dst[..outputs];
+            if l == 0 {
+                S::matvec_const(weights, x.get(..inputs).unwrap_or(x), dst);
+            } else {
+                S::matvec(weights, &src[..inputs], dst);
             }
-            if *act != Activation::Identity {
-                for v in out.iter_mut() {
-                    *v = act.apply(*v);
-                }
+            for (v, &bias) in dst.iter_mut().zip(biases) {
+                *v = act.apply(*v + bias);
             }
-            std::mem::swap(&mut hidden, out);
         }
-        std::mem::swap(&mut hidden, out);
+        let layers = self.sizes.len() - 1;
+        let m = self.sizes[layers];
+        if layers % 2 == 0 {
+            // The last layer wrote the second half.
+            out.copy_within(widest..widest + m, 0);
+        }
+        out.truncate(m);
     }
 
     fn param_groups(&self) -> Vec<ParamGroup> {
