@@ -276,20 +276,6 @@ pub(crate) fn affine_const<S: Scalar>(
     }
 }
 
-/// Appends `W h + b` to `out` for hidden values `h`; one `dot` node per output unit.
-pub(crate) fn affine<S: Scalar>(
-    params: &[S],
-    inputs: usize,
-    outputs: usize,
-    h: &[S],
-    out: &mut Vec<S>,
-) {
-    let (weights, rest) = params.split_at(inputs * outputs);
-    for (row, &b) in weights.chunks_exact(inputs.max(1)).zip(rest) {
-        out.push(S::dot(row, h) + b);
-    }
-}
-
 /// A minimal forward-mode dual number and finite-difference helpers for this module's tests
 /// (the real engines live in `ad` and are built separately).
 #[cfg(test)]
