@@ -146,9 +146,11 @@ mod tests {
         }
         let mut want = [0.0; 2];
         rosenbrock_grad(&[x, y], &mut want);
+        // Central differences carry an O(h²·f''') truncation error: ~1e-7 near the valley floor
+        // at |x| ≈ 2 where the gradient itself is small, so the bound is 1e-6 of the scale.
         let scale = want[0].abs().max(want[1].abs()).max(1.0);
         for k in 0..2 {
-            if (g[k] - want[k]).abs() > 1e-7 * scale {
+            if (g[k] - want[k]).abs() > 1e-6 * scale {
                 return Err(format!("component {k}: {} vs {}", g[k], want[k]));
             }
         }
