@@ -251,9 +251,16 @@ fn view_spec(s: &Scenario) -> ViewSpec {
         x_range: s.view.x_range.map(|[a, b]| (a, b)),
         y_range: s.view.y_range.map(|[a, b]| (a, b)),
         log_scale: s.view.log_scale,
-        plane: match &s.view.plane {
-            schema::Plane::Params(a, b) => session::Plane::Params(axis(a), axis(b)),
-            schema::Plane::Pca => session::Plane::Pca,
+        plane: match (&s.view.plane, &s.objective) {
+            // A model's first two weights span a flat, uninformative plane: unless the file
+            // names other parameters, show the trajectories' principal plane.
+            (schema::Plane::Params(a, b), schema::Objective::Model(_))
+                if (axis(a), axis(b)) == (0, 1) =>
+            {
+                session::Plane::Pca
+            }
+            (schema::Plane::Params(a, b), _) => session::Plane::Params(axis(a), axis(b)),
+            (schema::Plane::Pca, _) => session::Plane::Pca,
         },
     }
 }

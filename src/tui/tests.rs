@@ -319,9 +319,9 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
         .clone()
         .ok_or("two moons has no 2-d data points")?;
     assert!(points.len() >= 100 && points.iter().all(|p| p.2 <= 1));
-    drive(&mut app, " nnnnv")?;
+    // A model scenario opens on the trajectories' principal plane.
     assert_eq!(app.view.plane, crate::session::Plane::Pca);
-    drive(&mut app, "v")?;
+    drive(&mut app, " nnnnv")?;
     assert_eq!(app.view.plane, crate::session::Plane::Decision);
     app.settle_landscape();
     let grid = app.grid().ok_or("no grid")?;
@@ -346,9 +346,11 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
     drive(&mut app, "nnnnnnnnnn")?;
     app.settle_landscape();
     assert_ne!(app.grid().map(|g| &g.values), Some(&before));
-    // And back to the parameter plane: the cycle is params -> PCA -> decision -> params.
+    // And on round the cycle params -> PCA -> decision -> params.
     drive(&mut app, "v")?;
     assert_eq!(app.view.plane, crate::session::Plane::Params(0, 1));
+    drive(&mut app, "v")?;
+    assert_eq!(app.view.plane, crate::session::Plane::Pca);
     // Expressions have no data: `v` never offers the decision view there.
     let mut app = self::app()?;
     drive(&mut app, " vvv")?;
@@ -360,7 +362,7 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
 fn snapshot_decision_view_ascii() -> TestResult {
     let mut app = two_moons_app()?;
     app.ascii = true;
-    drive(&mut app, " nnnnnnnnnnnnnnnnnnnnvv")?;
+    drive(&mut app, " nnnnnnnnnnnnnnnnnnnnv")?;
     app.settle_landscape();
     app.tick_gradients();
     let mut term = terminal(120, 40)?;
