@@ -276,177 +276,11 @@ pub(crate) fn affine_const<S: Scalar>(
     }
 }
 
-/// A minimal forward-mode dual number and finite-difference helpers for this module's tests
-/// (the real engines live in `ad` and are built separately).
+/// Forward-mode and finite-difference gradient helpers for this module's tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use std::ops::{Add, Div, Mul, Neg, Sub};
-
-    use crate::ad::{self, Scalar};
-
-    #[derive(Debug, Clone, Copy, PartialEq)]
-    pub struct D {
-        pub v: f64,
-        pub d: f64,
-    }
-
-    fn chain(x: D, v: f64, dv: f64) -> D {
-        D { v, d: x.d * dv }
-    }
-
-    impl Add for D {
-        type Output = D;
-        fn add(self, o: D) -> D {
-            D {
-                v: self.v + o.v,
-                d: self.d + o.d,
-            }
-        }
-    }
-    impl Sub for D {
-        type Output = D;
-        fn sub(self, o: D) -> D {
-            D {
-                v: self.v - o.v,
-                d: self.d - o.d,
-            }
-        }
-    }
-    impl Mul for D {
-        type Output = D;
-        fn mul(self, o: D) -> D {
-            D {
-                v: self.v * o.v,
-                d: self.d * o.v + self.v * o.d,
-            }
-        }
-    }
-    impl Div for D {
-        type Output = D;
-        fn div(self, o: D) -> D {
-            D {
-                v: self.v / o.v,
-                d: (self.d * o.v - self.v * o.d) / (o.v * o.v),
-            }
-        }
-    }
-    impl Neg for D {
-        type Output = D;
-        fn neg(self) -> D {
-            D {
-                v: -self.v,
-                d: -self.d,
-            }
-        }
-    }
-    impl Add<f64> for D {
-        type Output = D;
-        fn add(self, c: f64) -> D {
-            D {
-                v: self.v + c,
-                d: self.d,
-            }
-        }
-    }
-    impl Sub<f64> for D {
-        type Output = D;
-        fn sub(self, c: f64) -> D {
-            D {
-                v: self.v - c,
-                d: self.d,
-            }
-        }
-    }
-    impl Mul<f64> for D {
-        type Output = D;
-        fn mul(self, c: f64) -> D {
-            D {
-                v: self.v * c,
-                d: self.d * c,
-            }
-        }
-    }
-    impl Div<f64> for D {
-        type Output = D;
-        fn div(self, c: f64) -> D {
-            D {
-                v: self.v / c,
-                d: self.d / c,
-            }
-        }
-    }
-
-    impl Scalar for D {
-        fn constant(c: f64) -> D {
-            D { v: c, d: 0.0 }
-        }
-        fn value(&self) -> f64 {
-            self.v
-        }
-        fn powi(self, n: i32) -> D {
-            chain(self, self.v.powi(n), ad::powi_derivative(self.v, n))
-        }
-        fn powf(self, p: D) -> D {
-            let (da, db) = ad::powf_partials(self.v, p.v);
-            D {
-                v: self.v.powf(p.v),
-                d: self.d * da + p.d * db,
-            }
-        }
-        fn exp(self) -> D {
-            chain(self, self.v.exp(), self.v.exp())
-        }
-        fn ln(self) -> D {
-            chain(self, self.v.ln(), 1.0 / self.v)
-        }
-        fn sqrt(self) -> D {
-            chain(self, self.v.sqrt(), 0.5 / self.v.sqrt())
-        }
-        fn abs(self) -> D {
-            chain(self, self.v.abs(), ad::abs_derivative(self.v))
-        }
-        fn sin(self) -> D {
-            chain(self, self.v.sin(), self.v.cos())
-        }
-        fn cos(self) -> D {
-            chain(self, self.v.cos(), -self.v.sin())
-        }
-        fn tan(self) -> D {
-            chain(self, self.v.tan(), 1.0 / self.v.cos().powi(2))
-        }
-        fn tanh(self) -> D {
-            let t = self.v.tanh();
-            chain(self, t, 1.0 - t * t)
-        }
-        fn sigmoid(self) -> D {
-            let s = ad::sigmoid_f64(self.v);
-            chain(self, s, s * (1.0 - s))
-        }
-        fn softplus(self) -> D {
-            chain(
-                self,
-                ad::softplus_f64(self.v),
-                ad::softplus_derivative(self.v),
-            )
-        }
-        fn relu(self) -> D {
-            chain(self, self.v.max(0.0), ad::relu_derivative(self.v))
-        }
-        fn min(self, o: D) -> D {
-            let (da, db) = ad::min_partials(self.v, o.v);
-            D {
-                v: Scalar::min(self.v, o.v),
-                d: self.d * da + o.d * db,
-            }
-        }
-        fn max(self, o: D) -> D {
-            let (da, db) = ad::max_partials(self.v, o.v);
-            D {
-                v: Scalar::max(self.v, o.v),
-                d: self.d * da + o.d * db,
-            }
-        }
-    }
+    /// The crate's forward-mode dual number, one direction at a time.
+    pub type D = crate::ad::dual::Dual<f64>;
 
     /// The gradient of `f` at `p` by forward mode, one direction per parameter.
     pub fn dual_grad(p: &[f64], f: impl Fn(&[D]) -> D) -> Vec<f64> {
@@ -455,12 +289,9 @@ pub(crate) mod testing {
                 let x: Vec<D> = p
                     .iter()
                     .enumerate()
-                    .map(|(i, &v)| D {
-                        v,
-                        d: if i == k { 1.0 } else { 0.0 },
-                    })
+                    .map(|(i, &v)| D::new(v, if i == k { 1.0 } else { 0.0 }))
                     .collect();
-                f(&x).d
+                f(&x).eps
             })
             .collect()
     }
