@@ -1,167 +1,12 @@
 //! Tests of the expression language: syntax, let lines, every function, both fast gradient
 //! paths against analytic gradients and against each other, and the error messages.
 
-use std::ops::{Add, Div, Mul, Neg, Sub};
-
 use proptest::prelude::*;
 
 use super::*;
-use crate::ad::{
-    abs_derivative, max_partials, min_partials, powf_partials, powi_derivative, relu_derivative,
-    sigmoid_f64, softplus_derivative, softplus_f64,
-};
 
-/// A one-tangent dual number written only for these tests, so the generic `eval` can be checked
-/// without depending on the crate's forward engine.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct D {
-    v: f64,
-    d: f64,
-}
-
-impl D {
-    fn chain(self, v: f64, dv: f64) -> D {
-        D { v, d: dv * self.d }
-    }
-}
-
-impl Add for D {
-    type Output = D;
-    fn add(self, o: D) -> D {
-        D {
-            v: self.v + o.v,
-            d: self.d + o.d,
-        }
-    }
-}
-impl Sub for D {
-    type Output = D;
-    fn sub(self, o: D) -> D {
-        D {
-            v: self.v - o.v,
-            d: self.d - o.d,
-        }
-    }
-}
-impl Mul for D {
-    type Output = D;
-    fn mul(self, o: D) -> D {
-        D {
-            v: self.v * o.v,
-            d: o.v * self.d + self.v * o.d,
-        }
-    }
-}
-impl Div for D {
-    type Output = D;
-    fn div(self, o: D) -> D {
-        let v = self.v / o.v;
-        D {
-            v,
-            d: self.d / o.v - (v / o.v) * o.d,
-        }
-    }
-}
-impl Neg for D {
-    type Output = D;
-    fn neg(self) -> D {
-        D {
-            v: -self.v,
-            d: -self.d,
-        }
-    }
-}
-impl Add<f64> for D {
-    type Output = D;
-    fn add(self, o: f64) -> D {
-        self + D::constant(o)
-    }
-}
-impl Sub<f64> for D {
-    type Output = D;
-    fn sub(self, o: f64) -> D {
-        self - D::constant(o)
-    }
-}
-impl Mul<f64> for D {
-    type Output = D;
-    fn mul(self, o: f64) -> D {
-        self * D::constant(o)
-    }
-}
-impl Div<f64> for D {
-    type Output = D;
-    fn div(self, o: f64) -> D {
-        self / D::constant(o)
-    }
-}
-
-impl Scalar for D {
-    fn constant(c: f64) -> Self {
-        D { v: c, d: 0.0 }
-    }
-    fn value(&self) -> f64 {
-        self.v
-    }
-    fn powi(self, n: i32) -> Self {
-        self.chain(self.v.powi(n), powi_derivative(self.v, n))
-    }
-    fn powf(self, p: Self) -> Self {
-        let (da, db) = powf_partials(self.v, p.v);
-        D {
-            v: self.v.powf(p.v),
-            d: da * self.d + db * p.d,
-        }
-    }
-    fn exp(self) -> Self {
-        self.chain(self.v.exp(), self.v.exp())
-    }
-    fn ln(self) -> Self {
-        self.chain(self.v.ln(), 1.0 / self.v)
-    }
-    fn sqrt(self) -> Self {
-        self.chain(self.v.sqrt(), 1.0 / (2.0 * self.v.sqrt()))
-    }
-    fn abs(self) -> Self {
-        self.chain(self.v.abs(), abs_derivative(self.v))
-    }
-    fn sin(self) -> Self {
-        self.chain(self.v.sin(), self.v.cos())
-    }
-    fn cos(self) -> Self {
-        self.chain(self.v.cos(), -self.v.sin())
-    }
-    fn tan(self) -> Self {
-        self.chain(self.v.tan(), 1.0 / self.v.cos().powi(2))
-    }
-    fn tanh(self) -> Self {
-        self.chain(self.v.tanh(), 1.0 / self.v.cosh().powi(2))
-    }
-    fn sigmoid(self) -> Self {
-        let s = sigmoid_f64(self.v);
-        self.chain(s, s * (1.0 - s))
-    }
-    fn softplus(self) -> Self {
-        self.chain(softplus_f64(self.v), softplus_derivative(self.v))
-    }
-    fn relu(self) -> Self {
-        self.chain(self.v.max(0.0), relu_derivative(self.v))
-    }
-    fn min(self, o: Self) -> Self {
-        let (da, db) = min_partials(self.v, o.v);
-        D {
-            v: Scalar::min(self.v, o.v),
-            d: da * self.d + db * o.d,
-        }
-    }
-    fn max(self, o: Self) -> Self {
-        let (da, db) = max_partials(self.v, o.v);
-        D {
-            v: Scalar::max(self.v, o.v),
-            d: da * self.d + db * o.d,
-        }
-    }
-}
+/// The crate's forward-mode dual, one direction at a time, to check the generic `eval`.
+type D = crate::ad::dual::Dual<f64>;
 
 fn parse(src: &str) -> Expression {
     Expression::parse(src).unwrap_or_else(|e| panic!("{}", e.render(src)))
@@ -171,19 +16,16 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_string()).collect()
 }
 
-/// The gradient by the test dual, one direction at a time through the generic `eval`.
+/// The gradient by forward mode, one direction at a time through the generic `eval`.
 fn dual_gradient(f: &Expression, x: &[f64]) -> Vec<f64> {
     (0..x.len())
         .map(|i| {
             let xs: Vec<D> = x
                 .iter()
                 .enumerate()
-                .map(|(j, &v)| D {
-                    v,
-                    d: f64::from(u8::from(i == j)),
-                })
+                .map(|(j, &v)| D::new(v, f64::from(u8::from(i == j))))
                 .collect();
-            f.eval(&xs).d
+            f.eval(&xs).eps
         })
         .collect()
 }
@@ -425,16 +267,16 @@ fn every_function_value_and_derivative() {
         let mut gf = [f64::NAN];
         let vr = f.gradient_reverse(&[x], &mut work, &mut gr);
         let (vf, passes) = f.gradient_forward(&[x], 8, &mut work, &mut gf);
-        let dual = f.eval(&[D { v: x, d: 1.0 }]);
+        let dual = f.eval(&[D::new(x, 1.0)]);
         assert_eq!(passes, 1);
         for (what, got, want) in [
             ("value", f.eval_f64(&[x]), value),
             ("reverse value", vr, value),
             ("forward value", vf, value),
-            ("dual value", dual.v, value),
+            ("dual value", dual.re, value),
             ("reverse", gr[0], slope),
             ("forward", gf[0], slope),
-            ("dual", dual.d, slope),
+            ("dual", dual.eps, slope),
         ] {
             assert!(
                 close(got, want, 1e-14),
