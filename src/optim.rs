@@ -170,6 +170,25 @@ pub(crate) fn eval_gradient(oracle: &mut dyn Oracle, x: &[f64], grad: &mut Vec<f
     (loss, norm2(grad))
 }
 
+/// torch's prelude to every update: `g = ±∇f` (minus under `maximize`), then weight decay —
+/// coupled `g += λθ`, or with `decoupled = Some(γ)` AdamW's `θ *= 1 − γλ` leaving `g` as is.
+pub(crate) fn decayed_grad(
+    grad: f64,
+    param: &mut f64,
+    maximize: bool,
+    wd: f64,
+    decoupled: Option<f64>,
+) -> f64 {
+    let mut g = if maximize { -grad } else { grad };
+    if wd != 0.0 {
+        match decoupled {
+            Some(lr) => *param *= 1.0 - lr * wd,
+            None => g += wd * *param,
+        }
+    }
+    g
+}
+
 /// ATen's scalar `lerp` (what `Tensor.lerp_` computes on CPU): the branch on `|w| < 0.5` keeps
 /// it exact at both ends, and following it keeps our moments bit-compatible with torch's.
 pub(crate) fn lerp(start: f64, end: f64, weight: f64) -> f64 {

@@ -2,7 +2,7 @@
 //! squared gradients and squared updates.
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient};
 
 /// torch.optim.Adadelta, single-tensor path.
 #[derive(Clone, Debug)]
@@ -37,14 +37,7 @@ impl Optimizer for Adadelta {
         let sq = self.square_avg.get_or_insert_with(|| vec![0.0; n]);
         self.acc_delta.resize(n, 0.0);
         for i in 0..n {
-            let mut g = if maximize {
-                -self.grad[i]
-            } else {
-                self.grad[i]
-            };
-            if wd != 0.0 {
-                g += wd * params[i];
-            }
+            let g = decayed_grad(self.grad[i], &mut params[i], maximize, wd, None);
             sq[i] = sq[i] * rho + (1.0 - rho) * g * g;
             let std = (sq[i] + eps).sqrt();
             let delta = (self.acc_delta[i] + eps).sqrt() / std * g;

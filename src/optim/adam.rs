@@ -2,7 +2,7 @@
 //! whether weight decay is L2 (adam) or decoupled (adamw).
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
+use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
 
 /// torch.optim.Adam / AdamW, single-tensor path.
 #[derive(Clone, Debug)]
@@ -65,18 +65,13 @@ impl Optimizer for Adam {
         let step_size = lr / bias_correction1;
         let bias_correction2_sqrt = bias_correction2.sqrt();
         for i in 0..n {
-            let mut g = if maximize {
-                -self.grad[i]
-            } else {
-                self.grad[i]
-            };
-            if wd != 0.0 {
-                if self.decoupled {
-                    params[i] *= 1.0 - lr * wd;
-                } else {
-                    g += wd * params[i];
-                }
-            }
+            let g = decayed_grad(
+                self.grad[i],
+                &mut params[i],
+                maximize,
+                wd,
+                self.decoupled.then_some(lr),
+            );
             self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
             self.exp_avg_sq[i] = self.exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
             if amsgrad {

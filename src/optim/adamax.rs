@@ -1,7 +1,7 @@
 //! Adamax (torch.optim.Adamax): Adam with an exponentially weighted infinity norm.
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
+use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
 
 /// torch.optim.Adamax, single-tensor path.
 #[derive(Clone, Debug)]
@@ -44,14 +44,7 @@ impl Optimizer for Adamax {
         self.step += 1;
         let clr = lr / (1.0 - beta1.powf(self.step as f64));
         for i in 0..n {
-            let mut g = if maximize {
-                -self.grad[i]
-            } else {
-                self.grad[i]
-            };
-            if wd != 0.0 {
-                g += wd * params[i];
-            }
+            let g = decayed_grad(self.grad[i], &mut params[i], maximize, wd, None);
             self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
             self.exp_inf[i] = (self.exp_inf[i] * beta2).max(g.abs() + eps);
             params[i] += -clr * (self.exp_avg[i] / self.exp_inf[i]);

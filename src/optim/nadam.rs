@@ -1,7 +1,7 @@
 //! NAdam (torch.optim.NAdam): Adam with Nesterov momentum and a momentum-decay schedule μₜ.
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
+use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
 
 /// torch.optim.NAdam, single-tensor path.
 #[derive(Clone, Debug)]
@@ -58,18 +58,13 @@ impl Optimizer for NAdam {
         let c_grad = -lr * (1.0 - mu) / (1.0 - self.mu_product);
         let c_avg = (-lr * mu_next) / (1.0 - mu_product_next);
         for i in 0..n {
-            let mut g = if maximize {
-                -self.grad[i]
-            } else {
-                self.grad[i]
-            };
-            if wd != 0.0 {
-                if decoupled {
-                    params[i] *= 1.0 - lr * wd;
-                } else {
-                    g += wd * params[i];
-                }
-            }
+            let g = decayed_grad(
+                self.grad[i],
+                &mut params[i],
+                maximize,
+                wd,
+                decoupled.then_some(lr),
+            );
             self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
             self.exp_avg_sq[i] = self.exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
             let denom = (self.exp_avg_sq[i] / bias_correction2).sqrt() + eps;

@@ -2,7 +2,7 @@
 //! the variance of the adaptive learning rate is tractable (ρₜ > 5).
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
+use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
 
 /// torch.optim.RAdam, single-tensor path.
 #[derive(Clone, Debug)]
@@ -55,18 +55,13 @@ impl Optimizer for RAdam {
             / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
             .sqrt();
         for i in 0..n {
-            let mut g = if maximize {
-                -self.grad[i]
-            } else {
-                self.grad[i]
-            };
-            if wd != 0.0 {
-                if decoupled {
-                    params[i] *= 1.0 - lr * wd;
-                } else {
-                    g += wd * params[i];
-                }
-            }
+            let g = decayed_grad(
+                self.grad[i],
+                &mut params[i],
+                maximize,
+                wd,
+                decoupled.then_some(lr),
+            );
             self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
             self.exp_avg_sq[i] = self.exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
             let corrected = self.exp_avg[i] / bias_correction1;

@@ -1,7 +1,7 @@
 //! RMSprop (torch.optim.RMSprop), optionally centered and with momentum.
 
 use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp};
+use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
 
 /// torch.optim.RMSprop, single-tensor path.
 #[derive(Clone, Debug)]
@@ -42,14 +42,7 @@ impl Optimizer for RmsProp {
         self.grad_avg.resize(n, 0.0);
         self.momentum_buffer.resize(n, 0.0);
         for i in 0..n {
-            let mut g = if maximize {
-                -self.grad[i]
-            } else {
-                self.grad[i]
-            };
-            if wd != 0.0 {
-                g += wd * params[i];
-            }
+            let g = decayed_grad(self.grad[i], &mut params[i], maximize, wd, None);
             sq[i] = sq[i] * alpha + (1.0 - alpha) * g * g;
             let avg = if centered {
                 let ga = &mut self.grad_avg[i];
