@@ -32,10 +32,19 @@ pub struct Metrics {
 }
 
 /// Reusable scratch memory for the engines, owned by one run so no gradient allocates.
-#[derive(Default)]
 pub struct Scratch {
+    /// A [fused](Tape::fused) tape: gradients only, no per-operation view.
     pub tape: Tape,
     pub expr: crate::expr::Workspace,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            tape: Tape::fused(),
+            expr: crate::expr::Workspace::default(),
+        }
+    }
 }
 
 /// Something to minimise. Implementors write one generic function over `Scalar` and forward the

@@ -1,9 +1,10 @@
 //! Issue 2: every gradient engine agrees on random expression trees.
 //!
 //! Random ASTs are generated here, rendered to source text and parsed by `Expression`. At random
-//! points the generic engines (reverse on a `Tape`, chunked forward duals with k in 1..=8), the
-//! compiled fast paths (`gradient_reverse`, `gradient_forward`) and central finite differences
-//! are compared, and the nested-dual Hessian against differenced reverse gradients.
+//! points the generic engines (reverse on a plain and on a fused `Tape`, chunked forward duals
+//! with k in 1..=8), the compiled fast paths (`gradient_reverse`, `gradient_forward`) and
+//! central finite differences are compared, and the nested-dual Hessian against differenced
+//! reverse gradients.
 //!
 //! # Where finite differences are trusted
 //! AD engines must agree with each other everywhere both are finite (they share PyTorch's
@@ -326,6 +327,11 @@ fn engines_agree_on_random_expression_trees() {
         let mut tape = Tape::new();
         let mut g_tape = vec![0.0; n];
         let v_tape = tape::gradient_with(&mut tape, x, &mut g_tape, |v| f.eval(v));
+        // The fused tape (unary chains and two-node forms folded into their consumers).
+        let mut fused = Tape::fused();
+        let mut g_fused = vec![0.0; n];
+        let v_fused = tape::gradient_with(&mut fused, x, &mut g_fused, |v| f.eval(v));
+        prop_assert!(fused.len() <= tape.len(), "{src}\nfused tape is longer");
         let mut g_fwd = vec![0.0; n];
         let (v_fwd, passes) = dual::gradient_with(x, k, &mut g_fwd, |v| f.eval(v));
         prop_assert_eq!(passes, n.div_ceil(k));
@@ -336,20 +342,20 @@ fn engines_agree_on_random_expression_trees() {
         let mut g_fwd_fast = vec![0.0; n];
         let (v_fwd_fast, fast_passes) = f.gradient_forward(x, k, &mut work, &mut g_fwd_fast);
         prop_assert_eq!(fast_passes, n.div_ceil(k));
-        for v in [v_tape, v_fwd, v_rev_fast, v_fwd_fast] {
+        for v in [v_tape, v_fwd, v_rev_fast, v_fwd_fast, v_fused] {
             prop_assert!(close(v, value, 1e-12), "{src}\nvalue {v} vs {value}");
         }
         let mut all_finite = true;
         for i in 0..n {
-            let gs = [g_tape[i], g_fwd[i], g_rev_fast[i], g_fwd_fast[i]];
+            let gs = [g_tape[i], g_fwd[i], g_rev_fast[i], g_fwd_fast[i], g_fused[i]];
             if gs.iter().any(|g| !g.is_finite()) {
                 all_finite = false;
                 continue;
             }
-            for (a, b) in [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3)] {
+            for (a, b) in [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (0, 4), (1, 4)] {
                 prop_assert!(
                     close(gs[a], gs[b], 1e-12),
-                    "{src}\nat {x:?}, k = {k}, d/dx{i}: tape, forward, fast reverse, fast forward = {gs:?}"
+                    "{src}\nat {x:?}, k = {k}, d/dx{i}: tape, forward, fast reverse, fast forward, fused tape = {gs:?}"
                 );
             }
         }

@@ -17,6 +17,17 @@
 //! Constants are not recorded: a [`Var`] without a tape is just a value, so `x * 2.0` records
 //! one `MulConst` node with one edge and `constant(2.0) * constant(3.0)` records nothing.
 //!
+//! Two kinds of tape. A plain tape ([`Tape::new`]) records every operation: it is the Wengert
+//! list the tape view shows. A [fused](Tape::fused) tape, which the gradient engines use,
+//! records a node only where a value comes to depend on more than two nodes: until then a
+//! [`Var`] carries its value and its derivative with respect to the (at most two) nodes it
+//! depends on, and each operation applies the chain rule to those two numbers (statement-level
+//! preaccumulation, as in Adept or CoDiPack). `100 (y - x²)² + (1 - x)²` records nothing at all
+//! beyond `x` and `y`; a consumer that needs a node (a `sum`, a block, a third node) gets the
+//! two edges. Same gradients: the same local partials, multiplied along each path in forward
+//! rather than reverse order (equal to rounding; tested against the plain tape and the other
+//! engines on random expressions).
+//!
 //! ```
 //! use gradscope::ad::Scalar;
 //! use gradscope::ad::tape::Tape;
@@ -88,6 +99,9 @@ pub enum Op {
     Dot,
     /// `sum_i a[i] * c[i]` with constant `c`: one edge per non-constant `a[i]`.
     DotConst,
+    /// A chain of unary operations fused on a [`Tape::fused`] tape, recorded as one node with
+    /// one edge (the chain's derivative) where a consumer needs its value on a node.
+    Fused,
     /// One row of a [`Scalar::matvec`] block (the block's index): no edges, the sweep reads
     /// the row's weights and the block's inputs from the nodes.
     MatVecRow(u32),
@@ -131,6 +145,7 @@ impl Op {
             Op::Sum => "sum",
             Op::Dot => "dot",
             Op::DotConst => "dot_const",
+            Op::Fused => "fused",
             Op::MatVecRow(_) => "matvec_row",
             Op::MatVecConstRow(_) => "matvec_const_row",
         }
@@ -204,6 +219,8 @@ struct Inner {
 #[derive(Default)]
 pub struct Tape {
     inner: RefCell<Inner>,
+    /// Unary operations are folded into their consumers' edges instead of recorded.
+    fused: bool,
 }
 
 /// Allocated sizes of a tape's buffers (see [`Tape::capacity`]).
@@ -242,7 +259,45 @@ impl Tape {
                 adjoints: Vec::with_capacity(nodes),
                 ..Inner::default()
             }),
+            fused: false,
         }
+    }
+
+    /// An empty tape that records a node only where a value comes to depend on more than two
+    /// nodes (see the module docs): `(y - x*x).powi(2) * 100 + (1 - x).powi(2)` records nothing
+    /// beyond `x` and `y`, the derivative travels with the value. Same gradients (the same
+    /// local partials, multiplied in forward order, as forward mode does), a fraction of the
+    /// nodes; the price is that a fused value has no node, so no adjoint of its own
+    /// ([`adjoint`](Tape::adjoint) gives `NaN` for it). The gradient engines use this tape; the
+    /// tape view uses a plain one ([`Tape::new`]), which records every operation.
+    ///
+    /// ```
+    /// use gradscope::ad::Scalar;
+    /// use gradscope::ad::tape::Tape;
+    ///
+    /// let tape = Tape::fused();
+    /// let x = tape.var(0.5);
+    /// let y = tape.var(2.0);
+    /// let f = (y - x * x).powi(2) * 100.0 + (1.0 - x).powi(2);
+    /// assert!(f.is_fused());
+    /// tape.backward(f);
+    /// assert_eq!(tape.len(), 2); // x and y only
+    /// let (a, b) = (1.0 - 0.5, 2.0 - 0.25);
+    /// assert!((tape.adjoint(x) - (-2.0 * a - 400.0 * 0.5 * b)).abs() < 1e-12);
+    /// assert_eq!(tape.adjoint(y), 200.0 * b);
+    /// ```
+    #[must_use]
+    pub fn fused() -> Self {
+        Self {
+            fused: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this tape fuses unary operations ([`Tape::fused`]).
+    #[must_use]
+    pub fn is_fused(&self) -> bool {
+        self.fused
     }
 
     /// Records an independent variable with value `x`.
@@ -269,11 +324,7 @@ impl Tape {
         let index = index_u32(inner.nodes.len());
         let start = index_u32(inner.edges.len());
         inner.nodes.push(Node { value, start, op });
-        Var {
-            tape: Some(self),
-            index,
-            value,
-        }
+        Var::node(self, index, value)
     }
 
     /// Number of recorded nodes.
@@ -334,8 +385,8 @@ impl Tape {
         let (op, first, disjoint) = match inputs {
             BlockInputs::Vars(xs) => {
                 let first = inner.block_inputs.len();
-                inner.block_inputs.extend(xs.iter().map(|x| x.index));
-                let disjoint = xs.iter().all(|x| !weights.contains(&x.index));
+                inner.block_inputs.extend(xs.iter().map(Var::first));
+                let disjoint = xs.iter().all(|x| !weights.contains(&x.first()));
                 (Op::MatVecRow(b), first, disjoint)
             }
             BlockInputs::Consts(cs) => {
@@ -408,17 +459,6 @@ impl Tape {
         index
     }
 
-    /// Records an n-ary node whose edges `edges` yields.
-    #[inline]
-    fn push_n(&self, op: Op, value: f64, edges: impl Iterator<Item = Edge>) -> u32 {
-        let inner = &mut *self.inner.borrow_mut();
-        let index = index_u32(inner.nodes.len());
-        let start = index_u32(inner.edges.len());
-        inner.nodes.push(Node { value, start, op });
-        inner.edges.extend(edges);
-        index
-    }
-
     /// The backward sweep from `output`: afterwards [`adjoint`](Tape::adjoint) gives
     /// `d output / d v` for every `v` on the tape. Reuses the adjoint buffer; a constant
     /// `output` (no node) leaves every adjoint at zero.
@@ -442,7 +482,15 @@ impl Tape {
             std::ptr::eq(tape, self),
             "backward on another tape's variable"
         );
-        let out = output.index as usize;
+        let mut seeds = [Edge {
+            parent: 0,
+            partial: 0.0,
+        }; FORM];
+        for (slot, e) in seeds.iter_mut().zip(output.edges(1.0)) {
+            *slot = e;
+        }
+        let seeds = &seeds[..output.terms()];
+        let out = seeds.iter().map(|e| e.parent).max().unwrap_or(0) as usize;
         let all = &nodes[..];
         let (Some(nodes), Some(next)) = (all.get(..=out), all.get(out + 1..)) else {
             return;
@@ -453,7 +501,11 @@ impl Tape {
         // Local slices, not the `Vec`s, so the loop keeps pointers and lengths in registers.
         let edges = &edges[..end];
         let adj = &mut adjoints[..];
-        adj[out] = 1.0;
+        // A fused output seeds every node it depends on with its derivative (one node with
+        // scale 1 for a recorded output).
+        for e in seeds {
+            adj[e.parent as usize] += e.partial;
+        }
         let mut hi = edges.len();
         let mut i = nodes.len();
         for node in nodes.iter().rev() {
@@ -507,17 +559,23 @@ impl Tape {
     }
 
     /// `d output / d v` after the last [`backward`](Tape::backward); `0` for a constant, for a
-    /// node recorded after the sweep, or before any sweep.
+    /// node recorded after the sweep, or before any sweep; `NaN` for a fused value, which has
+    /// no node of its own (see [`Tape::fused`]).
     #[must_use]
     pub fn adjoint(&self, v: Var<'_>) -> f64 {
         match v.tape {
+            Some(_) if v.lazy() => f64::NAN,
             Some(tape) => {
                 debug_assert!(
                     std::ptr::eq(tape, self),
                     "adjoint of another tape's variable"
                 );
                 let inner = self.inner.borrow();
-                inner.adjoints.get(v.index as usize).copied().unwrap_or(0.0)
+                inner
+                    .adjoints
+                    .get(v.first() as usize)
+                    .copied()
+                    .unwrap_or(0.0)
             }
             None => 0.0,
         }
@@ -577,11 +635,11 @@ impl fmt::Debug for Tape {
     }
 }
 
-/// A node index. More than `u32::MAX` nodes would need ~100 GB of tape, so the check is a
-/// debug assertion only.
+/// A node index. More than `u32::MAX - 2` nodes (the top two values mark a [`Var`]'s form)
+/// would need ~100 GB of tape, so the check is a debug assertion only.
 #[inline]
 fn index_u32(i: usize) -> u32 {
-    debug_assert!(u32::try_from(i).is_ok(), "tape exceeds u32::MAX nodes");
+    debug_assert!(i < SINGLE as usize, "tape exceeds u32::MAX - 2 nodes");
     i as u32
 }
 
@@ -604,24 +662,50 @@ fn index_u32(i: usize) -> u32 {
 #[derive(Clone, Copy)]
 pub struct Var<'t> {
     tape: Option<&'t Tape>,
-    index: u32,
     value: f64,
+    /// `d value = scale[0] d node[first] + scale[1] d node[second]`, the two node indices packed
+    /// in one word (`first` low, `second` high) so a `Var` is written whole, never byte by byte.
+    /// `second` is [`PLAIN`] for a node's own value (scale 1) and [`SINGLE`] for a fused value
+    /// of one node; on a [fused](Tape::fused) tape a value not yet recorded depends on up to
+    /// [`FORM`] distinct nodes. Constants (no tape) depend on none.
+    nodes: u64,
+    scale: [f64; FORM],
+}
+
+/// How many nodes a fused value may depend on before it is recorded as a node.
+const FORM: usize = 2;
+/// `second` of a node's own value.
+const PLAIN: u32 = u32::MAX;
+/// `second` of a fused value of one node.
+const SINGLE: u32 = u32::MAX - 1;
+
+#[inline(always)]
+fn pack(first: u32, second: u32) -> u64 {
+    u64::from(first) | (u64::from(second) << 32)
 }
 
 impl fmt::Debug for Var<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.tape {
-            Some(_) => write!(f, "Var(#{} = {:?})", self.index, self.value),
+            Some(_) if self.lazy() => {
+                write!(f, "Var(fused {:?} =", self.value)?;
+                for e in self.edges(1.0) {
+                    write!(f, " + {:?} d#{}", e.partial, e.parent)?;
+                }
+                write!(f, ")")
+            }
+            Some(_) => write!(f, "Var(#{} = {:?})", self.first(), self.value),
             None => write!(f, "Var(const {:?})", self.value),
         }
     }
 }
 
 impl<'t> Var<'t> {
-    /// The node index on the tape, or `None` for a constant.
+    /// The node index on the tape, or `None` for a constant. A fused value (see
+    /// [`Tape::fused`]) has no node of its own: this is the first node it depends on.
     #[must_use]
     pub fn index(&self) -> Option<usize> {
-        self.tape.map(|_| self.index as usize)
+        self.tape.map(|_| self.first() as usize)
     }
 
     /// Whether this is a constant (no node, derivative zero everywhere).
@@ -630,44 +714,186 @@ impl<'t> Var<'t> {
         self.tape.is_none()
     }
 
-    #[inline]
-    fn konst(value: f64) -> Self {
-        Var {
-            tape: None,
-            index: 0,
-            value,
+    /// Whether this is a fused value that was not recorded (only on a [`fused`](Tape::fused)
+    /// tape).
+    #[must_use]
+    pub fn is_fused(&self) -> bool {
+        self.lazy()
+    }
+
+    #[inline(always)]
+    fn first(&self) -> u32 {
+        self.nodes as u32
+    }
+
+    #[inline(always)]
+    fn second(&self) -> u32 {
+        (self.nodes >> 32) as u32
+    }
+
+    /// How many nodes the value depends on: 0 (constant), 1 or 2.
+    #[inline(always)]
+    fn terms(&self) -> usize {
+        match (self.tape, self.second()) {
+            (None, _) => 0,
+            (Some(_), PLAIN | SINGLE) => 1,
+            (Some(_), _) => 2,
         }
     }
 
-    /// `op(self)` with `d op / d self = partial`.
+    /// Whether the value is not its first node's own (a fused result).
+    #[inline(always)]
+    fn lazy(&self) -> bool {
+        self.tape.is_some() && self.second() != PLAIN
+    }
+
+    #[inline(always)]
+    fn konst(value: f64) -> Self {
+        Var {
+            tape: None,
+            value,
+            nodes: pack(0, PLAIN),
+            scale: [0.0; FORM],
+        }
+    }
+
+    /// The value of node `index` itself.
+    #[inline(always)]
+    fn node(tape: &'t Tape, index: u32, value: f64) -> Self {
+        Var {
+            tape: Some(tape),
+            value,
+            nodes: pack(index, PLAIN),
+            scale: [1.0, 0.0],
+        }
+    }
+
+    /// The (node, partial) pairs of this value's derivative, each partial times `factor`.
     #[inline]
+    fn edges(&self, factor: f64) -> impl Iterator<Item = Edge> + '_ {
+        let parents = [self.first(), self.second()];
+        (0..self.terms()).map(move |k| Edge {
+            parent: parents[k],
+            partial: self.scale[k] * factor,
+        })
+    }
+
+    /// This value as a node of its own: a fused value is recorded as one [`Op::Fused`] node
+    /// (for consumers that read values from the nodes, such as matrix-vector blocks).
+    #[inline]
+    fn settled(self) -> Self {
+        match self.tape {
+            Some(t) if self.lazy() => {
+                let index = t.push_filled(Op::Fused, self.value, self.terms(), |out| {
+                    for (e, edge) in out.iter_mut().zip(self.edges(1.0)) {
+                        *e = edge;
+                    }
+                });
+                Self::node(t, index, self.value)
+            }
+            _ => self,
+        }
+    }
+
+    /// `op(self)` with `d op / d self = partial`: a node on a plain tape; on a fused tape
+    /// nothing is recorded, the chain rule is applied to the value's terms instead.
+    #[inline(always)]
     fn unary(self, op: Op, value: f64, partial: f64) -> Self {
         match self.tape {
-            Some(t) => Var {
-                tape: Some(t),
-                index: t.push1(op, value, self.index, partial),
+            Some(t) if t.fused => Var {
+                tape: self.tape,
                 value,
+                nodes: if self.second() == PLAIN {
+                    pack(self.first(), SINGLE)
+                } else {
+                    self.nodes
+                },
+                scale: [self.scale[0] * partial, self.scale[1] * partial],
             },
+            Some(t) => Self::node(t, t.push1(op, value, self.first(), partial), value),
             None => Self::konst(value),
         }
     }
 
     /// `op(self, other)` with local partials `da`, `db`; one edge if either side is constant.
-    #[inline]
+    /// On a fused tape the result stays unrecorded while it depends on at most [`FORM`]
+    /// nodes; otherwise it becomes a node with one edge per node it depends on.
+    #[inline(always)]
     fn binary(self, other: Self, op: Op, value: f64, (da, db): (f64, f64)) -> Self {
         match (self.tape, other.tape) {
             (Some(t), Some(u)) => {
                 debug_assert!(std::ptr::eq(t, u), "variables from two tapes combined");
-                let index = t.push2(op, value, self.index, da, other.index, db);
-                Var {
-                    tape: Some(t),
-                    index,
-                    value,
+                if t.fused {
+                    return Self::combine(t, self, other, op, value, da, db);
                 }
+                let index = t.push2(op, value, self.first(), da, other.first(), db);
+                Self::node(t, index, value)
             }
             (Some(_), None) => self.unary(op, value, da),
             (None, Some(_)) => other.unary(op, value, db),
             (None, None) => Self::konst(value),
+        }
+    }
+
+    /// The fused `op(a, b)`: the terms of `a` times `da` and of `b` times `db`, merged by node.
+    /// Written out case by case (no loops over the terms) so that, inlined, a `Var` stays in
+    /// registers.
+    #[inline(always)]
+    fn combine(t: &'t Tape, a: Self, b: Self, op: Op, value: f64, da: f64, db: f64) -> Self {
+        let (a0, a1) = (a.first(), a.second());
+        let (b0, b1) = (b.first(), b.second());
+        let (sa0, sa1) = (a.scale[0] * da, a.scale[1] * da);
+        let (sb0, sb1) = (b.scale[0] * db, b.scale[1] * db);
+        let form = |first: u32, second: u32, scale: [f64; FORM]| Var {
+            tape: Some(t),
+            value,
+            nodes: pack(first, second),
+            scale,
+        };
+        let one_a = a1 >= SINGLE;
+        let one_b = b1 >= SINGLE;
+        match (one_a, one_b) {
+            (true, true) if a0 == b0 => form(a0, SINGLE, [sa0 + sb0, 0.0]),
+            (true, true) => form(a0, b0, [sa0, sb0]),
+            (false, true) if b0 == a0 => form(a0, a1, [sa0 + sb0, sa1]),
+            (false, true) if b0 == a1 => form(a0, a1, [sa0, sa1 + sb0]),
+            (true, false) if a0 == b0 => form(b0, b1, [sa0 + sb0, sb1]),
+            (true, false) if a0 == b1 => form(b0, b1, [sb0, sa0 + sb1]),
+            (false, false) if a0 == b0 && a1 == b1 => form(a0, a1, [sa0 + sb0, sa1 + sb1]),
+            (false, false) if a0 == b1 && a1 == b0 => form(a0, a1, [sa0 + sb1, sa1 + sb0]),
+            _ => Self::record_combined(t, a, b, op, value, da, db),
+        }
+    }
+
+    /// [`combine`](Self::combine) when the result depends on more than [`FORM`] nodes: one
+    /// node with an edge per term (a node shared by both sides gets two edges).
+    #[cold]
+    #[inline(never)]
+    fn record_combined(
+        t: &'t Tape,
+        a: Self,
+        b: Self,
+        op: Op,
+        value: f64,
+        da: f64,
+        db: f64,
+    ) -> Self {
+        Self::record_n(t, op, value, [(&a, da), (&b, db)].into_iter())
+    }
+
+    /// Whether `self` and `other` are the same value (same node, same chain), so that
+    /// `self * other` is a square.
+    #[inline(always)]
+    fn same_as(&self, other: &Self) -> bool {
+        match (self.tape, other.tape) {
+            (Some(t), Some(u)) => {
+                std::ptr::eq(t, u)
+                    && self.nodes == other.nodes
+                    && self.value.to_bits() == other.value.to_bits()
+                    && self.scale[0].to_bits() == other.scale[0].to_bits()
+                    && self.scale[1].to_bits() == other.scale[1].to_bits()
+            }
+            _ => false,
         }
     }
 
@@ -676,11 +902,32 @@ impl<'t> Var<'t> {
     fn tape_of(terms: &[Self]) -> Option<&'t Tape> {
         terms.iter().find_map(|t| t.tape)
     }
+
+    /// Records an n-ary node whose edges are the terms of each `(var, factor)` pair.
+    #[inline]
+    fn record_n<'a>(
+        tape: &'t Tape,
+        op: Op,
+        value: f64,
+        pairs: impl Iterator<Item = (&'a Self, f64)> + Clone,
+    ) -> Self
+    where
+        't: 'a,
+    {
+        let count = pairs.clone().map(|(v, _)| v.terms()).sum();
+        let index = tape.push_filled(op, value, count, |out| {
+            let edges = pairs.flat_map(|(v, f)| v.edges(f));
+            for (e, edge) in out.iter_mut().zip(edges) {
+                *e = edge;
+            }
+        });
+        Self::node(tape, index, value)
+    }
 }
 
 impl<'t> Add for Var<'t> {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn add(self, rhs: Self) -> Self {
         match (self.tape, rhs.tape) {
             (Some(_), Some(_)) => self.binary(rhs, Op::Add, self.value + rhs.value, (1.0, 1.0)),
@@ -692,7 +939,7 @@ impl<'t> Add for Var<'t> {
 
 impl<'t> Sub for Var<'t> {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn sub(self, rhs: Self) -> Self {
         match (self.tape, rhs.tape) {
             (Some(_), Some(_)) => self.binary(rhs, Op::Sub, self.value - rhs.value, (1.0, -1.0)),
@@ -704,9 +951,14 @@ impl<'t> Sub for Var<'t> {
 
 impl<'t> Mul for Var<'t> {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn mul(self, rhs: Self) -> Self {
         match (self.tape, rhs.tape) {
+            // `x * x` on a fused tape is a unary square: no node, `2 x` into the chain.
+            (Some(t), Some(_)) if t.fused && self.same_as(&rhs) => {
+                let v = self.value;
+                self.unary(Op::Mul, v * v, 2.0 * v)
+            }
             (Some(_), Some(_)) => self.binary(
                 rhs,
                 Op::Mul,
@@ -721,7 +973,7 @@ impl<'t> Mul for Var<'t> {
 
 impl<'t> Div for Var<'t> {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn div(self, rhs: Self) -> Self {
         match (self.tape, rhs.tape) {
             (Some(_), Some(_)) => {
@@ -737,7 +989,7 @@ impl<'t> Div for Var<'t> {
 
 impl<'t> Neg for Var<'t> {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn neg(self) -> Self {
         self.unary(Op::Neg, -self.value, -1.0)
     }
@@ -745,7 +997,7 @@ impl<'t> Neg for Var<'t> {
 
 impl<'t> Add<f64> for Var<'t> {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn add(self, c: f64) -> Self {
         self.unary(Op::AddConst, self.value + c, 1.0)
     }
@@ -753,7 +1005,7 @@ impl<'t> Add<f64> for Var<'t> {
 
 impl<'t> Sub<f64> for Var<'t> {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn sub(self, c: f64) -> Self {
         self.unary(Op::SubConst, self.value - c, 1.0)
     }
@@ -761,7 +1013,7 @@ impl<'t> Sub<f64> for Var<'t> {
 
 impl<'t> Mul<f64> for Var<'t> {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn mul(self, c: f64) -> Self {
         self.unary(Op::MulConst, self.value * c, c)
     }
@@ -769,7 +1021,7 @@ impl<'t> Mul<f64> for Var<'t> {
 
 impl<'t> Div<f64> for Var<'t> {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn div(self, c: f64) -> Self {
         self.unary(Op::DivConst, self.value / c, 1.0 / c)
     }
@@ -777,7 +1029,7 @@ impl<'t> Div<f64> for Var<'t> {
 
 impl<'t> Add<Var<'t>> for f64 {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn add(self, x: Var<'t>) -> Var<'t> {
         x.unary(Op::AddConst, self + x.value, 1.0)
     }
@@ -785,7 +1037,7 @@ impl<'t> Add<Var<'t>> for f64 {
 
 impl<'t> Sub<Var<'t>> for f64 {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn sub(self, x: Var<'t>) -> Var<'t> {
         x.unary(Op::ConstSub, self - x.value, -1.0)
     }
@@ -793,7 +1045,7 @@ impl<'t> Sub<Var<'t>> for f64 {
 
 impl<'t> Mul<Var<'t>> for f64 {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn mul(self, x: Var<'t>) -> Var<'t> {
         x.unary(Op::MulConst, self * x.value, self)
     }
@@ -801,7 +1053,7 @@ impl<'t> Mul<Var<'t>> for f64 {
 
 impl<'t> Div<Var<'t>> for f64 {
     type Output = Var<'t>;
-    #[inline]
+    #[inline(always)]
     fn div(self, x: Var<'t>) -> Var<'t> {
         let v = x.value;
         x.unary(Op::ConstDiv, self / v, -self / (v * v))
@@ -811,121 +1063,98 @@ impl<'t> Div<Var<'t>> for f64 {
 // Values come from `f64`'s own `Scalar` impl so every engine computes bit-identical primal
 // values; partials use the shared PyTorch-convention helpers from `ad`.
 impl<'t> Scalar for Var<'t> {
-    #[inline]
+    #[inline(always)]
     fn constant(c: f64) -> Self {
         Self::konst(c)
     }
-    #[inline]
+    #[inline(always)]
     fn value(&self) -> f64 {
         self.value
     }
-    #[inline]
+    #[inline(always)]
     fn powi(self, n: i32) -> Self {
         let x = self.value;
         self.unary(Op::Powi(n), Scalar::powi(x, n), powi_derivative(x, n))
     }
-    #[inline]
+    #[inline(always)]
     fn powf(self, p: Self) -> Self {
         let (a, b) = (self.value, p.value);
         self.binary(p, Op::Powf, Scalar::powf(a, b), powf_partials(a, b))
     }
-    #[inline]
+    #[inline(always)]
     fn exp(self) -> Self {
         let e = Scalar::exp(self.value);
         self.unary(Op::Exp, e, e)
     }
-    #[inline]
+    #[inline(always)]
     fn ln(self) -> Self {
         let x = self.value;
         self.unary(Op::Ln, Scalar::ln(x), 1.0 / x)
     }
-    #[inline]
+    #[inline(always)]
     fn sqrt(self) -> Self {
         let s = Scalar::sqrt(self.value);
         // PyTorch: grad / (2 * result), so +inf at 0.
         self.unary(Op::Sqrt, s, 1.0 / (2.0 * s))
     }
-    #[inline]
+    #[inline(always)]
     fn abs(self) -> Self {
         let x = self.value;
         self.unary(Op::Abs, Scalar::abs(x), abs_derivative(x))
     }
-    #[inline]
+    #[inline(always)]
     fn sin(self) -> Self {
         let x = self.value;
         self.unary(Op::Sin, Scalar::sin(x), Scalar::cos(x))
     }
-    #[inline]
+    #[inline(always)]
     fn cos(self) -> Self {
         let x = self.value;
         self.unary(Op::Cos, Scalar::cos(x), -Scalar::sin(x))
     }
-    #[inline]
+    #[inline(always)]
     fn tan(self) -> Self {
         let t = Scalar::tan(self.value);
         // PyTorch: grad * (1 + result^2).
         self.unary(Op::Tan, t, 1.0 + t * t)
     }
-    #[inline]
+    #[inline(always)]
     fn tanh(self) -> Self {
         let t = Scalar::tanh(self.value);
         self.unary(Op::Tanh, t, 1.0 - t * t)
     }
-    #[inline]
+    #[inline(always)]
     fn sigmoid(self) -> Self {
         let s = Scalar::sigmoid(self.value);
         self.unary(Op::Sigmoid, s, s * (1.0 - s))
     }
-    #[inline]
+    #[inline(always)]
     fn softplus(self) -> Self {
         let x = self.value;
         self.unary(Op::Softplus, Scalar::softplus(x), softplus_derivative(x))
     }
-    #[inline]
+    #[inline(always)]
     fn relu(self) -> Self {
         let x = self.value;
         self.unary(Op::Relu, Scalar::relu(x), relu_derivative(x))
     }
-    #[inline]
+    #[inline(always)]
     fn min(self, other: Self) -> Self {
         let (a, b) = (self.value, other.value);
         self.binary(other, Op::Min, Scalar::min(a, b), min_partials(a, b))
     }
-    #[inline]
+    #[inline(always)]
     fn max(self, other: Self) -> Self {
         let (a, b) = (self.value, other.value);
         self.binary(other, Op::Max, Scalar::max(a, b), max_partials(a, b))
     }
 
-    /// One [`Op::Sum`] node with an edge per non-constant term.
+    /// One [`Op::Sum`] node with an edge per node the terms depend on.
     fn sum(terms: &[Self]) -> Self {
         // Same summation order as the default fold, so the value matches `f64` bit for bit.
         let value = terms.iter().fold(0.0, |acc, t| acc + t.value);
         match Self::tape_of(terms) {
-            Some(tape) => {
-                let index = if terms.iter().all(|t| t.tape.is_some()) {
-                    tape.push_filled(Op::Sum, value, terms.len(), |out| {
-                        for (e, t) in out.iter_mut().zip(terms) {
-                            *e = Edge {
-                                parent: t.index,
-                                partial: 1.0,
-                            };
-                        }
-                    })
-                } else {
-                    let edges = terms.iter().filter(|t| t.tape.is_some());
-                    let edges = edges.map(|t| Edge {
-                        parent: t.index,
-                        partial: 1.0,
-                    });
-                    tape.push_n(Op::Sum, value, edges)
-                };
-                Var {
-                    tape: Some(tape),
-                    index,
-                    value,
-                }
-            }
+            Some(tape) => Self::record_n(tape, Op::Sum, value, terms.iter().map(|t| (t, 1.0))),
             None => Self::konst(value),
         }
     }
@@ -938,43 +1167,11 @@ impl<'t> Scalar for Var<'t> {
             .fold(0.0, |acc, (x, y)| acc + x.value * y.value);
         match Self::tape_of(a).or_else(|| Self::tape_of(b)) {
             Some(tape) => {
-                let n = a.len().min(b.len());
-                let (a, b) = (&a[..n], &b[..n]);
-                let dense = a.iter().chain(b).all(|v| v.tape.is_some());
-                let index = if dense {
-                    // Every factor is recorded (the MLP case): fill the edges in place, two per
-                    // pair, instead of extending through an iterator without an exact size.
-                    tape.push_filled(Op::Dot, value, 2 * n, |out| {
-                        for (pair, (x, y)) in out.chunks_exact_mut(2).zip(a.iter().zip(b)) {
-                            pair[0] = Edge {
-                                parent: x.index,
-                                partial: y.value,
-                            };
-                            pair[1] = Edge {
-                                parent: y.index,
-                                partial: x.value,
-                            };
-                        }
-                    })
-                } else {
-                    let edges = a.iter().zip(b).flat_map(|(x, y)| {
-                        let ex = x.tape.map(|_| Edge {
-                            parent: x.index,
-                            partial: y.value,
-                        });
-                        let ey = y.tape.map(|_| Edge {
-                            parent: y.index,
-                            partial: x.value,
-                        });
-                        ex.into_iter().chain(ey)
-                    });
-                    tape.push_n(Op::Dot, value, edges)
-                };
-                Var {
-                    tape: Some(tape),
-                    index,
-                    value,
-                }
+                let pairs = a
+                    .iter()
+                    .zip(b)
+                    .flat_map(|(x, y)| [(x, y.value), (y, x.value)]);
+                Self::record_n(tape, Op::Dot, value, pairs)
             }
             None => Self::konst(value),
         }
@@ -985,30 +1182,7 @@ impl<'t> Scalar for Var<'t> {
         let value = a.iter().zip(c).fold(0.0, |acc, (x, &y)| acc + x.value * y);
         match Self::tape_of(a) {
             Some(tape) => {
-                let n = a.len().min(c.len());
-                let (a, c) = (&a[..n], &c[..n]);
-                let index = if a.iter().all(|x| x.tape.is_some()) {
-                    tape.push_filled(Op::DotConst, value, n, |out| {
-                        for (e, (x, &y)) in out.iter_mut().zip(a.iter().zip(c)) {
-                            *e = Edge {
-                                parent: x.index,
-                                partial: y,
-                            };
-                        }
-                    })
-                } else {
-                    let edges = a.iter().zip(c).filter(|(x, _)| x.tape.is_some());
-                    let edges = edges.map(|(x, &y)| Edge {
-                        parent: x.index,
-                        partial: y,
-                    });
-                    tape.push_n(Op::DotConst, value, edges)
-                };
-                Var {
-                    tape: Some(tape),
-                    index,
-                    value,
-                }
+                Self::record_n(tape, Op::DotConst, value, a.iter().zip(c.iter().copied()))
             }
             None => Self::konst(value),
         }
@@ -1025,6 +1199,14 @@ impl<'t> Scalar for Var<'t> {
                     .iter()
                     .all(|x| x.tape.is_some_and(|t| std::ptr::eq(t, tape))) =>
             {
+                // The sweep reads the inputs' values from their nodes: fused inputs get one.
+                let settled: Vec<Self>;
+                let inputs = if inputs.iter().any(Var::lazy) {
+                    settled = inputs.iter().map(|x| x.settled()).collect();
+                    &settled
+                } else {
+                    inputs
+                };
                 Self::block_values(tape, weights, inputs, out, |x: Var<'t>| x.value);
                 let values = out.iter().map(|o| o.value);
                 let first = tape.push_block(w0, n, BlockInputs::Vars(inputs), values);
@@ -1068,18 +1250,17 @@ enum BlockInputs<'a, 't> {
 
 impl<'t> Var<'t> {
     /// The tape and first index of `weights` if they can head an `m × n` block: exactly `m * n`
-    /// of them, all on one tape, with consecutive indices.
+    /// of them, all on one tape, with consecutive indices, each a node's own value.
     fn block_weights(weights: &[Self], m: usize, n: usize) -> Option<(&'t Tape, u32)> {
         let first = weights.first()?;
         let tape = first.tape?;
         let fits = m > 0
             && n > 0
             && weights.len() == m * n
-            && weights
-                .iter()
-                .zip(first.index..)
-                .all(|(w, k)| w.index == k && w.tape.is_some_and(|t| std::ptr::eq(t, tape)));
-        fits.then_some((tape, first.index))
+            && weights.iter().zip(first.first()..).all(|(w, k)| {
+                w.first() == k && !w.lazy() && w.tape.is_some_and(|t| std::ptr::eq(t, tape))
+            });
+        fits.then_some((tape, first.first()))
     }
 
     /// Values of the block rows into `out` (indices set by [`Var::finish_block`]), summed left
@@ -1096,17 +1277,13 @@ impl<'t> Var<'t> {
                 .iter()
                 .zip(inputs)
                 .fold(0.0, |acc, (w, &x)| acc + w.value * value(x));
-            *o = Var {
-                tape: Some(tape),
-                index: 0,
-                value: v,
-            };
+            *o = Var::node(tape, 0, v);
         }
     }
 
     fn finish_block(first: u32, out: &mut [Self]) {
         for (o, index) in out.iter_mut().zip(first..) {
-            o.index = index;
+            o.nodes = pack(index, PLAIN);
         }
     }
 }
@@ -1174,7 +1351,7 @@ fn sweep<'t>(
     out.value
 }
 
-/// The gradient of `f` at `x` with a fresh tape; returns `f(x)`. Reuse a tape with
+/// The gradient of `f` at `x` with a fresh [fused](Tape::fused) tape; returns `f(x)`. Reuse a tape with
 /// [`gradient_on`] when computing many gradients.
 ///
 /// ```
@@ -1193,7 +1370,10 @@ fn sweep<'t>(
 /// assert_eq!((f, grad), (101.0, [-2.0, 200.0]));
 /// ```
 pub fn gradient<F: ScalarFn>(f: &F, x: &[f64], grad: &mut [f64]) -> f64 {
-    let mut tape = Tape::with_capacity(4 * x.len() + 16, 8 * x.len() + 32);
+    let mut tape = Tape {
+        fused: true,
+        ..Tape::with_capacity(4 * x.len() + 16, 8 * x.len() + 32)
+    };
     gradient_on(&mut tape, f, x, grad)
 }
 
@@ -1736,5 +1916,112 @@ mod tests {
         assert_eq!((f1, g1), (f2, g2));
         assert!(close(f1, 24.2, 1e-12));
         assert!(close(g1[0], -215.6, 1e-12) && close(g1[1], -88.0, 1e-12));
+    }
+
+    /// `sum 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2` over `Scalar`.
+    fn ext_rosenbrock<S: Scalar>(x: &[S]) -> S {
+        let terms: Vec<S> = x
+            .windows(2)
+            .map(|w| (w[1] - w[0] * w[0]).powi(2) * 100.0 + (S::constant(1.0) - w[0]).powi(2))
+            .collect();
+        S::sum(&terms)
+    }
+
+    #[test]
+    fn a_fused_tape_records_only_what_depends_on_many_nodes() {
+        let x = [-1.2, 1.0, 0.3, -0.7, 2.0];
+        let (mut plain, mut fused) = (Tape::new(), Tape::fused());
+        assert!(fused.is_fused() && !plain.is_fused());
+        let (mut gp, mut gf) = ([0.0; 5], [0.0; 5]);
+        let vp = gradient_with(&mut plain, &x, &mut gp, |v| ext_rosenbrock(v));
+        let vf = gradient_with(&mut fused, &x, &mut gf, |v| ext_rosenbrock(v));
+        assert_eq!(
+            vp.to_bits(),
+            vf.to_bits(),
+            "values are the same f64 operations"
+        );
+        for i in 0..5 {
+            assert!(close(gp[i], gf[i], 1e-14), "{gp:?} vs {gf:?}");
+        }
+        // Each term depends on two inputs only: no node but the final sum (with two edges per
+        // term); the plain tape records every operation.
+        assert_eq!(fused.len(), 5 + 1);
+        assert_eq!(fused.edge_count(), 2 * 4);
+        assert_eq!(plain.len(), 5 + 4 * 7 + 1);
+        // By hand, d/dx0 = -400 x0 (x1 - x0^2) - 2 (1 - x0).
+        let hand = -400.0 * -1.2 * (1.0 - 1.44) - 2.0 * 2.2;
+        assert!(close(gf[0], hand, 1e-14));
+    }
+
+    #[test]
+    fn fused_values_fold_chains_and_record_when_they_depend_on_three_nodes() {
+        let tape = Tape::fused();
+        let x = tape.vars(&[0.5, -1.5, 2.0]);
+        // Unary chains and squares record nothing; `sin(x0) * x0` depends on one node.
+        let a = (x[0] * 3.0 + 1.0).exp().ln() * x[0].sin();
+        let b = x[1] * x[1];
+        assert!(a.is_fused() && b.is_fused() && !x[0].is_fused());
+        assert_eq!(tape.len(), 3);
+        // Two nodes: still unrecorded; a third node forces one node with three edges.
+        let c = a * b;
+        assert_eq!(tape.len(), 3);
+        let d = c + x[2].tanh();
+        assert_eq!((tape.len(), tape.edge_count()), (4, 3));
+        assert!(!d.is_fused());
+        assert_eq!(tape.nodes()[3].inputs, [0, 1, 2]);
+        tape.backward(d);
+        let (x0, x1, x2) = (0.5_f64, -1.5_f64, 2.0_f64);
+        let da = 3.0 * x0.sin() + (3.0 * x0 + 1.0) * x0.cos();
+        let expect = [da * x1 * x1, a.value() * 2.0 * x1, 1.0 - x2.tanh().powi(2)];
+        for (v, e) in x.iter().zip(expect) {
+            assert!(
+                close(tape.adjoint(*v), e, 1e-14),
+                "{} vs {e}",
+                tape.adjoint(*v)
+            );
+        }
+        // A fused value has no adjoint of its own.
+        assert!(tape.adjoint(a).is_nan());
+    }
+
+    #[test]
+    fn a_fused_output_seeds_the_nodes_it_depends_on() {
+        let mut tape = Tape::fused();
+        let mut g = [0.0; 3];
+        // Depends on two inputs only: nothing recorded beyond the inputs.
+        let v = gradient_with(&mut tape, &[2.0, 3.0, 4.0], &mut g, |v| {
+            (v[0] * v[2]).sin() * 2.0
+        });
+        assert_eq!(tape.len(), 3);
+        assert_eq!(v, (8.0_f64).sin() * 2.0);
+        let c = 2.0 * (8.0_f64).cos();
+        assert_eq!(g, [c * 4.0, 0.0, c * 2.0]);
+        // The same input twice merges into one term: `x + x * 2` is `3 x`.
+        let v = gradient_with(&mut tape, &[1.5], &mut g[..1], |v| v[0] + v[0] * 2.0);
+        assert_eq!((v, g[0], tape.len()), (4.5, 3.0, 1));
+    }
+
+    #[test]
+    fn matvec_settles_fused_inputs_and_matches_the_plain_tape() {
+        fn f<'t>(v: &[Var<'t>]) -> Var<'t> {
+            let (weights, h) = v.split_at(6);
+            let inputs = [h[0].tanh(), h[1] * h[0], (h[1] - 1.0).powi(2)];
+            let mut out = [Var::constant(0.0); 2];
+            Var::matvec(weights, &inputs, &mut out);
+            out[0] * out[1]
+        }
+        let w = [0.3, -0.2, 0.5, 0.1, -0.4, 0.25, 0.7, -0.6];
+        let (mut plain, mut fused) = (Tape::new(), Tape::fused());
+        let (mut gp, mut gf) = ([0.0; 8], [0.0; 8]);
+        let vp = gradient_with(&mut plain, &w, &mut gp, f);
+        let vf = gradient_with(&mut fused, &w, &mut gf, f);
+        assert_eq!(vp.to_bits(), vf.to_bits());
+        for i in 0..8 {
+            assert!(close(gp[i], gf[i], 1e-14), "{gp:?} vs {gf:?}");
+        }
+        // The three fused inputs were recorded as `fused` nodes before the block's two rows.
+        let ops: Vec<Op> = fused.nodes().iter().map(|n| n.op).collect();
+        assert_eq!(ops[8..11], [Op::Fused; 3]);
+        assert!(matches!(ops[11], Op::MatVecRow(_)));
     }
 }
