@@ -118,6 +118,34 @@ pub trait Scalar:
         }
     }
 
+    /// A dense layer applied to a batch: for each sample `s` of the row-major `[batch][n]`
+    /// `inputs` (`batch = out.len() / m`, `m = biases.len()`),
+    /// `out[s * m + j] = dot(weights[j * n .. (j + 1) * n], inputs[s * n ..]) + biases[j]`,
+    /// weights row-major `[m][n]` (`nn.Linear`). The tape records the whole layer as one block
+    /// (one node per output, no edges); the default is one [`dot`](Self::dot) and one addition
+    /// per output, so every engine computes the same values as `dot(row, x) + b`.
+    fn affine_batch(
+        weights: &[Self],
+        biases: &[Self],
+        inputs: &[Self],
+        n: usize,
+        out: &mut [Self],
+    ) {
+        affine_batch_loops(weights, biases, inputs, n, out);
+    }
+
+    /// [`affine_batch`](Self::affine_batch) with constant inputs (a first layer applied to
+    /// data): one [`dot_const`](Self::dot_const) and one addition per output by default.
+    fn affine_batch_const(
+        weights: &[Self],
+        biases: &[Self],
+        inputs: &[f64],
+        n: usize,
+        out: &mut [Self],
+    ) {
+        affine_batch_const_loops(weights, biases, inputs, n, out);
+    }
+
     /// [`matvec`](Self::matvec) with constant inputs (a first layer applied to data): one
     /// [`dot_const`](Self::dot_const) per row by default.
     fn matvec_const(weights: &[Self], inputs: &[f64], out: &mut [Self]) {
@@ -128,6 +156,60 @@ pub trait Scalar:
                     *o = Self::dot_const(row, inputs);
                 }
             }
+        }
+    }
+}
+
+/// [`Scalar::affine_batch`]'s default: one `dot` and one addition per output.
+pub fn affine_batch_loops<S: Scalar>(
+    weights: &[S],
+    biases: &[S],
+    inputs: &[S],
+    n: usize,
+    out: &mut [S],
+) {
+    affine_loops(biases, inputs, n, out, |row, x| S::dot(row, x), weights);
+}
+
+/// [`Scalar::affine_batch_const`]'s default: one `dot_const` and one addition per output.
+pub fn affine_batch_const_loops<S: Scalar>(
+    weights: &[S],
+    biases: &[S],
+    inputs: &[f64],
+    n: usize,
+    out: &mut [S],
+) {
+    affine_loops(
+        biases,
+        inputs,
+        n,
+        out,
+        |row, x| S::dot_const(row, x),
+        weights,
+    );
+}
+
+fn affine_loops<S: Scalar, X>(
+    biases: &[S],
+    inputs: &[X],
+    n: usize,
+    out: &mut [S],
+    dot: impl Fn(&[S], &[X]) -> S,
+    weights: &[S],
+) {
+    let m = biases.len();
+    if m == 0 {
+        return;
+    }
+    if n == 0 {
+        for o in out.chunks_exact_mut(m) {
+            o.copy_from_slice(biases);
+        }
+        return;
+    }
+    for (x, o) in inputs.chunks_exact(n).zip(out.chunks_exact_mut(m)) {
+        for ((slot, row), &b) in o.iter_mut().zip(weights.chunks_exact(n)).zip(biases) {
+            *slot = dot(row, x) + b;
         }
     }
 }

@@ -102,6 +102,9 @@ pub enum Op {
     /// A chain of unary operations fused on a [`Tape::fused`] tape, recorded as one node with
     /// one edge (the chain's derivative) where a consumer needs its value on a node.
     Fused,
+    /// One output of a [`Scalar::affine_batch`] layer block (the block's index): no edges;
+    /// the sweep does the whole layer's backward when it reaches the block's last output.
+    AffineOut(u32),
     /// One row of a [`Scalar::matvec`] block (the block's index): no edges, the sweep reads
     /// the row's weights and the block's inputs from the nodes.
     MatVecRow(u32),
@@ -146,6 +149,7 @@ impl Op {
             Op::Dot => "dot",
             Op::DotConst => "dot_const",
             Op::Fused => "fused",
+            Op::AffineOut(_) => "affine",
             Op::MatVecRow(_) => "matvec_row",
             Op::MatVecConstRow(_) => "matvec_const_row",
         }
@@ -161,7 +165,7 @@ struct Node {
 }
 
 /// `d node / d parent`, stored on the child.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Edge {
     parent: u32,
     partial: f64,
@@ -182,6 +186,22 @@ struct Block {
     disjoint: bool,
 }
 
+/// A recorded dense layer over a batch ([`Scalar::affine_batch`]): outputs are the nodes
+/// `out_start ..` (`batch × m`, row-major), weights the nodes `weight_start ..` (`m × n`), biases
+/// `bias_start ..` (`m`); the inputs' values are `affine_values[values ..]` (`batch × n`) and,
+/// unless they are constants, their (node, derivative) pairs `affine_inputs[values ..]`.
+#[derive(Debug, Clone, Copy)]
+struct Affine {
+    out_start: u32,
+    batch: u32,
+    n: u32,
+    m: u32,
+    weight_start: u32,
+    bias_start: u32,
+    values: u32,
+    consts: bool,
+}
+
 /// Everything behind the one `RefCell`, so recording an op costs a single borrow.
 #[derive(Default)]
 struct Inner {
@@ -190,6 +210,11 @@ struct Inner {
     blocks: Vec<Block>,
     block_inputs: Vec<u32>,
     block_consts: Vec<f64>,
+    affines: Vec<Affine>,
+    /// Per affine input: its node and the derivative of the input with respect to that node
+    /// (a fused input such as `tanh` of a node), at the same offsets as `affine_values`.
+    affine_inputs: Vec<Edge>,
+    affine_values: Vec<f64>,
     /// The last backward sweep's adjoints (empty until one ran, cleared with the tape).
     adjoints: Vec<f64>,
 }
@@ -364,6 +389,9 @@ impl Tape {
         inner.blocks.clear();
         inner.block_inputs.clear();
         inner.block_consts.clear();
+        inner.affines.clear();
+        inner.affine_inputs.clear();
+        inner.affine_values.clear();
         inner.adjoints.clear();
     }
 
@@ -405,6 +433,47 @@ impl Tape {
         inner
             .nodes
             .extend(values.map(|value| Node { value, start, op }));
+        out_start
+    }
+
+    /// Records an affine block whose outputs have the values `outputs` (`batch × m`) and whose
+    /// inputs have the values `values` (`batch × n`) and, unless constant, the (node,
+    /// derivative) pairs `inputs`. Returns the first output's index.
+    #[allow(clippy::too_many_arguments)]
+    fn push_affine(
+        &self,
+        weight_start: u32,
+        bias_start: u32,
+        n: usize,
+        m: usize,
+        values: &[f64],
+        inputs: Option<&[Edge]>,
+        outputs: &[f64],
+    ) -> u32 {
+        let inner = &mut *self.inner.borrow_mut();
+        let b = index_u32(inner.affines.len());
+        let out_start = index_u32(inner.nodes.len());
+        let start = index_u32(inner.edges.len());
+        let offset = index_u32(inner.affine_values.len());
+        inner.affine_values.extend_from_slice(values);
+        if let Some(inputs) = inputs {
+            inner.affine_inputs.resize(offset as usize, Edge::default());
+            inner.affine_inputs.extend_from_slice(inputs);
+        }
+        inner.affines.push(Affine {
+            out_start,
+            batch: index_u32(outputs.len() / m.max(1)),
+            n: index_u32(n),
+            m: index_u32(m),
+            weight_start,
+            bias_start,
+            values: offset,
+            consts: inputs.is_none(),
+        });
+        let op = Op::AffineOut(b);
+        inner
+            .nodes
+            .extend(outputs.iter().map(|&value| Node { value, start, op }));
         out_start
     }
 
@@ -472,6 +541,9 @@ impl Tape {
             blocks,
             block_inputs,
             block_consts,
+            affines,
+            affine_inputs,
+            affine_values,
             adjoints,
         } = &mut *self.inner.borrow_mut();
         adjoints.clear();
@@ -511,6 +583,17 @@ impl Tape {
         for node in nodes.iter().rev() {
             i -= 1;
             let lo = node.start as usize;
+            if let Op::AffineOut(b) = node.op {
+                // The whole layer at the first of its outputs the sweep meets (its last, or
+                // the output itself): every consumer of every output has been swept by then.
+                let blk = affines[b as usize];
+                let last = (blk.out_start + blk.batch * blk.m) as usize - 1;
+                if i == last.min(out) {
+                    affine_backward(&blk, all, adj, affine_inputs, affine_values, i);
+                }
+                hi = lo;
+                continue;
+            }
             let (below, here) = adj.split_at_mut(i);
             let a = here[0];
             match node.op {
@@ -609,6 +692,22 @@ impl Tape {
                         let w0 = blk.weight_start as usize + (i - blk.out_start as usize) * n;
                         (w0..w0 + n).collect()
                     }
+                    // Sample s, unit j: weight row j, then the sample's input nodes, then bias j.
+                    Op::AffineOut(b) => {
+                        let blk = inner.affines[b as usize];
+                        let (n, m) = (blk.n as usize, blk.m as usize);
+                        let q = i - blk.out_start as usize;
+                        let (s, j) = (q / m, q % m);
+                        let w0 = blk.weight_start as usize + j * n;
+                        let mut inputs: Vec<usize> = (w0..w0 + n).collect();
+                        if !blk.consts {
+                            let first = blk.values as usize + s * n;
+                            let xs = &inner.affine_inputs[first..first + n];
+                            inputs.extend(xs.iter().map(|e| e.parent as usize));
+                        }
+                        inputs.push(blk.bias_start as usize + j);
+                        inputs
+                    }
                     _ => inner.edges[lo..hi]
                         .iter()
                         .map(|e| e.parent as usize)
@@ -622,6 +721,51 @@ impl Tape {
                 }
             })
             .collect()
+    }
+}
+
+/// The backward sweep of one affine block, given the adjoints of its outputs up to node
+/// `upto` (later outputs were not reached: zero). With `dz` the outputs' adjoints:
+/// `dW[j][k] += Σ_s dz[s][j] x[s][k]`, `db[j] += Σ_s dz[s][j]`, and each input node gets
+/// `derivative × Σ_j dz[s][j] W[j][k]`. Weights, biases and inputs precede the block, so
+/// every update lands below `out_start`.
+fn affine_backward(
+    blk: &Affine,
+    nodes: &[Node],
+    adj: &mut [f64],
+    inputs: &[Edge],
+    values: &[f64],
+    upto: usize,
+) {
+    let (n, m) = (blk.n as usize, blk.m as usize);
+    let (w0, b0) = (blk.weight_start as usize, blk.bias_start as usize);
+    let out_start = blk.out_start as usize;
+    let (low, high) = adj.split_at_mut(out_start);
+    let dz = &high[..=upto - out_start];
+    let weights: Vec<f64> = nodes[w0..w0 + m * n].iter().map(|w| w.value).collect();
+    let first = blk.values as usize;
+    let xs = &values[first..first + blk.batch as usize * n];
+    let mut dx = vec![0.0; n];
+    for (s, dzs) in dz.chunks(m).enumerate() {
+        let x = &xs[s * n..(s + 1) * n];
+        dx.fill(0.0);
+        for (j, &a) in dzs.iter().enumerate() {
+            low[b0 + j] += a;
+            for (g, &xk) in low[w0 + j * n..w0 + (j + 1) * n].iter_mut().zip(x) {
+                *g += a * xk;
+            }
+            if !blk.consts {
+                for (d, &w) in dx.iter_mut().zip(&weights[j * n..(j + 1) * n]) {
+                    *d += a * w;
+                }
+            }
+        }
+        if !blk.consts {
+            let edges = &inputs[first + s * n..first + (s + 1) * n];
+            for (e, &d) in edges.iter().zip(&dx) {
+                low[e.parent as usize] += e.partial * d;
+            }
+        }
     }
 }
 
@@ -1238,6 +1382,124 @@ impl<'t> Scalar for Var<'t> {
                     *o = Self::dot_const(row, inputs);
                 }
             }
+        }
+    }
+    /// One [`Op::AffineOut`] block when the weights and the biases are each consecutive nodes
+    /// (a model's parameters) and every input is on the same tape; otherwise the default.
+    fn affine_batch(
+        weights: &[Self],
+        biases: &[Self],
+        inputs: &[Self],
+        n: usize,
+        out: &mut [Self],
+    ) {
+        let m = biases.len();
+        let batch = out.len().checked_div(m).unwrap_or(0);
+        let taped = Self::affine_params(weights, biases, n, m).filter(|&(tape, _, _)| {
+            batch > 0
+                && inputs.len() >= batch * n
+                && inputs[..batch * n]
+                    .iter()
+                    .all(|x| x.tape.is_some_and(|t| std::ptr::eq(t, tape)))
+        });
+        let Some((tape, w0, b0)) = taped else {
+            return super::affine_batch_loops(weights, biases, inputs, n, out);
+        };
+        // An input that depends on two nodes gets a node of its own; one that depends on one
+        // (a node, or `tanh` of one) enters as that node with its derivative.
+        let inputs: Vec<Self> = inputs[..batch * n]
+            .iter()
+            .map(|x| if x.terms() > 1 { x.settled() } else { *x })
+            .collect();
+        let values: Vec<f64> = inputs.iter().map(|x| x.value).collect();
+        let edges: Vec<Edge> = inputs
+            .iter()
+            .map(|x| Edge {
+                parent: x.first(),
+                partial: x.scale[0],
+            })
+            .collect();
+        let out = &mut out[..batch * m];
+        Self::record_affine(
+            tape,
+            weights,
+            biases,
+            (w0, b0, n),
+            &values,
+            Some(&edges),
+            out,
+        );
+    }
+
+    /// One [`Op::AffineOut`] block with constant inputs when the weights and the biases are
+    /// each consecutive nodes; otherwise the default.
+    fn affine_batch_const(
+        weights: &[Self],
+        biases: &[Self],
+        inputs: &[f64],
+        n: usize,
+        out: &mut [Self],
+    ) {
+        let m = biases.len();
+        let batch = out.len().checked_div(m).unwrap_or(0);
+        match Self::affine_params(weights, biases, n, m) {
+            Some((tape, w0, b0)) if batch > 0 && inputs.len() >= batch * n => {
+                let (values, out) = (&inputs[..batch * n], &mut out[..batch * m]);
+                Self::record_affine(tape, weights, biases, (w0, b0, n), values, None, out);
+            }
+            _ => super::affine_batch_const_loops(weights, biases, inputs, n, out),
+        }
+    }
+}
+
+impl<'t> Var<'t> {
+    /// The tape and first indices of `weights` (`m × n`) and `biases` (`m`) if both are
+    /// consecutive nodes' own values on one tape.
+    fn affine_params(
+        weights: &[Self],
+        biases: &[Self],
+        n: usize,
+        m: usize,
+    ) -> Option<(&'t Tape, u32, u32)> {
+        let (tape, w0) = Self::block_weights(weights, m, n)?;
+        let (bias_tape, b0) = Self::block_weights(biases, m, 1)?;
+        std::ptr::eq(tape, bias_tape).then_some((tape, w0, b0))
+    }
+
+    /// Computes an affine block's outputs from the input values, records the block and points
+    /// `out` at its nodes. Each output sums left to right over its row like `dot`, then adds
+    /// the bias, so the values equal `f64`'s `dot(row, x) + b` bit for bit; the weights are
+    /// transposed so that the `m` sums of a sample advance side by side (vectorisable).
+    fn record_affine(
+        tape: &'t Tape,
+        weights: &[Self],
+        biases: &[Self],
+        (w0, b0, n): (u32, u32, usize),
+        values: &[f64],
+        inputs: Option<&[Edge]>,
+        out: &mut [Self],
+    ) {
+        let m = biases.len();
+        let mut transposed = vec![0.0; n * m];
+        for (j, row) in weights.chunks_exact(n).enumerate() {
+            for (k, w) in row.iter().enumerate() {
+                transposed[k * m + j] = w.value;
+            }
+        }
+        let mut z = vec![0.0; out.len()];
+        for (acc, x) in z.chunks_exact_mut(m).zip(values.chunks_exact(n)) {
+            for (&xk, wk) in x.iter().zip(transposed.chunks_exact(m)) {
+                for (a, &w) in acc.iter_mut().zip(wk) {
+                    *a += w * xk;
+                }
+            }
+            for (a, b) in acc.iter_mut().zip(biases) {
+                *a += b.value;
+            }
+        }
+        let first = tape.push_affine(w0, b0, n, m, values, inputs, &z);
+        for ((o, &v), index) in out.iter_mut().zip(&z).zip(first..) {
+            *o = Self::node(tape, index, v);
         }
     }
 }

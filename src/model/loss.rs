@@ -166,12 +166,11 @@ pub fn data_loss<S: Scalar, P: Predictor>(
     let m = model.n_outputs();
     let per_sample = if kind == LossKind::CrossEntropy { 1 } else { m };
     let mut terms = Vec::with_capacity(indices.len() * per_sample);
-    let mut out = Vec::with_capacity(m);
-    for &i in indices {
-        model.forward(params, data.row(i), &mut out);
+    let outputs = model.forward_batch(params, data, indices);
+    for (&i, out) in indices.iter().zip(outputs.chunks_exact(m.max(1))) {
         let y = data.target(i);
         match kind {
-            LossKind::CrossEntropy => terms.push(cross_entropy(&out, y[0] as usize)),
+            LossKind::CrossEntropy => terms.push(cross_entropy(out, y[0] as usize)),
             LossKind::Mse => terms.extend(out.iter().zip(y).map(|(&p, &t)| mse(p, t))),
             LossKind::Mae => terms.extend(out.iter().zip(y).map(|(&p, &t)| mae(p, t))),
             LossKind::Huber { delta } => {

@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use super::{ModelError, ParamGroup, Predictor, layer_groups};
+use super::{ModelError, ParamGroup, Predictor, gather_rows, layer_groups};
 use crate::ad::Scalar;
+use crate::data::Dataset;
 
 /// The slope of `leaky_relu` for negative inputs (PyTorch's default `negative_slope`).
 pub const LEAKY_SLOPE: f64 = 0.01;
@@ -199,6 +200,32 @@ impl Predictor for Mlp {
             out.copy_within(widest..widest + m, 0);
         }
         out.truncate(m);
+    }
+
+    /// The whole batch layer by layer: one [`Scalar::affine_batch`] per layer (a single block
+    /// on a tape, whose backward is a few matrix loops), then the activation per unit. The
+    /// same f64 operations as [`forward`](Predictor::forward) per sample.
+    fn forward_batch<S: Scalar>(&self, params: &[S], data: &Dataset, indices: &[usize]) -> Vec<S> {
+        let x = gather_rows(data, indices, self.sizes[0]);
+        let mut h: Vec<S> = Vec::new();
+        let mut offset = 0;
+        for (l, (w, act)) in self.sizes.windows(2).zip(&self.activations).enumerate() {
+            let (inputs, outputs) = (w[0], w[1]);
+            let (weights, biases) =
+                params[offset..offset + (inputs + 1) * outputs].split_at(inputs * outputs);
+            offset += (inputs + 1) * outputs;
+            let mut z = vec![S::constant(0.0); indices.len() * outputs];
+            if l == 0 {
+                S::affine_batch_const(weights, biases, &x, inputs, &mut z);
+            } else {
+                S::affine_batch(weights, biases, &h, inputs, &mut z);
+            }
+            for v in &mut z {
+                *v = act.apply(*v);
+            }
+            h = z;
+        }
+        h
     }
 
     fn param_groups(&self) -> Vec<ParamGroup> {
