@@ -176,6 +176,41 @@ pub struct Evaluator<'a> {
     pub counts: &'a mut Counts,
 }
 
+impl Evaluator<'_> {
+    /// Value and gradient by the engine, with the passes and wall time they took, not counted:
+    /// the one path every gradient takes, requested or prefetched.
+    fn engine_gradient(&mut self, x: &[f64], grad: &mut [f64]) -> (f64, usize, u64) {
+        let started = Instant::now();
+        let (value, passes) = self.objective.gradient(self.engine, x, grad, self.scratch);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(0);
+        (value, passes, nanos)
+    }
+
+    fn count_gradient(&mut self, passes: usize, nanos: u64) {
+        self.counts.gradient_nanos += nanos;
+        self.counts.gradient += 1;
+        self.counts.passes += passes as u64;
+    }
+
+    /// Computes value and gradient at `x` by the engine into `cache` and returns the value. Not
+    /// counted here: the gradient is counted if and when an optimizer consumes it through a
+    /// [`CachedEvaluator`], so counts are what they would be without the cache.
+    pub fn prefetch(&mut self, x: &[f64], cache: &mut Prefetch) -> f64 {
+        cache.x.clear();
+        cache.x.extend_from_slice(x);
+        cache.grad.resize(x.len(), 0.0);
+        let mut grad = std::mem::take(&mut cache.grad);
+        let (value, passes, nanos) = self.engine_gradient(x, &mut grad);
+        cache.grad = grad;
+        cache.value = value;
+        cache.passes = passes;
+        cache.nanos = nanos;
+        cache.filled = true;
+        cache.served = 0;
+        value
+    }
+}
+
 impl Oracle for Evaluator<'_> {
     fn dim(&self) -> usize {
         self.objective.dim()
@@ -187,11 +222,8 @@ impl Oracle for Evaluator<'_> {
     }
 
     fn value_and_gradient(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
-        let started = Instant::now();
-        let (value, passes) = self.objective.gradient(self.engine, x, grad, self.scratch);
-        self.counts.gradient_nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(0);
-        self.counts.gradient += 1;
-        self.counts.passes += passes as u64;
+        let (value, passes, nanos) = self.engine_gradient(x, grad);
+        self.count_gradient(passes, nanos);
         value
     }
 
@@ -212,5 +244,148 @@ impl Oracle for Evaluator<'_> {
         // One Jacobian evaluation costs about what a forward gradient does.
         self.counts.gradient += 1;
         Some((DVector::from_vec(r), jac))
+    }
+}
+
+/// Value and gradient at one point, computed by [`Evaluator::prefetch`] before an optimizer
+/// asked for them: a run reports the loss at its new parameters with the value, and the next
+/// step's gradient at those parameters (what first-order methods ask first) is then a copy.
+#[derive(Debug, Clone, Default)]
+pub struct Prefetch {
+    x: Vec<f64>,
+    value: f64,
+    grad: Vec<f64>,
+    passes: usize,
+    nanos: u64,
+    filled: bool,
+    served: u64,
+}
+
+impl Prefetch {
+    /// Forgets the point: anything the entry depends on (parameters, engine, batch) changed.
+    pub fn clear(&mut self) {
+        self.filled = false;
+        self.served = 0;
+    }
+
+    /// True while the entry holds a point.
+    #[must_use]
+    pub fn is_filled(&self) -> bool {
+        self.filled
+    }
+
+    /// Gradient requests answered from the entry since it was filled.
+    #[must_use]
+    pub fn served(&self) -> u64 {
+        self.served
+    }
+
+    /// The entry's value and gradient if it holds exactly `x`, bit for bit: anything else
+    /// (even `-0.0` for `0.0`) is a different request.
+    fn lookup(&self, x: &[f64]) -> Option<(f64, &[f64])> {
+        let same = self.filled
+            && self.x.len() == x.len()
+            && self
+                .x
+                .iter()
+                .zip(x)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+        same.then_some((self.value, self.grad.as_slice()))
+    }
+}
+
+/// An [`Evaluator`] that answers gradient requests at the prefetched point from the cache,
+/// counted exactly as the evaluation it replaces (one gradient, its passes and the prefetch's
+/// wall time). Everything else goes to the evaluator. Value requests are not answered from the
+/// cache: the optimizers that ask for a value at their current point (Levenberg–Marquardt,
+/// random search) never consume a prefetched gradient, so a run stops prefetching for them.
+pub struct CachedEvaluator<'a, 'c> {
+    pub evaluator: Evaluator<'a>,
+    pub cache: &'c mut Prefetch,
+}
+
+impl Oracle for CachedEvaluator<'_, '_> {
+    fn dim(&self) -> usize {
+        self.evaluator.dim()
+    }
+
+    fn value(&mut self, x: &[f64]) -> f64 {
+        self.evaluator.value(x)
+    }
+
+    fn value_and_gradient(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
+        if let Some((value, cached)) = self.cache.lookup(x)
+            && cached.len() == grad.len()
+        {
+            grad.copy_from_slice(cached);
+            let (passes, nanos) = (self.cache.passes, self.cache.nanos);
+            self.cache.served += 1;
+            self.evaluator.count_gradient(passes, nanos);
+            return value;
+        }
+        self.evaluator.value_and_gradient(x, grad)
+    }
+
+    fn hessian(&mut self, x: &[f64]) -> (f64, Vec<f64>, DMatrix<f64>) {
+        self.evaluator.hessian(x)
+    }
+
+    fn residuals(&mut self, x: &[f64]) -> Option<(DVector<f64>, DMatrix<f64>)> {
+        self.evaluator.residuals(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objective() -> ExpressionObjective {
+        let expr = crate::expr::Expression::parse("x^2 * y + sin(y)").unwrap();
+        ExpressionObjective::new(expr, vec![0.0, 1.0], None)
+    }
+
+    #[test]
+    fn a_prefetched_gradient_is_served_once_asked_and_counted_then() {
+        let objective = objective();
+        let engine = Engine::Forward { chunk: 1 };
+        let (mut scratch, mut counts, mut cache) =
+            (Scratch::default(), Counts::default(), Prefetch::default());
+        let x = [0.0, 1.0];
+        let mut evaluator = Evaluator {
+            objective: &objective,
+            engine,
+            scratch: &mut scratch,
+            counts: &mut counts,
+        };
+        let value = evaluator.prefetch(&x, &mut cache);
+        assert_eq!(value.to_bits(), objective.value(&x).to_bits());
+        assert_eq!(
+            *evaluator.counts,
+            Counts::default(),
+            "a prefetch is not counted"
+        );
+        let mut cached = CachedEvaluator {
+            evaluator,
+            cache: &mut cache,
+        };
+        let mut grad = [f64::NAN; 2];
+        assert_eq!(cached.value_and_gradient(&x, &mut grad), value);
+        assert_eq!(grad, [0.0, 1.0_f64.cos()]);
+        assert_eq!(cached.cache.served(), 1);
+        let counts = *cached.evaluator.counts;
+        assert_eq!((counts.gradient, counts.passes), (1, 2));
+        // `-0.0` is another point bit for bit: computed, not served.
+        let mut other = [f64::NAN; 2];
+        cached.value_and_gradient(&[-0.0, 1.0], &mut other);
+        assert_eq!(cached.cache.served(), 1);
+        assert_eq!(cached.evaluator.counts.gradient, 2);
+        assert_eq!(cached.evaluator.counts.passes, 4);
+        // Values are evaluated and counted as always.
+        assert_eq!(cached.value(&x), value);
+        assert_eq!(cached.evaluator.counts.value, 1);
+        cached.cache.clear();
+        cached.value_and_gradient(&x, &mut grad);
+        assert_eq!(cached.cache.served(), 0, "a cleared entry serves nothing");
+        assert_eq!(cached.evaluator.counts.gradient, 3);
     }
 }

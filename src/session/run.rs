@@ -2,7 +2,7 @@
 //! status and evaluation counts, and snapshots that make rewinding exact.
 
 use crate::ad::Engine;
-use crate::objective::{Counts, Evaluator, Metrics, Objective, Scratch};
+use crate::objective::{CachedEvaluator, Counts, Evaluator, Metrics, Objective, Prefetch, Scratch};
 use crate::optim::{self, HyperValue, Optimizer, Oracle};
 
 use super::history::{History, Point};
@@ -82,6 +82,14 @@ pub struct Run {
     wall_nanos: u64,
     /// Forward-vs-reverse checks made so far (picks the next window of coordinates).
     engine_samples: u64,
+    /// Value and gradient at the current parameters of a deterministic objective, computed for
+    /// the reported loss and kept for the next step's first gradient request. Depends on the
+    /// parameters, the engine and the batch: cleared whenever one of them changes.
+    prefetch: Prefetch,
+    /// False once a prefetched gradient went unused (Newton, the gradient-free methods,
+    /// Levenberg–Marquardt): from then on the run reports losses by a plain value evaluation,
+    /// which costs less than a gradient.
+    prefetching: bool,
 }
 
 impl Run {
@@ -128,6 +136,8 @@ impl Run {
             grad_buf: Vec::new(),
             wall_nanos: 0,
             engine_samples: 0,
+            prefetch: Prefetch::default(),
+            prefetching: true,
         };
         run.restart_from(run.start.clone());
         Ok(run)
@@ -166,7 +176,8 @@ impl Run {
         self.snapshots.clear();
         self.wall_nanos = 0;
         self.engine_samples = 0;
-        let loss = self.objective.value(&self.params);
+        self.prefetch.clear();
+        let loss = self.loss_at_params();
         self.last_loss = loss;
         self.best_loss = if loss.is_nan() { f64::INFINITY } else { loss };
         self.sample_engine_difference();
@@ -198,12 +209,20 @@ impl Run {
         if let Some(schedule) = &self.schedule {
             schedule.apply(self.optimizer.as_mut());
         }
+        if self.objective.is_stochastic() {
+            // Each step sees a new minibatch, so nothing computed before it may be served
+            // (`loss_at_params` never prefetches for these; this keeps it that way).
+            self.prefetch.clear();
+        }
         let info = {
-            let mut evaluator = Evaluator {
-                objective: self.objective.as_ref(),
-                engine: self.engine,
-                scratch: &mut self.scratch,
-                counts: &mut self.counts,
+            let mut evaluator = CachedEvaluator {
+                evaluator: Evaluator {
+                    objective: self.objective.as_ref(),
+                    engine: self.engine,
+                    scratch: &mut self.scratch,
+                    counts: &mut self.counts,
+                },
+                cache: &mut self.prefetch,
             };
             match &self.spec.clip {
                 Some(clip) => {
@@ -215,13 +234,17 @@ impl Run {
                     .step(&mut self.params, &mut evaluator as &mut dyn Oracle),
             }
         };
+        if self.prefetch.is_filled() && self.prefetch.served() == 0 {
+            self.prefetching = false;
+        }
+        self.prefetch.clear();
         self.steps += 1;
         // Stochastic objectives report the minibatch loss the optimizer saw (what PyTorch users
         // log); deterministic ones the loss at the new parameters.
         let loss = if self.objective.is_stochastic() {
             info.loss
         } else {
-            self.objective.value(&self.params)
+            self.loss_at_params()
         };
         if let Some(schedule) = &mut self.schedule {
             schedule.step(loss);
@@ -256,6 +279,23 @@ impl Run {
         if self.steps % SNAPSHOT_EVERY == 0 {
             self.snapshot();
         }
+    }
+
+    /// The loss at the current parameters of a deterministic objective (uncounted, as a report).
+    /// While prefetched gradients get used it is the engine's value, computed together with the
+    /// gradient the next step will ask for; the engines compute the value with the same `f64`
+    /// operations as `Objective::value`, so the loss is the same bit for bit.
+    fn loss_at_params(&mut self) -> f64 {
+        if !self.prefetching || self.objective.is_stochastic() {
+            return self.objective.value(&self.params);
+        }
+        let mut evaluator = Evaluator {
+            objective: self.objective.as_ref(),
+            engine: self.engine,
+            scratch: &mut self.scratch,
+            counts: &mut self.counts,
+        };
+        evaluator.prefetch(&self.params, &mut self.prefetch)
     }
 
     /// Wall time spent stepping this run, in seconds.
@@ -354,6 +394,7 @@ impl Run {
         self.last_grad_norm = s.last_grad_norm;
         self.max_engine_diff = s.max_engine_diff;
         self.engine_samples = s.engine_samples;
+        self.prefetch.clear();
         self.history.truncate_after(self.steps);
         // Replaying must not stop early on a condition that was met later: stop conditions only
         // depend on state at each step, so replaying reaches `target` exactly as before.
@@ -390,6 +431,8 @@ impl Run {
 
     pub fn set_engine(&mut self, engine: Engine) {
         self.engine = engine;
+        // The prefetched gradient is the old engine's: the next step must see the new one's.
+        self.prefetch.clear();
     }
 
     #[must_use]
@@ -572,5 +615,346 @@ mod tests {
             r.step();
         }
         assert_eq!(r.engine_samples, 5, "samples at steps 0, 1, 2, 4, 8");
+    }
+
+    /// Counts the calls an objective gets (shared by its clones), to see what a run computes.
+    #[derive(Clone)]
+    struct Counting {
+        inner: Squares,
+        values: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        gradients: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    }
+
+    impl Objective for Counting {
+        fn dim(&self) -> usize {
+            self.inner.dim()
+        }
+        fn param_names(&self) -> Vec<String> {
+            self.inner.param_names()
+        }
+        fn start(&self) -> Vec<f64> {
+            self.inner.start()
+        }
+        fn value(&self, x: &[f64]) -> f64 {
+            self.values
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.value(x)
+        }
+        fn eval_chunk(&self, x: &[Chunk]) -> Chunk {
+            self.inner.eval_chunk(x)
+        }
+        fn eval_var<'t>(&self, x: &[Var<'t>]) -> Var<'t> {
+            self.inner.eval_var(x)
+        }
+        fn eval_hyper(&self, x: &[Hyper]) -> Hyper {
+            self.inner.eval_hyper(x)
+        }
+        fn gradient(
+            &self,
+            engine: Engine,
+            x: &[f64],
+            grad: &mut [f64],
+            scratch: &mut Scratch,
+        ) -> (f64, usize) {
+            self.gradients
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.gradient(engine, x, grad, scratch)
+        }
+        fn box_clone(&self) -> Box<dyn Objective> {
+            Box::new(self.clone())
+        }
+    }
+
+    /// Runs `spec` on the counting objective for `steps` steps; returns the objective's
+    /// (value, gradient) calls and the run's counts.
+    fn count_calls(optimizer: &str, prefetch: bool, steps: usize) -> (u64, u64, Counts) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let objective = Counting {
+            inner: Squares { n: 3, skew: 0.0 },
+            values: Default::default(),
+            gradients: Default::default(),
+        };
+        let (values, gradients) = (objective.values.clone(), objective.gradients.clone());
+        let mut r = build(
+            RunSpec::new(optimizer),
+            Box::new(objective),
+            Engine::Reverse,
+            prefetch,
+        );
+        values.store(0, Relaxed);
+        gradients.store(0, Relaxed);
+        r.restart_from(r.start().to_vec());
+        for _ in 0..steps {
+            assert!(r.step());
+        }
+        // Wall time is not reproducible.
+        let counts = Counts {
+            gradient_nanos: 0,
+            ..r.counts
+        };
+        (values.load(Relaxed), gradients.load(Relaxed), counts)
+    }
+
+    #[test]
+    fn a_gradient_step_costs_one_engine_evaluation_instead_of_a_gradient_and_a_value() {
+        // 10 steps; the engine check adds a reverse gradient at steps 0, 1, 2, 4 and 8.
+        let checks = 5;
+        let (values, gradients, counts) = count_calls("adam", false, 10);
+        assert_eq!((values, gradients), (1 + 10, 10 + checks));
+        let (values, gradients, cached) = count_calls("adam", true, 10);
+        assert_eq!(
+            (values, gradients),
+            (0, 1 + 10 + checks),
+            "the start's and every step's loss come with the next step's gradient"
+        );
+        assert_eq!(
+            cached, counts,
+            "a served gradient is counted as the call it replaces"
+        );
+        assert_eq!(counts.gradient, 10);
+        // Newton asks for a Hessian: the prefetch at the start goes unused, then the run
+        // reports losses by plain values again.
+        let (values, gradients, plain) = count_calls("newton", false, 10);
+        assert_eq!((values, gradients), (1 + 10, checks));
+        let (values, gradients, cached) = count_calls("newton", true, 10);
+        assert_eq!((values, gradients), (10, 1 + checks));
+        assert_eq!(cached, plain);
+    }
+
+    /// A run with the given engine; without `prefetch` every reported loss is a plain value
+    /// evaluation and no gradient is ever served from the cache (the behaviour before it).
+    fn build(spec: RunSpec, objective: Box<dyn Objective>, engine: Engine, prefetch: bool) -> Run {
+        let start = objective.start();
+        let stop = StopConfig {
+            max_steps: u64::MAX,
+            ..StopConfig::default()
+        };
+        let mut r = Run::new(spec, objective, engine, stop, 3, start.clone()).unwrap();
+        if !prefetch {
+            r.prefetching = false;
+            r.restart_from(start);
+            assert!(!r.prefetch.is_filled());
+        }
+        r
+    }
+
+    /// Everything a step leaves behind that prefetching must not change, as bits.
+    fn trace(r: &Run) -> Vec<u64> {
+        let c = r.counts();
+        let mut t: Vec<u64> = r.params().iter().map(|p| p.to_bits()).collect();
+        t.extend([
+            r.steps(),
+            r.loss().to_bits(),
+            r.best_loss().to_bits(),
+            r.grad_norm().map_or(1, f64::to_bits),
+            r.optimizer().lr().to_bits(),
+            c.value,
+            c.gradient,
+            c.hessian,
+            c.passes,
+            r.history().points().len() as u64,
+            u64::from(r.status().is_running()),
+        ]);
+        t
+    }
+
+    /// Steps `spec` with and without prefetching and requires identical traces at every
+    /// step; returns whether the prefetching run still prefetches at the end (its gradients
+    /// were all used).
+    fn same_with_and_without(
+        spec: &RunSpec,
+        objective: &dyn Objective,
+        engine: Engine,
+        steps: usize,
+    ) -> bool {
+        let mut plain = build(spec.clone(), objective.box_clone(), engine, false);
+        let mut cached = build(spec.clone(), objective.box_clone(), engine, true);
+        let what = format!("{} ({:?})", spec.label, engine);
+        assert_eq!(trace(&cached), trace(&plain), "{what} at the start");
+        for step in 1..=steps {
+            let (a, b) = (plain.step(), cached.step());
+            assert_eq!(a, b, "{what}");
+            assert_eq!(trace(&cached), trace(&plain), "{what} at step {step}");
+        }
+        assert!(!plain.prefetching);
+        cached.prefetching
+    }
+
+    /// Whether an optimizer starts every step with a gradient at its current parameters: only
+    /// those keep prefetching.
+    fn asks_gradient_first(optimizer: &str) -> bool {
+        !matches!(
+            optimizer,
+            "newton" | "nelder_mead" | "genetic" | "random_search" | "levenberg_marquardt"
+        )
+    }
+
+    fn specs() -> Vec<RunSpec> {
+        let mut specs: Vec<RunSpec> = optim::registry::names()
+            .iter()
+            .map(|n| RunSpec::new(n))
+            .collect();
+        specs.push(RunSpec {
+            label: "adam clipped".into(),
+            clip: Some(optim::clip::GradClip::norm(0.5)),
+            ..RunSpec::new("adam")
+        });
+        specs.push(RunSpec {
+            label: "adam on a plateau schedule".into(),
+            schedule: Some(optim::schedule::Schedule::plateau()),
+            ..RunSpec::new("adam")
+        });
+        specs.push(RunSpec {
+            label: "lbfgs fixed step".into(),
+            hyperparameters: vec![
+                ("strong_wolfe".into(), HyperValue::Bool(false)),
+                ("lr".into(), HyperValue::Float(1e-3)),
+            ],
+            ..RunSpec::new("lbfgs")
+        });
+        specs
+    }
+
+    const ENGINES: [Engine; 4] = [
+        Engine::Reverse,
+        Engine::Forward { chunk: 1 },
+        Engine::Forward { chunk: 8 },
+        Engine::Finite,
+    ];
+
+    #[test]
+    fn prefetching_changes_nothing_on_an_expression_for_any_optimizer_or_engine() {
+        let expr =
+            crate::expr::Expression::parse("(1 - x)^2 + 100 * (y - x^2)^2 + sin(x * y)").unwrap();
+        let objective = crate::objective::ExpressionObjective::new(expr, vec![-1.5, 2.0], None);
+        for spec in specs() {
+            for engine in ENGINES {
+                let still = same_with_and_without(&spec, &objective, engine, 40);
+                assert_eq!(
+                    still,
+                    asks_gradient_first(&spec.optimizer),
+                    "{} ({engine:?}) keeps prefetching",
+                    spec.label
+                );
+            }
+        }
+    }
+
+    /// Full-batch binary classification with a 2-4-4-1 tanh MLP (33 parameters).
+    fn mlp(batch_size: usize) -> crate::objective::ModelObjective<crate::model::Model> {
+        use crate::data::{Batcher, Generator};
+        use crate::model::{Activation, Init, Loss, LossKind, Mlp, Model, init_params};
+        let train = Generator::Moons { n: 40, noise: 0.1 }.generate(5).unwrap();
+        let n = train.len();
+        let mlp =
+            Mlp::with_hidden(vec![2, 4, 4, 1], Activation::Tanh, Activation::Identity).unwrap();
+        let model = Model::Mlp(mlp);
+        let start = init_params(&model, &Init::XavierUniform, 5).unwrap();
+        let names = (0..start.len()).map(|i| format!("p{i}")).collect();
+        crate::objective::ModelObjective::new(
+            model,
+            Loss::new(LossKind::BceWithLogits),
+            train,
+            None,
+            start,
+            Batcher::new(n, batch_size, 5).unwrap(),
+            names,
+        )
+    }
+
+    #[test]
+    fn prefetching_changes_nothing_when_training_a_model() {
+        let objective = mlp(40);
+        assert!(!objective.is_stochastic());
+        let mut specs = specs();
+        specs.retain(|s| {
+            matches!(
+                s.label.as_str(),
+                "adam"
+                    | "adam clipped"
+                    | "adam on a plateau schedule"
+                    | "sgd"
+                    | "lbfgs"
+                    | "lbfgs fixed step"
+                    | "newton"
+                    | "nelder_mead"
+                    | "rprop"
+            )
+        });
+        assert_eq!(specs.len(), 9);
+        for spec in &specs {
+            for engine in ENGINES {
+                let still = same_with_and_without(spec, &objective, engine, 12);
+                assert_eq!(
+                    still,
+                    asks_gradient_first(&spec.optimizer),
+                    "{}",
+                    spec.label
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn minibatches_never_prefetch() {
+        let objective = mlp(8);
+        assert!(objective.is_stochastic());
+        let mut r = build(
+            RunSpec::new("adam"),
+            Box::new(objective),
+            Engine::Reverse,
+            true,
+        );
+        for _ in 0..10 {
+            r.step();
+            assert!(!r.prefetch.is_filled());
+        }
+    }
+
+    #[test]
+    fn rewinds_engine_switches_and_restarts_leave_the_trajectory_unchanged() {
+        let expr = crate::expr::Expression::parse("(1 - x)^2 + 100 * (y - x^2)^2").unwrap();
+        let objective = crate::objective::ExpressionObjective::new(expr, vec![-1.5, 2.0], None);
+        let spec = RunSpec {
+            clip: Some(optim::clip::GradClip::norm(1.0)),
+            ..RunSpec::new("adam")
+        };
+        let script = |r: &mut Run| {
+            let mut traces = Vec::new();
+            for _ in 0..50 {
+                r.step();
+            }
+            traces.push(trace(r));
+            r.set_engine(Engine::Forward { chunk: 1 });
+            for _ in 0..30 {
+                r.step();
+            }
+            traces.push(trace(r));
+            // Back across the engine switch and the snapshot at step 64, then replayed with
+            // the forward engine.
+            assert_eq!(r.rewind(37), 43);
+            traces.push(trace(r));
+            r.set_hyperparameter("lr", HyperValue::Float(0.01)).unwrap();
+            for _ in 0..37 {
+                r.step();
+            }
+            traces.push(trace(r));
+            r.set_engine(Engine::Reverse);
+            r.step();
+            traces.push(trace(r));
+            r.restart_from(vec![0.5, 0.5]);
+            for _ in 0..5 {
+                r.step();
+            }
+            traces.push(trace(r));
+            traces
+        };
+        let mut plain = build(spec.clone(), objective.box_clone(), Engine::Reverse, false);
+        let mut cached = build(spec, objective.box_clone(), Engine::Reverse, true);
+        assert_eq!(script(&mut cached), script(&mut plain));
+        assert!(cached.prefetching);
+        // A cache kept across the engine switch would have served a reverse gradient to the
+        // first forward step: counted with one pass instead of two.
+        assert_eq!(cached.counts().passes, 5);
     }
 }
