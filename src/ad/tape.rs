@@ -580,17 +580,17 @@ impl Tape {
         }
         let mut hi = edges.len();
         let mut i = nodes.len();
-        for node in nodes.iter().rev() {
+        while i > 0 {
             i -= 1;
+            let node = &nodes[i];
             let lo = node.start as usize;
             if let Op::AffineOut(b) = node.op {
-                // The whole layer at the first of its outputs the sweep meets (its last, or
-                // the output itself): every consumer of every output has been swept by then.
+                // The whole layer at the first of its outputs the sweep meets (its last, or the
+                // output itself): every consumer of every output has been swept by then. The
+                // block's outputs have no edges, so the sweep goes on below the block.
                 let blk = affines[b as usize];
-                let last = (blk.out_start + blk.batch * blk.m) as usize - 1;
-                if i == last.min(out) {
-                    affine_backward(&blk, all, adj, affine_inputs, affine_values, i);
-                }
+                affine_backward(&blk, all, adj, affine_inputs, affine_values, i);
+                i = blk.out_start as usize;
                 hi = lo;
                 continue;
             }
@@ -745,27 +745,37 @@ fn affine_backward(
     let weights: Vec<f64> = nodes[w0..w0 + m * n].iter().map(|w| w.value).collect();
     let first = blk.values as usize;
     let xs = &values[first..first + blk.batch as usize * n];
+    // Sums over the batch go into local buffers first (contiguous, no aliasing with the
+    // adjoints, so the inner loops vectorise), then into the adjoints once.
+    let mut gw = vec![0.0; m * n];
+    let mut gb = vec![0.0; m];
     let mut dx = vec![0.0; n];
     for (s, dzs) in dz.chunks(m).enumerate() {
         let x = &xs[s * n..(s + 1) * n];
-        dx.fill(0.0);
-        for (j, &a) in dzs.iter().enumerate() {
-            low[b0 + j] += a;
-            for (g, &xk) in low[w0 + j * n..w0 + (j + 1) * n].iter_mut().zip(x) {
+        for ((&a, g), b) in dzs.iter().zip(gw.chunks_exact_mut(n)).zip(&mut gb) {
+            *b += a;
+            for (g, &xk) in g.iter_mut().zip(x) {
                 *g += a * xk;
-            }
-            if !blk.consts {
-                for (d, &w) in dx.iter_mut().zip(&weights[j * n..(j + 1) * n]) {
-                    *d += a * w;
-                }
             }
         }
         if !blk.consts {
+            dx.fill(0.0);
+            for (&a, w) in dzs.iter().zip(weights.chunks_exact(n)) {
+                for (d, &w) in dx.iter_mut().zip(w) {
+                    *d += a * w;
+                }
+            }
             let edges = &inputs[first + s * n..first + (s + 1) * n];
             for (e, &d) in edges.iter().zip(&dx) {
                 low[e.parent as usize] += e.partial * d;
             }
         }
+    }
+    for (a, g) in low[w0..w0 + m * n].iter_mut().zip(&gw) {
+        *a += g;
+    }
+    for (a, g) in low[b0..b0 + m].iter_mut().zip(&gb) {
+        *a += g;
     }
 }
 
@@ -1407,10 +1417,15 @@ impl<'t> Scalar for Var<'t> {
         };
         // An input that depends on two nodes gets a node of its own; one that depends on one
         // (a node, or `tanh` of one) enters as that node with its derivative.
-        let inputs: Vec<Self> = inputs[..batch * n]
-            .iter()
-            .map(|x| if x.terms() > 1 { x.settled() } else { *x })
-            .collect();
+        let settled: Vec<Self>;
+        let mut inputs = &inputs[..batch * n];
+        if inputs.iter().any(|x| x.terms() > 1) {
+            settled = inputs
+                .iter()
+                .map(|x| if x.terms() > 1 { x.settled() } else { *x })
+                .collect();
+            inputs = &settled;
+        }
         let values: Vec<f64> = inputs.iter().map(|x| x.value).collect();
         let edges: Vec<Edge> = inputs
             .iter()
@@ -1480,21 +1495,31 @@ impl<'t> Var<'t> {
         out: &mut [Self],
     ) {
         let m = biases.len();
-        let mut transposed = vec![0.0; n * m];
-        for (j, row) in weights.chunks_exact(n).enumerate() {
-            for (k, w) in row.iter().enumerate() {
-                transposed[k * m + j] = w.value;
-            }
-        }
         let mut z = vec![0.0; out.len()];
-        for (acc, x) in z.chunks_exact_mut(m).zip(values.chunks_exact(n)) {
-            for (&xk, wk) in x.iter().zip(transposed.chunks_exact(m)) {
-                for (a, &w) in acc.iter_mut().zip(wk) {
-                    *a += w * xk;
+        if m < 4 {
+            // Few outputs (a logit layer): one running sum per output.
+            let w: Vec<f64> = weights.iter().map(|w| w.value).collect();
+            for (acc, x) in z.chunks_exact_mut(m).zip(values.chunks_exact(n)) {
+                for ((a, row), b) in acc.iter_mut().zip(w.chunks_exact(n)).zip(biases) {
+                    *a = row.iter().zip(x).fold(0.0, |sum, (w, xk)| sum + w * xk) + b.value;
                 }
             }
-            for (a, b) in acc.iter_mut().zip(biases) {
-                *a += b.value;
+        } else {
+            let mut transposed = vec![0.0; n * m];
+            for (j, row) in weights.chunks_exact(n).enumerate() {
+                for (k, w) in row.iter().enumerate() {
+                    transposed[k * m + j] = w.value;
+                }
+            }
+            for (acc, x) in z.chunks_exact_mut(m).zip(values.chunks_exact(n)) {
+                for (&xk, wk) in x.iter().zip(transposed.chunks_exact(m)) {
+                    for (a, &w) in acc.iter_mut().zip(wk) {
+                        *a += w * xk;
+                    }
+                }
+                for (a, b) in acc.iter_mut().zip(biases) {
+                    *a += b.value;
+                }
             }
         }
         let first = tape.push_affine(w0, b0, n, m, values, inputs, &z);
@@ -2285,5 +2310,125 @@ mod tests {
         let ops: Vec<Op> = fused.nodes().iter().map(|n| n.op).collect();
         assert_eq!(ops[8..11], [Op::Fused; 3]);
         assert!(matches!(ops[11], Op::MatVecRow(_)));
+    }
+
+    /// `sum_q t[q] * tanh(z[q])` over a batch layer `z = W x_s + b`, recorded as one block
+    /// (`blocked`) or by the default loops. Weights `v[..m n]`, biases the next `m`, inputs
+    /// `tanh(v[p])` or, for odd picks, `v[p] * v[p + 1]` (a value of two nodes).
+    fn batch_layer<'t>(
+        v: &[Var<'t>],
+        dims: (usize, usize, usize),
+        picks: &[usize],
+        blocked: bool,
+    ) -> Var<'t> {
+        let (batch, m, n) = dims;
+        let (w, rest) = v.split_at(m * n);
+        let b = &rest[..m];
+        let xs: Vec<Var<'t>> = picks
+            .iter()
+            .map(|&p| {
+                if p % 2 == 0 {
+                    v[p].tanh()
+                } else {
+                    v[p] * v[(p + 1) % v.len()]
+                }
+            })
+            .collect();
+        let mut z = vec![Var::constant(0.0); batch * m];
+        if blocked {
+            Var::affine_batch(w, b, &xs, n, &mut z);
+        } else {
+            crate::ad::affine_batch_loops(w, b, &xs, n, &mut z);
+        }
+        let t: Vec<f64> = (0..batch * m).map(|q| 0.5 + q as f64 * 0.125).collect();
+        let act: Vec<Var<'t>> = z.iter().map(|z| z.tanh()).collect();
+        Var::dot_const(&act, &t)
+    }
+
+    #[test]
+    fn affine_blocks_match_the_per_output_loops_on_both_tapes() {
+        let mut rng = Lcg(7);
+        for case in 0..60 {
+            let dims = (1 + rng.below(5), 1 + rng.below(7), 1 + rng.below(6));
+            let (batch, m, n) = dims;
+            let extra = 1 + rng.below(5);
+            let x: Vec<f64> = (0..m * n + m + extra).map(|_| rng.next()).collect();
+            // Inputs from the extra variables, the biases and the weights, with repeats.
+            let picks: Vec<usize> = (0..batch * n).map(|_| rng.below(x.len())).collect();
+            let mut tape = if case % 2 == 0 {
+                Tape::fused()
+            } else {
+                Tape::new()
+            };
+            let (mut g_block, mut g_loops) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            let v1 = gradient_with(&mut tape, &x, &mut g_block, |v| {
+                batch_layer(v, dims, &picks, true)
+            });
+            let outs = tape
+                .nodes()
+                .iter()
+                .filter(|node| matches!(node.op, Op::AffineOut(_)))
+                .count();
+            assert_eq!(outs, batch * m, "case {case}");
+            let v2 = gradient_with(&mut tape, &x, &mut g_loops, |v| {
+                batch_layer(v, dims, &picks, false)
+            });
+            assert_eq!(
+                v1.to_bits(),
+                v2.to_bits(),
+                "case {case}: values are dot + b"
+            );
+            for (a, b) in g_block.iter().zip(&g_loops) {
+                assert!(
+                    close(*a, *b, 1e-13),
+                    "case {case} {dims:?}: {g_block:?} vs {g_loops:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn affine_const_blocks_views_and_a_sweep_from_inside_the_block() {
+        // 3 samples × 2 inputs, 2 outputs: z[s][j] = w[j] · x[s] + b[j].
+        let data = [1.0, 2.0, -1.0, 0.5, 3.0, -2.0];
+        let tape = Tape::new();
+        let p = tape.vars(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+        let (w, b) = p.split_at(4);
+        let mut z = [Var::constant(0.0); 6];
+        Var::affine_batch_const(w, b, &data, 2, &mut z);
+        let mut expect = [0.0; 6];
+        crate::ad::affine_batch_const_loops(
+            &[0.1, 0.2, 0.3, 0.4],
+            &[0.5, 0.6],
+            &data,
+            2,
+            &mut expect,
+        );
+        let values: Vec<f64> = z.iter().map(|v| v.value()).collect();
+        assert_eq!(values, expect);
+        let view = tape.nodes();
+        assert_eq!(view.len(), 6 + 6);
+        assert_eq!(view[6 + 3].op.name(), "affine");
+        // Sample 1, unit 1: weight row 1 (nodes 2, 3), no input nodes, bias 1 (node 5).
+        assert_eq!(view[6 + 3].inputs, [2, 3, 5]);
+        // A sweep from an output inside the block sees only that output.
+        tape.backward(z[3]);
+        let adj: Vec<f64> = p.iter().map(|&v| tape.adjoint(v)).collect();
+        assert_eq!(adj, [0.0, 0.0, -1.0, 0.5, 0.0, 1.0]);
+        tape.backward(z[2]);
+        let adj: Vec<f64> = p.iter().map(|&v| tape.adjoint(v)).collect();
+        assert_eq!(adj, [-1.0, 0.5, 0.0, 0.0, 1.0, 0.0]);
+        // Weights that are not consecutive nodes fall back to the loops: no block.
+        let tape = Tape::new();
+        let p = tape.vars(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+        let w = [p[3], p[2], p[1], p[0]];
+        let mut z = [Var::constant(0.0); 6];
+        Var::affine_batch_const(&w, &p[4..], &data, 2, &mut z);
+        assert!(
+            tape.nodes()
+                .iter()
+                .all(|n| !matches!(n.op, Op::AffineOut(_)))
+        );
+        assert_eq!(z[0].value(), 0.4 + 0.3 * 2.0 + 0.5);
     }
 }
