@@ -44,6 +44,8 @@
 
 use std::cell::RefCell;
 use std::fmt;
+
+use nalgebra::{DMatrixView, DMatrixViewMut};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::{
@@ -745,37 +747,33 @@ fn affine_backward(
     let weights: Vec<f64> = nodes[w0..w0 + m * n].iter().map(|w| w.value).collect();
     let first = blk.values as usize;
     let xs = &values[first..first + blk.batch as usize * n];
-    // Sums over the batch go into local buffers first (contiguous, no aliasing with the
-    // adjoints, so the inner loops vectorise), then into the adjoints once.
+    let batch = blk.batch as usize;
+    // The outputs' adjoints as a full `batch × m` matrix (outputs the sweep did not reach: 0).
+    let mut dzf = vec![0.0; batch * m];
+    dzf[..dz.len()].copy_from_slice(dz);
+    // dW = dZᵀ X and dX = dZ W as matrix products (nalgebra hands these sizes to the
+    // `matrixmultiply` kernels); every view is row-major over the flat buffers.
+    let dz_t = DMatrixView::from_slice_with_strides(&dzf, m, batch, 1, m);
+    let x = DMatrixView::from_slice_with_strides(xs, batch, n, n, 1);
     let mut gw = vec![0.0; m * n];
-    let mut gb = vec![0.0; m];
-    let mut dx = vec![0.0; n];
-    for (s, dzs) in dz.chunks(m).enumerate() {
-        let x = &xs[s * n..(s + 1) * n];
-        for ((&a, g), b) in dzs.iter().zip(gw.chunks_exact_mut(n)).zip(&mut gb) {
-            *b += a;
-            for (g, &xk) in g.iter_mut().zip(x) {
-                *g += a * xk;
-            }
-        }
-        if !blk.consts {
-            dx.fill(0.0);
-            for (&a, w) in dzs.iter().zip(weights.chunks_exact(n)) {
-                for (d, &w) in dx.iter_mut().zip(w) {
-                    *d += a * w;
-                }
-            }
-            let edges = &inputs[first + s * n..first + (s + 1) * n];
-            for (e, &d) in edges.iter().zip(&dx) {
-                low[e.parent as usize] += e.partial * d;
-            }
-        }
-    }
+    DMatrixViewMut::from_slice_with_strides_mut(&mut gw, m, n, n, 1).gemm(1.0, &dz_t, &x, 0.0);
     for (a, g) in low[w0..w0 + m * n].iter_mut().zip(&gw) {
         *a += g;
     }
-    for (a, g) in low[b0..b0 + m].iter_mut().zip(&gb) {
-        *a += g;
+    for row in dzf.chunks_exact(m) {
+        for (a, &d) in low[b0..b0 + m].iter_mut().zip(row) {
+            *a += d;
+        }
+    }
+    if !blk.consts {
+        let dz = DMatrixView::from_slice_with_strides(&dzf, batch, m, m, 1);
+        let w = DMatrixView::from_slice_with_strides(&weights, m, n, n, 1);
+        let mut dx = vec![0.0; batch * n];
+        DMatrixViewMut::from_slice_with_strides_mut(&mut dx, batch, n, n, 1).gemm(1.0, &dz, &w, 0.0);
+        let edges = &inputs[first..first + batch * n];
+        for (e, &d) in edges.iter().zip(&dx) {
+            low[e.parent as usize] += e.partial * d;
+        }
     }
 }
 
