@@ -14,6 +14,13 @@
 //! 16 nodes and 16 indices instead of 512 edges of 16 bytes, and the backward sweep reads
 //! 16 bytes per multiply instead of 32 (the edges were what bound the time).
 //!
+//! A dense layer over a whole batch ([`Scalar::affine_batch`]) is one block too: `batch × m`
+//! edge-free output nodes, the inputs' values and (node, derivative) pairs on the side. The
+//! sweep meets the block once (at the first of its outputs it reaches, after every consumer)
+//! and does the layer's backward as two matrix products, `dW = dZᵀ X` and `dX = dZ W`, with
+//! nalgebra's `gemm`; the sweep then continues below the block. A 2-16-16-1 network on 200
+//! samples is three such blocks plus the loss, instead of ~20,000 scalar nodes.
+//!
 //! Constants are not recorded: a [`Var`] without a tape is just a value, so `x * 2.0` records
 //! one `MulConst` node with one edge and `constant(2.0) * constant(3.0)` records nothing.
 //!
@@ -45,7 +52,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use nalgebra::{DMatrixView, DMatrixViewMut};
+use nalgebra::DMatrix;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::{
@@ -748,31 +755,35 @@ fn affine_backward(
     let first = blk.values as usize;
     let xs = &values[first..first + blk.batch as usize * n];
     let batch = blk.batch as usize;
-    // The outputs' adjoints as a full `batch × m` matrix (outputs the sweep did not reach: 0).
-    let mut dzf = vec![0.0; batch * m];
-    dzf[..dz.len()].copy_from_slice(dz);
-    // dW = dZᵀ X and dX = dZ W as matrix products (nalgebra hands these sizes to the
-    // `matrixmultiply` kernels); every view is row-major over the flat buffers.
-    let dz_t = DMatrixView::from_slice_with_strides(&dzf, m, batch, 1, m);
-    let x = DMatrixView::from_slice_with_strides(xs, batch, n, n, 1);
-    let mut gw = vec![0.0; m * n];
-    DMatrixViewMut::from_slice_with_strides_mut(&mut gw, m, n, n, 1).gemm(1.0, &dz_t, &x, 0.0);
-    for (a, g) in low[w0..w0 + m * n].iter_mut().zip(&gw) {
-        *a += g;
-    }
-    for row in dzf.chunks_exact(m) {
-        for (a, &d) in low[b0..b0 + m].iter_mut().zip(row) {
-            *a += d;
+    // dW = dZᵀ X and dX = dZ W as matrix products through nalgebra's `gemm` (which hands these
+    // sizes to the `matrixmultiply` kernels). nalgebra is column-major and the block's buffers
+    // are row-major, so dZ and X are copied transposed (outputs the sweep did not reach: 0).
+    let mut dz_cm = DMatrix::<f64>::zeros(batch, m);
+    for (s, row) in dz.chunks(m).enumerate() {
+        for (j, &d) in row.iter().enumerate() {
+            dz_cm[(s, j)] = d;
         }
     }
+    let x_cm = DMatrix::from_row_slice(batch, n, xs);
+    let mut gw = DMatrix::<f64>::zeros(m, n);
+    gw.gemm_tr(1.0, &dz_cm, &x_cm, 0.0);
+    for j in 0..m {
+        for (k, a) in low[w0 + j * n..w0 + (j + 1) * n].iter_mut().enumerate() {
+            *a += gw[(j, k)];
+        }
+    }
+    for (j, a) in low[b0..b0 + m].iter_mut().enumerate() {
+        *a += dz_cm.column(j).iter().sum::<f64>();
+    }
     if !blk.consts {
-        let dz = DMatrixView::from_slice_with_strides(&dzf, batch, m, m, 1);
-        let w = DMatrixView::from_slice_with_strides(&weights, m, n, n, 1);
-        let mut dx = vec![0.0; batch * n];
-        DMatrixViewMut::from_slice_with_strides_mut(&mut dx, batch, n, n, 1).gemm(1.0, &dz, &w, 0.0);
+        let w = DMatrix::from_row_slice(m, n, &weights);
+        let mut dx = DMatrix::<f64>::zeros(batch, n);
+        dx.gemm(1.0, &dz_cm, &w, 0.0);
         let edges = &inputs[first..first + batch * n];
-        for (e, &d) in edges.iter().zip(&dx) {
-            low[e.parent as usize] += e.partial * d;
+        for (s, row) in edges.chunks_exact(n).enumerate() {
+            for (k, e) in row.iter().enumerate() {
+                low[e.parent as usize] += e.partial * dx[(s, k)];
+            }
         }
     }
 }

@@ -43,7 +43,7 @@ const PALETTE: [Color; 10] = [
     Color::Rgb(205, 133, 63),  // peru
 ];
 
-/// The colour of run number `i`; cycles after [`PALETTE`]'s ten entries.
+/// The colour of run number `i`; cycles after the palette's ten entries.
 #[must_use]
 pub fn run_color(i: usize) -> Color {
     PALETTE[i % PALETTE.len()]
