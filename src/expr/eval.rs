@@ -1,7 +1,16 @@
-//! The two fast gradient paths on plain `f64` arrays over the compiled instruction list:
-//! reverse mode (one forward sweep, one adjoint sweep: back-propagation over the Wengert list)
-//! and chunked forward mode (value plus up to [`MAX_CHUNK`] tangents per register). Local
-//! partials come from the helpers in [`crate::ad`] so both agree with the engines and PyTorch.
+//! The two fast gradient paths on plain `f64` register files over a lowered form of the
+//! compiled instruction list: reverse mode (one value sweep, one adjoint sweep: back-propagation
+//! over the Wengert list) and chunked forward mode (value plus up to [`MAX_CHUNK`] tangents per
+//! register). Local partials come from the helpers in [`crate::ad`] so both agree with the
+//! engines and PyTorch.
+//!
+//! The lowering exists because a small gradient is all interpreter overhead: constant operands
+//! become immediates (no constant registers), `x^2` becomes `Square`, and a few common adjacent
+//! pairs (a squared difference, a scaled addend) become one operation. Programs of at most
+//! [`SMALL`] registers index fixed 256-entry register files with `u8`s, which needs no bounds
+//! checks; larger ones use `u32` indices into slices.
+
+use std::fmt::Debug;
 
 use super::compile::{Func, Instr};
 use crate::ad::dual::MAX_CHUNK;
@@ -10,23 +19,113 @@ use crate::ad::{
     softplus_derivative,
 };
 
+/// The most registers a program may have to run on the fixed-size, `u8`-indexed register files.
+pub(crate) const SMALL: usize = 256;
+
 /// Reusable scratch for the fast paths: after the first call with a given expression, no call
 /// allocates.
 #[derive(Debug, Clone, Default)]
 pub struct Workspace {
-    vals: Vec<f64>,
-    adj: Vec<f64>,
+    vals: Store<f64>,
+    adj: Store<f64>,
     /// Tangents by lane width: forward mode uses the narrowest that holds a pass.
-    t1: Vec<[f64; 1]>,
-    t2: Vec<[f64; 2]>,
-    t4: Vec<[f64; 4]>,
-    tangents: Vec<[f64; MAX_CHUNK]>,
+    t1: Store<[f64; 1]>,
+    t2: Store<[f64; 2]>,
+    t4: Store<[f64; 4]>,
+    t8: Store<[f64; MAX_CHUNK]>,
+}
+
+/// One register file, in the form each index width needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Store<T> {
+    small: Option<Box<[T; SMALL]>>,
+    large: Vec<T>,
+}
+
+impl<T> Default for Store<T> {
+    fn default() -> Store<T> {
+        Store {
+            small: None,
+            large: Vec::new(),
+        }
+    }
+}
+
+/// What a register file is filled with before first use.
+pub(crate) trait Zero: Copy {
+    const ZERO: Self;
+}
+
+impl Zero for f64 {
+    const ZERO: f64 = 0.0;
+}
+
+impl<const L: usize> Zero for [f64; L] {
+    const ZERO: [f64; L] = [0.0; L];
+}
+
+/// A register index of a lowered program, and the register files it indexes.
+pub(crate) trait Slot: Copy + Debug {
+    /// A register file of `T`s that holds every register of the program.
+    type File<T: Zero>: ?Sized;
+    /// Register `k`; the lowering picks the index type so that every register fits.
+    fn new(k: usize) -> Self;
+    /// The register file for a program of `n` registers, allocated on first use.
+    fn file<T: Zero>(store: &mut Store<T>, n: usize) -> &mut Self::File<T>;
+    fn get<T: Zero>(file: &Self::File<T>, r: Self) -> T;
+    fn at<T: Zero>(file: &mut Self::File<T>, r: Self) -> &mut T;
+}
+
+impl Slot for u8 {
+    /// Every `u8` is in range of a 256-entry array, so no access carries a bounds check.
+    type File<T: Zero> = [T; SMALL];
+    #[inline(always)]
+    #[allow(clippy::cast_possible_truncation)]
+    fn new(k: usize) -> u8 {
+        k as u8
+    }
+    #[inline]
+    fn file<T: Zero>(store: &mut Store<T>, _n: usize) -> &mut [T; SMALL] {
+        store
+            .small
+            .get_or_insert_with(|| Box::new([T::ZERO; SMALL]))
+    }
+    #[inline(always)]
+    fn get<T: Zero>(file: &[T; SMALL], r: u8) -> T {
+        file[usize::from(r)]
+    }
+    #[inline(always)]
+    fn at<T: Zero>(file: &mut [T; SMALL], r: u8) -> &mut T {
+        &mut file[usize::from(r)]
+    }
+}
+
+impl Slot for u32 {
+    type File<T: Zero> = [T];
+    #[inline(always)]
+    #[allow(clippy::cast_possible_truncation)]
+    fn new(k: usize) -> u32 {
+        k as u32
+    }
+    #[inline]
+    fn file<T: Zero>(store: &mut Store<T>, n: usize) -> &mut [T] {
+        store.large.resize(n, T::ZERO);
+        &mut store.large
+    }
+    #[inline(always)]
+    fn get<T: Zero>(file: &[T], r: u32) -> T {
+        file[r as usize]
+    }
+    #[inline(always)]
+    fn at<T: Zero>(file: &mut [T], r: u32) -> &mut T {
+        &mut file[r as usize]
+    }
 }
 
 /// `d f(a) / d a` given the argument `a` and the result `v = f(a)`, by PyTorch's formulas
 /// (several are written in terms of the result, as autograd does).
 #[inline]
-fn derivative(f: Func, a: f64, v: f64) -> f64 {
+pub(crate) fn derivative(f: Func, a: f64, v: f64) -> f64 {
     match f {
         Func::Exp => v,
         Func::Ln => 1.0 / a,
@@ -79,134 +178,353 @@ fn powi_slope(x: f64, n: i32) -> f64 {
     }
 }
 
-pub(crate) fn value(prog: &Program, x: &[f64], work: &mut Workspace) -> f64 {
-    let n = prog.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    work.vals.resize(n, 0.0);
-    run_values(prog, x, &mut work.vals);
-    work.vals[n - 1]
-}
-
-/// One operation of the lowered program the fast paths run: the operations of the
-/// instruction list with a constant operand folded into the operation (`x * 100` reads no
-/// constant register and has one operand to differentiate), and `powi 2` as `Square`. Each
-/// computes exactly the `f64` operations of the instruction it replaces, so values agree bit
-/// for bit with the generic evaluation.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Op {
-    Add(u32, u32),
-    Sub(u32, u32),
-    Mul(u32, u32),
-    Div(u32, u32),
-    Neg(u32),
-    /// `a + c`.
-    AddC(u32, f64),
-    /// `a - c`.
-    SubC(u32, f64),
+/// One operation of the lowered program, reading registers of type `R`. Each computes exactly
+/// the `f64` operations of the instructions it replaces, in the same order, so values agree bit
+/// for bit with the generic evaluation; the fused ones replace an operation whose only use is
+/// the next operation, so the adjoint sweep also adds the same terms in the same order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Op<R> {
+    Add(R, R),
+    Sub(R, R),
+    Mul(R, R),
+    Div(R, R),
+    Neg(R),
+    /// `a + c`; also `a - c` as `a + (-c)`, which IEEE 754 defines to be the same number.
+    AddC(R, f64),
     /// `c - a`.
-    CSub(f64, u32),
+    CSub(f64, R),
     /// `a * c`.
-    MulC(u32, f64),
+    MulC(R, f64),
     /// `a / c`.
-    DivC(u32, f64),
+    DivC(R, f64),
     /// `c / a`.
-    CDiv(f64, u32),
+    CDiv(f64, R),
     /// `a * a` (`powi a, 2`).
-    Square(u32),
-    Powi(u32, i32),
-    Pow(u32, u32),
-    Min(u32, u32),
-    Max(u32, u32),
-    Call1(Func, u32),
+    Square(R),
+    Powi(R, i32),
+    Pow(R, R),
+    Min(R, R),
+    Max(R, R),
+    Call1(Func, R),
+    /// `(a + b)^2`.
+    SqAdd(R, R),
+    /// `(a - b)^2`.
+    SqSub(R, R),
+    /// `(a + c)^2` (and `(a - c)^2`).
+    SqAddC(R, f64),
+    /// `(c - a)^2`.
+    SqCSub(f64, R),
+    /// `a + b * c` (and `a - b * c` as `a + b * (-c)`, the same number).
+    AddMulC(R, R, f64),
 }
 
-/// The lowered form of a compiled expression: the leaves' initial values (constants filled in,
-/// inputs overwritten per call), which leaf reads which input, and one [`Op`] per operation.
+impl<R: Copy> Op<R> {
+    /// The registers this operation reads.
+    fn operands(self) -> [Option<R>; 2] {
+        match self {
+            Op::Neg(a)
+            | Op::AddC(a, _)
+            | Op::CSub(_, a)
+            | Op::MulC(a, _)
+            | Op::DivC(a, _)
+            | Op::CDiv(_, a)
+            | Op::Square(a)
+            | Op::Powi(a, _)
+            | Op::Call1(_, a)
+            | Op::SqAddC(a, _)
+            | Op::SqCSub(_, a) => [Some(a), None],
+            Op::Add(a, b)
+            | Op::Sub(a, b)
+            | Op::Mul(a, b)
+            | Op::Div(a, b)
+            | Op::Pow(a, b)
+            | Op::Min(a, b)
+            | Op::Max(a, b)
+            | Op::SqAdd(a, b)
+            | Op::SqSub(a, b)
+            | Op::AddMulC(a, b, _) => [Some(a), Some(b)],
+        }
+    }
+
+    fn map<Q>(self, f: impl Fn(R) -> Q) -> Op<Q> {
+        match self {
+            Op::Add(a, b) => Op::Add(f(a), f(b)),
+            Op::Sub(a, b) => Op::Sub(f(a), f(b)),
+            Op::Mul(a, b) => Op::Mul(f(a), f(b)),
+            Op::Div(a, b) => Op::Div(f(a), f(b)),
+            Op::Neg(a) => Op::Neg(f(a)),
+            Op::AddC(a, c) => Op::AddC(f(a), c),
+            Op::CSub(c, a) => Op::CSub(c, f(a)),
+            Op::MulC(a, c) => Op::MulC(f(a), c),
+            Op::DivC(a, c) => Op::DivC(f(a), c),
+            Op::CDiv(c, a) => Op::CDiv(c, f(a)),
+            Op::Square(a) => Op::Square(f(a)),
+            Op::Powi(a, n) => Op::Powi(f(a), n),
+            Op::Pow(a, b) => Op::Pow(f(a), f(b)),
+            Op::Min(a, b) => Op::Min(f(a), f(b)),
+            Op::Max(a, b) => Op::Max(f(a), f(b)),
+            Op::Call1(g, a) => Op::Call1(g, f(a)),
+            Op::SqAdd(a, b) => Op::SqAdd(f(a), f(b)),
+            Op::SqSub(a, b) => Op::SqSub(f(a), f(b)),
+            Op::SqAddC(a, c) => Op::SqAddC(f(a), c),
+            Op::SqCSub(c, a) => Op::SqCSub(c, f(a)),
+            Op::AddMulC(a, b, c) => Op::AddMulC(f(a), f(b), c),
+        }
+    }
+}
+
+/// The operation for one instruction of the compiled list, with a constant operand (`konst`
+/// gives a register's constant value, if it is one) folded in.
+fn lower(ins: Instr, konst: impl Fn(u32) -> Option<f64>) -> Op<u32> {
+    match ins {
+        // The compiler folds operations on two constants, so at most one side is one.
+        Instr::Add(a, b) => match (konst(a), konst(b)) {
+            (_, Some(c)) => Op::AddC(a, c),
+            (Some(c), _) => Op::AddC(b, c),
+            _ => Op::Add(a, b),
+        },
+        Instr::Sub(a, b) => match (konst(a), konst(b)) {
+            (_, Some(c)) => Op::AddC(a, -c),
+            (Some(c), _) => Op::CSub(c, b),
+            _ => Op::Sub(a, b),
+        },
+        Instr::Mul(a, b) => match (konst(a), konst(b)) {
+            (_, Some(c)) => Op::MulC(a, c),
+            (Some(c), _) => Op::MulC(b, c),
+            _ => Op::Mul(a, b),
+        },
+        Instr::Div(a, b) => match (konst(a), konst(b)) {
+            (_, Some(c)) => Op::DivC(a, c),
+            (Some(c), _) => Op::CDiv(c, b),
+            _ => Op::Div(a, b),
+        },
+        Instr::Neg(a) => Op::Neg(a),
+        Instr::Powi(a, 2) => Op::Square(a),
+        Instr::Powi(a, n) => Op::Powi(a, n),
+        Instr::Pow(a, b) => Op::Pow(a, b),
+        Instr::Min(a, b) => Op::Min(a, b),
+        Instr::Max(a, b) => Op::Max(a, b),
+        Instr::Call1(f, a) => Op::Call1(f, a),
+        // Unreachable: the compiler puts every leaf before the operations.
+        Instr::Const(_) | Instr::Var(_) => Op::Neg(0),
+    }
+}
+
+/// `op` with `prev` folded in, where `prev` defines register `p`, is used only by `op`, and is
+/// the operation just before it; `None` if the pair has no fused form.
+fn fuse(p: u32, prev: Op<u32>, op: Op<u32>) -> Option<Op<u32>> {
+    Some(match (prev, op) {
+        (Op::Add(a, b), Op::Square(t)) if t == p => Op::SqAdd(a, b),
+        (Op::Sub(a, b), Op::Square(t)) if t == p => Op::SqSub(a, b),
+        (Op::AddC(a, c), Op::Square(t)) if t == p => Op::SqAddC(a, c),
+        (Op::CSub(c, a), Op::Square(t)) if t == p => Op::SqCSub(c, a),
+        (Op::MulC(b, c), Op::Add(x, y)) if y == p && x != p => Op::AddMulC(x, b, c),
+        (Op::MulC(b, c), Op::Add(x, y)) if x == p && y != p => Op::AddMulC(y, b, c),
+        (Op::MulC(b, c), Op::Sub(x, y)) if y == p && x != p => Op::AddMulC(x, b, -c),
+        _ => return None,
+    })
+}
+
+/// An operation and the register it writes: stored, not derived from the position, since
+/// that costs the sweeps a few instructions per operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step<R> {
+    d: R,
+    op: Op<R>,
+}
+
+/// The operations of a lowered program, with the narrowest index type that fits.
+#[derive(Debug, Clone)]
+enum Ops {
+    Small(Vec<Step<u8>>),
+    Large(Vec<Step<u32>>),
+}
+
+impl Default for Ops {
+    fn default() -> Ops {
+        Ops::Large(Vec::new())
+    }
+}
+
+/// The lowered form of a compiled expression. Registers are numbered inputs first (by input
+/// index), then the constants some operation still reads as a register (or that are the
+/// output), then one per operation.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Program {
-    init: Vec<f64>,
+    /// The number of registers (0 only for an empty instruction list).
+    n: usize,
+    /// The output register.
+    out: usize,
+    /// `(register, input index)` of every input the expression reads, in order of both.
     inputs: Vec<(usize, usize)>,
-    ops: Vec<Op>,
+    /// Whether `inputs` is `(0, 0), (1, 1), ...`: the expression reads every input and register
+    /// `i` holds input `i`, so a gradient of that length is a copy of the first adjoints.
+    dense: bool,
+    /// `(register, value)` of the constants kept in registers.
+    consts: Vec<(usize, f64)>,
+    ops: Ops,
 }
 
 impl Program {
     pub(crate) fn new(code: &[Instr], leaves: usize) -> Program {
+        if code.is_empty() {
+            return Program::default();
+        }
         let leaves = leaves.min(code.len());
         let konst = |r: u32| match code.get(r as usize) {
             Some(Instr::Const(c)) => Some(*c),
             _ => None,
         };
-        let init = code[..leaves].iter().map(|&ins| leaf(ins, &[])).collect();
-        let inputs = code[..leaves]
+        let mut uses = vec![0_u32; code.len()];
+        let mut ops: Vec<(usize, Op<u32>)> = Vec::with_capacity(code.len() - leaves);
+        for (k, &ins) in code.iter().enumerate().skip(leaves) {
+            let op = lower(ins, konst);
+            for r in op.operands().into_iter().flatten() {
+                uses[r as usize] += 1;
+            }
+            ops.push((k, op));
+        }
+        // Fusing only an operation with its single use right after it keeps the adjoint sweep's
+        // order of additions: nothing else is swept between the two.
+        let mut fused: Vec<(usize, Op<u32>)> = Vec::with_capacity(ops.len());
+        for (k, op) in ops {
+            let merged = match fused.last() {
+                Some(&(p, prev)) if uses[p] == 1 => fuse(u32::new(p), prev, op),
+                _ => None,
+            };
+            match (merged, fused.last_mut()) {
+                (Some(m), Some(last)) => *last = (k, m),
+                _ => fused.push((k, op)),
+            }
+        }
+        // Renumber: inputs, the constants still read from a register, operations.
+        let mut renumber = vec![0_usize; code.len()];
+        let mut read = vec![false; leaves];
+        for (_, op) in &fused {
+            for r in op.operands().into_iter().flatten() {
+                if let Some(flag) = read.get_mut(r as usize) {
+                    *flag = true;
+                }
+            }
+        }
+        let out = code.len() - 1;
+        if let Some(flag) = read.get_mut(out) {
+            // The output is a leaf.
+            *flag = true;
+        }
+        let mut vars: Vec<(usize, usize)> = code[..leaves]
             .iter()
             .enumerate()
             .filter_map(|(k, ins)| match *ins {
-                Instr::Var(i) => Some((k, i)),
+                Instr::Var(i) => Some((i, k)),
                 _ => None,
             })
             .collect();
-        let ops = code[leaves..]
-            .iter()
-            .map(|&ins| match ins {
-                // The compiler folds operations on two constants, so at most one side is one.
-                Instr::Add(a, b) => match (konst(a), konst(b)) {
-                    (_, Some(c)) => Op::AddC(a, c),
-                    (Some(c), _) => Op::AddC(b, c),
-                    _ => Op::Add(a, b),
-                },
-                Instr::Sub(a, b) => match (konst(a), konst(b)) {
-                    (_, Some(c)) => Op::SubC(a, c),
-                    (Some(c), _) => Op::CSub(c, b),
-                    _ => Op::Sub(a, b),
-                },
-                Instr::Mul(a, b) => match (konst(a), konst(b)) {
-                    (_, Some(c)) => Op::MulC(a, c),
-                    (Some(c), _) => Op::MulC(b, c),
-                    _ => Op::Mul(a, b),
-                },
-                Instr::Div(a, b) => match (konst(a), konst(b)) {
-                    (_, Some(c)) => Op::DivC(a, c),
-                    (Some(c), _) => Op::CDiv(c, b),
-                    _ => Op::Div(a, b),
-                },
-                Instr::Neg(a) => Op::Neg(a),
-                Instr::Powi(a, 2) => Op::Square(a),
-                Instr::Powi(a, n) => Op::Powi(a, n),
-                Instr::Pow(a, b) => Op::Pow(a, b),
-                Instr::Min(a, b) => Op::Min(a, b),
-                Instr::Max(a, b) => Op::Max(a, b),
-                Instr::Call1(f, a) => Op::Call1(f, a),
-                // Unreachable: the compiler puts every leaf before the operations.
-                Instr::Const(_) | Instr::Var(_) => Op::Neg(0),
-            })
-            .collect();
-        Program { init, inputs, ops }
-    }
-
-    fn len(&self) -> usize {
-        self.init.len() + self.ops.len()
-    }
-
-    /// Loads the leaves into `vals[..leaves]`.
-    #[inline]
-    fn load(&self, x: &[f64], vals: &mut [f64]) {
-        // An element loop, not `copy_from_slice`: a handful of leaves is cheaper than a
-        // `memcpy` call.
-        for (v, &c) in vals.iter_mut().zip(&self.init) {
-            *v = c;
+        // Rebinding the inputs renames them without reordering the leaves.
+        vars.sort_unstable();
+        let mut n = 0;
+        let mut inputs = Vec::with_capacity(vars.len());
+        for (i, k) in vars {
+            renumber[k] = n;
+            inputs.push((n, i));
+            n += 1;
         }
+        let dense = inputs.iter().all(|&(k, i)| k == i);
+        let mut consts = Vec::new();
+        for (k, ins) in code[..leaves].iter().enumerate() {
+            if let Instr::Const(c) = *ins {
+                if read[k] {
+                    renumber[k] = n;
+                    consts.push((n, c));
+                    n += 1;
+                }
+            }
+        }
+        for &(k, _) in &fused {
+            renumber[k] = n;
+            n += 1;
+        }
+        let steps = fused
+            .into_iter()
+            .map(|(k, op)| (renumber[k], op.map(|r| renumber[r as usize])));
+        fn narrow<S: Slot>(steps: impl Iterator<Item = (usize, Op<usize>)>) -> Vec<Step<S>> {
+            steps
+                .map(|(d, op)| Step {
+                    d: S::new(d),
+                    op: op.map(S::new),
+                })
+                .collect()
+        }
+        let ops = if n <= SMALL {
+            Ops::Small(narrow(steps))
+        } else {
+            Ops::Large(narrow(steps))
+        };
+        Program {
+            n,
+            out: renumber[out],
+            inputs,
+            dense,
+            consts,
+            ops,
+        }
+    }
+
+    /// Loads the leaves into the register file.
+    #[inline]
+    fn load<S: Slot>(&self, x: &[f64], vals: &mut S::File<f64>) {
+        self.load_with::<S>(x, vals, |_| {});
+    }
+
+    /// Loads the leaves, calling `also` with each leaf register.
+    #[inline(always)]
+    fn load_with<S: Slot>(&self, x: &[f64], vals: &mut S::File<f64>, mut also: impl FnMut(S)) {
         for &(k, i) in &self.inputs {
-            vals[k] = x[i];
+            let k = S::new(k);
+            *S::at(vals, k) = x[i];
+            also(k);
+        }
+        for &(k, c) in &self.consts {
+            let k = S::new(k);
+            *S::at(vals, k) = c;
+            also(k);
+        }
+    }
+
+    /// Writes `grad[i] = read(register of input i)`, and 0 for the inputs the expression does
+    /// not read.
+    #[inline(always)]
+    fn gather<S: Slot>(&self, grad: &mut [f64], read: impl Fn(S) -> f64) {
+        if self.dense && grad.len() == self.inputs.len() {
+            // The common case, without the `memset` call of a fill.
+            for (k, g) in grad.iter_mut().enumerate() {
+                *g = read(S::new(k));
+            }
+        } else {
+            grad.fill(0.0);
+            for &(k, i) in &self.inputs {
+                grad[i] = read(S::new(k));
+            }
         }
     }
 }
 
-/// The value of one operation on `f64`.
+#[cfg(test)]
+impl Program {
+    /// Whether the `u8`-indexed register files run this program, and its operations as `Debug`
+    /// text, for tests of the lowering.
+    pub(crate) fn describe(&self) -> (bool, Vec<String>) {
+        match &self.ops {
+            Ops::Small(steps) => (true, steps.iter().map(|s| format!("{:?}", s.op)).collect()),
+            Ops::Large(steps) => (false, steps.iter().map(|s| format!("{:?}", s.op)).collect()),
+        }
+    }
+}
+
+/// The value of one operation.
 #[inline(always)]
-fn op_value(op: Op, vals: &[f64]) -> f64 {
-    let r = |k: u32| vals[k as usize];
+fn op_value<S: Slot>(op: Op<S>, vals: &S::File<f64>) -> f64 {
+    let r = |k: S| S::get(vals, k);
     match op {
         Op::Add(a, b) => r(a) + r(b),
         Op::Sub(a, b) => r(a) - r(b),
@@ -214,7 +532,6 @@ fn op_value(op: Op, vals: &[f64]) -> f64 {
         Op::Div(a, b) => r(a) / r(b),
         Op::Neg(a) => -r(a),
         Op::AddC(a, c) => r(a) + c,
-        Op::SubC(a, c) => r(a) - c,
         Op::CSub(c, a) => c - r(a),
         Op::MulC(a, c) => r(a) * c,
         Op::DivC(a, c) => r(a) / c,
@@ -225,103 +542,166 @@ fn op_value(op: Op, vals: &[f64]) -> f64 {
         Op::Min(a, b) => Scalar::min(r(a), r(b)),
         Op::Max(a, b) => Scalar::max(r(a), r(b)),
         Op::Call1(g, a) => g.apply(r(a)),
+        Op::SqAdd(a, b) => {
+            let t = r(a) + r(b);
+            t * t
+        }
+        Op::SqSub(a, b) => {
+            let t = r(a) - r(b);
+            t * t
+        }
+        Op::SqAddC(a, c) => {
+            let t = r(a) + c;
+            t * t
+        }
+        Op::SqCSub(c, a) => {
+            let t = c - r(a);
+            t * t
+        }
+        Op::AddMulC(a, b, c) => r(a) + r(b) * c,
     }
 }
 
-/// The value sweep of the lowered program; `vals` must hold `prog.len()` entries.
-#[inline]
-fn run_values(prog: &Program, x: &[f64], vals: &mut [f64]) {
-    prog.load(x, vals);
-    for (k, &op) in (prog.init.len()..vals.len()).zip(&prog.ops) {
-        vals[k] = op_value(op, vals);
-    }
-}
-
-/// The value of a leaf (input or constant); the compiler puts all leaves first.
+/// The value sweep over the operations (the leaves loaded).
 #[inline(always)]
-fn leaf(ins: Instr, x: &[f64]) -> f64 {
-    match ins {
-        Instr::Var(i) => x.get(i).copied().unwrap_or(f64::NAN),
-        Instr::Const(c) => c,
-        _ => f64::NAN,
+fn run_values<S: Slot>(steps: &[Step<S>], vals: &mut S::File<f64>) {
+    for &Step { d, op } in steps {
+        *S::at(vals, d) = op_value(op, vals);
     }
 }
 
-/// Reverse mode: a value sweep, then an adjoint sweep that derives each operation's local
-/// partials from the stored values (the partials PyTorch uses, via the helpers in
-/// [`crate::ad`]), adding the operand `a` contribution before `b`'s as the tape does.
-pub(crate) fn reverse(prog: &Program, x: &[f64], work: &mut Workspace, grad: &mut [f64]) -> f64 {
-    let n = prog.len();
-    let leaves = prog.init.len();
-    let Workspace { vals, adj, .. } = work;
-    vals.resize(n, 0.0);
-    adj.resize(n, 0.0);
-    grad.fill(0.0);
-    if n == 0 {
+pub(crate) fn value(prog: &Program, x: &[f64], work: &mut Workspace) -> f64 {
+    fn run<S: Slot>(prog: &Program, steps: &[Step<S>], x: &[f64], vals: &mut S::File<f64>) -> f64 {
+        prog.load::<S>(x, vals);
+        run_values(steps, vals);
+        S::get(vals, S::new(prog.out))
+    }
+    if prog.n == 0 {
         return f64::NAN;
     }
-    run_values(prog, x, vals);
-    // Zeroed by an element loop: for small expressions cheaper than a `memset` call.
-    for a in adj.iter_mut() {
-        *a = 0.0;
+    match &prog.ops {
+        Ops::Small(steps) => run(prog, steps, x, u8::file(&mut work.vals, prog.n)),
+        Ops::Large(steps) => run(prog, steps, x, u32::file(&mut work.vals, prog.n)),
     }
-    adj[n - 1] = 1.0;
-    for (k, &op) in (leaves..n).zip(&prog.ops).rev() {
-        let g = adj[k];
-        let r = |i: u32| vals[i as usize];
+}
+
+/// Reverse mode: a value sweep (zeroing the adjoints as it goes), then an adjoint sweep that
+/// derives each operation's local partials from the stored values (the partials PyTorch uses,
+/// via the helpers in [`crate::ad`]), adding the operand `a` contribution before `b`'s as the
+/// tape does.
+pub(crate) fn reverse(prog: &Program, x: &[f64], work: &mut Workspace, grad: &mut [f64]) -> f64 {
+    if prog.n == 0 {
+        grad.fill(0.0);
+        return f64::NAN;
+    }
+    let Workspace { vals, adj, .. } = work;
+    match &prog.ops {
+        Ops::Small(steps) => reverse_in(
+            prog,
+            steps,
+            x,
+            u8::file(vals, prog.n),
+            u8::file(adj, prog.n),
+            grad,
+        ),
+        Ops::Large(steps) => reverse_in(
+            prog,
+            steps,
+            x,
+            u32::file(vals, prog.n),
+            u32::file(adj, prog.n),
+            grad,
+        ),
+    }
+}
+
+fn reverse_in<S: Slot>(
+    prog: &Program,
+    steps: &[Step<S>],
+    x: &[f64],
+    vals: &mut S::File<f64>,
+    adj: &mut S::File<f64>,
+    grad: &mut [f64],
+) -> f64 {
+    prog.load_with::<S>(x, vals, |k| *S::at(adj, k) = 0.0);
+    for &Step { d, op } in steps {
+        *S::at(vals, d) = op_value(op, vals);
+        *S::at(adj, d) = 0.0;
+    }
+    let out = S::new(prog.out);
+    *S::at(adj, out) = 1.0;
+    for &Step { d, op } in steps.iter().rev() {
+        let g = S::get(adj, d);
+        let r = |i: S| S::get(vals, i);
+        let mut add = |i: S, term: f64| *S::at(adj, i) += term;
         match op {
             Op::Add(a, b) => {
-                adj[a as usize] += g;
-                adj[b as usize] += g;
+                add(a, g);
+                add(b, g);
             }
             Op::Sub(a, b) => {
-                adj[a as usize] += g;
-                adj[b as usize] -= g;
+                add(a, g);
+                *S::at(adj, b) -= g;
             }
             Op::Mul(a, b) => {
                 let (va, vb) = (r(a), r(b));
-                adj[a as usize] += g * vb;
-                adj[b as usize] += g * va;
+                add(a, g * vb);
+                add(b, g * va);
             }
             Op::Div(a, b) => {
                 let vb = r(b);
-                let v = vals[k];
-                adj[a as usize] += g * (1.0 / vb);
-                adj[b as usize] += g * -(v / vb);
+                let v = r(d);
+                add(a, g * (1.0 / vb));
+                add(b, g * -(v / vb));
             }
-            Op::Neg(a) => adj[a as usize] -= g,
-            Op::AddC(a, _) | Op::SubC(a, _) => adj[a as usize] += g,
-            Op::CSub(_, a) => adj[a as usize] -= g,
-            Op::MulC(a, c) => adj[a as usize] += g * c,
-            Op::DivC(a, c) => adj[a as usize] += g * (1.0 / c),
+            Op::Neg(a) | Op::CSub(_, a) => *S::at(adj, a) -= g,
+            Op::AddC(a, _) => add(a, g),
+            Op::MulC(a, c) => add(a, g * c),
+            Op::DivC(a, c) => add(a, g * (1.0 / c)),
             Op::CDiv(_, a) => {
-                let va = r(a);
-                adj[a as usize] += g * -(vals[k] / va);
+                let v = r(d);
+                add(a, g * -(v / r(a)));
             }
-            Op::Square(a) => adj[a as usize] += g * (2.0 * r(a)),
-            Op::Powi(a, n) => adj[a as usize] += g * powi_slope(r(a), n),
+            Op::Square(a) => add(a, g * (2.0 * r(a))),
+            Op::Powi(a, n) => add(a, g * powi_slope(r(a), n)),
             Op::Pow(a, b) => {
                 let (da, db) = powf_partials(r(a), r(b));
-                adj[a as usize] += g * da;
-                adj[b as usize] += g * db;
+                add(a, g * da);
+                add(b, g * db);
             }
             Op::Min(a, b) => {
                 let (da, db) = min_partials(r(a), r(b));
-                adj[a as usize] += g * da;
-                adj[b as usize] += g * db;
+                add(a, g * da);
+                add(b, g * db);
             }
             Op::Max(a, b) => {
                 let (da, db) = max_partials(r(a), r(b));
-                adj[a as usize] += g * da;
-                adj[b as usize] += g * db;
+                add(a, g * da);
+                add(b, g * db);
             }
-            Op::Call1(f, a) => adj[a as usize] += g * derivative(f, r(a), vals[k]),
+            Op::Call1(f, a) => {
+                add(a, g * derivative(f, r(a), r(d)));
+            }
+            Op::SqAdd(a, b) => {
+                let gt = g * (2.0 * (r(a) + r(b)));
+                add(a, gt);
+                add(b, gt);
+            }
+            Op::SqSub(a, b) => {
+                let gt = g * (2.0 * (r(a) - r(b)));
+                add(a, gt);
+                *S::at(adj, b) -= gt;
+            }
+            Op::SqAddC(a, c) => add(a, g * (2.0 * (r(a) + c))),
+            Op::SqCSub(c, a) => *S::at(adj, a) -= g * (2.0 * (c - r(a))),
+            Op::AddMulC(a, b, c) => {
+                add(a, g);
+                add(b, g * c);
+            }
         }
     }
-    for &(k, i) in &prog.inputs {
-        grad[i] += adj[k];
-    }
-    vals[n - 1]
+    prog.gather::<S>(grad, |k| S::get(adj, k));
+    S::get(vals, out)
 }
 
 /// Forward mode: `ceil(n / chunk)` passes, each recomputing the values and carrying the
@@ -335,129 +715,209 @@ pub(crate) fn forward(
     grad: &mut [f64],
 ) -> (f64, usize) {
     let c = chunk.clamp(1, MAX_CHUNK);
-    let n_in = x.len();
-    grad.fill(0.0);
-    let n = prog.len();
-    if n_in == 0 || n == 0 {
-        work.vals.resize(n, 0.0);
-        if n == 0 {
-            return (f64::NAN, 0);
-        }
-        run_values(prog, x, &mut work.vals);
-        return (work.vals[n - 1], 0);
+    if prog.n == 0 || x.is_empty() {
+        grad.fill(0.0);
+        let v = if prog.n == 0 {
+            f64::NAN
+        } else {
+            value(prog, x, work)
+        };
+        return (v, 0);
     }
+    // The passes write `grad[..x.len()]`.
+    if let Some(rest) = grad.get_mut(x.len()..) {
+        if !rest.is_empty() {
+            rest.fill(0.0);
+        }
+    }
+    match &prog.ops {
+        Ops::Small(steps) => forward_in(prog, steps, x, c, work, grad),
+        Ops::Large(steps) => forward_in(prog, steps, x, c, work, grad),
+    }
+}
+
+/// Picks the lane width. Everything down to the sweep is inlined into [`forward`]: eight
+/// copies of the sweep, but one function prologue per call instead of three.
+#[inline(always)]
+fn forward_in<S: Slot>(
+    prog: &Program,
+    steps: &[Step<S>],
+    x: &[f64],
+    c: usize,
+    work: &mut Workspace,
+    grad: &mut [f64],
+) -> (f64, usize) {
+    let n = prog.n;
     let Workspace {
         vals,
         t1,
         t2,
         t4,
-        tangents,
+        t8,
         ..
     } = work;
-    vals.resize(n, 0.0);
-    match c.min(n_in) {
-        1 => forward_lanes::<1>(prog, x, c, vals, t1, grad),
-        2 => forward_lanes::<2>(prog, x, c, vals, t2, grad),
-        3 | 4 => forward_lanes::<4>(prog, x, c, vals, t4, grad),
-        _ => forward_lanes::<MAX_CHUNK>(prog, x, c, vals, tangents, grad),
+    let vals = S::file(vals, n);
+    match c.min(x.len()) {
+        1 => forward_lanes::<S, 1>(prog, steps, x, c, vals, S::file(t1, n), grad),
+        2 => forward_lanes::<S, 2>(prog, steps, x, c, vals, S::file(t2, n), grad),
+        3 | 4 => forward_lanes::<S, 4>(prog, steps, x, c, vals, S::file(t4, n), grad),
+        _ => forward_lanes::<S, MAX_CHUNK>(prog, steps, x, c, vals, S::file(t8, n), grad),
     }
 }
 
-fn forward_lanes<const L: usize>(
+/// The seed tangents of the inputs: row `j < L` is the `j`-th unit vector, the others zero.
+/// Copied whole from a table: an array written lane by lane and then read back as a vector
+/// stalls on store forwarding.
+struct Seeds<const L: usize>;
+
+impl<const L: usize> Seeds<L> {
+    const ROWS: [[f64; L]; MAX_CHUNK + 1] = {
+        let mut rows = [[0.0; L]; MAX_CHUNK + 1];
+        let mut j = 0;
+        while j < L {
+            rows[j][j] = 1.0;
+            j += 1;
+        }
+        rows
+    };
+}
+
+/// The value and tangents of one operation.
+#[inline(always)]
+fn op_tangent<S: Slot, const L: usize>(
+    op: Op<S>,
+    vals: &S::File<f64>,
+    tangents: &S::File<[f64; L]>,
+) -> (f64, [f64; L]) {
+    let r = |i: S| S::get(vals, i);
+    let t = |i: S| S::get(tangents, i);
+    let times = |d: f64, ta: [f64; L]| std::array::from_fn(|j| d * ta[j]);
+    let scale = |a: S, d: f64| times(d, t(a));
+    let lin = |a: S, da: f64, b: S, db: f64| {
+        let (ta, tb) = (t(a), t(b));
+        std::array::from_fn(|j| da * ta[j] + db * tb[j])
+    };
+    let sum = |a: S, b: S| {
+        let (ta, tb) = (t(a), t(b));
+        std::array::from_fn(|j| ta[j] + tb[j])
+    };
+    let diff = |a: S, b: S| {
+        let (ta, tb) = (t(a), t(b));
+        std::array::from_fn(|j| ta[j] - tb[j])
+    };
+    let neg = |a: S| {
+        let ta = t(a);
+        std::array::from_fn(|j| -ta[j])
+    };
+    match op {
+        Op::Add(a, b) => (r(a) + r(b), sum(a, b)),
+        Op::Sub(a, b) => (r(a) - r(b), diff(a, b)),
+        Op::Mul(a, b) => (r(a) * r(b), lin(a, r(b), b, r(a))),
+        Op::Div(a, b) => {
+            let v = r(a) / r(b);
+            (v, lin(a, 1.0 / r(b), b, -(v / r(b))))
+        }
+        Op::Neg(a) => (-r(a), neg(a)),
+        Op::AddC(a, c) => (r(a) + c, t(a)),
+        Op::CSub(c, a) => (c - r(a), neg(a)),
+        Op::MulC(a, c) => (r(a) * c, scale(a, c)),
+        Op::DivC(a, c) => (r(a) / c, scale(a, 1.0 / c)),
+        Op::CDiv(c, a) => {
+            let v = c / r(a);
+            (v, scale(a, -(v / r(a))))
+        }
+        Op::Square(a) => (r(a) * r(a), scale(a, 2.0 * r(a))),
+        Op::Powi(a, n) => (powi(r(a), n), scale(a, powi_slope(r(a), n))),
+        Op::Pow(a, b) => {
+            let (da, db) = powf_partials(r(a), r(b));
+            (r(a).powf(r(b)), lin(a, da, b, db))
+        }
+        Op::Min(a, b) => {
+            let (da, db) = min_partials(r(a), r(b));
+            (Scalar::min(r(a), r(b)), lin(a, da, b, db))
+        }
+        Op::Max(a, b) => {
+            let (da, db) = max_partials(r(a), r(b));
+            (Scalar::max(r(a), r(b)), lin(a, da, b, db))
+        }
+        Op::Call1(f, a) => {
+            let v = f.apply(r(a));
+            (v, scale(a, derivative(f, r(a), v)))
+        }
+        Op::SqAdd(a, b) => {
+            let v = r(a) + r(b);
+            (v * v, times(2.0 * v, sum(a, b)))
+        }
+        Op::SqSub(a, b) => {
+            let v = r(a) - r(b);
+            (v * v, times(2.0 * v, diff(a, b)))
+        }
+        Op::SqAddC(a, c) => {
+            let v = r(a) + c;
+            (v * v, scale(a, 2.0 * v))
+        }
+        Op::SqCSub(c, a) => {
+            let v = c - r(a);
+            (v * v, times(2.0 * v, neg(a)))
+        }
+        Op::AddMulC(a, b, c) => {
+            let (ta, tb) = (t(a), t(b));
+            (r(a) + r(b) * c, std::array::from_fn(|j| ta[j] + c * tb[j]))
+        }
+    }
+}
+
+#[inline(always)]
+fn forward_lanes<S: Slot, const L: usize>(
     prog: &Program,
+    steps: &[Step<S>],
     x: &[f64],
     c: usize,
-    vals: &mut [f64],
-    tangents: &mut Vec<[f64; L]>,
+    vals: &mut S::File<f64>,
+    tangents: &mut S::File<[f64; L]>,
     grad: &mut [f64],
 ) -> (f64, usize) {
-    let n = prog.len();
     let n_in = x.len();
-    let leaves = prog.init.len();
-    let passes = n_in.div_ceil(c);
-    tangents.resize(n, [0.0; L]);
-    prog.load(x, vals);
-    for pass in 0..passes {
-        let start = pass * c;
+    let out = S::new(prog.out);
+    for &(k, c) in &prog.consts {
+        let k = S::new(k);
+        *S::at(vals, k) = c;
+        *S::at(tangents, k) = [0.0; L];
+    }
+    let mut passes = 0;
+    let mut start = 0;
+    while start < n_in {
+        passes += 1;
         let w = c.min(n_in - start);
-        for t in &mut tangents[..leaves] {
-            *t = [0.0; L];
-        }
         for &(k, i) in &prog.inputs {
-            if (start..start + w).contains(&i) {
-                tangents[k][i - start] = 1.0;
+            // The values are loaded again on every pass: cheaper than a loop of their own.
+            let k = S::new(k);
+            *S::at(vals, k) = x[i];
+            // Inputs before `start` wrap around to a large lane: all get the zero row.
+            let lane = i.wrapping_sub(start);
+            let lane = if lane < w { lane } else { MAX_CHUNK };
+            *S::at(tangents, k) = Seeds::<L>::ROWS[lane.min(MAX_CHUNK)];
+        }
+        for &Step { d, op } in steps {
+            let (v, t) = op_tangent::<S, L>(op, vals, tangents);
+            *S::at(vals, d) = v;
+            *S::at(tangents, d) = t;
+        }
+        let t = S::get(tangents, out);
+        let dst = &mut grad[start..start + w];
+        // A whole array is copied inline; a `copy_from_slice` of `w` lanes calls `memcpy`.
+        match <&mut [f64; L]>::try_from(&mut *dst) {
+            Ok(all) => *all = t,
+            Err(_) => {
+                for (g, &v) in dst.iter_mut().zip(&t) {
+                    *g = v;
+                }
             }
         }
-        for (k, &op) in (leaves..n).zip(&prog.ops) {
-            let r = |i: u32| vals[i as usize];
-            let (v, t) = {
-                let t = |i: u32| tangents[i as usize];
-                let scale = |a: u32, d: f64| {
-                    let ta = t(a);
-                    std::array::from_fn(|j| d * ta[j])
-                };
-                let lin = |a: u32, da: f64, b: u32, db: f64| {
-                    let (ta, tb) = (t(a), t(b));
-                    std::array::from_fn(|j| da * ta[j] + db * tb[j])
-                };
-                match op {
-                    Op::Add(a, b) => {
-                        let (ta, tb) = (t(a), t(b));
-                        (r(a) + r(b), std::array::from_fn(|j| ta[j] + tb[j]))
-                    }
-                    Op::Sub(a, b) => {
-                        let (ta, tb) = (t(a), t(b));
-                        (r(a) - r(b), std::array::from_fn(|j| ta[j] - tb[j]))
-                    }
-                    Op::Mul(a, b) => (r(a) * r(b), lin(a, r(b), b, r(a))),
-                    Op::Div(a, b) => {
-                        let v = r(a) / r(b);
-                        (v, lin(a, 1.0 / r(b), b, -(v / r(b))))
-                    }
-                    Op::Neg(a) => {
-                        let ta = t(a);
-                        (-r(a), std::array::from_fn(|j| -ta[j]))
-                    }
-                    Op::AddC(a, c) => (r(a) + c, t(a)),
-                    Op::SubC(a, c) => (r(a) - c, t(a)),
-                    Op::CSub(c, a) => {
-                        let ta = t(a);
-                        (c - r(a), std::array::from_fn(|j| -ta[j]))
-                    }
-                    Op::MulC(a, c) => (r(a) * c, scale(a, c)),
-                    Op::DivC(a, c) => (r(a) / c, scale(a, 1.0 / c)),
-                    Op::CDiv(c, a) => {
-                        let v = c / r(a);
-                        (v, scale(a, -(v / r(a))))
-                    }
-                    Op::Square(a) => (r(a) * r(a), scale(a, 2.0 * r(a))),
-                    Op::Powi(a, n) => (powi(r(a), n), scale(a, powi_slope(r(a), n))),
-                    Op::Pow(a, b) => {
-                        let (da, db) = powf_partials(r(a), r(b));
-                        (r(a).powf(r(b)), lin(a, da, b, db))
-                    }
-                    Op::Min(a, b) => {
-                        let (da, db) = min_partials(r(a), r(b));
-                        (Scalar::min(r(a), r(b)), lin(a, da, b, db))
-                    }
-                    Op::Max(a, b) => {
-                        let (da, db) = max_partials(r(a), r(b));
-                        (Scalar::max(r(a), r(b)), lin(a, da, b, db))
-                    }
-                    Op::Call1(f, a) => {
-                        let v = f.apply(r(a));
-                        (v, scale(a, derivative(f, r(a), v)))
-                    }
-                }
-            };
-            vals[k] = v;
-            tangents[k] = t;
-        }
-        grad[start..start + w].copy_from_slice(&tangents[n - 1][..w]);
+        start += w;
     }
-    (vals[n - 1], passes)
+    (S::get(vals, out), passes)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

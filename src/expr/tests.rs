@@ -409,12 +409,21 @@ fn forward_pass_count_follows_the_chunk() {
 // ----------------------------------------------------------------------- random agreement
 
 fn expression_text() -> impl Strategy<Value = String> {
+    let tree = expression_tree();
+    prop_oneof![
+        tree.clone(),
+        (tree.clone(), tree).prop_map(|(a, b)| format!("t = {a}\n{b} + t * t - t")),
+    ]
+}
+
+/// One expression without let lines.
+fn expression_tree() -> impl Strategy<Value = String> + Clone {
     let leaf = prop_oneof![
         prop::sample::select(vec!["x", "y", "z"]).prop_map(String::from),
         (1_u32..5).prop_map(|n| n.to_string()),
         (0.1_f64..3.0).prop_map(|c| format!("{c:.3}")),
     ];
-    let tree = leaf.prop_recursive(5, 32, 2, |inner| {
+    leaf.prop_recursive(5, 32, 2, |inner| {
         let funcs = vec![
             "exp", "ln", "log", "sqrt", "abs", "sin", "cos", "tan", "tanh", "sigmoid", "softplus",
             "relu",
@@ -436,11 +445,7 @@ fn expression_text() -> impl Strategy<Value = String> {
                 .prop_map(|(f, a, b)| format!("{f}({a}, {b})")),
             inner.clone().prop_map(|a| format!("-{a}")),
         ]
-    });
-    prop_oneof![
-        tree.clone(),
-        (tree.clone(), tree).prop_map(|(a, b)| format!("t = {a}\n{b} + t * t - t")),
-    ]
+    })
 }
 
 proptest! {
@@ -462,6 +467,391 @@ proptest! {
             }
         }
     }
+}
+
+// ----------------------------------------------------- the lowered program, bit for bit
+
+/// Whether two results are the same number (any NaN matches any NaN: payloads are not kept).
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// The value and reverse-mode gradient read straight off the instruction list: a value sweep
+/// with the generic `step`, then one adjoint update per instruction in reverse order, with the
+/// local partials of the fast path (a constant's adjoint is computed and never read). The fast
+/// path lowers, fuses and renumbers this list; it must give these numbers bit for bit.
+fn reference_reverse(f: &Expression, x: &[f64]) -> (f64, Vec<f64>) {
+    let code = f.instructions();
+    let mut vals: Vec<f64> = Vec::with_capacity(code.len());
+    for &ins in code {
+        let v = compile::step(ins, &vals, x);
+        vals.push(v);
+    }
+    let mut adj = vec![0.0; code.len()];
+    adj[code.len() - 1] = 1.0;
+    for k in (0..code.len()).rev() {
+        let (g, v) = (adj[k], vals[k]);
+        let r = |i: Reg| vals[i as usize];
+        let terms: [(Reg, f64); 2] = match code[k] {
+            Instr::Const(_) | Instr::Var(_) => continue,
+            Instr::Add(a, b) => [(a, g), (b, g)],
+            Instr::Sub(a, b) => [(a, g), (b, -g)],
+            Instr::Mul(a, b) => [(a, g * r(b)), (b, g * r(a))],
+            Instr::Div(a, b) => [(a, g * (1.0 / r(b))), (b, g * -(v / r(b)))],
+            Instr::Neg(a) => [(a, -g), (a, 0.0)],
+            Instr::Powi(a, n) => [(a, g * crate::ad::powi_derivative(r(a), n)), (a, 0.0)],
+            Instr::Pow(a, b) => {
+                let (da, db) = crate::ad::powf_partials(r(a), r(b));
+                [(a, g * da), (b, g * db)]
+            }
+            Instr::Min(a, b) => {
+                let (da, db) = crate::ad::min_partials(r(a), r(b));
+                [(a, g * da), (b, g * db)]
+            }
+            Instr::Max(a, b) => {
+                let (da, db) = crate::ad::max_partials(r(a), r(b));
+                [(a, g * da), (b, g * db)]
+            }
+            Instr::Call1(h, a) => [(a, g * eval::derivative(h, r(a), v)), (a, 0.0)],
+        };
+        // `x - g` and `x + (-g)` are the same number, and adding a zero term to an adjoint
+        // (a sum started at +0, so never -0) leaves it unchanged.
+        for (i, d) in terms {
+            adj[i as usize] += d;
+        }
+    }
+    let mut grad = vec![0.0; f.dim()];
+    for (k, ins) in code.iter().enumerate() {
+        if let Instr::Var(i) = *ins {
+            grad[i] = adj[k];
+        }
+    }
+    (vals[code.len() - 1], grad)
+}
+
+/// The forward-mode gradient off the instruction list, one direction at a time, with the
+/// tangent formulas of the fast path: a constant operand has no tangent term at all (`x + 2`
+/// carries `x`'s tangent itself, not `tx + 0`, which differs at `-0`).
+fn reference_forward(f: &Expression, x: &[f64]) -> Vec<f64> {
+    let code = f.instructions();
+    let vals: Vec<f64> = code.iter().fold(Vec::new(), |mut vals, &ins| {
+        let v = compile::step(ins, &vals, x);
+        vals.push(v);
+        vals
+    });
+    let konst = |r: Reg| match code[r as usize] {
+        Instr::Const(c) => Some(c),
+        _ => None,
+    };
+    (0..f.dim())
+        .map(|dir| {
+            let mut t: Vec<f64> = Vec::with_capacity(code.len());
+            for (k, &ins) in code.iter().enumerate() {
+                let (r, tv) = (|i: Reg| vals[i as usize], |i: Reg| t[i as usize]);
+                let v = vals[k];
+                let lin = |a: Reg, da: f64, b: Reg, db: f64| da * tv(a) + db * tv(b);
+                let ti = match ins {
+                    Instr::Const(_) => 0.0,
+                    Instr::Var(i) => f64::from(u8::from(i == dir)),
+                    Instr::Add(a, b) => match (konst(a), konst(b)) {
+                        (_, Some(_)) => tv(a),
+                        (Some(_), _) => tv(b),
+                        _ => tv(a) + tv(b),
+                    },
+                    Instr::Sub(a, b) => match (konst(a), konst(b)) {
+                        (_, Some(_)) => tv(a),
+                        (Some(_), _) => -tv(b),
+                        _ => tv(a) - tv(b),
+                    },
+                    Instr::Mul(a, b) => match (konst(a), konst(b)) {
+                        (_, Some(c)) => c * tv(a),
+                        (Some(c), _) => c * tv(b),
+                        _ => lin(a, r(b), b, r(a)),
+                    },
+                    Instr::Div(a, b) => match (konst(a), konst(b)) {
+                        (_, Some(c)) => (1.0 / c) * tv(a),
+                        (Some(_), _) => -(v / r(b)) * tv(b),
+                        _ => lin(a, 1.0 / r(b), b, -(v / r(b))),
+                    },
+                    Instr::Neg(a) => -tv(a),
+                    Instr::Powi(a, n) => crate::ad::powi_derivative(r(a), n) * tv(a),
+                    Instr::Pow(a, b) => {
+                        let (da, db) = crate::ad::powf_partials(r(a), r(b));
+                        lin(a, da, b, db)
+                    }
+                    Instr::Min(a, b) => {
+                        let (da, db) = crate::ad::min_partials(r(a), r(b));
+                        lin(a, da, b, db)
+                    }
+                    Instr::Max(a, b) => {
+                        let (da, db) = crate::ad::max_partials(r(a), r(b));
+                        lin(a, da, b, db)
+                    }
+                    Instr::Call1(h, a) => eval::derivative(h, r(a), v) * tv(a),
+                };
+                t.push(ti);
+            }
+            t[code.len() - 1]
+        })
+        .collect()
+}
+
+/// Checks every fast path (value, reverse, forward with every chunk) against the references,
+/// bit for bit, reusing `work` as callers do.
+fn check_fast_paths(f: &Expression, x: &[f64], work: &mut Workspace) -> Result<(), String> {
+    let src = f.source();
+    let (want_v, want_rev) = reference_reverse(f, x);
+    let want_fwd = reference_forward(f, x);
+    let value = f.value_with(x, work);
+    if !same(value, want_v) || !same(f.eval_f64(x), want_v) {
+        return Err(format!("{src} at {x:?}: value {value} vs {want_v}"));
+    }
+    let mut g = vec![f64::NAN; x.len()];
+    let v = f.gradient_reverse(x, work, &mut g);
+    if !same(v, want_v) || !g.iter().zip(&want_rev).all(|(&a, &b)| same(a, b)) {
+        return Err(format!(
+            "{src} at {x:?}: reverse {v} {g:?} vs {want_v} {want_rev:?}"
+        ));
+    }
+    for chunk in 1..=8 {
+        g.fill(f64::NAN);
+        let (v, _) = f.gradient_forward(x, chunk, work, &mut g);
+        if !same(v, want_v) || !g.iter().zip(&want_fwd).all(|(&a, &b)| same(a, b)) {
+            return Err(format!(
+                "{src} at {x:?}: forward chunk {chunk} {v} {g:?} vs {want_v} {want_fwd:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Points that include the edge cases of the specialised operations: signed zeros (`x^2` at
+/// `-0`), negative bases, infinities and NaN.
+fn edge_point() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        4 => -3.0_f64..3.0,
+        1 => prop::sample::select(vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            -2.5,
+            1e300,
+            -1e-300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ]),
+    ]
+}
+
+/// Random expressions wrapped in the shapes the lowering specialises or fuses.
+fn fusion_text() -> impl Strategy<Value = String> {
+    let shapes = vec![
+        "({a} - {b})^2",
+        "({a} + {b})^2",
+        "({a} - 1.5)^2",
+        "({a} + 2)^2",
+        "(0.5 - {a})^2",
+        "{a} + {b} * 3",
+        "{b} * 3 + {a}",
+        "{a} - {b} * 0.25",
+        "{a} - 4 * {b}",
+        "3 * {b} - {a}",
+        "{a} * {a} - {b}",
+        "({a})^2 + 100 * ({b} - ({a})^2)^2",
+        "t = {a} - {b}\nt^2 + t",
+        "u = {a} * 2\n{b} + u + u",
+        "({a} * 2) + ({b} - 1)^2",
+        "pow({a}, 2) + pow({b}, 2.5) + {a}^-2",
+    ];
+    (
+        prop::sample::select(shapes),
+        expression_tree(),
+        expression_tree(),
+    )
+        .prop_map(|(shape, a, b)| shape.replace("{a}", &a).replace("{b}", &b))
+}
+
+proptest! {
+    #[test]
+    fn fast_paths_match_the_instruction_list_bit_for_bit(
+        src in prop_oneof![expression_text(), fusion_text()],
+        x in prop::array::uniform3(edge_point()),
+    ) {
+        let f = Expression::parse(&src).unwrap().with_vars(&names(&["x", "y", "z"])).unwrap();
+        let mut work = Workspace::default();
+        prop_assert!(check_fast_paths(&f, &x, &mut work).is_ok(), "{:?}", check_fast_paths(&f, &x, &mut work));
+    }
+}
+
+#[test]
+fn lowering_specialises_constant_operands_and_fuses_adjacent_pairs() {
+    let ops = |src: &str| parse(src).program.describe().1;
+    let kinds = |src: &str| -> Vec<String> {
+        ops(src)
+            .iter()
+            .map(|op| op.split('(').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    // Rosenbrock: (1 - x)^2, x^2, (y - x^2)^2, then `a + b * 100`.
+    assert_eq!(
+        kinds("(1-x)^2 + 100*(y-x^2)^2"),
+        ["SqCSub", "Square", "SqSub", "AddMulC"]
+    );
+    assert_eq!(kinds("(x + y)^2"), ["SqAdd"]);
+    assert_eq!(ops("(x + 2)^2"), ["SqAddC(0, 2.0)"]);
+    // `x - 2` is `x + (-2)`, the same number.
+    assert_eq!(ops("(x - 2)^2"), ["SqAddC(0, -2.0)"]);
+    assert_eq!(ops("x - 2"), ["AddC(0, -2.0)"]);
+    assert_eq!(ops("3 - x"), ["CSub(3.0, 0)"]);
+    assert_eq!(ops("x / 4"), ["DivC(0, 4.0)"]);
+    assert_eq!(ops("4 / x"), ["CDiv(4.0, 0)"]);
+    assert_eq!(ops("x * 5 + y"), ["AddMulC(1, 0, 5.0)"]);
+    // Inputs number in order of first appearance: here y is register 0.
+    assert_eq!(ops("y + 5 * x"), ["AddMulC(0, 1, 5.0)"]);
+    assert_eq!(ops("y - x * 5"), ["AddMulC(0, 1, -5.0)"]);
+    assert_eq!(kinds("x^3 + pow(x, 2)"), ["Powi", "Square", "Add"]);
+    // No fusion when the first result has another use, or something runs in between.
+    assert_eq!(kinds("t = x - y\nt^2 + t"), ["Sub", "Square", "Add"]);
+    assert_eq!(kinds("5 * x - y"), ["MulC", "Sub"]);
+    assert_eq!(kinds("x * 2 + sin(y)"), ["MulC", "Call1", "Add"]);
+    // Constants are immediates; one stays a register only where an operation reads it so.
+    assert_eq!(ops("pow(x, 2.5)"), ["Pow(0, 1)"]);
+    assert_eq!(ops("max(x, 1)"), ["Max(0, 1)"]);
+}
+
+#[test]
+fn specialised_operations_at_their_edge_cases() {
+    let mut work = Workspace::default();
+    let grad = |f: &Expression, x: &[f64], work: &mut Workspace| {
+        let mut gr = vec![f64::NAN; x.len()];
+        let mut gf = vec![f64::NAN; x.len()];
+        let vr = f.gradient_reverse(x, work, &mut gr);
+        let (vf, _) = f.gradient_forward(x, 2, work, &mut gf);
+        assert!(same(vr, vf), "{}: {vr} vs {vf}", f.source());
+        (vr, gr, gf)
+    };
+    let square = parse("x^2");
+    assert_eq!(
+        grad(&square, &[0.0], &mut work),
+        (0.0, vec![0.0], vec![0.0])
+    );
+    assert_eq!(
+        grad(&square, &[-3.0], &mut work),
+        (9.0, vec![-6.0], vec![-6.0])
+    );
+    // x^2 is `powi`: exact for a negative base, where `powf` with a fractional exponent is NaN.
+    let both = parse("pow(x, 2) + pow(y, 2.5)")
+        .with_vars(&names(&["x", "y"]))
+        .unwrap();
+    let (v, gr, gf) = grad(&both, &[-2.0, -2.0], &mut work);
+    assert!(v.is_nan() && gr[0] == -4.0 && gr[1].is_nan(), "{gr:?}");
+    // Forward mode multiplies the NaN slope of `powf` by y's zero tangent in the x direction
+    // too (`NaN * 0`), as before the lowering.
+    assert!(gf.iter().all(|g| g.is_nan()), "{gf:?}");
+    let (v, gr, _) = grad(&both, &[-2.0, 4.0], &mut work);
+    assert_eq!((v, gr[0]), (36.0, -4.0));
+    // powi's derivative at n = 0 is 0, also at 0 and infinity (PyTorch's `pow(x, 0.)`).
+    let zero = parse("x^0 + x");
+    for x in [0.0, f64::INFINITY] {
+        let (_, gr, gf) = grad(&zero, &[x], &mut work);
+        assert_eq!((gr[0], gf[0]), (1.0, 1.0), "at {x}");
+    }
+    // NaN propagates through the fused operations as through the instructions they replace:
+    // into the value always, and into a slope where the slope reads it (in forward mode also
+    // `NaN * 0` into the other direction's tangent, as before the lowering).
+    for src in [
+        "(x - y)^2",
+        "(x + y)^2",
+        "(x - 2)^2 + y",
+        "(2 - x)^2 + y",
+        "x + y * 3",
+        "x - y * 3",
+    ] {
+        let f = parse(src);
+        for x in [[f64::NAN, 1.0], [1.0, f64::NAN]] {
+            assert!(grad(&f, &x, &mut work).0.is_nan(), "{src}");
+            check_fast_paths(&f, &x, &mut work).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let (_, gr, gf) = grad(&parse("(x - y)^2"), &[f64::NAN, 1.0], &mut work);
+    assert!(gr.iter().chain(&gf).all(|g| g.is_nan()));
+    let (_, gr, _) = grad(&parse("x + y * 3"), &[f64::NAN, 1.0], &mut work);
+    assert_eq!(gr, [1.0, 3.0]);
+    // (c - x)^2 and (x - c)^2 are the same function; a zero residual has a zero slope.
+    let f = parse("(3 - x)^2 + (x - 3)^2");
+    assert_eq!(grad(&f, &[1.0], &mut work), (8.0, vec![-8.0], vec![-8.0]));
+    assert_eq!(grad(&f, &[3.0], &mut work), (0.0, vec![0.0], vec![0.0]));
+    let f = parse("(3 - x)^2");
+    assert_eq!(grad(&f, &[1.0], &mut work), (4.0, vec![-4.0], vec![-4.0]));
+    // `x - y * c` differentiates to -c in y.
+    let f = parse("x - y * 0.5");
+    assert_eq!(
+        grad(&f, &[1.0, 2.0], &mut work),
+        (0.0, vec![1.0, -0.5], vec![1.0, -0.5])
+    );
+}
+
+#[test]
+fn small_and_large_register_files_agree_across_the_boundary() {
+    // A chain of one-operation let lines: 2 inputs + m registers, either side of 256.
+    let mut work = Workspace::default();
+    for m in 250..262 {
+        let mut src = String::from("s0 = x\n");
+        for k in 1..m {
+            let step = match k % 3 {
+                0 => format!("s{k} = sin(s{})", k - 1),
+                1 => format!("s{k} = s{} * y", k - 1),
+                _ => format!("s{k} = (s{} - 0.5)^2", k - 1),
+            };
+            src.push_str(&step);
+            src.push('\n');
+        }
+        src.push_str(&format!("s{}", m - 1));
+        let f = parse(&src);
+        let (small, steps) = f.program.describe();
+        let registers = steps.len() + 2;
+        assert_eq!(small, registers <= 256, "{registers} registers");
+        for x in [[0.3, 0.9], [-1.1, 1.01], [0.0, -0.0]] {
+            check_fast_paths(&f, &x, &mut work).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+#[test]
+fn one_workspace_serves_programs_of_every_size_and_input_order() {
+    let programs = [
+        parse("(1-x)^2 + 100*(y-x^2)^2"),
+        parse("sin(z) * (x - y)^2")
+            .with_vars(&names(&["z", "w", "y", "x"]))
+            .unwrap(),
+        parse(
+            &(0..200)
+                .map(|k| format!("(x - {k})^2 * y"))
+                .collect::<Vec<_>>()
+                .join(" + "),
+        ),
+        parse("2 + 3"),
+        parse("y"),
+        parse("max(x, 1) + x / 4 - 4 / x + 3 - x")
+            .with_vars(&names(&["q", "x"]))
+            .unwrap(),
+    ];
+    let mut shared = Workspace::default();
+    for round in 0..2 {
+        for f in &programs {
+            let x: Vec<f64> = (0..f.dim())
+                .map(|i| 0.7 - 0.4 * i as f64 + f64::from(round))
+                .collect();
+            check_fast_paths(f, &x, &mut shared).unwrap_or_else(|e| panic!("{e}"));
+            check_fast_paths(f, &x, &mut Workspace::default()).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    assert!(
+        !programs[2].program.describe().0,
+        "the long sum runs on the u32 path"
+    );
 }
 
 // ---------------------------------------------------------------------------------- errors
