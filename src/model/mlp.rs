@@ -148,6 +148,40 @@ impl Mlp {
     pub fn activations(&self) -> &[Activation] {
         &self.activations
     }
+
+    /// Each layer of `params` in the documented order: its index, input and output widths,
+    /// weights (`[outputs][inputs]`, row-major), biases and activation.
+    fn layers<'p, S>(&'p self, params: &'p [S]) -> impl Iterator<Item = Layer<'p, S>> + 'p {
+        let mut offset = 0;
+        self.sizes
+            .windows(2)
+            .zip(&self.activations)
+            .enumerate()
+            .map(move |(index, (w, &act))| {
+                let (inputs, outputs) = (w[0], w[1]);
+                let (weights, biases) =
+                    params[offset..offset + (inputs + 1) * outputs].split_at(inputs * outputs);
+                offset += (inputs + 1) * outputs;
+                Layer {
+                    index,
+                    inputs,
+                    outputs,
+                    weights,
+                    biases,
+                    act,
+                }
+            })
+    }
+}
+
+/// One layer's slice of an [`Mlp`]'s parameters (see [`Mlp::layers`]).
+struct Layer<'p, S> {
+    index: usize,
+    inputs: usize,
+    outputs: usize,
+    weights: &'p [S],
+    biases: &'p [S],
+    act: Activation,
 }
 
 impl Predictor for Mlp {
@@ -170,12 +204,15 @@ impl Predictor for Mlp {
         out.clear();
         out.resize(2 * widest, S::constant(0.0));
         let (a, b) = out.split_at_mut(widest);
-        let mut offset = 0;
-        for (l, (w, act)) in self.sizes.windows(2).zip(&self.activations).enumerate() {
-            let (inputs, outputs) = (w[0], w[1]);
-            let (weights, biases) =
-                params[offset..offset + (inputs + 1) * outputs].split_at(inputs * outputs);
-            offset += (inputs + 1) * outputs;
+        for layer in self.layers(params) {
+            let Layer {
+                index: l,
+                inputs,
+                outputs,
+                weights,
+                biases,
+                act,
+            } = layer;
             // One matrix-vector node block per layer on a tape (`S::matvec`), then the bias
             // and the activation per unit: the same f64 operations as `dot(row, h) + b`.
             let (src, dst) = if l % 2 == 0 {
@@ -203,25 +240,21 @@ impl Predictor for Mlp {
     }
 
     /// The whole batch layer by layer: one [`Scalar::affine_batch`] per layer (a single block
-    /// on a tape, whose backward is a few matrix loops), then the activation per unit. The
+    /// on a tape, whose backward is two matrix products), then the activation per unit. The
     /// same f64 operations as [`forward`](Predictor::forward) per sample.
     fn forward_batch<S: Scalar>(&self, params: &[S], data: &Dataset, indices: &[usize]) -> Vec<S> {
         let x = gather_rows(data, indices, self.sizes[0]);
         let mut h: Vec<S> = Vec::new();
-        let mut offset = 0;
-        for (l, (w, act)) in self.sizes.windows(2).zip(&self.activations).enumerate() {
-            let (inputs, outputs) = (w[0], w[1]);
-            let (weights, biases) =
-                params[offset..offset + (inputs + 1) * outputs].split_at(inputs * outputs);
-            offset += (inputs + 1) * outputs;
-            let mut z = vec![S::constant(0.0); indices.len() * outputs];
-            if l == 0 {
-                S::affine_batch_const(weights, biases, &x, inputs, &mut z);
+        for layer in self.layers(params) {
+            let (weights, biases) = (layer.weights, layer.biases);
+            let mut z = vec![S::constant(0.0); indices.len() * layer.outputs];
+            if layer.index == 0 {
+                S::affine_batch_const(weights, biases, &x, layer.inputs, &mut z);
             } else {
-                S::affine_batch(weights, biases, &h, inputs, &mut z);
+                S::affine_batch(weights, biases, &h, layer.inputs, &mut z);
             }
             for v in &mut z {
-                *v = act.apply(*v);
+                *v = layer.act.apply(*v);
             }
             h = z;
         }
