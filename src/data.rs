@@ -138,17 +138,26 @@ impl Dataset {
         &self.targets[i * self.n_targets..(i + 1) * self.n_targets]
     }
 
+    /// The feature rows of the given samples, in the given order, row-major
+    /// `indices.len() × n_features` (a batch for a model's batched forward pass).
+    #[must_use]
+    pub fn features_of(&self, indices: &[usize]) -> Vec<f64> {
+        let mut features = Vec::with_capacity(indices.len() * self.n_features);
+        for &i in indices {
+            features.extend_from_slice(self.row(i));
+        }
+        features
+    }
+
     /// A new dataset holding the given samples, in the given order.
     #[must_use]
     pub fn subset(&self, indices: &[usize]) -> Dataset {
-        let mut features = Vec::with_capacity(indices.len() * self.n_features);
         let mut targets = Vec::with_capacity(indices.len() * self.n_targets);
         for &i in indices {
-            features.extend_from_slice(self.row(i));
             targets.extend_from_slice(self.target(i));
         }
         Dataset {
-            features,
+            features: self.features_of(indices),
             targets,
             ..self.clone_header()
         }

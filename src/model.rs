@@ -128,6 +128,7 @@ pub trait Predictor {
     }
 
     /// Outputs for the samples `indices` of `data`, row-major `indices.len() × n_outputs()`.
+    /// `data`'s rows must be `n_inputs()` wide ([`check_compatible`]).
     fn forward_batch<S: Scalar>(&self, params: &[S], data: &Dataset, indices: &[usize]) -> Vec<S> {
         let mut all = Vec::with_capacity(indices.len() * self.n_outputs());
         let mut out = Vec::with_capacity(self.n_outputs());
@@ -234,7 +235,7 @@ impl Predictor for Model {
             Model::Mlp(m) => m.forward_batch(params, data, indices),
             _ => {
                 let (inputs, outputs) = (self.n_inputs(), self.n_outputs());
-                let x = gather_rows(data, indices, inputs);
+                let x = data.features_of(indices);
                 let (weights, biases) = params.split_at(inputs * outputs);
                 let mut out = vec![S::constant(0.0); indices.len() * outputs];
                 S::affine_batch_const(weights, &biases[..outputs], &x, inputs, &mut out);
@@ -273,16 +274,6 @@ pub(crate) fn layer_groups(sizes: &[usize]) -> Vec<ParamGroup> {
         offset += fan_out;
     }
     groups
-}
-
-/// The first `width` features of the samples `indices`, row-major `indices.len() × width`.
-pub(crate) fn gather_rows(data: &Dataset, indices: &[usize], width: usize) -> Vec<f64> {
-    let mut x = Vec::with_capacity(indices.len() * width);
-    for &i in indices {
-        let row = data.row(i);
-        x.extend_from_slice(&row[..width.min(row.len())]);
-    }
-    x
 }
 
 /// Appends `W x + b` to `out` for data inputs `x`; `params` starts at the layer's weights.

@@ -751,7 +751,6 @@ fn affine_backward(
     let out_start = blk.out_start as usize;
     let (low, high) = adj.split_at_mut(out_start);
     let dz = &high[..=upto - out_start];
-    let weights: Vec<f64> = nodes[w0..w0 + m * n].iter().map(|w| w.value).collect();
     let first = blk.values as usize;
     let xs = &values[first..first + blk.batch as usize * n];
     let batch = blk.batch as usize;
@@ -776,7 +775,7 @@ fn affine_backward(
         *a += dz_cm.column(j).iter().sum::<f64>();
     }
     if !blk.consts {
-        let w = DMatrix::from_row_slice(m, n, &weights);
+        let w = DMatrix::from_fn(m, n, |j, k| nodes[w0 + j * n + k].value);
         let mut dx = DMatrix::<f64>::zeros(batch, n);
         dx.gemm(1.0, &dz_cm, &w, 0.0);
         let edges = &inputs[first..first + batch * n];
@@ -1412,16 +1411,14 @@ impl<'t> Scalar for Var<'t> {
         n: usize,
         out: &mut [Self],
     ) {
-        let m = biases.len();
-        let batch = out.len().checked_div(m).unwrap_or(0);
-        let taped = Self::affine_params(weights, biases, n, m).filter(|&(tape, _, _)| {
-            batch > 0
-                && inputs.len() >= batch * n
-                && inputs[..batch * n]
+        let taped = Self::affine_params(weights, biases, n, out.len(), inputs.len()).filter(
+            |&(tape, _, _, batch)| {
+                inputs[..batch * n]
                     .iter()
                     .all(|x| x.tape.is_some_and(|t| std::ptr::eq(t, tape)))
-        });
-        let Some((tape, w0, b0)) = taped else {
+            },
+        );
+        let Some((tape, w0, b0, batch)) = taped else {
             return super::affine_batch_loops(weights, biases, inputs, n, out);
         };
         // An input that depends on two nodes gets a node of its own; one that depends on one
@@ -1443,7 +1440,7 @@ impl<'t> Scalar for Var<'t> {
                 partial: x.scale[0],
             })
             .collect();
-        let out = &mut out[..batch * m];
+        let out = &mut out[..batch * biases.len()];
         Self::record_affine(
             tape,
             weights,
@@ -1464,30 +1461,36 @@ impl<'t> Scalar for Var<'t> {
         n: usize,
         out: &mut [Self],
     ) {
-        let m = biases.len();
-        let batch = out.len().checked_div(m).unwrap_or(0);
-        match Self::affine_params(weights, biases, n, m) {
-            Some((tape, w0, b0)) if batch > 0 && inputs.len() >= batch * n => {
-                let (values, out) = (&inputs[..batch * n], &mut out[..batch * m]);
+        match Self::affine_params(weights, biases, n, out.len(), inputs.len()) {
+            Some((tape, w0, b0, batch)) => {
+                let (values, out) = (&inputs[..batch * n], &mut out[..batch * biases.len()]);
                 Self::record_affine(tape, weights, biases, (w0, b0, n), values, None, out);
             }
-            _ => super::affine_batch_const_loops(weights, biases, inputs, n, out),
+            None => super::affine_batch_const_loops(weights, biases, inputs, n, out),
         }
     }
 }
 
 impl<'t> Var<'t> {
-    /// The tape and first indices of `weights` (`m × n`) and `biases` (`m`) if both are
-    /// consecutive nodes' own values on one tape.
+    /// Where an affine block over `out_len` outputs and `inputs_len` input values would go:
+    /// the tape, the first weight and bias indices and the batch size, if the weights
+    /// (`m × n`) and biases (`m`) are each consecutive nodes' own values on one tape and the
+    /// inputs cover at least one whole batch.
     fn affine_params(
         weights: &[Self],
         biases: &[Self],
         n: usize,
-        m: usize,
-    ) -> Option<(&'t Tape, u32, u32)> {
+        out_len: usize,
+        inputs_len: usize,
+    ) -> Option<(&'t Tape, u32, u32, usize)> {
+        let m = biases.len();
+        let batch = out_len.checked_div(m).unwrap_or(0);
+        if batch == 0 || inputs_len < batch * n {
+            return None;
+        }
         let (tape, w0) = Self::block_weights(weights, m, n)?;
         let (bias_tape, b0) = Self::block_weights(biases, m, 1)?;
-        std::ptr::eq(tape, bias_tape).then_some((tape, w0, b0))
+        std::ptr::eq(tape, bias_tape).then_some((tape, w0, b0, batch))
     }
 
     /// Computes an affine block's outputs from the input values, records the block and points

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{ModelError, ParamGroup, Predictor, gather_rows, layer_groups};
+use super::{ModelError, ParamGroup, Predictor, layer_groups};
 use crate::ad::Scalar;
 use crate::data::Dataset;
 
@@ -243,7 +243,7 @@ impl Predictor for Mlp {
     /// on a tape, whose backward is two matrix products), then the activation per unit. The
     /// same f64 operations as [`forward`](Predictor::forward) per sample.
     fn forward_batch<S: Scalar>(&self, params: &[S], data: &Dataset, indices: &[usize]) -> Vec<S> {
-        let x = gather_rows(data, indices, self.sizes[0]);
+        let x = data.features_of(indices);
         let mut h: Vec<S> = Vec::new();
         for layer in self.layers(params) {
             let (weights, biases) = (layer.weights, layer.biases);
