@@ -1,12 +1,14 @@
 //! Gradient engines: Rosenbrock 2-D from the parsed expression (forward, reverse, finite
 //! differences, hand-written analytic floor) and extended Rosenbrock for n = 10 ... 10000 written
-//! once over `Scalar` (f, reverse gradient on the tape, chunked forward gradient).
+//! once over `Scalar` as a partially separable sum (`Scalar::sum_windows`): f, the reverse
+//! gradient on the fused tape, the same function written term by term (`reverse_by_op`), and the
+//! chunked forward gradient.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use gradscope::ad::tape::{self, Tape};
-use gradscope::ad::{Scalar, ScalarFn, dual, finite};
+use gradscope::ad::{Scalar, ScalarFn, WindowTerm, dual, finite};
 use gradscope::expr::{Expression, Workspace};
 
 // The extended-Rosenbrock closures allocate a term vector of up to 10,000 entries per call
@@ -55,10 +57,34 @@ fn rosenbrock_2d(c: &mut Criterion) {
     group.finish();
 }
 
-/// `sum_i 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2`, written once over `Scalar`.
+/// `sum_i 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2`, written once over `Scalar` as a
+/// partially separable sum ([`Scalar::sum_windows`]): the fused tape records one node.
 struct ExtendedRosenbrock(usize);
 
+/// The element function on the window `(x[i], x[i+1])`.
+struct RosenbrockTerm;
+
+impl WindowTerm<2> for RosenbrockTerm {
+    #[inline]
+    fn term<S: Scalar>(&self, [a, b]: &[S; 2]) -> S {
+        (*b - *a * *a).powi(2) * 100.0 + (S::constant(1.0) - *a).powi(2)
+    }
+}
+
 impl ScalarFn for ExtendedRosenbrock {
+    fn dim(&self) -> usize {
+        self.0
+    }
+    fn eval<S: Scalar>(&self, x: &[S]) -> S {
+        S::sum_windows(x, &RosenbrockTerm)
+    }
+}
+
+/// The same function written term by term (`terms` then `sum`): on the fused tape every
+/// operation of every term goes through `Var` arithmetic. For comparison.
+struct ExtendedRosenbrockByOp(usize);
+
+impl ScalarFn for ExtendedRosenbrockByOp {
     fn dim(&self) -> usize {
         self.0
     }
@@ -86,6 +112,10 @@ fn extended_rosenbrock(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("reverse", n), &n, |b, _| {
             b.iter(|| tape::gradient_with(&mut tape, black_box(&x), &mut g, |v| f.eval(v)));
+        });
+        let by_op = ExtendedRosenbrockByOp(n);
+        group.bench_with_input(BenchmarkId::new("reverse_by_op", n), &n, |b, _| {
+            b.iter(|| tape::gradient_with(&mut tape, black_box(&x), &mut g, |v| by_op.eval(v)));
         });
         if n <= 1000 {
             group.bench_with_input(BenchmarkId::new("forward_chunk8", n), &n, |b, _| {

@@ -146,6 +146,19 @@ pub trait Scalar:
         affine_batch_const_loops(weights, biases, inputs, n, out);
     }
 
+    /// A partially separable sum over sliding windows: `sum_i term(x[i .. i + W])` for
+    /// `i = 0 ..= x.len() - W`, in that order (none if `x.len() < W` or `W = 0`). Functions such
+    /// as extended Rosenbrock are sums of many small element functions; written this way, the
+    /// fused tape differentiates each element function by forward mode over its `W` inputs
+    /// ([`DualVec`](dual::DualVec)) and records the whole sum as one node with `W` edges per
+    /// term, instead of recording the terms one operation at a time. The default evaluates the
+    /// terms and hands them to [`sum`](Self::sum), so every engine computes the same value as
+    /// `sum` of the terms.
+    fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
+        let terms: Vec<Self> = windows(x).map(|w| term.term(w)).collect();
+        Self::sum(&terms)
+    }
+
     /// [`matvec`](Self::matvec) with constant inputs (a first layer applied to data): one
     /// [`dot_const`](Self::dot_const) per row by default.
     fn matvec_const(weights: &[Self], inputs: &[f64], out: &mut [Self]) {
@@ -158,6 +171,36 @@ pub trait Scalar:
             }
         }
     }
+}
+
+/// One element function of a [`Scalar::sum_windows`] sum: a function of `W` consecutive
+/// inputs, written once over [`Scalar`] like a [`ScalarFn`]. The sum calls it once per window
+/// in a tight loop, so a small term is worth `#[inline]`.
+///
+/// ```
+/// use gradscope::ad::{Scalar, WindowTerm};
+///
+/// /// Extended Rosenbrock's element function, `100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2`.
+/// struct Rosen;
+/// impl WindowTerm<2> for Rosen {
+///     #[inline]
+///     fn term<S: Scalar>(&self, [a, b]: &[S; 2]) -> S {
+///         (*b - *a * *a).powi(2) * 100.0 + (S::constant(1.0) - *a).powi(2)
+///     }
+/// }
+/// assert_eq!(f64::sum_windows(&[1.0, 1.0, 1.0], &Rosen), 0.0);
+/// assert_eq!(f64::sum_windows(&[0.0, 1.0, 0.0], &Rosen), 101.0 + 100.0);
+/// ```
+pub trait WindowTerm<const W: usize> {
+    /// The term on one window `x[i .. i + W]`.
+    fn term<S: Scalar>(&self, window: &[S; W]) -> S;
+}
+
+/// The windows of [`Scalar::sum_windows`] as arrays, in order (none for `W = 0`).
+pub fn windows<S, const W: usize>(x: &[S]) -> impl Iterator<Item = &[S; W]> {
+    // `windows(0)` panics; for `W = 0` no length-1 window converts to an array.
+    x.windows(W.max(1))
+        .filter_map(|w| <&[S; W]>::try_from(w).ok())
 }
 
 /// [`Scalar::affine_batch`]'s default: one `dot` and one addition per output.
@@ -299,6 +342,10 @@ pub fn softplus_derivative(x: f64) -> f64 {
 impl Scalar for f64 {
     fn constant(c: f64) -> Self {
         c
+    }
+    /// The default's order (`sum` folds from `0` left to right) without collecting the terms.
+    fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
+        windows(x).fold(0.0, |acc, w| acc + term.term(w))
     }
     fn value(&self) -> f64 {
         *self

@@ -19,7 +19,7 @@ use std::cell::Cell;
 
 use gradscope::ad::dual::{self, Hyper};
 use gradscope::ad::tape::{self, Tape};
-use gradscope::ad::{Scalar, ScalarFn, finite};
+use gradscope::ad::{Scalar, ScalarFn, WindowTerm, finite};
 use gradscope::expr::{Expression, Workspace};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -580,4 +580,148 @@ fn a_million_node_chain_of_let_lines_differentiates_on_every_engine() {
     for other in [g_fwd, g_fast, g_fast_fwd] {
         assert_eq!(other, expected);
     }
+}
+
+/// A random tree as the element function of a partially separable sum over windows of three.
+struct Windowed<'a>(&'a Program);
+
+impl WindowTerm<3> for Windowed<'_> {
+    fn term<S: Scalar>(&self, w: &[S; 3]) -> S {
+        let mut kink = f64::INFINITY;
+        self.0.eval(w, &mut kink)
+    }
+}
+
+/// The smallest distance of a kink argument from its kink over every window of `x`.
+fn window_kink(program: &Program, x: &[f64]) -> f64 {
+    let mut kink = f64::INFINITY;
+    for w in x.windows(3) {
+        program.eval(w, &mut kink);
+    }
+    kink
+}
+
+/// `Scalar::sum_windows`: the fused tape's one-node sum (an `Op::WindowSum` over the driver's
+/// inputs, and an edge list when the inputs are fused values or constants) against the plain
+/// tape recording every operation, chunked forward duals and finite differences; the value on
+/// `f64` against the terms summed by hand.
+#[test]
+fn engines_agree_on_random_window_sums() {
+    let tally = Tally::default();
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (
+        program_strategy(),
+        prop::collection::vec(-2.0_f64..2.0, 3..=9),
+        1_usize..=8,
+    );
+    let result = runner.run(&strategy, |(program, x, k)| {
+        bump(&tally.cases);
+        let src = program.source();
+        let n = x.len();
+        let term = Windowed(&program);
+        let value = f64::sum_windows(&x, &term);
+        let by_hand = x
+            .windows(3)
+            .fold(0.0, |acc, w| acc + term.term(&[w[0], w[1], w[2]]));
+        prop_assert_eq!(value.to_bits(), by_hand.to_bits(), "{}", src);
+        if !value.is_finite() {
+            return Ok(());
+        }
+
+        let mut plain = Tape::new();
+        let mut g_plain = vec![0.0; n];
+        let v_plain = tape::gradient_with(&mut plain, &x, &mut g_plain, |v| {
+            Scalar::sum_windows(v, &term)
+        });
+        let mut fused = Tape::fused();
+        let mut g_fused = vec![0.0; n];
+        let v_fused = tape::gradient_with(&mut fused, &x, &mut g_fused, |v| {
+            Scalar::sum_windows(v, &term)
+        });
+        prop_assert_eq!(fused.len(), n + 1, "{}: one node beyond the inputs", src);
+        prop_assert_eq!(fused.edge_count(), 0);
+        // The same inputs as fused values (`v * 1.0 + 0.0`): not nodes of their own, so the
+        // sum becomes an edge list after recording one node per input. Same adjoints.
+        let mut edged = Tape::fused();
+        let mut g_edged = vec![0.0; n];
+        let v_edged = tape::gradient_with(&mut edged, &x, &mut g_edged, |v| {
+            let lazy: Vec<_> = v.iter().map(|&x| x * 1.0 + 0.0).collect();
+            Scalar::sum_windows(&lazy, &term)
+        });
+        prop_assert_eq!(edged.len(), 2 * n + 1);
+        prop_assert_eq!(edged.edge_count(), n + 3 * (n - 2));
+        for (a, b) in g_edged.iter().zip(&g_fused) {
+            prop_assert_eq!(a.to_bits(), b.to_bits(), "{}", src);
+        }
+        let mut g_fwd = vec![0.0; n];
+        let (v_fwd, passes) =
+            dual::gradient_with(&x, k, &mut g_fwd, |v| Scalar::sum_windows(v, &term));
+        prop_assert_eq!(passes, n.div_ceil(k));
+        for v in [v_plain, v_fused, v_edged, v_fwd] {
+            prop_assert_eq!(v.to_bits(), value.to_bits(), "{}", src);
+        }
+        for i in 0..n {
+            let gs = [g_plain[i], g_fused[i], g_fwd[i]];
+            if gs.iter().any(|g| !g.is_finite()) {
+                return Ok(());
+            }
+            prop_assert!(
+                close(gs[0], gs[1], 1e-12) && close(gs[1], gs[2], 1e-12),
+                "{src}\nat {x:?}, d/dx{i}: plain tape, fused tape, forward = {gs:?}"
+            );
+        }
+        bump(&tally.ad_compared);
+
+        // Finite differences where every window is smooth (see the module docs).
+        if window_kink(&program, &x) < KINK_GAP {
+            return Ok(());
+        }
+        let f = |p: &[f64]| f64::sum_windows(p, &term);
+        let central = |i: usize, h: f64| {
+            let mut p = x.clone();
+            let (plus, minus) = (x[i] + h, x[i] - h);
+            p[i] = plus;
+            let fp = f(&p);
+            p[i] = minus;
+            (fp - f(&p)) / (plus - minus)
+        };
+        let smooth = (0..n).all(|i| {
+            let h = finite::step(x[i]);
+            let (a, b) = (central(i, h), central(i, h / 4.0));
+            a.is_finite() && b.is_finite() && close(a, b, 1e-7)
+        });
+        if !smooth {
+            return Ok(());
+        }
+        let mut g_fd = vec![0.0; n];
+        finite::gradient_with(&x, &mut g_fd, f);
+        for i in 0..n {
+            prop_assert!(
+                close(g_fused[i], g_fd[i], 1e-6),
+                "{src}\nat {x:?}, d/dx{i}: fused tape {} vs finite {}",
+                g_fused[i],
+                g_fd[i]
+            );
+        }
+        bump(&tally.fd_compared);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let (cases, ad, fd) = (
+        tally.cases.get(),
+        tally.ad_compared.get(),
+        tally.fd_compared.get(),
+    );
+    eprintln!("{cases} window sums: {ad} AD comparisons, {fd} with finite differences");
+    assert!(ad * 10 >= cases * 6, "{ad} of {cases} AD comparisons");
+    assert!(
+        fd * 3 >= cases,
+        "{fd} of {cases} finite-difference comparisons"
+    );
 }

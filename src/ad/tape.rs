@@ -21,6 +21,13 @@
 //! nalgebra's `gemm`; the sweep then continues below the block. A 2-16-16-1 network on 200
 //! samples is three such blocks plus the loss, instead of ~20,000 scalar nodes.
 //!
+//! A partially separable sum ([`Scalar::sum_windows`], e.g. extended Rosenbrock's
+//! `sum_i f(x[i], x[i+1])`) is one node too: each term is differentiated by forward mode over
+//! its window of `W` inputs, and the node ([`Op::WindowSum`]) keeps the `W` partials per term;
+//! its sweep is `W` contiguous multiply-adds into the inputs' adjoints. No term records
+//! anything. The sweep also stops above the tape's leading leaves (the inputs), which have
+//! nothing to propagate.
+//!
 //! Constants are not recorded: a [`Var`] without a tape is just a value, so `x * 2.0` records
 //! one `MulConst` node with one edge and `constant(2.0) * constant(3.0)` records nothing.
 //!
@@ -55,9 +62,10 @@ use std::fmt;
 use nalgebra::DMatrix;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
+use super::dual::DualVec;
 use super::{
-    Scalar, ScalarFn, abs_derivative, max_partials, min_partials, powf_partials, powi_derivative,
-    relu_derivative, softplus_derivative,
+    Scalar, ScalarFn, WindowTerm, abs_derivative, max_partials, min_partials, powf_partials,
+    powi_derivative, relu_derivative, softplus_derivative, windows,
 };
 
 /// What a recorded node computes. `Copy` and one word, so a node stays small.
@@ -114,6 +122,9 @@ pub enum Op {
     /// One output of a [`Scalar::affine_batch`] layer block (the block's index): no edges;
     /// the sweep does the whole layer's backward when it reaches the block's last output.
     AffineOut(u32),
+    /// A [`Scalar::sum_windows`] sum over consecutive input nodes (the record's index): no
+    /// edges, the record keeps each term's partials.
+    WindowSum(u32),
     /// One row of a [`Scalar::matvec`] block (the block's index): no edges, the sweep reads
     /// the row's weights and the block's inputs from the nodes.
     MatVecRow(u32),
@@ -159,6 +170,7 @@ impl Op {
             Op::DotConst => "dot_const",
             Op::Fused => "fused",
             Op::AffineOut(_) => "affine",
+            Op::WindowSum(_) => "window_sum",
             Op::MatVecRow(_) => "matvec_row",
             Op::MatVecConstRow(_) => "matvec_const_row",
         }
@@ -211,6 +223,17 @@ struct Affine {
     consts: bool,
 }
 
+/// A recorded [`Scalar::sum_windows`] over the consecutive nodes `first ..`: `count` terms of
+/// `w` inputs each, term `i` reading nodes `first + i .. first + i + w`; its partials are
+/// `window_partials[partials ..]`, term by term (`[i * w + j]` is `d term_i / d x[i + j]`).
+#[derive(Debug, Clone, Copy)]
+struct Windows {
+    first: u32,
+    w: u32,
+    count: u32,
+    partials: u32,
+}
+
 /// Everything behind the one `RefCell`, so recording an op costs a single borrow.
 #[derive(Default)]
 struct Inner {
@@ -224,6 +247,11 @@ struct Inner {
     /// (a fused input such as `tanh` of a node), at the same offsets as `affine_values`.
     affine_inputs: Vec<Edge>,
     affine_values: Vec<f64>,
+    /// How many nodes at the start of the tape are leaves (inputs, recorded constants): the
+    /// sweep stops above them, they have nothing to propagate.
+    leaves: usize,
+    windows: Vec<Windows>,
+    window_partials: Vec<f64>,
     /// The last backward sweep's adjoints (empty until one ran, cleared with the tape).
     adjoints: Vec<f64>,
 }
@@ -342,7 +370,21 @@ impl Tape {
 
     /// Records one independent variable per value.
     pub fn vars(&self, xs: &[f64]) -> Vec<Var<'_>> {
-        xs.iter().map(|&x| self.var(x)).collect()
+        let inner = &mut *self.inner.borrow_mut();
+        let first = index_u32(inner.nodes.len());
+        let start = index_u32(inner.edges.len());
+        if inner.leaves == inner.nodes.len() {
+            inner.leaves += xs.len();
+        }
+        inner.nodes.extend(xs.iter().map(|&value| Node {
+            value,
+            start,
+            op: Op::Input,
+        }));
+        xs.iter()
+            .zip(first..)
+            .map(|(&x, index)| Var::node(self, index, x))
+            .collect()
     }
 
     /// Records a constant node, for displays that want a constant on the tape. Arithmetic does
@@ -357,6 +399,9 @@ impl Tape {
         let inner = &mut *self.inner.borrow_mut();
         let index = index_u32(inner.nodes.len());
         let start = index_u32(inner.edges.len());
+        if inner.leaves == inner.nodes.len() {
+            inner.leaves += 1;
+        }
         inner.nodes.push(Node { value, start, op });
         Var::node(self, index, value)
     }
@@ -401,6 +446,9 @@ impl Tape {
         inner.affines.clear();
         inner.affine_inputs.clear();
         inner.affine_values.clear();
+        inner.windows.clear();
+        inner.window_partials.clear();
+        inner.leaves = 0;
         inner.adjoints.clear();
     }
 
@@ -537,6 +585,52 @@ impl Tape {
         index
     }
 
+    /// Records an n-ary node of kind `op` whose edges `fill` appends (returning the node's
+    /// value), for a node whose edge count is not known in advance. `fill` must not touch
+    /// the tape.
+    fn push_extended(&self, op: Op, fill: impl FnOnce(&mut Vec<Edge>) -> f64) -> (u32, f64) {
+        let inner = &mut *self.inner.borrow_mut();
+        let index = index_u32(inner.nodes.len());
+        let start = index_u32(inner.edges.len());
+        let value = fill(&mut inner.edges);
+        inner.nodes.push(Node { value, start, op });
+        (index, value)
+    }
+
+    /// Computes the terms of [`Scalar::sum_windows`] (see [`window_partials`]) and, if `x` are
+    /// consecutive nodes of this tape, records the sum as an [`Op::WindowSum`]: returns its
+    /// index and value. Otherwise records nothing and returns the value and the partials
+    /// (term by term) for an edge list.
+    #[allow(clippy::type_complexity)]
+    fn push_windows<const W: usize, T: WindowTerm<W>>(
+        &self,
+        x: &[Var<'_>],
+        term: &T,
+    ) -> Result<(u32, f64), (f64, Vec<f64>)> {
+        let inner = &mut *self.inner.borrow_mut();
+        let offset = inner.window_partials.len();
+        let (value, consecutive) = window_partials(self, x, term, &mut inner.window_partials);
+        if !consecutive {
+            let partials = inner.window_partials.split_off(offset);
+            return Err((value, partials));
+        }
+        let b = index_u32(inner.windows.len());
+        inner.windows.push(Windows {
+            first: x[0].first(),
+            w: index_u32(W),
+            count: index_u32(x.len() + 1 - W),
+            partials: index_u32(offset),
+        });
+        let index = index_u32(inner.nodes.len());
+        let start = index_u32(inner.edges.len());
+        inner.nodes.push(Node {
+            value,
+            start,
+            op: Op::WindowSum(b),
+        });
+        Ok((index, value))
+    }
+
     /// The backward sweep from `output`: afterwards [`adjoint`](Tape::adjoint) gives
     /// `d output / d v` for every `v` on the tape. Reuses the adjoint buffer; a constant
     /// `output` (no node) leaves every adjoint at zero.
@@ -553,6 +647,9 @@ impl Tape {
             affines,
             affine_inputs,
             affine_values,
+            leaves,
+            windows,
+            window_partials,
             adjoints,
         } = &mut *self.inner.borrow_mut();
         adjoints.clear();
@@ -589,7 +686,8 @@ impl Tape {
         }
         let mut hi = edges.len();
         let mut i = nodes.len();
-        while i > 0 {
+        let leaves = *leaves;
+        while i > leaves {
             i -= 1;
             let node = &nodes[i];
             let lo = node.start as usize;
@@ -626,6 +724,21 @@ impl Tape {
                             let x = x as usize;
                             below[w] += a * all[x].value;
                             below[x] += a * all[w].value;
+                        }
+                    }
+                }
+                // Lane by lane, like the `Sum` edges of the same windows: each lane is one
+                // contiguous multiply-add over the inputs' adjoints.
+                Op::WindowSum(b) => {
+                    let win = windows[b as usize];
+                    let (first, count, w) =
+                        (win.first as usize, win.count as usize, win.w as usize);
+                    let offset = win.partials as usize;
+                    let partials = &window_partials[offset..offset + w * count];
+                    for j in 0..w {
+                        let dst = &mut below[first + j..first + j + count];
+                        for (d, g) in dst.iter_mut().zip(partials.chunks_exact(w)) {
+                            *d += a * g[j];
                         }
                     }
                 }
@@ -717,6 +830,14 @@ impl Tape {
                         inputs.push(blk.bias_start as usize + j);
                         inputs
                     }
+                    // Lane by lane, as the sweep (and a `Sum` of the same windows) adds them.
+                    Op::WindowSum(b) => {
+                        let win = inner.windows[b as usize];
+                        let (first, count) = (win.first as usize, win.count as usize);
+                        (0..win.w as usize)
+                            .flat_map(|j| first + j..first + j + count)
+                            .collect()
+                    }
                     _ => inner.edges[lo..hi]
                         .iter()
                         .map(|e| e.parent as usize)
@@ -805,7 +926,7 @@ fn index_u32(i: usize) -> u32 {
     i as u32
 }
 
-/// A value on a [`Tape`] (or a constant with no tape). `Copy`, 24 bytes; the lifetime ties it to
+/// A value on a [`Tape`] (or a constant with no tape). `Copy`, 40 bytes; the lifetime ties it to
 /// the tape, so it cannot outlive it nor survive [`Tape::clear`].
 ///
 /// Combining a constant with a taped variable records on the variable's tape; two constants give
@@ -1321,6 +1442,58 @@ impl<'t> Scalar for Var<'t> {
         }
     }
 
+    /// On a [fused](Tape::fused) tape, one node for the whole sum: each term's partials come
+    /// from forward mode over its window (a [`DualVec`] with one lane per window input), so no
+    /// term records anything. When `x` are consecutive nodes (a driver's inputs), the node is
+    /// an [`Op::WindowSum`] that keeps only the partials (`W` per term) and whose sweep is `W`
+    /// contiguous multiply-adds over the inputs' adjoints; otherwise an [`Op::Sum`] with one
+    /// edge per (term, non-constant input), fused inputs getting a node first. Both list the
+    /// partials lane by lane (every term's first input, then every second input, ...), so the
+    /// two give the same adjoints bit for bit.
+    ///
+    /// Same value as the default (the terms summed left to right). The partials are forward
+    /// mode's, including its convention that a zero tangent times a non-finite local
+    /// derivative is zero. A plain tape records every operation (the default), so the tape
+    /// view shows them.
+    fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
+        let tape = match Self::tape_of(x) {
+            Some(tape) if tape.fused && W > 0 && x.len() >= W => tape,
+            _ => {
+                let terms: Vec<Self> = windows(x).map(|w| term.term(w)).collect();
+                return Self::sum(&terms);
+            }
+        };
+        let count = x.len() - W + 1;
+        let (index, value) = match tape.push_windows(x, term) {
+            Ok(recorded) => recorded,
+            Err((value, partials)) => {
+                // Not consecutive nodes: one edge per (term, non-constant input), lane by lane.
+                let settled: Vec<Self>;
+                let x = if x.iter().any(Var::lazy) {
+                    settled = x.iter().map(|v| v.settled()).collect();
+                    &settled
+                } else {
+                    x
+                };
+                tape.push_extended(Op::Sum, |edges| {
+                    edges.reserve(W * count);
+                    for j in 0..W {
+                        for (g, v) in partials.chunks_exact(W).zip(&x[j..]) {
+                            if v.tape.is_some() {
+                                edges.push(Edge {
+                                    parent: v.first(),
+                                    partial: g[j],
+                                });
+                            }
+                        }
+                    }
+                    value
+                })
+            }
+        };
+        Self::node(tape, index, value)
+    }
+
     /// One [`Op::Dot`] node: `d/da[i] = b[i]`, `d/db[i] = a[i]`, an edge per non-constant factor.
     fn dot(a: &[Self], b: &[Self]) -> Self {
         let value = a
@@ -1585,6 +1758,56 @@ impl<'t> Var<'t> {
             o.nodes = pack(index, PLAIN);
         }
     }
+}
+
+/// Windows per block of staged duals in [`window_partials`].
+const STAGE: usize = 32;
+
+/// The terms of [`Scalar::sum_windows`] over the values of `x`, by forward mode over each
+/// window: appends `d term_i / d x[i + j]` to `out` term by term (`[i * W + j]`) and returns
+/// the terms' sum, left to right from `0` like `f64`'s, and whether `x` are consecutive nodes'
+/// own values on `tape` (then the sum can be an [`Op::WindowSum`]). Constants get no tangent.
+///
+/// The duals are staged a block of windows at a time: a term (not always inlined) that reads
+/// duals written field by field just before the call stalls on store forwarding.
+fn window_partials<const W: usize, T: WindowTerm<W>>(
+    tape: &Tape,
+    x: &[Var<'_>],
+    term: &T,
+    out: &mut Vec<f64>,
+) -> (f64, bool) {
+    let count = x.len() + 1 - W;
+    let first = x[0].first();
+    let own = |v: &Var<'_>, k: usize| {
+        v.tape.is_some_and(|t| std::ptr::eq(t, tape)) && v.nodes == pack(first + k as u32, PLAIN)
+    };
+    let mut consecutive = x[count..].iter().zip(count..).all(|(v, k)| own(v, k));
+    let mut value = 0.0;
+    let seeds: [[f64; W]; W] = std::array::from_fn(|j| std::array::from_fn(|l| f64::from(j == l)));
+    let mut staged = [[DualVec::<W>::constant(0.0); W]; STAGE];
+    let mut block = [[0.0; W]; STAGE];
+    out.reserve(W * count);
+    for base in (0..count).step_by(STAGE) {
+        let len = STAGE.min(count - base);
+        for ((slot, w), k) in staged[..len]
+            .iter_mut()
+            .zip(x[base..].windows(W))
+            .zip(base..)
+        {
+            consecutive &= own(&w[0], k);
+            for ((d, v), seed) in slot.iter_mut().zip(w).zip(&seeds) {
+                let eps = if v.tape.is_some() { *seed } else { [0.0; W] };
+                *d = DualVec::new(v.value, eps);
+            }
+        }
+        for (partials, duals) in block.iter_mut().zip(&staged[..len]) {
+            let t = term.term(duals);
+            value += t.re;
+            *partials = t.eps;
+        }
+        out.extend_from_slice(block[..len].as_flattened());
+    }
+    (value, consecutive)
 }
 
 /// Inputs up to this many live in a stack buffer in [`gradient_with`], so a small gradient does
@@ -2250,6 +2473,103 @@ mod tests {
         // By hand, d/dx0 = -400 x0 (x1 - x0^2) - 2 (1 - x0).
         let hand = -400.0 * -1.2 * (1.0 - 1.44) - 2.0 * 2.2;
         assert!(close(gf[0], hand, 1e-14));
+    }
+
+    /// Extended Rosenbrock's element function, for [`Scalar::sum_windows`].
+    struct RosenTerm;
+
+    impl WindowTerm<2> for RosenTerm {
+        fn term<S: Scalar>(&self, [a, b]: &[S; 2]) -> S {
+            (*b - *a * *a).powi(2) * 100.0 + (S::constant(1.0) - *a).powi(2)
+        }
+    }
+
+    #[test]
+    fn a_window_sum_is_one_node_that_keeps_the_partials() {
+        let x = [-1.2, 1.0, 0.3, -0.7, 2.0];
+        let mut fused = Tape::fused();
+        let (mut gw, mut gt) = ([0.0; 5], [0.0; 5]);
+        let vw = gradient_with(&mut fused, &x, &mut gw, |v| Var::sum_windows(v, &RosenTerm));
+        assert_eq!((fused.len(), fused.edge_count()), (5 + 1, 0));
+        let nodes = fused.nodes();
+        let sum = &nodes[5];
+        assert_eq!(
+            (sum.op.name(), sum.value, sum.adjoint),
+            ("window_sum", vw, 1.0)
+        );
+        // Lane by lane: every term's first input, then every term's second.
+        assert_eq!(sum.inputs, [0, 1, 2, 3, 1, 2, 3, 4]);
+        assert_eq!(vw.to_bits(), ext_rosenbrock(&x).to_bits());
+        let vt = gradient_with(&mut Tape::new(), &x, &mut gt, |v| ext_rosenbrock(v));
+        assert_eq!(vt.to_bits(), vw.to_bits());
+        for i in 0..5 {
+            assert!(close(gw[i], gt[i], 1e-14), "{gw:?} vs {gt:?}");
+        }
+        // Reused: same results, no growth; and a plain tape records every operation.
+        let cap = fused.capacity();
+        let mut again = [0.0; 5];
+        gradient_with(&mut fused, &x, &mut again, |v| {
+            Var::sum_windows(v, &RosenTerm)
+        });
+        assert_eq!((again, fused.capacity()), (gw, cap));
+        let mut plain = Tape::new();
+        gradient_with(&mut plain, &x, &mut again, |v| {
+            Var::sum_windows(v, &RosenTerm)
+        });
+        assert_eq!(plain.len(), 5 + 4 * 7 + 1);
+        assert!(plain.nodes().iter().all(|n| n.op != Op::WindowSum(0)));
+    }
+
+    #[test]
+    fn window_sums_over_constants_short_inputs_and_no_windows() {
+        let tape = Tape::fused();
+        let x = tape.vars(&[0.5, 2.0, -1.0]);
+        // A constant in the middle: its terms have no lane for it, the others still count.
+        let mixed = [x[0], Var::constant(2.0), x[2]];
+        let s = Var::sum_windows(&mixed, &RosenTerm);
+        let by_hand = RosenTerm.term(&[0.5, 2.0]) + RosenTerm.term(&[2.0, -1.0]);
+        assert_eq!(s.value(), 0.0 + by_hand);
+        tape.backward(s);
+        assert_eq!(tape.adjoint(x[1]), 0.0);
+        assert_eq!(tape.adjoint(x[0]), -400.0 * 0.5 * (2.0 - 0.25) - 2.0 * 0.5);
+        assert_eq!(
+            tape.adjoint(x[2]),
+            200.0 * (-1.0 - 4.0),
+            "the last window's second input"
+        );
+        let sum = tape.nodes().pop().expect("a node");
+        assert_eq!((sum.op, sum.inputs), (Op::Sum, vec![0, 2]));
+        // Fewer inputs than a window, or windows of nothing: an empty sum.
+        for s in [
+            Var::sum_windows(&x[..1], &RosenTerm),
+            Var::sum_windows::<0, _>(&x, &Nothing),
+        ] {
+            assert!(s.is_constant() && s.value() == 0.0);
+        }
+        assert_eq!(f64::sum_windows::<0, _>(&[1.0, 2.0], &Nothing), 0.0);
+    }
+
+    struct Nothing;
+
+    impl WindowTerm<0> for Nothing {
+        fn term<S: Scalar>(&self, _: &[S; 0]) -> S {
+            S::constant(1.0)
+        }
+    }
+
+    #[test]
+    fn inputs_recorded_after_other_nodes_still_get_their_adjoints() {
+        // The sweep skips the leading leaves only; a later input is visited like any node.
+        for tape in [Tape::new(), Tape::fused()] {
+            let x = tape.vars(&[2.0, 3.0]);
+            let y = Var::sum(&[x[0] * x[1], x[0], x[1]]);
+            let z = tape.var(5.0);
+            let f = Var::sum(&[y * z, z]);
+            tape.backward(f);
+            assert_eq!(tape.adjoint(x[0]), 5.0 * (3.0 + 1.0));
+            assert_eq!(tape.adjoint(x[1]), 5.0 * (2.0 + 1.0));
+            assert_eq!(tape.adjoint(z), 2.0 * 3.0 + 2.0 + 3.0 + 1.0);
+        }
     }
 
     #[test]
