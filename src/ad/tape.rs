@@ -52,7 +52,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrixView, DMatrixViewMut};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::{
@@ -226,6 +226,9 @@ struct Inner {
     affine_values: Vec<f64>,
     /// The last backward sweep's adjoints (empty until one ran, cleared with the tape).
     adjoints: Vec<f64>,
+    /// Working memory of the affine blocks' backward (weights, bias sums, `dX`), kept across
+    /// sweeps so a reused tape does not allocate it per block.
+    affine_scratch: Vec<f64>,
 }
 
 /// A Wengert list: the nodes recorded while evaluating with [`Var`]s, and the adjoints of the
@@ -554,6 +557,7 @@ impl Tape {
             affine_inputs,
             affine_values,
             adjoints,
+            affine_scratch,
         } = &mut *self.inner.borrow_mut();
         adjoints.clear();
         let Some(tape) = output.tape else {
@@ -598,7 +602,8 @@ impl Tape {
                 // output itself): every consumer of every output has been swept by then. The
                 // block's outputs have no edges, so the sweep goes on below the block.
                 let blk = affines[b as usize];
-                affine_backward(&blk, all, adj, affine_inputs, affine_values, i);
+                let (inputs, values) = (&affine_inputs[..], &affine_values[..]);
+                affine_backward(&blk, all, adj, inputs, values, i, affine_scratch);
                 i = blk.out_start as usize;
                 hi = lo;
                 continue;
@@ -745,44 +750,61 @@ fn affine_backward(
     inputs: &[Edge],
     values: &[f64],
     upto: usize,
+    scratch: &mut Vec<f64>,
 ) {
-    let (n, m) = (blk.n as usize, blk.m as usize);
+    let (n, m, batch) = (blk.n as usize, blk.m as usize, blk.batch as usize);
     let (w0, b0) = (blk.weight_start as usize, blk.bias_start as usize);
     let out_start = blk.out_start as usize;
     let (low, high) = adj.split_at_mut(out_start);
-    let dz = &high[..=upto - out_start];
+    let reached = &high[..=upto - out_start];
+    // A sweep from inside the block: the outputs it did not reach count as 0.
+    let padded: Vec<f64>;
+    let dz = if reached.len() == batch * m {
+        reached
+    } else {
+        padded = reached
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(0.0))
+            .take(batch * m)
+            .collect();
+        &padded
+    };
     let first = blk.values as usize;
-    let xs = &values[first..first + blk.batch as usize * n];
-    let batch = blk.batch as usize;
-    // dW = dZᵀ X and dX = dZ W as matrix products through nalgebra's `gemm` (which hands these
-    // sizes to the `matrixmultiply` kernels). nalgebra is column-major and the block's buffers
-    // are row-major, so dZ and X are copied transposed (outputs the sweep did not reach: 0).
-    let mut dz_cm = DMatrix::<f64>::zeros(batch, m);
-    for (s, row) in dz.chunks(m).enumerate() {
-        for (j, &d) in row.iter().enumerate() {
-            dz_cm[(s, j)] = d;
+    let xs = &values[first..first + batch * n];
+    // The products go through nalgebra's `gemm` (the `matrixmultiply` kernels at these sizes)
+    // on views of the row-major buffers, no copies: a row-major `[rows][cols]` buffer is the
+    // column-major `cols × rows` matrix, i.e. its transpose. So `dWᵀ += Xᵀ dZ` lands in the
+    // weights' adjoints (row-major `m × n`) in place, and `dXᵀ = Wᵀ dZᵀ`.
+    let dz_t = DMatrixView::from_slice(dz, m, batch);
+    let dz_rows = DMatrixView::from_slice_with_strides(dz, batch, m, m, 1);
+    let x_t = DMatrixView::from_slice(xs, n, batch);
+    let mut gw_t = DMatrixViewMut::from_slice(&mut low[w0..w0 + m * n], n, m);
+    gw_t.gemm(1.0, &x_t, &dz_rows, 1.0);
+    let need = m + if blk.consts { 0 } else { m * n + batch * n };
+    if scratch.len() < need {
+        scratch.resize(need, 0.0);
+    }
+    let (db, rest) = scratch.split_at_mut(m);
+    db.fill(0.0);
+    for row in dz.chunks_exact(m) {
+        for (s, &d) in db.iter_mut().zip(row) {
+            *s += d;
         }
     }
-    let x_cm = DMatrix::from_row_slice(batch, n, xs);
-    let mut gw = DMatrix::<f64>::zeros(m, n);
-    gw.gemm_tr(1.0, &dz_cm, &x_cm, 0.0);
-    for j in 0..m {
-        for (k, a) in low[w0 + j * n..w0 + (j + 1) * n].iter_mut().enumerate() {
-            *a += gw[(j, k)];
-        }
-    }
-    for (j, a) in low[b0..b0 + m].iter_mut().enumerate() {
-        *a += dz_cm.column(j).iter().sum::<f64>();
+    for (a, &s) in low[b0..b0 + m].iter_mut().zip(&*db) {
+        *a += s;
     }
     if !blk.consts {
-        let w = DMatrix::from_fn(m, n, |j, k| nodes[w0 + j * n + k].value);
-        let mut dx = DMatrix::<f64>::zeros(batch, n);
-        dx.gemm(1.0, &dz_cm, &w, 0.0);
-        let edges = &inputs[first..first + batch * n];
-        for (s, row) in edges.chunks_exact(n).enumerate() {
-            for (k, e) in row.iter().enumerate() {
-                low[e.parent as usize] += e.partial * dx[(s, k)];
-            }
+        let (w, rest) = rest.split_at_mut(m * n);
+        for (slot, node) in w.iter_mut().zip(&nodes[w0..w0 + m * n]) {
+            *slot = node.value;
+        }
+        let dx = &mut rest[..batch * n];
+        let w_t = DMatrixView::from_slice(w, n, m);
+        DMatrixViewMut::from_slice(&mut *dx, n, batch).gemm(1.0, &w_t, &dz_t, 0.0);
+        for (e, &d) in inputs[first..first + batch * n].iter().zip(&*dx) {
+            low[e.parent as usize] += e.partial * d;
         }
     }
 }
