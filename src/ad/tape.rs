@@ -448,47 +448,6 @@ impl Tape {
         out_start
     }
 
-    /// Records an affine block whose outputs have the values `outputs` (`batch × m`) and whose
-    /// inputs have the values `values` (`batch × n`) and, unless constant, the (node,
-    /// derivative) pairs `inputs`. Returns the first output's index.
-    #[allow(clippy::too_many_arguments)]
-    fn push_affine(
-        &self,
-        weight_start: u32,
-        bias_start: u32,
-        n: usize,
-        m: usize,
-        values: &[f64],
-        inputs: Option<&[Edge]>,
-        outputs: &[f64],
-    ) -> u32 {
-        let inner = &mut *self.inner.borrow_mut();
-        let b = index_u32(inner.affines.len());
-        let out_start = index_u32(inner.nodes.len());
-        let start = index_u32(inner.edges.len());
-        let offset = index_u32(inner.affine_values.len());
-        inner.affine_values.extend_from_slice(values);
-        if let Some(inputs) = inputs {
-            inner.affine_inputs.resize(offset as usize, Edge::default());
-            inner.affine_inputs.extend_from_slice(inputs);
-        }
-        inner.affines.push(Affine {
-            out_start,
-            batch: index_u32(outputs.len() / m.max(1)),
-            n: index_u32(n),
-            m: index_u32(m),
-            weight_start,
-            bias_start,
-            values: offset,
-            consts: inputs.is_none(),
-        });
-        let op = Op::AffineOut(b);
-        inner
-            .nodes
-            .extend(outputs.iter().map(|&value| Node { value, start, op }));
-        out_start
-    }
-
     #[inline]
     fn push1(&self, op: Op, value: f64, parent: u32, partial: f64) -> u32 {
         let inner = &mut *self.inner.borrow_mut();
@@ -1433,43 +1392,36 @@ impl<'t> Scalar for Var<'t> {
         n: usize,
         out: &mut [Self],
     ) {
-        let taped = Self::affine_params(weights, biases, n, out.len(), inputs.len()).filter(
-            |&(tape, _, _, batch)| {
-                inputs[..batch * n]
-                    .iter()
-                    .all(|x| x.tape.is_some_and(|t| std::ptr::eq(t, tape)))
-            },
-        );
-        let Some((tape, w0, b0, batch)) = taped else {
+        let Some((tape, w0, b0, batch)) =
+            Self::affine_params(weights, biases, n, out.len(), inputs.len())
+        else {
             return super::affine_batch_loops(weights, biases, inputs, n, out);
         };
+        let mut inputs = &inputs[..batch * n];
+        let mut settle = false;
+        for x in inputs {
+            match x.tape {
+                Some(t) if std::ptr::eq(t, tape) => settle |= x.second() < SINGLE,
+                _ => return super::affine_batch_loops(weights, biases, inputs, n, out),
+            }
+        }
         // An input that depends on two nodes gets a node of its own; one that depends on one
         // (a node, or `tanh` of one) enters as that node with its derivative.
         let settled: Vec<Self>;
-        let mut inputs = &inputs[..batch * n];
-        if inputs.iter().any(|x| x.terms() > 1) {
+        if settle {
             settled = inputs
                 .iter()
                 .map(|x| if x.terms() > 1 { x.settled() } else { *x })
                 .collect();
             inputs = &settled;
         }
-        let values: Vec<f64> = inputs.iter().map(|x| x.value).collect();
-        let edges: Vec<Edge> = inputs
-            .iter()
-            .map(|x| Edge {
-                parent: x.first(),
-                partial: x.scale[0],
-            })
-            .collect();
         let out = &mut out[..batch * biases.len()];
         Self::record_affine(
             tape,
             weights,
             biases,
             (w0, b0, n),
-            &values,
-            Some(&edges),
+            AffineInputs::Vars(inputs),
             out,
         );
     }
@@ -1486,7 +1438,8 @@ impl<'t> Scalar for Var<'t> {
         match Self::affine_params(weights, biases, n, out.len(), inputs.len()) {
             Some((tape, w0, b0, batch)) => {
                 let (values, out) = (&inputs[..batch * n], &mut out[..batch * biases.len()]);
-                Self::record_affine(tape, weights, biases, (w0, b0, n), values, None, out);
+                let values = AffineInputs::Consts(values);
+                Self::record_affine(tape, weights, biases, (w0, b0, n), values, out);
             }
             None => super::affine_batch_const_loops(weights, biases, inputs, n, out),
         }
@@ -1517,50 +1470,117 @@ impl<'t> Var<'t> {
 
     /// Computes an affine block's outputs from the input values, records the block and points
     /// `out` at its nodes. Each output sums left to right over its row like `dot`, then adds
-    /// the bias, so the values equal `f64`'s `dot(row, x) + b` bit for bit; the weights are
-    /// transposed so that the `m` sums of a sample advance side by side (vectorisable).
+    /// the bias, so the values equal `f64`'s `dot(row, x) + b` bit for bit. The inputs' values
+    /// and (node, derivative) pairs go straight into the tape's block buffers, the outputs
+    /// straight into its nodes: nothing is allocated once the tape has grown.
     fn record_affine(
         tape: &'t Tape,
         weights: &[Self],
         biases: &[Self],
         (w0, b0, n): (u32, u32, usize),
-        values: &[f64],
-        inputs: Option<&[Edge]>,
+        inputs: AffineInputs<'_, 't>,
         out: &mut [Self],
     ) {
         let m = biases.len();
-        let mut z = vec![0.0; out.len()];
-        if m < 4 {
-            // Few outputs (a logit layer): one running sum per output.
-            let w: Vec<f64> = weights.iter().map(|w| w.value).collect();
-            for (acc, x) in z.chunks_exact_mut(m).zip(values.chunks_exact(n)) {
-                for ((a, row), b) in acc.iter_mut().zip(w.chunks_exact(n)).zip(biases) {
-                    *a = row.iter().zip(x).fold(0.0, |sum, (w, xk)| sum + w * xk) + b.value;
-                }
+        let inner = &mut *tape.inner.borrow_mut();
+        let Inner {
+            nodes,
+            edges,
+            affines,
+            affine_inputs,
+            affine_values,
+            affine_scratch,
+            ..
+        } = inner;
+        let b = index_u32(affines.len());
+        let out_start = index_u32(nodes.len());
+        let start = index_u32(edges.len());
+        let offset = affine_values.len();
+        let consts = match inputs {
+            AffineInputs::Consts(values) => {
+                affine_values.extend_from_slice(values);
+                true
             }
-        } else {
-            let mut transposed = vec![0.0; n * m];
-            for (j, row) in weights.chunks_exact(n).enumerate() {
-                for (k, w) in row.iter().enumerate() {
-                    transposed[k * m + j] = w.value;
-                }
+            AffineInputs::Vars(xs) => {
+                affine_values.extend(xs.iter().map(|x| x.value));
+                affine_inputs.resize(offset, Edge::default());
+                affine_inputs.extend(xs.iter().map(|x| Edge {
+                    parent: x.first(),
+                    partial: x.scale[0],
+                }));
+                false
             }
-            for (acc, x) in z.chunks_exact_mut(m).zip(values.chunks_exact(n)) {
-                for (&xk, wk) in x.iter().zip(transposed.chunks_exact(m)) {
-                    for (a, &w) in acc.iter_mut().zip(wk) {
+        };
+        let batch = out.len() / m;
+        affines.push(Affine {
+            out_start,
+            batch: index_u32(batch),
+            n: index_u32(n),
+            m: index_u32(m),
+            weight_start: w0,
+            bias_start: b0,
+            values: index_u32(offset),
+            consts,
+        });
+        // The weights packed for the lanes: outputs in groups of `LANES`, each group's weights
+        // input-major, so that a group's `LANES` sums advance side by side in registers
+        // (vectorisable) while each still adds its terms in `dot`'s order.
+        let wide = m - m % LANES;
+        affine_scratch.clear();
+        for group in weights[..wide * n].chunks_exact(LANES * n) {
+            for k in 0..n {
+                affine_scratch.extend((0..LANES).map(|l| group[l * n + k].value));
+            }
+        }
+        affine_scratch.extend(weights[wide * n..].iter().map(|w| w.value));
+        affine_scratch.extend(biases.iter().map(|b| b.value));
+        let (packed, bias) = affine_scratch.split_at(m * n);
+        let (groups, rest) = packed.split_at(wide * n);
+        let op = Op::AffineOut(b);
+        let mut index = out_start;
+        // Each group of outputs onto the tape and into `out` in one go (one capacity check).
+        let mut emit = |o: &mut [Self], z: &[f64]| {
+            nodes.extend(z.iter().map(|&value| Node { value, start, op }));
+            for (o, &value) in o.iter_mut().zip(z) {
+                *o = Self::node(tape, index, value);
+                index += 1;
+            }
+        };
+        let values = &affine_values[offset..offset + batch * n];
+        for (x, o) in values.chunks_exact(n).zip(out.chunks_exact_mut(m)) {
+            let (o_wide, o_rest) = o.split_at_mut(wide);
+            let lanes = groups.chunks_exact(LANES * n).zip(bias.chunks_exact(LANES));
+            for ((group, b), o) in lanes.zip(o_wide.chunks_exact_mut(LANES)) {
+                let mut acc = [0.0; LANES];
+                for (w, &xk) in group.chunks_exact(LANES).zip(x) {
+                    for (a, &w) in acc.iter_mut().zip(w) {
                         *a += w * xk;
                     }
                 }
-                for (a, b) in acc.iter_mut().zip(biases) {
-                    *a += b.value;
+                for (a, &b) in acc.iter_mut().zip(b) {
+                    *a += b;
                 }
+                emit(o, &acc);
+            }
+            for ((o, row), &b) in o_rest
+                .iter_mut()
+                .zip(rest.chunks_exact(n))
+                .zip(&bias[wide..])
+            {
+                let z = row.iter().zip(x).fold(0.0, |sum, (w, xk)| sum + w * xk);
+                emit(std::slice::from_mut(o), &[z + b]);
             }
         }
-        let first = tape.push_affine(w0, b0, n, m, values, inputs, &z);
-        for ((o, &v), index) in out.iter_mut().zip(&z).zip(first..) {
-            *o = Self::node(tape, index, v);
-        }
     }
+}
+
+/// Outputs an affine block computes side by side (two SSE2 registers' worth, twice).
+const LANES: usize = 8;
+
+/// What an affine block multiplies its weights by.
+enum AffineInputs<'a, 't> {
+    Vars(&'a [Var<'t>]),
+    Consts(&'a [f64]),
 }
 
 /// What a matrix-vector block multiplies its weights by.
