@@ -2403,7 +2403,9 @@ mod tests {
     fn affine_blocks_match_the_per_output_loops_on_both_tapes() {
         let mut rng = Lcg(7);
         for case in 0..60 {
-            let dims = (1 + rng.below(5), 1 + rng.below(7), 1 + rng.below(6));
+            // Up to 20 outputs and 12 samples: blocks of eight outputs and the rest, and
+            // sizes the backward hands to the matrix kernels (every side above 5) or not.
+            let dims = (1 + rng.below(12), 1 + rng.below(20), 1 + rng.below(9));
             let (batch, m, n) = dims;
             let extra = 1 + rng.below(5);
             let x: Vec<f64> = (0..m * n + m + extra).map(|_| rng.next()).collect();
