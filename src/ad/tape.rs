@@ -59,7 +59,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrixView, DMatrixViewMut};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::dual::DualVec;
@@ -254,6 +254,9 @@ struct Inner {
     window_partials: Vec<f64>,
     /// The last backward sweep's adjoints (empty until one ran, cleared with the tape).
     adjoints: Vec<f64>,
+    /// Working memory of the affine blocks' backward (weights, bias sums, `dX`), kept across
+    /// sweeps so a reused tape does not allocate it per block.
+    affine_scratch: Vec<f64>,
 }
 
 /// A Wengert list: the nodes recorded while evaluating with [`Var`]s, and the adjoints of the
@@ -493,47 +496,6 @@ impl Tape {
         out_start
     }
 
-    /// Records an affine block whose outputs have the values `outputs` (`batch × m`) and whose
-    /// inputs have the values `values` (`batch × n`) and, unless constant, the (node,
-    /// derivative) pairs `inputs`. Returns the first output's index.
-    #[allow(clippy::too_many_arguments)]
-    fn push_affine(
-        &self,
-        weight_start: u32,
-        bias_start: u32,
-        n: usize,
-        m: usize,
-        values: &[f64],
-        inputs: Option<&[Edge]>,
-        outputs: &[f64],
-    ) -> u32 {
-        let inner = &mut *self.inner.borrow_mut();
-        let b = index_u32(inner.affines.len());
-        let out_start = index_u32(inner.nodes.len());
-        let start = index_u32(inner.edges.len());
-        let offset = index_u32(inner.affine_values.len());
-        inner.affine_values.extend_from_slice(values);
-        if let Some(inputs) = inputs {
-            inner.affine_inputs.resize(offset as usize, Edge::default());
-            inner.affine_inputs.extend_from_slice(inputs);
-        }
-        inner.affines.push(Affine {
-            out_start,
-            batch: index_u32(outputs.len() / m.max(1)),
-            n: index_u32(n),
-            m: index_u32(m),
-            weight_start,
-            bias_start,
-            values: offset,
-            consts: inputs.is_none(),
-        });
-        let op = Op::AffineOut(b);
-        inner
-            .nodes
-            .extend(outputs.iter().map(|&value| Node { value, start, op }));
-        out_start
-    }
-
     #[inline]
     fn push1(&self, op: Op, value: f64, parent: u32, partial: f64) -> u32 {
         let inner = &mut *self.inner.borrow_mut();
@@ -651,6 +613,7 @@ impl Tape {
             windows,
             window_partials,
             adjoints,
+            affine_scratch,
         } = &mut *self.inner.borrow_mut();
         adjoints.clear();
         let Some(tape) = output.tape else {
@@ -696,7 +659,8 @@ impl Tape {
                 // output itself): every consumer of every output has been swept by then. The
                 // block's outputs have no edges, so the sweep goes on below the block.
                 let blk = affines[b as usize];
-                affine_backward(&blk, all, adj, affine_inputs, affine_values, i);
+                let (inputs, values) = (&affine_inputs[..], &affine_values[..]);
+                affine_backward(&blk, all, adj, inputs, values, i, affine_scratch);
                 i = blk.out_start as usize;
                 hi = lo;
                 continue;
@@ -866,44 +830,61 @@ fn affine_backward(
     inputs: &[Edge],
     values: &[f64],
     upto: usize,
+    scratch: &mut Vec<f64>,
 ) {
-    let (n, m) = (blk.n as usize, blk.m as usize);
+    let (n, m, batch) = (blk.n as usize, blk.m as usize, blk.batch as usize);
     let (w0, b0) = (blk.weight_start as usize, blk.bias_start as usize);
     let out_start = blk.out_start as usize;
     let (low, high) = adj.split_at_mut(out_start);
-    let dz = &high[..=upto - out_start];
+    let reached = &high[..=upto - out_start];
+    // A sweep from inside the block: the outputs it did not reach count as 0.
+    let padded: Vec<f64>;
+    let dz = if reached.len() == batch * m {
+        reached
+    } else {
+        padded = reached
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(0.0))
+            .take(batch * m)
+            .collect();
+        &padded
+    };
     let first = blk.values as usize;
-    let xs = &values[first..first + blk.batch as usize * n];
-    let batch = blk.batch as usize;
-    // dW = dZᵀ X and dX = dZ W as matrix products through nalgebra's `gemm` (which hands these
-    // sizes to the `matrixmultiply` kernels). nalgebra is column-major and the block's buffers
-    // are row-major, so dZ and X are copied transposed (outputs the sweep did not reach: 0).
-    let mut dz_cm = DMatrix::<f64>::zeros(batch, m);
-    for (s, row) in dz.chunks(m).enumerate() {
-        for (j, &d) in row.iter().enumerate() {
-            dz_cm[(s, j)] = d;
+    let xs = &values[first..first + batch * n];
+    // The products go through nalgebra's `gemm` (the `matrixmultiply` kernels at these sizes)
+    // on views of the row-major buffers, no copies: a row-major `[rows][cols]` buffer is the
+    // column-major `cols × rows` matrix, i.e. its transpose. So `dWᵀ += Xᵀ dZ` lands in the
+    // weights' adjoints (row-major `m × n`) in place, and `dXᵀ = Wᵀ dZᵀ`.
+    let dz_t = DMatrixView::from_slice(dz, m, batch);
+    let dz_rows = DMatrixView::from_slice_with_strides(dz, batch, m, m, 1);
+    let x_t = DMatrixView::from_slice(xs, n, batch);
+    let mut gw_t = DMatrixViewMut::from_slice(&mut low[w0..w0 + m * n], n, m);
+    gw_t.gemm(1.0, &x_t, &dz_rows, 1.0);
+    let need = m + if blk.consts { 0 } else { m * n + batch * n };
+    if scratch.len() < need {
+        scratch.resize(need, 0.0);
+    }
+    let (db, rest) = scratch.split_at_mut(m);
+    db.fill(0.0);
+    for row in dz.chunks_exact(m) {
+        for (s, &d) in db.iter_mut().zip(row) {
+            *s += d;
         }
     }
-    let x_cm = DMatrix::from_row_slice(batch, n, xs);
-    let mut gw = DMatrix::<f64>::zeros(m, n);
-    gw.gemm_tr(1.0, &dz_cm, &x_cm, 0.0);
-    for j in 0..m {
-        for (k, a) in low[w0 + j * n..w0 + (j + 1) * n].iter_mut().enumerate() {
-            *a += gw[(j, k)];
-        }
-    }
-    for (j, a) in low[b0..b0 + m].iter_mut().enumerate() {
-        *a += dz_cm.column(j).iter().sum::<f64>();
+    for (a, &s) in low[b0..b0 + m].iter_mut().zip(&*db) {
+        *a += s;
     }
     if !blk.consts {
-        let w = DMatrix::from_fn(m, n, |j, k| nodes[w0 + j * n + k].value);
-        let mut dx = DMatrix::<f64>::zeros(batch, n);
-        dx.gemm(1.0, &dz_cm, &w, 0.0);
-        let edges = &inputs[first..first + batch * n];
-        for (s, row) in edges.chunks_exact(n).enumerate() {
-            for (k, e) in row.iter().enumerate() {
-                low[e.parent as usize] += e.partial * dx[(s, k)];
-            }
+        let (w, rest) = rest.split_at_mut(m * n);
+        for (slot, node) in w.iter_mut().zip(&nodes[w0..w0 + m * n]) {
+            *slot = node.value;
+        }
+        let dx = &mut rest[..batch * n];
+        let w_t = DMatrixView::from_slice(w, n, m);
+        DMatrixViewMut::from_slice(&mut *dx, n, batch).gemm(1.0, &w_t, &dz_t, 0.0);
+        for (e, &d) in inputs[first..first + batch * n].iter().zip(&*dx) {
+            low[e.parent as usize] += e.partial * d;
         }
     }
 }
@@ -1584,43 +1565,36 @@ impl<'t> Scalar for Var<'t> {
         n: usize,
         out: &mut [Self],
     ) {
-        let taped = Self::affine_params(weights, biases, n, out.len(), inputs.len()).filter(
-            |&(tape, _, _, batch)| {
-                inputs[..batch * n]
-                    .iter()
-                    .all(|x| x.tape.is_some_and(|t| std::ptr::eq(t, tape)))
-            },
-        );
-        let Some((tape, w0, b0, batch)) = taped else {
+        let Some((tape, w0, b0, batch)) =
+            Self::affine_params(weights, biases, n, out.len(), inputs.len())
+        else {
             return super::affine_batch_loops(weights, biases, inputs, n, out);
         };
+        let mut inputs = &inputs[..batch * n];
+        let mut settle = false;
+        for x in inputs {
+            match x.tape {
+                Some(t) if std::ptr::eq(t, tape) => settle |= x.second() < SINGLE,
+                _ => return super::affine_batch_loops(weights, biases, inputs, n, out),
+            }
+        }
         // An input that depends on two nodes gets a node of its own; one that depends on one
         // (a node, or `tanh` of one) enters as that node with its derivative.
         let settled: Vec<Self>;
-        let mut inputs = &inputs[..batch * n];
-        if inputs.iter().any(|x| x.terms() > 1) {
+        if settle {
             settled = inputs
                 .iter()
                 .map(|x| if x.terms() > 1 { x.settled() } else { *x })
                 .collect();
             inputs = &settled;
         }
-        let values: Vec<f64> = inputs.iter().map(|x| x.value).collect();
-        let edges: Vec<Edge> = inputs
-            .iter()
-            .map(|x| Edge {
-                parent: x.first(),
-                partial: x.scale[0],
-            })
-            .collect();
         let out = &mut out[..batch * biases.len()];
         Self::record_affine(
             tape,
             weights,
             biases,
             (w0, b0, n),
-            &values,
-            Some(&edges),
+            AffineInputs::Vars(inputs),
             out,
         );
     }
@@ -1637,7 +1611,8 @@ impl<'t> Scalar for Var<'t> {
         match Self::affine_params(weights, biases, n, out.len(), inputs.len()) {
             Some((tape, w0, b0, batch)) => {
                 let (values, out) = (&inputs[..batch * n], &mut out[..batch * biases.len()]);
-                Self::record_affine(tape, weights, biases, (w0, b0, n), values, None, out);
+                let values = AffineInputs::Consts(values);
+                Self::record_affine(tape, weights, biases, (w0, b0, n), values, out);
             }
             None => super::affine_batch_const_loops(weights, biases, inputs, n, out),
         }
@@ -1668,50 +1643,117 @@ impl<'t> Var<'t> {
 
     /// Computes an affine block's outputs from the input values, records the block and points
     /// `out` at its nodes. Each output sums left to right over its row like `dot`, then adds
-    /// the bias, so the values equal `f64`'s `dot(row, x) + b` bit for bit; the weights are
-    /// transposed so that the `m` sums of a sample advance side by side (vectorisable).
+    /// the bias, so the values equal `f64`'s `dot(row, x) + b` bit for bit. The inputs' values
+    /// and (node, derivative) pairs go straight into the tape's block buffers, the outputs
+    /// straight into its nodes: nothing is allocated once the tape has grown.
     fn record_affine(
         tape: &'t Tape,
         weights: &[Self],
         biases: &[Self],
         (w0, b0, n): (u32, u32, usize),
-        values: &[f64],
-        inputs: Option<&[Edge]>,
+        inputs: AffineInputs<'_, 't>,
         out: &mut [Self],
     ) {
         let m = biases.len();
-        let mut z = vec![0.0; out.len()];
-        if m < 4 {
-            // Few outputs (a logit layer): one running sum per output.
-            let w: Vec<f64> = weights.iter().map(|w| w.value).collect();
-            for (acc, x) in z.chunks_exact_mut(m).zip(values.chunks_exact(n)) {
-                for ((a, row), b) in acc.iter_mut().zip(w.chunks_exact(n)).zip(biases) {
-                    *a = row.iter().zip(x).fold(0.0, |sum, (w, xk)| sum + w * xk) + b.value;
-                }
+        let inner = &mut *tape.inner.borrow_mut();
+        let Inner {
+            nodes,
+            edges,
+            affines,
+            affine_inputs,
+            affine_values,
+            affine_scratch,
+            ..
+        } = inner;
+        let b = index_u32(affines.len());
+        let out_start = index_u32(nodes.len());
+        let start = index_u32(edges.len());
+        let offset = affine_values.len();
+        let consts = match inputs {
+            AffineInputs::Consts(values) => {
+                affine_values.extend_from_slice(values);
+                true
             }
-        } else {
-            let mut transposed = vec![0.0; n * m];
-            for (j, row) in weights.chunks_exact(n).enumerate() {
-                for (k, w) in row.iter().enumerate() {
-                    transposed[k * m + j] = w.value;
-                }
+            AffineInputs::Vars(xs) => {
+                affine_values.extend(xs.iter().map(|x| x.value));
+                affine_inputs.resize(offset, Edge::default());
+                affine_inputs.extend(xs.iter().map(|x| Edge {
+                    parent: x.first(),
+                    partial: x.scale[0],
+                }));
+                false
             }
-            for (acc, x) in z.chunks_exact_mut(m).zip(values.chunks_exact(n)) {
-                for (&xk, wk) in x.iter().zip(transposed.chunks_exact(m)) {
-                    for (a, &w) in acc.iter_mut().zip(wk) {
+        };
+        let batch = out.len() / m;
+        affines.push(Affine {
+            out_start,
+            batch: index_u32(batch),
+            n: index_u32(n),
+            m: index_u32(m),
+            weight_start: w0,
+            bias_start: b0,
+            values: index_u32(offset),
+            consts,
+        });
+        // The weights packed for the lanes: outputs in groups of `LANES`, each group's weights
+        // input-major, so that a group's `LANES` sums advance side by side in registers
+        // (vectorisable) while each still adds its terms in `dot`'s order.
+        let wide = m - m % LANES;
+        affine_scratch.clear();
+        for group in weights[..wide * n].chunks_exact(LANES * n) {
+            for k in 0..n {
+                affine_scratch.extend((0..LANES).map(|l| group[l * n + k].value));
+            }
+        }
+        affine_scratch.extend(weights[wide * n..].iter().map(|w| w.value));
+        affine_scratch.extend(biases.iter().map(|b| b.value));
+        let (packed, bias) = affine_scratch.split_at(m * n);
+        let (groups, rest) = packed.split_at(wide * n);
+        let op = Op::AffineOut(b);
+        let mut index = out_start;
+        // Each group of outputs onto the tape and into `out` in one go (one capacity check).
+        let mut emit = |o: &mut [Self], z: &[f64]| {
+            nodes.extend(z.iter().map(|&value| Node { value, start, op }));
+            for (o, &value) in o.iter_mut().zip(z) {
+                *o = Self::node(tape, index, value);
+                index += 1;
+            }
+        };
+        let values = &affine_values[offset..offset + batch * n];
+        for (x, o) in values.chunks_exact(n).zip(out.chunks_exact_mut(m)) {
+            let (o_wide, o_rest) = o.split_at_mut(wide);
+            let lanes = groups.chunks_exact(LANES * n).zip(bias.chunks_exact(LANES));
+            for ((group, b), o) in lanes.zip(o_wide.chunks_exact_mut(LANES)) {
+                let mut acc = [0.0; LANES];
+                for (w, &xk) in group.chunks_exact(LANES).zip(x) {
+                    for (a, &w) in acc.iter_mut().zip(w) {
                         *a += w * xk;
                     }
                 }
-                for (a, b) in acc.iter_mut().zip(biases) {
-                    *a += b.value;
+                for (a, &b) in acc.iter_mut().zip(b) {
+                    *a += b;
                 }
+                emit(o, &acc);
+            }
+            for ((o, row), &b) in o_rest
+                .iter_mut()
+                .zip(rest.chunks_exact(n))
+                .zip(&bias[wide..])
+            {
+                let z = row.iter().zip(x).fold(0.0, |sum, (w, xk)| sum + w * xk);
+                emit(std::slice::from_mut(o), &[z + b]);
             }
         }
-        let first = tape.push_affine(w0, b0, n, m, values, inputs, &z);
-        for ((o, &v), index) in out.iter_mut().zip(&z).zip(first..) {
-            *o = Self::node(tape, index, v);
-        }
     }
+}
+
+/// Outputs an affine block computes side by side (two SSE2 registers' worth, twice).
+const LANES: usize = 8;
+
+/// What an affine block multiplies its weights by.
+enum AffineInputs<'a, 't> {
+    Vars(&'a [Var<'t>]),
+    Consts(&'a [f64]),
 }
 
 /// What a matrix-vector block multiplies its weights by.
@@ -2681,7 +2723,9 @@ mod tests {
     fn affine_blocks_match_the_per_output_loops_on_both_tapes() {
         let mut rng = Lcg(7);
         for case in 0..60 {
-            let dims = (1 + rng.below(5), 1 + rng.below(7), 1 + rng.below(6));
+            // Up to 20 outputs and 12 samples: blocks of eight outputs and the rest, and
+            // sizes the backward hands to the matrix kernels (every side above 5) or not.
+            let dims = (1 + rng.below(12), 1 + rng.below(20), 1 + rng.below(9));
             let (batch, m, n) = dims;
             let extra = 1 + rng.below(5);
             let x: Vec<f64> = (0..m * n + m + extra).map(|_| rng.next()).collect();
