@@ -155,8 +155,7 @@ pub trait Scalar:
     /// terms and hands them to [`sum`](Self::sum), so every engine computes the same value as
     /// `sum` of the terms.
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
-        let terms: Vec<Self> = windows(x).map(|w| term.term(w)).collect();
-        Self::sum(&terms)
+        sum_windows_loops(x, term)
     }
 
     /// [`matvec`](Self::matvec) with constant inputs (a first layer applied to data): one
@@ -194,6 +193,14 @@ pub trait Scalar:
 pub trait WindowTerm<const W: usize> {
     /// The term on one window `x[i .. i + W]`.
     fn term<S: Scalar>(&self, window: &[S; W]) -> S;
+}
+
+/// [`Scalar::sum_windows`]'s default: the terms, then [`Scalar::sum`].
+pub fn sum_windows_loops<S: Scalar, const W: usize, T: WindowTerm<W>>(x: &[S], term: &T) -> S {
+    // `windows` filters, so `collect` would not know the count and would regrow.
+    let mut terms = Vec::with_capacity((x.len() + 1).saturating_sub(W));
+    terms.extend(windows(x).map(|w| term.term(w)));
+    S::sum(&terms)
 }
 
 /// The windows of [`Scalar::sum_windows`] as arrays, in order (none for `W = 0`).

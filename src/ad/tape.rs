@@ -65,7 +65,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use super::dual::DualVec;
 use super::{
     Scalar, ScalarFn, WindowTerm, abs_derivative, max_partials, min_partials, powf_partials,
-    powi_derivative, relu_derivative, softplus_derivative, windows,
+    powi_derivative, relu_derivative, softplus_derivative,
 };
 
 /// What a recorded node computes. `Copy` and one word, so a node stays small.
@@ -1439,10 +1439,7 @@ impl<'t> Scalar for Var<'t> {
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
         let tape = match Self::tape_of(x) {
             Some(tape) if tape.fused && W > 0 && x.len() >= W => tape,
-            _ => {
-                let terms: Vec<Self> = windows(x).map(|w| term.term(w)).collect();
-                return Self::sum(&terms);
-            }
+            _ => return super::sum_windows_loops(x, term),
         };
         let count = x.len() - W + 1;
         let (index, value) = match tape.push_windows(x, term) {
