@@ -150,8 +150,8 @@ pub trait Scalar:
     /// `i = 0 ..= x.len() - W`, in that order (none if `x.len() < W` or `W = 0`). Functions such
     /// as extended Rosenbrock are sums of many small element functions; written this way, the
     /// fused tape differentiates each element function by forward mode over its `W` inputs
-    /// ([`DualVec`](dual::DualVec)) and records the whole sum as one node with `W` edges per
-    /// term, instead of recording the terms one operation at a time. The default evaluates the
+    /// ([`DualVec`](dual::DualVec)) and records the whole sum as one node that keeps `W`
+    /// partials per term, instead of recording the terms one operation at a time. The default evaluates the
     /// terms and hands them to [`sum`](Self::sum), so every engine computes the same value as
     /// `sum` of the terms.
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
@@ -204,7 +204,7 @@ pub fn sum_windows_loops<S: Scalar, const W: usize, T: WindowTerm<W>>(x: &[S], t
 }
 
 /// The windows of [`Scalar::sum_windows`] as arrays, in order (none for `W = 0`).
-pub fn windows<S, const W: usize>(x: &[S]) -> impl Iterator<Item = &[S; W]> {
+fn windows<S, const W: usize>(x: &[S]) -> impl Iterator<Item = &[S; W]> {
     // `windows(0)` panics; for `W = 0` no length-1 window converts to an array.
     x.windows(W.max(1))
         .filter_map(|w| <&[S; W]>::try_from(w).ok())

@@ -110,7 +110,8 @@ pub enum Op {
     Min,
     /// `max(a, b)`; one edge when either side is a constant.
     Max,
-    /// Sum of many terms: one edge per non-constant term.
+    /// Sum of many terms: one edge per non-constant term (per node a term depends on, for a
+    /// fused term or a [`Scalar::sum_windows`] sum over inputs that are not consecutive nodes).
     Sum,
     /// `sum_i a[i] * b[i]`: one edge per non-constant factor.
     Dot,
