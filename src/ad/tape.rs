@@ -529,28 +529,19 @@ impl Tape {
     /// Records an n-ary node with exactly `count` edges, which `fill` writes in place.
     #[inline]
     fn push_filled(&self, op: Op, value: f64, count: usize, fill: impl FnOnce(&mut [Edge])) -> u32 {
-        let inner = &mut *self.inner.borrow_mut();
-        let index = index_u32(inner.nodes.len());
-        let start = inner.edges.len();
-        inner.nodes.push(Node {
-            value,
-            start: index_u32(start),
-            op,
+        let (index, _) = self.push_extended(op, |edges| {
+            let start = edges.len();
+            edges.resize(start + count, Edge::default());
+            fill(&mut edges[start..]);
+            value
         });
-        inner.edges.resize(
-            start + count,
-            Edge {
-                parent: 0,
-                partial: 0.0,
-            },
-        );
-        fill(&mut inner.edges[start..]);
         index
     }
 
     /// Records an n-ary node of kind `op` whose edges `fill` appends (returning the node's
     /// value), for a node whose edge count is not known in advance. `fill` must not touch
     /// the tape.
+    #[inline]
     fn push_extended(&self, op: Op, fill: impl FnOnce(&mut Vec<Edge>) -> f64) -> (u32, f64) {
         let inner = &mut *self.inner.borrow_mut();
         let index = index_u32(inner.nodes.len());
@@ -1818,6 +1809,8 @@ fn window_partials<const W: usize, T: WindowTerm<W>>(
 ) -> (f64, bool) {
     let count = x.len() + 1 - W;
     let first = x[0].first();
+    // `block_weights`' test, done here while the staging reads each `Var` anyway rather than
+    // in a second pass over them.
     let own = |v: &Var<'_>, k: usize| {
         v.tape.is_some_and(|t| std::ptr::eq(t, tape)) && v.nodes == pack(first + k as u32, PLAIN)
     };
