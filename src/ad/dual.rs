@@ -636,7 +636,7 @@ impl<const N: usize> Scalar for DualVec<N> {
 
     #[inline]
     fn tanh(self) -> Self {
-        let t = self.re.tanh();
+        let t = Scalar::tanh(self.re);
         self.chain(t, -(t * t) + 1.0)
     }
 
