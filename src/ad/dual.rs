@@ -43,9 +43,10 @@ fn scale<T: Scalar>(t: T, d: T) -> T {
     }
 }
 
-/// [`scale`] on plain numbers, for [`DualVec`]'s lanes.
+/// [`scale`] on plain numbers, for [`DualVec`]'s lanes (and the compiled forward sweep, which
+/// follows the same convention).
 #[inline]
-fn scale_f64(t: f64, d: f64) -> f64 {
+pub(crate) fn scale_f64(t: f64, d: f64) -> f64 {
     let p = t * d;
     if p.is_nan() && (t == 0.0 || d == 0.0) {
         0.0

@@ -13,7 +13,7 @@
 use std::fmt::Debug;
 
 use super::compile::{Func, Instr};
-use crate::ad::dual::MAX_CHUNK;
+use crate::ad::dual::{MAX_CHUNK, scale_f64};
 use crate::ad::{
     Scalar, abs_derivative, max_partials, min_partials, powf_partials, relu_derivative,
     softplus_derivative,
@@ -797,6 +797,14 @@ fn op_tangent<S: Slot, const L: usize>(
         let (ta, tb) = (t(a), t(b));
         std::array::from_fn(|j| da * ta[j] + db * tb[j])
     };
+    // Functions of their operands (powers, min/max, calls) take the generic duals' NaN-safe
+    // products (`chain`/`combine`): a zero tangent times a non-finite local derivative is
+    // zero, so `x + sqrt(y)` at `y = 0` has `d/dx = 1` here too, as in reverse mode.
+    let chain = |d: f64, ta: [f64; L]| std::array::from_fn(|j| scale_f64(ta[j], d));
+    let combine = |a: S, da: f64, b: S, db: f64| {
+        let (ta, tb) = (t(a), t(b));
+        std::array::from_fn(|j| scale_f64(ta[j], da) + scale_f64(tb[j], db))
+    };
     let sum = |a: S, b: S| {
         let (ta, tb) = (t(a), t(b));
         std::array::from_fn(|j| ta[j] + tb[j])
@@ -826,39 +834,39 @@ fn op_tangent<S: Slot, const L: usize>(
             let v = c / r(a);
             (v, scale(a, -(v / r(a))))
         }
-        Op::Square(a) => (r(a) * r(a), scale(a, 2.0 * r(a))),
-        Op::Powi(a, n) => (powi(r(a), n), scale(a, powi_slope(r(a), n))),
+        Op::Square(a) => (r(a) * r(a), chain(2.0 * r(a), t(a))),
+        Op::Powi(a, n) => (powi(r(a), n), chain(powi_slope(r(a), n), t(a))),
         Op::Pow(a, b) => {
             let (da, db) = powf_partials(r(a), r(b));
-            (r(a).powf(r(b)), lin(a, da, b, db))
+            (r(a).powf(r(b)), combine(a, da, b, db))
         }
         Op::Min(a, b) => {
             let (da, db) = min_partials(r(a), r(b));
-            (Scalar::min(r(a), r(b)), lin(a, da, b, db))
+            (Scalar::min(r(a), r(b)), combine(a, da, b, db))
         }
         Op::Max(a, b) => {
             let (da, db) = max_partials(r(a), r(b));
-            (Scalar::max(r(a), r(b)), lin(a, da, b, db))
+            (Scalar::max(r(a), r(b)), combine(a, da, b, db))
         }
         Op::Call1(f, a) => {
             let v = f.apply(r(a));
-            (v, scale(a, derivative(f, r(a), v)))
+            (v, chain(derivative(f, r(a), v), t(a)))
         }
         Op::SqAdd(a, b) => {
             let v = r(a) + r(b);
-            (v * v, times(2.0 * v, sum(a, b)))
+            (v * v, chain(2.0 * v, sum(a, b)))
         }
         Op::SqSub(a, b) => {
             let v = r(a) - r(b);
-            (v * v, times(2.0 * v, diff(a, b)))
+            (v * v, chain(2.0 * v, diff(a, b)))
         }
         Op::SqAddC(a, c) => {
             let v = r(a) + c;
-            (v * v, scale(a, 2.0 * v))
+            (v * v, chain(2.0 * v, t(a)))
         }
         Op::SqCSub(c, a) => {
             let v = c - r(a);
-            (v * v, times(2.0 * v, neg(a)))
+            (v * v, chain(2.0 * v, neg(a)))
         }
         Op::AddMulC(a, b, c) => {
             let (ta, tb) = (t(a), t(b));

@@ -306,6 +306,42 @@ fn pytorch_conventions_at_kinks() {
     assert_eq!(g, [0.0, 0.0]);
 }
 
+/// An infinite slope met by a zero tangent: every engine keeps it out of the other inputs'
+/// derivatives (forward mode by the NaN-safe product, reverse mode because the slope is only
+/// ever multiplied into its own input's adjoint). The compiled forward sweep once gave `NaN`
+/// for `d/dx` here while the generic duals and reverse mode gave `1`.
+#[test]
+fn infinite_slopes_stay_in_their_own_direction_on_every_engine() {
+    use crate::ad::dual::{self, Chunk};
+    let mut work = Workspace::default();
+    let cases: [(&str, [f64; 2]); 6] = [
+        ("x + sqrt(y)", [1.0, 0.0]),
+        ("x * 2 + abs(y)^0.5", [1.5, 0.0]),
+        ("x + pow(y, 0.5)", [1.0, 0.0]),
+        ("max(x, sqrt(y)) + x", [1.0, 0.0]),
+        ("(x + sqrt(y))^2", [1.0, 0.0]),
+        ("x^3 + ln(y)", [2.0, 0.0]),
+    ];
+    for (src, at) in cases {
+        let f = parse(src).with_vars(&names(&["x", "y"])).unwrap();
+        let (mut gr, mut gf) = ([0.0; 2], [0.0; 2]);
+        f.gradient_reverse(&at, &mut work, &mut gr);
+        let mut generic = [0.0; 2];
+        dual::gradient_with(&at, 2, &mut generic, |v: &[Chunk]| f.eval(v));
+        for chunk in [1, 2] {
+            f.gradient_forward(&at, chunk, &mut work, &mut gf);
+            assert!(gf[0].is_finite(), "{src}: forward d/dx {gf:?}");
+            assert!(same(gf[0], gr[0]), "{src}: forward {gf:?}, reverse {gr:?}");
+            // Forward mode is the generic duals' in both directions (at `abs(y)^0.5` their
+            // d/dy is 0 = abs'(0) * inf with the NaN-safe product, reverse mode's NaN).
+            assert!(
+                gf.iter().zip(&generic).all(|(&a, &b)| same(a, b)),
+                "{src}: {gf:?} vs {generic:?}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------- gradients
 
 #[test]
@@ -460,8 +496,10 @@ proptest! {
         let v = f.eval_f64(&x);
         prop_assert!(vr.to_bits() == v.to_bits() && vf.to_bits() == v.to_bits() || v.is_nan());
         let gd = dual_gradient(&f, &x);
+        // Where reverse mode and the generic duals both give a number, the compiled forward
+        // sweep must give it too (not a NaN from a zero tangent times an infinite slope).
         for i in 0..3 {
-            if gr[i].is_finite() && gf[i].is_finite() && gd[i].is_finite() {
+            if gr[i].is_finite() && gd[i].is_finite() {
                 prop_assert!(close(gr[i], gf[i], 1e-12), "{src} at {x:?}: {gr:?} vs {gf:?}");
                 prop_assert!(close(gd[i], gf[i], 1e-12), "{src} at {x:?}: {gd:?} vs {gf:?}");
             }
@@ -550,6 +588,16 @@ fn reference_forward(f: &Expression, x: &[f64]) -> Vec<f64> {
                 let (r, tv) = (|i: Reg| vals[i as usize], |i: Reg| t[i as usize]);
                 let v = vals[k];
                 let lin = |a: Reg, da: f64, b: Reg, db: f64| da * tv(a) + db * tv(b);
+                // The generic duals' NaN-safe products for functions of the operands.
+                let safe = |d: f64, t: f64| {
+                    let p = d * t;
+                    if p.is_nan() && (d == 0.0 || t == 0.0) {
+                        0.0
+                    } else {
+                        p
+                    }
+                };
+                let combine = |a: Reg, da: f64, b: Reg, db: f64| safe(da, tv(a)) + safe(db, tv(b));
                 let ti = match ins {
                     Instr::Const(_) => 0.0,
                     Instr::Var(i) => f64::from(u8::from(i == dir)),
@@ -574,20 +622,20 @@ fn reference_forward(f: &Expression, x: &[f64]) -> Vec<f64> {
                         _ => lin(a, 1.0 / r(b), b, -(v / r(b))),
                     },
                     Instr::Neg(a) => -tv(a),
-                    Instr::Powi(a, n) => crate::ad::powi_derivative(r(a), n) * tv(a),
+                    Instr::Powi(a, n) => safe(crate::ad::powi_derivative(r(a), n), tv(a)),
                     Instr::Pow(a, b) => {
                         let (da, db) = crate::ad::powf_partials(r(a), r(b));
-                        lin(a, da, b, db)
+                        combine(a, da, b, db)
                     }
                     Instr::Min(a, b) => {
                         let (da, db) = crate::ad::min_partials(r(a), r(b));
-                        lin(a, da, b, db)
+                        combine(a, da, b, db)
                     }
                     Instr::Max(a, b) => {
                         let (da, db) = crate::ad::max_partials(r(a), r(b));
-                        lin(a, da, b, db)
+                        combine(a, da, b, db)
                     }
-                    Instr::Call1(h, a) => eval::derivative(h, r(a), v) * tv(a),
+                    Instr::Call1(h, a) => safe(eval::derivative(h, r(a), v), tv(a)),
                 };
                 t.push(ti);
             }
@@ -747,9 +795,9 @@ fn specialised_operations_at_their_edge_cases() {
         .unwrap();
     let (v, gr, gf) = grad(&both, &[-2.0, -2.0], &mut work);
     assert!(v.is_nan() && gr[0] == -4.0 && gr[1].is_nan(), "{gr:?}");
-    // Forward mode multiplies the NaN slope of `powf` by y's zero tangent in the x direction
-    // too (`NaN * 0`), as before the lowering.
-    assert!(gf.iter().all(|g| g.is_nan()), "{gf:?}");
+    // Forward mode agrees: the NaN slope of `powf` meets y's zero tangent in the x direction,
+    // and the generic duals' NaN-safe product keeps it out of d/dx.
+    assert!(gf[0] == -4.0 && gf[1].is_nan(), "{gf:?}");
     let (v, gr, _) = grad(&both, &[-2.0, 4.0], &mut work);
     assert_eq!((v, gr[0]), (36.0, -4.0));
     // powi's derivative at n = 0 is 0, also at 0 and infinity (PyTorch's `pow(x, 0.)`).
@@ -759,8 +807,7 @@ fn specialised_operations_at_their_edge_cases() {
         assert_eq!((gr[0], gf[0]), (1.0, 1.0), "at {x}");
     }
     // NaN propagates through the fused operations as through the instructions they replace:
-    // into the value always, and into a slope where the slope reads it (in forward mode also
-    // `NaN * 0` into the other direction's tangent, as before the lowering).
+    // into the value always, and into a slope where the slope reads it.
     for src in [
         "(x - y)^2",
         "(x + y)^2",
