@@ -308,6 +308,19 @@ pub fn sigmoid_f64(x: f64) -> f64 {
     }
 }
 
+/// How far apart two engines' results for one derivative are: `0` when they are the same number
+/// (equal infinities and two `NaN`s included), `|a - b|` otherwise, and infinite when only one is
+/// `NaN` or they are opposite infinities, so a table's "largest difference" cannot hide an
+/// engine that failed where another did not.
+#[must_use]
+pub fn disagreement(a: f64, b: f64) -> f64 {
+    if a == b || (a.is_nan() && b.is_nan()) {
+        return 0.0;
+    }
+    let d = (a - b).abs();
+    if d.is_nan() { f64::INFINITY } else { d }
+}
+
 /// The local derivatives of `max(a, b)` with respect to `a` and `b` (PyTorch: ties split evenly).
 #[must_use]
 pub fn max_partials(a: f64, b: f64) -> (f64, f64) {
@@ -571,6 +584,20 @@ mod tests {
         );
         assert!(tanh_f64(f64::NAN).is_nan());
         assert_eq!(Scalar::tanh(0.3_f64), tanh_f64(0.3));
+    }
+
+    #[test]
+    fn disagreement_counts_a_lone_nan_and_not_a_shared_infinity() {
+        assert_eq!(disagreement(1.0, 1.5), 0.5);
+        assert_eq!(disagreement(f64::INFINITY, f64::INFINITY), 0.0);
+        assert_eq!(disagreement(f64::NAN, f64::NAN), 0.0);
+        assert_eq!(disagreement(f64::NAN, 1.0), f64::INFINITY);
+        assert_eq!(disagreement(2.0, f64::NAN), f64::INFINITY);
+        assert_eq!(disagreement(f64::INFINITY, 1.0), f64::INFINITY);
+        assert_eq!(
+            disagreement(f64::INFINITY, f64::NEG_INFINITY),
+            f64::INFINITY
+        );
     }
 
     #[test]

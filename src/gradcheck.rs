@@ -189,7 +189,7 @@ pub fn compute(
     let max_diff = |a: &[f64], b: &[f64]| {
         a.iter()
             .zip(b)
-            .map(|(x, y)| (x - y).abs())
+            .map(|(&x, &y)| crate::ad::disagreement(x, y))
             .fold(0.0, f64::max)
     };
     Ok(GradReport {

@@ -368,6 +368,26 @@ fn grad_prints_every_engine_and_the_hessian() {
     assert!(stdout.contains("condition number"), "{stdout}");
 }
 
+/// An infinite slope (`sqrt` at 0) stays in its own row, and the differences count a row where
+/// finite differences fail (`NaN` against `inf`) instead of skipping it.
+#[test]
+fn grad_at_an_infinite_slope_reports_it_without_hiding_disagreement() {
+    let out = gradscope(&["grad", "x + sqrt(y)", "--at", "x=1,y=0"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let row = |name: &str| -> Vec<String> {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row {name} in {stdout}"));
+        line.split_whitespace().skip(1).map(str::to_owned).collect()
+    };
+    assert_eq!(row("x"), ["1.0000000000000000e0"; 3], "{stdout}");
+    assert_eq!(row("y"), ["inf", "inf", "NaN"], "{stdout}");
+    assert!(stdout.contains("forward vs reverse  0.000e0"), "{stdout}");
+    assert!(stdout.contains("forward vs finite   inf"), "{stdout}");
+}
+
 #[test]
 fn grad_json_has_the_documented_fields() {
     let out = gradscope(&["grad", "x*y + sin(x)", "--at", "x=0.5,y=-2", "--json"]);

@@ -8,6 +8,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Row, Table, Widget};
 
 use super::{format_compact, format_duration_ns};
+use crate::ad::disagreement;
 
 /// One parameter's gradient component from each engine.
 #[derive(Debug, Clone, Copy)]
@@ -34,19 +35,13 @@ pub struct GradTable<'a> {
     pub scroll: usize,
 }
 
-/// `|a - b|`, with NaN on either side counted as an infinite disagreement so it is never hidden.
-fn diff(a: f64, b: f64) -> f64 {
-    let d = (a - b).abs();
-    if d.is_nan() { f64::INFINITY } else { d }
-}
-
 impl GradRow<'_> {
     /// The largest pairwise disagreement of this row.
     #[must_use]
     pub fn disagreement(&self) -> f64 {
-        diff(self.forward, self.reverse)
-            .max(diff(self.forward, self.finite))
-            .max(diff(self.reverse, self.finite))
+        disagreement(self.forward, self.reverse)
+            .max(disagreement(self.forward, self.finite))
+            .max(disagreement(self.reverse, self.finite))
     }
 }
 
@@ -55,9 +50,9 @@ impl GradRow<'_> {
 pub fn max_differences(rows: &[GradRow<'_>]) -> [f64; 3] {
     rows.iter().fold([0.0; 3], |m, r| {
         [
-            m[0].max(diff(r.forward, r.reverse)),
-            m[1].max(diff(r.forward, r.finite)),
-            m[2].max(diff(r.reverse, r.finite)),
+            m[0].max(disagreement(r.forward, r.reverse)),
+            m[1].max(disagreement(r.forward, r.finite)),
+            m[2].max(disagreement(r.reverse, r.finite)),
         ]
     })
 }
