@@ -336,8 +336,10 @@ impl Run {
         let out = self.objective.eval_chunk(&xs);
         let diff = (0..lanes)
             .map(|lane| (out.eps[lane], self.grad_buf[(first + lane) % n]))
-            .filter(|(a, b)| a.is_finite() && b.is_finite())
-            .map(|(a, b)| (a - b).abs())
+            // Both non-finite (a diverged run): nothing to compare. One finite, the other not:
+            // an engine failed where the other did not, an infinite disagreement.
+            .filter(|(a, b)| a.is_finite() || b.is_finite())
+            .map(|(a, b)| crate::ad::disagreement(a, b))
             .fold(0.0, f64::max);
         self.max_engine_diff = self.max_engine_diff.max(diff);
         self.engine_samples += 1;
@@ -601,6 +603,13 @@ mod tests {
             "{}",
             buggy.max_engine_diff()
         );
+    }
+
+    #[test]
+    fn engine_check_counts_an_engine_that_fails_alone_as_infinitely_apart() {
+        // Forward mode's gradient is NaN (skew NaN), reverse mode's finite: not hidden as 0.
+        let r = run(3, f64::NAN);
+        assert_eq!(r.max_engine_diff(), f64::INFINITY);
     }
 
     #[test]
