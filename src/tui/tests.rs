@@ -373,24 +373,55 @@ fn snapshot_decision_view_ascii() -> TestResult {
     Ok(())
 }
 
-/// `screen` with the figure after `|fwd-rev|` (forward against reverse mode, a rounding-level
-/// difference such as `1.21e-17` that moves whenever either engine sums in another order)
-/// checked to be below `1e-14` and replaced by `~0`, so the snapshot pins the view,
-/// not the summation order.
+/// `screen` with the rounding-level figures of the gradient panel checked and replaced by `~0`,
+/// so the snapshot pins the view, not the summation order: forward against reverse mode
+/// (`|fwd-rev|`, such as `1.21e-17`, below `1e-14`), and the finite-difference disagreements
+/// (`|fwd-fd|`, `|rev-fd|` and each row's `max |d|`, such as `9.13e-12`, below `1e-8`), which
+/// move whenever an engine's rounding moves the trajectory.
 fn rounding_masked(screen: &str) -> String {
-    const LABEL: &str = "|fwd-rev| ";
-    let Some(at) = screen.find(LABEL) else {
-        panic!("no {LABEL} in\n{screen}");
+    let mask = |text: &mut String, start: usize, limit: f64, what: &str| {
+        let len = text[start..].find(' ').unwrap_or(0);
+        let figure = &text[start..start + len];
+        let diff: f64 = figure
+            .parse()
+            .unwrap_or_else(|e| panic!("{figure:?} as {what}: {e}"));
+        assert!(diff < limit, "{what}: {diff} (limit {limit})");
+        text.replace_range(start..start + len, &format!("{:<len$.len$}", "~0"));
     };
-    let start = at + LABEL.len();
-    let len = screen[start..].find(' ').unwrap_or(0);
-    let figure = &screen[start..start + len];
-    let diff: f64 = figure
-        .parse()
-        .unwrap_or_else(|e| panic!("{figure:?} after {LABEL}: {e}"));
-    assert!(diff < 1e-14, "forward and reverse differ by {diff}");
-    let mask = format!("{:<len$.len$}", "~0");
-    format!("{}{mask}{}", &screen[..start], &screen[start + len..])
+    let mut out = String::with_capacity(screen.len());
+    let mut rows = 0;
+    for line in screen.split_inclusive('\n') {
+        let mut line = line.to_owned();
+        // A parameter row: `|name  forward  reverse  finite  max|d|  ||...`.
+        let panel = line
+            .split("||")
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('|');
+        let fields: Vec<&str> = panel.split_whitespace().collect();
+        if fields.len() == 5 && fields[1..].iter().all(|f| f.parse::<f64>().is_ok()) {
+            let (at, name) = (panel.rfind(fields[4]).map(|i| i + 1), fields[0].to_owned());
+            if let Some(at) = at {
+                mask(&mut line, at, 1e-8, &format!("max |d| of {name}"));
+                rows += 1;
+            }
+        }
+        for (label, limit) in [
+            ("|fwd-rev| ", 1e-14),
+            ("|fwd-fd| ", 1e-8),
+            ("|rev-fd| ", 1e-8),
+        ] {
+            if let Some(at) = line.find(label) {
+                mask(&mut line, at + label.len(), limit, label);
+            }
+        }
+        out.push_str(&line);
+    }
+    assert!(
+        rows > 0 && out.contains("|fwd-rev| ~0"),
+        "no gradient rows in\n{screen}"
+    );
+    out
 }
 
 #[test]
