@@ -309,11 +309,11 @@ impl Run {
     }
 
     /// Largest |forward - reverse| at the current point, sampled at steps 0, 1, 2, 4, 8, ...
-    /// (where the loss is finite) so the check costs O(log steps). Each sample compares the whole reverse gradient with ONE
-    /// forward pass over a window of up to `MAX_CHUNK` coordinates that rotates from sample to
-    /// sample: a model with thousands of parameters pays one pass, not thousands, while an
-    /// objective of up to eight parameters is compared in full every time. Not counted as
-    /// evaluations.
+    /// (where the loss is finite) so the check costs O(log steps). Each sample compares the
+    /// whole reverse gradient with ONE forward pass over a window of up to `MAX_CHUNK`
+    /// coordinates that rotates from sample to sample: a model with thousands of parameters
+    /// pays one pass, not thousands, while an objective of up to eight parameters is compared
+    /// in full every time. Not counted as evaluations.
     fn sample_engine_difference(&mut self) {
         use crate::ad::dual::{Chunk, DualVec, MAX_CHUNK};
         let n = self.params.len();
