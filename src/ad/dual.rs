@@ -11,6 +11,12 @@
 //! `0 * 4 * ln(x)`) where PyTorch and the tape, which never propagate into constants, give `2x`.
 //! For nested duals the test looks at the primal value of each factor only, so a second-order
 //! term that is itself `0 * inf` comes out as `0` rather than non-finite.
+//!
+//! The rule applies where a function's local derivative meets a tangent (`chain`, `combine`:
+//! powers, `min`/`max`, the elementary functions). A product or quotient of two duals stays
+//! plain IEEE arithmetic, the hot path of every model: at an infinite value (an overflow) a
+//! constant factor's zero tangent still gives `NaN` there, which the sessions' engine check
+//! does not sample (it skips steps whose loss is not finite).
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
