@@ -151,9 +151,9 @@ pub trait Scalar:
     /// as extended Rosenbrock are sums of many small element functions; written this way, the
     /// fused tape differentiates each element function by forward mode over its `W` inputs
     /// ([`DualVec`](dual::DualVec)) and records the whole sum as one node that keeps `W`
-    /// partials per term, instead of recording the terms one operation at a time. The default evaluates the
-    /// terms and hands them to [`sum`](Self::sum), so every engine computes the same value as
-    /// `sum` of the terms.
+    /// partials per term, instead of recording the terms one operation at a time. The default
+    /// evaluates the terms and hands them to [`sum`](Self::sum), so every engine computes the
+    /// same value as `sum` of the terms.
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
         sum_windows_loops(x, term)
     }
