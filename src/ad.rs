@@ -25,6 +25,7 @@
 pub mod dual;
 pub mod finite;
 pub mod tape;
+pub mod window;
 
 use std::fmt::Debug;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -150,8 +151,11 @@ pub trait Scalar:
     /// `i = 0 ..= x.len() - W`, in that order (none if `x.len() < W` or `W = 0`). Functions such
     /// as extended Rosenbrock are sums of many small element functions; written this way, the
     /// fused tape differentiates each element function by forward mode over its `W` inputs
-    /// ([`DualVec`](dual::DualVec)) and records the whole sum as one node that keeps `W`
-    /// partials per term, instead of recording the terms one operation at a time. The default
+    /// (the partials of a [`DualVec`](dual::DualVec), computed several windows at a time, see
+    /// [`window`]) and records the whole sum as one node that keeps `W` partials per term,
+    /// instead of recording the terms one operation at a time. A term should be a function of
+    /// its window alone; one that reads [`value`](Self::value) (to branch on it) is still exact,
+    /// but is evaluated one window at a time, which is slower. The default
     /// evaluates the terms and hands them to [`sum`](Self::sum), so every engine computes the
     /// same value as `sum` of the terms.
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {

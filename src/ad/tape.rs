@@ -23,10 +23,13 @@
 //!
 //! A partially separable sum ([`Scalar::sum_windows`], e.g. extended Rosenbrock's
 //! `sum_i f(x[i], x[i+1])`) is one node too: each term is differentiated by forward mode over
-//! its window of `W` inputs, and the node ([`Op::WindowSum`]) keeps the `W` partials per term;
-//! its sweep is `W` contiguous multiply-adds into the inputs' adjoints. No term records
-//! anything. The sweep also stops above the tape's leading leaves (the inputs), which have
-//! nothing to propagate.
+//! its window of `W` inputs, four windows at a time ([`window`](super::window)), and the node
+//! ([`Op::WindowSum`]) keeps the `W` partials per term, tangent by tangent; its sweep is one
+//! pass over the inputs' adjoints. No term records anything. When the sum runs over
+//! [`gradient_with`]'s own input slice (or a part of it), recognised by its address, the tape
+//! knows the inputs are consecutive nodes and reads their values from the nodes, without
+//! reading the 40-byte handles again. The sweep also stops above the tape's leading leaves
+//! (the inputs), which have nothing to propagate.
 //!
 //! Constants are not recorded: a [`Var`] without a tape is just a value, so `x * 2.0` records
 //! one `MulConst` node with one edge and `constant(2.0) * constant(3.0)` records nothing.
@@ -62,7 +65,7 @@ use std::fmt;
 use nalgebra::{DMatrixView, DMatrixViewMut};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use super::dual::DualVec;
+use super::window::window_partials;
 use super::{
     Scalar, ScalarFn, WindowTerm, abs_derivative, max_partials, min_partials, powf_partials,
     powi_derivative, relu_derivative, softplus_derivative,
@@ -226,7 +229,8 @@ struct Affine {
 
 /// A recorded [`Scalar::sum_windows`] over the consecutive nodes `first ..`: `count` terms of
 /// `w` inputs each, term `i` reading nodes `first + i .. first + i + w`; its partials are
-/// `window_partials[partials ..]`, term by term (`[i * w + j]` is `d term_i / d x[i + j]`).
+/// `window_partials[partials ..]`, tangent by tangent (`[j * count + i]` is
+/// `d term_i / d x[i + j]`).
 #[derive(Debug, Clone, Copy)]
 struct Windows {
     first: u32,
@@ -252,12 +256,52 @@ struct Inner {
     /// sweep stops above them, they have nothing to propagate.
     leaves: usize,
     windows: Vec<Windows>,
+    /// The window sums' partials: `window_partials[.. window_len]` is in use. The buffer only
+    /// grows, so a reused tape writes its partials without zero-filling them first.
     window_partials: Vec<f64>,
+    window_len: usize,
+    /// Working memory of [`Tape::push_windows`]: the window sum's input values, contiguous.
+    window_values: Vec<f64>,
+    /// While [`gradient_with`] evaluates: the address and length of its slice of input `Var`s
+    /// (nodes `0 ..`). A window sum over part of that very slice knows its inputs are
+    /// consecutive nodes without reading them (see [`Inner::driver_window`]), and reads their
+    /// values from the nodes.
+    driver: Option<(usize, usize)>,
     /// The last backward sweep's adjoints (empty until one ran, cleared with the tape).
     adjoints: Vec<f64>,
     /// Working memory of the affine blocks' backward (weights, bias sums, `dX`), kept across
     /// sweeps so a reused tape does not allocate it per block.
     affine_scratch: Vec<f64>,
+}
+
+impl Inner {
+    /// If `x` is a part of [`gradient_with`]'s input slice, its first node. Comparing addresses
+    /// is enough: that slice is borrowed unchanged for the whole evaluation, so `x[i]` is then
+    /// input node `k + i`'s own value, and no `Var` needs to be read to know it.
+    fn driver_window(&self, x: &[Var<'_>]) -> Option<u32> {
+        let (start, len) = self.driver?;
+        let offset = (x.as_ptr() as usize).checked_sub(start)?;
+        let size = std::mem::size_of::<Var<'_>>();
+        let k = offset / size;
+        let found = offset % size == 0 && k + x.len() <= len;
+        debug_assert!(
+            !found
+                || x.iter()
+                    .zip(k..)
+                    .all(|(v, i)| v.nodes == pack(i as u32, PLAIN))
+        );
+        found.then(|| index_u32(k))
+    }
+}
+
+/// Clears [`Inner::driver`] when [`gradient_with`]'s evaluation ends, unwinding included, so
+/// an address never outlives the slice it names.
+struct DriverGuard<'t>(&'t Tape);
+
+impl Drop for DriverGuard<'_> {
+    fn drop(&mut self) {
+        self.0.inner.borrow_mut().driver = None;
+    }
 }
 
 /// A Wengert list: the nodes recorded while evaluating with [`Var`]s, and the adjoints of the
@@ -451,7 +495,8 @@ impl Tape {
         inner.affine_inputs.clear();
         inner.affine_values.clear();
         inner.windows.clear();
-        inner.window_partials.clear();
+        inner.window_len = 0;
+        inner.driver = None;
         inner.leaves = 0;
         inner.adjoints.clear();
     }
@@ -554,7 +599,7 @@ impl Tape {
     /// Computes the terms of [`Scalar::sum_windows`] (see [`window_partials`]) and, if `x` are
     /// consecutive nodes of this tape, records the sum as an [`Op::WindowSum`]: returns its
     /// index and value. Otherwise records nothing and returns the value and the partials
-    /// (term by term) for an edge list.
+    /// (tangent by tangent) for an edge list.
     #[allow(clippy::type_complexity)]
     fn push_windows<const W: usize, T: WindowTerm<W>>(
         &self,
@@ -562,17 +607,55 @@ impl Tape {
         term: &T,
     ) -> Result<(u32, f64), (f64, Vec<f64>)> {
         let inner = &mut *self.inner.borrow_mut();
-        let offset = inner.window_partials.len();
-        let (value, consecutive) = window_partials(self, x, term, &mut inner.window_partials);
-        if !consecutive {
-            let partials = inner.window_partials.split_off(offset);
-            return Err((value, partials));
+        let (first, consecutive, driver) = match inner.driver_window(x) {
+            Some(k) => (k, true, true),
+            None => {
+                let first = x[0].first();
+                let mut consecutive = true;
+                inner.window_values.clear();
+                inner
+                    .window_values
+                    .extend(x.iter().zip(first..).map(|(v, k)| {
+                        consecutive &= v.tape.is_some_and(|t| std::ptr::eq(t, self))
+                            && v.nodes == pack(k, PLAIN);
+                        v.value
+                    }));
+                (first, consecutive, false)
+            }
+        };
+        let count = x.len() + 1 - W;
+        let offset = inner.window_len;
+        let end = offset + W * count;
+        if inner.window_partials.len() < end {
+            inner.window_partials.resize(end, 0.0);
         }
+        let out = &mut inner.window_partials[offset..end];
+        let n = x.len();
+        let value = if driver {
+            let nodes = &inner.nodes[first as usize..][..n];
+            window_partials(n, |i| nodes[i].value, |_| 1.0, term, out)
+        } else if consecutive {
+            let values = &inner.window_values;
+            window_partials(n, |i| values[i], |_| 1.0, term, out)
+        } else {
+            let values = &inner.window_values;
+            window_partials(
+                n,
+                |i| values[i],
+                |i| f64::from(x[i].tape.is_some()),
+                term,
+                out,
+            )
+        };
+        if !consecutive {
+            return Err((value, inner.window_partials[offset..end].to_vec()));
+        }
+        inner.window_len = end;
         let b = index_u32(inner.windows.len());
         inner.windows.push(Windows {
-            first: x[0].first(),
+            first,
             w: index_u32(W),
-            count: index_u32(x.len() + 1 - W),
+            count: index_u32(count),
             partials: index_u32(offset),
         });
         let index = index_u32(inner.nodes.len());
@@ -604,6 +687,9 @@ impl Tape {
             leaves,
             windows,
             window_partials,
+            window_len: _,
+            window_values: _,
+            driver: _,
             adjoints,
             affine_scratch,
         } = &mut *self.inner.borrow_mut();
@@ -691,12 +777,7 @@ impl Tape {
                         (win.first as usize, win.count as usize, win.w as usize);
                     let offset = win.partials as usize;
                     let partials = &window_partials[offset..offset + w * count];
-                    for j in 0..w {
-                        let dst = &mut below[first + j..first + j + count];
-                        for (d, g) in dst.iter_mut().zip(partials.chunks_exact(w)) {
-                            *d += a * g[j];
-                        }
-                    }
+                    sweep_windows(&mut below[first..first + count + w - 1], partials, a, w);
                 }
                 Op::MatVecConstRow(b) => {
                     let blk = blocks[b as usize];
@@ -1447,12 +1528,12 @@ impl<'t> Scalar for Var<'t> {
                 };
                 tape.push_extended(Op::Sum, |edges| {
                     edges.reserve(W * count);
-                    for j in 0..W {
-                        for (g, v) in partials.chunks_exact(W).zip(&x[j..]) {
+                    for (j, lane) in partials.chunks_exact(count).enumerate() {
+                        for (&g, v) in lane.iter().zip(&x[j..]) {
                             if v.tape.is_some() {
                                 edges.push(Edge {
                                     parent: v.first(),
-                                    partial: g[j],
+                                    partial: g,
                                 });
                             }
                         }
@@ -1791,56 +1872,30 @@ impl<'t> Var<'t> {
     }
 }
 
-/// Windows per block of staged duals in [`window_partials`].
-const STAGE: usize = 32;
-
-/// The terms of [`Scalar::sum_windows`] over the values of `x`, by forward mode over each
-/// window: appends `d term_i / d x[i + j]` to `out` term by term (`[i * W + j]`) and returns
-/// the terms' sum, left to right from `0` like `f64`'s, and whether `x` are consecutive nodes'
-/// own values on `tape` (then the sum can be an [`Op::WindowSum`]). Constants get no tangent.
-///
-/// The duals are staged a block of windows at a time: a term (not always inlined) that reads
-/// duals written field by field just before the call stalls on store forwarding.
-fn window_partials<const W: usize, T: WindowTerm<W>>(
-    tape: &Tape,
-    x: &[Var<'_>],
-    term: &T,
-    out: &mut Vec<f64>,
-) -> (f64, bool) {
-    let count = x.len() + 1 - W;
-    let first = x[0].first();
-    // `block_weights`' test, done here while the staging reads each `Var` anyway rather than
-    // in a second pass over them.
-    let own = |v: &Var<'_>, k: usize| {
-        v.tape.is_some_and(|t| std::ptr::eq(t, tape)) && v.nodes == pack(first + k as u32, PLAIN)
-    };
-    let mut consecutive = x[count..].iter().zip(count..).all(|(v, k)| own(v, k));
-    let mut value = 0.0;
-    let seeds: [[f64; W]; W] = std::array::from_fn(|j| std::array::from_fn(|l| f64::from(j == l)));
-    let mut staged = [[DualVec::<W>::constant(0.0); W]; STAGE];
-    let mut block = [[0.0; W]; STAGE];
-    out.reserve(W * count);
-    for base in (0..count).step_by(STAGE) {
-        let len = STAGE.min(count - base);
-        for ((slot, w), k) in staged[..len]
-            .iter_mut()
-            .zip(x[base..].windows(W))
-            .zip(base..)
-        {
-            consecutive &= own(&w[0], k);
-            for ((d, v), seed) in slot.iter_mut().zip(w).zip(&seeds) {
-                let eps = if v.tape.is_some() { *seed } else { [0.0; W] };
-                *d = DualVec::new(v.value, eps);
+/// An [`Op::WindowSum`]'s sweep: `adj[i + j] += a * partials[j * count + i]` for every term `i`
+/// and tangent `j`, each slot receiving its additions in the order of `j` (as a `Sum` node's
+/// edges listed lane by lane add them), in one pass over the slots. `adj` spans the sum's
+/// inputs, `count + w - 1` of them.
+fn sweep_windows(adj: &mut [f64], partials: &[f64], a: f64, w: usize) {
+    let count = partials.len() / w;
+    if w == 2 {
+        // Extended Rosenbrock's case, written out so the interior loop is straight-line.
+        let (p0, p1) = partials.split_at(count);
+        adj[0] += a * p0[0];
+        for ((d, &g0), &g1) in adj[1..count].iter_mut().zip(&p0[1..]).zip(p1) {
+            *d = (*d + a * g0) + a * g1;
+        }
+        adj[count] += a * p1[count - 1];
+        return;
+    }
+    for (slot, d) in adj.iter_mut().enumerate() {
+        // Tangent `j` reaches this slot from term `slot - j`, if that term exists.
+        for (j, lane) in partials.chunks_exact(count).enumerate() {
+            if let Some(&g) = slot.checked_sub(j).and_then(|i| lane.get(i)) {
+                *d += a * g;
             }
         }
-        for (partials, duals) in block.iter_mut().zip(&staged[..len]) {
-            let t = term.term(duals);
-            value += t.re;
-            *partials = t.eps;
-        }
-        out.extend_from_slice(block[..len].as_flattened());
     }
-    (value, consecutive)
 }
 
 /// Inputs up to this many live in a stack buffer in [`gradient_with`], so a small gradient does
@@ -1883,6 +1938,11 @@ pub fn gradient_with(
         sweep(tape, &buf[..x.len()], grad, eval)
     } else {
         let inputs = tape.vars(x);
+        let _guard = DriverGuard(tape);
+        {
+            let inner = &mut *tape.inner.borrow_mut();
+            inner.driver = Some((inputs.as_ptr() as usize, inputs.len()));
+        }
         sweep(tape, &inputs, grad, eval)
     }
 }
@@ -2551,6 +2611,79 @@ mod tests {
         });
         assert_eq!(plain.len(), 5 + 4 * 7 + 1);
         assert!(plain.nodes().iter().all(|n| n.op != Op::WindowSum(0)));
+    }
+
+    /// More inputs than the stack buffer: `gradient_with` marks its input slice, and a window
+    /// sum over it (or over a part of it) reads the values from the nodes without reading the
+    /// `Var`s. Same bits as the same sum over a copy of the handles, which has to check that
+    /// they are consecutive nodes, and as the edge list of the same windows.
+    #[test]
+    fn a_window_sum_over_the_driver_inputs_matches_one_over_a_copy_of_them() {
+        let x: Vec<f64> = (0..37).map(|i| (f64::from(i) * 0.37).sin() * 1.5).collect();
+        let n = x.len();
+        for (lo, hi) in [(0, n), (3, n), (5, 30), (n - 2, n)] {
+            let mut tape = Tape::fused();
+            let mut driver = vec![0.0; n];
+            let v_driver = gradient_with(&mut tape, &x, &mut driver, |v| {
+                Var::sum_windows(&v[lo..hi], &RosenTerm)
+            });
+            assert_eq!(
+                tape.inner.borrow().driver,
+                None,
+                "cleared after the evaluation"
+            );
+            assert_eq!((tape.len(), tape.edge_count()), (n + 1, 0));
+            let mut copied = vec![0.0; n];
+            let v_copied = gradient_with(&mut tape, &x, &mut copied, |v| {
+                let copy: Vec<Var<'_>> = v.to_vec();
+                Var::sum_windows(&copy[lo..hi], &RosenTerm)
+            });
+            assert_eq!(
+                tape.edge_count(),
+                0,
+                "a copy of consecutive nodes is still a window sum"
+            );
+            let mut edged = vec![0.0; n];
+            let v_edged = gradient_with(&mut tape, &x, &mut edged, |v| {
+                let lazy: Vec<Var<'_>> = v[lo..hi].iter().map(|&x| x * 1.0).collect();
+                Var::sum_windows(&lazy, &RosenTerm)
+            });
+            assert!(tape.edge_count() > 0, "fused values make it an edge list");
+            let by_hand = x[lo..hi]
+                .windows(2)
+                .fold(0.0, |acc, w| acc + RosenTerm.term(&[w[0], w[1]]));
+            for v in [v_driver, v_copied, v_edged] {
+                assert_eq!(v.to_bits(), by_hand.to_bits());
+            }
+            for i in 0..n {
+                assert_eq!(driver[i].to_bits(), copied[i].to_bits(), "{lo}..{hi}, x{i}");
+                assert_eq!(driver[i].to_bits(), edged[i].to_bits(), "{lo}..{hi}, x{i}");
+                let inside = (lo..hi).contains(&i) && hi - lo >= 2;
+                assert_eq!(driver[i] != 0.0, inside, "{lo}..{hi}, x{i} = {}", driver[i]);
+            }
+        }
+    }
+
+    /// The mark on `gradient_with`'s input slice is gone once its evaluation ends, even by a
+    /// panic: a later slice at the same address must not pass for the driver's inputs.
+    #[test]
+    fn the_driver_mark_does_not_outlive_a_panicking_evaluation() {
+        let mut tape = Tape::fused();
+        let x = [0.5; 20];
+        let mut g = [0.0; 20];
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gradient_with(&mut tape, &x, &mut g, |v| {
+                assert!(tape_has_mark(v), "marked during the evaluation");
+                panic!("an objective that fails");
+            })
+        }));
+        assert!(caught.is_err());
+        assert_eq!(tape.inner.borrow().driver, None);
+    }
+
+    fn tape_has_mark(v: &[Var<'_>]) -> bool {
+        v[0].tape
+            .is_some_and(|t| t.inner.borrow().driver_window(v) == Some(0))
     }
 
     #[test]
