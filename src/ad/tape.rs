@@ -630,22 +630,14 @@ impl Tape {
             inner.window_partials.resize(end, 0.0);
         }
         let out = &mut inner.window_partials[offset..end];
-        let n = x.len();
         let value = if driver {
-            let nodes = &inner.nodes[first as usize..][..n];
-            window_partials(n, |i| nodes[i].value, |_| 1.0, term, out)
+            let nodes = &inner.nodes[first as usize..][..x.len()];
+            window_partials(nodes, |node| node.value, |_| 1.0, term, out)
         } else if consecutive {
-            let values = &inner.window_values;
-            window_partials(n, |i| values[i], |_| 1.0, term, out)
+            window_partials(&inner.window_values, |v| *v, |_| 1.0, term, out)
         } else {
-            let values = &inner.window_values;
-            window_partials(
-                n,
-                |i| values[i],
-                |i| f64::from(x[i].tape.is_some()),
-                term,
-                out,
-            )
+            let seed = |i: usize| f64::from(x[i].tape.is_some());
+            window_partials(&inner.window_values, |v| *v, seed, term, out)
         };
         if !consecutive {
             return Err((value, inner.window_partials[offset..end].to_vec()));

@@ -366,13 +366,14 @@ fn map2(a: &Lane, f: impl Fn(f64) -> (f64, f64)) -> (Lane, Lane) {
 ///
 /// # Panics
 /// If `values.len() < W`, `W = 0` or `out.len() != W * (values.len() + 1 - W)`.
-pub(crate) fn window_partials<const W: usize, T: WindowTerm<W>>(
-    n: usize,
-    value_of: impl Fn(usize) -> f64,
+pub(crate) fn window_partials<const W: usize, T: WindowTerm<W>, V>(
+    values: &[V],
+    value_of: impl Fn(&V) -> f64,
     seed: impl Fn(usize) -> f64,
     term: &T,
     out: &mut [f64],
 ) -> f64 {
+    let n = values.len();
     assert!(W > 0 && n >= W, "a window sum needs W >= 1 inputs");
     let count = n + 1 - W;
     assert_eq!(out.len(), W * count, "one partial per window input");
@@ -382,10 +383,12 @@ pub(crate) fn window_partials<const W: usize, T: WindowTerm<W>>(
     for base in (0..full).step_by(LANES) {
         // Input `j` of each window is seeded in tangent `j`.
         let mut window = [WindowDuals::<W, false>::constant(0.0); W];
+        // One slice per block, so that the reads below need no bounds checks.
+        let block = &values[base..base + LANES + W - 1];
         for (j, input) in window.iter_mut().enumerate() {
             let first = base + j;
             for (l, r) in input.re.iter_mut().enumerate() {
-                *r = value_of(first + l);
+                *r = value_of(&block[j + l]);
             }
             for (l, e) in input.eps[j].iter_mut().enumerate() {
                 *e = seed(first + l);
@@ -404,12 +407,12 @@ pub(crate) fn window_partials<const W: usize, T: WindowTerm<W>>(
         }
         if base == 0 && value_reads() != reads {
             // The term reads values: lanes would all see lane 0's (see the module docs).
-            return one_at_a_time(n, &value_of, &seed, term, out, 0, 0.0);
+            return one_at_a_time(values, &value_of, &seed, term, out, 0, 0.0);
         }
     }
-    value = one_at_a_time(n, &value_of, &seed, term, out, full, value);
+    value = one_at_a_time(values, &value_of, &seed, term, out, full, value);
     if value_reads() != reads {
-        return one_at_a_time(n, &value_of, &seed, term, out, 0, 0.0);
+        return one_at_a_time(values, &value_of, &seed, term, out, 0, 0.0);
     }
     value
 }
@@ -437,20 +440,20 @@ fn nan_safe<const W: usize, T: WindowTerm<W>>(
 
 /// [`window_partials`] from window `from` on, one window at a time with [`DualVec<W>`], the sum
 /// continuing from `value`.
-fn one_at_a_time<const W: usize, T: WindowTerm<W>>(
-    n: usize,
-    value_of: &impl Fn(usize) -> f64,
+fn one_at_a_time<const W: usize, T: WindowTerm<W>, V>(
+    values: &[V],
+    value_of: &impl Fn(&V) -> f64,
     seed: &impl Fn(usize) -> f64,
     term: &T,
     out: &mut [f64],
     from: usize,
     mut value: f64,
 ) -> f64 {
-    let count = n + 1 - W;
+    let count = values.len() + 1 - W;
     for i in from..count {
         let window: [DualVec<W>; W] = std::array::from_fn(|j| {
             let eps = std::array::from_fn(|k| if k == j { seed(i + j) } else { 0.0 });
-            DualVec::new(value_of(i + j), eps)
+            DualVec::new(value_of(&values[i + j]), eps)
         });
         let t = term.term(&window);
         value += t.re;
@@ -581,10 +584,10 @@ mod tests {
     fn check<const W: usize, T: WindowTerm<W>>(term: &T, values: &[f64], seeds: &[f64]) {
         let count = values.len() + 1 - W;
         let (mut lanes, mut single) = (vec![0.0; W * count], vec![0.0; W * count]);
-        let value = |i: usize| values[i];
+        let value = |v: &f64| *v;
         let seed = |i: usize| seeds[i];
-        let v_lanes = window_partials(values.len(), value, seed, term, &mut lanes);
-        let v_single = one_at_a_time(values.len(), &value, &seed, term, &mut single, 0, 0.0);
+        let v_lanes = window_partials(values, value, seed, term, &mut lanes);
+        let v_single = one_at_a_time(values, &value, &seed, term, &mut single, 0, 0.0);
         assert!(same(v_lanes, v_single), "{v_lanes} vs {v_single}");
         for (k, (a, b)) in lanes.iter().zip(&single).enumerate() {
             assert!(same(*a, *b), "partial {k}: {a} vs {b}");
@@ -624,7 +627,7 @@ mod tests {
         let values = [1.0, 0.0, 4.0, 9.0, 16.0];
         check::<2, _>(&RootOfB, &values, &[1.0; 5]);
         let mut out = [0.0; 8];
-        window_partials(5, |i| values[i], |_| 1.0, &RootOfB, &mut out);
+        window_partials(&values, |v| *v, |_| 1.0, &RootOfB, &mut out);
         assert_eq!(out[..4], [1.0; 4], "d/da of every window");
         assert_eq!(out[4], f64::INFINITY, "d/db at b = 0");
         // Plain lanes alone would have given NaN for the first window's d/da.
