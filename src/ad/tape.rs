@@ -300,7 +300,11 @@ struct DriverGuard<'t>(&'t Tape);
 
 impl Drop for DriverGuard<'_> {
     fn drop(&mut self) {
-        self.0.inner.borrow_mut().driver = None;
+        // Nothing else holds the tape's borrow here (an unwinding recorder has released its
+        // own by now); `try_` only so that a drop during a panic can never panic again.
+        if let Ok(mut inner) = self.0.inner.try_borrow_mut() {
+            inner.driver = None;
+        }
     }
 }
 
