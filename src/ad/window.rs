@@ -131,7 +131,7 @@ impl<const W: usize, const SAFE: bool> WindowDuals<W, SAFE> {
         }
     }
 
-    /// The lanes' tangents, each lane its own window's, and each with `f` applied.
+    /// Every tangent of every lane with `f` applied.
     #[inline(always)]
     fn map_eps(mut self, f: impl Fn(f64) -> f64) -> Self {
         self.eps = zip_eps(self.eps, &self.eps, |_, e, _| f(e));
