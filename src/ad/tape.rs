@@ -765,8 +765,7 @@ impl Tape {
                         }
                     }
                 }
-                // Lane by lane, like the `Sum` edges of the same windows: each lane is one
-                // contiguous multiply-add over the inputs' adjoints.
+                // Lane by lane, like the `Sum` edges of the same windows.
                 Op::WindowSum(b) => {
                     let win = windows[b as usize];
                     let (first, count, w) =
@@ -1869,13 +1868,13 @@ impl<'t> Var<'t> {
 }
 
 /// An [`Op::WindowSum`]'s sweep: `adj[i + j] += a * partials[j * count + i]` for every term `i`
-/// and tangent `j`, each slot receiving its additions in the order of `j` (as a `Sum` node's
-/// edges listed lane by lane add them), in one pass over the slots. `adj` spans the sum's
-/// inputs, `count + w - 1` of them.
+/// and tangent `j`, each input receiving its additions in the order of `j` (as a `Sum` node's
+/// edges listed lane by lane add them). `adj` spans the sum's inputs, `count + w - 1` of them.
 fn sweep_windows(adj: &mut [f64], partials: &[f64], a: f64, w: usize) {
     let count = partials.len() / w;
     if w == 2 {
-        // Extended Rosenbrock's case, written out so the interior loop is straight-line.
+        // One pass over the inputs instead of two (extended Rosenbrock's case): 3-6 us of the
+        // ~50 us gradient at n = 10,000. Each input still adds tangent 0's partial first.
         let (p0, p1) = partials.split_at(count);
         adj[0] += a * p0[0];
         for ((d, &g0), &g1) in adj[1..count].iter_mut().zip(&p0[1..]).zip(p1) {
@@ -1884,12 +1883,11 @@ fn sweep_windows(adj: &mut [f64], partials: &[f64], a: f64, w: usize) {
         adj[count] += a * p1[count - 1];
         return;
     }
-    for (slot, d) in adj.iter_mut().enumerate() {
-        // Tangent `j` reaches this slot from term `slot - j`, if that term exists.
-        for (j, lane) in partials.chunks_exact(count).enumerate() {
-            if let Some(&g) = slot.checked_sub(j).and_then(|i| lane.get(i)) {
-                *d += a * g;
-            }
+    // One contiguous multiply-add pass per tangent: a single pass with `w` not known at
+    // compile time does not vectorise: for W = 2 it made the whole gradient ~20 us slower.
+    for (j, lane) in partials.chunks_exact(count).enumerate() {
+        for (d, g) in adj[j..j + count].iter_mut().zip(lane) {
+            *d += a * g;
         }
     }
 }
