@@ -2,8 +2,10 @@
 //! in one flat array, and the [`Var`] handles objectives compute with. One forward pass records,
 //! one backward sweep (a single loop, no recursion) gives the whole gradient.
 //!
-//! Layout: every node is a small fixed-size record (op, value, first edge); the edges of node `i`
-//! are `edges[node[i].start .. node[i + 1].start]`, each `(parent, local partial)`. So n-ary
+//! Layout: every node is a value (in one `f64` array) and a small fixed-size record (op, first
+//! edge); the edges of node `i` are `edges[node[i].start .. node[i + 1].start]`, each
+//! `(parent, local partial)`. Inputs recorded before anything else (a driver's) keep only their
+//! value: their record would say "input, no edges" every time. So n-ary
 //! nodes (`sum`, `dot`, `dot_const`) are one node with many edges, and the sweep is
 //! `for i in (0..=out).rev() { for (p, w) in edges(i) { adj[p] += adj[i] * w } }`.
 //!
@@ -27,7 +29,7 @@
 //! ([`Op::WindowSum`]) keeps the `W` partials per term, tangent by tangent; its sweep is one
 //! pass over the inputs' adjoints. No term records anything. When the sum runs over
 //! [`gradient_with`]'s own input slice (or a part of it), recognised by its address, the tape
-//! knows the inputs are consecutive nodes and reads their values from the nodes, without
+//! knows the inputs are consecutive nodes and reads their values from the node values, without
 //! reading the 40-byte handles again. The sweep also stops above the tape's leading leaves
 //! (the inputs), which have nothing to propagate.
 //!
@@ -181,13 +183,19 @@ impl Op {
     }
 }
 
-/// One recorded node: 24 bytes. Its edges run from `start` to the next node's `start`.
+/// What one recorded node computes: 12 bytes (its value is in [`Inner::values`]). Its edges
+/// run from `start` to the next node's `start`.
 #[derive(Debug, Clone, Copy)]
 struct Node {
-    value: f64,
     start: u32,
     op: Op,
 }
+
+/// What the leading inputs' [`Node`]s would say: an input, no edges (nothing precedes them).
+const LEADING_INPUT: Node = Node {
+    start: 0,
+    op: Op::Input,
+};
 
 /// `d node / d parent`, stored on the child.
 #[derive(Debug, Clone, Copy, Default)]
@@ -242,7 +250,15 @@ struct Windows {
 /// Everything behind the one `RefCell`, so recording an op costs a single borrow.
 #[derive(Default)]
 struct Inner {
+    /// Every node's value, by node index.
+    values: Vec<f64>,
+    /// What the nodes from [`inputs`](Inner::inputs) on compute: node `k`'s is
+    /// `nodes[k - inputs]`.
     nodes: Vec<Node>,
+    /// How many inputs were recorded before anything else. They are nodes `0 .. inputs` with
+    /// a value only ([`LEADING_INPUT`]), so a driver's 10,000 inputs cost 80 KB of values and no
+    /// nodes: writing 240 KB of nodes per gradient was an eighth of extended Rosenbrock's.
+    inputs: usize,
     edges: Vec<Edge>,
     blocks: Vec<Block>,
     block_inputs: Vec<u32>,
@@ -265,7 +281,7 @@ struct Inner {
     /// While [`gradient_with`] evaluates: the address and length of its slice of input `Var`s
     /// (nodes `0 ..`). A window sum over part of that very slice knows its inputs are
     /// consecutive nodes without reading them (see [`Inner::driver_window`]), and reads their
-    /// values from the nodes.
+    /// values from [`values`](Inner::values).
     driver: Option<(usize, usize)>,
     /// The last backward sweep's adjoints (empty until one ran, cleared with the tape).
     adjoints: Vec<f64>,
@@ -275,6 +291,30 @@ struct Inner {
 }
 
 impl Inner {
+    /// Number of recorded nodes.
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Records a node; returns its index.
+    #[inline(always)]
+    fn push_node(&mut self, value: f64, start: u32, op: Op) -> u32 {
+        let index = index_u32(self.values.len());
+        self.values.push(value);
+        self.nodes.push(Node { start, op });
+        index
+    }
+
+    /// What node `k` computes.
+    #[inline]
+    fn node(&self, k: usize) -> Node {
+        match k.checked_sub(self.inputs) {
+            Some(i) => self.nodes[i],
+            None => LEADING_INPUT,
+        }
+    }
+
     /// If `x` is a part of [`gradient_with`]'s input slice, its first node. Comparing addresses
     /// is enough: that slice is borrowed unchanged for the whole evaluation, so `x[i]` is then
     /// input node `k + i`'s own value, and no `Var` needs to be read to know it.
@@ -368,6 +408,7 @@ impl Tape {
     pub fn with_capacity(nodes: usize, edges: usize) -> Self {
         Self {
             inner: RefCell::new(Inner {
+                values: Vec::with_capacity(nodes),
                 nodes: Vec::with_capacity(nodes),
                 edges: Vec::with_capacity(edges),
                 adjoints: Vec::with_capacity(nodes),
@@ -423,16 +464,21 @@ impl Tape {
     /// Records one independent variable per value.
     pub fn vars(&self, xs: &[f64]) -> Vec<Var<'_>> {
         let inner = &mut *self.inner.borrow_mut();
-        let first = index_u32(inner.nodes.len());
+        let first = index_u32(inner.len());
         let start = index_u32(inner.edges.len());
-        if inner.leaves == inner.nodes.len() {
+        if inner.leaves == inner.len() {
             inner.leaves += xs.len();
         }
-        inner.nodes.extend(xs.iter().map(|&value| Node {
-            value,
-            start,
-            op: Op::Input,
-        }));
+        if inner.nodes.is_empty() {
+            inner.inputs += xs.len();
+        } else {
+            let input = Node {
+                start,
+                op: Op::Input,
+            };
+            inner.nodes.resize(inner.nodes.len() + xs.len(), input);
+        }
+        inner.values.extend_from_slice(xs);
         xs.iter()
             .zip(first..)
             .map(|(&x, index)| Var::node(self, index, x))
@@ -449,25 +495,30 @@ impl Tape {
     #[inline]
     fn leaf(&self, op: Op, value: f64) -> Var<'_> {
         let inner = &mut *self.inner.borrow_mut();
-        let index = index_u32(inner.nodes.len());
         let start = index_u32(inner.edges.len());
-        if inner.leaves == inner.nodes.len() {
+        if inner.leaves == inner.len() {
             inner.leaves += 1;
         }
-        inner.nodes.push(Node { value, start, op });
+        let index = if op == Op::Input && inner.nodes.is_empty() {
+            inner.inputs += 1;
+            inner.values.push(value);
+            index_u32(inner.len() - 1)
+        } else {
+            inner.push_node(value, start, op)
+        };
         Var::node(self, index, value)
     }
 
     /// Number of recorded nodes.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.inner.borrow().nodes.len()
+        self.inner.borrow().len()
     }
 
     /// Whether nothing has been recorded since creation or the last [`clear`](Tape::clear).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.inner.borrow().nodes.is_empty()
+        self.inner.borrow().values.is_empty()
     }
 
     /// Number of recorded edges (local partials).
@@ -481,7 +532,7 @@ impl Tape {
     pub fn capacity(&self) -> Capacity {
         let inner = self.inner.borrow();
         Capacity {
-            nodes: inner.nodes.capacity(),
+            nodes: inner.values.capacity(),
             edges: inner.edges.capacity(),
             adjoints: inner.adjoints.capacity(),
         }
@@ -490,7 +541,9 @@ impl Tape {
     /// Forgets every node and adjoint, keeping the allocations.
     pub fn clear(&mut self) {
         let inner = self.inner.get_mut();
+        inner.values.clear();
         inner.nodes.clear();
+        inner.inputs = 0;
         inner.edges.clear();
         inner.blocks.clear();
         inner.block_inputs.clear();
@@ -517,7 +570,7 @@ impl Tape {
     ) -> u32 {
         let inner = &mut *self.inner.borrow_mut();
         let b = index_u32(inner.blocks.len());
-        let out_start = index_u32(inner.nodes.len());
+        let out_start = index_u32(inner.len());
         let start = index_u32(inner.edges.len());
         let weights = weight_start..weight_start + index_u32(n * values.len());
         let (op, first, disjoint) = match inputs {
@@ -540,18 +593,19 @@ impl Tape {
             inputs: index_u32(first),
             disjoint,
         });
+        let rows = values.len();
+        inner.values.extend(values);
         inner
             .nodes
-            .extend(values.map(|value| Node { value, start, op }));
+            .resize(inner.nodes.len() + rows, Node { start, op });
         out_start
     }
 
     #[inline]
     fn push1(&self, op: Op, value: f64, parent: u32, partial: f64) -> u32 {
         let inner = &mut *self.inner.borrow_mut();
-        let index = index_u32(inner.nodes.len());
         let start = index_u32(inner.edges.len());
-        inner.nodes.push(Node { value, start, op });
+        let index = inner.push_node(value, start, op);
         inner.edges.push(Edge { parent, partial });
         index
     }
@@ -559,9 +613,8 @@ impl Tape {
     #[inline]
     fn push2(&self, op: Op, value: f64, a: u32, da: f64, b: u32, db: f64) -> u32 {
         let inner = &mut *self.inner.borrow_mut();
-        let index = index_u32(inner.nodes.len());
         let start = index_u32(inner.edges.len());
-        inner.nodes.push(Node { value, start, op });
+        let index = inner.push_node(value, start, op);
         inner.edges.extend_from_slice(&[
             Edge {
                 parent: a,
@@ -593,11 +646,9 @@ impl Tape {
     #[inline]
     fn push_extended(&self, op: Op, fill: impl FnOnce(&mut Vec<Edge>) -> f64) -> (u32, f64) {
         let inner = &mut *self.inner.borrow_mut();
-        let index = index_u32(inner.nodes.len());
         let start = index_u32(inner.edges.len());
         let value = fill(&mut inner.edges);
-        inner.nodes.push(Node { value, start, op });
-        (index, value)
+        (inner.push_node(value, start, op), value)
     }
 
     /// Computes the terms of [`Scalar::sum_windows`] (see [`window_partials`]) and, if `x` are
@@ -635,8 +686,8 @@ impl Tape {
         }
         let out = &mut inner.window_partials[offset..end];
         let value = if driver {
-            let nodes = &inner.nodes[first as usize..][..x.len()];
-            window_partials(nodes, |node| node.value, |_| 1.0, term, out)
+            let values = &inner.values[first as usize..][..x.len()];
+            window_partials(values, |v| *v, |_| 1.0, term, out)
         } else if consecutive {
             window_partials(&inner.window_values, |v| *v, |_| 1.0, term, out)
         } else {
@@ -654,13 +705,8 @@ impl Tape {
             count: index_u32(count),
             partials: index_u32(offset),
         });
-        let index = index_u32(inner.nodes.len());
         let start = index_u32(inner.edges.len());
-        inner.nodes.push(Node {
-            value,
-            start,
-            op: Op::WindowSum(b),
-        });
+        let index = inner.push_node(value, start, Op::WindowSum(b));
         Ok((index, value))
     }
 
@@ -672,7 +718,9 @@ impl Tape {
     /// as PyTorch's autograd would.
     pub fn backward(&self, output: Var<'_>) {
         let Inner {
+            values,
             nodes,
+            inputs,
             edges,
             blocks,
             block_inputs,
@@ -706,13 +754,18 @@ impl Tape {
         }
         let seeds = &seeds[..output.terms()];
         let out = seeds.iter().map(|e| e.parent).max().unwrap_or(0) as usize;
-        let all = &nodes[..];
-        let (Some(nodes), Some(next)) = (all.get(..=out), all.get(out + 1..)) else {
+        if out >= values.len() {
             return;
-        };
+        }
+        let (values, inputs) = (&values[..], *inputs);
         // Only nodes up to `out` can reach it; later ones read as 0 through `adjoint`.
         adjoints.resize(out + 1, 0.0);
-        let end = next.first().map_or(edges.len(), |n| n.start as usize);
+        // Where node `out + 1`'s edges would start: the leading inputs have none.
+        let end = match (out + 1).checked_sub(inputs) {
+            Some(k) => nodes.get(k).map_or(edges.len(), |n| n.start as usize),
+            None => 0,
+        };
+        let nodes = &nodes[..(out + 1).saturating_sub(inputs)];
         // Local slices, not the `Vec`s, so the loop keeps pointers and lengths in registers.
         let edges = &edges[..end];
         let adj = &mut adjoints[..];
@@ -722,19 +775,21 @@ impl Tape {
             adj[e.parent as usize] += e.partial;
         }
         let mut hi = edges.len();
-        let mut i = nodes.len();
+        let mut i = out + 1;
+        // The leading inputs are leaves, so every node the sweep visits has a `Node`.
         let leaves = *leaves;
+        debug_assert!(leaves >= inputs);
         while i > leaves {
             i -= 1;
-            let node = &nodes[i];
+            let node = &nodes[i - inputs];
             let lo = node.start as usize;
             if let Op::AffineOut(b) = node.op {
                 // The whole layer at the first of its outputs the sweep meets (its last, or the
                 // output itself): every consumer of every output has been swept by then. The
                 // block's outputs have no edges, so the sweep goes on below the block.
                 let blk = affines[b as usize];
-                let (inputs, values) = (&affine_inputs[..], &affine_values[..]);
-                affine_backward(&blk, all, adj, inputs, values, i, affine_scratch);
+                let (xs, x_values) = (&affine_inputs[..], &affine_values[..]);
+                affine_backward(&blk, values, adj, xs, x_values, i, affine_scratch);
                 i = blk.out_start as usize;
                 hi = lo;
                 continue;
@@ -752,16 +807,16 @@ impl Tape {
                     let xs = &block_inputs[first..first + n];
                     if blk.disjoint {
                         for (g, &x) in below[w0..w0 + n].iter_mut().zip(xs) {
-                            *g += a * all[x as usize].value;
+                            *g += a * values[x as usize];
                         }
-                        for (&x, w) in xs.iter().zip(&all[w0..w0 + n]) {
-                            below[x as usize] += a * w.value;
+                        for (&x, w) in xs.iter().zip(&values[w0..w0 + n]) {
+                            below[x as usize] += a * w;
                         }
                     } else {
                         for (w, &x) in (w0..w0 + n).zip(xs) {
                             let x = x as usize;
-                            below[w] += a * all[x].value;
-                            below[x] += a * all[w].value;
+                            below[w] += a * values[x];
+                            below[x] += a * values[w];
                         }
                     }
                 }
@@ -822,14 +877,17 @@ impl Tape {
     #[must_use]
     pub fn nodes(&self) -> Vec<NodeView> {
         let inner = self.inner.borrow();
-        let nodes = &inner.nodes;
-        (0..nodes.len())
+        let len = inner.len();
+        (0..len)
             .map(|i| {
-                let lo = nodes[i].start as usize;
-                let hi = nodes
-                    .get(i + 1)
-                    .map_or(inner.edges.len(), |next| next.start as usize);
-                let inputs = match nodes[i].op {
+                let node = inner.node(i);
+                let lo = node.start as usize;
+                let hi = if i + 1 < len {
+                    inner.node(i + 1).start as usize
+                } else {
+                    inner.edges.len()
+                };
+                let inputs = match node.op {
                     Op::MatVecRow(b) => {
                         let blk = inner.blocks[b as usize];
                         let (n, first) = (blk.n as usize, blk.inputs as usize);
@@ -876,9 +934,9 @@ impl Tape {
                         .collect(),
                 };
                 NodeView {
-                    op: nodes[i].op,
+                    op: node.op,
                     inputs,
-                    value: nodes[i].value,
+                    value: inner.values[i],
                     adjoint: inner.adjoints.get(i).copied().unwrap_or(0.0),
                 }
             })
@@ -893,7 +951,7 @@ impl Tape {
 /// every update lands below `out_start`.
 fn affine_backward(
     blk: &Affine,
-    nodes: &[Node],
+    node_values: &[f64],
     adj: &mut [f64],
     inputs: &[Edge],
     values: &[f64],
@@ -945,9 +1003,7 @@ fn affine_backward(
     }
     if !blk.consts {
         let (w, rest) = rest.split_at_mut(m * n);
-        for (slot, node) in w.iter_mut().zip(&nodes[w0..w0 + m * n]) {
-            *slot = node.value;
-        }
+        w.copy_from_slice(&node_values[w0..w0 + m * n]);
         let dx = &mut rest[..batch * n];
         let w_t = DMatrixView::from_slice(w, n, m);
         DMatrixViewMut::from_slice(&mut *dx, n, batch).gemm(1.0, &w_t, &dz_t, 0.0);
@@ -961,7 +1017,7 @@ impl fmt::Debug for Tape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.inner.borrow();
         f.debug_struct("Tape")
-            .field("nodes", &inner.nodes.len())
+            .field("nodes", &inner.len())
             .field("edges", &inner.edges.len())
             .finish()
     }
@@ -1722,6 +1778,7 @@ impl<'t> Var<'t> {
         let m = biases.len();
         let inner = &mut *tape.inner.borrow_mut();
         let Inner {
+            values: node_values,
             nodes,
             edges,
             affines,
@@ -1731,7 +1788,7 @@ impl<'t> Var<'t> {
             ..
         } = inner;
         let b = index_u32(affines.len());
-        let out_start = index_u32(nodes.len());
+        let out_start = index_u32(node_values.len());
         let start = index_u32(edges.len());
         let offset = affine_values.len();
         let consts = match inputs {
@@ -1778,7 +1835,8 @@ impl<'t> Var<'t> {
         let mut index = out_start;
         // Each group of outputs onto the tape and into `out` in one go (one capacity check).
         let mut emit = |o: &mut [Self], z: &[f64]| {
-            nodes.extend(z.iter().map(|&value| Node { value, start, op }));
+            node_values.extend_from_slice(z);
+            nodes.resize(nodes.len() + z.len(), Node { start, op });
             for (o, &value) in o.iter_mut().zip(z) {
                 *o = Self::node(tape, index, value);
                 index += 1;
@@ -2729,6 +2787,54 @@ mod tests {
             assert_eq!(tape.adjoint(x[0]), 5.0 * (3.0 + 1.0));
             assert_eq!(tape.adjoint(x[1]), 5.0 * (2.0 + 1.0));
             assert_eq!(tape.adjoint(z), 2.0 * 3.0 + 2.0 + 3.0 + 1.0);
+        }
+    }
+
+    #[test]
+    fn leading_inputs_read_like_any_other_node() {
+        // Inputs recorded first keep a value only; those after a node are full nodes. The
+        // view, the adjoints and a sweep from an input itself must not tell them apart.
+        let mut tape = Tape::new();
+        for constant_first in [false, true] {
+            tape.clear();
+            let c = constant_first.then(|| tape.constant(4.0));
+            let a = tape.vars(&[1.0, 2.0]);
+            let b = tape.var(3.0);
+            let k = tape.constant(4.0);
+            let d = tape.vars(&[5.0, 6.0]);
+            let f = (a[0] * a[1] + b) * d[1] + k * d[0];
+            let shift = usize::from(constant_first);
+            assert_eq!(
+                tape.inner.borrow().inputs,
+                if constant_first { 0 } else { 3 }
+            );
+            tape.backward(f);
+            let view = tape.nodes();
+            let ops: Vec<Op> = view.iter().skip(shift).take(6).map(|n| n.op).collect();
+            assert_eq!(
+                ops,
+                [
+                    Op::Input,
+                    Op::Input,
+                    Op::Input,
+                    Op::Const,
+                    Op::Input,
+                    Op::Input
+                ]
+            );
+            let values: Vec<f64> = view.iter().skip(shift).take(6).map(|n| n.value).collect();
+            assert_eq!(values, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+            assert!(view.iter().take(shift + 6).all(|n| n.inputs.is_empty()));
+            // a0 * a1, + b, * d1, k * d0, + : the first op's edges start the edge list.
+            assert_eq!(view[shift + 6].inputs, [shift, shift + 1]);
+            let grads = [a[0], a[1], b, k, d[0], d[1]].map(|v| tape.adjoint(v));
+            assert_eq!(grads, [12.0, 6.0, 6.0, 5.0, 4.0, 5.0]);
+            assert_eq!(c.map(|c| tape.adjoint(c)), constant_first.then_some(0.0));
+            for (v, x) in [(a[1], 2.0), (b, 3.0), (d[1], 6.0)] {
+                tape.backward(v);
+                assert_eq!((tape.adjoint(v), v.value()), (1.0, x));
+                assert_eq!(tape.adjoint(a[0]), 0.0);
+            }
         }
     }
 
