@@ -463,6 +463,15 @@ impl Tape {
 
     /// Records one independent variable per value.
     pub fn vars(&self, xs: &[f64]) -> Vec<Var<'_>> {
+        let first = self.record_inputs(xs);
+        xs.iter()
+            .zip(first..)
+            .map(|(&x, index)| Var::node(self, index, x))
+            .collect()
+    }
+
+    /// Records one input node per value, all in one borrow; returns the first one's index.
+    fn record_inputs(&self, xs: &[f64]) -> u32 {
         let inner = &mut *self.inner.borrow_mut();
         let first = index_u32(inner.len());
         let start = index_u32(inner.edges.len());
@@ -479,10 +488,7 @@ impl Tape {
             inner.nodes.resize(inner.nodes.len() + xs.len(), input);
         }
         inner.values.extend_from_slice(xs);
-        xs.iter()
-            .zip(first..)
-            .map(|(&x, index)| Var::node(self, index, x))
-            .collect()
+        first
     }
 
     /// Records a constant node, for displays that want a constant on the tape. Arithmetic does
@@ -1984,8 +1990,9 @@ pub fn gradient_with(
     let tape: &Tape = tape;
     if x.len() <= STACK_INPUTS {
         let mut buf = [Var::konst(0.0); STACK_INPUTS];
-        for (slot, &xi) in buf.iter_mut().zip(x) {
-            *slot = tape.var(xi);
+        let first = tape.record_inputs(x);
+        for ((slot, &xi), index) in buf.iter_mut().zip(x).zip(first..) {
+            *slot = Var::node(tape, index, xi);
         }
         sweep(tape, &buf[..x.len()], grad, eval)
     } else {
