@@ -7,7 +7,9 @@
 //! [`LANES`] windows at a time instead: [`WindowDuals<W>`] holds `LANES` such duals in
 //! structure-of-arrays form, and every operation is the `DualVec` operation applied lane by lane,
 //! in the same order, so each lane's bits are exactly those of the one-window `DualVec`. The
-//! loops over lanes are straight-line code the compiler turns into vector instructions.
+//! loops over lanes are straight-line code the compiler turns into vector instructions: two
+//! SSE2 instructions per operation on any x86-64, one AVX2 instruction where the CPU has it
+//! (`window_partials` is compiled for both and picks at run time).
 //!
 //! The one thing lanes cannot do is answer [`Scalar::value`] honestly: a term that reads a
 //! value (to branch on it, say) would see lane 0's for every lane. So `value` on
@@ -371,8 +373,23 @@ fn map2(a: &Lane, f: impl Fn(f64) -> (f64, f64)) -> (Lane, Lane) {
 ///
 /// # Panics
 /// If `values.len() < W`, `W = 0` or `out.len() != W * (values.len() + 1 - W)`.
-#[multiversion::multiversion(targets("x86_64+avx2"))]
+// Never inlined: inlined into the tape's evaluation (as `-C target-cpu=native` did), the
+// lanes ran out of registers, kept the value sum on the stack and took 48-59 us instead of
+// 30 us per extended-Rosenbrock gradient at n = 10,000.
+#[inline(never)]
 pub(crate) fn window_partials<const W: usize, T: WindowTerm<W>, V>(
+    values: &[V],
+    value_of: impl Fn(&V) -> f64,
+    seed: impl Fn(usize) -> f64,
+    term: &T,
+    out: &mut [f64],
+) -> f64 {
+    versions(values, value_of, seed, term, out)
+}
+
+/// [`window_partials`], compiled for AVX2 and for the baseline.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn versions<const W: usize, T: WindowTerm<W>, V>(
     values: &[V],
     value_of: impl Fn(&V) -> f64,
     seed: impl Fn(usize) -> f64,
