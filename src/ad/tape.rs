@@ -257,7 +257,7 @@ struct Inner {
     nodes: Vec<Node>,
     /// How many inputs were recorded before anything else. They are nodes `0 .. inputs` with
     /// a value only ([`LEADING_INPUT`]), so a driver's 10,000 inputs cost 80 KB of values and no
-    /// nodes: writing 240 KB of nodes per gradient was an eighth of extended Rosenbrock's.
+    /// records: writing 240 KB of nodes was about a seventh of an extended-Rosenbrock gradient.
     inputs: usize,
     edges: Vec<Edge>,
     blocks: Vec<Block>,
