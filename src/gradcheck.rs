@@ -74,7 +74,7 @@ impl HessianChoice {
             Self::Never => Some("--no-hessian was given".to_owned()),
             Self::Auto if n > AUTO_HESSIAN_MAX_VARS => Some(format!(
                 "{n} variables, more than the {AUTO_HESSIAN_MAX_VARS} computed by \
-                 default (its cost grows with the cube of the variables); --hessian computes it"
+                 default: its cost grows with the cube of the variables; --hessian computes it"
             )),
             Self::Auto => None,
         }

@@ -1,10 +1,12 @@
 //! Integration tests, linked as one binary (one link instead of one per file):
+//! - [`cli`]: the real binary with a closed or full stdout, and command-line slips.
 //! - [`engines`]: every gradient engine agrees on random expression trees.
 //! - [`headless`]: the real binary without a terminal: scenarios, errors, exports, `grad`.
 //! - [`models`]: model objectives differentiate alike on every engine and train.
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
 
+mod cli;
 mod engines;
 mod headless;
 mod models;
