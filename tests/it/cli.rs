@@ -319,6 +319,7 @@ fn csv_scenario(dir: &Path) -> std::io::Result<()> {
     )
 }
 
+#[cfg(unix)]
 #[test]
 fn outputs_never_overwrite_inputs_and_need_their_extension() -> std::io::Result<()> {
     let dir = tempfile::tempdir()?;

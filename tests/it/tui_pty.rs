@@ -210,6 +210,43 @@ fn a_panic_in_another_thread_ends_the_program_and_restores_the_terminal() -> Tes
     crash_restores_the_terminal("thread-panic", "panicked")
 }
 
+/// `kill PID` aimed at the process the user started (the supervisor): it passes the signal on
+/// to the explorer, restores the terminal and exits as shells report a signal (128 + 15).
+#[cfg(unix)]
+#[test]
+fn a_signal_to_the_supervisor_ends_the_explorer_and_restores_the_terminal() -> TestResult {
+    use rustix::process::{Pid, Signal, kill_process};
+    let mut pty = Pty::spawn(&[])?;
+    let cooked = pty.modes()?;
+    let result = (|| -> TestResult {
+        pty.screen.wait_for("the status bar", |t| {
+            t.contains("Running") || t.contains("Paused")
+        })?;
+        let pid = pty
+            .child
+            .process_id()
+            .and_then(|id| Pid::from_raw(i32::try_from(id).ok()?))
+            .ok_or("no process id")?;
+        kill_process(pid, Signal::TERM)?;
+        let status = pty.wait_exit("after SIGTERM")?;
+        assert_eq!(status.exit_code(), 143, "{status:?}");
+        let screen = pty.screen.parser.screen();
+        assert!(!screen.alternate_screen(), "alternate screen left");
+        assert!(!screen.hide_cursor(), "cursor shown");
+        assert_eq!(pty.modes()?, cooked, "raw mode off");
+        assert!(
+            screen.contents().contains("signal 15 (SIGTERM)"),
+            "{}",
+            screen.contents()
+        );
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = pty.child.kill();
+    }
+    result
+}
+
 fn drive(pty: &mut Pty, cooked: &str) -> TestResult {
     let Pty {
         screen,
