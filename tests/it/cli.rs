@@ -5,19 +5,9 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::{gradscope, text};
+
 const BIN: &str = env!("CARGO_BIN_EXE_gradscope");
-
-fn gradscope(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The commands that print to stdout, each with the exit status it has when all goes well.
 const PRINTING: &[&[&str]] = &[

@@ -6,6 +6,21 @@
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
 
+use std::process::{Command, Output};
+
+/// Runs the real binary from the crate root.
+fn gradscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 mod cli;
 mod engines;
 mod headless;
