@@ -3,9 +3,10 @@
 //! what each engine cost, and the Hessian (nested duals) with its spectrum.
 //!
 //! The Hessian takes `n(n+1)/2` nested-dual passes, each as long as the expression, which for
-//! most expressions grows with `n` too: cubic in the number of variables (about 1 s at 200
-//! variables, 50 s at 2,000). It is computed by default only up to [`AUTO_HESSIAN_MAX_VARS`]
-//! variables; the report says when and why it was skipped.
+//! most expressions grows with `n` too: cubic in the number of variables (a quarter of a second
+//! at 200 variables, 16 s at 800, about a minute at 2,000; BENCHMARKS.md section 5). It is
+//! computed by default only up to [`AUTO_HESSIAN_MAX_VARS`] variables; the report says when and
+//! why it was skipped.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -47,8 +48,8 @@ pub enum GradError {
     NonFinite(String),
 }
 
-/// Up to this many variables `grad` computes the Hessian unless told not to (about one second
-/// of nested-dual passes for an expression whose length grows with the variables).
+/// Up to this many variables `grad` computes the Hessian unless told not to (well under a
+/// second of nested-dual passes for an expression of a few operations per variable).
 pub const AUTO_HESSIAN_MAX_VARS: usize = 200;
 
 /// Up to this many variables the text report prints the whole Hessian; larger ones are
