@@ -6,7 +6,7 @@
 
 mod cli;
 mod output;
-mod outputs;
+mod output_files;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ use gradscope::scenario::{self, Built, Overrides};
 use gradscope::text::printable;
 use gradscope::tui::supervise::{self, Ending};
 use output::Stdout;
-use outputs::{Input, Output};
+use output_files::{Input, Output};
 
 /// The built-in scenario, so `gradscope` works from any directory.
 const DEFAULT_SCENARIO: &str = include_str!("../scenarios/rosenbrock.yaml");
@@ -181,7 +181,7 @@ fn headless_outputs(cli: &Cli) -> Vec<Output<'_>> {
 fn check_outputs(written: &[Output<'_>], inputs: &[Input]) -> Result<(), ExitCode> {
     let refused: Vec<String> = written
         .iter()
-        .filter_map(|o| outputs::check_not_input(o, inputs).err())
+        .filter_map(|o| output_files::check_not_input(o, inputs).err())
         .collect();
     if refused.is_empty() {
         return Ok(());
@@ -196,7 +196,10 @@ fn run_headless(cli: &Cli) -> ExitCode {
         return ExitCode::from(2);
     }
     let written = headless_outputs(cli);
-    if let Some(e) = written.iter().find_map(|o| outputs::check_name(o).err()) {
+    if let Some(e) = written
+        .iter()
+        .find_map(|o| output_files::check_name(o).err())
+    {
         output::error(e);
         return ExitCode::from(2);
     }
@@ -208,7 +211,7 @@ fn run_headless(cli: &Cli) -> ExitCode {
         .files
         .iter()
         .zip(&built)
-        .flat_map(|(file, b)| outputs::inputs_of(file, &b.scenario))
+        .flat_map(|(file, b)| output_files::inputs_of(file, &b.scenario))
         .collect();
     if let Err(code) = check_outputs(&written, &inputs) {
         return code;
@@ -334,7 +337,7 @@ fn run_tui(cli: &Cli) -> ExitCode {
         path,
         extensions: &[],
     });
-    if let Some(Err(e)) = log.as_ref().map(outputs::check_name) {
+    if let Some(Err(e)) = log.as_ref().map(output_files::check_name) {
         output::error(e);
         return ExitCode::from(2);
     }
@@ -351,7 +354,7 @@ fn run_tui(cli: &Cli) -> ExitCode {
         }
     };
     if let (Some(log), Some(file)) = (&log, cli.files.first()) {
-        let inputs = outputs::inputs_of(file, &initial.scenario);
+        let inputs = output_files::inputs_of(file, &initial.scenario);
         if let Err(code) = check_outputs(std::slice::from_ref(log), &inputs) {
             return code;
         }
