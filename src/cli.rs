@@ -1,4 +1,5 @@
-//! Command-line interface: clap derive structs only, no logic.
+//! Command-line interface: clap derive structs, and the value checks that keep each flag to
+//! the range (and the wording) of its scenario-file counterpart.
 
 use std::path::PathBuf;
 
@@ -24,8 +25,8 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
-    /// Override every run's max_steps (headless).
-    #[arg(long)]
+    /// Override every run's max_steps (at least 1, as in a scenario file).
+    #[arg(long, value_name = "N", value_parser = parse_steps)]
     pub steps: Option<u64>,
 
     /// Override the gradient engine.
@@ -64,7 +65,8 @@ pub struct Cli {
 pub enum Command {
     /// Compare forward mode, reverse mode and finite differences on an expression.
     Grad {
-        /// The expression, e.g. "(1-x)^2 + 100*(y-x^2)^2".
+        /// The expression, e.g. "(1-x)^2 + 100*(y-x^2)^2" (it may start with '-').
+        #[arg(allow_hyphen_values = true)]
         expr: String,
         /// The point, e.g. --at x=-1.5,y=2
         #[arg(long, allow_hyphen_values = true, default_value = "")]
@@ -72,9 +74,16 @@ pub enum Command {
         /// Print one JSON object instead of the table.
         #[arg(long)]
         json: bool,
-        /// Forward mode's chunk width (tangents per pass).
-        #[arg(long, default_value_t = gradscope::ad::DEFAULT_CHUNK)]
+        /// Forward mode's chunk width (tangents per pass), 1 to 8 as in a scenario file.
+        #[arg(long, default_value_t = gradscope::ad::DEFAULT_CHUNK, value_parser = parse_chunk)]
         chunk: usize,
+        /// Compute the Hessian whatever the number of variables (by default only up to 200:
+        /// its cost grows with the cube of the variables).
+        #[arg(long, overrides_with = "no_hessian")]
+        hessian: bool,
+        /// Skip the Hessian.
+        #[arg(long, overrides_with = "hessian")]
+        no_hessian: bool,
     },
     /// List the bundled scenarios and the optimizers with their hyperparameters.
     List,
@@ -92,4 +101,29 @@ pub enum EngineArg {
     Forward,
     Reverse,
     Finite,
+}
+
+/// `--steps`: a whole number >= 1, worded as the loader words `max_steps: 0`.
+fn parse_steps(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => {
+            Err("'max_steps' must be at least 1, found 0 (expected a whole number >= 1)".into())
+        }
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a whole number >= 1, found '{text}'")),
+    }
+}
+
+/// `--chunk`: forward mode's chunk width, worded as the loader words `engine.chunk`.
+fn parse_chunk(text: &str) -> Result<usize, String> {
+    let max = gradscope::ad::dual::MAX_CHUNK;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(n) => Err(format!(
+            "'chunk' is out of range: {n} (expected a whole number in [1, {max}])"
+        )),
+        Err(_) => Err(format!(
+            "expected a whole number in [1, {max}], found '{text}'"
+        )),
+    }
 }

@@ -1,6 +1,12 @@
 //! `gradscope grad`: one expression, one point, every engine side by side — the value, the
 //! gradient by forward mode, reverse mode and finite differences, their largest disagreements,
 //! what each engine cost, and the Hessian (nested duals) with its spectrum.
+//!
+//! The Hessian takes `n(n+1)/2` nested-dual passes, each as long as the expression, which for
+//! most expressions grows with `n` too: cubic in the number of variables (a quarter of a second
+//! at 200 variables, 16 s at 800, about a minute at 2,000; BENCHMARKS.md section 5). It is
+//! computed by default only up to [`AUTO_HESSIAN_MAX_VARS`] variables; the report says when and
+//! why it was skipped.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -10,6 +16,7 @@ use serde::Serialize;
 
 use crate::ad::{ScalarFn, dual, finite};
 use crate::expr::{ExprError, Expression, Workspace};
+use crate::text::printable;
 
 /// Errors of the `grad` command: all are bad input (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +41,54 @@ pub enum GradError {
     },
     #[error("--at gives '{0}' twice")]
     DuplicateVar(String),
+    #[error(
+        "bad --at entry '{0}': the value is not a finite number (NaN, infinity and magnitudes \
+         beyond about 1.8e308 are refused)"
+    )]
+    NonFinite(String),
+}
+
+/// Up to this many variables `grad` computes the Hessian unless told not to (well under a
+/// second of nested-dual passes for an expression of a few operations per variable).
+pub const AUTO_HESSIAN_MAX_VARS: usize = 200;
+
+/// Up to this many variables the text report prints the whole Hessian; larger ones are
+/// summarised (the JSON report always has every entry).
+pub const PRINTED_HESSIAN_MAX_VARS: usize = 10;
+
+/// Whether to compute the Hessian (`--hessian`, `--no-hessian`, or neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HessianChoice {
+    /// Only up to [`AUTO_HESSIAN_MAX_VARS`] variables.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl HessianChoice {
+    /// Why the Hessian is skipped for `n` variables, or `None` when it is computed.
+    #[must_use]
+    pub fn skip_reason(self, n: usize) -> Option<String> {
+        match self {
+            Self::Always => None,
+            Self::Never => Some("--no-hessian was given".to_owned()),
+            Self::Auto if n > AUTO_HESSIAN_MAX_VARS => Some(format!(
+                "{n} variables, more than the {AUTO_HESSIAN_MAX_VARS} computed by \
+                 default: its cost grows with the cube of the variables; --hessian computes it"
+            )),
+            Self::Auto => None,
+        }
+    }
+}
+
+/// How `grad` works: forward mode's chunk width, how long each engine is timed (zero: one call
+/// each), and whether to compute the Hessian.
+#[derive(Debug, Clone, Copy)]
+pub struct GradOptions {
+    pub chunk: usize,
+    pub timing: Duration,
+    pub hessian: HessianChoice,
 }
 
 /// Cost of one engine's gradient.
@@ -70,11 +125,13 @@ pub struct GradReport {
     pub gradient: Gradients,
     pub max_abs_difference: Differences,
     pub cost: Costs,
-    /// Row-major Hessian by nested duals.
-    pub hessian: Vec<Vec<f64>>,
-    pub eigenvalues: Vec<f64>,
+    /// Row-major Hessian by nested duals; `None` when skipped.
+    pub hessian: Option<Vec<Vec<f64>>>,
+    pub eigenvalues: Option<Vec<f64>>,
     /// `max|λ| / min|λ|` (infinite when singular).
-    pub condition_number: f64,
+    pub condition_number: Option<f64>,
+    /// Why the Hessian was not computed, when it was not.
+    pub hessian_skipped: Option<String>,
 }
 
 /// Per-engine costs.
@@ -99,6 +156,9 @@ pub fn parse_point(spec: &str) -> Result<Vec<(String, f64)>, GradError> {
             .trim()
             .parse()
             .map_err(|_| GradError::BadPoint(part.to_string()))?;
+        if !value.is_finite() {
+            return Err(GradError::NonFinite(part.to_string()));
+        }
         if name.is_empty() {
             return Err(GradError::BadPoint(part.to_string()));
         }
@@ -129,13 +189,17 @@ fn time_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
     }
 }
 
-/// Computes the report; `timing` sets how long each engine is timed (zero: one call each).
+/// Computes the report. A chunk width outside `1..=MAX_CHUNK` is clamped into it.
 pub fn compute(
     source: &str,
     at: &[(String, f64)],
-    chunk: usize,
-    timing: Duration,
+    options: GradOptions,
 ) -> Result<GradReport, GradError> {
+    let GradOptions {
+        chunk,
+        timing,
+        hessian,
+    } = options;
     let expr = Expression::parse(source).map_err(|error| GradError::Expression {
         rendered: error.render(source),
         error,
@@ -184,8 +248,11 @@ pub fn compute(
         finite::gradient_with(&point, &mut finite_g, |p| expr.eval_f64(p));
     });
 
-    let (_, _, hessian) = dual::hessian_with(&point, |x| expr.eval(x));
-    let (eigenvalues, condition_number) = spectrum(&hessian);
+    let hessian_skipped = hessian.skip_reason(n);
+    let hessian = hessian_skipped
+        .is_none()
+        .then(|| dual::hessian_with(&point, |x| expr.eval(x)).2);
+    let (eigenvalues, condition_number) = hessian.as_ref().map(spectrum).unzip();
     let max_diff = |a: &[f64], b: &[f64]| {
         a.iter()
             .zip(b)
@@ -219,12 +286,10 @@ pub fn compute(
             },
             chunk,
         },
-        hessian: hessian
-            .row_iter()
-            .map(|r| r.iter().copied().collect())
-            .collect(),
+        hessian: hessian.map(|h| h.row_iter().map(|r| r.iter().copied().collect()).collect()),
         eigenvalues,
         condition_number,
+        hessian_skipped,
         vars,
         point,
         value,
@@ -274,7 +339,7 @@ impl GradReport {
             .zip(&self.point)
             .map(|(v, x)| format!("{v}={x}"))
             .collect();
-        let _ = writeln!(s, "f = {}", self.expression.trim());
+        let _ = writeln!(s, "f = {}", printable(self.expression.trim()));
         let _ = writeln!(s, "at {}", point.join(", "));
         let _ = writeln!(s, "value = {:.17e}\n", self.value);
         let width = self.vars.iter().map(String::len).max().unwrap_or(1).max(8);
@@ -316,19 +381,73 @@ impl GradReport {
             c.finite.passes,
             fmt_time(c.finite.nanos_per_gradient)
         );
-        let _ = writeln!(s, "\nHessian (nested duals)");
-        for row in &self.hessian {
-            let cells: Vec<String> = row.iter().map(|v| format!("{v:>14.6e}")).collect();
-            let _ = writeln!(s, "  [{}]", cells.join(" "));
-        }
-        let eig: Vec<String> = self
-            .eigenvalues
-            .iter()
-            .map(|v| format!("{v:.6e}"))
-            .collect();
-        let _ = writeln!(s, "eigenvalues: {}", eig.join(", "));
-        let _ = writeln!(s, "condition number: {:.6e}", self.condition_number);
+        self.render_hessian(&mut s);
         s
+    }
+
+    /// The Hessian section: whole up to [`PRINTED_HESSIAN_MAX_VARS`], summarised beyond.
+    fn render_hessian(&self, s: &mut String) {
+        let (Some(hessian), Some(eigenvalues)) = (&self.hessian, &self.eigenvalues) else {
+            let reason = self.hessian_skipped.as_deref().unwrap_or("not computed");
+            let _ = writeln!(s, "\nHessian: skipped ({reason})");
+            return;
+        };
+        let n = hessian.len();
+        let sci = |v: &f64| format!("{v:.6e}");
+        if n <= PRINTED_HESSIAN_MAX_VARS {
+            let _ = writeln!(s, "\nHessian (nested duals)");
+            for row in hessian {
+                let cells: Vec<String> = row.iter().map(|v| format!("{v:>14.6e}")).collect();
+                let _ = writeln!(s, "  [{}]", cells.join(" "));
+            }
+            let eig: Vec<String> = eigenvalues.iter().map(sci).collect();
+            let _ = writeln!(s, "eigenvalues: {}", eig.join(", "));
+        } else {
+            let _ = writeln!(
+                s,
+                "\nHessian (nested duals): {n} x {n}, summarised (over {PRINTED_HESSIAN_MAX_VARS} \
+                 variables; --json prints every entry)"
+            );
+            let entries = hessian
+                .iter()
+                .enumerate()
+                .flat_map(|(i, row)| row.iter().enumerate().map(move |(j, v)| (i, j, *v)));
+            let nonzero = entries.clone().filter(|e| e.2 != 0.0).count();
+            if let Some((i, j, v)) = entries.max_by(|a, b| a.2.abs().total_cmp(&b.2.abs())) {
+                let _ = writeln!(
+                    s,
+                    "  largest |entry| {} at ({}, {}); {nonzero} of {} entries non-zero",
+                    sci(&v),
+                    self.vars[i],
+                    self.vars[j],
+                    n * n
+                );
+            }
+            let diagonal = (0..n).map(|i| hessian[i][i]);
+            let low = diagonal.clone().fold(f64::INFINITY, f64::min);
+            let high = diagonal.fold(f64::NEG_INFINITY, f64::max);
+            let _ = writeln!(s, "  diagonal from {} to {}", sci(&low), sci(&high));
+            let shown = PRINTED_HESSIAN_MAX_VARS / 2;
+            let head: Vec<String> = eigenvalues.iter().take(shown).map(sci).collect();
+            let tail: Vec<String> = eigenvalues[eigenvalues.len().saturating_sub(shown)..]
+                .iter()
+                .map(sci)
+                .collect();
+            if eigenvalues.len() > 2 * shown {
+                let _ = writeln!(
+                    s,
+                    "eigenvalues: {}, ... ({} more) ..., {}",
+                    head.join(", "),
+                    eigenvalues.len() - 2 * shown,
+                    tail.join(", ")
+                );
+            } else {
+                let all: Vec<String> = eigenvalues.iter().map(sci).collect();
+                let _ = writeln!(s, "eigenvalues: {}", all.join(", "));
+            }
+        }
+        let cond = self.condition_number.unwrap_or(f64::NAN);
+        let _ = writeln!(s, "condition number: {cond:.6e}");
     }
 
     /// The JSON object (`--json`); timings included.

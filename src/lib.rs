@@ -11,6 +11,10 @@
 //! - [`session`]: runs and the session that advances them together; the single source of truth.
 //! - [`headless`], [`tui`]: the two thin front ends over a session.
 //! - [`gradcheck`]: `gradscope grad`, the engines side by side on one expression.
+//! - [`text`]: user text (labels, names, messages) made safe to show on a terminal.
+//!
+//! The library never prints: the binary owns stdout and stderr, and handles their errors.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 pub mod ad;
 pub mod data;
 pub mod expr;
@@ -21,4 +25,5 @@ pub mod objective;
 pub mod optim;
 pub mod scenario;
 pub mod session;
+pub mod text;
 pub mod tui;

@@ -1,10 +1,15 @@
 //! The binary edge: parse the command line, pick a front end (TUI, headless, `grad`), print
-//! diagnostics and map failures to exit codes (0 ok, 1 an expectation failed, 2 bad input).
+//! diagnostics and map failures to exit codes (0 ok, 1 an expectation failed, 2 bad input or an
+//! output that cannot be written). Everything it prints goes through [`output`], which never
+//! panics: a closed pipe ends the output quietly, any other write error is one line on stderr.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
+mod output;
+mod output_files;
 
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -12,52 +17,94 @@ use clap::Parser;
 
 use cli::{Cli, Command, EngineArg, Format};
 use gradscope::ad::{DEFAULT_CHUNK, Engine};
+use gradscope::gradcheck::{GradOptions, HessianChoice};
 use gradscope::headless::{self, ScenarioReport};
 use gradscope::scenario::{self, Built, Overrides};
+use gradscope::text::printable;
+use gradscope::tui::supervise::{self, Ending};
+use output::Stdout;
+use output_files::{Input, Output};
 
 /// The built-in scenario, so `gradscope` works from any directory.
 const DEFAULT_SCENARIO: &str = include_str!("../scenarios/rosenbrock.yaml");
 const DEFAULT_NAME: &str = "rosenbrock.yaml (built in)";
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
     match &cli.command {
         Some(Command::Grad {
             expr,
             at,
             json,
             chunk,
-        }) => grad(expr, at, *json, *chunk),
+            hessian,
+            no_hessian,
+        }) => {
+            let hessian = match (hessian, no_hessian) {
+                (true, _) => HessianChoice::Always,
+                (_, true) => HessianChoice::Never,
+                _ => HessianChoice::Auto,
+            };
+            let options = GradOptions {
+                chunk: *chunk,
+                timing: Duration::from_millis(50),
+                hessian,
+            };
+            let mut out = Stdout::new();
+            let outcome = grad(&mut out, expr, at, *json, options);
+            output::finish(out, outcome)
+        }
         Some(Command::List) => {
-            list_scenarios();
-            println!("\noptimizers (hyperparameters use torch.optim's names and defaults):\n");
-            println!("{}", gradscope::optim::registry::describe_all());
-            ExitCode::SUCCESS
+            let mut out = Stdout::new();
+            let outcome = list(&mut out).map(|()| ExitCode::SUCCESS);
+            output::finish(out, outcome)
         }
         None if cli.headless => run_headless(&cli),
         None => run_tui(&cli),
     }
 }
 
-/// The scenarios in `./scenarios/` with their names; the built-in default first.
-fn list_scenarios() {
-    println!("scenarios:\n");
-    println!("  {:<40} Rosenbrock race", "(built in, no argument)");
-    let Ok(entries) = std::fs::read_dir("scenarios") else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .collect();
+/// Help, version and usage errors from clap, printed without panicking.
+fn usage(e: &clap::Error) -> ExitCode {
+    let printed = e.print().and_then(|()| io::stdout().flush());
+    match printed {
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
+            output::error(format_args!("error: cannot write the usage text: {err}"));
+            ExitCode::from(2)
+        }
+        _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
+    }
+}
+
+/// The scenarios in `./scenarios/` with their names, then the optimizers.
+fn list(out: &mut Stdout) -> io::Result<()> {
+    writeln!(out, "scenarios:\n")?;
+    writeln!(out, "  {:<40} Rosenbrock race", "(built in, no argument)")?;
+    let mut paths: Vec<PathBuf> = std::fs::read_dir("scenarios")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect()
+        })
+        .unwrap_or_default();
     paths.sort();
     for path in paths {
         let name = match scenario::load_file(&path) {
             Ok(s) => s.name,
             Err(_) => "(invalid: run it with --headless to see why)".to_string(),
         };
-        println!("  {:<40} {name}", path.display());
+        let shown = path.display().to_string();
+        writeln!(out, "  {:<40} {}", printable(&shown), printable(&name))?;
     }
+    writeln!(
+        out,
+        "\noptimizers (hyperparameters use torch.optim's names and defaults):\n"
+    )?;
+    writeln!(out, "{}", gradscope::optim::registry::describe_all())
 }
 
 fn overrides(cli: &Cli) -> Overrides {
@@ -74,24 +121,24 @@ fn overrides(cli: &Cli) -> Overrides {
     }
 }
 
-fn grad(expr: &str, at: &str, json: bool, chunk: usize) -> ExitCode {
-    let report = gradscope::gradcheck::parse_point(at).and_then(|point| {
-        gradscope::gradcheck::compute(expr, &point, chunk, Duration::from_millis(50))
-    });
+fn grad(
+    out: &mut Stdout,
+    expr: &str,
+    at: &str,
+    json: bool,
+    options: GradOptions,
+) -> io::Result<ExitCode> {
+    let report = gradscope::gradcheck::parse_point(at)
+        .and_then(|point| gradscope::gradcheck::compute(expr, &point, options));
     match report {
-        Ok(report) => {
-            if json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.render_text());
-            }
-            ExitCode::SUCCESS
-        }
+        Ok(report) if json => writeln!(out, "{}", report.to_json()),
+        Ok(report) => write!(out, "{}", report.render_text()),
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
+            output::error(format_args!("error: {e}"));
+            return Ok(ExitCode::from(2));
         }
     }
+    .map(|()| ExitCode::SUCCESS)
 }
 
 /// Loads every file first: any invalid input ends the program with code 2 before anything runs
@@ -103,7 +150,7 @@ fn load_all(files: &[PathBuf], overrides: &Overrides) -> Result<Vec<Built>, Exit
         match scenario::load_and_build(path, overrides) {
             Ok(b) => built.push(b),
             Err(errors) => {
-                eprintln!("{errors}");
+                output::error(errors);
                 failed = true;
             }
         }
@@ -115,29 +162,61 @@ fn load_all(files: &[PathBuf], overrides: &Overrides) -> Result<Vec<Built>, Exit
     }
 }
 
+/// The headless exports named on the command line.
+fn headless_outputs(cli: &Cli) -> Vec<Output<'_>> {
+    let trajectory = cli.trajectory.as_deref().map(|path| Output {
+        flag: "--trajectory",
+        path,
+        extensions: &["csv"],
+    });
+    let plot = cli.plot.as_deref().map(|path| Output {
+        flag: "--plot",
+        path,
+        extensions: &["svg", "png"],
+    });
+    trajectory.into_iter().chain(plot).collect()
+}
+
+/// Refuses outputs that are inputs; each refusal is printed.
+fn check_outputs(written: &[Output<'_>], inputs: &[Input]) -> Result<(), ExitCode> {
+    let refused: Vec<String> = written
+        .iter()
+        .filter_map(|o| output_files::check_not_input(o, inputs).err())
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    refused.iter().for_each(output::error);
+    Err(ExitCode::from(2))
+}
+
 fn run_headless(cli: &Cli) -> ExitCode {
     if cli.files.is_empty() {
-        eprintln!("error: --headless needs at least one scenario file");
+        output::error("error: --headless needs at least one scenario file");
         return ExitCode::from(2);
     }
-    if let Some(plot) = &cli.plot {
-        let ext = plot
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        if !matches!(ext.as_deref(), Some("svg" | "png")) {
-            eprintln!(
-                "error: --plot '{}': expected a file name ending in .svg or .png",
-                plot.display()
-            );
-            return ExitCode::from(2);
-        }
+    let written = headless_outputs(cli);
+    if let Some(e) = written
+        .iter()
+        .find_map(|o| output_files::check_name(o).err())
+    {
+        output::error(e);
+        return ExitCode::from(2);
     }
     let mut built = match load_all(&cli.files, &overrides(cli)) {
         Ok(b) => b,
         Err(code) => return code,
     };
-    let progress = std::io::stderr().is_terminal();
+    let inputs: Vec<Input> = cli
+        .files
+        .iter()
+        .zip(&built)
+        .flat_map(|(file, b)| output_files::inputs_of(file, &b.scenario))
+        .collect();
+    if let Err(code) = check_outputs(&written, &inputs) {
+        return code;
+    }
+    let progress = io::stderr().is_terminal();
     let timing = !cli.no_timing;
     let mut reports = Vec::new();
     for b in &mut built {
@@ -149,24 +228,47 @@ fn run_headless(cli: &Cli) -> ExitCode {
     if let Some(path) = &cli.trajectory
         && let Err(e) = headless::write_trajectory(path, &sessions)
     {
-        eprintln!("error: {e}");
+        output::error(format_args!("error: {e}"));
         return ExitCode::from(2);
     }
     if let Some(path) = &cli.plot
         && let Err(e) = headless::plot::write_plot(path, &sessions)
     {
-        eprintln!("error: {e}");
+        output::error(format_args!("error: {e}"));
         return ExitCode::from(2);
     }
-    let mut out = std::io::stdout().lock();
-    let printed = match cli.format {
+    let mut out = Stdout::new();
+    if let Err(e) = write_reports(&mut out, &reports, cli.format, timing).and_then(|()| out.flush())
+    {
+        return output::finish(out, Err(e));
+    }
+    let failures: Vec<String> = reports.iter().flat_map(ScenarioReport::failures).collect();
+    if failures.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let mut message = format!("{} expectation(s) failed:", failures.len());
+    for f in failures {
+        message.push_str("\n  ");
+        message.push_str(&f);
+    }
+    output::error(message);
+    ExitCode::from(1)
+}
+
+fn write_reports(
+    out: &mut Stdout,
+    reports: &[ScenarioReport],
+    format: Format,
+    timing: bool,
+) -> io::Result<()> {
+    match format {
         Format::Table => reports
             .iter()
             .try_for_each(|r| writeln!(out, "{}", r.render_table())),
         Format::Csv => {
             let mut s = String::from(ScenarioReport::csv_header(timing));
             s.push('\n');
-            for r in &reports {
+            for r in reports {
                 s.push_str(&r.render_csv_rows());
             }
             write!(out, "{s}")
@@ -183,19 +285,6 @@ fn run_headless(cli: &Cli) -> ExitCode {
                 json.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
             )
         }
-    };
-    if printed.is_err() {
-        return ExitCode::from(2);
-    }
-    let failures: Vec<String> = reports.iter().flat_map(ScenarioReport::failures).collect();
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("{} expectation(s) failed:", failures.len());
-        for f in failures {
-            eprintln!("  {f}");
-        }
-        ExitCode::from(1)
     }
 }
 
@@ -204,6 +293,7 @@ fn run_headless(cli: &Cli) -> ExitCode {
 fn run_with_progress(b: &mut Built, progress: bool) {
     let started = Instant::now();
     let total: u64 = b.session.runs().len() as u64 * b.session.stop_config().max_steps.max(1);
+    let name = printable(&b.session.name).into_owned();
     let mut drawn = false;
     while !b.session.is_finished() {
         b.session.step_for(Duration::from_millis(100));
@@ -211,22 +301,46 @@ fn run_with_progress(b: &mut Built, progress: bool) {
             let done: u64 = b.session.runs().iter().map(|r| r.steps()).sum();
             let frac = (done as f64 / total as f64).clamp(0.0, 1.0);
             let filled = (frac * 30.0) as usize;
-            eprint!(
-                "\r{} [{}{}] {:>3.0}%",
-                b.session.name,
+            output::progress(&format!(
+                "\r{name} [{}{}] {:>3.0}%",
                 "#".repeat(filled),
                 "-".repeat(30 - filled),
                 frac * 100.0
-            );
+            ));
             drawn = true;
         }
     }
     if drawn {
-        eprint!("\r{}\r", " ".repeat(b.session.name.len() + 40));
+        output::progress(&format!("\r{}\r", " ".repeat(name.chars().count() + 40)));
     }
 }
 
 fn run_tui(cli: &Cli) -> ExitCode {
+    if !supervise::is_child() {
+        match supervise::supervise() {
+            Ok(Ending::Exited(code)) => return ExitCode::from(code),
+            Ok(Ending::Crashed { code, what }) => {
+                output::error(format_args!(
+                    "gradscope: the terminal explorer {what}; the terminal has been restored"
+                ));
+                return ExitCode::from(code);
+            }
+            // Without a child process the explorer runs here; panics are still covered.
+            Err(e) => output::error(format_args!(
+                "gradscope: cannot start the explorer as a supervised process ({e}); running \
+                 it unsupervised"
+            )),
+        }
+    }
+    let log = cli.log.as_deref().map(|path| Output {
+        flag: "--log",
+        path,
+        extensions: &[],
+    });
+    if let Some(Err(e)) = log.as_ref().map(output_files::check_name) {
+        output::error(e);
+        return ExitCode::from(2);
+    }
     let overrides = overrides(cli);
     let initial = match cli.files.first() {
         Some(path) => scenario::load_and_build(path, &overrides),
@@ -235,17 +349,23 @@ fn run_tui(cli: &Cli) -> ExitCode {
     let initial = match initial {
         Ok(b) => b,
         Err(errors) => {
-            eprintln!("{errors}");
+            output::error(errors);
             return ExitCode::from(2);
         }
     };
+    if let (Some(log), Some(file)) = (&log, cli.files.first()) {
+        let inputs = output_files::inputs_of(file, &initial.scenario);
+        if let Err(code) = check_outputs(std::slice::from_ref(log), &inputs) {
+            return code;
+        }
+    }
     let loaded = |b: Built, path: Option<PathBuf>| gradscope::tui::Loaded {
         session: b.session,
         view: b.view,
         path,
     };
     let initial = loaded(initial, cli.files.first().cloned());
-    let loader: gradscope::tui::Loader = Box::new(move |path| {
+    let loader: gradscope::tui::Loader = Box::new(move |path: &Path| {
         scenario::load_and_build(path, &overrides)
             .map(|b| loaded(b, Some(path.to_path_buf())))
             .map_err(|e| e.to_string())
@@ -257,7 +377,7 @@ fn run_tui(cli: &Cli) -> ExitCode {
     match gradscope::tui::run(initial, loader, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            output::error(format_args!("error: {e}"));
             ExitCode::from(1)
         }
     }

@@ -4,10 +4,15 @@
 //! The loop is generic over the ratatui backend and the [`event::EventSource`], so tests run the
 //! real loop on a `TestBackend` with a scripted list of events. Scenario loading is not done
 //! here: the caller passes the first [`Loaded`] scenario and a [`Loader`] for reloads and `o`.
+//!
+//! The terminal is restored on quit, on an error, and on a panic in any thread (the hook
+//! restores it and ends the process); [`supervise`] restores it when the process dies without
+//! running any code of its own (an abort, a signal).
 
 pub mod app;
 pub mod event;
 pub mod landscape;
+pub mod supervise;
 pub mod ui;
 pub mod widgets;
 
@@ -49,22 +54,33 @@ pub const STEP_BUDGET: Duration = Duration::from_millis(10);
 
 /// Runs the explorer until the user quits; restores the terminal on quit, Ctrl-C and panic.
 pub fn run(initial: Loaded, loader: Loader, options: Options) -> io::Result<()> {
+    let crash = supervise::TestCrash::requested();
     let mut app = App::new(initial, loader);
     app.ascii = options.ascii;
     app.log = app::Log::new(options.log);
     app.log.write("gradscope tui started");
     let mut events = TerminalEvents::default();
 
-    // ratatui's hook restores raw mode and the alternate screen; ours, chained in front of it,
-    // also releases the mouse and shows the cursor.
+    // ratatui's hook restores raw mode and the alternate screen and prints the panic; ours,
+    // chained in front of it, also releases the mouse and shows the cursor, and then ends the
+    // process: after a panic in a background thread (the landscape worker) the main loop must
+    // not go on drawing over the restored terminal.
     let mut terminal = ratatui::try_init()?;
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let _ = execute!(io::stdout(), DisableMouseCapture, cursor::Show);
         previous(info);
+        std::process::exit(101);
     }));
-    let result = execute!(io::stdout(), EnableMouseCapture)
-        .and_then(|()| run_loop(&mut terminal, &mut app, &mut events));
+    let result = execute!(io::stdout(), EnableMouseCapture).and_then(|()| {
+        if let Some(crash) = crash {
+            terminal
+                .draw(|f| ui::draw(f, &mut app))
+                .map_err(backend_error)?;
+            crash.trigger();
+        }
+        run_loop(&mut terminal, &mut app, &mut events)
+    });
     let _ = execute!(io::stdout(), DisableMouseCapture);
     let _ = terminal.show_cursor();
     ratatui::restore();

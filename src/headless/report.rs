@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::expect::{Expectation, Outcome, evaluate};
 use crate::optim::HyperValue;
 use crate::session::Session;
+use crate::text::printable;
 
 /// Evaluation counts as reported.
 #[derive(Debug, Clone, Serialize)]
@@ -150,14 +151,16 @@ impl ScenarioReport {
             .collect()
     }
 
-    /// A fixed-width table for people.
+    /// A fixed-width table for people; text from the scenario is shown [`printable`].
     #[must_use]
     pub fn render_table(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
             "scenario: {}   engine: {}   seed: {}",
-            self.scenario, self.engine, self.seed
+            printable(&self.scenario),
+            self.engine,
+            self.seed
         );
         let header = [
             "label",
@@ -176,8 +179,8 @@ impl ScenarioReport {
             .iter()
             .map(|r| {
                 [
-                    r.label.clone(),
-                    r.optimizer.clone(),
+                    printable(&r.label).into_owned(),
+                    printable(&r.optimizer).into_owned(),
                     r.status.clone(),
                     r.steps.to_string(),
                     format!(
@@ -225,7 +228,10 @@ impl ScenarioReport {
             let _ = writeln!(
                 s,
                 "  {mark} {}: {} expected {}, got {}",
-                e.label, e.check, e.expected, e.actual
+                printable(&e.label),
+                e.check,
+                printable(&e.expected),
+                printable(&e.actual)
             );
         }
         s

@@ -483,3 +483,129 @@ fn speed_is_steps_per_second_whatever_the_frame_rate() -> TestResult {
     assert_eq!(app.steps_per_second(), 3);
     Ok(())
 }
+
+/// No cell may hold a character a terminal would act on: controls, bidirectional overrides.
+fn cells_are_inert(buf: &ratatui::buffer::Buffer) -> bool {
+    buf.content().iter().all(|cell| {
+        !cell
+            .symbol()
+            .chars()
+            .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || c == '\u{2066}')
+    })
+}
+
+#[test]
+fn control_characters_from_files_are_shown_escaped() -> TestResult {
+    let expr = Expression::parse("x^2 + y^2").map_err(|e| e.to_string())?;
+    let objective = ExpressionObjective::new(expr, vec![1.0, 1.0], None);
+    let specs = vec![RunSpec {
+        label: "red\u{1b}[31m\u{202e}gd".to_owned(),
+        ..RunSpec::new("gd")
+    }];
+    let session = Session::new(
+        "title\u{1b}]0;pwned\u{7}",
+        Box::new(objective),
+        specs,
+        Engine::Reverse,
+        StopConfig::default(),
+        1,
+    )?;
+    let loaded = Loaded {
+        session,
+        view: ViewSpec::default(),
+        path: None,
+    };
+    let mut app = App::new(loaded, loader());
+    app.deterministic = true;
+    drive(&mut app, " n")?;
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("red\\u{1b}[31m\\u{202e}gd"), "{text}");
+    assert!(text.contains("title\\u{1b}]0;pwned\\u{7}"), "{text}");
+    assert!(cells_are_inert(term.backend().buffer()), "{text}");
+
+    // Error messages keep their lines but not their escapes; file names in the picker too.
+    app.mode = Mode::Error("bad.yaml:1:1: \u{1b}[2Jcleared\nsecond line".to_owned());
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("\\u{1b}[2Jcleared"), "{text}");
+    assert!(text.contains("second line"), "{text}");
+    assert!(cells_are_inert(term.backend().buffer()), "{text}");
+    app.mode = Mode::Open(super::app::Picker {
+        items: vec!["evil\u{1b}[8m.yaml".to_owned()],
+        selected: 0,
+    });
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("evil\\u{1b}[8m.yaml"), "{text}");
+    assert!(cells_are_inert(term.backend().buffer()), "{text}");
+    Ok(())
+}
+
+/// The loader the binary uses, on real files.
+fn file_loader() -> Loader {
+    Box::new(|path: &Path| {
+        crate::scenario::load_and_build(path, &crate::scenario::Overrides::default())
+            .map(|b| Loaded {
+                session: b.session,
+                view: b.view,
+                path: Some(path.to_path_buf()),
+            })
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[test]
+fn a_scenario_that_fails_to_load_keeps_the_last_good_one() -> TestResult {
+    const GOOD: &str = "name: good\nobjective:\n  expr: \"x^2 + 3*y^2\"\n  start: [1, 1]\n\
+                        optimizers:\n  - adam\n";
+    const BAD: &str = "name: broken\nobjective:\n  expr: \"x^2 + 3*y^2\"\n  start: [1, 1]\n\
+                       optimizers:\n  - adma\n";
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("s.yaml");
+    std::fs::write(&path, GOOD)?;
+    let loader = file_loader();
+    let initial = loader(&path)?;
+    let mut app = App::new(initial, loader);
+    app.deterministic = true;
+    drive(&mut app, " nn")?;
+
+    // Hot reload of a file saved broken: the error is shown, the running session stays.
+    std::fs::write(&path, BAD)?;
+    let mut term = terminal(120, 40)?;
+    run_loop(
+        &mut term,
+        &mut app,
+        &mut ScriptedEvents::new([Input::FileChanged]),
+    )?;
+    let Mode::Error(message) = &app.mode else {
+        return Err(format!("expected an error popup, got {:?}", app.mode).into());
+    };
+    assert!(message.contains("s.yaml:6:5"), "{message}");
+    assert!(message.contains("adam"), "suggestion expected: {message}");
+    assert_eq!(app.session.name, "good");
+    assert_eq!(app.session.runs()[0].steps(), 2);
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    assert!(buffer_text(term.backend().buffer()).contains("s.yaml:6:5"));
+
+    // Opening it with `o` fails the same way and keeps the session too.
+    app.mode = Mode::Normal;
+    app.update(super::event::Action::Open);
+    app.mode = Mode::Open(super::app::Picker {
+        items: vec![path.display().to_string()],
+        selected: 0,
+    });
+    app.update(super::event::Action::Enter);
+    assert!(matches!(&app.mode, Mode::Error(m) if m.contains("s.yaml:6:5")));
+    assert_eq!(app.session.name, "good");
+    assert_eq!(app.session.runs()[0].steps(), 2);
+
+    // Saved fixed, the next reload replaces the session.
+    std::fs::write(&path, GOOD.replace("name: good", "name: fixed"))?;
+    app.mode = Mode::Normal;
+    app.update(super::event::Action::FileChanged);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.session.name, "fixed");
+    Ok(())
+}

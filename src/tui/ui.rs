@@ -14,6 +14,10 @@
 //! ```
 //! Below 80x24 only the "terminal too small" notice is drawn. Overlays (help, error, form,
 //! pickers) are drawn last; `--ascii` rewrites the finished buffer with plain characters.
+//! Text from files (scenario name, run labels, parameter names, file names, error messages)
+//! is passed through [`printable`] here, so the widgets never see a control character.
+
+use std::borrow::Cow;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -24,6 +28,8 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use super::app::{App, Mode, Panel, SMOOTHING, XAxis};
 use super::event::help_entries;
 use super::widgets::help::centered;
+use crate::text::{printable, printable_lines};
+
 use super::widgets::{
     ASCII_BORDER, EngineStat, ErrorPopup, GradRow, GradTable, HelpOverlay, LandscapeView,
     LossChart, RunDetail, RunRow, RunsTable, SeriesView, StatusBar, TapeRow, TapeView, TooSmall,
@@ -88,6 +94,15 @@ pub fn layout(area: Rect, show_tape: bool) -> Areas {
     }
 }
 
+/// Every run's label, printable, in run order.
+fn labels(app: &App) -> Vec<Cow<'_, str>> {
+    app.session
+        .runs()
+        .iter()
+        .map(|r| printable(r.label()))
+        .collect()
+}
+
 fn block<'a>(app: &App, panel: Panel, title: impl Into<Line<'a>>) -> Block<'a> {
     let mut b = Block::bordered().title(title);
     if app.ascii {
@@ -129,7 +144,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
 }
 
 fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
-    let names = app.session.objective().param_names();
+    let names: Vec<String> = app
+        .session
+        .objective()
+        .param_names()
+        .iter()
+        .map(|n| printable(n).into_owned())
+        .collect();
     let decision = matches!(app.basis(), Some(super::landscape::Basis::Features));
     let title = match app.basis() {
         Some(super::landscape::Basis::Features) => {
@@ -137,7 +158,7 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
                 .session
                 .runs()
                 .get(app.selected)
-                .map_or("", |r| r.label());
+                .map_or(Cow::Borrowed(""), |r| printable(r.label()));
             format!(" decision boundary of {label} (x1, x2) ")
         }
         Some(b) => {
@@ -171,6 +192,10 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
                 .collect()
         })
         .collect();
+    let labels: Vec<String> = runs
+        .iter()
+        .map(|r| printable(r.label()).into_owned())
+        .collect();
     let trajectories: Vec<TrajectoryView<'_>> = runs
         .iter()
         .zip(&paths)
@@ -179,7 +204,7 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
             points: pts,
             color: run_color(i),
             current: Some(grid.basis.project(r.params())),
-            label: r.label(),
+            label: &labels[i],
         })
         .collect();
     let mut view = LandscapeView::new(&grid.values, grid.nx, grid.ny, grid.x_range, grid.y_range)
@@ -243,12 +268,13 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 .collect()
         })
         .collect();
-    let series: Vec<SeriesView<'_>> = runs
+    let labels = labels(app);
+    let series: Vec<SeriesView<'_>> = labels
         .iter()
         .zip(&data)
         .enumerate()
-        .map(|(i, (r, points))| SeriesView {
-            label: r.label(),
+        .map(|(i, (label, points))| SeriesView {
+            label,
             color: run_color(i),
             points,
         })
@@ -267,6 +293,7 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(b, area);
     let runs = app.session.runs();
     let statuses: Vec<&str> = runs.iter().map(|r| r.status().name()).collect();
+    let labels = labels(app);
     let rows: Vec<RunRow<'_>> = runs
         .iter()
         .enumerate()
@@ -274,7 +301,7 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             let c = r.counts();
             RunRow {
                 color: run_color(i),
-                label: r.label(),
+                label: &labels[i],
                 optimizer: r.optimizer().name(),
                 status: statuses[i],
                 loss: r.loss(),
@@ -317,18 +344,23 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
 fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let g = &app.grad;
     let title = match app.session.runs().get(g.run) {
-        Some(r) => format!(" gradients of {} at step {} ", r.label(), r.steps()),
+        Some(r) => format!(
+            " gradients of {} at step {} ",
+            printable(r.label()),
+            r.steps()
+        ),
         None => " gradients ".to_owned(),
     };
     let b = block(app, Panel::Gradients, title);
     let inner = b.inner(area);
     frame.render_widget(b, area);
+    let names: Vec<Cow<'_, str>> = g.names.iter().map(|n| printable(n)).collect();
     let rows: Vec<GradRow<'_>> = g
         .values
         .iter()
         .enumerate()
         .map(|(i, v)| GradRow {
-            name: g.names.get(i).map_or("?", String::as_str),
+            name: names.get(i).map_or("?", |n| n),
             forward: v[0],
             reverse: v[1],
             finite: v[2],
@@ -394,7 +426,7 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Mode::AddRun(_) | Mode::Open(_) => &[("enter", "choose"), ("esc", "cancel")],
         Mode::Help | Mode::Error(_) => &[("esc", "close"), ("q", "quit")],
     };
-    let name = app.session.name.clone();
+    let name = printable(&app.session.name);
     frame.render_widget(
         StatusBar {
             scenario: &name,
@@ -424,13 +456,17 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
             frame.render_widget(
                 ErrorPopup {
                     title: "error",
-                    message,
+                    message: &printable_lines(message),
                 },
                 area,
             );
         }
         Mode::Edit(form) => {
-            let label = app.session.runs().get(form.run).map_or("", |r| r.label());
+            let label = app
+                .session
+                .runs()
+                .get(form.run)
+                .map_or(Cow::Borrowed(""), |r| printable(r.label()));
             let mut lines = Vec::new();
             for (k, f) in form.fields.iter().enumerate() {
                 let marker = if k == form.selected { "> " } else { "  " };
@@ -482,11 +518,11 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     .map(|(k, s)| {
                         if k == p.selected {
                             Line::styled(
-                                format!("> {s}"),
+                                format!("> {}", printable(s)),
                                 Style::default().add_modifier(Modifier::REVERSED),
                             )
                         } else {
-                            Line::raw(format!("  {s}"))
+                            Line::raw(format!("  {}", printable(s)))
                         }
                     })
                     .collect()

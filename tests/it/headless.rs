@@ -2,20 +2,8 @@
 //! files exit 2 with a located message, output is deterministic, exports are valid files, and
 //! `gradscope grad` prints and fails as documented.
 
+use crate::{gradscope, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn gradscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradscope"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn files_in(dir: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);

@@ -1,10 +1,27 @@
 //! Integration tests, linked as one binary (one link instead of one per file):
+//! - [`cli`]: the real binary with a closed or full stdout, and command-line slips.
 //! - [`engines`]: every gradient engine agrees on random expression trees.
 //! - [`headless`]: the real binary without a terminal: scenarios, errors, exports, `grad`.
 //! - [`models`]: model objectives differentiate alike on every engine and train.
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
 
+use std::process::{Command, Output};
+
+/// Runs the real binary from the crate root.
+fn gradscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradscope"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+mod cli;
 mod engines;
 mod headless;
 mod models;
