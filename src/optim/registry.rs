@@ -10,34 +10,31 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use super::hyper::{HyperSet, HyperSpec, HyperValue, Hypers};
-use super::{
-    OptimError, Optimizer, adadelta, adagrad, adam, adamax, genetic, lbfgs, levenberg_marquardt,
-    lion, nadam, nelder_mead, newton, radam, random_search, rmsprop, rprop, sgd,
-};
+use super::{OptimError, Optimizer};
 
 /// Every registered optimizer, in the order `gradscope list` and the TUI's add-optimizer list
 /// show them.
 static OPTIMIZERS: &[&OptimizerSpec] = &[
-    &sgd::SGD,
-    &sgd::GD,
-    &sgd::MOMENTUM,
-    &sgd::NESTEROV,
-    &adagrad::ADAGRAD,
-    &adadelta::ADADELTA,
-    &rmsprop::RMSPROP,
-    &adam::ADAM,
-    &adam::ADAMW,
-    &adamax::ADAMAX,
-    &nadam::NADAM,
-    &radam::RADAM,
-    &rprop::RPROP,
-    &lion::LION,
-    &newton::NEWTON,
-    &lbfgs::LBFGS,
-    &levenberg_marquardt::LEVENBERG_MARQUARDT,
-    &genetic::GENETIC,
-    &nelder_mead::NELDER_MEAD,
-    &random_search::RANDOM_SEARCH,
+    &super::sgd::SGD,
+    &super::sgd::GD,
+    &super::sgd::MOMENTUM,
+    &super::sgd::NESTEROV,
+    &super::adagrad::ADAGRAD,
+    &super::adadelta::ADADELTA,
+    &super::rmsprop::RMSPROP,
+    &super::adam::ADAM,
+    &super::adam::ADAMW,
+    &super::adamax::ADAMAX,
+    &super::nadam::NADAM,
+    &super::radam::RADAM,
+    &super::rprop::RPROP,
+    &super::lion::LION,
+    &super::newton::NEWTON,
+    &super::lbfgs::LBFGS,
+    &super::levenberg_marquardt::LEVENBERG_MARQUARDT,
+    &super::genetic::GENETIC,
+    &super::nelder_mead::NELDER_MEAD,
+    &super::random_search::RANDOM_SEARCH,
 ];
 
 /// What an optimizer asks the oracle for.
