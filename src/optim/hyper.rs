@@ -408,6 +408,18 @@ pub fn eps(value: &mut f64) -> Hyper<'_> {
     )
 }
 
+/// The heavy-ball `momentum` factor of SGD and RMSprop, in `[0, 1)`.
+pub fn momentum(value: &mut f64) -> Hyper<'_> {
+    float(
+        "momentum",
+        value,
+        ge(0.0),
+        lt(1.0),
+        Scale::Linear,
+        "momentum factor",
+    )
+}
+
 /// Adam-family `betas`, each in `[0, 1)`.
 pub fn betas(value: &mut (f64, f64)) -> Hyper<'_> {
     let unit = Range::new(ge(0.0), lt(1.0));

@@ -2,7 +2,7 @@
 
 use super::hyper::{
     Hyper, HyperAccess, HyperSet, Hypers, Scale, boolean, eps, float, ge, lr, lt, maximize,
-    weight_decay,
+    momentum, weight_decay,
 };
 use super::registry::{Needs, OptimizerSpec};
 use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
@@ -33,14 +33,7 @@ impl Hypers for RmsPropHypers {
             ),
             eps(&mut self.eps),
             weight_decay(&mut self.weight_decay),
-            float(
-                "momentum",
-                &mut self.momentum,
-                ge(0.0),
-                lt(1.0),
-                Scale::Linear,
-                "momentum factor",
-            ),
+            momentum(&mut self.momentum),
             boolean(
                 "centered",
                 &mut self.centered,

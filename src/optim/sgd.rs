@@ -2,7 +2,7 @@
 //! `gd`, `momentum` and `nesterov` that differ only in their defaults.
 
 use super::hyper::{
-    Hyper, HyperAccess, HyperSet, Hypers, Scale, boolean, float, ge, le, lr, lt, maximize,
+    Hyper, HyperAccess, HyperSet, Hypers, Scale, boolean, float, ge, le, lr, maximize, momentum,
     weight_decay,
 };
 use super::registry::{Needs, OptimizerSpec};
@@ -23,14 +23,7 @@ impl Hypers for SgdHypers {
     fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
         [
             lr(&mut self.lr),
-            float(
-                "momentum",
-                &mut self.momentum,
-                ge(0.0),
-                lt(1.0),
-                Scale::Linear,
-                "momentum factor",
-            ),
+            momentum(&mut self.momentum),
             float(
                 "dampening",
                 &mut self.dampening,
