@@ -1,6 +1,7 @@
 //! Optimizers: the [`Oracle`] they query, the [`Optimizer`] trait, the torch.optim family and
-//! beyond (one family a file in `optim/`), learning-rate schedules, gradient clipping and the
-//! name → constructor [`registry`].
+//! beyond (one family a file in `optim/`, each with its update rule, typed hyperparameters and
+//! registry spec), their [`hyper`]parameter machinery, learning-rate schedules, gradient clipping
+//! and the [`registry`] of names derived from the files' specs.
 //!
 //! An optimizer never sees the model or the AD engine: it asks an [`Oracle`] for values,
 //! gradients, Hessians or residuals, and the oracle's implementor counts every call.
@@ -28,6 +29,7 @@ pub mod adam;
 pub mod adamax;
 pub mod clip;
 pub mod genetic;
+pub mod hyper;
 pub mod lbfgs;
 pub mod levenberg_marquardt;
 pub mod lion;
@@ -42,9 +44,11 @@ pub mod rprop;
 pub mod schedule;
 pub mod sgd;
 
+use dyn_clone::DynClone;
 use nalgebra::{DMatrix, DVector};
 
-pub use registry::{HyperSpec, HyperValue, OptimizerSpec};
+pub use hyper::{Bound, Domain, HyperAccess, HyperSpec, HyperValue, Range, Scale};
+pub use registry::OptimizerSpec;
 
 /// The only door from an optimizer to its objective. Every call is counted by the implementor.
 ///
@@ -79,6 +83,26 @@ pub struct StepInfo {
 pub struct StateVector {
     pub name: &'static str,
     pub values: Vec<f64>,
+}
+
+impl StateVector {
+    #[must_use]
+    pub fn new(name: &'static str, values: &[f64]) -> Self {
+        Self {
+            name,
+            values: values.to_vec(),
+        }
+    }
+}
+
+/// [`Optimizer::state`] from named buffers: `named_buffers([("exp_avg", &self.exp_avg), ...])`;
+/// a scalar is a one-element buffer (`("mu_product", &[self.mu_product])`).
+#[must_use]
+pub fn named_buffers<const N: usize>(buffers: [(&'static str, &[f64]); N]) -> Vec<StateVector> {
+    buffers
+        .into_iter()
+        .map(|(name, values)| StateVector::new(name, values))
+        .collect()
 }
 
 /// Errors of the optimizer layer: unknown names and invalid hyperparameter values.
@@ -118,25 +142,24 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
 
 /// An optimizer: owns its hyperparameters and state, and moves parameters one step at a time.
 ///
-/// `hyperparameters`, `set_hyperparameter`, `lr` and `set_lr` have default implementations over
-/// the [`registry::HyperSet`] every optimizer keeps, so values are always validated against the
-/// registry's ranges.
-pub trait Optimizer: Send {
-    /// The registry name it was built as (`"momentum"`, not `"sgd"`, for the alias).
-    fn name(&self) -> &'static str {
-        self.hyper_set().spec().name
-    }
+/// Cloning a `Box<dyn Optimizer>` snapshots it completely (step counters, buffers, RNG) for
+/// rewinding. `name`, `hyperparameters`, `set_hyperparameter`, `lr` and `set_lr` have default
+/// implementations over the optimizer's [`hyper::HyperSet`], so values set by name are always
+/// validated against its table.
+pub trait Optimizer: DynClone + Send {
     /// One update of `params` in place.
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo;
     /// Named state buffers for display (momentum buffer, `exp_avg`, effective step size, ...).
     fn state(&self) -> Vec<StateVector>;
-    /// A full snapshot (step counters, buffers, RNG) for rewinding.
-    fn box_clone(&self) -> Box<dyn Optimizer>;
     /// Forget all state (as a fresh optimizer with the current hyperparameters).
     fn reset(&mut self);
-    fn hyper_set(&self) -> &registry::HyperSet;
-    fn hyper_set_mut(&mut self) -> &mut registry::HyperSet;
+    fn hyper_set(&self) -> &dyn HyperAccess;
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess;
 
+    /// The registry name it was built as (`"momentum"`, not `"sgd"`, for the alias).
+    fn name(&self) -> &'static str {
+        self.hyper_set().spec().name
+    }
     fn hyperparameters(&self) -> Vec<(String, HyperValue)> {
         self.hyper_set().list()
     }
@@ -149,18 +172,14 @@ pub trait Optimizer: Send {
     fn lr(&self) -> f64 {
         self.hyper_set().lr()
     }
-    /// Sets the learning rate; a value outside the registry's range is ignored (schedules and the
-    /// TUI's halve/double never produce one from a valid start).
+    /// Sets the learning rate; a value outside its range is ignored (schedules and the TUI's
+    /// halve/double never produce one from a valid start).
     fn set_lr(&mut self, lr: f64) {
         self.hyper_set_mut().set_lr(lr);
     }
 }
 
-impl Clone for Box<dyn Optimizer> {
-    fn clone(&self) -> Self {
-        self.box_clone()
-    }
-}
+dyn_clone::clone_trait_object!(Optimizer);
 
 /// Asks the oracle for value and gradient, returning the loss and the gradient's 2-norm.
 pub(crate) fn eval_gradient(oracle: &mut dyn Oracle, x: &[f64], grad: &mut Vec<f64>) -> (f64, f64) {
@@ -391,7 +410,7 @@ mod tests {
     use super::testutil::*;
 
     #[test]
-    fn box_clone_continues_bit_identically_for_every_optimizer() {
+    fn clone_continues_bit_identically_for_every_optimizer() {
         for &name in names() {
             let mut o = quadratic();
             let mut opt = build(name, &[], 11, 2).expect("builds");
@@ -399,7 +418,7 @@ mod tests {
             for _ in 0..4 {
                 opt.step(&mut x, &mut o);
             }
-            let mut snap = opt.box_clone();
+            let mut snap = opt.clone();
             let mut y = x.clone();
             for _ in 0..6 {
                 let a = opt.step(&mut x, &mut o);

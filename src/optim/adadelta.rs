@@ -1,20 +1,67 @@
 //! Adadelta (torch.optim.Adadelta): steps in units of the parameter, from running averages of
 //! squared gradients and squared updates.
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient};
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, Scale, eps, float, ge, le, lr, maximize, weight_decay,
+};
+use super::registry::{Needs, OptimizerSpec};
+use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, named_buffers};
+
+/// torch.optim.Adadelta's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdadeltaHypers {
+    pub lr: f64,
+    pub rho: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+impl Hypers for AdadeltaHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            float(
+                "rho",
+                &mut self.rho,
+                ge(0.0),
+                le(1.0),
+                Scale::Linear,
+                "coefficient of the running average of squared gradients",
+            ),
+            eps(&mut self.eps),
+            weight_decay(&mut self.weight_decay),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+pub(crate) static ADADELTA: OptimizerSpec = OptimizerSpec {
+    name: "adadelta",
+    description: "unit-corrected running averages of squared gradients and updates (torch.optim.Adadelta)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(Adadelta::new(b.hypers(AdadeltaHypers {
+            lr: 1.0,
+            rho: 0.9,
+            eps: 1e-6,
+            weight_decay: 0.0,
+            maximize: false,
+        })))
+    },
+};
 
 /// torch.optim.Adadelta, single-tensor path.
 #[derive(Clone, Debug)]
 pub struct Adadelta {
-    h: HyperSet,
+    h: HyperSet<AdadeltaHypers>,
     square_avg: Option<Vec<f64>>,
     acc_delta: Vec<f64>,
     grad: Vec<f64>,
 }
 
 impl Adadelta {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<AdadeltaHypers>) -> Self {
         Self {
             h,
             square_avg: None,
@@ -28,11 +75,13 @@ impl Optimizer for Adadelta {
     // g = ±∇f + λθ; v = ρv + (1−ρ)g²; Δ = √(u+ε)/√(v+ε) · g; u = ρu + (1−ρ)Δ²; θ −= γΔ
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let lr = self.h.f("lr");
-        let rho = self.h.f("rho");
-        let eps = self.h.f("eps");
-        let wd = self.h.f("weight_decay");
-        let maximize = self.h.b("maximize");
+        let AdadeltaHypers {
+            lr,
+            rho,
+            eps,
+            weight_decay: wd,
+            maximize,
+        } = *self.h;
         let n = params.len();
         let sq = self.square_avg.get_or_insert_with(|| vec![0.0; n]);
         self.acc_delta.resize(n, 0.0);
@@ -53,28 +102,16 @@ impl Optimizer for Adadelta {
         let Some(sq) = &self.square_avg else {
             return Vec::new();
         };
-        vec![
-            StateVector {
-                name: "square_avg",
-                values: sq.clone(),
-            },
-            StateVector {
-                name: "acc_delta",
-                values: self.acc_delta.clone(),
-            },
-        ]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        named_buffers([("square_avg", sq), ("acc_delta", &self.acc_delta)])
     }
     fn reset(&mut self) {
         self.square_avg = None;
         self.acc_delta.clear();
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

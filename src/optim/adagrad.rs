@@ -1,20 +1,77 @@
 //! Adagrad (torch.optim.Adagrad): per-parameter steps shrink with the accumulated squared
 //! gradient.
 
-use super::registry::HyperSet;
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, eps, float, ge, lr, maximize, weight_decay,
+};
+use super::registry::{Needs, OptimizerSpec};
 use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+
+/// torch.optim.Adagrad's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdagradHypers {
+    pub lr: f64,
+    pub lr_decay: f64,
+    pub weight_decay: f64,
+    pub initial_accumulator_value: f64,
+    pub eps: f64,
+    pub maximize: bool,
+}
+
+impl Hypers for AdagradHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            float(
+                "lr_decay",
+                &mut self.lr_decay,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "learning rate decay",
+            ),
+            weight_decay(&mut self.weight_decay),
+            float(
+                "initial_accumulator_value",
+                &mut self.initial_accumulator_value,
+                ge(0.0),
+                INF,
+                Scale::Linear,
+                "initial value of the sum of squared gradients",
+            ),
+            eps(&mut self.eps),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+pub(crate) static ADAGRAD: OptimizerSpec = OptimizerSpec {
+    name: "adagrad",
+    description: "per-parameter steps scaled by accumulated squared gradients (torch.optim.Adagrad)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(Adagrad::new(b.hypers(AdagradHypers {
+            lr: 1e-2,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+            maximize: false,
+        })))
+    },
+};
 
 /// torch.optim.Adagrad, single-tensor path.
 #[derive(Clone, Debug)]
 pub struct Adagrad {
-    h: HyperSet,
+    h: HyperSet<AdagradHypers>,
     step: u64,
     state_sum: Option<Vec<f64>>,
     grad: Vec<f64>,
 }
 
 impl Adagrad {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<AdagradHypers>) -> Self {
         Self {
             h,
             step: 0,
@@ -28,12 +85,14 @@ impl Optimizer for Adagrad {
     // t += 1; g = ±∇f + λθ; clr = γ / (1 + (t−1)η); s += g²; θ −= clr · g / (√s + ε)
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let lr = self.h.f("lr");
-        let lr_decay = self.h.f("lr_decay");
-        let wd = self.h.f("weight_decay");
-        let eps = self.h.f("eps");
-        let maximize = self.h.b("maximize");
-        let init = self.h.f("initial_accumulator_value");
+        let AdagradHypers {
+            lr,
+            lr_decay,
+            weight_decay: wd,
+            initial_accumulator_value: init,
+            eps,
+            maximize,
+        } = *self.h;
         let sum = self
             .state_sum
             .get_or_insert_with(|| vec![init; params.len()]);
@@ -57,31 +116,21 @@ impl Optimizer for Adagrad {
         let Some(sum) = &self.state_sum else {
             return Vec::new();
         };
-        let lr = self.h.f("lr");
-        let clr = lr / (1.0 + (self.step.max(1) as f64 - 1.0) * self.h.f("lr_decay"));
-        let eps = self.h.f("eps");
+        let clr = self.h.lr / (1.0 + (self.step.max(1) as f64 - 1.0) * self.h.lr_decay);
+        let effective_lr: Vec<f64> = sum.iter().map(|s| clr / (s.sqrt() + self.h.eps)).collect();
         vec![
-            StateVector {
-                name: "sum",
-                values: sum.clone(),
-            },
-            StateVector {
-                name: "effective_lr",
-                values: sum.iter().map(|s| clr / (s.sqrt() + eps)).collect(),
-            },
+            StateVector::new("sum", sum),
+            StateVector::new("effective_lr", &effective_lr),
         ]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
     }
     fn reset(&mut self) {
         self.step = 0;
         self.state_sum = None;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

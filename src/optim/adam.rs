@@ -1,13 +1,74 @@
-//! Adam and AdamW (torch.optim.Adam / AdamW), with AMSGrad; one type, the registry name decides
+//! Adam and AdamW (torch.optim.Adam / AdamW), with AMSGrad; one type, the registry entry decides
 //! whether weight decay is L2 (adam) or decoupled (adamw).
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, betas, boolean, eps, lr, maximize, weight_decay,
+};
+use super::registry::{Needs, OptimizerSpec};
+use super::{
+    Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp, named_buffers,
+};
+
+/// torch.optim.Adam's and AdamW's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamHypers {
+    pub lr: f64,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub amsgrad: bool,
+    pub maximize: bool,
+}
+
+impl Hypers for AdamHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            betas(&mut self.betas),
+            eps(&mut self.eps),
+            weight_decay(&mut self.weight_decay),
+            boolean(
+                "amsgrad",
+                &mut self.amsgrad,
+                "use the maximum of past squared-gradient averages",
+            ),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+const TORCH: AdamHypers = AdamHypers {
+    lr: 1e-3,
+    betas: (0.9, 0.999),
+    eps: 1e-8,
+    weight_decay: 0.0,
+    amsgrad: false,
+    maximize: false,
+};
+
+pub(crate) static ADAM: OptimizerSpec = OptimizerSpec {
+    name: "adam",
+    description: "bias-corrected first and second moment estimates (torch.optim.Adam)",
+    needs: Needs::Gradient,
+    build: |b| Box::new(Adam::new(b.hypers(TORCH), false)),
+};
+pub(crate) static ADAMW: OptimizerSpec = OptimizerSpec {
+    name: "adamw",
+    description: "Adam with decoupled weight decay (torch.optim.AdamW)",
+    needs: Needs::Gradient,
+    build: |b| {
+        let defaults = AdamHypers {
+            weight_decay: 1e-2,
+            ..TORCH
+        };
+        Box::new(Adam::new(b.hypers(defaults), true))
+    },
+};
 
 /// torch.optim.Adam / AdamW, single-tensor path.
 #[derive(Clone, Debug)]
 pub struct Adam {
-    h: HyperSet,
+    h: HyperSet<AdamHypers>,
     decoupled: bool,
     step: u64,
     exp_avg: Vec<f64>,
@@ -17,10 +78,11 @@ pub struct Adam {
 }
 
 impl Adam {
-    pub fn new(h: HyperSet) -> Self {
+    /// `decoupled`: AdamW's weight decay `θ *= 1 − γλ` instead of Adam's `g += λθ`.
+    pub fn new(h: HyperSet<AdamHypers>, decoupled: bool) -> Self {
         Self {
-            decoupled: h.spec().name == "adamw",
             h,
+            decoupled,
             step: 0,
             exp_avg: Vec::new(),
             exp_avg_sq: Vec::new(),
@@ -30,7 +92,7 @@ impl Adam {
     }
 
     fn denom(&self, i: usize, bias_correction2_sqrt: f64, eps: f64) -> f64 {
-        let v = if self.h.b("amsgrad") {
+        let v = if self.h.amsgrad {
             self.max_exp_avg_sq[i]
         } else {
             self.exp_avg_sq[i]
@@ -46,12 +108,14 @@ impl Optimizer for Adam {
     #[allow(clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let lr = self.h.f("lr");
-        let (beta1, beta2) = self.h.pair("betas");
-        let eps = self.h.f("eps");
-        let wd = self.h.f("weight_decay");
-        let amsgrad = self.h.b("amsgrad");
-        let maximize = self.h.b("maximize");
+        let AdamHypers {
+            lr,
+            betas: (beta1, beta2),
+            eps,
+            weight_decay: wd,
+            amsgrad,
+            maximize,
+        } = *self.h;
         let n = params.len();
         if self.step == 0 {
             self.exp_avg = vec![0.0; n];
@@ -89,37 +153,19 @@ impl Optimizer for Adam {
         if self.step == 0 {
             return Vec::new();
         }
-        let (beta1, beta2) = self.h.pair("betas");
+        let (beta1, beta2) = self.h.betas;
         let t = self.step as f64;
-        let step_size = self.h.f("lr") / (1.0 - beta1.powf(t));
+        let step_size = self.h.lr / (1.0 - beta1.powf(t));
         let bc2 = (1.0 - beta2.powf(t)).sqrt();
-        let eps = self.h.f("eps");
-        let mut v = vec![
-            StateVector {
-                name: "exp_avg",
-                values: self.exp_avg.clone(),
-            },
-            StateVector {
-                name: "exp_avg_sq",
-                values: self.exp_avg_sq.clone(),
-            },
-        ];
-        if self.h.b("amsgrad") {
-            v.push(StateVector {
-                name: "max_exp_avg_sq",
-                values: self.max_exp_avg_sq.clone(),
-            });
+        let mut v = named_buffers([("exp_avg", &self.exp_avg), ("exp_avg_sq", &self.exp_avg_sq)]);
+        if self.h.amsgrad {
+            v.push(StateVector::new("max_exp_avg_sq", &self.max_exp_avg_sq));
         }
-        v.push(StateVector {
-            name: "effective_lr",
-            values: (0..self.exp_avg.len())
-                .map(|i| step_size / self.denom(i, bc2, eps))
-                .collect(),
-        });
+        let effective_lr: Vec<f64> = (0..self.exp_avg.len())
+            .map(|i| step_size / self.denom(i, bc2, self.h.eps))
+            .collect();
+        v.push(StateVector::new("effective_lr", &effective_lr));
         v
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
     }
     fn reset(&mut self) {
         self.step = 0;
@@ -127,10 +173,10 @@ impl Optimizer for Adam {
         self.exp_avg_sq.clear();
         self.max_exp_avg_sq.clear();
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

@@ -1,12 +1,52 @@
 //! Adamax (torch.optim.Adamax): Adam with an exponentially weighted infinity norm.
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
+use super::hyper::{Hyper, HyperAccess, HyperSet, Hypers, betas, eps, lr, maximize, weight_decay};
+use super::registry::{Needs, OptimizerSpec};
+use super::{
+    Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp, named_buffers,
+};
+
+/// torch.optim.Adamax's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamaxHypers {
+    pub lr: f64,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+impl Hypers for AdamaxHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            betas(&mut self.betas),
+            eps(&mut self.eps),
+            weight_decay(&mut self.weight_decay),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+pub(crate) static ADAMAX: OptimizerSpec = OptimizerSpec {
+    name: "adamax",
+    description: "Adam with the infinity norm (torch.optim.Adamax)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(Adamax::new(b.hypers(AdamaxHypers {
+            lr: 2e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            maximize: false,
+        })))
+    },
+};
 
 /// torch.optim.Adamax, single-tensor path.
 #[derive(Clone, Debug)]
 pub struct Adamax {
-    h: HyperSet,
+    h: HyperSet<AdamaxHypers>,
     step: u64,
     exp_avg: Vec<f64>,
     exp_inf: Vec<f64>,
@@ -14,7 +54,7 @@ pub struct Adamax {
 }
 
 impl Adamax {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<AdamaxHypers>) -> Self {
         Self {
             h,
             step: 0,
@@ -31,11 +71,13 @@ impl Optimizer for Adamax {
     #[allow(clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let lr = self.h.f("lr");
-        let (beta1, beta2) = self.h.pair("betas");
-        let eps = self.h.f("eps");
-        let wd = self.h.f("weight_decay");
-        let maximize = self.h.b("maximize");
+        let AdamaxHypers {
+            lr,
+            betas: (beta1, beta2),
+            eps,
+            weight_decay: wd,
+            maximize,
+        } = *self.h;
         let n = params.len();
         if self.step == 0 {
             self.exp_avg = vec![0.0; n];
@@ -58,27 +100,15 @@ impl Optimizer for Adamax {
         if self.step == 0 {
             return Vec::new();
         }
-        vec![
-            StateVector {
-                name: "exp_avg",
-                values: self.exp_avg.clone(),
-            },
-            StateVector {
-                name: "exp_inf",
-                values: self.exp_inf.clone(),
-            },
-        ]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        named_buffers([("exp_avg", &self.exp_avg), ("exp_inf", &self.exp_inf)])
     }
     fn reset(&mut self) {
         self.step = 0;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

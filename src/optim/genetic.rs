@@ -5,13 +5,117 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo};
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, INF, Role, Scale, float, ge, gt, int, le,
+};
+use super::registry::{Needs, OptimizerSpec};
+use super::{Optimizer, Oracle, StateVector, StepInfo, named_buffers};
+
+/// The genetic algorithm's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GeneticHypers {
+    pub population: usize,
+    pub tournament_size: usize,
+    pub crossover_rate: f64,
+    pub blend_alpha: f64,
+    pub mutation_rate: f64,
+    pub sigma: f64,
+    pub elitism: usize,
+    pub init_sigma: f64,
+}
+
+impl Hypers for GeneticHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            int(
+                "population",
+                &mut self.population,
+                2,
+                100_000,
+                "individuals per generation",
+            ),
+            int(
+                "tournament_size",
+                &mut self.tournament_size,
+                1,
+                1000,
+                "individuals drawn per tournament",
+            ),
+            float(
+                "crossover_rate",
+                &mut self.crossover_rate,
+                ge(0.0),
+                le(1.0),
+                Scale::Linear,
+                "probability that a child is a blend of two parents",
+            ),
+            float(
+                "blend_alpha",
+                &mut self.blend_alpha,
+                ge(0.0),
+                INF,
+                Scale::Linear,
+                "BLX-alpha: how far beyond the parents a blend may reach (0 = arithmetic crossover)",
+            ),
+            float(
+                "mutation_rate",
+                &mut self.mutation_rate,
+                ge(0.0),
+                le(1.0),
+                Scale::Linear,
+                "probability that a gene gets gaussian noise",
+            ),
+            float(
+                "sigma",
+                &mut self.sigma,
+                gt(0.0),
+                INF,
+                Scale::Log,
+                "standard deviation of the gaussian mutation",
+            )
+            .with_role(Role::Lr),
+            int(
+                "elitism",
+                &mut self.elitism,
+                0,
+                100_000,
+                "best individuals copied unchanged",
+            ),
+            float(
+                "init_sigma",
+                &mut self.init_sigma,
+                gt(0.0),
+                INF,
+                Scale::Log,
+                "spread of the initial population around the start",
+            ),
+        ]
+    }
+}
+
+pub(crate) static GENETIC: OptimizerSpec = OptimizerSpec {
+    name: "genetic",
+    description: "real-valued genetic algorithm: tournaments, blend crossover, gaussian mutation, elitism",
+    needs: Needs::ValuesOnly,
+    build: |b| {
+        let defaults = GeneticHypers {
+            population: 50,
+            tournament_size: 3,
+            crossover_rate: 0.9,
+            blend_alpha: 0.5,
+            mutation_rate: 0.5,
+            sigma: 0.1,
+            elitism: 2,
+            init_sigma: 1.0,
+        };
+        Box::new(Genetic::new(b.hypers(defaults), b.seed))
+    },
+};
 
 /// Genetic algorithm over real vectors.
 #[derive(Clone, Debug)]
 pub struct Genetic {
-    h: HyperSet,
+    h: HyperSet<GeneticHypers>,
     seed: u64,
     rng: ChaCha8Rng,
     population: Vec<Vec<f64>>,
@@ -20,7 +124,7 @@ pub struct Genetic {
 }
 
 impl Genetic {
-    pub fn new(h: HyperSet, seed: u64) -> Self {
+    pub fn new(h: HyperSet<GeneticHypers>, seed: u64) -> Self {
         Self {
             h,
             seed,
@@ -36,7 +140,7 @@ impl Genetic {
     }
 
     fn tournament(&mut self) -> usize {
-        let k = self.h.u("tournament_size").max(1);
+        let k = self.h.tournament_size.max(1);
         let n = self.population.len();
         let mut best = self.rng.random_range(0..n);
         for _ in 1..k {
@@ -65,11 +169,19 @@ fn fitness_of(oracle: &mut dyn Oracle, x: &[f64]) -> f64 {
 impl Optimizer for Genetic {
     // next = elites ∪ { mutate(blend(tournament(), tournament())) }; θ = argmin over all
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
-        let size = self.h.u("population").max(2);
-        let sigma = self.h.f("sigma");
+        let GeneticHypers {
+            population,
+            tournament_size: _,
+            crossover_rate,
+            blend_alpha: alpha,
+            mutation_rate,
+            sigma,
+            elitism,
+            init_sigma,
+        } = *self.h;
+        let size = population.max(2);
         let n = params.len();
         if self.population.is_empty() {
-            let init_sigma = self.h.f("init_sigma");
             self.population.push(params.to_vec());
             for _ in 1..size {
                 let ind: Vec<f64> = params
@@ -88,7 +200,7 @@ impl Optimizer for Genetic {
 
         let mut order: Vec<usize> = (0..self.population.len()).collect();
         order.sort_by(|&a, &b| self.fitness[a].total_cmp(&self.fitness[b]));
-        let elites = self.h.u("elitism").min(size);
+        let elites = elitism.min(size);
         let mut next: Vec<Vec<f64>> = order[..elites.min(order.len())]
             .iter()
             .map(|&i| self.population[i].clone())
@@ -97,9 +209,6 @@ impl Optimizer for Genetic {
             .iter()
             .map(|&i| self.fitness[i])
             .collect();
-        let crossover_rate = self.h.f("crossover_rate");
-        let alpha = self.h.f("blend_alpha");
-        let mutation_rate = self.h.f("mutation_rate");
         while next.len() < size {
             let a = self.tournament();
             let b = self.tournament();
@@ -131,20 +240,14 @@ impl Optimizer for Genetic {
         }
     }
     fn state(&self) -> Vec<StateVector> {
-        let mut v = vec![
-            StateVector {
-                name: "fitness",
-                values: self.fitness.clone(),
-            },
-            StateVector {
-                name: "generation",
-                values: vec![self.generation as f64],
-            },
-        ];
+        let mut v = named_buffers([
+            ("fitness", &self.fitness),
+            ("generation", &[self.generation as f64]),
+        ]);
         // per-gene spread of the population: how far the search still reaches
         if let Some(first) = self.population.first() {
             let m = self.population.len() as f64;
-            let spread = (0..first.len())
+            let spread: Vec<f64> = (0..first.len())
                 .map(|j| {
                     let mean = self.population.iter().map(|x| x[j]).sum::<f64>() / m;
                     (self
@@ -156,15 +259,9 @@ impl Optimizer for Genetic {
                         .sqrt()
                 })
                 .collect();
-            v.push(StateVector {
-                name: "population_std",
-                values: spread,
-            });
+            v.push(StateVector::new("population_std", &spread));
         }
         v
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
     }
     fn reset(&mut self) {
         self.rng = ChaCha8Rng::seed_from_u64(self.seed);
@@ -172,10 +269,10 @@ impl Optimizer for Genetic {
         self.fitness.clear();
         self.generation = 0;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

@@ -6,13 +6,84 @@
 //! (torch: 100). `max_eval` is torch's default `max_iter * 5 / 4` and not a hyperparameter.
 //! The line search itself evaluates the objective several times through the oracle.
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, norm2};
+use super::hyper::{Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, boolean, float, ge, int, lr};
+use super::registry::{Needs, OptimizerSpec};
+use super::{Optimizer, Oracle, StateVector, StepInfo, named_buffers, norm2};
+
+/// torch.optim.LBFGS's hyperparameters (`line_search_fn` as the boolean `strong_wolfe`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LbfgsHypers {
+    pub lr: f64,
+    pub max_iter: usize,
+    pub tolerance_grad: f64,
+    pub tolerance_change: f64,
+    pub history_size: usize,
+    pub strong_wolfe: bool,
+}
+
+impl Hypers for LbfgsHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            int(
+                "max_iter",
+                &mut self.max_iter,
+                1,
+                10_000,
+                "L-BFGS iterations per step (torch's default is 20)",
+            ),
+            float(
+                "tolerance_grad",
+                &mut self.tolerance_grad,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "stop when max |grad| is below this",
+            ),
+            float(
+                "tolerance_change",
+                &mut self.tolerance_change,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "stop when the step or loss change is below this",
+            ),
+            int(
+                "history_size",
+                &mut self.history_size,
+                1,
+                10_000,
+                "number of curvature pairs kept (torch's default is 100)",
+            ),
+            boolean(
+                "strong_wolfe",
+                &mut self.strong_wolfe,
+                "strong-Wolfe line search (torch: line_search_fn='strong_wolfe'); false = fixed step lr",
+            ),
+        ]
+    }
+}
+
+pub(crate) static LBFGS: OptimizerSpec = OptimizerSpec {
+    name: "lbfgs",
+    description: "limited-memory BFGS with strong-Wolfe line search (torch.optim.LBFGS)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(Lbfgs::new(b.hypers(LbfgsHypers {
+            lr: 1.0,
+            max_iter: 1,
+            tolerance_grad: 1e-7,
+            tolerance_change: 1e-9,
+            history_size: 10,
+            strong_wolfe: true,
+        })))
+    },
+};
 
 /// torch.optim.LBFGS.
 #[derive(Clone, Debug)]
 pub struct Lbfgs {
-    h: HyperSet,
+    h: HyperSet<LbfgsHypers>,
     n_iter: u64,
     func_evals: u64,
     d: Vec<f64>,
@@ -26,7 +97,7 @@ pub struct Lbfgs {
 }
 
 impl Lbfgs {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<LbfgsHypers>) -> Self {
         Self {
             h,
             n_iter: 0,
@@ -229,13 +300,15 @@ impl Optimizer for Lbfgs {
     // t = strong-Wolfe step from γ (γ·min(1, 1/|g|₁) on the first iteration); θ += t·d
     #[allow(clippy::too_many_lines, clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
-        let lr = self.h.f("lr");
-        let max_iter = self.h.u("max_iter");
+        let LbfgsHypers {
+            lr,
+            max_iter,
+            tolerance_grad,
+            tolerance_change,
+            history_size,
+            strong_wolfe: line_search,
+        } = *self.h;
         let max_eval = max_iter * 5 / 4;
-        let tolerance_grad = self.h.f("tolerance_grad");
-        let tolerance_change = self.h.f("tolerance_change");
-        let history_size = self.h.u("history_size");
-        let line_search = self.h.b("strong_wolfe");
         let n = params.len();
 
         let mut flat_grad = vec![0.0; n];
@@ -373,36 +446,21 @@ impl Optimizer for Lbfgs {
         info
     }
     fn state(&self) -> Vec<StateVector> {
-        vec![
-            StateVector {
-                name: "direction",
-                values: self.d.clone(),
-            },
-            StateVector {
-                name: "t",
-                values: vec![self.t],
-            },
-            StateVector {
-                name: "H_diag",
-                values: vec![self.h_diag],
-            },
-            StateVector {
-                name: "history",
-                values: vec![self.old_dirs.len() as f64],
-            },
-        ]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        named_buffers([
+            ("direction", &self.d),
+            ("t", &[self.t]),
+            ("H_diag", &[self.h_diag]),
+            ("history", &[self.old_dirs.len() as f64]),
+        ])
     }
     fn reset(&mut self) {
         let h = self.h.clone();
         *self = Self::new(h);
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

@@ -6,20 +6,91 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo};
+use super::hyper::{Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, boolean, float, gt, int};
+use super::registry::{Needs, OptimizerSpec};
+use super::{Optimizer, Oracle, StateVector, StepInfo, named_buffers};
+
+/// Levenberg–Marquardt's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LevenbergMarquardtHypers {
+    pub lambda: f64,
+    pub lambda_up: f64,
+    pub lambda_down: f64,
+    pub marquardt_scaling: bool,
+    pub max_tries: usize,
+}
+
+impl Hypers for LevenbergMarquardtHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            float(
+                "lambda",
+                &mut self.lambda,
+                gt(0.0),
+                INF,
+                Scale::Log,
+                "initial damping",
+            ),
+            float(
+                "lambda_up",
+                &mut self.lambda_up,
+                gt(1.0),
+                INF,
+                Scale::Log,
+                "damping factor on a rejected step",
+            ),
+            float(
+                "lambda_down",
+                &mut self.lambda_down,
+                gt(1.0),
+                INF,
+                Scale::Log,
+                "damping divisor on an accepted step",
+            ),
+            boolean(
+                "marquardt_scaling",
+                &mut self.marquardt_scaling,
+                "damp with λ·diag(JᵀJ) (Marquardt) instead of λ·I (Levenberg)",
+            ),
+            int(
+                "max_tries",
+                &mut self.max_tries,
+                1,
+                1000,
+                "trial solves per step before giving up",
+            ),
+        ]
+    }
+}
+
+pub(crate) static LEVENBERG_MARQUARDT: OptimizerSpec = OptimizerSpec {
+    name: "levenberg_marquardt",
+    description: "damped Gauss-Newton for least squares; damped Newton if there are no residuals",
+    needs: Needs::Residuals,
+    build: |b| {
+        Box::new(LevenbergMarquardt::new(b.hypers(
+            LevenbergMarquardtHypers {
+                lambda: 1e-3,
+                lambda_up: 10.0,
+                lambda_down: 10.0,
+                marquardt_scaling: true,
+                max_tries: 10,
+            },
+        )))
+    },
+};
 
 /// Levenberg–Marquardt with multiplicative damping updates.
 #[derive(Clone, Debug)]
 pub struct LevenbergMarquardt {
-    h: HyperSet,
+    h: HyperSet<LevenbergMarquardtHypers>,
     lambda: Option<f64>,
     last_step: Vec<f64>,
     rejected: u64,
 }
 
 impl LevenbergMarquardt {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<LevenbergMarquardtHypers>) -> Self {
         Self {
             h,
             lambda: None,
@@ -41,10 +112,13 @@ impl Optimizer for LevenbergMarquardt {
     // (JᵀJ + λ·diag(JᵀJ)) δ = −Jᵀr  (λ·I without marquardt_scaling); accept θ + δ if the loss
     // drops (λ /= down) else λ *= up and retry, at most max_tries solves a step
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
-        let up = self.h.f("lambda_up");
-        let down = self.h.f("lambda_down");
-        let marquardt = self.h.b("marquardt_scaling");
-        let max_tries = self.h.u("max_tries");
+        let LevenbergMarquardtHypers {
+            lambda: initial_lambda,
+            lambda_up: up,
+            lambda_down: down,
+            marquardt_scaling: marquardt,
+            max_tries,
+        } = *self.h;
         let n = params.len();
         let (a, g) = match oracle.residuals(params) {
             Some((r, j)) => {
@@ -58,7 +132,7 @@ impl Optimizer for LevenbergMarquardt {
         };
         let loss = oracle.value(params);
         let grad_norm = g.norm();
-        let mut lambda = *self.lambda.get_or_insert(self.h.f("lambda"));
+        let mut lambda = *self.lambda.get_or_insert(initial_lambda);
         let rhs = -&g;
         let mut trial = vec![0.0; n];
         for _ in 0..max_tries {
@@ -96,33 +170,21 @@ impl Optimizer for LevenbergMarquardt {
         }
     }
     fn state(&self) -> Vec<StateVector> {
-        vec![
-            StateVector {
-                name: "lambda",
-                values: vec![self.lambda.unwrap_or_else(|| self.h.f("lambda"))],
-            },
-            StateVector {
-                name: "last_step",
-                values: self.last_step.clone(),
-            },
-            StateVector {
-                name: "rejected",
-                values: vec![self.rejected as f64],
-            },
-        ]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        named_buffers([
+            ("lambda", &[self.lambda.unwrap_or(self.h.lambda)]),
+            ("last_step", &self.last_step),
+            ("rejected", &[self.rejected as f64]),
+        ])
     }
     fn reset(&mut self) {
         self.lambda = None;
         self.last_step.clear();
         self.rejected = 0;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

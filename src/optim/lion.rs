@@ -1,19 +1,64 @@
 //! Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"): the sign of an
 //! interpolation between momentum and gradient, with decoupled weight decay.
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, Range, Scale, ge, le, lr, maximize, pair, weight_decay,
+};
+use super::registry::{Needs, OptimizerSpec};
+use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
+
+/// Lion's hyperparameters (the paper's names, as in its reference implementation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LionHypers {
+    pub lr: f64,
+    pub betas: (f64, f64),
+    pub weight_decay: f64,
+    pub maximize: bool,
+}
+
+impl Hypers for LionHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        let unit = Range::new(ge(0.0), le(1.0));
+        [
+            lr(&mut self.lr),
+            pair(
+                "betas",
+                &mut self.betas,
+                unit,
+                unit,
+                Scale::Linear,
+                "interpolation factor of the update / decay of the momentum",
+            ),
+            weight_decay(&mut self.weight_decay),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+pub(crate) static LION: OptimizerSpec = OptimizerSpec {
+    name: "lion",
+    description: "sign of an interpolated momentum (Chen et al. 2023)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(Lion::new(b.hypers(LionHypers {
+            lr: 1e-4,
+            betas: (0.9, 0.99),
+            weight_decay: 0.0,
+            maximize: false,
+        })))
+    },
+};
 
 /// Lion as in the paper's Algorithm 2.
 #[derive(Clone, Debug)]
 pub struct Lion {
-    h: HyperSet,
+    h: HyperSet<LionHypers>,
     exp_avg: Option<Vec<f64>>,
     grad: Vec<f64>,
 }
 
 impl Lion {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<LionHypers>) -> Self {
         Self {
             h,
             exp_avg: None,
@@ -36,10 +81,12 @@ impl Optimizer for Lion {
     // c = β₁m + (1−β₁)g; θ = θ(1 − γλ) − γ·sign(c); m = β₂m + (1−β₂)g
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let lr = self.h.f("lr");
-        let (beta1, beta2) = self.h.pair("betas");
-        let wd = self.h.f("weight_decay");
-        let maximize = self.h.b("maximize");
+        let LionHypers {
+            lr,
+            betas: (beta1, beta2),
+            weight_decay: wd,
+            maximize,
+        } = *self.h;
         let m = self.exp_avg.get_or_insert_with(|| vec![0.0; params.len()]);
         for i in 0..params.len() {
             let g = if maximize {
@@ -58,24 +105,18 @@ impl Optimizer for Lion {
         }
     }
     fn state(&self) -> Vec<StateVector> {
-        self.exp_avg
-            .iter()
-            .map(|m| StateVector {
-                name: "exp_avg",
-                values: m.clone(),
-            })
-            .collect()
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        match &self.exp_avg {
+            Some(m) => named_buffers([("exp_avg", m)]),
+            None => Vec::new(),
+        }
     }
     fn reset(&mut self) {
         self.exp_avg = None;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

@@ -1,12 +1,68 @@
 //! NAdam (torch.optim.NAdam): Adam with Nesterov momentum and a momentum-decay schedule μₜ.
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, betas, decoupled_weight_decay, eps, float,
+    ge, lr, maximize, weight_decay,
+};
+use super::registry::{Needs, OptimizerSpec};
+use super::{
+    Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp, named_buffers,
+};
+
+/// torch.optim.NAdam's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NAdamHypers {
+    pub lr: f64,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum_decay: f64,
+    pub decoupled_weight_decay: bool,
+    pub maximize: bool,
+}
+
+impl Hypers for NAdamHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            betas(&mut self.betas),
+            eps(&mut self.eps),
+            weight_decay(&mut self.weight_decay),
+            float(
+                "momentum_decay",
+                &mut self.momentum_decay,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "momentum decay (psi)",
+            ),
+            decoupled_weight_decay(&mut self.decoupled_weight_decay),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+pub(crate) static NADAM: OptimizerSpec = OptimizerSpec {
+    name: "nadam",
+    description: "Adam with Nesterov momentum (torch.optim.NAdam)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(NAdam::new(b.hypers(NAdamHypers {
+            lr: 2e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum_decay: 4e-3,
+            decoupled_weight_decay: false,
+            maximize: false,
+        })))
+    },
+};
 
 /// torch.optim.NAdam, single-tensor path.
 #[derive(Clone, Debug)]
 pub struct NAdam {
-    h: HyperSet,
+    h: HyperSet<NAdamHypers>,
     step: u64,
     mu_product: f64,
     exp_avg: Vec<f64>,
@@ -15,7 +71,7 @@ pub struct NAdam {
 }
 
 impl NAdam {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<NAdamHypers>) -> Self {
         Self {
             h,
             step: 0,
@@ -35,13 +91,15 @@ impl Optimizer for NAdam {
     #[allow(clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let lr = self.h.f("lr");
-        let (beta1, beta2) = self.h.pair("betas");
-        let eps = self.h.f("eps");
-        let wd = self.h.f("weight_decay");
-        let psi = self.h.f("momentum_decay");
-        let decoupled = self.h.b("decoupled_weight_decay");
-        let maximize = self.h.b("maximize");
+        let NAdamHypers {
+            lr,
+            betas: (beta1, beta2),
+            eps,
+            weight_decay: wd,
+            momentum_decay: psi,
+            decoupled_weight_decay: decoupled,
+            maximize,
+        } = *self.h;
         let n = params.len();
         if self.step == 0 {
             self.exp_avg = vec![0.0; n];
@@ -80,32 +138,20 @@ impl Optimizer for NAdam {
         if self.step == 0 {
             return Vec::new();
         }
-        vec![
-            StateVector {
-                name: "exp_avg",
-                values: self.exp_avg.clone(),
-            },
-            StateVector {
-                name: "exp_avg_sq",
-                values: self.exp_avg_sq.clone(),
-            },
-            StateVector {
-                name: "mu_product",
-                values: vec![self.mu_product],
-            },
-        ]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        named_buffers([
+            ("exp_avg", &self.exp_avg),
+            ("exp_avg_sq", &self.exp_avg_sq),
+            ("mu_product", &[self.mu_product]),
+        ])
     }
     fn reset(&mut self) {
         self.step = 0;
         self.mu_product = 1.0;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

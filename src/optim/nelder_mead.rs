@@ -1,20 +1,93 @@
 //! Nelder–Mead downhill simplex (reflection 1, expansion 2, contraction ½, shrink ½).
 //! One step is one iteration; the parameters are set to the best vertex.
 
-use super::registry::HyperSet;
+use super::hyper::{Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, float, gt, lt};
+use super::registry::{Needs, OptimizerSpec};
 use super::{Optimizer, Oracle, StateVector, StepInfo};
+
+/// Nelder–Mead's coefficients.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NelderMeadHypers {
+    pub reflection: f64,
+    pub expansion: f64,
+    pub contraction: f64,
+    pub shrink: f64,
+    pub initial_step: f64,
+}
+
+impl Hypers for NelderMeadHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            float(
+                "reflection",
+                &mut self.reflection,
+                gt(0.0),
+                INF,
+                Scale::Linear,
+                "reflection coefficient (alpha)",
+            ),
+            float(
+                "expansion",
+                &mut self.expansion,
+                gt(1.0),
+                INF,
+                Scale::Linear,
+                "expansion coefficient (gamma)",
+            ),
+            float(
+                "contraction",
+                &mut self.contraction,
+                gt(0.0),
+                lt(1.0),
+                Scale::Linear,
+                "contraction coefficient (rho)",
+            ),
+            float(
+                "shrink",
+                &mut self.shrink,
+                gt(0.0),
+                lt(1.0),
+                Scale::Linear,
+                "shrink coefficient (sigma)",
+            ),
+            float(
+                "initial_step",
+                &mut self.initial_step,
+                gt(0.0),
+                INF,
+                Scale::Log,
+                "edge length of the initial simplex",
+            ),
+        ]
+    }
+}
+
+pub(crate) static NELDER_MEAD: OptimizerSpec = OptimizerSpec {
+    name: "nelder_mead",
+    description: "downhill simplex (Nelder-Mead)",
+    needs: Needs::ValuesOnly,
+    build: |b| {
+        Box::new(NelderMead::new(b.hypers(NelderMeadHypers {
+            reflection: 1.0,
+            expansion: 2.0,
+            contraction: 0.5,
+            shrink: 0.5,
+            initial_step: 0.5,
+        })))
+    },
+};
 
 /// The Nelder–Mead simplex method.
 #[derive(Clone, Debug)]
 pub struct NelderMead {
-    h: HyperSet,
+    h: HyperSet<NelderMeadHypers>,
     simplex: Vec<Vec<f64>>,
     values: Vec<f64>,
     last_move: &'static str,
 }
 
 impl NelderMead {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<NelderMeadHypers>) -> Self {
         Self {
             h,
             simplex: Vec::new(),
@@ -40,7 +113,7 @@ impl Optimizer for NelderMead {
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let n = params.len();
         if self.simplex.len() != n + 1 {
-            let h0 = self.h.f("initial_step");
+            let h0 = self.h.initial_step;
             self.simplex = vec![params.to_vec()];
             for i in 0..n {
                 let mut v = params.to_vec();
@@ -61,10 +134,13 @@ impl Optimizer for NelderMead {
             };
         }
 
-        let alpha = self.h.f("reflection");
-        let gamma = self.h.f("expansion");
-        let rho = self.h.f("contraction");
-        let sigma = self.h.f("shrink");
+        let NelderMeadHypers {
+            reflection: alpha,
+            expansion: gamma,
+            contraction: rho,
+            shrink: sigma,
+            initial_step: _,
+        } = *self.h;
         let mut c = vec![0.0; n];
         for v in &self.simplex[..n] {
             for (cj, vj) in c.iter_mut().zip(v) {
@@ -124,29 +200,21 @@ impl Optimizer for NelderMead {
         }
     }
     fn state(&self) -> Vec<StateVector> {
-        let mut v: Vec<StateVector> = vec![StateVector {
-            name: "values",
-            values: self.values.clone(),
-        }];
         // simplex vertices flattened, vertex after vertex
-        v.push(StateVector {
-            name: "simplex",
-            values: self.simplex.concat(),
-        });
-        v
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        vec![
+            StateVector::new("values", &self.values),
+            StateVector::new("simplex", &self.simplex.concat()),
+        ]
     }
     fn reset(&mut self) {
         self.simplex.clear();
         self.values.clear();
         self.last_move = "";
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

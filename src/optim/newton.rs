@@ -3,19 +3,47 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, norm2};
+use super::hyper::{Hyper, HyperAccess, HyperSet, Hypers, INF, Role, Scale, float, gt};
+use super::registry::{Needs, OptimizerSpec};
+use super::{Optimizer, Oracle, StateVector, StepInfo, named_buffers, norm2};
+
+/// Newton's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NewtonHypers {
+    pub lr: f64,
+}
+
+impl Hypers for NewtonHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [float(
+            "lr",
+            &mut self.lr,
+            gt(0.0),
+            INF,
+            Scale::Log,
+            "damping factor of the Newton step",
+        )
+        .with_role(Role::Lr)]
+    }
+}
+
+pub(crate) static NEWTON: OptimizerSpec = OptimizerSpec {
+    name: "newton",
+    description: "damped Newton with the exact Hessian; gradient step where it is not positive definite",
+    needs: Needs::Hessian,
+    build: |b| Box::new(Newton::new(b.hypers(NewtonHypers { lr: 1.0 }))),
+};
 
 /// Damped Newton's method.
 #[derive(Clone, Debug)]
 pub struct Newton {
-    h: HyperSet,
+    h: HyperSet<NewtonHypers>,
     last_direction: Vec<f64>,
     last_was_newton: bool,
 }
 
 impl Newton {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<NewtonHypers>) -> Self {
         Self {
             h,
             last_direction: Vec::new(),
@@ -37,7 +65,7 @@ impl Optimizer for Newton {
     // d = H⁻¹g if H ≻ 0 else g; θ −= γd
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, grad, hess) = oracle.hessian(params);
-        let lr = self.h.f("lr");
+        let lr = self.h.lr;
         let (d, newton) = match newton_direction(hess, &grad) {
             Some(d) => (d, true),
             None => (grad.clone(), false),
@@ -53,28 +81,22 @@ impl Optimizer for Newton {
         }
     }
     fn state(&self) -> Vec<StateVector> {
-        vec![
-            StateVector {
-                name: "direction",
-                values: self.last_direction.clone(),
-            },
-            StateVector {
-                name: "newton_step",
-                values: vec![if self.last_was_newton { 1.0 } else { 0.0 }],
-            },
-        ]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        named_buffers([
+            ("direction", &self.last_direction),
+            (
+                "newton_step",
+                &[if self.last_was_newton { 1.0 } else { 0.0 }],
+            ),
+        ])
     }
     fn reset(&mut self) {
         self.last_direction.clear();
         self.last_was_newton = false;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

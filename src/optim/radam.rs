@@ -1,13 +1,59 @@
 //! RAdam (torch.optim.RAdam): Adam whose adaptive step is switched on, and rectified, only once
 //! the variance of the adaptive learning rate is tractable (ρₜ > 5).
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, betas, decoupled_weight_decay, eps, lr, maximize,
+    weight_decay,
+};
+use super::registry::{Needs, OptimizerSpec};
+use super::{
+    Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp, named_buffers,
+};
+
+/// torch.optim.RAdam's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RAdamHypers {
+    pub lr: f64,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub decoupled_weight_decay: bool,
+    pub maximize: bool,
+}
+
+impl Hypers for RAdamHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            betas(&mut self.betas),
+            eps(&mut self.eps),
+            weight_decay(&mut self.weight_decay),
+            decoupled_weight_decay(&mut self.decoupled_weight_decay),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+pub(crate) static RADAM: OptimizerSpec = OptimizerSpec {
+    name: "radam",
+    description: "Adam with a rectified adaptive learning rate (torch.optim.RAdam)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(RAdam::new(b.hypers(RAdamHypers {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled_weight_decay: false,
+            maximize: false,
+        })))
+    },
+};
 
 /// torch.optim.RAdam, single-tensor path.
 #[derive(Clone, Debug)]
 pub struct RAdam {
-    h: HyperSet,
+    h: HyperSet<RAdamHypers>,
     step: u64,
     exp_avg: Vec<f64>,
     exp_avg_sq: Vec<f64>,
@@ -15,7 +61,7 @@ pub struct RAdam {
 }
 
 impl RAdam {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<RAdamHypers>) -> Self {
         Self {
             h,
             step: 0,
@@ -34,12 +80,14 @@ impl Optimizer for RAdam {
     #[allow(clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let lr = self.h.f("lr");
-        let (beta1, beta2) = self.h.pair("betas");
-        let eps = self.h.f("eps");
-        let wd = self.h.f("weight_decay");
-        let decoupled = self.h.b("decoupled_weight_decay");
-        let maximize = self.h.b("maximize");
+        let RAdamHypers {
+            lr,
+            betas: (beta1, beta2),
+            eps,
+            weight_decay: wd,
+            decoupled_weight_decay: decoupled,
+            maximize,
+        } = *self.h;
         let n = params.len();
         if self.step == 0 {
             self.exp_avg = vec![0.0; n];
@@ -82,27 +130,15 @@ impl Optimizer for RAdam {
         if self.step == 0 {
             return Vec::new();
         }
-        vec![
-            StateVector {
-                name: "exp_avg",
-                values: self.exp_avg.clone(),
-            },
-            StateVector {
-                name: "exp_avg_sq",
-                values: self.exp_avg_sq.clone(),
-            },
-        ]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        named_buffers([("exp_avg", &self.exp_avg), ("exp_avg_sq", &self.exp_avg_sq)])
     }
     fn reset(&mut self) {
         self.step = 0;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

@@ -5,13 +5,67 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::genetic::normal;
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo};
+use super::hyper::{Hyper, HyperAccess, HyperSet, Hypers, INF, Role, Scale, float, gt, int, le};
+use super::registry::{Needs, OptimizerSpec};
+use super::{Optimizer, Oracle, StateVector, StepInfo, named_buffers};
+
+/// Random search's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RandomSearchHypers {
+    pub radius: f64,
+    pub samples: usize,
+    pub shrink: f64,
+}
+
+impl Hypers for RandomSearchHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            float(
+                "radius",
+                &mut self.radius,
+                gt(0.0),
+                INF,
+                Scale::Log,
+                "standard deviation of samples around the best point",
+            )
+            .with_role(Role::Lr),
+            int(
+                "samples",
+                &mut self.samples,
+                1,
+                1_000_000,
+                "samples per step",
+            ),
+            float(
+                "shrink",
+                &mut self.shrink,
+                gt(0.0),
+                le(1.0),
+                Scale::Linear,
+                "radius factor after a step without improvement",
+            ),
+        ]
+    }
+}
+
+pub(crate) static RANDOM_SEARCH: OptimizerSpec = OptimizerSpec {
+    name: "random_search",
+    description: "gaussian samples around the best point, shrinking on failure",
+    needs: Needs::ValuesOnly,
+    build: |b| {
+        let defaults = RandomSearchHypers {
+            radius: 0.5,
+            samples: 20,
+            shrink: 0.9,
+        };
+        Box::new(RandomSearch::new(b.hypers(defaults), b.seed))
+    },
+};
 
 /// Random search around the incumbent.
 #[derive(Clone, Debug)]
 pub struct RandomSearch {
-    h: HyperSet,
+    h: HyperSet<RandomSearchHypers>,
     seed: u64,
     rng: ChaCha8Rng,
     best: Option<(Vec<f64>, f64)>,
@@ -20,7 +74,7 @@ pub struct RandomSearch {
 }
 
 impl RandomSearch {
-    pub fn new(h: HyperSet, seed: u64) -> Self {
+    pub fn new(h: HyperSet<RandomSearchHypers>, seed: u64) -> Self {
         Self {
             h,
             seed,
@@ -42,9 +96,9 @@ impl Optimizer for RandomSearch {
             }
         };
         let before = bf;
-        let r = self.h.f("radius") * self.scale;
+        let r = self.h.radius * self.scale;
         let mut improved = false;
-        for _ in 0..self.h.u("samples") {
+        for _ in 0..self.h.samples {
             let x: Vec<f64> = bx.iter().map(|b| b + r * normal(&mut self.rng)).collect();
             let f = oracle.value(&x);
             if f < bf {
@@ -54,7 +108,7 @@ impl Optimizer for RandomSearch {
             }
         }
         if !improved {
-            self.scale *= self.h.f("shrink");
+            self.scale *= self.h.shrink;
         }
         params.copy_from_slice(&bx);
         self.best = Some((bx, bf));
@@ -64,23 +118,17 @@ impl Optimizer for RandomSearch {
         }
     }
     fn state(&self) -> Vec<StateVector> {
-        vec![StateVector {
-            name: "radius",
-            values: vec![self.h.f("radius") * self.scale],
-        }]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        named_buffers([("radius", &[self.h.radius * self.scale])])
     }
     fn reset(&mut self) {
         self.rng = ChaCha8Rng::seed_from_u64(self.seed);
         self.best = None;
         self.scale = 1.0;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

@@ -1,12 +1,70 @@
 //! RMSprop (torch.optim.RMSprop), optionally centered and with momentum.
 
-use super::registry::HyperSet;
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, Scale, boolean, eps, float, ge, lr, lt, maximize,
+    momentum, weight_decay,
+};
+use super::registry::{Needs, OptimizerSpec};
 use super::{Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp};
+
+/// torch.optim.RMSprop's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsPropHypers {
+    pub lr: f64,
+    pub alpha: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub centered: bool,
+    pub maximize: bool,
+}
+
+impl Hypers for RmsPropHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            float(
+                "alpha",
+                &mut self.alpha,
+                ge(0.0),
+                lt(1.0),
+                Scale::Linear,
+                "smoothing constant",
+            ),
+            eps(&mut self.eps),
+            weight_decay(&mut self.weight_decay),
+            momentum(&mut self.momentum),
+            boolean(
+                "centered",
+                &mut self.centered,
+                "normalize by the estimated variance of the gradient",
+            ),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+pub(crate) static RMSPROP: OptimizerSpec = OptimizerSpec {
+    name: "rmsprop",
+    description: "steps scaled by a running average of squared gradients (torch.optim.RMSprop)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(RmsProp::new(b.hypers(RmsPropHypers {
+            lr: 1e-2,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+            maximize: false,
+        })))
+    },
+};
 
 /// torch.optim.RMSprop, single-tensor path.
 #[derive(Clone, Debug)]
 pub struct RmsProp {
-    h: HyperSet,
+    h: HyperSet<RmsPropHypers>,
     square_avg: Option<Vec<f64>>,
     grad_avg: Vec<f64>,
     momentum_buffer: Vec<f64>,
@@ -14,7 +72,7 @@ pub struct RmsProp {
 }
 
 impl RmsProp {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<RmsPropHypers>) -> Self {
         Self {
             h,
             square_avg: None,
@@ -30,13 +88,15 @@ impl Optimizer for RmsProp {
     // d = √ṽ + ε; b = μb + g/d, θ −= γb if μ > 0 else θ −= γ g/d
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let lr = self.h.f("lr");
-        let alpha = self.h.f("alpha");
-        let eps = self.h.f("eps");
-        let wd = self.h.f("weight_decay");
-        let momentum = self.h.f("momentum");
-        let centered = self.h.b("centered");
-        let maximize = self.h.b("maximize");
+        let RmsPropHypers {
+            lr,
+            alpha,
+            eps,
+            weight_decay: wd,
+            momentum,
+            centered,
+            maximize,
+        } = *self.h;
         let n = params.len();
         let sq = self.square_avg.get_or_insert_with(|| vec![0.0; n]);
         self.grad_avg.resize(n, 0.0);
@@ -68,36 +128,24 @@ impl Optimizer for RmsProp {
         let Some(sq) = &self.square_avg else {
             return Vec::new();
         };
-        let mut v = vec![StateVector {
-            name: "square_avg",
-            values: sq.clone(),
-        }];
-        if self.h.b("centered") {
-            v.push(StateVector {
-                name: "grad_avg",
-                values: self.grad_avg.clone(),
-            });
+        let mut v = vec![StateVector::new("square_avg", sq)];
+        if self.h.centered {
+            v.push(StateVector::new("grad_avg", &self.grad_avg));
         }
-        if self.h.f("momentum") > 0.0 {
-            v.push(StateVector {
-                name: "momentum_buffer",
-                values: self.momentum_buffer.clone(),
-            });
+        if self.h.momentum > 0.0 {
+            v.push(StateVector::new("momentum_buffer", &self.momentum_buffer));
         }
         v
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
     }
     fn reset(&mut self) {
         self.square_avg = None;
         self.grad_avg.clear();
         self.momentum_buffer.clear();
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

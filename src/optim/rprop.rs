@@ -1,19 +1,70 @@
 //! Rprop (torch.optim.Rprop): per-parameter step sizes adapted from gradient sign agreement.
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, INF, Range, Scale, ge, gt, increasing_pair, lr, lt,
+    maximize, pair,
+};
+use super::registry::{Needs, OptimizerSpec};
+use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
+
+/// torch.optim.Rprop's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RpropHypers {
+    pub lr: f64,
+    pub etas: (f64, f64),
+    pub step_sizes: (f64, f64),
+    pub maximize: bool,
+}
+
+impl Hypers for RpropHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            pair(
+                "etas",
+                &mut self.etas,
+                Range::new(gt(0.0), lt(1.0)),
+                Range::new(gt(1.0), INF),
+                Scale::Linear,
+                "(etaminus, etaplus): step-size factors on a sign change / no change",
+            ),
+            increasing_pair(
+                "step_sizes",
+                &mut self.step_sizes,
+                Range::new(ge(0.0), INF),
+                Scale::Log,
+                "(min, max) allowed step sizes",
+            ),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+pub(crate) static RPROP: OptimizerSpec = OptimizerSpec {
+    name: "rprop",
+    description: "resilient backpropagation: gradient signs only (torch.optim.Rprop)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(Rprop::new(b.hypers(RpropHypers {
+            lr: 1e-2,
+            etas: (0.5, 1.2),
+            step_sizes: (1e-6, 50.0),
+            maximize: false,
+        })))
+    },
+};
 
 /// torch.optim.Rprop, single-tensor path.
 #[derive(Clone, Debug)]
 pub struct Rprop {
-    h: HyperSet,
+    h: HyperSet<RpropHypers>,
     prev: Option<Vec<f64>>,
     step_size: Vec<f64>,
     grad: Vec<f64>,
 }
 
 impl Rprop {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<RpropHypers>) -> Self {
         Self {
             h,
             prev: None,
@@ -28,12 +79,15 @@ impl Optimizer for Rprop {
     // g = 0 where η = η₋; θ −= sign(g)·Δ; g_prev = g   (Δ starts at lr, g_prev at 0)
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let (etaminus, etaplus) = self.h.pair("etas");
-        let (step_min, step_max) = self.h.pair("step_sizes");
-        let maximize = self.h.b("maximize");
+        let RpropHypers {
+            lr,
+            etas: (etaminus, etaplus),
+            step_sizes: (step_min, step_max),
+            maximize,
+        } = *self.h;
         let n = params.len();
         if self.prev.is_none() {
-            self.step_size = vec![self.h.f("lr"); n];
+            self.step_size = vec![lr; n];
         }
         let prev = self.prev.get_or_insert_with(|| vec![0.0; n]);
         for i in 0..n {
@@ -73,28 +127,16 @@ impl Optimizer for Rprop {
         let Some(prev) = &self.prev else {
             return Vec::new();
         };
-        vec![
-            StateVector {
-                name: "prev",
-                values: prev.clone(),
-            },
-            StateVector {
-                name: "step_size",
-                values: self.step_size.clone(),
-            },
-        ]
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        named_buffers([("prev", prev), ("step_size", &self.step_size)])
     }
     fn reset(&mut self) {
         self.prev = None;
         self.step_size.clear();
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

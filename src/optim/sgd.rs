@@ -1,19 +1,98 @@
 //! SGD with momentum, dampening, Nesterov and weight decay (torch.optim.SGD), and the aliases
-//! `gd`, `momentum` and `nesterov` that differ only in their registry defaults.
+//! `gd`, `momentum` and `nesterov` that differ only in their defaults.
 
-use super::registry::HyperSet;
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient};
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, Scale, boolean, float, ge, le, lr, maximize, momentum,
+    weight_decay,
+};
+use super::registry::{Needs, OptimizerSpec};
+use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
+
+/// torch.optim.SGD's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdHypers {
+    pub lr: f64,
+    pub momentum: f64,
+    pub dampening: f64,
+    pub weight_decay: f64,
+    pub nesterov: bool,
+    pub maximize: bool,
+}
+
+impl Hypers for SgdHypers {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+        [
+            lr(&mut self.lr),
+            momentum(&mut self.momentum),
+            float(
+                "dampening",
+                &mut self.dampening,
+                ge(0.0),
+                le(1.0),
+                Scale::Linear,
+                "dampening for momentum",
+            ),
+            weight_decay(&mut self.weight_decay),
+            boolean("nesterov", &mut self.nesterov, "use Nesterov momentum"),
+            maximize(&mut self.maximize),
+        ]
+    }
+}
+
+/// torch.optim.SGD's defaults.
+const TORCH: SgdHypers = SgdHypers {
+    lr: 1e-3,
+    momentum: 0.0,
+    dampening: 0.0,
+    weight_decay: 0.0,
+    nesterov: false,
+    maximize: false,
+};
+const HEAVY_BALL: SgdHypers = SgdHypers {
+    momentum: 0.9,
+    ..TORCH
+};
+
+pub(crate) static SGD: OptimizerSpec = OptimizerSpec {
+    name: "sgd",
+    description: "stochastic gradient descent (torch.optim.SGD)",
+    needs: Needs::Gradient,
+    build: |b| Box::new(Sgd::new(b.hypers(TORCH))),
+};
+pub(crate) static GD: OptimizerSpec = OptimizerSpec {
+    name: "gd",
+    description: "plain gradient descent (sgd)",
+    needs: Needs::Gradient,
+    build: |b| Box::new(Sgd::new(b.hypers(TORCH))),
+};
+pub(crate) static MOMENTUM: OptimizerSpec = OptimizerSpec {
+    name: "momentum",
+    description: "heavy-ball momentum (sgd, momentum 0.9)",
+    needs: Needs::Gradient,
+    build: |b| Box::new(Sgd::new(b.hypers(HEAVY_BALL))),
+};
+pub(crate) static NESTEROV: OptimizerSpec = OptimizerSpec {
+    name: "nesterov",
+    description: "Nesterov momentum (sgd, momentum 0.9, nesterov)",
+    needs: Needs::Gradient,
+    build: |b| {
+        Box::new(Sgd::new(b.hypers(SgdHypers {
+            nesterov: true,
+            ..HEAVY_BALL
+        })))
+    },
+};
 
 /// torch.optim.SGD, single-tensor path.
 #[derive(Clone, Debug)]
 pub struct Sgd {
-    h: HyperSet,
+    h: HyperSet<SgdHypers>,
     momentum_buffer: Option<Vec<f64>>,
     grad: Vec<f64>,
 }
 
 impl Sgd {
-    pub fn new(h: HyperSet) -> Self {
+    pub fn new(h: HyperSet<SgdHypers>) -> Self {
         Self {
             h,
             momentum_buffer: None,
@@ -26,12 +105,14 @@ impl Optimizer for Sgd {
     // g = ±∇f + λθ;  b = g (first step) else μb + (1−τ)g;  g = g + μb (nesterov) else b;  θ −= γg
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let lr = self.h.f("lr");
-        let momentum = self.h.f("momentum");
-        let dampening = self.h.f("dampening");
-        let wd = self.h.f("weight_decay");
-        let nesterov = self.h.b("nesterov");
-        let maximize = self.h.b("maximize");
+        let SgdHypers {
+            lr,
+            momentum,
+            dampening,
+            weight_decay: wd,
+            nesterov,
+            maximize,
+        } = *self.h;
         let mut g = std::mem::take(&mut self.grad);
         for (gi, p) in g.iter_mut().zip(params.iter()) {
             if maximize {
@@ -66,24 +147,18 @@ impl Optimizer for Sgd {
         }
     }
     fn state(&self) -> Vec<StateVector> {
-        self.momentum_buffer
-            .iter()
-            .map(|b| StateVector {
-                name: "momentum_buffer",
-                values: b.clone(),
-            })
-            .collect()
-    }
-    fn box_clone(&self) -> Box<dyn Optimizer> {
-        Box::new(self.clone())
+        match &self.momentum_buffer {
+            Some(b) => named_buffers([("momentum_buffer", b)]),
+            None => Vec::new(),
+        }
     }
     fn reset(&mut self) {
         self.momentum_buffer = None;
     }
-    fn hyper_set(&self) -> &HyperSet {
+    fn hyper_set(&self) -> &dyn HyperAccess {
         &self.h
     }
-    fn hyper_set_mut(&mut self) -> &mut HyperSet {
+    fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess {
         &mut self.h
     }
 }

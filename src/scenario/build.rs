@@ -20,14 +20,14 @@ use crate::model::{
     self, Activation, CustomModel, Init, Loss, LossKind, Mlp, Model, ParamKind, Predictor,
 };
 use crate::objective::{ExpressionObjective, ModelObjective, Objective};
-use crate::optim::registry::{self, Bound, Domain};
+use crate::optim::{self, Bound, Domain, registry};
 use crate::optim::{HyperValue, clip::GradClip, schedule};
 use crate::session::{self, RunSpec, Session, StopConfig, ViewSpec};
 
 /// The catalog backed by the optimizer registry and the expression parser.
 pub struct RegistryCatalog;
 
-fn range_of(r: &registry::Range) -> Range {
+fn range_of(r: &optim::Range) -> Range {
     let (min, min_inclusive) = match r.min {
         Bound::Unbounded => (None, false),
         Bound::Inclusive(m) => (Some(m), true),
@@ -54,7 +54,7 @@ impl Catalog for RegistryCatalog {
     fn hyperparameters(&self, optimizer: &str) -> Option<Vec<HyperInfo>> {
         let spec = registry::spec(optimizer)?;
         Some(
-            spec.hypers
+            spec.hypers()
                 .iter()
                 .map(|h| {
                     let (kind, range, second) = match &h.domain {

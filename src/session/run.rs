@@ -356,7 +356,7 @@ impl Run {
         self.snapshots.push(Snapshot {
             steps: self.steps,
             params: self.params.clone(),
-            optimizer: self.optimizer.box_clone(),
+            optimizer: self.optimizer.clone(),
             objective: self.objective.box_clone(),
             schedule: self.schedule.clone(),
             counts: self.counts,
@@ -389,7 +389,7 @@ impl Run {
         let s = &self.snapshots[index];
         self.steps = s.steps;
         self.params.clone_from(&s.params);
-        self.optimizer = s.optimizer.box_clone();
+        self.optimizer = s.optimizer.clone();
         self.objective = s.objective.box_clone();
         self.schedule.clone_from(&s.schedule);
         self.counts = s.counts;

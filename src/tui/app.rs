@@ -15,7 +15,7 @@ use super::{Loaded, Loader};
 use crate::ad::{DEFAULT_CHUNK, Engine};
 use crate::objective::Scratch;
 use crate::optim::HyperValue;
-use crate::optim::registry::{self, Domain};
+use crate::optim::{Domain, registry};
 use crate::session::{Command, Plane, RunSpec, Session, ViewSpec};
 
 /// Steps per run per second at each speed level (the last one is "as fast as the budget
@@ -431,7 +431,7 @@ impl App {
         let spec = registry::spec(r.optimizer().name())?;
         let values = r.optimizer().hyperparameters();
         let fields = spec
-            .hypers
+            .hypers()
             .iter()
             .map(|h| Field {
                 name: h.name.to_owned(),

@@ -1,0 +1,691 @@
+//! Hyperparameters: their values, domains and ranges (plain, serde-friendly data), the typed
+//! hyperparameter struct every optimizer keeps ([`Hypers`]: one table of its fields with their
+//! torch names, ranges and descriptions), and [`HyperSet`], which validates every change made by
+//! name (scenario files, the TUI editor, the session) against that table.
+//!
+//! Inside an optimizer hyperparameters are plain typed fields (`self.h.lr`, `self.h.betas.0`), so
+//! a misspelt name does not compile; at the edges a misspelt name is an [`OptimError`] with a
+//! suggestion.
+
+use std::fmt;
+use std::ops::Deref;
+
+use serde::{Deserialize, Serialize};
+
+use super::OptimError;
+use super::registry::{OptimizerSpec, suggest};
+
+/// A hyperparameter value. Serialized untagged: `0.1`, `true`, `20`, `[0.9, 0.999]`; a number
+/// reads as `Float` and is converted when the hyperparameter is an integer.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HyperValue {
+    Float(f64),
+    Bool(bool),
+    Int(usize),
+    /// `betas`, `etas`, `step_sizes`.
+    Pair(f64, f64),
+}
+
+impl fmt::Display for HyperValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Float(v) => write!(f, "{v}"),
+            Self::Bool(v) => write!(f, "{v}"),
+            Self::Int(v) => write!(f, "{v}"),
+            Self::Pair(a, b) => write!(f, "({a}, {b})"),
+        }
+    }
+}
+
+impl From<f64> for HyperValue {
+    fn from(v: f64) -> Self {
+        Self::Float(v)
+    }
+}
+impl From<bool> for HyperValue {
+    fn from(v: bool) -> Self {
+        Self::Bool(v)
+    }
+}
+impl From<usize> for HyperValue {
+    fn from(v: usize) -> Self {
+        Self::Int(v)
+    }
+}
+impl From<(f64, f64)> for HyperValue {
+    fn from((a, b): (f64, f64)) -> Self {
+        Self::Pair(a, b)
+    }
+}
+
+/// One end of a [`Range`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    Unbounded,
+    Inclusive(f64),
+    Exclusive(f64),
+}
+
+/// The lower bound `> m`.
+#[must_use]
+pub const fn gt(m: f64) -> Bound {
+    Bound::Exclusive(m)
+}
+/// The lower bound `>= m`.
+#[must_use]
+pub const fn ge(m: f64) -> Bound {
+    Bound::Inclusive(m)
+}
+/// The upper bound `< m`.
+#[must_use]
+pub const fn lt(m: f64) -> Bound {
+    Bound::Exclusive(m)
+}
+/// The upper bound `<= m`.
+#[must_use]
+pub const fn le(m: f64) -> Bound {
+    Bound::Inclusive(m)
+}
+/// No bound on this side.
+pub const INF: Bound = Bound::Unbounded;
+
+/// An interval of valid real values (never NaN or infinite).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    pub min: Bound,
+    pub max: Bound,
+}
+
+impl Range {
+    #[must_use]
+    pub const fn new(min: Bound, max: Bound) -> Self {
+        Self { min, max }
+    }
+
+    #[must_use]
+    pub fn contains(&self, v: f64) -> bool {
+        if !v.is_finite() {
+            return false;
+        }
+        let lo = match self.min {
+            Bound::Unbounded => true,
+            Bound::Inclusive(m) => v >= m,
+            Bound::Exclusive(m) => v > m,
+        };
+        let hi = match self.max {
+            Bound::Unbounded => true,
+            Bound::Inclusive(m) => v <= m,
+            Bound::Exclusive(m) => v < m,
+        };
+        lo && hi
+    }
+}
+
+impl fmt::Display for Range {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.min, self.max) {
+            (Bound::Unbounded, Bound::Unbounded) => write!(f, "finite"),
+            (Bound::Inclusive(m), Bound::Unbounded) => write!(f, ">= {m}"),
+            (Bound::Exclusive(m), Bound::Unbounded) => write!(f, "> {m}"),
+            (Bound::Unbounded, Bound::Inclusive(m)) => write!(f, "<= {m}"),
+            (Bound::Unbounded, Bound::Exclusive(m)) => write!(f, "< {m}"),
+            (lo, hi) => {
+                let (l, a) = match lo {
+                    Bound::Inclusive(m) => ('[', m),
+                    Bound::Exclusive(m) => ('(', m),
+                    Bound::Unbounded => ('(', f64::NEG_INFINITY),
+                };
+                let (r, b) = match hi {
+                    Bound::Inclusive(m) => (']', m),
+                    Bound::Exclusive(m) => (')', m),
+                    Bound::Unbounded => (')', f64::INFINITY),
+                };
+                write!(f, "in {l}{a}, {b}{r}")
+            }
+        }
+    }
+}
+
+/// The set of valid values of a hyperparameter.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Domain {
+    Float(Range),
+    Bool,
+    Int {
+        min: usize,
+        max: usize,
+    },
+    /// Each component in its own range.
+    Pair(Range, Range),
+    /// Both components in the range and `first <= second`.
+    IncreasingPair(Range),
+}
+
+/// How an editor should step a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    Log,
+    Linear,
+}
+
+/// Metadata of one hyperparameter of a registered optimizer, with its default.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct HyperSpec {
+    pub name: &'static str,
+    pub default: HyperValue,
+    pub domain: Domain,
+    pub scale: Scale,
+    pub description: &'static str,
+}
+
+/// What a hyperparameter is to the machinery around the optimizer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// What [`HyperAccess::lr`] reads and [`HyperAccess::set_lr`] (schedules, the TUI's
+    /// halve/double) writes: `lr`, or the step scale of a gradient-free method. Other roles a
+    /// schedule may drive (the momentum that one-cycle schedules cycle: sgd's `momentum`, Adam's
+    /// `betas.0`) belong here too.
+    Lr,
+}
+
+/// Where a field lives and which values it takes; the constructors below pair each domain with a
+/// reference of the matching type, so the two cannot disagree.
+enum Slot<'a> {
+    Float(&'a mut f64, Range),
+    Int(&'a mut usize, usize, usize),
+    Bool(&'a mut bool),
+    Pair(&'a mut (f64, f64), Range, Range),
+    IncreasingPair(&'a mut (f64, f64), Range),
+}
+
+/// One row of a [`Hypers`] table: a field of the typed struct with its torch name, domain,
+/// scale and description.
+pub struct Hyper<'a> {
+    name: &'static str,
+    scale: Scale,
+    description: &'static str,
+    role: Option<Role>,
+    slot: Slot<'a>,
+}
+
+impl Hyper<'_> {
+    /// Marks the field as the one with this role (see [`Role`]).
+    #[must_use]
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = Some(role);
+        self
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn domain(&self) -> Domain {
+        match &self.slot {
+            Slot::Float(_, r) => Domain::Float(*r),
+            Slot::Int(_, min, max) => Domain::Int {
+                min: *min,
+                max: *max,
+            },
+            Slot::Bool(_) => Domain::Bool,
+            Slot::Pair(_, a, b) => Domain::Pair(*a, *b),
+            Slot::IncreasingPair(_, r) => Domain::IncreasingPair(*r),
+        }
+    }
+
+    pub fn value(&self) -> HyperValue {
+        match &self.slot {
+            Slot::Float(v, _) => HyperValue::Float(**v),
+            Slot::Int(v, ..) => HyperValue::Int(**v),
+            Slot::Bool(v) => HyperValue::Bool(**v),
+            Slot::Pair(v, ..) | Slot::IncreasingPair(v, _) => HyperValue::Pair(v.0, v.1),
+        }
+    }
+
+    /// The metadata, with the field's current value as the default.
+    fn spec(&self) -> HyperSpec {
+        HyperSpec {
+            name: self.name,
+            default: self.value(),
+            domain: self.domain(),
+            scale: self.scale,
+            description: self.description,
+        }
+    }
+
+    /// Writes `value` if it has the right type and lies in the domain (an integer is accepted
+    /// for a real and an integral real for an integer); else says what was expected.
+    fn set(&mut self, value: HyperValue) -> Result<(), String> {
+        match (&mut self.slot, value) {
+            (Slot::Float(x, r), HyperValue::Float(v)) if r.contains(v) => **x = v,
+            (Slot::Float(x, r), HyperValue::Int(v)) if r.contains(v as f64) => **x = v as f64,
+            (Slot::Int(x, min, max), HyperValue::Int(v)) if (*min..=*max).contains(&v) => **x = v,
+            (Slot::Int(x, min, max), HyperValue::Float(v))
+                if v.fract() == 0.0
+                    && v >= 0.0
+                    && v <= *max as f64
+                    && (*min..=*max).contains(&(v as usize)) =>
+            {
+                **x = v as usize;
+            }
+            (Slot::Bool(x), HyperValue::Bool(v)) => **x = v,
+            (Slot::Pair(x, r1, r2), HyperValue::Pair(a, b)) if r1.contains(a) && r2.contains(b) => {
+                **x = (a, b);
+            }
+            (Slot::IncreasingPair(x, r), HyperValue::Pair(a, b))
+                if r.contains(a) && r.contains(b) && a <= b =>
+            {
+                **x = (a, b);
+            }
+            _ => return Err(self.expected()),
+        }
+        Ok(())
+    }
+
+    fn expected(&self) -> String {
+        let n = self.name;
+        match self.domain() {
+            Domain::Float(r) => format!("'{n}' must be a number {r}"),
+            Domain::Bool => format!("'{n}' must be true or false"),
+            Domain::Int { min, max } => format!("'{n}' must be an integer in [{min}, {max}]"),
+            Domain::Pair(a, b) if a == b => format!("'{n}' must be a pair, each {a}"),
+            Domain::Pair(a, b) => {
+                format!("'{n}' must be a pair, the first {a} and the second {b}")
+            }
+            Domain::IncreasingPair(r) => {
+                format!("'{n}' must be a pair (min, max), each {r}, min <= max")
+            }
+        }
+    }
+}
+
+// ---- table rows: the general constructors, then torch's recurring hyperparameters ----
+
+/// A real-valued hyperparameter in `[min, max]` (each bound inclusive, exclusive or absent).
+pub fn float<'a>(
+    name: &'static str,
+    value: &'a mut f64,
+    min: Bound,
+    max: Bound,
+    scale: Scale,
+    description: &'static str,
+) -> Hyper<'a> {
+    row(
+        name,
+        scale,
+        description,
+        Slot::Float(value, Range::new(min, max)),
+    )
+}
+
+/// An integer hyperparameter in `min..=max`.
+pub fn int<'a>(
+    name: &'static str,
+    value: &'a mut usize,
+    min: usize,
+    max: usize,
+    description: &'static str,
+) -> Hyper<'a> {
+    row(name, Scale::Linear, description, Slot::Int(value, min, max))
+}
+
+pub fn boolean<'a>(
+    name: &'static str,
+    value: &'a mut bool,
+    description: &'static str,
+) -> Hyper<'a> {
+    row(name, Scale::Linear, description, Slot::Bool(value))
+}
+
+/// A pair whose components have their own ranges (`betas`, rprop's `etas`).
+pub fn pair<'a>(
+    name: &'static str,
+    value: &'a mut (f64, f64),
+    first: Range,
+    second: Range,
+    scale: Scale,
+    description: &'static str,
+) -> Hyper<'a> {
+    row(name, scale, description, Slot::Pair(value, first, second))
+}
+
+/// A `(min, max)` pair, both in `range` (rprop's `step_sizes`).
+pub fn increasing_pair<'a>(
+    name: &'static str,
+    value: &'a mut (f64, f64),
+    range: Range,
+    scale: Scale,
+    description: &'static str,
+) -> Hyper<'a> {
+    row(name, scale, description, Slot::IncreasingPair(value, range))
+}
+
+fn row<'a>(
+    name: &'static str,
+    scale: Scale,
+    description: &'static str,
+    slot: Slot<'a>,
+) -> Hyper<'a> {
+    Hyper {
+        name,
+        scale,
+        description,
+        role: None,
+        slot,
+    }
+}
+
+/// torch's `lr` (> 0), the field [`Role::Lr`] drives.
+pub fn lr(value: &mut f64) -> Hyper<'_> {
+    float("lr", value, gt(0.0), INF, Scale::Log, "learning rate").with_role(Role::Lr)
+}
+
+/// torch's `weight_decay` (>= 0).
+pub fn weight_decay(value: &mut f64) -> Hyper<'_> {
+    float(
+        "weight_decay",
+        value,
+        ge(0.0),
+        INF,
+        Scale::Log,
+        "weight decay (L2 penalty added to the gradient)",
+    )
+}
+
+/// torch's `eps` (>= 0).
+pub fn eps(value: &mut f64) -> Hyper<'_> {
+    float(
+        "eps",
+        value,
+        ge(0.0),
+        INF,
+        Scale::Log,
+        "term added to the denominator for numerical stability",
+    )
+}
+
+/// The heavy-ball `momentum` factor of SGD and RMSprop, in `[0, 1)`.
+pub fn momentum(value: &mut f64) -> Hyper<'_> {
+    float(
+        "momentum",
+        value,
+        ge(0.0),
+        lt(1.0),
+        Scale::Linear,
+        "momentum factor",
+    )
+}
+
+/// Adam-family `betas`, each in `[0, 1)`.
+pub fn betas(value: &mut (f64, f64)) -> Hyper<'_> {
+    let unit = Range::new(ge(0.0), lt(1.0));
+    pair(
+        "betas",
+        value,
+        unit,
+        unit,
+        Scale::Linear,
+        "coefficients of the running averages of the gradient and its square",
+    )
+}
+
+pub fn maximize(value: &mut bool) -> Hyper<'_> {
+    boolean("maximize", value, "maximize the objective instead")
+}
+
+pub fn decoupled_weight_decay(value: &mut bool) -> Hyper<'_> {
+    boolean(
+        "decoupled_weight_decay",
+        value,
+        "decay the parameters directly (AdamW-style) instead of adding to the gradient",
+    )
+}
+
+/// A typed hyperparameter struct (`AdamHypers { lr, betas, ... }`): its table of fields in
+/// torch's order, one row per field, e.g. `[lr(&mut self.lr), betas(&mut self.betas), ...]`.
+///
+/// The table is the only place a field's torch name, range and description are written. Reading
+/// goes through a copy of the struct, so one table serves reading and writing.
+pub trait Hypers: Copy + fmt::Debug + Send + Sync + 'static {
+    fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>>;
+}
+
+/// Name-based access to an optimizer's hyperparameters: what the session, the TUI editor and the
+/// registry use. Every [`HyperSet`] is one.
+pub trait HyperAccess: Send + Sync {
+    /// The registry entry the optimizer was built as.
+    fn spec(&self) -> &'static OptimizerSpec;
+    /// Every hyperparameter with its default, domain and description, in torch's order.
+    fn specs(&self) -> Vec<HyperSpec>;
+    /// Current values, in torch's order.
+    fn list(&self) -> Vec<(String, HyperValue)>;
+    /// Sets a value after checking its name, type and range.
+    fn set(&mut self, name: &str, value: HyperValue) -> Result<(), OptimError>;
+    /// The [`Role::Lr`] field's value, `1.0` if there is none.
+    fn lr(&self) -> f64;
+    /// Sets the [`Role::Lr`] field; a value outside its range is ignored (schedules and the
+    /// TUI's halve/double never produce one from a valid start).
+    fn set_lr(&mut self, lr: f64);
+}
+
+/// The typed hyperparameters of one built optimizer, with the registry entry it was built as.
+/// Reads are plain field accesses through `Deref` (`self.h.lr`); writes go through
+/// [`HyperAccess::set`], which validates them.
+#[derive(Clone, Debug)]
+pub struct HyperSet<T> {
+    spec: &'static OptimizerSpec,
+    defaults: T,
+    values: T,
+}
+
+impl<T: Hypers> HyperSet<T> {
+    #[must_use]
+    pub fn new(spec: &'static OptimizerSpec, defaults: T) -> Self {
+        Self {
+            spec,
+            defaults,
+            values: defaults,
+        }
+    }
+}
+
+impl<T> Deref for HyperSet<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.values
+    }
+}
+
+impl<T: Hypers> HyperAccess for HyperSet<T> {
+    fn spec(&self) -> &'static OptimizerSpec {
+        self.spec
+    }
+
+    fn specs(&self) -> Vec<HyperSpec> {
+        let mut defaults = self.defaults;
+        defaults.fields().into_iter().map(|h| h.spec()).collect()
+    }
+
+    fn list(&self) -> Vec<(String, HyperValue)> {
+        let mut values = self.values;
+        values
+            .fields()
+            .into_iter()
+            .map(|h| (h.name.to_string(), h.value()))
+            .collect()
+    }
+
+    fn set(&mut self, name: &str, value: HyperValue) -> Result<(), OptimError> {
+        let optimizer = self.spec.name;
+        let mut names = Vec::new();
+        for mut h in self.values.fields() {
+            if h.name == name {
+                return h.set(value).map_err(|expected| OptimError::InvalidValue {
+                    optimizer: optimizer.to_string(),
+                    name: name.to_string(),
+                    value: value.to_string(),
+                    expected,
+                });
+            }
+            names.push(h.name);
+        }
+        Err(OptimError::UnknownHyperparameter {
+            optimizer: optimizer.to_string(),
+            name: name.to_string(),
+            suggestion: suggest(name, names.iter().copied()),
+            valid: names.join(", "),
+        })
+    }
+
+    fn lr(&self) -> f64 {
+        let mut values = self.values;
+        values
+            .fields()
+            .into_iter()
+            .find(|h| h.role == Some(Role::Lr))
+            .and_then(|h| match h.value() {
+                HyperValue::Float(v) => Some(v),
+                _ => None,
+            })
+            .unwrap_or(1.0)
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        if let Some(mut h) = self
+            .values
+            .fields()
+            .into_iter()
+            .find(|h| h.role == Some(Role::Lr))
+        {
+            // out-of-range learning rates are documented as ignored
+            let _ = h.set(HyperValue::Float(lr));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    struct Demo {
+        lr: f64,
+        steps: usize,
+        on: bool,
+        betas: (f64, f64),
+        sizes: (f64, f64),
+    }
+
+    impl Hypers for Demo {
+        fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+            [
+                lr(&mut self.lr),
+                int("steps", &mut self.steps, 1, 10, "steps"),
+                boolean("on", &mut self.on, "switch"),
+                betas(&mut self.betas),
+                increasing_pair(
+                    "sizes",
+                    &mut self.sizes,
+                    Range::new(ge(0.0), INF),
+                    Scale::Log,
+                    "sizes",
+                ),
+            ]
+        }
+    }
+
+    fn demo() -> HyperSet<Demo> {
+        let spec = super::super::registry::spec("sgd").expect("sgd is registered");
+        HyperSet::new(
+            spec,
+            Demo {
+                lr: 0.1,
+                steps: 3,
+                on: false,
+                betas: (0.9, 0.99),
+                sizes: (1.0, 2.0),
+            },
+        )
+    }
+
+    #[test]
+    fn set_writes_the_typed_field_and_list_reads_it() {
+        let mut h = demo();
+        h.set("steps", HyperValue::Float(4.0))
+            .expect("integral float");
+        h.set("lr", HyperValue::Int(2)).expect("integer for a real");
+        h.set("on", true.into()).expect("bool");
+        h.set("sizes", (0.5, 0.5).into()).expect("min == max");
+        assert_eq!((h.steps, h.lr, h.on, h.sizes), (4, 2.0, true, (0.5, 0.5)));
+        assert_eq!(
+            h.list(),
+            vec![
+                ("lr".to_string(), HyperValue::Float(2.0)),
+                ("steps".to_string(), HyperValue::Int(4)),
+                ("on".to_string(), HyperValue::Bool(true)),
+                ("betas".to_string(), HyperValue::Pair(0.9, 0.99)),
+                ("sizes".to_string(), HyperValue::Pair(0.5, 0.5)),
+            ]
+        );
+        // the defaults stay what the set was built with
+        assert_eq!(h.specs()[1].default, HyperValue::Int(3));
+        assert_eq!(h.specs()[1].domain, Domain::Int { min: 1, max: 10 });
+    }
+
+    #[test]
+    fn invalid_values_leave_the_field_unchanged() {
+        let mut h = demo();
+        for (name, v) in [
+            ("steps", HyperValue::Float(2.5)),
+            ("steps", HyperValue::Int(11)),
+            ("lr", HyperValue::Float(f64::INFINITY)),
+            ("lr", HyperValue::Bool(true)),
+            ("betas", HyperValue::Pair(0.9, 1.0)),
+            ("sizes", HyperValue::Pair(2.0, 1.0)),
+            ("on", HyperValue::Float(1.0)),
+        ] {
+            let e = h.set(name, v).expect_err(name);
+            assert!(matches!(e, OptimError::InvalidValue { .. }), "{name}: {e}");
+        }
+        assert_eq!(*h, *demo());
+        let e = h.set("stpes", HyperValue::Int(2)).expect_err("typo");
+        assert!(e.to_string().contains("did you mean 'steps'"), "{e}");
+    }
+
+    #[test]
+    fn the_lr_role_is_what_lr_and_set_lr_see() {
+        let mut h = demo();
+        assert_eq!(h.lr(), 0.1);
+        h.set_lr(0.3);
+        assert_eq!(h.lr, 0.3);
+        h.set_lr(-1.0);
+        assert_eq!(h.lr(), 0.3);
+    }
+
+    #[test]
+    fn values_and_domains_have_plain_serde_shapes() {
+        let v: Vec<HyperValue> = serde_json::from_str("[0.1, true, [0.9, 0.999]]").expect("json");
+        assert_eq!(
+            v,
+            [
+                HyperValue::Float(0.1),
+                HyperValue::Bool(true),
+                HyperValue::Pair(0.9, 0.999)
+            ]
+        );
+        let d = Domain::Pair(Range::new(ge(0.0), lt(1.0)), Range::new(gt(1.0), INF));
+        let json = serde_json::to_string(&d).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"pair":[{"min":{"inclusive":0.0},"max":{"exclusive":1.0}},{"min":{"exclusive":1.0},"max":"unbounded"}]}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Domain>(&json).expect("round trip"),
+            d
+        );
+    }
+}
