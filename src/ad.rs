@@ -24,8 +24,11 @@
 
 pub mod dual;
 pub mod finite;
+pub mod func;
 pub mod tape;
 pub mod window;
+
+pub use func::{Form, Func};
 
 use std::fmt::Debug;
 use std::ops::{Add, Div, Mul, Neg, Sub};

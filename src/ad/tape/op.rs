@@ -1,4 +1,9 @@
-//! What a recorded tape node computes: the [`Op`] of each node and its name.
+//! What a recorded tape node computes: the [`Op`] of each node, its name, and how it is
+//! written out. Its one-argument functions are the [`Func`]s of the table the expression
+//! language shares, and both op lists write themselves out through the same [`Form`] (see
+//! [`crate::ad::func`] for what the two share and why the rest stays separate).
+
+use crate::ad::{Form, Func};
 
 /// What a recorded node computes. `Copy` and one word, so a node stays small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,17 +32,9 @@ pub enum Op {
     Powi(i32),
     /// `a ^ b`; one edge when either side is a constant.
     Powf,
-    Exp,
-    Ln,
-    Sqrt,
-    Abs,
-    Sin,
-    Cos,
-    Tan,
-    Tanh,
-    Sigmoid,
-    Softplus,
-    Relu,
+    /// A one-argument function (`exp`, `tanh`, ...), from the table the expression language
+    /// shares.
+    Call(Func),
     /// `min(a, b)`; one edge when either side is a constant.
     Min,
     /// `max(a, b)`; one edge when either side is a constant.
@@ -85,17 +82,7 @@ impl Op {
             Op::ConstDiv => "const_div",
             Op::Powi(_) => "powi",
             Op::Powf => "powf",
-            Op::Exp => "exp",
-            Op::Ln => "ln",
-            Op::Sqrt => "sqrt",
-            Op::Abs => "abs",
-            Op::Sin => "sin",
-            Op::Cos => "cos",
-            Op::Tan => "tan",
-            Op::Tanh => "tanh",
-            Op::Sigmoid => "sigmoid",
-            Op::Softplus => "softplus",
-            Op::Relu => "relu",
+            Op::Call(f) => f.name(),
             Op::Min => "min",
             Op::Max => "max",
             Op::Sum => "sum",
@@ -106,6 +93,64 @@ impl Op {
             Op::WindowSum(_) => "window_sum",
             Op::MatVecRow(_) => "matvec_row",
             Op::MatVecConstRow(_) => "matvec_const_row",
+        }
+    }
+
+    /// How this node's operation is written out, or `None` for a leaf, a fused chain or a
+    /// block row. A constant operand (`x + c`, `c·x`) is not stored on the tape: only its
+    /// local partial is, which is all the sweep needs.
+    #[must_use]
+    pub fn form(&self) -> Option<Form> {
+        Some(match *self {
+            Op::Add | Op::AddConst => Form::Add,
+            Op::Sub | Op::SubConst | Op::ConstSub => Form::Sub,
+            Op::Mul | Op::MulConst => Form::Mul,
+            Op::Div | Op::DivConst | Op::ConstDiv => Form::Div,
+            Op::Neg => Form::Neg,
+            Op::Powi(n) => Form::Powi(n),
+            Op::Powf => Form::Pow,
+            Op::Min => Form::Min,
+            Op::Max => Form::Max,
+            Op::Call(f) => Form::Call(f),
+            Op::Sum => Form::Sum,
+            Op::Dot => Form::Dot,
+            Op::Input
+            | Op::Const
+            | Op::DotConst
+            | Op::Fused
+            | Op::AffineOut(_)
+            | Op::WindowSum(_)
+            | Op::MatVecRow(_)
+            | Op::MatVecConstRow(_) => return None,
+        })
+    }
+
+    /// The node written out over its parents' labels (a [`NodeView`](super::NodeView)'s
+    /// `inputs`, named as the caller likes), with `c` for a constant operand the tape does not
+    /// store; an op with no [`form`](Op::form) is its [`name`](Op::name) applied to the
+    /// parents.
+    ///
+    /// ```
+    /// use gradscope::ad::tape::Op;
+    /// assert_eq!(Op::Powi(2).describe(&["x"]), "x^2");
+    /// assert_eq!(Op::ConstSub.describe(&["x"]), "c - x");
+    /// assert_eq!(Op::MulConst.describe(&["a"]), "c·a");
+    /// assert_eq!(Op::Mul.describe(&["x", "y + z"]), "x·(y + z)");
+    /// assert_eq!(Op::Fused.describe(&["x", "y"]), "fused(x, y)");
+    /// ```
+    #[must_use]
+    pub fn describe(&self, parents: &[&str]) -> String {
+        let first = parents.first().copied().unwrap_or("?");
+        match (self, self.form()) {
+            (Op::AddConst | Op::SubConst | Op::DivConst, Some(form)) => {
+                form.describe(&[first, "c"])
+            }
+            (Op::ConstSub | Op::ConstDiv | Op::MulConst, Some(form)) => {
+                form.describe(&["c", first])
+            }
+            (_, Some(form)) => form.describe(parents),
+            (_, None) if parents.is_empty() => self.name().to_string(),
+            (_, None) => format!("{}({})", self.name(), parents.join(", ")),
         }
     }
 }

@@ -275,7 +275,7 @@ fn node_view_lists_the_tape() {
         (Op::Input, vec![], 2.0, 3.0 + c),
         (Op::Input, vec![], 3.0, 2.0),
         (Op::Mul, vec![0, 1], 6.0, 1.0),
-        (Op::Sin, vec![0], s, 1.0),
+        (Op::Call(crate::ad::Func::Sin), vec![0], s, 1.0),
         (Op::Add, vec![2, 3], 6.0 + s, 1.0),
     ];
     assert_eq!(view.len(), expected.len());

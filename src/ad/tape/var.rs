@@ -11,8 +11,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::{Edge, Op, Tape};
 use crate::ad::{
-    Scalar, WindowTerm, abs_derivative, max_partials, min_partials, powf_partials, powi_derivative,
-    relu_derivative, softplus_derivative,
+    Func, Scalar, WindowTerm, max_partials, min_partials, powf_partials, powi_derivative,
 };
 
 /// A value on a [`Tape`] (or a constant with no tape). `Copy`, 40 bytes; the lifetime ties it to
@@ -185,6 +184,13 @@ impl<'t> Var<'t> {
             Some(t) => Self::node(t, t.push1(op, value, self.first(), partial), value),
             None => Self::konst(value),
         }
+    }
+
+    /// `f(self)` given its value (from `f64`'s own implementation, so every engine computes the
+    /// same bits), with the local derivative from the table the expression language shares.
+    #[inline(always)]
+    fn call(self, f: Func, value: f64) -> Self {
+        self.unary(Op::Call(f), value, f.derivative(self.value, value))
     }
 
     /// `op(self, other)` with local partials `da`, `db`; one edge if either side is constant.
@@ -433,7 +439,7 @@ impl<'t> Div<Var<'t>> for f64 {
 }
 
 // Values come from `f64`'s own `Scalar` impl so every engine computes bit-identical primal
-// values; partials use the shared PyTorch-convention helpers from `ad`.
+// values; partials use the shared PyTorch-convention helpers from `ad` and its `Func` table.
 impl<'t> Scalar for Var<'t> {
     #[inline(always)]
     fn constant(c: f64) -> Self {
@@ -455,60 +461,47 @@ impl<'t> Scalar for Var<'t> {
     }
     #[inline(always)]
     fn exp(self) -> Self {
-        let e = Scalar::exp(self.value);
-        self.unary(Op::Exp, e, e)
+        self.call(Func::Exp, Scalar::exp(self.value))
     }
     #[inline(always)]
     fn ln(self) -> Self {
-        let x = self.value;
-        self.unary(Op::Ln, Scalar::ln(x), 1.0 / x)
+        self.call(Func::Ln, Scalar::ln(self.value))
     }
     #[inline(always)]
     fn sqrt(self) -> Self {
-        let s = Scalar::sqrt(self.value);
-        // PyTorch: grad / (2 * result), so +inf at 0.
-        self.unary(Op::Sqrt, s, 1.0 / (2.0 * s))
+        self.call(Func::Sqrt, Scalar::sqrt(self.value))
     }
     #[inline(always)]
     fn abs(self) -> Self {
-        let x = self.value;
-        self.unary(Op::Abs, Scalar::abs(x), abs_derivative(x))
+        self.call(Func::Abs, Scalar::abs(self.value))
     }
     #[inline(always)]
     fn sin(self) -> Self {
-        let x = self.value;
-        self.unary(Op::Sin, Scalar::sin(x), Scalar::cos(x))
+        self.call(Func::Sin, Scalar::sin(self.value))
     }
     #[inline(always)]
     fn cos(self) -> Self {
-        let x = self.value;
-        self.unary(Op::Cos, Scalar::cos(x), -Scalar::sin(x))
+        self.call(Func::Cos, Scalar::cos(self.value))
     }
     #[inline(always)]
     fn tan(self) -> Self {
-        let t = Scalar::tan(self.value);
-        // PyTorch: grad * (1 + result^2).
-        self.unary(Op::Tan, t, 1.0 + t * t)
+        self.call(Func::Tan, Scalar::tan(self.value))
     }
     #[inline(always)]
     fn tanh(self) -> Self {
-        let t = Scalar::tanh(self.value);
-        self.unary(Op::Tanh, t, 1.0 - t * t)
+        self.call(Func::Tanh, Scalar::tanh(self.value))
     }
     #[inline(always)]
     fn sigmoid(self) -> Self {
-        let s = Scalar::sigmoid(self.value);
-        self.unary(Op::Sigmoid, s, s * (1.0 - s))
+        self.call(Func::Sigmoid, Scalar::sigmoid(self.value))
     }
     #[inline(always)]
     fn softplus(self) -> Self {
-        let x = self.value;
-        self.unary(Op::Softplus, Scalar::softplus(x), softplus_derivative(x))
+        self.call(Func::Softplus, Scalar::softplus(self.value))
     }
     #[inline(always)]
     fn relu(self) -> Self {
-        let x = self.value;
-        self.unary(Op::Relu, Scalar::relu(x), relu_derivative(x))
+        self.call(Func::Relu, Scalar::relu(self.value))
     }
     #[inline(always)]
     fn min(self, other: Self) -> Self {
