@@ -9,21 +9,21 @@
 //! nodes (`sum`, `dot`, `dot_const`) are one node with many edges, and the sweep is
 //! `for i in (0..=out).rev() { for (p, w) in edges(i) { adj[p] += adj[i] * w } }`.
 //!
-//! A dense layer's matrix-vector product ([`Scalar::matvec`]) is the exception to "partials on
+//! A dense layer's matrix-vector product ([`Scalar::matvec`](crate::ad::Scalar::matvec)) is the exception to "partials on
 //! edges": its `m` outputs are `m` ordinary nodes with no edges, whose op points at one block
 //! record (weights' first index, row length, input indices). The sweep, on reaching such a row,
 //! reads the weight and input values straight from the nodes. A 16×16 layer thus stores
 //! 16 nodes and 16 indices instead of 512 edges of 16 bytes, and the backward sweep reads
 //! 16 bytes per multiply instead of 32 (the edges were what bound the time).
 //!
-//! A dense layer over a whole batch ([`Scalar::affine_batch`]) is one block too: `batch × m`
+//! A dense layer over a whole batch ([`Scalar::affine_batch`](crate::ad::Scalar::affine_batch)) is one block too: `batch × m`
 //! edge-free output nodes, the inputs' values and (node, derivative) pairs on the side. The
 //! sweep meets the block once (at the first of its outputs it reaches, after every consumer)
 //! and does the layer's backward as two matrix products, `dW = dZᵀ X` and `dX = dZ W`, with
 //! nalgebra's `gemm`; the sweep then continues below the block. A 2-16-16-1 network on 200
 //! samples is three such blocks plus the loss, instead of ~20,000 scalar nodes.
 //!
-//! A partially separable sum ([`Scalar::sum_windows`], e.g. extended Rosenbrock's
+//! A partially separable sum ([`Scalar::sum_windows`](crate::ad::Scalar::sum_windows), e.g. extended Rosenbrock's
 //! `sum_i f(x[i], x[i+1])`) is one node too: each term is differentiated by forward mode over
 //! its window of `W` inputs, four windows at a time ([`window`](super::window)), and the node
 //! ([`Op::WindowSum`]) keeps the `W` partials per term, tangent by tangent; its sweep is one
@@ -51,7 +51,7 @@
 //! records) and the primitives that append to it; the rest is split by concern, and everything
 //! public is re-exported here (`gradscope::ad::tape::{Tape, Var, Op, NodeView, gradient_with,
 //! ...}`):
-//! - [`op`](self::op): [`Op`], what a node computes, and its name;
+//! - `op`: [`Op`], what a node computes, its name and how it is written out;
 //! - `var`: [`Var`], its operators, the elementary functions and the n-ary `sum`/`dot` nodes;
 //! - `block`: block recording (matrix-vector rows, dense layers over a batch, window sums);
 //! - `sweep`: the backward sweep, blocks included, and [`Tape::adjoint`];
@@ -59,9 +59,10 @@
 //! - `driver`: [`gradient_with`], [`gradient`], [`gradient_on`].
 //!
 //! The split moved code without changing it: everything on the hot path is `#[inline]`,
-//! generic, or called across modules only through the same non-inlined functions as before
-//! (`Var`'s block methods are `#[inline]` forwarders to them), and callgrind counts the same
-//! instructions per gradient (BENCHMARKS.md).
+//! generic, or reached through the same non-inlined functions as before (`Var`'s block
+//! methods are `#[inline]` forwarders to them). callgrind counts the same instructions per
+//! gradient except in [`Tape::backward`], which no longer inlines the affine and window-sum
+//! sweeps and is a little cheaper for it (BENCHMARKS.md, section 5).
 //!
 //! ```
 //! use gradscope::ad::Scalar;
@@ -132,7 +133,7 @@ struct Block {
     disjoint: bool,
 }
 
-/// A recorded dense layer over a batch ([`Scalar::affine_batch`]): outputs are the nodes
+/// A recorded dense layer over a batch ([`Scalar::affine_batch`](crate::ad::Scalar::affine_batch)): outputs are the nodes
 /// `out_start ..` (`batch × m`, row-major), weights the nodes `weight_start ..` (`m × n`), biases
 /// `bias_start ..` (`m`); the inputs' values are `affine_values[values ..]` (`batch × n`) and,
 /// unless they are constants, their (node, derivative) pairs `affine_inputs[values ..]`.
@@ -148,7 +149,7 @@ struct Affine {
     consts: bool,
 }
 
-/// A recorded [`Scalar::sum_windows`] over the consecutive nodes `first ..`: `count` terms of
+/// A recorded [`Scalar::sum_windows`](crate::ad::Scalar::sum_windows) over the consecutive nodes `first ..`: `count` terms of
 /// `w` inputs each, term `i` reading nodes `first + i .. first + i + w`; its partials are
 /// `window_partials[partials ..]`, tangent by tangent (`[j * count + i]` is
 /// `d term_i / d x[i + j]`).
@@ -362,7 +363,7 @@ impl Tape {
     }
 
     /// Records a constant node, for displays that want a constant on the tape. Arithmetic does
-    /// not need it: [`Var::constant`] carries a value without a node.
+    /// not need it: [`Var::constant`](crate::ad::Scalar::constant) carries a value without a node.
     #[inline]
     pub fn constant(&self, c: f64) -> Var<'_> {
         let inner = &mut *self.inner.borrow_mut();

@@ -1,8 +1,8 @@
 //! The two fast gradient paths on plain `f64` register files over a lowered form of the
 //! compiled instruction list: reverse mode (one value sweep, one adjoint sweep: back-propagation
 //! over the Wengert list) and chunked forward mode (value plus up to [`MAX_CHUNK`] tangents per
-//! register). Local partials come from the helpers in [`crate::ad`] so both agree with the
-//! engines and PyTorch.
+//! register). Local partials come from the helpers in [`crate::ad`] (a function's from the
+//! [`Func`] table the tape shares), so both agree with the engines and PyTorch.
 //!
 //! The lowering exists because a small gradient is all interpreter overhead: constant operands
 //! become immediates (no constant registers), `x^2` becomes `Square`, and a few common adjacent

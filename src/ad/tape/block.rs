@@ -3,7 +3,7 @@
 //! a dense layer over a whole batch ([`Op::AffineOut`]) and a partially separable sum over
 //! sliding windows ([`Op::WindowSum`]); each falls back to ordinary nodes when its operands are
 //! not laid out as a block needs (weights that are not consecutive nodes, inputs on no tape).
-//! The backward sweep of each block is in [`sweep`](super::sweep).
+//! The backward sweep of each block is in `sweep`.
 
 use super::var::{PLAIN, SINGLE, pack};
 use super::{Affine, Block, Edge, Inner, Node, Op, Tape, Var, Windows, index_u32};
@@ -280,9 +280,7 @@ impl<'t> Var<'t> {
             None => crate::ad::affine_batch_const_loops(weights, biases, inputs, n, out),
         }
     }
-}
 
-impl<'t> Var<'t> {
     /// Where an affine block over `out_len` outputs and `inputs_len` input values would go:
     /// the tape, the first weight and bias indices and the batch size, if the weights
     /// (`m × n`) and biases (`m`) are each consecutive nodes' own values on one tape and the

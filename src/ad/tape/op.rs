@@ -8,9 +8,9 @@ use crate::ad::{Form, Func};
 /// What a recorded node computes. `Copy` and one word, so a node stays small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    /// An independent variable ([`Tape::var`]); no edges.
+    /// An independent variable ([`Tape::var`](super::Tape::var)); no edges.
     Input,
-    /// A constant recorded on purpose by [`Tape::constant`]; arithmetic never records one.
+    /// A constant recorded on purpose by [`Tape::constant`](super::Tape::constant); arithmetic never records one.
     Const,
     Add,
     Sub,
@@ -40,25 +40,25 @@ pub enum Op {
     /// `max(a, b)`; one edge when either side is a constant.
     Max,
     /// Sum of many terms: one edge per non-constant term (per node a term depends on, for a
-    /// fused term or a [`Scalar::sum_windows`] sum over inputs that are not consecutive nodes).
+    /// fused term or a [`Scalar::sum_windows`](crate::ad::Scalar::sum_windows) sum over inputs that are not consecutive nodes).
     Sum,
     /// `sum_i a[i] * b[i]`: one edge per non-constant factor.
     Dot,
     /// `sum_i a[i] * c[i]` with constant `c`: one edge per non-constant `a[i]`.
     DotConst,
-    /// A chain of unary operations fused on a [`Tape::fused`] tape, recorded as one node with
+    /// A chain of unary operations fused on a [`Tape::fused`](super::Tape::fused) tape, recorded as one node with
     /// one edge (the chain's derivative) where a consumer needs its value on a node.
     Fused,
-    /// One output of a [`Scalar::affine_batch`] layer block (the block's index): no edges;
+    /// One output of a [`Scalar::affine_batch`](crate::ad::Scalar::affine_batch) layer block (the block's index): no edges;
     /// the sweep does the whole layer's backward when it reaches the block's last output.
     AffineOut(u32),
-    /// A [`Scalar::sum_windows`] sum over consecutive input nodes (the record's index): no
+    /// A [`Scalar::sum_windows`](crate::ad::Scalar::sum_windows) sum over consecutive input nodes (the record's index): no
     /// edges, the record keeps each term's partials.
     WindowSum(u32),
-    /// One row of a [`Scalar::matvec`] block (the block's index): no edges, the sweep reads
+    /// One row of a [`Scalar::matvec`](crate::ad::Scalar::matvec) block (the block's index): no edges, the sweep reads
     /// the row's weights and the block's inputs from the nodes.
     MatVecRow(u32),
-    /// One row of a [`Scalar::matvec_const`] block (the block's index): no edges.
+    /// One row of a [`Scalar::matvec_const`](crate::ad::Scalar::matvec_const) block (the block's index): no edges.
     MatVecConstRow(u32),
 }
 

@@ -2,9 +2,9 @@
 //! the elementary functions of [`Scalar`] (each a value and its local partial, from `f64`'s own
 //! implementation and the shared PyTorch-convention helpers in [`crate::ad`]), and the n-ary
 //! `sum`, `dot` and `dot_const` nodes. On a [fused](Tape::fused) tape a `Var` also carries the
-//! derivative of a value not yet recorded ([`Var::combine`](Var) merges the two nodes it may
-//! depend on). Blocks (matrix-vector products, dense layers, window sums) are recorded by
-//! [`block`](super::block).
+//! derivative of a value not yet recorded (with respect to the at most two nodes it depends
+//! on). Blocks (matrix-vector products, dense layers, window sums) are recorded by
+//! `block`.
 
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
