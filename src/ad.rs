@@ -2,6 +2,8 @@
 //! against, the [`ScalarFn`] trait for functions written once over `Scalar`, and the [`Engine`]
 //! choice. The engines live in the submodules: [`dual`] (forward mode, dual numbers),
 //! [`tape`] (reverse mode, a Wengert list) and [`finite`] (central differences, the reference).
+//! [`func`] is the one table of elementary functions (name, value, local derivative) and of
+//! how operations are written out, shared by the expression language and the tape.
 //!
 //! # Conventions at non-differentiable points
 //! Every engine follows PyTorch's autograd (`tools/autograd/derivatives.yaml`), so forward,
@@ -24,8 +26,11 @@
 
 pub mod dual;
 pub mod finite;
+pub mod func;
 pub mod tape;
 pub mod window;
+
+pub use func::{Form, Func};
 
 use std::fmt::Debug;
 use std::ops::{Add, Div, Mul, Neg, Sub};

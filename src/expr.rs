@@ -168,6 +168,44 @@ impl Expression {
             .collect()
     }
 
+    /// Register `k` written out in the language's notation, one operation deep: an input is its
+    /// name, a constant its number, an operation its [`Form`](crate::ad::Form) over its operands,
+    /// each named by its let name if it has one (else `%r`), its input name or its number. `None`
+    /// past the last register.
+    ///
+    /// ```
+    /// use gradscope::expr::Expression;
+    /// let f = Expression::parse("r = y - x^2\n(1 - x)^2 + 100 * r^2").unwrap();
+    /// let text: Vec<String> = (0..f.instructions().len()).filter_map(|k| f.describe(k)).collect();
+    /// assert_eq!(
+    ///     text,
+    ///     ["y", "x", "1", "100", "x^2", "y - %4", "1 - x", "%6^2", "r^2", "100·%8", "%7 + %9"]
+    /// );
+    /// assert_eq!(f.describe(11), None);
+    /// ```
+    #[must_use]
+    pub fn describe(&self, k: usize) -> Option<String> {
+        let operand = |r: Reg| {
+            let r = r as usize;
+            match (self.code.get(r), self.labels.get(r)) {
+                (Some(Instr::Const(c)), _) => format!("{c}"),
+                (Some(Instr::Var(i)), _) => self.vars.get(*i).cloned().unwrap_or_default(),
+                (_, Some(Some(name))) => name.clone(),
+                _ => format!("%{r}"),
+            }
+        };
+        let ins = *self.code.get(k)?;
+        Some(match ins.form() {
+            None => operand(Reg::try_from(k).ok()?),
+            Some(form) => {
+                let (a, b) = ins.operands();
+                let args: Vec<String> = [a, b].into_iter().flatten().map(operand).collect();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                form.describe(&args)
+            }
+        })
+    }
+
     /// The value at `x` (`x.len() == self.dim()`).
     #[must_use]
     pub fn eval_f64(&self, x: &[f64]) -> f64 {

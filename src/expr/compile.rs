@@ -4,77 +4,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::ad::Scalar;
+pub use crate::ad::Func;
+use crate::ad::{Form, Scalar};
 
 /// A register: the index of the instruction that defines it.
 pub type Reg = u32;
-
-/// The one-argument functions of the language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Func {
-    Exp,
-    Ln,
-    Sqrt,
-    Abs,
-    Sin,
-    Cos,
-    Tan,
-    Tanh,
-    Sigmoid,
-    Softplus,
-    Relu,
-}
-
-impl Func {
-    pub const ALL: [Func; 11] = [
-        Func::Exp,
-        Func::Ln,
-        Func::Sqrt,
-        Func::Abs,
-        Func::Sin,
-        Func::Cos,
-        Func::Tan,
-        Func::Tanh,
-        Func::Sigmoid,
-        Func::Softplus,
-        Func::Relu,
-    ];
-
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Func::Exp => "exp",
-            Func::Ln => "ln",
-            Func::Sqrt => "sqrt",
-            Func::Abs => "abs",
-            Func::Sin => "sin",
-            Func::Cos => "cos",
-            Func::Tan => "tan",
-            Func::Tanh => "tanh",
-            Func::Sigmoid => "sigmoid",
-            Func::Softplus => "softplus",
-            Func::Relu => "relu",
-        }
-    }
-
-    /// Applies the function to any [`Scalar`]; the fast f64 paths use the same f64 methods, so
-    /// every evaluation agrees on values bit for bit.
-    pub fn apply<S: Scalar>(self, a: S) -> S {
-        match self {
-            Func::Exp => a.exp(),
-            Func::Ln => a.ln(),
-            Func::Sqrt => a.sqrt(),
-            Func::Abs => a.abs(),
-            Func::Sin => a.sin(),
-            Func::Cos => a.cos(),
-            Func::Tan => a.tan(),
-            Func::Tanh => a.tanh(),
-            Func::Sigmoid => a.sigmoid(),
-            Func::Softplus => a.softplus(),
-            Func::Relu => a.relu(),
-        }
-    }
-}
 
 /// One instruction; its result is the register numbered by its position in the list.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,6 +44,24 @@ impl Instr {
             | Instr::Min(a, b)
             | Instr::Max(a, b) => (Some(a), Some(b)),
         }
+    }
+
+    /// How this operation is written out (see [`Form`]), or `None` for a leaf.
+    #[must_use]
+    pub fn form(&self) -> Option<Form> {
+        Some(match *self {
+            Instr::Const(_) | Instr::Var(_) => return None,
+            Instr::Add(..) => Form::Add,
+            Instr::Sub(..) => Form::Sub,
+            Instr::Mul(..) => Form::Mul,
+            Instr::Div(..) => Form::Div,
+            Instr::Neg(_) => Form::Neg,
+            Instr::Powi(_, n) => Form::Powi(n),
+            Instr::Pow(..) => Form::Pow,
+            Instr::Min(..) => Form::Min,
+            Instr::Max(..) => Form::Max,
+            Instr::Call1(f, _) => Form::Call(f),
+        })
     }
 
     fn map_operands(self, f: impl Fn(Reg) -> Reg) -> Instr {

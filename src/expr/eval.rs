@@ -1,8 +1,8 @@
 //! The two fast gradient paths on plain `f64` register files over a lowered form of the
 //! compiled instruction list: reverse mode (one value sweep, one adjoint sweep: back-propagation
 //! over the Wengert list) and chunked forward mode (value plus up to [`MAX_CHUNK`] tangents per
-//! register). Local partials come from the helpers in [`crate::ad`] so both agree with the
-//! engines and PyTorch.
+//! register). Local partials come from the helpers in [`crate::ad`] (a function's from the
+//! [`Func`] table the tape shares), so both agree with the engines and PyTorch.
 //!
 //! The lowering exists because a small gradient is all interpreter overhead: constant operands
 //! become immediates (no constant registers), `x^2` becomes `Square`, and a few common adjacent
@@ -12,12 +12,9 @@
 
 use std::fmt::Debug;
 
-use super::compile::{Func, Instr};
+use super::compile::Instr;
 use crate::ad::dual::{MAX_CHUNK, scale_f64};
-use crate::ad::{
-    Scalar, abs_derivative, max_partials, min_partials, powf_partials, relu_derivative,
-    softplus_derivative,
-};
+use crate::ad::{Func, Scalar, max_partials, min_partials, powf_partials};
 
 /// The most registers a program may have to run on the fixed-size, `u8`-indexed register files.
 pub(crate) const SMALL: usize = 256;
@@ -119,25 +116,6 @@ impl Slot for u32 {
     #[inline(always)]
     fn at<T: Zero>(file: &mut [T], r: u32) -> &mut T {
         &mut file[r as usize]
-    }
-}
-
-/// `d f(a) / d a` given the argument `a` and the result `v = f(a)`, by PyTorch's formulas
-/// (several are written in terms of the result, as autograd does).
-#[inline]
-pub(crate) fn derivative(f: Func, a: f64, v: f64) -> f64 {
-    match f {
-        Func::Exp => v,
-        Func::Ln => 1.0 / a,
-        Func::Sqrt => 1.0 / (2.0 * v),
-        Func::Abs => abs_derivative(a),
-        Func::Sin => a.cos(),
-        Func::Cos => -a.sin(),
-        Func::Tan => 1.0 + v * v,
-        Func::Tanh => 1.0 - v * v,
-        Func::Sigmoid => (1.0 - v) * v,
-        Func::Softplus => softplus_derivative(a),
-        Func::Relu => relu_derivative(a),
     }
 }
 
@@ -680,7 +658,7 @@ fn reverse_in<S: Slot>(
                 add(b, g * db);
             }
             Op::Call1(f, a) => {
-                add(a, g * derivative(f, r(a), r(d)));
+                add(a, g * f.derivative(r(a), r(d)));
             }
             Op::SqAdd(a, b) => {
                 let gt = g * (2.0 * (r(a) + r(b)));
@@ -850,7 +828,7 @@ fn op_tangent<S: Slot, const L: usize>(
         }
         Op::Call1(f, a) => {
             let v = f.apply(r(a));
-            (v, chain(derivative(f, r(a), v), t(a)))
+            (v, chain(f.derivative(r(a), v), t(a)))
         }
         Op::SqAdd(a, b) => {
             let v = r(a) + r(b);

@@ -550,7 +550,7 @@ fn reference_reverse(f: &Expression, x: &[f64]) -> (f64, Vec<f64>) {
                 let (da, db) = crate::ad::max_partials(r(a), r(b));
                 [(a, g * da), (b, g * db)]
             }
-            Instr::Call1(h, a) => [(a, g * eval::derivative(h, r(a), v)), (a, 0.0)],
+            Instr::Call1(h, a) => [(a, g * h.derivative(r(a), v)), (a, 0.0)],
         };
         // `x - g` and `x + (-g)` are the same number, and adding a zero term to an adjoint
         // (a sum started at +0, so never -0) leaves it unchanged.
@@ -635,7 +635,7 @@ fn reference_forward(f: &Expression, x: &[f64]) -> Vec<f64> {
                         let (da, db) = crate::ad::max_partials(r(a), r(b));
                         combine(a, da, b, db)
                     }
-                    Instr::Call1(h, a) => safe(eval::derivative(h, r(a), v), tv(a)),
+                    Instr::Call1(h, a) => safe(h.derivative(r(a), v), tv(a)),
                 };
                 t.push(ti);
             }
@@ -1117,4 +1117,39 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert_eq!(parse(&long).eval_f64(&[1.0]), 50_000.0);
     let signs = format!("{}x", "-".repeat(50_001));
     assert_eq!(parse(&signs).eval_f64(&[1.0]), -1.0);
+}
+
+/// The expression's instructions and the tape's nodes for the same expression write themselves
+/// out through the one shared table: recorded on a plain tape, every operation instruction
+/// gives one node, in order, of the same [`Form`](crate::ad::Form) (the tape's constant
+/// operands read `c`), and the function nodes carry the expression's own `Func`.
+#[test]
+fn instructions_and_tape_nodes_share_one_op_table() {
+    use crate::ad::Form;
+    use crate::ad::tape::{Op, Tape};
+    let f = parse("r = y - x^2\n(1 - x)^2 + 100 * r^2 + sin(x) / y + max(x, 2) - tanh(y)^x");
+    let tape = Tape::new();
+    let x = tape.vars(&[0.5, 1.5]);
+    let _ = f.eval(&x);
+    let nodes = tape.nodes();
+    let ops: Vec<Op> = nodes.iter().skip(2).map(|n| n.op).collect();
+    let code = f.instructions();
+    let forms: Vec<Option<Form>> = code.iter().filter_map(|i| i.form().map(Some)).collect();
+    assert_eq!(ops.len(), forms.len());
+    assert_eq!(ops.iter().map(Op::form).collect::<Vec<_>>(), forms);
+    assert!(ops.contains(&Op::Call(Func::Sin)) && ops.contains(&Op::Call(Func::Tanh)));
+    // Written out: the expression names its constants, the tape says `c` where it keeps none.
+    let k = code.iter().position(|i| matches!(i, Instr::Max(..)));
+    let described = k.and_then(|k| f.describe(k));
+    assert_eq!(described.as_deref(), Some("max(x, 2)"));
+    let max = nodes
+        .iter()
+        .find(|n| n.op == Op::Max)
+        .map(|n| n.op.describe(&["x"]));
+    assert_eq!(max.as_deref(), Some("max(x, ?)"));
+    let sub = nodes
+        .iter()
+        .find(|n| n.op == Op::ConstSub)
+        .map(|n| n.op.describe(&["x"]));
+    assert_eq!(sub.as_deref(), Some("c - x"));
 }
