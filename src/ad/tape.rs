@@ -62,7 +62,7 @@
 //! generic, or reached through the same non-inlined functions as before (`Var`'s block
 //! methods are `#[inline]` forwarders to them). callgrind counts the same instructions per
 //! gradient except in [`Tape::backward`], which no longer inlines the affine and window-sum
-//! sweeps and is a little cheaper for it (BENCHMARKS.md, section 5).
+//! sweeps and is a little cheaper for it (BENCHMARKS.md, section 7).
 //!
 //! ```
 //! use gradscope::ad::Scalar;
