@@ -71,6 +71,7 @@ fn overrides(cli: &Cli) -> Overrides {
             EngineArg::Finite => Engine::Finite,
         }),
         max_steps: cli.steps,
+        allow_large: cli.allow_large,
     }
 }
 

@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+/// Longest stretch of a source line shown under an error, in characters.
+const MAX_SHOWN: usize = 120;
+
 /// One problem in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.render())]
@@ -49,17 +52,28 @@ impl ScenarioError {
             }
             return out;
         }
+        // A very long line (a flow list on one line, a generated file) is shown as a window
+        // around the column, so one error cannot print megabytes.
+        let chars: Vec<char> = self.source_line.chars().collect();
+        let col = self.column.saturating_sub(1).min(chars.len());
+        let (from, to) = if chars.len() > MAX_SHOWN {
+            let from = col.saturating_sub(MAX_SHOWN / 2);
+            (from, (from + MAX_SHOWN).min(chars.len()))
+        } else {
+            (0, chars.len())
+        };
+        let lead = if from > 0 { "…" } else { "" };
+        let tail = if to < chars.len() { "…" } else { "" };
+        let shown: String = chars[from..to].iter().collect();
         // Mirror tabs in the caret's indent so it lines up however the terminal expands them.
-        let indent: String = self
-            .source_line
+        let indent: String = lead
             .chars()
-            .take(self.column.saturating_sub(1))
+            .chain(chars[from..col].iter().copied())
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        let carets = "^".repeat(self.width.max(1));
+        let carets = "^".repeat(self.width.max(1).min(to.saturating_sub(col).max(1)));
         out.push_str(&format!(
-            "\n{pad} |\n{number} | {}\n{pad} | {indent}{carets}",
-            self.source_line
+            "\n{pad} |\n{number} | {lead}{shown}{tail}\n{pad} | {indent}{carets}"
         ));
         if !label.is_empty() {
             out.push(' ');
@@ -128,6 +142,26 @@ mod tests {
                         12 |   - name: adma\n   |           ^^^^ expected one of: sgd, adam; \
                         did you mean 'adam'?";
         assert_eq!(e.to_string(), expected);
+    }
+
+    #[test]
+    fn long_lines_are_shown_as_a_window_around_the_column() {
+        let e = ScenarioError {
+            file: "deep.yaml".into(),
+            line: 1,
+            column: 500,
+            width: 1,
+            message: "too deep".into(),
+            expected: None,
+            suggestion: None,
+            source_line: format!("a: {}", "[".repeat(100_000)),
+        };
+        let text = e.to_string();
+        assert!(text.len() < 400, "{} bytes", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[3], format!("1 | …{}…", "[".repeat(120)));
+        // The caret sits under the 500th character: 60 characters into the window.
+        assert_eq!(lines[4], format!("  | {}^", " ".repeat(61)));
     }
 
     #[test]
