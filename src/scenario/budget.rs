@@ -578,7 +578,7 @@ pub fn check(
                     o.label, cost.ops, limits.work, cost.why
                 ),
                 format!(
-                    "{}, or --allow-large (the limit keeps one step to a minute or so)",
+                    "{}, or --allow-large (the limit keeps one step to a few minutes)",
                     remedy(&cost.ops_path)
                 ),
             ));
