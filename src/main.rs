@@ -204,7 +204,8 @@ fn run_headless(cli: &Cli) -> ExitCode {
 /// and the run takes long enough to need one.
 fn run_with_progress(b: &mut Built, progress: bool) {
     let started = Instant::now();
-    let total: u64 = b.session.runs().len() as u64 * b.session.stop_config().max_steps.max(1);
+    let total: u64 =
+        (b.session.runs().len() as u64).saturating_mul(b.session.stop_config().max_steps.max(1));
     let mut drawn = false;
     while !b.session.is_finished() {
         b.session.step_for(Duration::from_millis(100));

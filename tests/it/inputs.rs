@@ -267,3 +267,23 @@ fn three_class_labels_beyond_the_model_name_the_valid_ones() {
         ],
     );
 }
+
+/// `max_steps` at the top of its range is a valid request: the runs stop on another condition,
+/// and nothing that counts steps overflows on the way.
+#[test]
+fn the_largest_max_steps_runs_until_another_stop() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("long.yaml");
+    std::fs::write(
+        &path,
+        "objective: {expr: \"x^2\", start: [1]}\noptimizers:\n  - {name: gd, lr: 0.4}\n  - \
+         {name: sgd, lr: 0.4}\nstop: {max_steps: 18446744073709551615, loss_below: 1e-6}\n",
+    )
+    .expect("write scenario");
+    let out = gradscope(&["--headless", utf8(&path), "--format", "json", "--no-timing"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    for run in json["runs"].as_array().expect("runs") {
+        assert_eq!(run["status"], "converged", "{run}");
+    }
+}
