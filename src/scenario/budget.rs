@@ -255,6 +255,12 @@ fn model_shape(m: &ModelObjective, data: Option<DataSize>) -> Shape {
     let data_path = match m.data {
         DataSpec::Csv(_) => "objective.data.path",
         DataSpec::Inline(_) => "objective.data.rows",
+        // Past a few features the values outweigh the per-example cost: `features` asks more.
+        DataSpec::Blobs(_) | DataSpec::Linear(_)
+            if DATA_BYTES_PER_VALUE * f > DATA_BYTES_PER_EXAMPLE =>
+        {
+            "objective.data.features"
+        }
         _ => "objective.data.n",
     };
     let params_path = match &m.model {
@@ -344,8 +350,13 @@ fn run_cost(
     let (grad_path, grad_why) = match engine_why {
         Some(why) if engine_in_file => ("engine".to_string(), why),
         Some(why) => (name_path.clone(), why),
+        // The batch or the model, whichever is the larger factor of an evaluation.
         None => (
-            shape.batch_path.clone(),
+            if shape.batch >= shape.cost {
+                shape.batch_path.clone()
+            } else {
+                shape.params_path.clone()
+            },
             format!("a gradient {over} costs about {grad:.1e} operations"),
         ),
     };
@@ -605,8 +616,8 @@ pub fn check(
             root,
             &largest.path,
             format!(
-                "this scenario needs about {} of memory, over the limit of {}; the largest part \
-                 is {} ({})",
+                "not enough memory: this scenario needs about {}, over the limit of {}; the \
+                 largest part is {} ({})",
                 human(total),
                 bytes(limits.memory),
                 largest.what,
@@ -699,7 +710,7 @@ mod tests {
                    optimizers: [adam]\n";
         let d = estimate(src, &l);
         assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.contains("of memory"), "{d:?}");
+        assert!(d[0].message.starts_with("not enough memory"), "{d:?}");
         assert_eq!(d[0].span.start.line, 2);
     }
 

@@ -178,12 +178,12 @@ fn allow_large_lifts_the_limit_to_the_machine_but_not_beyond() {
     let fixture = "tests/scenarios/invalid/43_resource_wide_mlp.yaml";
     let out = gradscope(&["--headless", fixture]);
     refused(&out, &["the limit is half of", "--allow-large raises it"]);
-    // 73 TiB fits no machine: with the flag the limit is all of it, and still too small.
+    // 7 PiB fits no machine: with the flag the limit is all of it, and still too small.
     let out = gradscope(&["--headless", fixture, "--allow-large"]);
     refused(
         &out,
         &[
-            "needs about 73.4 TiB of memory",
+            "not enough memory: this scenario needs about 7.2 PiB",
             "the limit is this machine's memory",
         ],
     );
