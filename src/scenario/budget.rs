@@ -26,6 +26,10 @@ use crate::session::history::DEFAULT_CAPACITY;
 /// freeze the TUI for longer than anyone waits.
 pub const WORK_PER_STEP: f64 = 1e11;
 
+/// Most runs one scenario may race, with or without `--allow-large`: far more than any screen
+/// or report can show, and setting up a session takes time that grows faster than their count.
+pub const MAX_RUNS: usize = 10_000;
+
 /// No estimate above this is ever attempted, with or without `--allow-large`: 128 TiB is the
 /// user address space of x86-64 Linux, and sizes this large come from typos, not datasets.
 pub const ADDRESSABLE: u64 = 1 << 47;
@@ -571,6 +575,18 @@ pub fn check(
     let engine_in_file = root.get("engine").is_some();
     let mut state_vectors = 0.0;
     let mut errors = Vec::new();
+    if s.optimizers.len() > MAX_RUNS {
+        errors.push(diag(
+            root,
+            "optimizers",
+            format!(
+                "{} runs are more than one scenario may race ({MAX_RUNS})",
+                s.optimizers.len()
+            ),
+            format!("at most {MAX_RUNS} optimizers"),
+        ));
+        return errors;
+    }
     for (i, o) in s.optimizers.iter().enumerate() {
         let fp = catalog
             .and_then(|c| c.footprint(&o.name, &o.hyper))
@@ -699,6 +715,31 @@ mod tests {
             d[1].message
                 .contains("recording an evaluation of 5000000000"),
             "{d:?}"
+        );
+    }
+
+    #[test]
+    fn runs_are_counted() {
+        let l = Limits::new(Some(16 * GIB), true);
+        let many = |n: usize| {
+            format!(
+                "objective: {{expr: \"x^2\", start: [1]}}\noptimizers: [{}]\n",
+                vec!["sgd"; n].join(", ")
+            )
+        };
+        assert!(estimate(&many(MAX_RUNS), &l).is_empty());
+        let d = estimate(&many(MAX_RUNS + 1), &l);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            d[0].message,
+            "10001 runs are more than one scenario may race (10000)"
+        );
+        assert_eq!(
+            d[0].span.start,
+            Pos {
+                line: 2,
+                column: 13
+            }
         );
     }
 

@@ -15,6 +15,7 @@ use super::decode::{Diag, held_out};
 use super::error::{ScenarioError, ScenarioErrors};
 use super::load::Overrides;
 use super::schema::{self, Activations, DataSpec, InitSpec, Scenario};
+use super::suggest::short_list;
 use super::tree::{self, Span};
 use crate::data::csv::Labels;
 use crate::data::{self, Batcher, Dataset, Task, generate};
@@ -185,6 +186,7 @@ impl<'a> Locator<'a> {
     /// A located problem found by a check that walks the tree itself.
     fn diag(&self, d: Diag) -> ScenarioError {
         let span = d.span;
+        let (source_line, source_from) = self.excerpt(span);
         ScenarioError {
             file: self.file.to_string(),
             line: span.start.line,
@@ -193,17 +195,14 @@ impl<'a> Locator<'a> {
             message: d.message,
             expected: d.expected,
             suggestion: d.suggestion,
-            source_line: self.source_line(span.start.line),
+            source_line,
+            source_from,
         }
     }
 
-    fn source_line(&self, line: usize) -> String {
-        self.source
-            .lines()
-            .nth(line.saturating_sub(1))
-            .unwrap_or("")
-            .trim_end_matches('\r')
-            .to_string()
+    fn excerpt(&self, span: Span) -> (String, usize) {
+        let line = self.source.lines().nth(span.start.line.saturating_sub(1));
+        ScenarioError::excerpt(line.unwrap_or(""), span.start.column)
     }
 
     /// An error at the value of `path` (e.g. `objective.data`), or at the top of the file.
@@ -216,6 +215,7 @@ impl<'a> Locator<'a> {
         let span = tree::parse_path(path)
             .and_then(|segs| self.root.as_ref()?.find(&segs).map(|(_, node)| node.span))
             .unwrap_or(Span::TOP);
+        let (source_line, source_from) = self.excerpt(span);
         ScenarioError {
             file: self.file.to_string(),
             line: span.start.line,
@@ -224,7 +224,8 @@ impl<'a> Locator<'a> {
             message: message.into(),
             expected: expected.map(str::to_string),
             suggestion: None,
-            source_line: self.source_line(span.start.line),
+            source_line,
+            source_from,
         }
     }
 }
@@ -447,7 +448,10 @@ fn build_objective(
                 .ok_or_else(|| {
                     at.error(
                         "objective.start",
-                        format!("start must give a value for each of {}", vars.join(", ")),
+                        format!(
+                            "start must give a value for each of {}",
+                            short_list(vars.iter().map(String::as_str))
+                        ),
                         None,
                     )
                 })?;
@@ -460,7 +464,7 @@ fn build_objective(
                                 "objective.minimum",
                                 format!(
                                     "minimum must give a value for each of {}",
-                                    vars.join(", ")
+                                    short_list(vars.iter().map(String::as_str))
                                 ),
                                 None,
                             )

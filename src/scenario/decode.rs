@@ -15,7 +15,7 @@ use super::schema::{
     MultiStepLr, Objective, OneCycleLr, OptimizerSpec, PerVar, Plane, PlateauLr, RawClip, Scenario,
     Schedule, StepLr, StopSpec, Task, ViewSpec, WarmupLr,
 };
-use super::suggest::{nearest, one_of};
+use super::suggest::{nearest, one_of, short_list};
 use super::tree::{Node, NodeKind, Resolved, Span, resolve};
 use crate::ad::{Engine, dual::MAX_CHUNK};
 use crate::data::csv::MAX_DERIVED_CLASSES;
@@ -55,6 +55,10 @@ const OPTIMIZER_KEYS: &[&str] = &["name", "label", "schedule", "clip"];
 const ENGINES: &[&str] = &["forward", "reverse", "finite"];
 const TOP_EXPECTED: &str = "a mapping with `objective` and `optimizers`";
 
+/// Most problems recorded for one file (far more than are shown: see the loader's
+/// `MAX_REPORTED`).
+pub const MAX_DIAGS: usize = 1000;
+
 struct Decoder<'c> {
     diags: Vec<Diag>,
     catalog: Option<&'c dyn Catalog>,
@@ -87,12 +91,13 @@ fn key_span(node: &Node, key: &str) -> Span {
 
 impl Decoder<'_> {
     fn err(&mut self, span: Span, message: impl Into<String>) {
-        self.diags.push(Diag {
-            span,
-            message: message.into(),
-            expected: None,
-            suggestion: None,
-        });
+        self.err_full(span, message, None, None);
+    }
+
+    /// Whether enough problems are known: a generated file can hold a million mistakes, and
+    /// only the first few are ever shown, so loops over entries stop here.
+    fn saturated(&self) -> bool {
+        self.diags.len() >= MAX_DIAGS
     }
 
     fn err_full(
@@ -102,6 +107,9 @@ impl Decoder<'_> {
         expected: Option<String>,
         suggestion: Option<String>,
     ) {
+        if self.saturated() {
+            return;
+        }
         self.diags.push(Diag {
             span,
             message: message.into(),
@@ -493,8 +501,9 @@ impl Decoder<'_> {
             match cat.expression_variables(&e.expr) {
                 Some(Ok(used)) => {
                     if let Some(declared) = &vars {
+                        let declared_set: HashSet<&String> = declared.iter().collect();
                         for u in &used {
-                            if !declared.contains(u) {
+                            if !declared_set.contains(u) {
                                 self.err_full(
                                     en.span,
                                     format!("the expression uses '{u}', which is not in `vars`"),
@@ -558,11 +567,13 @@ impl Decoder<'_> {
                 }
             }
         }
-        if let (Some(PerVar::Named(b)), Some(bn)) = (&e.bounds, node.get("bounds")) {
-            for (name, pair) in b {
+        if let (Some(PerVar::Named(b)), Some(NodeKind::Map(entries))) =
+            (&e.bounds, node.get("bounds").map(|n| &n.kind))
+        {
+            for ((_, pair), (_, value)) in b.iter().zip(entries) {
                 if !increasing(pair[0], pair[1]) {
                     self.err(
-                        value_span(bn, name),
+                        value.span,
                         format!(
                             "bounds [{}, {}] are empty: low must be below high",
                             pair[0], pair[1]
@@ -581,7 +592,7 @@ impl Decoder<'_> {
         len: Option<usize>,
         names: Names,
     ) {
-        let var_list = vars.join(", ");
+        let var_list = short_list(vars.iter().map(String::as_str));
         match &n.kind {
             NodeKind::Seq(_) => {
                 if let Some(len) = len {
@@ -596,15 +607,18 @@ impl Decoder<'_> {
                 }
             }
             NodeKind::Map(entries) => {
+                // Sets, not scans: a generated scenario may name a great many variables.
+                let given: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+                let known: HashSet<&str> = vars.iter().map(String::as_str).collect();
                 let missing: Vec<&str> = vars
                     .iter()
-                    .filter(|v| n.get(v).is_none())
                     .map(String::as_str)
+                    .filter(|v| !given.contains(v))
                     .collect();
                 let stray: Vec<(&Node, &str)> = entries
                     .iter()
                     .map(|(k, _)| (k, k.as_str().unwrap_or("")))
-                    .filter(|(_, name)| !vars.iter().any(|v| v == name))
+                    .filter(|(_, name)| !known.contains(name))
                     .collect();
                 // A name that is not a variable is most likely the mistake (a typo for the one
                 // missing): point at it and mention what is missing, rather than at the mapping.
@@ -621,6 +635,9 @@ impl Decoder<'_> {
                         more => format!("; {} have no value", quoted(more)),
                     };
                     for (k, name) in stray {
+                        if self.saturated() {
+                            break;
+                        }
                         self.err_full(
                             k.span,
                             format!(
@@ -1185,13 +1202,19 @@ impl Decoder<'_> {
             }
         };
         let (param_items, input_items) = (items("params"), items("inputs"));
+        let mut first_input: HashMap<&str, usize> = HashMap::new();
         for (key, names, nodes) in [
             ("params", &c.params, &param_items),
             ("inputs", &c.inputs, &input_items),
         ] {
+            let mut first: HashMap<&str, usize> = HashMap::with_capacity(names.len());
             for (i, (name, node)) in names.iter().zip(nodes.iter()).enumerate() {
-                if let Some(first) = names[..i].iter().position(|n| n == name) {
-                    let at = nodes[first].span.start;
+                let earlier = *first.entry(name.as_str()).or_insert(i);
+                if key == "inputs" {
+                    first_input.entry(name.as_str()).or_insert(i);
+                }
+                if earlier != i {
+                    let at = nodes[earlier].span.start;
                     self.err_full(
                         node.span,
                         format!(
@@ -1205,7 +1228,7 @@ impl Decoder<'_> {
             }
         }
         for (name, node) in c.params.iter().zip(&param_items) {
-            if let Some(i) = c.inputs.iter().position(|n| n == name) {
+            if let Some(&i) = first_input.get(name.as_str()) {
                 let at = input_items.get(i).map_or(node.span.start, |n| n.span.start);
                 self.err_full(
                     node.span,
@@ -1301,7 +1324,7 @@ impl Decoder<'_> {
         let mut specs: Vec<Option<OptimizerSpec>> =
             items.iter().map(|i| self.optimizer(i)).collect();
         // Explicit labels first, so an automatic one never takes a name the user chose.
-        let mut taken: Vec<(String, usize)> = Vec::new();
+        let mut taken: HashMap<String, usize> = HashMap::new();
         for (item, spec) in items.iter().zip(&specs) {
             let Some(label_node) = item.get("label") else {
                 continue;
@@ -1309,7 +1332,7 @@ impl Decoder<'_> {
             let Some(label) = spec.as_ref().map(|s| s.label.clone()) else {
                 continue;
             };
-            if let Some((_, line)) = taken.iter().find(|(l, _)| *l == label) {
+            if let Some(line) = taken.get(&label) {
                 self.err_full(
                     label_node.span,
                     format!("duplicate label '{label}' (first used on line {line})"),
@@ -1317,10 +1340,10 @@ impl Decoder<'_> {
                     None,
                 );
             } else {
-                taken.push((label, label_node.span.start.line));
+                taken.insert(label, label_node.span.start.line);
             }
         }
-        let mut used: HashSet<String> = taken.into_iter().map(|(l, _)| l).collect();
+        let mut used: HashSet<String> = taken.into_keys().collect();
         let mut next: HashMap<String, usize> = HashMap::new();
         for (item, spec) in items.iter().zip(specs.iter_mut()) {
             let Some(spec) = spec else { continue };
@@ -1684,8 +1707,9 @@ impl Decoder<'_> {
         if let (Some(show), Some(NodeKind::Seq(items))) =
             (&v.show, node.get("show").map(|n| &n.kind))
         {
+            let known: HashSet<&String> = labels.iter().collect();
             for (label, item) in show.iter().zip(items) {
-                if !labels.contains(label) {
+                if !known.contains(label) {
                     self.unknown_label(item.span, label, labels);
                 }
             }
@@ -1694,6 +1718,9 @@ impl Decoder<'_> {
     }
 
     fn unknown_label(&mut self, span: Span, label: &str, labels: &[String]) {
+        if self.saturated() {
+            return;
+        }
         self.err_full(
             span,
             format!("no run is labelled '{label}'"),
@@ -1717,11 +1744,12 @@ impl Decoder<'_> {
             );
             return None;
         };
+        let known: HashSet<&String> = labels.iter().collect();
         let mut out = Vec::new();
         let mut ok = true;
         for (k, v) in entries {
             let label = k.as_str().unwrap_or("").to_string();
-            if !labels.is_empty() && !labels.contains(&label) {
+            if !labels.is_empty() && !known.contains(&label) {
                 self.unknown_label(k.span, &label, labels);
                 ok = false;
             }
@@ -1768,9 +1796,13 @@ enum Names {
     UsedByExpression,
 }
 
-/// `'a', 'b' and 'c'`.
+/// `'a', 'b' and 'c'`, or the first few and how many more.
 fn quoted(names: &[&str]) -> String {
-    let q: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    let shown = names.len().min(8);
+    let q: Vec<String> = names[..shown].iter().map(|n| format!("'{n}'")).collect();
+    if names.len() > shown {
+        return format!("{}, ... ({} more)", q.join(", "), names.len() - shown);
+    }
     match q.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => q.join(""),

@@ -601,6 +601,54 @@ fn huge_files_load() {
     assert_eq!(s.optimizers[4999].label, "sgd-5000");
 }
 
+#[test]
+fn a_storm_of_errors_is_cut_to_the_first_fifty() {
+    let mut src = String::from("objective: {expr: \"x^2\", start: [1]}\noptimizers: [adam]\n");
+    for i in 0..500 {
+        src.push_str(&format!("extra{i}: 1\n"));
+    }
+    let e = load_str_with(&src, "storm.yaml", &FakeCatalog).unwrap_err();
+    assert_eq!(e.len(), 50);
+    assert!(
+        e.errors()[49]
+            .message
+            .ends_with("(and 450 more error(s) after this one, not shown)"),
+        "{}",
+        e.errors()[49].message
+    );
+    // Past a thousand, recording stops: the count is a lower bound and says so.
+    for i in 500..5000 {
+        src.push_str(&format!("extra{i}: 1\n"));
+    }
+    let e = load_str_with(&src, "storm.yaml", &FakeCatalog).unwrap_err();
+    assert!(
+        e.errors()[49]
+            .message
+            .ends_with("(and at least 950 more error(s) after this one, not shown)"),
+        "{}",
+        e.errors()[49].message
+    );
+}
+
+/// Checks that compared every key with every other took minutes on files like this one (a
+/// few MB); they must stay linear.
+#[test]
+fn mappings_of_a_hundred_thousand_keys_are_checked_in_linear_time() {
+    let mut src = String::from("objective:\n  expr: \"x0\"\n  start: {");
+    for i in 0..100_000 {
+        src.push_str(&format!("x{i}: 1, "));
+    }
+    src.push_str("x7: 2}\noptimizers: [adam]\n");
+    let e = load_str(&src, "many.yaml").unwrap_err();
+    assert_eq!(e.len(), 1, "{e}");
+    assert!(
+        e.errors()[0]
+            .message
+            .starts_with("duplicate key 'x7' (first given on line 3)"),
+        "{e}"
+    );
+}
+
 fn valid(file: &str) -> Scenario {
     match load("valid", file) {
         Ok(s) => s,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::budget::{self, Limits};
 use super::catalog::Catalog;
-use super::decode::{Diag, decode};
+use super::decode::{Diag, MAX_DIAGS, decode};
 use super::error::{ScenarioError, ScenarioErrors};
 use super::schema::{DataSpec, InitSpec, Objective, Scenario};
 use super::tree::{self, Pos, Span};
@@ -46,6 +46,9 @@ impl Overrides {
     }
 }
 
+/// Most errors reported for one file.
+pub const MAX_REPORTED: usize = 50;
+
 const EMPTY: &str = "the file is empty; expected a mapping with `objective` and `optimizers`";
 
 /// Builds located errors for one source text.
@@ -57,28 +60,43 @@ struct Reporter<'a> {
 impl Reporter<'_> {
     fn error(&self, diag: Diag) -> ScenarioError {
         let line = diag.span.start.line.max(1);
-        let source_line = self
-            .source
-            .lines()
-            .nth(line - 1)
-            .unwrap_or("")
-            .trim_end_matches('\r')
-            .to_string();
+        let column = diag.span.start.column.max(1);
+        let (source_line, source_from) =
+            ScenarioError::excerpt(self.source.lines().nth(line - 1).unwrap_or(""), column);
         ScenarioError {
             file: self.file.to_string(),
             line,
-            column: diag.span.start.column.max(1),
+            column,
             width: diag.span.width(),
             message: diag.message,
             expected: diag.expected,
             suggestion: diag.suggestion,
             source_line,
+            source_from,
         }
     }
 
+    /// The errors in source order, at most [`MAX_REPORTED`] of them: a generated file can have
+    /// a million, and the last one shown says how many more there are.
     fn errors(&self, mut diags: Vec<Diag>) -> ScenarioErrors {
         diags.sort_by_key(|d| (d.span.start, d.message.clone()));
         diags.dedup();
+        let omitted = diags.len().saturating_sub(MAX_REPORTED);
+        if omitted > 0 {
+            // The decoder stops recording at `MAX_DIAGS`: past it the count is a lower bound.
+            let at_least = if diags.len() >= MAX_DIAGS {
+                "at least "
+            } else {
+                ""
+            };
+            diags.truncate(MAX_REPORTED);
+            if let Some(last) = diags.last_mut() {
+                last.message = format!(
+                    "{} (and {at_least}{omitted} more error(s) after this one, not shown)",
+                    last.message
+                );
+            }
+        }
         ScenarioErrors(diags.into_iter().map(|d| self.error(d)).collect())
     }
 }
@@ -107,6 +125,7 @@ fn single(file: &str, diag_: Diag) -> ScenarioErrors {
         expected: diag_.expected,
         suggestion: diag_.suggestion,
         source_line: String::new(),
+        source_from: 1,
     }])
 }
 
@@ -216,7 +235,7 @@ fn load_source(
     let default_name = Path::new(file)
         .file_stem()
         .map_or_else(|| file.to_string(), |s| s.to_string_lossy().into_owned());
-    let mut diags: Vec<Diag> = dups.into_iter().map(tree_diag).collect();
+    let mut diags: Vec<Diag> = dups.into_iter().take(MAX_DIAGS).map(tree_diag).collect();
     match decode(&root, &default_name, catalog) {
         Ok(mut s) if diags.is_empty() => {
             overrides.apply(&mut s);

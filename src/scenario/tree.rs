@@ -645,10 +645,13 @@ pub fn build(source: &str) -> Result<(Option<Node>, Vec<TreeError>), TreeError> 
     Ok((root, dups))
 }
 
+/// Reports every key given twice in one mapping, in time linear in its size (a generated file
+/// may hold a mapping of a million keys).
 fn check_duplicates(entries: &[(Node, Node)], out: &mut Vec<TreeError>) {
-    for (i, (key, _)) in entries.iter().enumerate() {
+    let mut seen: HashMap<&str, &Node> = HashMap::with_capacity(entries.len());
+    for (key, _) in entries {
         let Some(name) = key.as_str() else { continue };
-        if let Some((first, _)) = entries[..i].iter().find(|(k, _)| k.as_str() == Some(name)) {
+        if let Some(first) = seen.get(name).copied() {
             out.push(TreeError {
                 span: key.span,
                 message: format!(
@@ -657,6 +660,8 @@ fn check_duplicates(entries: &[(Node, Node)], out: &mut Vec<TreeError>) {
                 ),
                 expected: Some("each key once per mapping".into()),
             });
+        } else {
+            seen.insert(name, key);
         }
     }
 }
