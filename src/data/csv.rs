@@ -71,7 +71,7 @@ pub enum CsvError {
     NoRows { file: String, line: usize },
     #[error("{file}:{line}: unknown column '{name}'{}; the columns are: {}",
         suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default(),
-        columns.join(", "))]
+        some_columns(columns))]
     UnknownColumn {
         file: String,
         line: usize,
@@ -153,6 +153,15 @@ pub enum CsvError {
         k: usize,
         seen: Vec<String>,
     },
+}
+
+/// The columns for a message: all of them, or the first 24 and how many more.
+fn some_columns(columns: &[String]) -> String {
+    let shown: Vec<&str> = columns.iter().take(24).map(String::as_str).collect();
+    match columns.len().saturating_sub(shown.len()) {
+        0 => shown.join(", "),
+        more => format!("{}, ... ({more} more)", shown.join(", ")),
+    }
 }
 
 impl From<ReadError> for CsvError {
@@ -318,10 +327,16 @@ pub fn parse_csv(
         .map(|f| f.text)
         .collect();
 
+    // The first column of each name, found through a map: files can have many columns.
+    let mut by_name: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(header.len());
+    for (i, h) in header.iter().enumerate() {
+        by_name.entry(h.as_str()).or_insert(i);
+    }
     let lookup = |name: &str| -> Result<usize, CsvError> {
-        header
-            .iter()
-            .position(|h| h == name)
+        by_name
+            .get(name)
+            .copied()
             .ok_or_else(|| CsvError::UnknownColumn {
                 file: file.to_owned(),
                 line: header_line,
@@ -710,6 +725,17 @@ mod tests {
         assert_eq!(d.class_counts(), Some(vec![50, 50, 50]));
         assert_eq!(d.targets[0], 0.0, "Iris-setosa sorts first");
         assert_eq!(d.targets[149], 2.0, "Iris-virginica sorts last");
+    }
+
+    #[test]
+    fn a_wide_file_lists_some_of_its_columns() {
+        let header: Vec<String> = (0..1000).map(|i| format!("c{i}")).collect();
+        let text = format!("{}\n{}\n", header.join(","), vec!["1"; 1000].join(","));
+        let err = parse_csv(&text, "wide", &["c1", "cc"], &["c0"], Task::Regression).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.ends_with("c22, c23, ... (976 more)"), "{msg}");
+        let d = parse_csv(&text, "wide", &["c999", "c1"], &["c0"], Task::Regression).unwrap();
+        assert_eq!(d.feature_names, ["c999", "c1"]);
     }
 
     #[test]
