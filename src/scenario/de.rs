@@ -412,10 +412,16 @@ impl<'de> de::MapAccess<'de> for MapDe<'de> {
                     span: Some(key.span),
                     ..e
                 }
-            } else if e.kind == DeKind::Integer && own {
+            } else if e.kind == DeKind::Integer && !e.message.starts_with('\'') {
+                // The number itself, or one in a list under this key (`layers: [2, 1e30]`).
                 let name = key.as_str().unwrap_or("the value");
+                let message = if own {
+                    format!("'{name}' is {}", e.message)
+                } else {
+                    format!("a value of '{name}' is {}", e.message)
+                };
                 DeError {
-                    message: format!("'{name}' is {}", e.message),
+                    message,
                     ..e.at(value.span)
                 }
             } else {
@@ -476,6 +482,33 @@ mod tests {
 
         let e = parse("inner: {lr: 1, name: a, steps: -3}\npair: [1, 2]\n").unwrap_err();
         assert!(e.message.contains("-3"), "{}", e.message);
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Widths {
+        layers: Vec<usize>,
+    }
+
+    fn widths(src: &str) -> Result<Widths, DeError> {
+        let (root, _) = build(src).unwrap();
+        from_node(Box::leak(Box::new(root.unwrap())), &[])
+    }
+
+    #[test]
+    fn a_number_out_of_range_in_a_list_names_the_list() {
+        assert_eq!(
+            widths("layers: [2, 3e1, 1.0]\n").unwrap().layers,
+            [2, 30, 1]
+        );
+        let e = widths("layers: [2, 1e30, 1]\n").unwrap_err();
+        assert_eq!(e.message, "a value of 'layers' is out of range: 1e30");
+        assert_eq!(
+            e.span.unwrap().start,
+            Pos {
+                line: 1,
+                column: 13
+            }
+        );
     }
 
     #[test]
