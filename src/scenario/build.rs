@@ -215,18 +215,12 @@ impl<'a> Locator<'a> {
         let span = tree::parse_path(path)
             .and_then(|segs| self.root.as_ref()?.find(&segs).map(|(_, node)| node.span))
             .unwrap_or(Span::TOP);
-        let (source_line, source_from) = self.excerpt(span);
-        ScenarioError {
-            file: self.file.to_string(),
-            line: span.start.line,
-            column: span.start.column,
-            width: span.width(),
+        self.diag(Diag {
+            span,
             message: message.into(),
             expected: expected.map(str::to_string),
             suggestion: None,
-            source_line,
-            source_from,
-        }
+        })
     }
 }
 

@@ -317,6 +317,26 @@ fn swallows_keys(source: &str, span: Span) -> bool {
         .any(looks_like_key)
 }
 
+/// Inside a quoted scalar, whether `c` closes it; an escape (`\x` in double quotes, `''` in
+/// single ones) is skipped by taking its second character from `rest`.
+fn closes_quote<I: Iterator<Item = (usize, char)>>(
+    c: char,
+    quote: char,
+    rest: &mut std::iter::Peekable<I>,
+) -> bool {
+    match c {
+        '\\' if quote == '"' => {
+            rest.next();
+            false
+        }
+        '\'' if quote == '\'' && rest.peek().is_some_and(|&(_, n)| n == '\'') => {
+            rest.next();
+            false
+        }
+        _ => c == quote,
+    }
+}
+
 /// Flow nesting (`[`, `{`) deeper than [`MAX_DEPTH`], found by scanning the text itself: the
 /// parsers look ahead for a possible `key:` after every opening bracket, so they reach a deep
 /// flow only after scanning it whole, in time quadratic in its depth. Brackets inside quotes,
@@ -345,18 +365,9 @@ fn flow_depth(source: &str) -> Result<(), TreeError> {
             let after_blank = before.is_none_or(char::is_whitespace);
             before = Some(c);
             if let Some(q) = quote {
-                match c {
-                    '\\' if q == '"' => {
-                        chars.next();
-                    }
-                    '\'' if q == '\'' && chars.peek().is_some_and(|&(_, n)| n == '\'') => {
-                        chars.next();
-                    }
-                    _ if c == q => {
-                        quote = None;
-                        prev = Some(c);
-                    }
-                    _ => {}
+                if closes_quote(c, q, &mut chars) {
+                    quote = None;
+                    prev = Some(c);
                 }
                 continue;
             }
@@ -486,18 +497,9 @@ fn unclosed_quote(source: &str, open: Pos) -> Option<TreeError> {
         let offset = if line == open.line { open.column } else { 0 };
         let mut it = text.chars().enumerate().peekable();
         while let Some((k, c)) = it.next() {
-            match c {
-                '\\' if quote == '"' => {
-                    it.next();
-                }
-                '\'' if quote == '\'' && it.peek().is_some_and(|&(_, n)| n == '\'') => {
-                    it.next();
-                }
-                _ if c == quote => {
-                    close = Some((line, offset + k + 1));
-                    break 'lines;
-                }
-                _ => {}
+            if closes_quote(c, quote, &mut it) {
+                close = Some((line, offset + k + 1));
+                break 'lines;
             }
         }
     }
