@@ -45,6 +45,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<PathBuf>,
 
+    /// Lift the resource limits: scenarios may use all of the machine's memory (not half),
+    /// steps may take any time, and larger files are read (see docs/scenarios.md, "Limits").
+    #[arg(long)]
+    pub allow_large: bool,
+
     /// Leave timings out of the report so identical runs give identical bytes.
     #[arg(long)]
     pub no_timing: bool,

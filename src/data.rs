@@ -1,6 +1,7 @@
 //! Datasets: the [`Dataset`] table models are fitted to, how one is made (synthetic
 //! [`generate`]ors, [`csv`] files, inline rows), and how it is prepared for training
-//! ([`split`]: seeded train/test split and standardisation; [`batch`]: seeded minibatches).
+//! ([`split`]: seeded train/test split and standardisation; [`batch`]: seeded minibatches), and
+//! how an input file is [`read`] without trusting its size or type.
 //!
 //! Every random choice draws from `rand_chacha::ChaCha8Rng::seed_from_u64(seed)`, which is
 //! documented as portable, so the same seed gives the same data on every machine.
@@ -8,11 +9,12 @@
 pub mod batch;
 pub mod csv;
 pub mod generate;
+pub mod read;
 pub mod split;
 
 pub use batch::{Batch, Batcher};
 pub use generate::Generator;
-pub use split::{Prepared, Standardizer, prepare, train_test_split};
+pub use split::{Prepared, Standardizer, prepare, split_sizes, train_test_split};
 
 use std::fmt;
 
@@ -66,8 +68,23 @@ impl fmt::Display for Task {
         match self {
             Task::Regression => write!(f, "regression"),
             Task::Binary => write!(f, "binary classification (labels 0 or 1)"),
-            Task::Multiclass(k) => write!(f, "{k}-class classification (labels 0..{k})"),
+            Task::Multiclass(k) => write!(f, "{k}-class classification ({})", class_labels(*k)),
         }
+    }
+}
+
+/// The valid labels of `k` classes, spelt out so no bound is ambiguous: `labels 0, 1 or 2`,
+/// `labels 0 to 9`.
+#[must_use]
+pub fn class_labels(k: usize) -> String {
+    match k {
+        0 => "no labels".to_owned(),
+        1 => "label 0".to_owned(),
+        2..=5 => {
+            let first: Vec<String> = (0..k - 1).map(|i| i.to_string()).collect();
+            format!("labels {} or {}", first.join(", "), k - 1)
+        }
+        _ => format!("labels 0 to {}", k - 1),
     }
 }
 
@@ -287,7 +304,24 @@ mod tests {
             "row 1: target '2' is not valid for binary classification (labels 0 or 1)"
         );
         assert!(Dataset::from_rows(&[vec![1.0, 2.5]], 1, Task::Multiclass(3)).is_err());
+        let err = Dataset::from_rows(&[vec![1.0, 3.0]], 1, Task::Multiclass(3)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "row 1: target '3' is not valid for 3-class classification (labels 0, 1 or 2)"
+        );
         assert!(Dataset::from_rows(&[vec![1.0, 2.0]], 1, Task::Multiclass(3)).is_ok());
+    }
+
+    #[test]
+    fn class_labels_name_every_bound() {
+        assert_eq!(class_labels(2), "labels 0 or 1");
+        assert_eq!(class_labels(3), "labels 0, 1 or 2");
+        assert_eq!(class_labels(10), "labels 0 to 9");
+        assert_eq!(class_labels(1), "label 0");
+        assert_eq!(
+            Task::Multiclass(12).to_string(),
+            "12-class classification (labels 0 to 11)"
+        );
     }
 
     #[test]

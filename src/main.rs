@@ -118,6 +118,7 @@ fn overrides(cli: &Cli) -> Overrides {
             EngineArg::Finite => Engine::Finite,
         }),
         max_steps: cli.steps,
+        allow_large: cli.allow_large,
     }
 }
 
@@ -292,7 +293,8 @@ fn write_reports(
 /// and the run takes long enough to need one.
 fn run_with_progress(b: &mut Built, progress: bool) {
     let started = Instant::now();
-    let total: u64 = b.session.runs().len() as u64 * b.session.stop_config().max_steps.max(1);
+    let total: u64 =
+        (b.session.runs().len() as u64).saturating_mul(b.session.stop_config().max_steps.max(1));
     let name = printable(&b.session.name).into_owned();
     let mut drawn = false;
     while !b.session.is_finished() {

@@ -7,6 +7,7 @@
 //! on the offending token. The document is decoded section by section and entry by entry, so
 //! one file's errors are reported together.
 
+pub mod budget;
 pub mod build;
 pub mod catalog;
 pub mod de;
@@ -17,10 +18,14 @@ pub mod schema;
 pub mod suggest;
 pub mod tree;
 
-pub use build::{Built, Overrides, RegistryCatalog, load_and_build, load_str_and_build};
-pub use catalog::{Catalog, ExprIssue, HyperInfo, HyperKind, Range};
+pub use budget::Limits;
+pub use build::{Built, RegistryCatalog, load_and_build, load_str_and_build};
+pub use catalog::{Catalog, ExprIssue, Footprint, HyperInfo, HyperKind, Range, StepKind};
 pub use error::{ScenarioError, ScenarioErrors};
-pub use load::{load_bytes, load_file, load_file_with, load_str, load_str_with};
+pub use load::{
+    Overrides, load_bytes, load_file, load_file_for_run, load_file_with, load_str,
+    load_str_for_run, load_str_with,
+};
 pub use schema::*;
 
 #[cfg(test)]

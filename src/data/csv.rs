@@ -7,12 +7,53 @@
 //! ends and a UTF-8 byte-order mark are accepted. Every error names the file, the 1-based line
 //! and, where there is one, the 1-based column. Only [`split_fields`] knows the syntax, so
 //! swapping in the `csv` crate would replace that one function.
+//!
+//! A class-label column holds class indices (`0, 1, 2, ...`) or class names (`setosa`,
+//! `versicolor`, ...: the first data row decides which), and the number of classes is either
+//! fixed by the caller (the model's outputs) or taken from the data ([`Labels`]). Names are
+//! numbered in sorted order, so the numbering does not depend on the order of the rows.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
 use thiserror::Error;
 
-use super::{Dataset, Task};
+use super::read::{DATA_FILE_LIMIT, ReadError, read_text_limited};
+use super::{Dataset, Task, class_labels};
+
+/// What the target columns hold, and so how they are read and checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    /// Real values, in one or more columns.
+    Values,
+    /// Class labels in one column: `Some(k)` when the model fixes the number of classes,
+    /// `None` to take it from the data (the largest index plus one, or the number of names).
+    Classes(Option<usize>),
+}
+
+/// Most classes a file may imply when the model does not fix the count.
+pub const MAX_DERIVED_CLASSES: usize = 1 << 16;
+
+impl From<Task> for Labels {
+    fn from(task: Task) -> Labels {
+        match task {
+            Task::Regression => Labels::Values,
+            Task::Binary => Labels::Classes(Some(2)),
+            Task::Multiclass(k) => Labels::Classes(Some(k)),
+        }
+    }
+}
+
+impl fmt::Display for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Labels::Values => write!(f, "regression"),
+            Labels::Classes(Some(k)) => write!(f, "{}", Task::classes(*k)),
+            Labels::Classes(None) => write!(f, "classification"),
+        }
+    }
+}
 
 /// What went wrong reading a CSV file; every message starts with `file:line[:column]`.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -21,13 +62,16 @@ pub enum CsvError {
     NotFound { file: String },
     #[error("{file}: cannot read the file: {reason}")]
     Unreadable { file: String, reason: String },
+    /// Not a regular file, or too large: see [`ReadError`].
+    #[error("{0}")]
+    Refused(ReadError),
     #[error("{file}: the file is empty (expected a header row of column names)")]
     Empty { file: String },
     #[error("{file}:{line}: no data rows after the header")]
     NoRows { file: String, line: usize },
     #[error("{file}:{line}: unknown column '{name}'{}; the columns are: {}",
         suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default(),
-        columns.join(", "))]
+        some_columns(columns))]
     UnknownColumn {
         file: String,
         line: usize,
@@ -43,11 +87,11 @@ pub enum CsvError {
     },
     #[error("{file}:{line}: no feature columns (every column is a target)")]
     NoFeatures { file: String, line: usize },
-    #[error("{file}:{line}: expected {task} to have one target column, got {got}")]
+    #[error("{file}:{line}: expected {labels} to have one target column, got {got}")]
     TargetCount {
         file: String,
         line: usize,
-        task: Task,
+        labels: Labels,
         got: usize,
     },
     #[error("{file}:{line}: expected {expected} fields (as in the header), got {got}")]
@@ -87,29 +131,177 @@ pub enum CsvError {
         value: String,
         task: Task,
     },
+    #[error("{file}:{line}:{column}: target '{value}' in column '{name}' is not a class label \
+             (the first row's label is a number, so every label is a class index: a whole \
+             number from 0 to {})", MAX_DERIVED_CLASSES - 1)]
+    NotALabel {
+        file: String,
+        line: usize,
+        column: usize,
+        name: String,
+        value: String,
+    },
+    #[error("{file}:{line}:{column}: target '{value}' in column '{name}' is class name number \
+             {}, but there are {k} classes ({}); the names so far: {}", k + 1, class_labels(*k),
+             seen.join(", "))]
+    TooManyNames {
+        file: String,
+        line: usize,
+        column: usize,
+        name: String,
+        value: String,
+        k: usize,
+        seen: Vec<String>,
+    },
+}
+
+/// The columns for a message: all of them, or the first 24 and how many more.
+fn some_columns(columns: &[String]) -> String {
+    let shown: Vec<&str> = columns.iter().take(24).map(String::as_str).collect();
+    match columns.len().saturating_sub(shown.len()) {
+        0 => shown.join(", "),
+        more => format!("{}, ... ({more} more)", shown.join(", ")),
+    }
+}
+
+impl From<ReadError> for CsvError {
+    fn from(e: ReadError) -> CsvError {
+        match e {
+            ReadError::NotFound { file } => CsvError::NotFound { file },
+            ReadError::Unreadable { file, reason } => CsvError::Unreadable { file, reason },
+            other => CsvError::Refused(other),
+        }
+    }
 }
 
 /// Reads `path` into a dataset. `features` names the feature columns in the order wanted
 /// (empty: every column that is not a target, in file order); `targets` names the target
-/// columns (exactly one for classification).
+/// columns (exactly one for classification). Files larger than [`DATA_FILE_LIMIT`] and
+/// anything but a regular file are refused (see [`load_csv_limited`]).
 pub fn load_csv(
     path: &Path,
     features: &[&str],
     targets: &[&str],
-    task: Task,
+    labels: impl Into<Labels>,
+) -> Result<Dataset, CsvError> {
+    load_csv_limited(path, features, targets, labels, DATA_FILE_LIMIT, "")
+}
+
+/// [`load_csv`] reading at most `limit` bytes; `hint` ends the too-large message.
+pub fn load_csv_limited(
+    path: &Path,
+    features: &[&str],
+    targets: &[&str],
+    labels: impl Into<Labels>,
+    limit: u64,
+    hint: &str,
 ) -> Result<Dataset, CsvError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            CsvError::NotFound { file: file.clone() }
-        } else {
-            CsvError::Unreadable {
-                file: file.clone(),
-                reason: e.to_string(),
+    let text = read_text_limited(path, limit, hint)?;
+    parse_csv(&text, &file, features, targets, labels)
+}
+
+/// Class labels as they are read: indices checked as they come, or names numbered in order of
+/// appearance and renumbered in sorted order at the end.
+enum LabelReader {
+    /// Not decided: no row read yet.
+    Start,
+    /// Class indices; the largest so far.
+    Indices(usize),
+    /// Class names, with their number in order of appearance.
+    Names(BTreeMap<String, usize>),
+}
+
+impl LabelReader {
+    /// Reads one label. `fixed` is the class count the caller requires, if any.
+    fn read(
+        &mut self,
+        text: &str,
+        fixed: Option<usize>,
+        at: impl Fn() -> (String, usize, usize, String),
+    ) -> Result<f64, CsvError> {
+        if matches!(self, LabelReader::Start) {
+            *self = if text.parse::<f64>().is_ok() {
+                LabelReader::Indices(0)
+            } else {
+                LabelReader::Names(BTreeMap::new())
+            };
+        }
+        match self {
+            LabelReader::Indices(max) => {
+                let y = text.parse::<f64>().ok().filter(|y| y.is_finite());
+                let (file, line, column, name) = at();
+                if let Some(k) = fixed {
+                    let task = Task::classes(k);
+                    return match y {
+                        Some(y) if task.accepts(y) => {
+                            *max = (*max).max(y as usize);
+                            Ok(y)
+                        }
+                        _ => Err(CsvError::BadLabel {
+                            file,
+                            line,
+                            column,
+                            name,
+                            value: text.to_owned(),
+                            task,
+                        }),
+                    };
+                }
+                match y {
+                    Some(y) if Task::Multiclass(MAX_DERIVED_CLASSES).accepts(y) => {
+                        *max = (*max).max(y as usize);
+                        Ok(y)
+                    }
+                    _ => Err(CsvError::NotALabel {
+                        file,
+                        line,
+                        column,
+                        name,
+                        value: text.to_owned(),
+                    }),
+                }
+            }
+            LabelReader::Names(names) => {
+                let next = names.len();
+                let index = *names.entry(text.to_owned()).or_insert(next);
+                let limit = fixed.unwrap_or(MAX_DERIVED_CLASSES);
+                if index >= limit {
+                    let (file, line, column, name) = at();
+                    names.remove(text);
+                    let mut seen: Vec<String> = names.keys().cloned().collect();
+                    seen.truncate(12);
+                    return Err(CsvError::TooManyNames {
+                        file,
+                        line,
+                        column,
+                        name,
+                        value: text.to_owned(),
+                        k: limit,
+                        seen,
+                    });
+                }
+                Ok(index as f64)
+            }
+            LabelReader::Start => Ok(0.0),
+        }
+    }
+
+    /// The class count, and for names the renumbering from appearance order to sorted order.
+    fn finish(self, fixed: Option<usize>) -> (usize, Option<Vec<f64>>) {
+        match self {
+            LabelReader::Start => (fixed.unwrap_or(2), None),
+            LabelReader::Indices(max) => (fixed.unwrap_or(max + 1), None),
+            LabelReader::Names(names) => {
+                let mut rank = vec![0.0; names.len()];
+                // BTreeMap iterates in sorted order: the i-th name gets class i.
+                for (sorted, (_, &appeared)) in names.iter().enumerate() {
+                    rank[appeared] = sorted as f64;
+                }
+                (fixed.unwrap_or(names.len()), Some(rank))
             }
         }
-    })?;
-    parse_csv(&text, &file, features, targets, task)
+    }
 }
 
 /// [`load_csv`] on text already in memory; `file` is the name used in error messages.
@@ -118,8 +310,9 @@ pub fn parse_csv(
     file: &str,
     features: &[&str],
     targets: &[&str],
-    task: Task,
+    labels: impl Into<Labels>,
 ) -> Result<Dataset, CsvError> {
+    let labels = labels.into();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text
         .lines()
@@ -134,10 +327,16 @@ pub fn parse_csv(
         .map(|f| f.text)
         .collect();
 
+    // The first column of each name, found through a map: files can have many columns.
+    let mut by_name: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(header.len());
+    for (i, h) in header.iter().enumerate() {
+        by_name.entry(h.as_str()).or_insert(i);
+    }
     let lookup = |name: &str| -> Result<usize, CsvError> {
-        header
-            .iter()
-            .position(|h| h == name)
+        by_name
+            .get(name)
+            .copied()
             .ok_or_else(|| CsvError::UnknownColumn {
                 file: file.to_owned(),
                 line: header_line,
@@ -150,11 +349,16 @@ pub fn parse_csv(
         .iter()
         .map(|t| lookup(t))
         .collect::<Result<Vec<_>, _>>()?;
-    if task != Task::Regression && target_cols.len() != 1 || target_cols.is_empty() {
+    let fixed = match labels {
+        Labels::Values => None,
+        Labels::Classes(k) => k,
+    };
+    let classes = labels != Labels::Values;
+    if classes && target_cols.len() != 1 || target_cols.is_empty() {
         return Err(CsvError::TargetCount {
             file: file.to_owned(),
             line: header_line,
-            task,
+            labels,
             got: target_cols.len(),
         });
     }
@@ -189,10 +393,11 @@ pub fn parse_csv(
         n_features: feature_cols.len(),
         targets: Vec::new(),
         n_targets: target_cols.len(),
-        task,
+        task: Task::Regression,
         feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
         target_names: target_cols.iter().map(|&c| header[c].clone()).collect(),
     };
+    let mut reader = LabelReader::Start;
     for (line, row) in lines {
         let fields = split_fields(row, file, line)?;
         if fields.len() != header.len() {
@@ -229,17 +434,22 @@ pub fn parse_csv(
             data.features.push(value(c)?);
         }
         for &c in &target_cols {
-            let y = value(c)?;
-            if !task.accepts(y) {
-                return Err(CsvError::BadLabel {
-                    file: file.to_owned(),
-                    line,
-                    column: c + 1,
-                    name: header[c].clone(),
-                    value: fields[c].text.clone(),
-                    task,
-                });
-            }
+            let y = if classes {
+                let text = &fields[c].text;
+                if text.is_empty() {
+                    return Err(CsvError::Missing {
+                        file: file.to_owned(),
+                        line,
+                        column: c + 1,
+                        name: header[c].clone(),
+                    });
+                }
+                reader.read(text, fixed, || {
+                    (file.to_owned(), line, c + 1, header[c].clone())
+                })?
+            } else {
+                value(c)?
+            };
             data.targets.push(y);
         }
     }
@@ -248,6 +458,15 @@ pub fn parse_csv(
             file: file.to_owned(),
             line: header_line,
         });
+    }
+    if classes {
+        let (k, renumber) = reader.finish(fixed);
+        if let Some(rank) = renumber {
+            for y in &mut data.targets {
+                *y = rank[*y as usize];
+            }
+        }
+        data.task = Task::classes(k.max(2));
     }
     Ok(data)
 }
@@ -431,6 +650,106 @@ mod tests {
             load_err("header_only.csv", &[], &["y"], t),
             ":1: no data rows after the header"
         );
+    }
+
+    #[test]
+    fn class_names_are_numbered_in_sorted_order() {
+        let text = "a,species\n1,setosa\n2,virginica\n3,versicolor\n4,setosa\n";
+        let d = parse_csv(text, "mem", &[], &["species"], Labels::Classes(None)).unwrap();
+        assert_eq!(d.targets, vec![0.0, 2.0, 1.0, 0.0]);
+        assert_eq!(d.task, Task::Multiclass(3));
+        let yes_no = parse_csv("a,y\n1,yes\n2,no\n", "mem", &[], &["y"], Task::Binary).unwrap();
+        assert_eq!(
+            (yes_no.targets, yes_no.task),
+            (vec![1.0, 0.0], Task::Binary)
+        );
+        // The model fixes 2 classes: a third name is refused where it first appears.
+        let err = parse_csv(
+            "a,y\n1,cat\n2,dog\n3,cat\n4,eel\n",
+            "mem",
+            &[],
+            &["y"],
+            Labels::Classes(Some(2)),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mem:5:2: target 'eel' in column 'y' is class name number 3, but there are 2 \
+             classes (labels 0 or 1); the names so far: cat, dog"
+        );
+    }
+
+    #[test]
+    fn class_indices_give_the_count_unless_the_model_does() {
+        let text = "a,y\n1,0\n2,4\n3,2\n";
+        let d = parse_csv(text, "mem", &[], &["y"], Labels::Classes(None)).unwrap();
+        assert_eq!(d.task, Task::Multiclass(5));
+        assert_eq!(d.targets, vec![0.0, 4.0, 2.0]);
+        let err = parse_csv(text, "mem", &[], &["y"], Labels::Classes(Some(3))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mem:3:2: target '4' in column 'y' is not valid for 3-class classification \
+             (labels 0, 1 or 2)"
+        );
+        let err = parse_csv(
+            "a,y\n1,0\n2,1.5\n",
+            "mem",
+            &[],
+            &["y"],
+            Labels::Classes(None),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("mem:3:2: target '1.5' in column 'y' is not a class label"),
+            "{err}"
+        );
+        let err =
+            parse_csv("a,y\n1,0\n2,\n", "mem", &[], &["y"], Labels::Classes(None)).unwrap_err();
+        assert_eq!(err.to_string(), "mem:3:2: missing value in column 'y'");
+        // Only one class present: still at least two.
+        let one = parse_csv("a,y\n1,0\n", "mem", &[], &["y"], Labels::Classes(None)).unwrap();
+        assert_eq!(one.task, Task::Binary);
+    }
+
+    #[test]
+    fn the_iris_table_loads_with_its_species_names() {
+        let d = load_csv(
+            &fixture("iris.csv"),
+            &[],
+            &["species"],
+            Labels::Classes(Some(3)),
+        )
+        .unwrap();
+        assert_eq!((d.len(), d.n_features), (150, 4));
+        assert_eq!(d.class_counts(), Some(vec![50, 50, 50]));
+        assert_eq!(d.targets[0], 0.0, "Iris-setosa sorts first");
+        assert_eq!(d.targets[149], 2.0, "Iris-virginica sorts last");
+    }
+
+    #[test]
+    fn a_wide_file_lists_some_of_its_columns() {
+        let header: Vec<String> = (0..1000).map(|i| format!("c{i}")).collect();
+        let text = format!("{}\n{}\n", header.join(","), vec!["1"; 1000].join(","));
+        let err = parse_csv(&text, "wide", &["c1", "cc"], &["c0"], Task::Regression).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.ends_with("c22, c23, ... (976 more)"), "{msg}");
+        let d = parse_csv(&text, "wide", &["c999", "c1"], &["c0"], Task::Regression).unwrap();
+        assert_eq!(d.feature_names, ["c999", "c1"]);
+    }
+
+    #[test]
+    fn special_and_oversized_files_are_refused() {
+        if cfg!(unix) {
+            let err = load_csv(Path::new("/dev/zero"), &[], &["y"], Task::Binary).unwrap_err();
+            assert!(
+                matches!(err, CsvError::Refused(ReadError::NotRegular { .. })),
+                "{err}"
+            );
+        }
+        let err = load_csv_limited(&fixture("good.csv"), &[], &["label"], Task::Binary, 8, "!")
+            .unwrap_err();
+        assert!(err.to_string().ends_with("at most 8 B is read!"), "{err}");
     }
 
     #[test]

@@ -24,10 +24,17 @@ pub fn train_test_split(
     let n = data.len();
     let mut order: Vec<usize> = (0..n).collect();
     shuffle(&mut order, &mut ChaCha8Rng::seed_from_u64(seed));
-    // At least one training row whenever there is data, whatever the rounding.
-    let n_test = (((n as f64) * test_fraction).round() as usize).min(n.saturating_sub(1));
+    let (_, n_test) = split_sizes(n, test_fraction);
     let (test, train) = order.split_at(n_test);
     Ok((data.subset(train), data.subset(test)))
+}
+
+/// How many of `n` rows [`train_test_split`] puts in training and in test: the test share is
+/// `n * test_fraction` rounded, but at least one training row remains whenever there is data.
+#[must_use]
+pub fn split_sizes(n: usize, test_fraction: f64) -> (usize, usize) {
+    let n_test = (((n as f64) * test_fraction).round() as usize).min(n.saturating_sub(1));
+    (n - n_test, n_test)
 }
 
 /// Per-feature mean and standard deviation, used to map each feature to `(x - mean) / std`.
@@ -143,6 +150,10 @@ mod tests {
         let d = numbered(10);
         let (train, test) = train_test_split(&d, 0.3, 1).unwrap();
         assert_eq!((train.len(), test.len()), (7, 3));
+        assert_eq!(split_sizes(10, 0.3), (7, 3));
+        assert_eq!(split_sizes(100, 0.5), (50, 50));
+        assert_eq!(split_sizes(1, 0.9), (1, 0));
+        assert_eq!(split_sizes(0, 0.5), (0, 0));
         let mut seen: Vec<f64> = train
             .features
             .iter()

@@ -28,6 +28,7 @@ use thiserror::Error;
 
 use super::{ParamKind, Predictor};
 use crate::data::generate::gaussian;
+use crate::data::read::{DATA_FILE_LIMIT, ReadError, read_text_limited};
 
 /// How to choose the starting parameters.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -68,6 +69,9 @@ pub enum InitError {
     NotFound { file: String },
     #[error("{file}: cannot read the file: {reason}")]
     Unreadable { file: String, reason: String },
+    /// Not a regular file, or too large.
+    #[error("{0}")]
+    Refused(ReadError),
     #[error("{file}:{line}: expected one value a line, got {got} fields")]
     TooManyColumns {
         file: String,
@@ -149,15 +153,10 @@ fn symmetric(rng: &mut ChaCha8Rng, bound: f64) -> f64 {
 /// is ignored. Values may be wrapped in double quotes.
 pub fn read_values(path: &Path) -> Result<Vec<f64>, InitError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            InitError::NotFound { file: file.clone() }
-        } else {
-            InitError::Unreadable {
-                file: file.clone(),
-                reason: e.to_string(),
-            }
-        }
+    let text = read_text_limited(path, DATA_FILE_LIMIT, "").map_err(|e| match e {
+        ReadError::NotFound { file } => InitError::NotFound { file },
+        ReadError::Unreadable { file, reason } => InitError::Unreadable { file, reason },
+        other => InitError::Refused(other),
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut values = Vec::new();
@@ -326,6 +325,13 @@ mod tests {
         );
         let err = init_params(&small, &Init::File(fixture("nope.csv")), 0).unwrap_err();
         assert!(matches!(err, InitError::NotFound { .. }));
+        // Devices and folders are refused, not read until memory runs out.
+        if cfg!(unix) {
+            let err = init_params(&small, &Init::File("/dev/zero".into()), 0).unwrap_err();
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
+        let err = init_params(&small, &Init::File(fixture("")), 0).unwrap_err();
+        assert!(err.to_string().contains("a directory"), "{err}");
         let err = init_params(&small, &Init::Uniform { a: 1.0, b: 0.0 }, 0).unwrap_err();
         assert!(matches!(err, InitError::InvalidParameter { .. }));
     }

@@ -9,11 +9,15 @@
 
 use std::path::Path;
 
-use super::catalog::{Catalog, ExprIssue, HyperInfo, HyperKind, Range};
+use super::budget::{self, DataSize, Limits};
+use super::catalog::{Catalog, ExprIssue, Footprint, HyperInfo, HyperKind, Range, StepKind};
+use super::decode::{Diag, held_out};
 use super::error::{ScenarioError, ScenarioErrors};
+use super::load::Overrides;
 use super::schema::{self, Activations, DataSpec, InitSpec, Scenario};
+use super::suggest::short_list;
 use super::tree::{self, Span};
-use crate::ad::Engine;
+use crate::data::csv::Labels;
 use crate::data::{self, Batcher, Dataset, Task, generate};
 use crate::expr::Expression;
 use crate::model::{
@@ -79,6 +83,66 @@ impl Catalog for RegistryCatalog {
         )
     }
 
+    fn footprint(
+        &self,
+        optimizer: &str,
+        hyper: &[(String, schema::HyperValue)],
+    ) -> Option<Footprint> {
+        let spec = registry::spec(optimizer)?;
+        // The value in the file, else the registry's default.
+        let number = |name: &str| -> f64 {
+            let given = hyper
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| match v {
+                    schema::HyperValue::Number(x) => Some(*x),
+                    _ => None,
+                });
+            given
+                .or_else(|| {
+                    let h = spec.hypers().into_iter().find(|h| h.name == name)?;
+                    match h.default {
+                        HyperValue::Int(n) => Some(n as f64),
+                        HyperValue::Float(x) => Some(x),
+                        _ => None,
+                    }
+                })
+                .unwrap_or(1.0)
+        };
+        // The registry's flags say which derivatives a step needs; the sizes of L-BFGS and the
+        // gradient-free methods are their own hyperparameters.
+        let step = if spec.needs == registry::Needs::Hessian {
+            StepKind::Hessian
+        } else if spec.needs == registry::Needs::Residuals {
+            StepKind::Jacobian {
+                tries: number("max_tries"),
+            }
+        } else {
+            match optimizer {
+                "lbfgs" => StepKind::QuasiNewton {
+                    iterations: number("max_iter"),
+                    history: number("history_size"),
+                },
+                "genetic" => StepKind::Population {
+                    size: number("population"),
+                    kept: true,
+                    hyper: "population",
+                },
+                "random_search" => StepKind::Population {
+                    size: number("samples"),
+                    kept: false,
+                    hyper: "samples",
+                },
+                "nelder_mead" => StepKind::Simplex,
+                _ => StepKind::Gradient,
+            }
+        };
+        Some(Footprint {
+            step,
+            ..Footprint::default()
+        })
+    }
+
     fn expression_variables(&self, expr: &str) -> Option<Result<Vec<String>, ExprIssue>> {
         Some(match Expression::parse(expr) {
             Ok(e) => Ok(e.vars().to_vec()),
@@ -97,14 +161,6 @@ impl Catalog for RegistryCatalog {
             }
         })
     }
-}
-
-/// What the command line may override in a scenario.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub seed: Option<u64>,
-    pub engine: Option<Engine>,
-    pub max_steps: Option<u64>,
 }
 
 /// A scenario made ready to run.
@@ -127,6 +183,28 @@ impl<'a> Locator<'a> {
         Self { file, source, root }
     }
 
+    /// A located problem found by a check that walks the tree itself.
+    fn diag(&self, d: Diag) -> ScenarioError {
+        let span = d.span;
+        let (source_line, source_from) = self.excerpt(span);
+        ScenarioError {
+            file: self.file.to_string(),
+            line: span.start.line,
+            column: span.start.column,
+            width: span.width(),
+            message: d.message,
+            expected: d.expected,
+            suggestion: d.suggestion,
+            source_line,
+            source_from,
+        }
+    }
+
+    fn excerpt(&self, span: Span) -> (String, usize) {
+        let line = self.source.lines().nth(span.start.line.saturating_sub(1));
+        ScenarioError::excerpt(line.unwrap_or(""), span.start.column)
+    }
+
     /// An error at the value of `path` (e.g. `objective.data`), or at the top of the file.
     fn error(
         &self,
@@ -137,37 +215,20 @@ impl<'a> Locator<'a> {
         let span = tree::parse_path(path)
             .and_then(|segs| self.root.as_ref()?.find(&segs).map(|(_, node)| node.span))
             .unwrap_or(Span::TOP);
-        ScenarioError {
-            file: self.file.to_string(),
-            line: span.start.line,
-            column: span.start.column,
-            width: span.width(),
+        self.diag(Diag {
+            span,
             message: message.into(),
             expected: expected.map(str::to_string),
             suggestion: None,
-            source_line: self
-                .source
-                .lines()
-                .nth(span.start.line.saturating_sub(1))
-                .unwrap_or("")
-                .to_string(),
-        }
+        })
     }
 }
 
-/// Loads `path` with the real catalog and builds it.
+/// Loads `path` with the real catalog and builds it. Every check, the resource estimate
+/// included, runs before anything large is allocated.
 pub fn load_and_build(path: &Path, overrides: &Overrides) -> Result<Built, ScenarioErrors> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
-        let locator = Locator::new(&file, "");
-        ScenarioErrors(vec![locator.error(
-            "",
-            format!("cannot read '{file}': {e}"),
-            Some("a readable scenario file"),
-        )])
-    })?;
-    let scenario = super::load_file_with(path, &RegistryCatalog)?;
-    let source = String::from_utf8_lossy(&bytes);
+    let (scenario, source) = super::load_file_for_run(path, &RegistryCatalog, overrides)?;
     build(scenario, &file, &source, overrides)
 }
 
@@ -177,11 +238,12 @@ pub fn load_str_and_build(
     file: &str,
     overrides: &Overrides,
 ) -> Result<Built, ScenarioErrors> {
-    let scenario = super::load_str_with(source, file, &RegistryCatalog)?;
+    let scenario = super::load_str_for_run(source, file, &RegistryCatalog, overrides)?;
     build(scenario, file, source, overrides)
 }
 
-/// Builds the session a loaded scenario describes.
+/// Builds the session a loaded scenario describes (`overrides` applied again, in case the
+/// scenario was loaded without them).
 pub fn build(
     mut scenario: Scenario,
     file: &str,
@@ -189,16 +251,10 @@ pub fn build(
     overrides: &Overrides,
 ) -> Result<Built, ScenarioErrors> {
     let at = Locator::new(file, source);
-    if let Some(seed) = overrides.seed {
-        scenario.seed = seed;
-    }
-    if let Some(engine) = overrides.engine {
-        scenario.engine = engine;
-    }
-    if let Some(steps) = overrides.max_steps {
-        scenario.stop.max_steps = steps;
-    }
-    let objective = build_objective(&scenario, &at).map_err(|e| ScenarioErrors(vec![e]))?;
+    overrides.apply(&mut scenario);
+    let limits = overrides.limits();
+    let objective =
+        build_objective(&scenario, &at, &limits).map_err(|e| ScenarioErrors(vec![e]))?;
     let stop = StopConfig {
         max_steps: scenario.stop.max_steps,
         max_evaluations: scenario.stop.max_evaluations,
@@ -355,7 +411,11 @@ fn schedule_of(s: &schema::Schedule) -> Result<schedule::Schedule, String> {
     })
 }
 
-fn build_objective(s: &Scenario, at: &Locator<'_>) -> Result<Box<dyn Objective>, ScenarioError> {
+fn build_objective(
+    s: &Scenario,
+    at: &Locator<'_>,
+    limits: &Limits,
+) -> Result<Box<dyn Objective>, ScenarioError> {
     match &s.objective {
         schema::Objective::Expr(e) => {
             let parsed = Expression::parse(&e.expr).map_err(|err| {
@@ -382,7 +442,10 @@ fn build_objective(s: &Scenario, at: &Locator<'_>) -> Result<Box<dyn Objective>,
                 .ok_or_else(|| {
                     at.error(
                         "objective.start",
-                        format!("start must give a value for each of {}", vars.join(", ")),
+                        format!(
+                            "start must give a value for each of {}",
+                            short_list(vars.iter().map(String::as_str))
+                        ),
                         None,
                     )
                 })?;
@@ -395,7 +458,7 @@ fn build_objective(s: &Scenario, at: &Locator<'_>) -> Result<Box<dyn Objective>,
                                 "objective.minimum",
                                 format!(
                                     "minimum must give a value for each of {}",
-                                    vars.join(", ")
+                                    short_list(vars.iter().map(String::as_str))
                                 ),
                                 None,
                             )
@@ -405,7 +468,7 @@ fn build_objective(s: &Scenario, at: &Locator<'_>) -> Result<Box<dyn Objective>,
             };
             Ok(Box::new(ExpressionObjective::new(expr, start, minimum)))
         }
-        schema::Objective::Model(m) => build_model_objective(m, s.seed, at),
+        schema::Objective::Model(m) => build_model_objective(m, s, at, limits),
     }
 }
 
@@ -431,19 +494,26 @@ fn activation(a: schema::Activation) -> Activation {
     }
 }
 
-/// The dataset's task as the loss needs it (CSV and inline data carry no task of their own).
-fn task_for(loss: schema::Loss, spec: &DataSpec) -> Task {
-    match (loss, spec.shape().task) {
-        (schema::Loss::BceLogits, _) => Task::Binary,
-        (schema::Loss::CrossEntropy, schema::Task::Classification(k)) => Task::classes(k),
-        (schema::Loss::CrossEntropy, _) => Task::Multiclass(0),
-        _ => Task::Regression,
+/// How CSV or inline targets are read for this loss: real values, or class labels whose count
+/// the model fixes when it can (softmax `classes`, an MLP's last width), else the data.
+fn labels_for(m: &schema::ModelObjective) -> Labels {
+    match m.loss {
+        schema::Loss::BceLogits => Labels::Classes(Some(2)),
+        schema::Loss::CrossEntropy => Labels::Classes(match &m.model {
+            schema::ModelSpec::Softmax(s) => Some(s.classes),
+            schema::ModelSpec::Mlp(mlp) => mlp.layers.last().copied(),
+            _ => None,
+        }),
+        _ => Labels::Values,
     }
 }
 
-fn generate_data(m: &schema::ModelObjective, seed: u64) -> Result<Dataset, String> {
+fn generate_data(
+    m: &schema::ModelObjective,
+    seed: u64,
+    limits: &Limits,
+) -> Result<Dataset, String> {
     let err = |e: data::DataError| e.to_string();
-    let task = task_for(m.loss, &m.data);
     match &m.data {
         DataSpec::Moons(d) => generate::moons(d.n, d.noise, seed).map_err(err),
         DataSpec::Xor(d) => generate::xor(d.n, d.noise, seed).map_err(err),
@@ -476,36 +546,35 @@ fn generate_data(m: &schema::ModelObjective, seed: u64) -> Result<Dataset, Strin
                     c.delimiter
                 ));
             }
-            let task = if task == Task::Multiclass(0) {
-                Task::Multiclass(2)
-            } else {
-                task
-            };
-            data::csv::load_csv(&c.path, &features, &[c.target.as_str()], task)
-                .map_err(|e| e.to_string())
-                .and_then(|d| fix_multiclass(d, m.loss))
+            data::csv::load_csv_limited(
+                &c.path,
+                &features,
+                &[c.target.as_str()],
+                labels_for(m),
+                limits.data_file,
+                limits.file_hint(),
+            )
+            .map_err(|e| e.to_string())
         }
         DataSpec::Inline(i) => {
             let width = i.rows.first().map_or(0, Vec::len);
-            let task = if task == Task::Multiclass(0) {
-                Task::Multiclass(2)
-            } else {
-                task
+            let target = width.saturating_sub(1);
+            let task = match labels_for(m) {
+                Labels::Values => Task::Regression,
+                Labels::Classes(Some(k)) => Task::classes(k),
+                // The loader checked every label is a class index; the largest names the count.
+                Labels::Classes(None) => {
+                    let top = i
+                        .rows
+                        .iter()
+                        .filter_map(|r| r.get(target))
+                        .fold(0.0_f64, |a, &b| a.max(b));
+                    Task::classes((top as usize).saturating_add(1).max(2))
+                }
             };
-            Dataset::from_rows(&i.rows, width.saturating_sub(1), task)
-                .map_err(err)
-                .and_then(|d| fix_multiclass(d, m.loss))
+            Dataset::from_rows(&i.rows, target, task).map_err(err)
         }
     }
-}
-
-/// For cross-entropy on CSV or inline data, the class count is the largest label plus one.
-fn fix_multiclass(mut d: Dataset, loss: schema::Loss) -> Result<Dataset, String> {
-    if loss == schema::Loss::CrossEntropy {
-        let k = d.targets.iter().fold(0.0_f64, |a, &b| a.max(b)) as usize + 1;
-        d.task = Task::classes(k.max(2));
-    }
-    Ok(d)
 }
 
 fn init_of(spec: &InitSpec) -> Result<Init, String> {
@@ -569,10 +638,36 @@ fn param_names<P: Predictor>(model: &P) -> Vec<String> {
 
 fn build_model_objective(
     m: &schema::ModelObjective,
-    seed: u64,
+    s: &Scenario,
     at: &Locator<'_>,
+    limits: &Limits,
 ) -> Result<Box<dyn Objective>, ScenarioError> {
-    let data = generate_data(m, seed).map_err(|e| at.error("objective.data", e, None))?;
+    let seed = s.seed;
+    let data = generate_data(m, seed, limits).map_err(|e| at.error("objective.data", e, None))?;
+    if let (DataSpec::Csv(_), Some(root)) = (&m.data, &at.root) {
+        // Only now is a CSV file's size known: estimate again before anything grows with it.
+        let size = DataSize {
+            examples: data.len(),
+            features: data.n_features,
+        };
+        let over = budget::check(s, root, Some(&RegistryCatalog), limits, Some(size));
+        if let Some(first) = over.into_iter().next() {
+            return Err(at.diag(first));
+        }
+        let (train, _) = data::split_sizes(data.len(), m.test_fraction);
+        if let Some(b) = m.batch_size.filter(|&b| b > train) {
+            return Err(at.error(
+                "objective.batch_size",
+                format!(
+                    "batch_size {b} is larger than the training split ({train} of the file's {} \
+                     rows{})",
+                    data.len(),
+                    held_out(m.test_fraction, data.len() - train)
+                ),
+                Some(&format!("at most {train}")),
+            ));
+        }
+    }
     let prepared = data::prepare(&data, m.test_fraction, m.standardize, seed)
         .map_err(|e| at.error("objective.data", e.to_string(), None))?;
     let loss = Loss::new(loss_kind(m.loss)).with_l2(m.l2);
@@ -659,4 +754,118 @@ fn finish<P: Predictor + Send + Sync + 'static>(
         p.batcher,
         names,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn error_of(path: &Path, overrides: &Overrides) -> ScenarioError {
+        match load_and_build(path, overrides) {
+            Ok(_) => panic!("{} built", path.display()),
+            Err(e) => e.errors()[0].clone(),
+        }
+    }
+
+    /// The TUI opens and hot-reloads scenarios through `load_and_build`: a scenario that cannot
+    /// fit must come back as an error, before anything is built, so the TUI keeps its own.
+    #[test]
+    fn the_loader_the_tui_uses_refuses_what_cannot_fit() {
+        for (fixture, line) in [
+            ("42_resource_dataset_size", 5),
+            ("43_resource_wide_mlp", 3),
+            ("44_resource_layers_overflow", 5),
+            ("45_resource_newton_hessian", 8),
+            ("46_resource_finite_engine", 6),
+            ("58_csv_is_a_device", 4),
+        ] {
+            let path = root().join(format!("tests/scenarios/invalid/{fixture}.yaml"));
+            let e = error_of(&path, &Overrides::default());
+            assert_eq!(e.line, line, "{fixture}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_csv_file_is_estimated_again_once_its_rows_are_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("iris_finite.yaml");
+        let iris = root().join("tests/data/iris.csv");
+        std::fs::write(
+            &path,
+            format!(
+                "objective:\n  model: {{kind: mlp, layers: [4, 200, 200, 3]}}\n  loss: \
+                 cross_entropy\n  data: {{kind: csv, path: {}, features: [sepal_length, \
+                 sepal_width, petal_length, petal_width], target: species}}\nengine: finite\n\
+                 optimizers: [adam]\n",
+                iris.display()
+            ),
+        )
+        .unwrap();
+        // Without the rows the file alone looks cheap; with its 150 rows a finite-difference
+        // gradient of 41,803 parameters is far over a step's budget.
+        assert!(super::super::load_file_with(&path, &RegistryCatalog).is_ok());
+        let e = error_of(&path, &Overrides::default());
+        assert!(
+            e.message
+                .contains("finite differences make 83607 evaluations"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.column), (5, 9));
+        // A batch larger than the training split of a CSV file is refused at `batch_size`.
+        std::fs::write(
+            &path,
+            format!(
+                "objective:\n  model: {{kind: softmax, classes: 3}}\n  loss: cross_entropy\n  \
+                 data: {{kind: csv, path: {}, features: [sepal_length], target: species}}\n  \
+                 test_fraction: 0.2\n  batch_size: 140\noptimizers: [adam]\n",
+                iris.display()
+            ),
+        )
+        .unwrap();
+        let e = error_of(&path, &Overrides::default());
+        assert_eq!(
+            e.message,
+            "batch_size 140 is larger than the training split (120 of the file's 150 rows; \
+             test_fraction 0.2 holds out 30)"
+        );
+        assert_eq!((e.line, e.column), (6, 15));
+    }
+
+    #[test]
+    fn footprints_come_from_the_registry() {
+        let fp = |name: &str, hyper: &[(&str, f64)]| {
+            let hyper: Vec<(String, schema::HyperValue)> = hyper
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), schema::HyperValue::Number(*v)))
+                .collect();
+            RegistryCatalog.footprint(name, &hyper).map(|f| f.step)
+        };
+        assert_eq!(fp("adam", &[]), Some(StepKind::Gradient));
+        assert_eq!(fp("newton", &[]), Some(StepKind::Hessian));
+        assert_eq!(
+            fp("levenberg_marquardt", &[]),
+            Some(StepKind::Jacobian { tries: 10.0 })
+        );
+        assert_eq!(
+            fp("lbfgs", &[("history_size", 50.0)]),
+            Some(StepKind::QuasiNewton {
+                iterations: 1.0,
+                history: 50.0
+            })
+        );
+        assert_eq!(
+            fp("genetic", &[]),
+            Some(StepKind::Population {
+                size: 50.0,
+                kept: true,
+                hyper: "population"
+            })
+        );
+        assert_eq!(fp("nelder_mead", &[]), Some(StepKind::Simplex));
+        assert_eq!(fp("no_such_optimizer", &[]), None);
+    }
 }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::schema::HyperValue;
+
 /// A closed, open or half-open interval of allowed values; `None` ends are unbounded.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Range {
@@ -177,6 +179,49 @@ pub struct ExprIssue {
     pub offset: usize,
 }
 
+/// What one run of an optimizer keeps in memory and computes per step, in the terms the
+/// resource estimate ([`budget`](super::budget)) needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Footprint {
+    /// Vectors as long as the parameters that the optimizer keeps (moments, last step, ...).
+    pub state_vectors: f64,
+    /// What one step computes.
+    pub step: StepKind,
+}
+
+impl Default for Footprint {
+    /// A first-order optimizer: a gradient a step and a few moment vectors.
+    fn default() -> Self {
+        Footprint {
+            state_vectors: 4.0,
+            step: StepKind::Gradient,
+        }
+    }
+}
+
+/// The dominant work of one optimizer step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepKind {
+    /// One gradient (and a value or two).
+    Gradient,
+    /// Up to `iterations` gradients, and `history` pairs of parameter-length vectors (L-BFGS).
+    QuasiNewton { iterations: f64, history: f64 },
+    /// The full Hessian (an n × n matrix, factorised).
+    Hessian,
+    /// The residuals' Jacobian, `tries` damped solves of the n × n normal equations; the full
+    /// Hessian when the objective has no residuals (Levenberg-Marquardt).
+    Jacobian { tries: f64 },
+    /// `size` candidate points evaluated (and, if `kept`, stored) per step; `hyper` names the
+    /// hyperparameter that sets the size.
+    Population {
+        size: f64,
+        kept: bool,
+        hyper: &'static str,
+    },
+    /// A simplex of n + 1 points (Nelder-Mead).
+    Simplex,
+}
+
 /// What the rest of the program knows that a scenario is checked against. The loader works
 /// without one (names and hyperparameters then go unchecked); the application passes the real
 /// registry.
@@ -190,6 +235,12 @@ pub trait Catalog {
     /// The variables an expression uses, in first-use order, or the syntax error; `None` when
     /// expressions cannot be checked.
     fn expression_variables(&self, _expr: &str) -> Option<Result<Vec<String>, ExprIssue>> {
+        None
+    }
+
+    /// What a run of `optimizer` with these hyperparameters costs; `None` when unknown (the
+    /// estimate then assumes a first-order optimizer).
+    fn footprint(&self, _optimizer: &str, _hyper: &[(String, HyperValue)]) -> Option<Footprint> {
         None
     }
 }

@@ -21,6 +21,9 @@ pub enum DeKind {
     UnknownVariant(String),
     /// A required key is missing.
     MissingField,
+    /// A number that is not a whole number in the field's range; the message gains the key's
+    /// name where the key is known.
+    Integer,
 }
 
 /// A deserialisation error with the span of the node that caused it.
@@ -161,6 +164,45 @@ impl<'de> NodeDe<'de> {
         NodeDe { node, skip: &[] }
     }
 
+    /// An integer field of range `[min, max]`. Whole-valued floats are whole numbers (`1e3` is
+    /// 1000); a number outside the range, however written (`99999999999999999999999` is past
+    /// 64 bits), is reported with the range rather than as a type error.
+    fn integer<V: Visitor<'de>>(
+        self,
+        visitor: V,
+        min: i128,
+        max: i128,
+    ) -> Result<V::Value, DeError> {
+        let NodeKind::Scalar { text, plain } = &self.node.kind else {
+            return self.any(visitor);
+        };
+        let fail = |what: &str| {
+            Err(DeError {
+                kind: DeKind::Integer,
+                expected: Some(format!("a whole number in [{min}, {max}]")),
+                ..DeError::new(format!("{what}: {text}"))
+            }
+            .at(self.node.span))
+        };
+        // Float to integer casts saturate, so a huge whole float lands outside the range.
+        let value: i128 = match resolve(text, *plain) {
+            Resolved::UInt(u) => i128::from(u),
+            Resolved::Int(i) => i128::from(i),
+            Resolved::Float(x) if x.is_finite() && x.fract() == 0.0 => x as i128,
+            Resolved::Float(_) => return fail("not a whole number"),
+            _ => return self.any(visitor),
+        };
+        if value < min || value > max {
+            return fail("out of range");
+        }
+        let result = match (u64::try_from(value), i64::try_from(value)) {
+            (Ok(u), _) => visitor.visit_u64(u),
+            (_, Ok(i)) => visitor.visit_i64(i),
+            _ => return fail("out of range"),
+        };
+        result.map_err(|e: DeError| e.at(self.node.span))
+    }
+
     fn any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let span = self.node.span;
         let result = match &self.node.kind {
@@ -264,8 +306,40 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
         visitor.visit_unit()
     }
 
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor, 0, u8::MAX.into())
+    }
+
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor, 0, u16::MAX.into())
+    }
+
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor, 0, u32::MAX.into())
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor, 0, u64::MAX.into())
+    }
+
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor, i8::MIN.into(), i8::MAX.into())
+    }
+
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor, i16::MIN.into(), i16::MAX.into())
+    }
+
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor, i32::MIN.into(), i32::MAX.into())
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor, i64::MIN.into(), i64::MAX.into())
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit
+        bool i128 u128 f32 f64 char bytes byte_buf unit
         unit_struct seq tuple tuple_struct map struct
     }
 }
@@ -331,11 +405,24 @@ impl<'de> de::MapAccess<'de> for MapDe<'de> {
             return Err(de::Error::custom("value requested before its key"));
         };
         seed.deserialize(NodeDe::child(value)).map_err(|e| {
+            let own = e.span.is_none() || e.span == Some(value.span);
             // A missing key inside a mapping reads best at the key that holds the mapping.
-            if e.kind == DeKind::MissingField && (e.span.is_none() || e.span == Some(value.span)) {
+            if e.kind == DeKind::MissingField && own {
                 DeError {
                     span: Some(key.span),
                     ..e
+                }
+            } else if e.kind == DeKind::Integer && !e.message.starts_with('\'') {
+                // The number itself, or one in a list under this key (`layers: [2, 1e30]`).
+                let name = key.as_str().unwrap_or("the value");
+                let message = if own {
+                    format!("'{name}' is {}", e.message)
+                } else {
+                    format!("a value of '{name}' is {}", e.message)
+                };
+                DeError {
+                    message,
+                    ..e.at(value.span)
                 }
             } else {
                 e.at(value.span)
@@ -395,5 +482,68 @@ mod tests {
 
         let e = parse("inner: {lr: 1, name: a, steps: -3}\npair: [1, 2]\n").unwrap_err();
         assert!(e.message.contains("-3"), "{}", e.message);
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Widths {
+        layers: Vec<usize>,
+    }
+
+    fn widths(src: &str) -> Result<Widths, DeError> {
+        let (root, _) = build(src).unwrap();
+        from_node(Box::leak(Box::new(root.unwrap())), &[])
+    }
+
+    #[test]
+    fn a_number_out_of_range_in_a_list_names_the_list() {
+        assert_eq!(
+            widths("layers: [2, 3e1, 1.0]\n").unwrap().layers,
+            [2, 30, 1]
+        );
+        let e = widths("layers: [2, 1e30, 1]\n").unwrap_err();
+        assert_eq!(e.message, "a value of 'layers' is out of range: 1e30");
+        assert_eq!(
+            e.span.unwrap().start,
+            Pos {
+                line: 1,
+                column: 13
+            }
+        );
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats_and_overflow_names_the_range() {
+        let ok = parse("inner: {lr: 1, name: a, steps: 1e3}\npair: [1, 2]\n").unwrap();
+        assert_eq!(ok.inner.steps, Some(1000));
+        let ok = parse("inner: {lr: 1, name: a, steps: 7.0}\npair: [1, 2]\n").unwrap();
+        assert_eq!(ok.inner.steps, Some(7));
+
+        let e = parse("inner: {lr: 1, name: a, steps: 99999999999999999999999}\npair: [1, 2]\n")
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "'steps' is out of range: 99999999999999999999999"
+        );
+        assert_eq!(
+            e.expected.as_deref(),
+            Some("a whole number in [0, 18446744073709551615]")
+        );
+        assert_eq!(
+            e.span.unwrap().start,
+            Pos {
+                line: 1,
+                column: 32
+            }
+        );
+
+        let e = parse("inner: {lr: 1, name: a, steps: 2.5}\npair: [1, 2]\n").unwrap_err();
+        assert_eq!(e.message, "'steps' is not a whole number: 2.5");
+        let e = parse("inner: {lr: 1, name: a, steps: -3}\npair: [1, 2]\n").unwrap_err();
+        assert_eq!(e.message, "'steps' is out of range: -3");
+        let e = parse("inner: {lr: 1, name: a, steps: .inf}\npair: [1, 2]\n").unwrap_err();
+        assert_eq!(e.message, "'steps' is not a whole number: .inf");
+        // Strings stay type errors.
+        let e = parse("inner: {lr: 1, name: a, steps: many}\npair: [1, 2]\n").unwrap_err();
+        assert!(e.message.starts_with("wrong type"), "{}", e.message);
     }
 }

@@ -10,14 +10,16 @@ use serde::de::DeserializeOwned;
 use super::catalog::{Catalog, HyperKind, Range};
 use super::de::{DeKind, from_node};
 use super::schema::{
-    Activations, Axis, Clip, ConstantLr, CosineLr, DataShape, DataSpec, Expectation, ExponentialLr,
-    ExprObjective, FanMode, HyperValue, InitSpec, Loss, ModelObjective, ModelSpec, MultiStepLr,
-    Objective, OneCycleLr, OptimizerSpec, PerVar, Plane, PlateauLr, RawClip, Scenario, Schedule,
-    StepLr, StopSpec, Task, ViewSpec, WarmupLr,
+    Activations, Axis, Clip, ConstantLr, CosineLr, CustomSpec, DataShape, DataSpec, Expectation,
+    ExponentialLr, ExprObjective, FanMode, HyperValue, InitSpec, Loss, ModelObjective, ModelSpec,
+    MultiStepLr, Objective, OneCycleLr, OptimizerSpec, PerVar, Plane, PlateauLr, RawClip, Scenario,
+    Schedule, StepLr, StopSpec, Task, ViewSpec, WarmupLr,
 };
-use super::suggest::{nearest, one_of};
-use super::tree::{Node, NodeKind, Span};
+use super::suggest::{nearest, one_of, short_list};
+use super::tree::{Node, NodeKind, Resolved, Span, resolve};
 use crate::ad::{Engine, dual::MAX_CHUNK};
+use crate::data::csv::MAX_DERIVED_CLASSES;
+use crate::data::{class_labels, split_sizes};
 
 /// One located problem, before it is given a file name and a source line.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +55,10 @@ const OPTIMIZER_KEYS: &[&str] = &["name", "label", "schedule", "clip"];
 const ENGINES: &[&str] = &["forward", "reverse", "finite"];
 const TOP_EXPECTED: &str = "a mapping with `objective` and `optimizers`";
 
+/// Most problems recorded for one file (far more than are shown: see the loader's
+/// `MAX_REPORTED`).
+pub const MAX_DIAGS: usize = 1000;
+
 struct Decoder<'c> {
     diags: Vec<Diag>,
     catalog: Option<&'c dyn Catalog>,
@@ -85,12 +91,13 @@ fn key_span(node: &Node, key: &str) -> Span {
 
 impl Decoder<'_> {
     fn err(&mut self, span: Span, message: impl Into<String>) {
-        self.diags.push(Diag {
-            span,
-            message: message.into(),
-            expected: None,
-            suggestion: None,
-        });
+        self.err_full(span, message, None, None);
+    }
+
+    /// Whether enough problems are known: a generated file can hold a million mistakes, and
+    /// only the first few are ever shown, so loops over entries stop here.
+    fn saturated(&self) -> bool {
+        self.diags.len() >= MAX_DIAGS
     }
 
     fn err_full(
@@ -100,6 +107,9 @@ impl Decoder<'_> {
         expected: Option<String>,
         suggestion: Option<String>,
     ) {
+        if self.saturated() {
+            return;
+        }
         self.diags.push(Diag {
             span,
             message: message.into(),
@@ -120,6 +130,12 @@ impl Decoder<'_> {
             Err(e) => {
                 let message = match &e.kind {
                     DeKind::UnknownVariant(v) => format!("unknown {what} '{v}'"),
+                    // A bare value (`seed: ...`) has no key inside it to name: `what` is it.
+                    DeKind::Integer
+                        if !e.message.starts_with('\'') && e.span == Some(node.span) =>
+                    {
+                        format!("'{what}' is {}", e.message)
+                    }
                     _ => e.message,
                 };
                 self.err_full(
@@ -208,6 +224,41 @@ impl Decoder<'_> {
                 Some(format!("a number {range}")),
                 None,
             );
+        }
+    }
+
+    /// Refuses every non-finite number (`.nan`, `.inf`) in `node` and below, where none makes
+    /// sense; true when there is none.
+    fn finite_all(&mut self, node: Option<&Node>, what: &str) -> bool {
+        let Some(node) = node else { return true };
+        match &node.kind {
+            NodeKind::Scalar { text, plain } => match resolve(text, *plain) {
+                Resolved::Float(x) if !x.is_finite() => {
+                    self.err_full(
+                        node.span,
+                        format!("{what} must be finite, found {text}"),
+                        Some("a finite number".into()),
+                        None,
+                    );
+                    false
+                }
+                _ => true,
+            },
+            // Every bad value is reported, so no short-circuit.
+            NodeKind::Seq(items) => {
+                let mut ok = true;
+                for item in items {
+                    ok &= self.finite_all(Some(item), what);
+                }
+                ok
+            }
+            NodeKind::Map(entries) => {
+                let mut ok = true;
+                for (_, v) in entries {
+                    ok &= self.finite_all(Some(v), what);
+                }
+                ok
+            }
         }
     }
 
@@ -434,6 +485,8 @@ impl Decoder<'_> {
     fn check_expr(&mut self, node: &Node, e: &ExprObjective) {
         let expr_node = node.get("expr");
         let mut vars: Option<Vec<String>> = e.vars.clone();
+        // Without `vars`, a `start` mapping names the variables: the expression's must be there.
+        let mut used_vars: Option<Vec<String>> = None;
         if let (Some(v), Some(vn)) = (&e.vars, node.get("vars")) {
             let mut seen = HashSet::new();
             if let NodeKind::Seq(items) = &vn.kind {
@@ -448,8 +501,9 @@ impl Decoder<'_> {
             match cat.expression_variables(&e.expr) {
                 Some(Ok(used)) => {
                     if let Some(declared) = &vars {
+                        let declared_set: HashSet<&String> = declared.iter().collect();
                         for u in &used {
-                            if !declared.contains(u) {
+                            if !declared_set.contains(u) {
                                 self.err_full(
                                     en.span,
                                     format!("the expression uses '{u}', which is not in `vars`"),
@@ -458,7 +512,9 @@ impl Decoder<'_> {
                                 );
                             }
                         }
-                    } else if !matches!(e.start, PerVar::Named(_)) {
+                    } else if matches!(e.start, PerVar::Named(_)) {
+                        used_vars = Some(used);
+                    } else {
                         vars = Some(used);
                     }
                 }
@@ -480,19 +536,21 @@ impl Decoder<'_> {
                 vars = Some(pairs.iter().map(|(n, _)| n.clone()).collect());
             }
         }
+        for key in ["start", "minimum", "bounds"] {
+            self.finite_all(node.get(key), &format!("every value of `{key}`"));
+        }
+        if let (Some(used), Some(n)) = (&used_vars, node.get("start")) {
+            self.check_per_var(n, "start", used, None, Names::UsedByExpression);
+        }
         let Some(vars) = vars else { return };
-        for (key, what) in [
-            ("start", "start"),
-            ("minimum", "minimum"),
-            ("bounds", "bounds"),
-        ] {
+        for key in ["start", "minimum", "bounds"] {
             let Some(n) = node.get(key) else { continue };
             let len = match key {
                 "start" => Some(e.start.len()),
                 "minimum" => e.minimum.as_ref().map(PerVar::len),
                 _ => e.bounds.as_ref().map(PerVar::len),
             };
-            self.check_per_var(n, what, &vars, len);
+            self.check_per_var(n, key, &vars, len, Names::Variables);
         }
         if let (Some(PerVar::List(b)), Some(bn)) = (&e.bounds, node.get("bounds")) {
             if let NodeKind::Seq(items) = &bn.kind {
@@ -509,11 +567,13 @@ impl Decoder<'_> {
                 }
             }
         }
-        if let (Some(PerVar::Named(b)), Some(bn)) = (&e.bounds, node.get("bounds")) {
-            for (name, pair) in b {
+        if let (Some(PerVar::Named(b)), Some(NodeKind::Map(entries))) =
+            (&e.bounds, node.get("bounds").map(|n| &n.kind))
+        {
+            for ((_, pair), (_, value)) in b.iter().zip(entries) {
                 if !increasing(pair[0], pair[1]) {
                     self.err(
-                        value_span(bn, name),
+                        value.span,
                         format!(
                             "bounds [{}, {}] are empty: low must be below high",
                             pair[0], pair[1]
@@ -524,8 +584,15 @@ impl Decoder<'_> {
         }
     }
 
-    fn check_per_var(&mut self, n: &Node, what: &str, vars: &[String], len: Option<usize>) {
-        let var_list = vars.join(", ");
+    fn check_per_var(
+        &mut self,
+        n: &Node,
+        what: &str,
+        vars: &[String],
+        len: Option<usize>,
+        names: Names,
+    ) {
+        let var_list = short_list(vars.iter().map(String::as_str));
         match &n.kind {
             NodeKind::Seq(_) => {
                 if let Some(len) = len {
@@ -540,19 +607,50 @@ impl Decoder<'_> {
                 }
             }
             NodeKind::Map(entries) => {
-                for (k, _) in entries {
-                    let name = k.as_str().unwrap_or("");
-                    if !vars.iter().any(|v| v == name) {
+                // Sets, not scans: a generated scenario may name a great many variables.
+                let given: HashSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+                let known: HashSet<&str> = vars.iter().map(String::as_str).collect();
+                let missing: Vec<&str> = vars
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|v| !given.contains(v))
+                    .collect();
+                let stray: Vec<(&Node, &str)> = entries
+                    .iter()
+                    .map(|(k, _)| (k, k.as_str().unwrap_or("")))
+                    .filter(|(_, name)| !known.contains(name))
+                    .collect();
+                // A name that is not a variable is most likely the mistake (a typo for the one
+                // missing): point at it and mention what is missing, rather than at the mapping.
+                let stray_is_wrong =
+                    !stray.is_empty() && (names == Names::Variables || !missing.is_empty());
+                if stray_is_wrong {
+                    let source = match names {
+                        Names::Variables => "the variables are",
+                        Names::UsedByExpression => "the expression uses",
+                    };
+                    let lacking = match missing.as_slice() {
+                        [] => String::new(),
+                        [one] => format!("; '{one}' has no value"),
+                        more => format!("; {} have no value", quoted(more)),
+                    };
+                    for (k, name) in stray {
+                        if self.saturated() {
+                            break;
+                        }
                         self.err_full(
                             k.span,
-                            format!("`{what}` names '{name}', which is not a variable"),
+                            format!(
+                                "`{what}` names '{name}', which is not a variable ({source} \
+                                 {var_list}{lacking})"
+                            ),
                             Some(one_of(vars.iter().map(String::as_str))),
-                            nearest(name, vars.iter().map(String::as_str)),
+                            nearest(name, missing.iter().copied())
+                                .or_else(|| nearest(name, vars.iter().map(String::as_str))),
                         );
                     }
-                }
-                for v in vars {
-                    if n.get(v).is_none() {
+                } else {
+                    for v in missing {
                         self.err_full(
                             n.span,
                             format!("`{what}` is missing variable '{v}'"),
@@ -694,6 +792,8 @@ impl Decoder<'_> {
             }
             DataSpec::Linear(l) => {
                 self.range(node, "noise", l.noise, Range::at_least(0.0));
+                self.finite_all(node.get("weights"), "'weights'");
+                self.finite_all(node.get("bias"), "'bias'");
                 self.at_least_one(node, "features", l.features as u64);
                 if let Some(w) = &l.weights {
                     if w.len() != l.features {
@@ -712,7 +812,10 @@ impl Decoder<'_> {
             }
             DataSpec::Sine(s) => {
                 self.range(node, "noise", s.noise, Range::at_least(0.0));
-                if !increasing(s.x_range[0], s.x_range[1]) {
+                self.finite_all(node.get("frequency"), "'frequency'");
+                if self.finite_all(node.get("x_range"), "'x_range'")
+                    && !increasing(s.x_range[0], s.x_range[1])
+                {
                     self.err(
                         value_span(node, "x_range"),
                         "'x_range' is empty: low must be below high",
@@ -729,7 +832,10 @@ impl Decoder<'_> {
                     );
                 }
             }
-            DataSpec::Inline(i) => self.check_rows(node, &i.rows),
+            DataSpec::Inline(i) => {
+                self.finite_all(node.get("rows"), "every value of 'rows'");
+                self.check_rows(node, &i.rows);
+            }
         }
         Some(d)
     }
@@ -811,7 +917,10 @@ impl Decoder<'_> {
         let kinds = InitSpec::KINDS;
         match &node.kind {
             NodeKind::Seq(_) => {
-                return self.de::<Vec<f64>>(node, &[], "init").map(InitSpec::Values);
+                let values = self.de::<Vec<f64>>(node, &[], "init").map(InitSpec::Values);
+                return self
+                    .finite_all(Some(node), "every init value")
+                    .then_some(values)?;
             }
             NodeKind::Map(_) if node.get("file").is_some() && node.get("kind").is_none() => {
                 self.map(node, &["file"], "init")?;
@@ -859,7 +968,7 @@ impl Decoder<'_> {
             "zeros" => self.map(node, SKIP, "init").map(|_| InitSpec::Zeros)?,
             "uniform" => {
                 let u: Uniform = self.de(node, SKIP, "init")?;
-                if !increasing(u.a, u.b) {
+                if self.finite_all(Some(node), "uniform init's bounds") && !increasing(u.a, u.b) {
                     self.err(
                         node.span,
                         format!("uniform init needs a < b, found a = {}, b = {}", u.a, u.b),
@@ -869,20 +978,25 @@ impl Decoder<'_> {
             }
             "normal" => {
                 let n: Normal = self.de(node, SKIP, "init")?;
+                self.finite_all(node.get("mean"), "'mean'");
                 self.range(node, "std", n.std, Range::at_least(0.0));
                 InitSpec::Normal {
                     mean: n.mean,
                     std: n.std,
                 }
             }
-            "xavier_uniform" => InitSpec::XavierUniform {
-                gain: self.de::<Gain>(node, SKIP, "init")?.gain,
-            },
-            "xavier_normal" => InitSpec::XavierNormal {
-                gain: self.de::<Gain>(node, SKIP, "init")?.gain,
-            },
+            "xavier_uniform" | "xavier_normal" => {
+                let gain = self.de::<Gain>(node, SKIP, "init")?.gain;
+                self.finite_all(node.get("gain"), "'gain'");
+                if kind == "xavier_uniform" {
+                    InitSpec::XavierUniform { gain }
+                } else {
+                    InitSpec::XavierNormal { gain }
+                }
+            }
             "kaiming_uniform" => {
                 let k: Kaiming = self.de(node, SKIP, "mode")?;
+                self.finite_all(node.get("a"), "'a'");
                 InitSpec::KaimingUniform {
                     a: k.a,
                     mode: k.mode,
@@ -890,6 +1004,7 @@ impl Decoder<'_> {
             }
             _ => {
                 let k: Kaiming = self.de(node, SKIP, "mode")?;
+                self.finite_all(node.get("a"), "'a'");
                 InitSpec::KaimingNormal {
                     a: k.a,
                     mode: k.mode,
@@ -981,6 +1096,7 @@ impl Decoder<'_> {
                 Some(s.classes)
             }
             ModelSpec::Custom(c) => {
+                self.check_custom_names(model_node, c);
                 if features > 0 && c.inputs.len() != features {
                     self.err_full(
                         model_node.map_or(node.span, |n| value_span(n, "inputs")),
@@ -989,7 +1105,7 @@ impl Decoder<'_> {
                         None,
                     );
                 }
-                None
+                Some(1)
             }
         };
         if let Some(out) = outputs {
@@ -1007,6 +1123,16 @@ impl Decoder<'_> {
                                 None,
                             );
                         }
+                    } else if out < 2 {
+                        self.err_full(
+                            out_span,
+                            format!(
+                                "loss 'cross_entropy' needs an output per class (at least 2), \
+                                 but the model has {out}"
+                            ),
+                            Some("a model with one output per class, or loss bce_logits".into()),
+                            None,
+                        );
                     }
                 }
                 _ if out != 1 => {
@@ -1021,6 +1147,16 @@ impl Decoder<'_> {
                     );
                 }
                 _ => {}
+            }
+        }
+        if let DataSpec::Inline(rows) = &m.data {
+            let fixed = match m.loss {
+                Loss::BceLogits => Some(Some(2)),
+                Loss::CrossEntropy => Some(outputs.filter(|&o| o >= 2)),
+                _ => None,
+            };
+            if let Some(fixed) = fixed {
+                self.check_inline_labels(node.get("data"), &rows.rows, fixed);
             }
         }
         if let InitSpec::Values(v) = &m.init {
@@ -1038,16 +1174,130 @@ impl Decoder<'_> {
                 }
             }
         }
+        // Minibatches are drawn from the training split, not the whole dataset.
         if let (Some(b), Some(n)) = (m.batch_size, m.data.examples()) {
-            if b > n {
+            let (train, test) = split_sizes(n, m.test_fraction.clamp(0.0, 0.99));
+            if b > train {
                 self.err_full(
                     value_span(node, "batch_size"),
-                    format!("batch_size {b} is larger than the dataset ({n} examples)"),
-                    Some(format!("at most {n}")),
+                    format!(
+                        "batch_size {b} is larger than the training split ({train} of {n} \
+                         examples{})",
+                        held_out(m.test_fraction, test)
+                    ),
+                    Some(format!("at most {train}")),
                     None,
                 );
             }
         }
+    }
+
+    /// A custom model's names: each parameter and input once, and no name in both lists (the
+    /// expression could not tell which one it means).
+    fn check_custom_names(&mut self, model_node: Option<&Node>, c: &CustomSpec) {
+        let items = |key: &str| -> Vec<&Node> {
+            match model_node.and_then(|n| n.get(key)).map(|n| &n.kind) {
+                Some(NodeKind::Seq(items)) => items.iter().collect(),
+                _ => Vec::new(),
+            }
+        };
+        let (param_items, input_items) = (items("params"), items("inputs"));
+        let mut first_input: HashMap<&str, usize> = HashMap::new();
+        for (key, names, nodes) in [
+            ("params", &c.params, &param_items),
+            ("inputs", &c.inputs, &input_items),
+        ] {
+            let mut first: HashMap<&str, usize> = HashMap::with_capacity(names.len());
+            for (i, (name, node)) in names.iter().zip(nodes.iter()).enumerate() {
+                let earlier = *first.entry(name.as_str()).or_insert(i);
+                if key == "inputs" {
+                    first_input.entry(name.as_str()).or_insert(i);
+                }
+                if earlier != i {
+                    let at = nodes[earlier].span.start;
+                    self.err_full(
+                        node.span,
+                        format!(
+                            "'{name}' is listed twice in `{key}` (first at line {}, column {})",
+                            at.line, at.column
+                        ),
+                        Some(format!("each name once in `{key}`")),
+                        None,
+                    );
+                }
+            }
+        }
+        for (name, node) in c.params.iter().zip(&param_items) {
+            if let Some(&i) = first_input.get(name.as_str()) {
+                let at = input_items.get(i).map_or(node.span.start, |n| n.span.start);
+                self.err_full(
+                    node.span,
+                    format!(
+                        "'{name}' is both a parameter and an input (in `inputs` at line {}, \
+                         column {}); the expression could not tell them apart",
+                        at.line, at.column
+                    ),
+                    Some("a parameter name that is not an input".into()),
+                    None,
+                );
+            }
+        }
+    }
+
+    /// Inline targets for a classification loss: class indices, below the model's class count
+    /// when it fixes one (`fixed`), each checked where it is written.
+    fn check_inline_labels(
+        &mut self,
+        data: Option<&Node>,
+        rows: &[Vec<f64>],
+        fixed: Option<usize>,
+    ) {
+        let items: &[Node] = match data.and_then(|d| d.get("rows")).map(|r| &r.kind) {
+            Some(NodeKind::Seq(items)) => items,
+            _ => &[],
+        };
+        let task = fixed.map(crate::data::Task::classes);
+        let mut bad = rows.iter().enumerate().filter(|(_, row)| {
+            row.last().is_some_and(|&y| {
+                y.is_finite()
+                    && !match task {
+                        Some(t) => t.accepts(y),
+                        None => crate::data::Task::Multiclass(MAX_DERIVED_CLASSES).accepts(y),
+                    }
+            })
+        });
+        let Some((r, row)) = bad.next() else { return };
+        let more = bad.count();
+        let y = row.last().copied().unwrap_or(0.0);
+        let span = match items.get(r).map(|n| &n.kind) {
+            Some(NodeKind::Seq(values)) => values.last().map(|v| v.span),
+            _ => None,
+        }
+        .or_else(|| items.get(r).map(|n| n.span))
+        .unwrap_or(Span::TOP);
+        let others = if more > 0 {
+            format!(" ({more} more row(s) too)")
+        } else {
+            String::new()
+        };
+        let (message, expected) = match task {
+            Some(t) => (
+                format!("row {}: target {y} is not valid for {t}{others}", r + 1),
+                format!(
+                    "{} (the model's {} classes)",
+                    class_labels(fixed.unwrap_or(2)),
+                    fixed.unwrap_or(2)
+                ),
+            ),
+            None => (
+                format!("row {}: target {y} is not a class label{others}", r + 1),
+                format!(
+                    "a class index: a whole number from 0 to {}",
+                    MAX_DERIVED_CLASSES - 1
+                ),
+            ),
+        };
+        self.err_full(span, message, Some(expected), None);
     }
 
     // ----- optimizers -----
@@ -1074,7 +1324,7 @@ impl Decoder<'_> {
         let mut specs: Vec<Option<OptimizerSpec>> =
             items.iter().map(|i| self.optimizer(i)).collect();
         // Explicit labels first, so an automatic one never takes a name the user chose.
-        let mut taken: Vec<(String, usize)> = Vec::new();
+        let mut taken: HashMap<String, usize> = HashMap::new();
         for (item, spec) in items.iter().zip(&specs) {
             let Some(label_node) = item.get("label") else {
                 continue;
@@ -1082,7 +1332,7 @@ impl Decoder<'_> {
             let Some(label) = spec.as_ref().map(|s| s.label.clone()) else {
                 continue;
             };
-            if let Some((_, line)) = taken.iter().find(|(l, _)| *l == label) {
+            if let Some(line) = taken.get(&label) {
                 self.err_full(
                     label_node.span,
                     format!("duplicate label '{label}' (first used on line {line})"),
@@ -1090,10 +1340,10 @@ impl Decoder<'_> {
                     None,
                 );
             } else {
-                taken.push((label, label_node.span.start.line));
+                taken.insert(label, label_node.span.start.line);
             }
         }
-        let mut used: HashSet<String> = taken.into_iter().map(|(l, _)| l).collect();
+        let mut used: HashSet<String> = taken.into_keys().collect();
         let mut next: HashMap<String, usize> = HashMap::new();
         for (item, spec) in items.iter().zip(specs.iter_mut()) {
             let Some(spec) = spec else { continue };
@@ -1386,7 +1636,7 @@ impl Decoder<'_> {
                 v.y_range
             };
             if let Some([a, b]) = r {
-                if !increasing(a, b) {
+                if self.finite_all(node.get(key), &format!("'{key}'")) && !increasing(a, b) {
                     self.err_full(
                         value_span(node, key),
                         format!("'{key}' [{a}, {b}] is empty"),
@@ -1457,8 +1707,9 @@ impl Decoder<'_> {
         if let (Some(show), Some(NodeKind::Seq(items))) =
             (&v.show, node.get("show").map(|n| &n.kind))
         {
+            let known: HashSet<&String> = labels.iter().collect();
             for (label, item) in show.iter().zip(items) {
-                if !labels.contains(label) {
+                if !known.contains(label) {
                     self.unknown_label(item.span, label, labels);
                 }
             }
@@ -1467,6 +1718,9 @@ impl Decoder<'_> {
     }
 
     fn unknown_label(&mut self, span: Span, label: &str, labels: &[String]) {
+        if self.saturated() {
+            return;
+        }
         self.err_full(
             span,
             format!("no run is labelled '{label}'"),
@@ -1490,11 +1744,12 @@ impl Decoder<'_> {
             );
             return None;
         };
+        let known: HashSet<&String> = labels.iter().collect();
         let mut out = Vec::new();
         let mut ok = true;
         for (k, v) in entries {
             let label = k.as_str().unwrap_or("").to_string();
-            if !labels.is_empty() && !labels.contains(&label) {
+            if !labels.is_empty() && !known.contains(&label) {
                 self.unknown_label(k.span, &label, labels);
                 ok = false;
             }
@@ -1531,6 +1786,39 @@ impl Decoder<'_> {
     }
 }
 
+/// Which names a per-variable mapping is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Names {
+    /// The objective's variables (`vars`, or `start`'s keys): nothing else may be named.
+    Variables,
+    /// The expression's variables, when `start` names the variables itself: it must name
+    /// these, and may name more.
+    UsedByExpression,
+}
+
+/// `'a', 'b' and 'c'`, or the first few and how many more.
+fn quoted(names: &[&str]) -> String {
+    let shown = names.len().min(8);
+    let q: Vec<String> = names[..shown].iter().map(|n| format!("'{n}'")).collect();
+    if names.len() > shown {
+        return format!("{}, ... ({} more)", q.join(", "), names.len() - shown);
+    }
+    match q.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => q.join(""),
+    }
+}
+
+/// `; test_fraction 0.5 holds out 50` when a test split takes rows away, else nothing.
+#[must_use]
+pub fn held_out(test_fraction: f64, test: usize) -> String {
+    if test == 0 {
+        String::new()
+    } else {
+        format!("; test_fraction {test_fraction} holds out {test}")
+    }
+}
+
 /// `a < b`, false when either is NaN.
 fn increasing(a: f64, b: f64) -> bool {
     a < b
@@ -1546,15 +1834,34 @@ fn loss_name(l: Loss) -> &'static str {
     }
 }
 
-/// Number of parameters of a model on `features` inputs, when known.
+/// Number of parameters of a model on `features` inputs, when known and countable (`None`
+/// when a width is so large the count overflows: the resource check refuses those).
 #[must_use]
 pub fn param_count(model: &ModelSpec, features: usize) -> Option<usize> {
     match model {
-        ModelSpec::Mlp(m) => Some(m.layers.windows(2).map(|w| w[0] * w[1] + w[1]).sum()),
-        ModelSpec::Linear | ModelSpec::Logistic => (features > 0).then_some(features + 1),
-        ModelSpec::Softmax(s) => (features > 0).then_some((features + 1) * s.classes),
+        ModelSpec::Mlp(m) => m.layers.windows(2).try_fold(0_usize, |acc, w| {
+            w[0].checked_mul(w[1])?.checked_add(w[1])?.checked_add(acc)
+        }),
+        ModelSpec::Linear | ModelSpec::Logistic => {
+            (features > 0).then_some(features.checked_add(1)?)
+        }
+        ModelSpec::Softmax(s) => {
+            (features > 0).then_some(features.checked_add(1)?.checked_mul(s.classes)?)
+        }
         ModelSpec::Custom(c) => Some(c.params.len()),
     }
+}
+
+/// Parameters and units (hidden and output values) of an MLP with these widths, in `f64` so
+/// that no width overflows them.
+#[must_use]
+pub fn param_units(layers: &[usize]) -> (f64, f64) {
+    let params = layers
+        .windows(2)
+        .map(|w| w[0] as f64 * w[1] as f64 + w[1] as f64)
+        .sum();
+    let units = layers.iter().skip(1).map(|&w| w as f64).sum();
+    (params, units)
 }
 
 /// The labels runs will get, read from the raw entries (so `expect` can be checked even when

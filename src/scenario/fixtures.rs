@@ -10,9 +10,17 @@ struct FakeCatalog;
 
 impl Catalog for FakeCatalog {
     fn optimizer_names(&self) -> Vec<String> {
-        ["sgd", "adam", "adamw", "rmsprop", "lbfgs", "nelder_mead"]
-            .map(String::from)
-            .to_vec()
+        [
+            "sgd",
+            "adam",
+            "adamw",
+            "rmsprop",
+            "lbfgs",
+            "nelder_mead",
+            "newton",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     fn hyperparameters(&self, optimizer: &str) -> Option<Vec<HyperInfo>> {
@@ -47,7 +55,20 @@ impl Catalog for FakeCatalog {
                 HyperInfo::new("history_size", HyperKind::Int, Range::at_least(1.0)),
             ],
             "nelder_mead" => vec![],
+            "newton" => vec![lr],
             _ => return None,
+        })
+    }
+
+    fn footprint(&self, optimizer: &str, _hyper: &[(String, HyperValue)]) -> Option<Footprint> {
+        let step = match optimizer {
+            "newton" => StepKind::Hessian,
+            "nelder_mead" => StepKind::Simplex,
+            _ => StepKind::Gradient,
+        };
+        Some(Footprint {
+            step,
+            ..Footprint::default()
         })
     }
 
@@ -81,10 +102,10 @@ fn dir(kind: &str) -> PathBuf {
         .join(kind)
 }
 
+/// Loads a fixture from disk, so its data paths resolve against its folder as they will when
+/// it is run; messages name it by its full path.
 fn load(kind: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
-    let path = dir(kind).join(file);
-    let bytes = std::fs::read(&path).unwrap();
-    load_bytes(&bytes, file, Some(&FakeCatalog))
+    load_file_with(dir(kind).join(file), &FakeCatalog)
 }
 
 /// (file, message fragment, line, column) of the first error each invalid fixture reports.
@@ -189,9 +210,9 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
     ),
     (
         "29_start_unknown_var",
-        "`start` is missing variable 'y'",
+        "`start` names 'z', which is not a variable (the variables are x, y; 'y' has no value)",
         4,
-        10,
+        17,
     ),
     (
         "30_duplicate_key",
@@ -230,6 +251,161 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
         9,
     ),
     ("41_many_errors", "unknown optimizer 'adma'", 6, 11),
+    (
+        "42_resource_dataset_size",
+        "the largest part is the dataset, 500000000000000 examples of 3 values",
+        5,
+        26,
+    ),
+    (
+        "43_resource_wide_mlp",
+        "not enough memory: this scenario needs about 7.2 PiB",
+        3,
+        30,
+    ),
+    (
+        "44_resource_layers_overflow",
+        "not enough memory: this scenario needs about 2.7e42 bytes, over the limit of",
+        5,
+        13,
+    ),
+    (
+        "45_resource_newton_hessian",
+        "not enough memory: this scenario needs about 351 TiB",
+        8,
+        11,
+    ),
+    (
+        "46_resource_finite_engine",
+        "finite differences make 133123 evaluations for a gradient",
+        6,
+        9,
+    ),
+    (
+        "47_nesting_depth",
+        "the document nests lists and mappings more than 20 deep here",
+        4,
+        30,
+    ),
+    (
+        "48_nan_weights",
+        "'weights' must be finite, found .nan",
+        4,
+        59,
+    ),
+    (
+        "49_duplicate_params",
+        "'a' is listed twice in `params` (first at line 6, column 14)",
+        6,
+        20,
+    ),
+    (
+        "50_param_is_input",
+        "'x' is both a parameter and an input (in `inputs` at line 5, column 14)",
+        6,
+        20,
+    ),
+    (
+        "51_batch_vs_train_split",
+        "batch_size 80 is larger than the training split (50 of 100 examples; \
+         test_fraction 0.5 holds out 50)",
+        7,
+        15,
+    ),
+    (
+        "52_integer_overflow",
+        "'max_steps' is out of range: 99999999999999999999999",
+        6,
+        14,
+    ),
+    ("53_complex_key", "a list cannot be a key here", 5, 3),
+    (
+        "54_unterminated_string",
+        "the quoted string that opens here is not closed on its line; the next \" is on line 3, \
+         column 9",
+        1,
+        7,
+    ),
+    (
+        "55_unclosed_string_at_end",
+        "this quoted string is never closed (the file ends inside it)",
+        5,
+        14,
+    ),
+    (
+        "56_start_key_not_in_expr",
+        "`start` names 'z', which is not a variable (the expression uses x, y; 'y' has no value)",
+        3,
+        20,
+    ),
+    (
+        "57_inline_label_out_of_range",
+        "row 4: target 3 is not valid for 3-class classification (labels 0, 1 or 2)",
+        10,
+        20,
+    ),
+    (
+        "58_csv_is_a_device",
+        "cannot read '/dev/zero': not a regular file (it is a character device)",
+        4,
+        27,
+    ),
+    (
+        "59_csv_is_a_directory",
+        "not a regular file (it is a directory)",
+        4,
+        27,
+    ),
+    (
+        "60_init_file_is_a_device",
+        "cannot read '/dev/urandom': not a regular file (it is a character device)",
+        5,
+        16,
+    ),
+    (
+        "61_nan_inline_row",
+        "every value of 'rows' must be finite, found .inf",
+        6,
+        24,
+    ),
+    (
+        "62_not_a_whole_number",
+        "'n' is not a whole number: 100.5",
+        4,
+        26,
+    ),
+];
+
+/// What the fixtures of the resource and syntax classes must also say: the estimate and the
+/// limit, the range, the expression's variables.
+const ALSO_SAYS: &[(&str, &str)] = &[
+    ("42_resource_dataset_size", "over the limit of"),
+    ("42_resource_dataset_size", "--allow-large"),
+    (
+        "43_resource_wide_mlp",
+        "the largest part is 1 run(s) of 1000005000001 parameters, with optimizer state and a \
+         history of 1001 points each (7.2 PiB)",
+    ),
+    (
+        "43_resource_wide_mlp",
+        "one step of run 'adam' needs about 2.4e15 operations",
+    ),
+    (
+        "45_resource_newton_hessian",
+        "the largest part is newton's Hessian of 4010001 × 4010001 entries",
+    ),
+    (
+        "45_resource_newton_hessian",
+        "one step of run 'newton' needs about 2.6e22 operations",
+    ),
+    ("46_resource_finite_engine", "engine: reverse"),
+    (
+        "52_integer_overflow",
+        "a whole number in [0, 18446744073709551615]",
+    ),
+    ("54_unterminated_string", "expected a closing \" on line 1"),
+    ("56_start_key_not_in_expr", "expected one of: x, y"),
+    ("57_inline_label_out_of_range", "the model's 3 classes"),
 ];
 
 /// Suggestions the typo fixtures must offer.
@@ -276,6 +452,17 @@ fn every_invalid_fixture_reports_its_error_where_it_is() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn invalid_fixtures_name_the_estimate_range_or_alternative() {
+    for &(file, fragment) in ALSO_SAYS {
+        let text = errors_of(file).to_string();
+        assert!(
+            text.contains(fragment),
+            "{file}: no '{fragment}' in\n{text}"
+        );
+    }
 }
 
 #[test]
@@ -352,11 +539,8 @@ fn all_errors_of_a_file_are_reported_together() {
             "{msg} at {l}:{c}, wanted {frag} at {wl}:{wc}"
         );
     }
-    assert!(
-        errors
-            .to_string()
-            .ends_with("7 errors in 41_many_errors.yaml")
-    );
+    let text = errors.to_string();
+    assert!(text.contains("\n\n7 errors in ") && text.ends_with("/41_many_errors.yaml"));
 }
 
 #[test]
@@ -415,6 +599,54 @@ fn huge_files_load() {
     let s = load_str_with(&src, "big.yaml", &FakeCatalog).unwrap();
     assert_eq!(s.optimizers.len(), 5000);
     assert_eq!(s.optimizers[4999].label, "sgd-5000");
+}
+
+#[test]
+fn a_storm_of_errors_is_cut_to_the_first_fifty() {
+    let mut src = String::from("objective: {expr: \"x^2\", start: [1]}\noptimizers: [adam]\n");
+    for i in 0..500 {
+        src.push_str(&format!("extra{i}: 1\n"));
+    }
+    let e = load_str_with(&src, "storm.yaml", &FakeCatalog).unwrap_err();
+    assert_eq!(e.len(), 50);
+    assert!(
+        e.errors()[49]
+            .message
+            .ends_with("(and 450 more error(s) after this one, not shown)"),
+        "{}",
+        e.errors()[49].message
+    );
+    // Past a thousand, recording stops: the count is a lower bound and says so.
+    for i in 500..5000 {
+        src.push_str(&format!("extra{i}: 1\n"));
+    }
+    let e = load_str_with(&src, "storm.yaml", &FakeCatalog).unwrap_err();
+    assert!(
+        e.errors()[49]
+            .message
+            .ends_with("(and at least 950 more error(s) after this one, not shown)"),
+        "{}",
+        e.errors()[49].message
+    );
+}
+
+/// Checks that compared every key with every other took minutes on files like this one (a
+/// few MB); they must stay linear.
+#[test]
+fn mappings_of_a_hundred_thousand_keys_are_checked_in_linear_time() {
+    let mut src = String::from("objective:\n  expr: \"x0\"\n  start: {");
+    for i in 0..100_000 {
+        src.push_str(&format!("x{i}: 1, "));
+    }
+    src.push_str("x7: 2}\noptimizers: [adam]\n");
+    let e = load_str(&src, "many.yaml").unwrap_err();
+    assert_eq!(e.len(), 1, "{e}");
+    assert!(
+        e.errors()[0]
+            .message
+            .starts_with("duplicate key 'x7' (first given on line 3)"),
+        "{e}"
+    );
 }
 
 fn valid(file: &str) -> Scenario {

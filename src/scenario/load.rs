@@ -1,13 +1,53 @@
-//! Reading a scenario: bytes → text → YAML syntax check (`serde_yaml`) → located tree
-//! (`saphyr-parser`) → typed [`Scenario`], every problem turned into a [`ScenarioError`].
+//! Reading a scenario: a bounded read of a regular file → text → a streaming pre-check
+//! (nesting depth, unterminated quotes) → YAML syntax check (`serde_yaml`) → located tree
+//! (`saphyr-parser`) → typed [`Scenario`] → command-line [`Overrides`] → resource check
+//! ([`budget`](super::budget)), every problem turned into a [`ScenarioError`].
 
 use std::path::{Path, PathBuf};
 
+use super::budget::{self, Limits};
 use super::catalog::Catalog;
-use super::decode::{Diag, decode};
+use super::decode::{Diag, MAX_DIAGS, decode};
 use super::error::{ScenarioError, ScenarioErrors};
 use super::schema::{DataSpec, InitSpec, Objective, Scenario};
 use super::tree::{self, Pos, Span};
+use crate::ad::Engine;
+use crate::data::read::{check_file, read_limited};
+
+/// What the command line changes about a scenario: settings that replace the file's, and
+/// whether the resource limits are lifted (`--allow-large`).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub engine: Option<Engine>,
+    pub max_steps: Option<u64>,
+    /// Lift the resource limits to the machine's memory (see [`Limits`]).
+    pub allow_large: bool,
+}
+
+impl Overrides {
+    /// Replaces the file's settings with the command line's.
+    pub fn apply(&self, s: &mut Scenario) {
+        if let Some(seed) = self.seed {
+            s.seed = seed;
+        }
+        if let Some(engine) = self.engine {
+            s.engine = engine;
+        }
+        if let Some(steps) = self.max_steps {
+            s.stop.max_steps = steps;
+        }
+    }
+
+    /// The resource limits in force on this machine.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        Limits::for_machine(self.allow_large)
+    }
+}
+
+/// Most errors reported for one file.
+pub const MAX_REPORTED: usize = 50;
 
 const EMPTY: &str = "the file is empty; expected a mapping with `objective` and `optimizers`";
 
@@ -20,28 +60,43 @@ struct Reporter<'a> {
 impl Reporter<'_> {
     fn error(&self, diag: Diag) -> ScenarioError {
         let line = diag.span.start.line.max(1);
-        let source_line = self
-            .source
-            .lines()
-            .nth(line - 1)
-            .unwrap_or("")
-            .trim_end_matches('\r')
-            .to_string();
+        let column = diag.span.start.column.max(1);
+        let (source_line, source_from) =
+            ScenarioError::excerpt(self.source.lines().nth(line - 1).unwrap_or(""), column);
         ScenarioError {
             file: self.file.to_string(),
             line,
-            column: diag.span.start.column.max(1),
+            column,
             width: diag.span.width(),
             message: diag.message,
             expected: diag.expected,
             suggestion: diag.suggestion,
             source_line,
+            source_from,
         }
     }
 
+    /// The errors in source order, at most [`MAX_REPORTED`] of them: a generated file can have
+    /// a million, and the last one shown says how many more there are.
     fn errors(&self, mut diags: Vec<Diag>) -> ScenarioErrors {
         diags.sort_by_key(|d| (d.span.start, d.message.clone()));
         diags.dedup();
+        let omitted = diags.len().saturating_sub(MAX_REPORTED);
+        if omitted > 0 {
+            // The decoder stops recording at `MAX_DIAGS`: past it the count is a lower bound.
+            let at_least = if diags.len() >= MAX_DIAGS {
+                "at least "
+            } else {
+                ""
+            };
+            diags.truncate(MAX_REPORTED);
+            if let Some(last) = diags.last_mut() {
+                last.message = format!(
+                    "{} (and {at_least}{omitted} more error(s) after this one, not shown)",
+                    last.message
+                );
+            }
+        }
         ScenarioErrors(diags.into_iter().map(|d| self.error(d)).collect())
     }
 }
@@ -70,6 +125,7 @@ fn single(file: &str, diag_: Diag) -> ScenarioErrors {
         expected: diag_.expected,
         suggestion: diag_.suggestion,
         source_line: String::new(),
+        source_from: 1,
     }])
 }
 
@@ -88,11 +144,22 @@ fn position_of(bytes: &[u8], offset: usize) -> Span {
     at(line, column)
 }
 
-/// Loads a scenario from raw bytes; `file` names it in messages.
+/// Loads a scenario from raw bytes; `file` names it in messages. The resource limits are this
+/// machine's defaults.
 pub fn load_bytes(
     bytes: &[u8],
     file: &str,
     catalog: Option<&dyn Catalog>,
+) -> Result<Scenario, ScenarioErrors> {
+    load_bytes_inner(bytes, file, catalog, &Overrides::default(), None)
+}
+
+fn load_bytes_inner(
+    bytes: &[u8],
+    file: &str,
+    catalog: Option<&dyn Catalog>,
+    overrides: &Overrides,
+    dir: Option<&Path>,
 ) -> Result<Scenario, ScenarioErrors> {
     if let Some(nul) = bytes.iter().position(|&b| b == 0) {
         return Err(single(
@@ -122,27 +189,43 @@ pub fn load_bytes(
             ))]));
         }
     };
-    load_source(source, file, catalog)
+    load_source(source, file, catalog, overrides, dir)
 }
 
+fn tree_diag(e: tree::TreeError) -> Diag {
+    Diag {
+        span: e.span,
+        message: e.message,
+        expected: e.expected,
+        suggestion: None,
+    }
+}
+
+/// `dir` is the scenario's folder, against which relative data paths are resolved (`None`:
+/// the working directory).
 fn load_source(
     source: &str,
     file: &str,
     catalog: Option<&dyn Catalog>,
+    overrides: &Overrides,
+    dir: Option<&Path>,
 ) -> Result<Scenario, ScenarioErrors> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let rep = Reporter { file, source };
-    // serde_yaml (libyaml) gives the familiar syntax messages; duplicates are left to the tree,
-    // which knows which key repeats.
-    if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(source) {
-        let message = e.to_string();
-        if !message.starts_with("duplicate entry") {
-            let span = e.location().map_or(Span::TOP, |l| at(l.line(), l.column()));
-            return Err(rep.errors(vec![syntax_diag(source, span, &message)]));
-        }
+    // Before any full parse: nesting too deep to parse quickly, and quotes left open.
+    if let Err(e) = tree::precheck(source) {
+        return Err(rep.errors(vec![tree_diag(e)]));
+    }
+    // serde_yaml (libyaml) gives the familiar syntax messages. `IgnoredAny` builds nothing and
+    // takes any number (a `Value` refuses integers beyond 64 bits, which the decoder reports
+    // better, with the field's range).
+    if let Err(e) = serde_yaml::from_str::<serde::de::IgnoredAny>(source) {
+        let span = e.location().map_or(Span::TOP, |l| at(l.line(), l.column()));
+        return Err(rep.errors(vec![syntax_diag(source, span, &e.to_string())]));
     }
     let (root, dups) = match tree::build(source) {
         Ok(r) => r,
+        Err(e) if e.expected.is_some() => return Err(rep.errors(vec![tree_diag(e)])),
         Err(e) => return Err(rep.errors(vec![syntax_diag(source, e.span, &e.message)])),
     };
     let root = match root {
@@ -152,12 +235,19 @@ fn load_source(
     let default_name = Path::new(file)
         .file_stem()
         .map_or_else(|| file.to_string(), |s| s.to_string_lossy().into_owned());
-    let mut diags: Vec<Diag> = dups
-        .into_iter()
-        .map(|d| diag(d.span, d.message, Some("each key once per mapping")))
-        .collect();
+    let mut diags: Vec<Diag> = dups.into_iter().take(MAX_DIAGS).map(tree_diag).collect();
     match decode(&root, &default_name, catalog) {
-        Ok(s) if diags.is_empty() => Ok(s),
+        Ok(mut s) if diags.is_empty() => {
+            overrides.apply(&mut s);
+            let limits = overrides.limits();
+            let mut over = check_files(&s, &root, dir, &limits);
+            over.extend(budget::check(&s, &root, catalog, &limits, None));
+            if over.is_empty() {
+                Ok(s)
+            } else {
+                Err(rep.errors(over))
+            }
+        }
         Ok(_) => Err(rep.errors(diags)),
         Err(more) => {
             diags.extend(more);
@@ -197,7 +287,7 @@ fn syntax_diag(source: &str, span: Span, message: &str) -> Diag {
 
 /// Loads a scenario from text without registry checks; `file` names it in messages.
 pub fn load_str(source: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
-    load_source(source, file, None)
+    load_source(source, file, None, &Overrides::default(), None)
 }
 
 /// Loads a scenario from text, checking optimizer names, hyperparameters and expressions
@@ -207,7 +297,18 @@ pub fn load_str_with(
     file: &str,
     catalog: &dyn Catalog,
 ) -> Result<Scenario, ScenarioErrors> {
-    load_source(source, file, Some(catalog))
+    load_source(source, file, Some(catalog), &Overrides::default(), None)
+}
+
+/// Loads a scenario from text as it will be run: checked against `catalog`, the command line's
+/// `overrides` applied, and its resources estimated under their limits.
+pub fn load_str_for_run(
+    source: &str,
+    file: &str,
+    catalog: &dyn Catalog,
+    overrides: &Overrides,
+) -> Result<Scenario, ScenarioErrors> {
+    load_source(source, file, Some(catalog), overrides, None)
 }
 
 /// Loads a scenario file without registry checks. Relative `csv` and `init: {file}` paths
@@ -224,23 +325,85 @@ pub fn load_file_with(
     load_file_inner(path.as_ref(), Some(catalog))
 }
 
+/// Loads a scenario file as it will be run (see [`load_str_for_run`]); also returns the text,
+/// read once, for the build step's messages.
+pub fn load_file_for_run(
+    path: &Path,
+    catalog: &dyn Catalog,
+    overrides: &Overrides,
+) -> Result<(Scenario, String), ScenarioErrors> {
+    load_file_source(path, Some(catalog), overrides)
+}
+
 fn load_file_inner(path: &Path, catalog: Option<&dyn Catalog>) -> Result<Scenario, ScenarioErrors> {
+    load_file_source(path, catalog, &Overrides::default()).map(|(s, _)| s)
+}
+
+/// Reads a scenario file: a regular file, at most the limit's size.
+fn read_scenario(path: &Path, limits: &Limits) -> Result<Vec<u8>, ScenarioErrors> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
+    read_limited(path, limits.scenario_file, limits.file_hint()).map_err(|e| {
+        // The error names the file; the message says it once, quoted.
+        let text = e.to_string();
+        let reason = text.strip_prefix(&format!("{file}: ")).unwrap_or(&text);
         single(
             &file,
             diag(
                 Span::TOP,
-                format!("cannot read '{file}': {e}"),
+                format!("cannot read '{file}': {reason}"),
                 Some("a readable scenario file"),
             ),
         )
-    })?;
-    let mut scenario = load_bytes(&bytes, &file, catalog)?;
+    })
+}
+
+fn load_file_source(
+    path: &Path,
+    catalog: Option<&dyn Catalog>,
+    overrides: &Overrides,
+) -> Result<(Scenario, String), ScenarioErrors> {
+    let file = path.display().to_string();
+    let bytes = read_scenario(path, &overrides.limits())?;
+    let mut scenario = load_bytes_inner(&bytes, &file, catalog, overrides, path.parent())?;
     if let Some(dir) = path.parent() {
         resolve_paths(&mut scenario, dir);
     }
-    Ok(scenario)
+    Ok((scenario, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The files a scenario names (a CSV dataset, an init file), looked at without being read: a
+/// missing path, a device, a FIFO, a folder or a file over the size limit is refused here, at
+/// its place in the scenario. The build step reads them with the same limits, in case they
+/// change in between.
+fn check_files(s: &Scenario, root: &tree::Node, dir: Option<&Path>, limits: &Limits) -> Vec<Diag> {
+    let Objective::Model(m) = &s.objective else {
+        return Vec::new();
+    };
+    let mut files: Vec<(&Path, &str, &str)> = Vec::new();
+    if let DataSpec::Csv(c) = &m.data {
+        files.push((&c.path, "objective.data.path", "a CSV file"));
+    }
+    if let InitSpec::File(f) = &m.init {
+        files.push((f, "objective.init.file", "a file of parameter values"));
+    }
+    let mut out = Vec::new();
+    for (path, at_path, what) in files {
+        let full = match dir {
+            Some(d) if path.is_relative() => d.join(path),
+            _ => path.to_path_buf(),
+        };
+        if let Err(e) = check_file(&full, limits.data_file, limits.file_hint()) {
+            let text = e.to_string();
+            let shown = full.display().to_string();
+            let reason = text.strip_prefix(&format!("{shown}: ")).unwrap_or(&text);
+            out.push(diag(
+                budget::locate(root, at_path),
+                format!("cannot read '{shown}': {reason}"),
+                Some(what),
+            ));
+        }
+    }
+    out
 }
 
 fn resolve_paths(s: &mut Scenario, dir: &Path) {

@@ -93,10 +93,14 @@ impl<T: Clone> PerVar<T> {
     pub fn ordered(&self, vars: &[String]) -> Option<Vec<T>> {
         match self {
             PerVar::List(v) => Some(v.clone()),
-            PerVar::Named(pairs) => vars
-                .iter()
-                .map(|var| pairs.iter().find(|(n, _)| n == var).map(|(_, x)| x.clone()))
-                .collect(),
+            PerVar::Named(pairs) => {
+                // By name through a map: a scenario may name a great many variables.
+                let by_name: std::collections::HashMap<&str, &T> =
+                    pairs.iter().map(|(n, x)| (n.as_str(), x)).collect();
+                vars.iter()
+                    .map(|var| by_name.get(var.as_str()).map(|&x| x.clone()))
+                    .collect()
+            }
         }
     }
 }

@@ -1,5 +1,12 @@
 //! Nearest-name suggestions for typos in keys and names ("did you mean 'adam'?").
 
+/// Most candidates a suggestion is sought among: past this (a scenario's thousands of labels
+/// or variables) no typo is guessed, so a file of many mistakes costs time linear in its size.
+const MAX_CANDIDATES: usize = 4096;
+
+/// Most names an "expected one of" line lists.
+const MAX_LISTED: usize = 24;
+
 /// The candidate closest to `input`, when it is close enough to be a likely typo.
 ///
 /// Jaro-Winkler catches dropped or doubled letters in longer names and Damerau-Levenshtein
@@ -8,6 +15,10 @@ pub fn nearest<'a, I>(input: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    let candidates: Vec<&str> = candidates.into_iter().take(MAX_CANDIDATES + 1).collect();
+    if candidates.len() > MAX_CANDIDATES {
+        return None;
+    }
     let lowered = input.to_lowercase();
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {
@@ -39,13 +50,28 @@ where
     best.map(|(_, c)| c.to_string())
 }
 
-/// `a, b, c` for an "expected one of" line.
+/// `one of: a, b, c` for an "expected one of" line.
 pub fn one_of<'a, I>(names: I) -> String
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let all: Vec<&str> = names.into_iter().collect();
-    format!("one of: {}", all.join(", "))
+    format!("one of: {}", short_list(names))
+}
+
+/// `a, b, c`, or the first few and how many more: a message names at most [`MAX_LISTED`], so
+/// a scenario of a million variables cannot make each of its errors megabytes long.
+pub fn short_list<'a, I>(names: I) -> String
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut names = names.into_iter();
+    let listed: Vec<&str> = names.by_ref().take(MAX_LISTED).collect();
+    let more = names.count();
+    if more == 0 {
+        listed.join(", ")
+    } else {
+        format!("{}, ... ({more} more)", listed.join(", "))
+    }
 }
 
 #[cfg(test)]
@@ -64,5 +90,19 @@ mod tests {
         assert_eq!(nearest("mpl", ["mlp", "linear"]).as_deref(), Some("mlp"));
         assert_eq!(nearest("lrr", ["lr", "momentum"]).as_deref(), Some("lr"));
         assert_eq!(nearest("adam", opts), None);
+    }
+
+    #[test]
+    fn long_lists_are_cut() {
+        let names: Vec<String> = (0..30).map(|i| format!("n{i}")).collect();
+        let line = one_of(names.iter().map(String::as_str));
+        assert!(line.starts_with("one of: n0, n1, "), "{line}");
+        assert!(line.ends_with("n23, ... (6 more)"), "{line}");
+        let many: Vec<String> = (0..5000).map(|i| format!("label{i}")).collect();
+        assert_eq!(nearest("label1x", many.iter().map(String::as_str)), None);
+        assert_eq!(
+            nearest("label1x", many[..100].iter().map(String::as_str)).as_deref(),
+            Some("label1")
+        );
     }
 }

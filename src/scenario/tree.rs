@@ -272,22 +272,273 @@ fn is_core_float(s: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
-/// A problem found while building the tree: a syntax error or a duplicate key.
+/// A problem found while building the tree: a syntax error, a duplicate key, a key that is not
+/// a name, nesting too deep.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TreeError {
     /// Where.
     pub span: Span,
     /// What.
     pub message: String,
+    /// What would have been accepted there.
+    pub expected: Option<String>,
+}
+
+/// Deepest nesting of lists and mappings a scenario may have. The schema needs about six
+/// (`optimizers[0].schedule.then` is four, an inline row five); a chain of `warmup` schedules
+/// each `then` the next adds one a link.
+pub const MAX_DEPTH: usize = 20;
+
+fn depth_error(at: Pos) -> TreeError {
+    TreeError {
+        span: Span { start: at, end: at },
+        message: format!("the document nests lists and mappings more than {MAX_DEPTH} deep here"),
+        expected: Some(format!(
+            "at most {MAX_DEPTH} levels of nesting (a scenario needs about 6)"
+        )),
+    }
+}
+
+/// Whether any line after the first of `span` reads like a mapping key or a list item: a
+/// quoted string that swallowed those was most likely not closed where it should have been.
+fn swallows_keys(source: &str, span: Span) -> bool {
+    let looks_like_key = |line: &str| {
+        let line = line.trim_start();
+        let name_end = line
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(line.len());
+        let rest = &line[name_end..];
+        (name_end > 0 && (rest == ":" || rest.starts_with(": "))) || line.starts_with("- ")
+    };
+    source
+        .lines()
+        .skip(span.start.line)
+        .take(span.end.line.saturating_sub(span.start.line))
+        .any(looks_like_key)
+}
+
+/// Inside a quoted scalar, whether `c` closes it; an escape (`\x` in double quotes, `''` in
+/// single ones) is skipped by taking its second character from `rest`.
+fn closes_quote<I: Iterator<Item = (usize, char)>>(
+    c: char,
+    quote: char,
+    rest: &mut std::iter::Peekable<I>,
+) -> bool {
+    match c {
+        '\\' if quote == '"' => {
+            rest.next();
+            false
+        }
+        '\'' if quote == '\'' && rest.peek().is_some_and(|&(_, n)| n == '\'') => {
+            rest.next();
+            false
+        }
+        _ => c == quote,
+    }
+}
+
+/// Flow nesting (`[`, `{`) deeper than [`MAX_DEPTH`], found by scanning the text itself: the
+/// parsers look ahead for a possible `key:` after every opening bracket, so they reach a deep
+/// flow only after scanning it whole, in time quadratic in its depth. Brackets inside quotes,
+/// comments, block scalars and plain text are skipped; the scan may miss an exotic
+/// construct (the parser's own depth check is the backstop) but never counts one too many.
+fn flow_depth(source: &str) -> Result<(), TreeError> {
+    let mut depth = 0_usize;
+    let mut quote: Option<char> = None;
+    // While a block scalar (`|`, `>`) runs: the indentation of the line that opened it.
+    let mut block_scalar: Option<usize> = None;
+    for (i, line) in source.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(parent) = block_scalar {
+            if line.trim().is_empty() || indent > parent {
+                continue;
+            }
+            block_scalar = None;
+        }
+        // The last character outside quotes: what decides whether a bracket or quote starts a
+        // value (after `:`, `-`, `?`, `,`, an opening bracket, or at the start of a line).
+        let mut prev: Option<char> = None;
+        // The character just before, whitespace included: `#` starts a comment after a blank.
+        let mut before: Option<char> = None;
+        let mut chars = line.chars().enumerate().peekable();
+        while let Some((j, c)) = chars.next() {
+            let after_blank = before.is_none_or(char::is_whitespace);
+            before = Some(c);
+            if let Some(q) = quote {
+                if closes_quote(c, q, &mut chars) {
+                    quote = None;
+                    prev = Some(c);
+                }
+                continue;
+            }
+            let value_start = matches!(prev, None | Some(':' | '-' | '?' | ',' | '[' | '{'));
+            match c {
+                '#' if after_blank => break,
+                '"' | '\'' if value_start => quote = Some(c),
+                '[' | '{' if depth > 0 || value_start => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(depth_error(Pos {
+                            line: i + 1,
+                            column: j + 1,
+                        }));
+                    }
+                }
+                // A bracket inside plain text (`x[0]`) is text: what follows is not a value.
+                '[' | '{' => {
+                    prev = Some('x');
+                    continue;
+                }
+                ']' | '}' if depth > 0 => depth -= 1,
+                '|' | '>' if depth == 0 && value_start => {
+                    block_scalar = Some(indent);
+                    break;
+                }
+                _ => {}
+            }
+            if !c.is_whitespace() {
+                prev = Some(c);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, before any full parse, what a full parse would choke on or misplace:
+/// - nesting deeper than [`MAX_DEPTH`], reported at the first level too deep (libyaml, behind
+///   `serde_yaml`, takes time quadratic in the depth: 100,000 nested `[` took over a minute);
+/// - an unterminated quoted string, reported where it opens rather than where the parser gave
+///   up (the end of the file, or a later line whose own quote closed it).
+///
+/// Every other syntax error is left to the full parse, which words it better.
+pub fn precheck(source: &str) -> Result<(), TreeError> {
+    flow_depth(source)?;
+    let mut parser = Parser::new_from_str(source);
+    let mut depth = 0_usize;
+    // The last quoted scalar that spans lines, and its quote character.
+    let mut multiline_quote: Option<(Span, char)> = None;
+    while let Some(event) = parser.next_event() {
+        let (event, span) = match event {
+            Ok(e) => e,
+            Err(e) => {
+                let at = Span::from_markers(*e.marker(), *e.marker());
+                // The scanner reports a quoted scalar's errors (the file ends inside it, a line
+                // of it is indented less than its key) at its opening quote.
+                if e.info().contains("quoted scalar") {
+                    if let Some(err) = unclosed_quote(source, at.start) {
+                        return Err(err);
+                    }
+                }
+                if let Some((q, quote)) = multiline_quote {
+                    if q.end.line == at.start.line && swallows_keys(source, q) {
+                        return Err(TreeError {
+                            span: Span {
+                                start: q.start,
+                                end: q.start,
+                            },
+                            message: format!(
+                                "YAML syntax error: the quoted string that opens here is not \
+                                 closed on its line; it runs on to line {}, column {}, where the \
+                                 YAML breaks ({})",
+                                q.end.line,
+                                q.end.column,
+                                e.info()
+                            ),
+                            expected: Some(format!("a closing {quote} on line {}", q.start.line)),
+                        });
+                    }
+                }
+                return Ok(());
+            }
+        };
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(depth_error(pos(span.start)));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            Event::Scalar(
+                _,
+                style @ (ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted),
+                ..,
+            ) if span.start.line() != span.end.line() => {
+                let quote = if style == ScalarStyle::SingleQuoted {
+                    '\''
+                } else {
+                    '"'
+                };
+                multiline_quote = Some((Span::from_markers(span.start, span.end), quote));
+            }
+            Event::StreamEnd => break,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The error for a quoted string opening at `open` that the parser could not end: where it
+/// opens, and where its closing quote really is, if anywhere.
+fn unclosed_quote(source: &str, open: Pos) -> Option<TreeError> {
+    let mut lines = source.lines().skip(open.line.saturating_sub(1));
+    let first = lines.next()?;
+    let mut chars = first.chars().skip(open.column.saturating_sub(1));
+    let quote = chars.next().filter(|c| *c == '"' || *c == '\'')?;
+    let expected = Some(format!("a closing {quote} on line {}", open.line));
+    // Find the closing quote: `\"` escapes in double quotes, `''` in single ones.
+    let mut close = None;
+    let rest = std::iter::once((open.line, chars.collect::<String>())).chain(
+        lines
+            .enumerate()
+            .map(|(k, l)| (open.line + 1 + k, l.to_string())),
+    );
+    'lines: for (line, text) in rest {
+        let offset = if line == open.line { open.column } else { 0 };
+        let mut it = text.chars().enumerate().peekable();
+        while let Some((k, c)) = it.next() {
+            if closes_quote(c, quote, &mut it) {
+                close = Some((line, offset + k + 1));
+                break 'lines;
+            }
+        }
+    }
+    let message = match close {
+        None => "YAML syntax error: this quoted string is never closed (the file ends inside it)"
+            .to_string(),
+        Some((line, column)) => format!(
+            "YAML syntax error: the quoted string that opens here is not closed on its line; the \
+             next {quote} is on line {line}, column {column}"
+        ),
+    };
+    Some(TreeError {
+        span: Span {
+            start: open,
+            end: open,
+        },
+        message,
+        expected,
+    })
+}
+
+/// What a mapping waits for after its last complete entry.
+enum Pending {
+    /// A key.
+    Key,
+    /// The value of this key.
+    Value(Node),
+    /// The value of a key that was refused (not a name): it is dropped.
+    Skip,
 }
 
 enum Frame {
     Seq(Vec<Node>, Marker, usize),
-    Map(Vec<(Node, Node)>, Option<Node>, Marker, usize),
+    Map(Vec<(Node, Node)>, Pending, Marker, usize),
 }
 
 /// Parses `source` into its first document's root node (`None` for an empty document), plus
-/// duplicate-key errors; a syntax error stops the build.
+/// the errors that leave the rest readable (duplicate keys, keys that are not names); a syntax
+/// error or nesting deeper than [`MAX_DEPTH`] stops the build.
 pub fn build(source: &str) -> Result<(Option<Node>, Vec<TreeError>), TreeError> {
     let mut parser = Parser::new_from_str(source);
     let mut stack: Vec<Frame> = Vec::new();
@@ -298,6 +549,7 @@ pub fn build(source: &str) -> Result<(Option<Node>, Vec<TreeError>), TreeError> 
         let (event, span) = event.map_err(|e| TreeError {
             span: Span::from_markers(*e.marker(), *e.marker()),
             message: e.info().to_string(),
+            expected: None,
         })?;
         let finished = match event {
             Event::Scalar(text, style, anchor, _) => {
@@ -320,15 +572,22 @@ pub fn build(source: &str) -> Result<(Option<Node>, Vec<TreeError>), TreeError> 
                     return Err(TreeError {
                         span: Span::from_markers(span.start, span.end),
                         message: "unknown alias".into(),
+                        expected: None,
                     });
                 }
             },
             Event::SequenceStart(anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(depth_error(pos(span.start)));
+                }
                 stack.push(Frame::Seq(Vec::new(), span.start, anchor));
                 None
             }
             Event::MappingStart(anchor, _) => {
-                stack.push(Frame::Map(Vec::new(), None, span.start, anchor));
+                if stack.len() >= MAX_DEPTH {
+                    return Err(depth_error(pos(span.start)));
+                }
+                stack.push(Frame::Map(Vec::new(), Pending::Key, span.start, anchor));
                 None
             }
             Event::SequenceEnd => match stack.pop() {
@@ -365,27 +624,46 @@ pub fn build(source: &str) -> Result<(Option<Node>, Vec<TreeError>), TreeError> 
         }
         match stack.last_mut() {
             Some(Frame::Seq(items, _, _)) => items.push(node),
-            Some(Frame::Map(entries, pending, _, _)) => match pending.take() {
-                Some(key) => entries.push((key, node)),
-                None => *pending = Some(node),
-            },
+            Some(Frame::Map(entries, pending, _, _)) => {
+                match std::mem::replace(pending, Pending::Key) {
+                    Pending::Value(key) => entries.push((key, node)),
+                    Pending::Skip => {}
+                    // Every key of the schema is a name: a list or mapping as a key (YAML's
+                    // `? [a, b]`) is reported here, once, and its entry dropped.
+                    Pending::Key if !matches!(node.kind, NodeKind::Scalar { .. }) => {
+                        dups.push(TreeError {
+                            span: node.span,
+                            message: format!("{} cannot be a key here", node.describe()),
+                            expected: Some("a name such as `lr` as the key".into()),
+                        });
+                        *pending = Pending::Skip;
+                    }
+                    Pending::Key => *pending = Pending::Value(node),
+                }
+            }
             None => root = Some(node),
         }
     }
     Ok((root, dups))
 }
 
+/// Reports every key given twice in one mapping, in time linear in its size (a generated file
+/// may hold a mapping of a million keys).
 fn check_duplicates(entries: &[(Node, Node)], out: &mut Vec<TreeError>) {
-    for (i, (key, _)) in entries.iter().enumerate() {
+    let mut seen: HashMap<&str, &Node> = HashMap::with_capacity(entries.len());
+    for (key, _) in entries {
         let Some(name) = key.as_str() else { continue };
-        if let Some((first, _)) = entries[..i].iter().find(|(k, _)| k.as_str() == Some(name)) {
+        if let Some(first) = seen.get(name).copied() {
             out.push(TreeError {
                 span: key.span,
                 message: format!(
                     "duplicate key '{name}' (first given on line {})",
                     first.span.start.line
                 ),
+                expected: Some("each key once per mapping".into()),
             });
+        } else {
+            seen.insert(name, key);
         }
     }
 }
@@ -421,6 +699,111 @@ mod tests {
         assert_eq!(resolve("~", true), Resolved::Null);
         assert_eq!(resolve("1.2.3", true), Resolved::Str);
         assert_eq!(resolve("e5", true), Resolved::Str);
+    }
+
+    fn precheck_error(src: &str) -> TreeError {
+        match precheck(src) {
+            Ok(()) => panic!("accepted:\n{src}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_the_first_level_too_deep() {
+        let flow = format!("a: {}", "[".repeat(100_000));
+        let e = precheck_error(&flow);
+        assert_eq!(
+            e.span.start,
+            Pos {
+                line: 1,
+                column: 24
+            }
+        );
+        assert!(e.message.contains("more than 20 deep"), "{}", e.message);
+        let maps = "{a: ".repeat(50);
+        assert_eq!(
+            precheck_error(&maps).span.start,
+            Pos {
+                line: 1,
+                column: 81
+            }
+        );
+        let block = format!("{}x\n", "- ".repeat(50));
+        assert_eq!(
+            precheck_error(&block).span.start,
+            Pos {
+                line: 1,
+                column: 41
+            }
+        );
+        // Twenty levels are fine.
+        let ok = format!("a: {}1{}\n", "[".repeat(19), "]".repeat(19));
+        assert!(precheck(&ok).is_ok());
+        assert!(build(&ok).is_ok());
+    }
+
+    #[test]
+    fn brackets_that_do_not_nest_are_not_counted() {
+        let deep = "[".repeat(30);
+        for src in [
+            format!("a: \"{deep}\"\n"),
+            format!("a: '{deep} it''s'\n"),
+            format!("a: 1 # {deep}\n"),
+            format!("a: |\n  {deep}\n  more\nb: 2\n"),
+            format!("a: x{deep}\n"),
+            format!("a: [\"{deep}\", '{deep}']\n"),
+        ] {
+            assert!(precheck(&src).is_ok(), "{src}");
+        }
+    }
+
+    #[test]
+    fn every_bundled_and_valid_scenario_passes_the_precheck() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for dir in ["scenarios", "tests/scenarios/valid"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(precheck(&text).is_ok(), "{}", path.display());
+                checked += 1;
+            }
+        }
+        assert!(checked > 20);
+    }
+
+    #[test]
+    fn unclosed_quotes_are_reported_where_they_open() {
+        let e = precheck_error("a: 1\nname: \"oops\nb: [1]\n");
+        assert_eq!(e.span.start, Pos { line: 2, column: 7 });
+        assert!(e.message.contains("never closed"), "{}", e.message);
+        let e = precheck_error("name: \"oops\nobjective: {expr: \"x\"}\n");
+        assert_eq!(e.span.start, Pos { line: 1, column: 7 });
+        assert!(
+            e.message.contains("the next \" is on line 2, column 19"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.expected.as_deref(), Some("a closing \" on line 1"));
+        let e = precheck_error("a: 1\nname: 'it''s\n");
+        assert_eq!(e.span.start, Pos { line: 2, column: 7 });
+        assert_eq!(e.expected.as_deref(), Some("a closing ' on line 2"));
+        // A quoted string that spans lines properly is fine.
+        assert!(precheck("a: \"one\n  two\"\nb: 1\n").is_ok());
+    }
+
+    #[test]
+    fn keys_that_are_not_names_are_reported_and_dropped() {
+        let (root, errors) = build("a: 1\n? [b, c]\n: 2\nd: 3\n").unwrap();
+        let root = root.unwrap();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].message, "a list cannot be a key here");
+        assert_eq!(errors[0].span.start, Pos { line: 2, column: 3 });
+        let NodeKind::Map(entries) = &root.kind else {
+            panic!("a mapping")
+        };
+        let keys: Vec<_> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "d"]);
     }
 
     #[test]

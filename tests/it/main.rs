@@ -2,6 +2,7 @@
 //! - [`cli`]: the real binary with a closed or full stdout, and command-line slips.
 //! - [`engines`]: every gradient engine agrees on random expression trees.
 //! - [`headless`]: the real binary without a terminal: scenarios, errors, exports, `grad`.
+//! - [`inputs`]: the real binary against special files, oversized requests and multi-class data.
 //! - [`models`]: model objectives differentiate alike on every engine and train.
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
@@ -24,6 +25,7 @@ fn text(bytes: &[u8]) -> String {
 mod cli;
 mod engines;
 mod headless;
+mod inputs;
 mod models;
 mod session;
 mod tui_pty;
