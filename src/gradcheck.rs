@@ -3,12 +3,13 @@
 //! what each engine cost, and the Hessian (nested duals) with its spectrum.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use serde::Serialize;
 
 use crate::ad::{ScalarFn, dual, finite};
+use crate::engines::time_per_call;
 use crate::expr::{ExprError, Expression, Workspace};
 
 /// Errors of the `grad` command: all are bad input (exit code 2).
@@ -108,25 +109,6 @@ pub fn parse_point(spec: &str) -> Result<Vec<(String, f64)>, GradError> {
         out.push((name.to_string(), value));
     }
     Ok(out)
-}
-
-/// Times `f` over about `budget`, returning nanoseconds per call.
-fn time_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut calls = 0_u64;
-    let mut batch = 1_u64;
-    let started = Instant::now();
-    loop {
-        for _ in 0..batch {
-            f();
-        }
-        calls += batch;
-        let elapsed = started.elapsed();
-        if elapsed >= budget {
-            return elapsed.as_nanos() as f64 / calls as f64;
-        }
-        batch = (batch * 2).min(1 << 20);
-    }
 }
 
 /// Computes the report; `timing` sets how long each engine is timed (zero: one call each).

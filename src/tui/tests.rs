@@ -13,9 +13,10 @@ use super::widgets::test_util::buffer_text;
 use super::{Loaded, Loader, run_loop};
 use crate::ad::Engine;
 use crate::expr::Expression;
+use crate::landscape::ViewSpec;
 use crate::objective::ExpressionObjective;
 use crate::optim::HyperValue;
-use crate::session::{RunSpec, Session, StopConfig, ViewSpec};
+use crate::session::{RunSpec, Session, StopConfig};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -320,18 +321,18 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
         .ok_or("two moons has no 2-d data points")?;
     assert!(points.len() >= 100 && points.iter().all(|p| p.2 <= 1));
     // A model scenario opens on the trajectories' principal plane.
-    assert_eq!(app.view.plane, crate::session::Plane::Pca);
+    assert_eq!(app.view.plane, crate::landscape::Plane::Pca);
     drive(&mut app, " nnnnv")?;
-    assert_eq!(app.view.plane, crate::session::Plane::Decision);
+    assert_eq!(app.view.plane, crate::landscape::Plane::Decision);
     app.settle_landscape();
     let grid = app.grid().ok_or("no grid")?;
-    assert_eq!(grid.basis, super::landscape::Basis::Features);
+    assert_eq!(grid.basis, crate::landscape::Basis::Features);
     // Probabilities of class 1, and the fitted ranges hold every data point.
     assert!(grid.values.iter().all(|v| (0.0..=1.0).contains(v)));
     assert!(
         points
             .iter()
-            .all(|p| super::landscape::contains((grid.x_range, grid.y_range), (p.0, p.1)))
+            .all(|p| crate::landscape::contains((grid.x_range, grid.y_range), (p.0, p.1)))
     );
     let mut term = terminal(120, 40)?;
     term.draw(|f| super::ui::draw(f, &mut app))?;
@@ -348,13 +349,13 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
     assert_ne!(app.grid().map(|g| &g.values), Some(&before));
     // And on round the cycle params -> PCA -> decision -> params.
     drive(&mut app, "v")?;
-    assert_eq!(app.view.plane, crate::session::Plane::Params(0, 1));
+    assert_eq!(app.view.plane, crate::landscape::Plane::Params(0, 1));
     drive(&mut app, "v")?;
-    assert_eq!(app.view.plane, crate::session::Plane::Pca);
+    assert_eq!(app.view.plane, crate::landscape::Plane::Pca);
     // Expressions have no data: `v` never offers the decision view there.
     let mut app = self::app()?;
     drive(&mut app, " vvv")?;
-    assert_ne!(app.view.plane, crate::session::Plane::Decision);
+    assert_ne!(app.view.plane, crate::landscape::Plane::Decision);
     Ok(())
 }
 
