@@ -152,11 +152,15 @@ fn run_headless(cli: &Cli) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    if let Some(path) = &cli.plot
-        && let Err(e) = headless::plot::write_plot(path, &sessions)
-    {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
+    if let Some(path) = &cli.plot {
+        let views: Vec<_> = built.iter().map(|b| (&b.session, &b.view)).collect();
+        match headless::plot::write_plot(path, &views) {
+            Ok(notes) => notes.iter().for_each(|n| eprintln!("note: {n}")),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     let mut out = std::io::stdout().lock();
     let printed = match cli.format {

@@ -34,6 +34,48 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
+/// A tick label on an axis whose ticks are about `step` apart: like [`format_number`], but with
+/// the digits the step needs, so neighbouring ticks on a narrow window (0.9998, 1, 1.0002) do
+/// not all read `1`.
+#[must_use]
+pub fn format_tick(v: f64, step: f64) -> String {
+    if !(step.is_finite() && step > 0.0 && v.is_finite()) {
+        return format_number(v);
+    }
+    if v.abs() < step * 1e-6 {
+        return "0".to_owned();
+    }
+    let plain = format_number(v);
+    // Enough when the label still tells ticks apart at this step.
+    if plain
+        .parse::<f64>()
+        .is_ok_and(|p| (p - v).abs() < step * 0.05)
+    {
+        return plain;
+    }
+    let significant = ((v.abs() / step).log10().ceil() as usize + 1).clamp(1, 16);
+    let magnitude = v.abs().log10().floor();
+    let decimals = (significant as f64 - 1.0 - magnitude).max(0.0) as usize;
+    if (-4.0..6.0).contains(&magnitude) {
+        let s = format!("{v:.decimals$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        }
+    } else {
+        let m = significant - 1;
+        let s = format!("{v:.m$e}");
+        match s.split_once('e') {
+            Some((mantissa, exp)) if mantissa.contains('.') => format!(
+                "{}e{exp}",
+                mantissa.trim_end_matches('0').trim_end_matches('.')
+            ),
+            _ => s,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +93,19 @@ mod tests {
         assert_eq!(format_number(f64::NAN), "NaN");
         assert_eq!(format_number(f64::NEG_INFINITY), "-inf");
     }
+    #[test]
+    fn ticks_get_the_digits_their_step_needs() {
+        assert_eq!(format_tick(1.0002, 0.0002), "1.0002");
+        assert_eq!(format_tick(0.9998, 0.0002), "0.9998");
+        assert_eq!(format_tick(1.0, 0.0002), "1");
+        assert_eq!(format_tick(2.5, 0.5), "2.5");
+        assert_eq!(format_tick(1.000_000_000_000_000_2e-16, 1e-17), "1e-16");
+        assert_eq!(format_tick(1.000_02e7, 100.0), "1.00002e7");
+        assert_eq!(format_tick(-4e-7, 2e-7), "-4e-7");
+        assert_eq!(format_tick(1e-20, 0.5), "0");
+        assert_eq!(format_tick(3.0, f64::NAN), "3");
+    }
+
     #[test]
     fn float_noise_and_whole_numbers_read_cleanly() {
         assert_eq!(format_number(0.000_999_999_999_999_999_8), "1e-3");
