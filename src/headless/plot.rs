@@ -611,15 +611,9 @@ mod tests {
 
     #[test]
     fn markers_have_distinct_outlines() {
-        let shapes = [
-            Marker::Circle,
-            Marker::Triangle,
-            Marker::Square,
-            Marker::Diamond,
-            Marker::Cross,
-            Marker::Star,
-        ];
-        let outlines: Vec<Vec<(i32, i32)>> = shapes.iter().map(|m| marker_outline(*m, 5)).collect();
+        let outlines: Vec<Vec<(i32, i32)>> = (0..6)
+            .map(|k| marker_outline(palette::marker(k), 5))
+            .collect();
         for (i, a) in outlines.iter().enumerate() {
             assert!(a.len() >= 3);
             assert!(a.iter().all(|p| p.0.abs() <= 7 && p.1.abs() <= 7));

@@ -14,23 +14,10 @@ pub fn format_number(v: f64) -> String {
     if v == 0.0 {
         return "0".to_owned();
     }
-    let a = v.abs();
-    if (1e-2..1e4).contains(&a) {
-        let s = format!("{v:.3}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        return s.to_owned();
-    }
-    let s = format!("{v:.2e}");
-    match s.split_once('e') {
-        Some((mantissa, exp)) => {
-            let mantissa = if mantissa.contains('.') {
-                mantissa.trim_end_matches('0').trim_end_matches('.')
-            } else {
-                mantissa
-            };
-            format!("{mantissa}e{exp}")
-        }
-        None => s,
+    if (1e-2..1e4).contains(&v.abs()) {
+        fixed(v, 3)
+    } else {
+        scientific(v, 2)
     }
 }
 
@@ -55,24 +42,32 @@ pub fn format_tick(v: f64, step: f64) -> String {
     }
     let significant = ((v.abs() / step).log10().ceil() as usize + 1).clamp(1, 16);
     let magnitude = v.abs().log10().floor();
-    let decimals = (significant as f64 - 1.0 - magnitude).max(0.0) as usize;
     if (-4.0..6.0).contains(&magnitude) {
-        let s = format!("{v:.decimals$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_owned()
-        } else {
-            s
-        }
+        fixed(v, (significant as f64 - 1.0 - magnitude).max(0.0) as usize)
     } else {
-        let m = significant - 1;
-        let s = format!("{v:.m$e}");
-        match s.split_once('e') {
-            Some((mantissa, exp)) if mantissa.contains('.') => format!(
-                "{}e{exp}",
-                mantissa.trim_end_matches('0').trim_end_matches('.')
-            ),
-            _ => s,
-        }
+        scientific(v, significant - 1)
+    }
+}
+
+/// `v` with `decimals` decimals, trailing zeros (and a bare point) trimmed.
+fn fixed(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
+/// `v` as `mantissa e exponent` with `decimals` mantissa decimals, trailing zeros trimmed.
+fn scientific(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) if mantissa.contains('.') => format!(
+            "{}e{exp}",
+            mantissa.trim_end_matches('0').trim_end_matches('.')
+        ),
+        _ => s,
     }
 }
 

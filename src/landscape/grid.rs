@@ -220,6 +220,33 @@ impl Grid {
     }
 }
 
+/// Rosenbrock's function on an `nx × ny` grid over `[-2, 2] × [-1, 3]` (the parameter plane),
+/// for tests of what is drawn from grids.
+#[cfg(test)]
+pub(crate) fn rosenbrock_grid(nx: usize, ny: usize) -> Grid {
+    let mut values = Vec::with_capacity(nx * ny);
+    for j in 0..ny {
+        let y = -1.0 + 4.0 * j as f64 / (ny - 1) as f64;
+        for i in 0..nx {
+            let x = -2.0 + 4.0 * i as f64 / (nx - 1) as f64;
+            values.push((1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2));
+        }
+    }
+    Grid {
+        id: 0,
+        values,
+        nx,
+        ny,
+        x_range: (-2.0, 2.0),
+        y_range: (-1.0, 3.0),
+        basis: Basis::Axes {
+            i: 0,
+            j: 1,
+            origin: vec![0.0, 0.0],
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

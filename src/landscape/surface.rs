@@ -111,6 +111,7 @@ impl Surface {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::landscape::grid::rosenbrock_grid;
 
     fn grid(values: Vec<f64>, nx: usize, ny: usize, basis: Basis) -> Grid {
         Grid {
@@ -124,26 +125,9 @@ mod tests {
         }
     }
 
-    fn rosenbrock(nx: usize, ny: usize) -> Grid {
-        let mut v = Vec::with_capacity(nx * ny);
-        for j in 0..ny {
-            let y = -1.0 + 4.0 * j as f64 / (ny - 1) as f64;
-            for i in 0..nx {
-                let x = -2.0 + 4.0 * i as f64 / (nx - 1) as f64;
-                v.push((1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2));
-            }
-        }
-        grid(v, nx, ny, Basis::Features)
-    }
-
     #[test]
     fn levels_count_and_lines_lie_in_the_window() {
-        let mut g = rosenbrock(40, 30);
-        g.basis = Basis::Axes {
-            i: 0,
-            j: 1,
-            origin: vec![0.0, 0.0],
-        };
+        let g = rosenbrock_grid(40, 30);
         let s = Surface::new(g.clone(), true, 12);
         assert_eq!(s.contours.len(), 12);
         assert!(s.contours.windows(2).all(|w| w[0].level < w[1].level));
@@ -162,18 +146,15 @@ mod tests {
 
     #[test]
     fn decision_maps_are_never_log_shaded() {
-        let s = Surface::new(rosenbrock(10, 10), true, 3);
+        let mut g = rosenbrock_grid(10, 10);
+        g.basis = Basis::Features;
+        let s = Surface::new(g, true, 3);
         assert!(!s.log_scale);
     }
 
     #[test]
     fn raster_is_dark_in_the_valley_and_missing_where_values_are() {
-        let mut g = rosenbrock(60, 40);
-        g.basis = Basis::Pca {
-            origin: vec![],
-            d1: vec![],
-            d2: vec![],
-        };
+        let mut g = rosenbrock_grid(60, 40);
         for k in [0, 1, 60, 61] {
             g.values[k] = f64::NAN;
         }

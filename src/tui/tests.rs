@@ -298,8 +298,8 @@ fn snapshot_help_overlay() -> TestResult {
     Ok(())
 }
 
-fn two_moons_app() -> Result<App, Box<dyn std::error::Error>> {
-    let path = Path::new("scenarios/two_moons_mlp.yaml");
+/// A deterministic explorer on a scenario file, loaded and built as the program does.
+fn built_app(path: &Path) -> Result<App, Box<dyn std::error::Error>> {
     let built = crate::scenario::load_and_build(path, &crate::scenario::Overrides::default())
         .map_err(|e| e.to_string())?;
     let loaded = Loaded {
@@ -310,6 +310,10 @@ fn two_moons_app() -> Result<App, Box<dyn std::error::Error>> {
     let mut app = App::new(loaded, loader());
     app.deterministic = true;
     Ok(app)
+}
+
+fn two_moons_app() -> Result<App, Box<dyn std::error::Error>> {
+    built_app(Path::new("scenarios/two_moons_mlp.yaml"))
 }
 
 #[test]
@@ -496,17 +500,7 @@ fn rosenbrock_with_view(extra: &str, steps: usize) -> Result<App, Box<dyn std::e
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("rosenbrock.yaml");
     std::fs::write(&path, source)?;
-    let built = crate::scenario::load_and_build(&path, &crate::scenario::Overrides::default())
-        .map_err(|e| e.to_string())?;
-    let mut app = App::new(
-        Loaded {
-            session: built.session,
-            view: built.view,
-            path: None,
-        },
-        loader(),
-    );
-    app.deterministic = true;
+    let mut app = built_app(&path)?;
     drive(&mut app, &format!(" {}", "n".repeat(steps)))?;
     app.settle_landscape();
     app.tick_gradients();
@@ -625,21 +619,8 @@ fn the_tui_and_the_export_compute_the_same_landscape() -> TestResult {
         ("scenarios/two_moons_mlp.yaml", " "),
         ("scenarios/two_moons_mlp.yaml", " v"),
     ] {
-        let built = crate::scenario::load_and_build(
-            Path::new(path),
-            &crate::scenario::Overrides::default(),
-        )
-        .map_err(|e| e.to_string())?;
-        let view = built.view.clone();
-        let mut app = App::new(
-            Loaded {
-                session: built.session,
-                view: built.view,
-                path: None,
-            },
-            loader(),
-        );
-        app.deterministic = true;
+        let mut app = built_app(Path::new(path))?;
+        let view = app.view.clone();
         drive(&mut app, keys)?;
         app.settle_landscape();
         let tui = app.surface().ok_or("no surface")?;

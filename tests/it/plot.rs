@@ -4,19 +4,8 @@
 //! cleanly.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn gradscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradscope"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::headless::{gradscope, text};
 
 /// Runs `--headless scenario --plot out` and returns the run's stderr; the run must not crash
 /// (exit 0, or 1 for a failed expectation).

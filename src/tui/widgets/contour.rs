@@ -469,6 +469,7 @@ impl Widget for LandscapeView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::landscape::grid::rosenbrock_grid;
     use crate::landscape::{Basis, Grid, Trail};
     use crate::tui::widgets::run_color;
     use crate::tui::widgets::test_util::buffer_text;
@@ -492,15 +493,7 @@ mod tests {
     }
 
     fn rosenbrock(nx: usize, ny: usize) -> Grid {
-        let mut g = Vec::with_capacity(nx * ny);
-        for j in 0..ny {
-            let y = -1.0 + 4.0 * j as f64 / (ny - 1) as f64;
-            for i in 0..nx {
-                let x = -2.0 + 4.0 * i as f64 / (nx - 1) as f64;
-                g.push((1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2));
-            }
-        }
-        grid_of(g, nx, ny, ((-2.0, 2.0), (-1.0, 3.0)))
+        rosenbrock_grid(nx, ny)
     }
 
     fn render(view: LandscapeView<'_>, w: u16, h: u16) -> Buffer {
