@@ -574,7 +574,7 @@ impl App {
         self.dirty_view = true;
     }
 
-    /// Hides the runs `view.show` leaves out and selects the first visible one.
+    /// Hides the runs `view.show` leaves out; a hidden selection moves to the first visible run.
     fn show_from_view(&mut self) {
         let runs = self.session.runs();
         self.hidden = runs
@@ -582,7 +582,12 @@ impl App {
             .map(|r| r.label().to_owned())
             .filter(|l| !self.view.shows(l))
             .collect();
-        self.selected = self.view.first_shown(runs.iter().map(|r| r.label()));
+        if runs
+            .get(self.selected)
+            .is_some_and(|r| !self.view.shows(r.label()))
+        {
+            self.selected = self.view.first_shown(runs.iter().map(|r| r.label()));
+        }
     }
 
     /// Shows or hides the selected run.
