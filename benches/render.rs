@@ -10,9 +10,10 @@ use ratatui::backend::TestBackend;
 
 use gradscope::ad::Engine;
 use gradscope::expr::Expression;
+use gradscope::landscape::ViewSpec;
 use gradscope::objective::ExpressionObjective;
 use gradscope::optim::HyperValue;
-use gradscope::session::{Command, RunSpec, Session, StopConfig, ViewSpec};
+use gradscope::session::{Command, RunSpec, Session, StopConfig};
 use gradscope::tui::app::App;
 use gradscope::tui::{Loaded, Loader, ui};
 

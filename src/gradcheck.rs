@@ -9,12 +9,13 @@
 //! why it was skipped.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use serde::Serialize;
 
 use crate::ad::{ScalarFn, dual, finite};
+use crate::engines::time_per_call;
 use crate::expr::{ExprError, Expression, Workspace};
 use crate::text::printable;
 
@@ -170,26 +171,8 @@ pub fn parse_point(spec: &str) -> Result<Vec<(String, f64)>, GradError> {
     Ok(out)
 }
 
-/// Times `f` over about `budget`, returning nanoseconds per call.
-fn time_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut calls = 0_u64;
-    let mut batch = 1_u64;
-    let started = Instant::now();
-    loop {
-        for _ in 0..batch {
-            f();
-        }
-        calls += batch;
-        let elapsed = started.elapsed();
-        if elapsed >= budget {
-            return elapsed.as_nanos() as f64 / calls as f64;
-        }
-        batch = (batch * 2).min(1 << 20);
-    }
-}
-
-/// Computes the report. A chunk width outside `1..=MAX_CHUNK` is clamped into it.
+/// Computes the report; `timing` sets how long each engine is timed (zero: one call each). A
+/// chunk width outside `1..=MAX_CHUNK` is clamped into it.
 pub fn compute(
     source: &str,
     at: &[(String, f64)],

@@ -9,7 +9,10 @@
 //! - [`optim`]: the optimizers (torch.optim family and beyond), schedules, the registry.
 //! - [`scenario`]: YAML scenario files: schema, strict loading with file:line:column errors.
 //! - [`session`]: runs and the session that advances them together; the single source of truth.
+//! - [`landscape`]: what both front ends draw of a loss landscape (plane, grid, shading,
+//!   contours, trails, palette), as plain data.
 //! - [`headless`], [`tui`]: the two thin front ends over a session.
+//! - [`engines`]: the engine comparison (every engine's gradient at one point, and its cost).
 //! - [`gradcheck`]: `gradscope grad`, the engines side by side on one expression.
 //! - [`text`]: user text (labels, names, messages) made safe to show on a terminal.
 //!
@@ -17,9 +20,11 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 pub mod ad;
 pub mod data;
+pub mod engines;
 pub mod expr;
 pub mod gradcheck;
 pub mod headless;
+pub mod landscape;
 pub mod model;
 pub mod objective;
 pub mod optim;

@@ -232,11 +232,17 @@ fn run_headless(cli: &Cli) -> ExitCode {
         output::error(format_args!("error: {e}"));
         return ExitCode::from(2);
     }
-    if let Some(path) = &cli.plot
-        && let Err(e) = headless::plot::write_plot(path, &sessions)
-    {
-        output::error(format_args!("error: {e}"));
-        return ExitCode::from(2);
+    if let Some(path) = &cli.plot {
+        let views: Vec<_> = built.iter().map(|b| (&b.session, &b.view)).collect();
+        match headless::plot::write_plot(path, &views) {
+            Ok(notes) => notes
+                .iter()
+                .for_each(|n| output::error(format_args!("note: {n}"))),
+            Err(e) => {
+                output::error(format_args!("error: {e}"));
+                return ExitCode::from(2);
+            }
+        }
     }
     let mut out = Stdout::new();
     if let Err(e) = write_reports(&mut out, &reports, cli.format, timing).and_then(|()| out.flush())

@@ -258,29 +258,3 @@ impl Session {
         self.stop = stop;
     }
 }
-
-/// Which plane the landscape shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plane {
-    /// Two parameters by index.
-    Params(usize, usize),
-    /// The plane through the trajectories' two principal directions.
-    Pca,
-    /// The decision boundary of the selected run over a two-feature dataset.
-    Decision,
-}
-
-impl Default for Plane {
-    fn default() -> Self {
-        Plane::Params(0, 1)
-    }
-}
-
-/// How a scenario asks to be shown; front ends may let the user change it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ViewSpec {
-    pub x_range: Option<(f64, f64)>,
-    pub y_range: Option<(f64, f64)>,
-    pub log_scale: bool,
-    pub plane: Plane,
-}

@@ -25,7 +25,8 @@ use ratatui::backend::Backend;
 use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use ratatui::crossterm::{cursor, execute};
 
-use crate::session::{Session, ViewSpec};
+use crate::landscape::ViewSpec;
+use crate::session::Session;
 use app::{App, FPS};
 use event::{EventSource, TerminalEvents};
 

@@ -20,13 +20,14 @@ use super::tree::{self, Span};
 use crate::data::csv::Labels;
 use crate::data::{self, Batcher, Dataset, Task, generate};
 use crate::expr::Expression;
+use crate::landscape::{self, ViewSpec};
 use crate::model::{
     self, Activation, CustomModel, Init, Loss, LossKind, Mlp, Model, ParamKind, Predictor,
 };
 use crate::objective::{ExpressionObjective, ModelObjective, Objective};
 use crate::optim::{self, Bound, Domain, registry};
 use crate::optim::{HyperValue, clip::GradClip, schedule};
-use crate::session::{self, RunSpec, Session, StopConfig, ViewSpec};
+use crate::session::{RunSpec, Session, StopConfig};
 
 /// The catalog backed by the optimizer registry and the expression parser.
 pub struct RegistryCatalog;
@@ -313,11 +314,14 @@ fn view_spec(s: &Scenario) -> ViewSpec {
             (schema::Plane::Params(a, b), schema::Objective::Model(_))
                 if (axis(a), axis(b)) == (0, 1) =>
             {
-                session::Plane::Pca
+                landscape::Plane::Pca
             }
-            (schema::Plane::Params(a, b), _) => session::Plane::Params(axis(a), axis(b)),
-            (schema::Plane::Pca, _) => session::Plane::Pca,
+            (schema::Plane::Params(a, b), _) => landscape::Plane::Params(axis(a), axis(b)),
+            (schema::Plane::Pca, _) => landscape::Plane::Pca,
         },
+        levels: s.view.levels,
+        trail: s.view.trail,
+        show: s.view.show.clone(),
     }
 }
 

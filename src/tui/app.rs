@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use ratatui::layout::Rect;
 
 use super::event::Action;
-use super::landscape::{self, Basis, Grid, PlaneRequest, Request, Worker};
+use super::landscape::Worker;
 use super::{Loaded, Loader};
-use crate::ad::{DEFAULT_CHUNK, Engine};
-use crate::objective::Scratch;
+use crate::engines;
+use crate::landscape::{self, Basis, Grid, Plane, Ranges, Surface, ViewSpec};
 use crate::optim::HyperValue;
 use crate::optim::{Domain, registry};
-use crate::session::{Command, Plane, RunSpec, Session, ViewSpec};
+use crate::session::{Command, RunSpec, Session};
 
 /// Steps per run per second at each speed level (the last one is "as fast as the budget
 /// allows"). Per second rather than per frame, so a slow terminal does not slow the race.
@@ -139,15 +139,15 @@ impl Log {
     }
 }
 
-/// Landscape state: the last grid, the request in flight and the user's zoom.
+/// Landscape state: the last grid (as a shaded surface), the request in flight and the zoom.
 struct LandscapeState {
     worker: Worker,
-    grid: Option<Grid>,
+    surface: Option<Surface>,
     next_id: u64,
     /// Id of the newest request sent.
     wanted: u64,
     /// Ranges chosen by the user (zoom/pan) or the scenario; `None` follows the trajectories.
-    manual: Option<((f64, f64), (f64, f64))>,
+    manual: Option<Ranges>,
     last_pca: Option<Instant>,
     /// Run and parameters the decision map was last requested for, and when.
     decision_for: Option<(usize, Vec<f64>)>,
@@ -187,6 +187,8 @@ pub struct App {
     pub log: Log,
     /// The training set's two features and classes, when a decision view is possible.
     pub data_points: Option<Vec<(f64, f64, usize)>>,
+    /// Labels of the runs not drawn (landscape and loss chart); starts from `view.show`.
+    pub hidden: Vec<String>,
     landscape: LandscapeState,
     /// Session and view changed (load/reload): the landscape must be recomputed.
     dirty_view: bool,
@@ -195,7 +197,7 @@ pub struct App {
 impl App {
     #[must_use]
     pub fn new(initial: Loaded, loader: Loader) -> Self {
-        let manual = manual_ranges(&initial.view);
+        let manual = initial.view.ranges();
         let mut app = Self {
             log_scale: initial.view.log_scale,
             session: initial.session,
@@ -222,7 +224,7 @@ impl App {
             log: Log::default(),
             landscape: LandscapeState {
                 worker: Worker::spawn(),
-                grid: None,
+                surface: None,
                 next_id: 1,
                 wanted: 0,
                 manual,
@@ -231,10 +233,12 @@ impl App {
                 last_decision: None,
             },
             data_points: None,
+            hidden: Vec::new(),
             dirty_view: true,
         };
         app.data_points = app.session.objective().data_points_2d();
         app.normalize_plane();
+        app.show_from_view();
         app
     }
 
@@ -354,7 +358,11 @@ impl App {
                 }
             }
             Action::CycleEngine => self.send(Command::SetEngine(self.session.engine().cycle())),
-            Action::ToggleLog => self.log_scale = !self.log_scale,
+            Action::ToggleLog => {
+                self.log_scale = !self.log_scale;
+                self.reshade();
+            }
+            Action::ToggleVisible => self.toggle_visible(),
             Action::CycleView => self.cycle_view(),
             Action::ToggleXAxis => {
                 self.x_axis = match self.x_axis {
@@ -530,7 +538,7 @@ impl App {
         match (self.loader)(path) {
             Ok(loaded) => {
                 self.log.write(&format!("loaded {}", path.display()));
-                self.landscape.manual = manual_ranges(&loaded.view);
+                self.landscape.manual = loaded.view.ranges();
                 self.log_scale = loaded.view.log_scale;
                 self.session = loaded.session;
                 self.view = loaded.view;
@@ -540,6 +548,7 @@ impl App {
                 self.mode = Mode::Normal;
                 self.data_points = self.session.objective().data_points_2d();
                 self.normalize_plane();
+                self.show_from_view();
                 self.dirty_view = true;
             }
             Err(message) => {
@@ -552,46 +561,70 @@ impl App {
 
     // ---- landscape ----
 
-    /// A plane the objective can show: parameter indices in range, PCA only above two
-    /// parameters, the decision view only over two-feature classification data.
+    /// A plane the objective can show (see [`Plane::normalized`]).
     fn normalize_plane(&mut self) {
         let dim = self.session.objective().dim();
-        self.view.plane = match self.view.plane {
-            Plane::Decision if self.data_points.is_some() => Plane::Decision,
-            Plane::Params(i, j) if i < dim && j < dim && i != j => Plane::Params(i, j),
-            Plane::Pca if dim > 2 => Plane::Pca,
-            _ if dim > 2 && !matches!(self.view.plane, Plane::Params(..)) => Plane::Pca,
-            _ => Plane::Params(0, 1.min(dim.saturating_sub(1))),
-        };
+        self.view.plane = self.view.plane.normalized(dim, self.data_points.is_some());
     }
 
     fn cycle_view(&mut self) {
         let dim = self.session.objective().dim();
-        let decision = self.data_points.is_some();
-        self.view.plane = match self.view.plane {
-            Plane::Params(..) if dim > 2 => Plane::Pca,
-            Plane::Params(..) | Plane::Pca if decision => Plane::Decision,
-            Plane::Params(..) | Plane::Pca | Plane::Decision => Plane::Params(0, 1),
-        };
-        self.normalize_plane();
+        self.view.plane = self.view.plane.next(dim, self.data_points.is_some());
         self.landscape.manual = None;
         self.dirty_view = true;
+    }
+
+    /// Hides the runs `view.show` leaves out; a hidden selection moves to the first visible run.
+    fn show_from_view(&mut self) {
+        let runs = self.session.runs();
+        self.hidden = runs
+            .iter()
+            .map(|r| r.label().to_owned())
+            .filter(|l| !self.view.shows(l))
+            .collect();
+        if runs
+            .get(self.selected)
+            .is_some_and(|r| !self.view.shows(r.label()))
+        {
+            self.selected = self.view.first_shown(runs.iter().map(|r| r.label()));
+        }
+    }
+
+    /// Shows or hides the selected run.
+    fn toggle_visible(&mut self) {
+        let Some(label) = self.session.runs().get(self.selected).map(|r| r.label()) else {
+            return;
+        };
+        if let Some(k) = self.hidden.iter().position(|l| l == label) {
+            self.hidden.remove(k);
+        } else {
+            self.hidden.push(label.to_owned());
+        }
+    }
+
+    /// Whether the run labelled `label` is drawn.
+    #[must_use]
+    pub fn is_visible(&self, label: &str) -> bool {
+        !self.hidden.iter().any(|l| l == label)
+    }
+
+    /// Re-shades the surface on screen (log scale toggled); the grid stays.
+    fn reshade(&mut self) {
+        if let Some(s) = self.landscape.surface.take() {
+            self.landscape.surface = Some(Surface::new(s.grid, self.log_scale, self.view.levels));
+        }
     }
 
     /// The grid on screen, if one has arrived.
     #[must_use]
     pub fn grid(&self) -> Option<&Grid> {
-        self.landscape.grid.as_ref()
+        self.landscape.surface.as_ref().map(|s| &s.grid)
     }
 
-    /// Every run's recorded parameters, in order (for PCA and automatic ranges).
-    fn all_points(&self) -> Vec<Vec<f64>> {
-        let mut pts = Vec::new();
-        for r in self.session.runs() {
-            pts.extend(r.history().points().iter().map(|p| p.params.clone()));
-            pts.push(r.params().to_vec());
-        }
-        pts
+    /// The shaded surface on screen, if a grid has arrived.
+    #[must_use]
+    pub fn surface(&self) -> Option<&Surface> {
+        self.landscape.surface.as_ref()
     }
 
     /// Sends a landscape request when the view needs one; picks up finished grids. Cheap when
@@ -608,18 +641,13 @@ impl App {
 
     fn accept_grid(&mut self, g: Grid) {
         // An older grid still beats none; a newer request will replace it.
-        if self
-            .landscape
-            .grid
-            .as_ref()
-            .is_none_or(|old| g.id >= old.id)
-        {
-            self.landscape.grid = Some(g);
+        if self.grid().is_none_or(|old| g.id >= old.id) {
+            self.landscape.surface = Some(Surface::new(g, self.log_scale, self.view.levels));
         }
     }
 
     fn landscape_outdated(&self) -> bool {
-        let Some(grid) = &self.landscape.grid else {
+        let Some(grid) = self.grid() else {
             return false;
         };
         if self.landscape.wanted != grid.id {
@@ -667,48 +695,28 @@ impl App {
     fn request_landscape(&mut self) {
         let id = self.landscape.next_id;
         self.landscape.next_id += 1;
-        let plane = match self.view.plane {
-            Plane::Params(i, j) => {
-                let origin = self
-                    .session
-                    .runs()
-                    .get(self.selected)
-                    .map_or_else(|| self.session.objective().start(), |r| r.params().to_vec());
-                PlaneRequest::Axes { i, j, origin }
-            }
+        match self.view.plane {
             Plane::Decision => {
                 let params = self
                     .session
                     .runs()
                     .get(self.selected)
                     .map_or_else(|| self.session.objective().start(), |r| r.params().to_vec());
-                self.landscape.decision_for = Some((self.selected, params.clone()));
+                self.landscape.decision_for = Some((self.selected, params));
                 self.landscape.last_decision = Some(Instant::now());
-                let points = self
-                    .data_points
-                    .iter()
-                    .flatten()
-                    .map(|&(x, y, _)| (x, y))
-                    .collect();
-                PlaneRequest::Decision { params, points }
             }
-            Plane::Pca => {
-                self.landscape.last_pca = Some(Instant::now());
-                PlaneRequest::Pca {
-                    points: landscape::subsample(&self.all_points(), 400),
-                }
-            }
-        };
-        let mut fit = self.all_points();
-        if let Some(m) = self.session.objective().minimum() {
-            fit.push(m);
+            Plane::Pca => self.landscape.last_pca = Some(Instant::now()),
+            Plane::Params(..) => {}
         }
-        let request = Request {
+        let request = landscape::Request {
             id,
-            objective: self.session.objective().box_clone(),
-            plane,
-            ranges: self.landscape.manual,
-            fit,
+            ..landscape::request(
+                &self.session,
+                self.view.plane,
+                self.selected,
+                self.landscape.manual,
+                self.data_points.as_deref(),
+            )
         };
         self.dirty_view = false;
         if self.landscape.worker.send(request) {
@@ -721,12 +729,7 @@ impl App {
     /// Blocks until the newest requested grid is in (tests and benchmarks only).
     pub fn settle_landscape(&mut self) {
         self.tick_landscape();
-        while self
-            .landscape
-            .grid
-            .as_ref()
-            .is_none_or(|g| g.id != self.landscape.wanted)
-        {
+        while self.grid().is_none_or(|g| g.id != self.landscape.wanted) {
             match self.landscape.worker.wait() {
                 Some(g) => self.accept_grid(g),
                 None => break,
@@ -738,7 +741,7 @@ impl App {
     #[must_use]
     pub fn cell_to_plane(&self, column: u16, row: u16) -> Option<(f64, f64)> {
         let plot = self.landscape_plot?;
-        let grid = self.landscape.grid.as_ref()?;
+        let grid = self.grid()?;
         if !plot.contains(ratatui::layout::Position { x: column, y: row }) {
             return None;
         }
@@ -753,7 +756,7 @@ impl App {
         let Some((a, b)) = self.cell_to_plane(column, row) else {
             return;
         };
-        let Some(basis) = self.landscape.grid.as_ref().map(|g| g.basis.clone()) else {
+        let Some(basis) = self.grid().map(|g| g.basis.clone()) else {
             return;
         };
         if basis == Basis::Features {
@@ -765,8 +768,7 @@ impl App {
     }
 
     fn zoom(&mut self, column: u16, row: u16, zoom_in: bool) {
-        let (Some((a, b)), Some(grid)) = (self.cell_to_plane(column, row), &self.landscape.grid)
-        else {
+        let (Some((a, b)), Some(grid)) = (self.cell_to_plane(column, row), self.grid()) else {
             return;
         };
         let f = if zoom_in { ZOOM } else { 1.0 / ZOOM };
@@ -776,7 +778,7 @@ impl App {
     }
 
     fn pan(&mut self, action: Action) {
-        let Some(grid) = &self.landscape.grid else {
+        let Some(grid) = self.grid() else {
             return;
         };
         let (mut xr, mut yr) = (grid.x_range, grid.y_range);
@@ -813,36 +815,22 @@ impl App {
         }
         let objective = run.objective();
         let x = run.params().to_vec();
-        let n = x.len();
-        let engines = [
-            Engine::Forward {
-                chunk: DEFAULT_CHUNK,
-            },
-            Engine::Reverse,
-            Engine::Finite,
-        ];
-        let mut scratch = Scratch::default();
-        let mut values = vec![[0.0; 3]; n];
-        let mut stats = [(0, f64::NAN); 3];
-        let mut grad = vec![0.0; n];
-        for (e, engine) in engines.iter().enumerate() {
-            let started = Instant::now();
-            let mut reps = 0u32;
-            let mut passes = 0;
-            // Repeat cheap gradients so the time is not just clock resolution, within ~1 ms.
-            while reps == 0 || (reps < 64 && started.elapsed() < Duration::from_millis(1)) {
-                passes = objective.gradient(*engine, &x, &mut grad, &mut scratch).1;
-                reps += 1;
-            }
-            let ns = started.elapsed().as_nanos() as f64 / f64::from(reps);
-            stats[e] = (
-                passes as u64,
-                if self.deterministic { f64::NAN } else { ns },
-            );
-            for (row, g) in values.iter_mut().zip(&grad) {
-                row[e] = *g;
-            }
-        }
+        // Cheap gradients are repeated for about a millisecond, so the time is not just the
+        // clock's resolution; snapshots (deterministic) time nothing.
+        let budget = if self.deterministic {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(1)
+        };
+        let comparison = engines::compare(objective, &x, budget);
+        let stats = std::array::from_fn(|e| {
+            let ns = if self.deterministic {
+                f64::NAN
+            } else {
+                comparison.nanos[e]
+            };
+            (comparison.passes[e] as u64, ns)
+        });
         let tape = objective.tape_nodes(&x).map(|nodes| {
             nodes
                 .into_iter()
@@ -860,7 +848,7 @@ impl App {
             run: self.selected,
             params: x,
             names: objective.param_names(),
-            values,
+            values: comparison.values,
             stats,
             tape,
             computed: Some(Instant::now()),
@@ -922,14 +910,7 @@ impl App {
     /// The basis of the grid on screen.
     #[must_use]
     pub fn basis(&self) -> Option<&Basis> {
-        self.landscape.grid.as_ref().map(|g| &g.basis)
-    }
-}
-
-fn manual_ranges(view: &ViewSpec) -> Option<((f64, f64), (f64, f64))> {
-    match (view.x_range, view.y_range) {
-        (Some(x), Some(y)) => Some((x, y)),
-        _ => None,
+        self.grid().map(|g| &g.basis)
     }
 }
 

@@ -42,6 +42,8 @@ pub enum Action {
     RemoveRun,
     CycleEngine,
     ToggleLog,
+    /// Show or hide the selected run (landscape and loss chart).
+    ToggleVisible,
     CycleView,
     ToggleXAxis,
     CycleSmoothing,
@@ -197,6 +199,12 @@ pub const BINDINGS: &[Binding] = &[
         "cycle engine (forward, reverse, finite)",
     ),
     key('l', Action::ToggleLog, "l", "log scale"),
+    key(
+        'h',
+        Action::ToggleVisible,
+        "h",
+        "hide / show the selected run",
+    ),
     key(
         'v',
         Action::CycleView,

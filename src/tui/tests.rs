@@ -13,9 +13,10 @@ use super::widgets::test_util::buffer_text;
 use super::{Loaded, Loader, run_loop};
 use crate::ad::Engine;
 use crate::expr::Expression;
+use crate::landscape::ViewSpec;
 use crate::objective::ExpressionObjective;
 use crate::optim::HyperValue;
-use crate::session::{RunSpec, Session, StopConfig, ViewSpec};
+use crate::session::{RunSpec, Session, StopConfig};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -297,8 +298,8 @@ fn snapshot_help_overlay() -> TestResult {
     Ok(())
 }
 
-fn two_moons_app() -> Result<App, Box<dyn std::error::Error>> {
-    let path = Path::new("scenarios/two_moons_mlp.yaml");
+/// A deterministic explorer on a scenario file, loaded and built as the program does.
+fn built_app(path: &Path) -> Result<App, Box<dyn std::error::Error>> {
     let built = crate::scenario::load_and_build(path, &crate::scenario::Overrides::default())
         .map_err(|e| e.to_string())?;
     let loaded = Loaded {
@@ -311,6 +312,10 @@ fn two_moons_app() -> Result<App, Box<dyn std::error::Error>> {
     Ok(app)
 }
 
+fn two_moons_app() -> Result<App, Box<dyn std::error::Error>> {
+    built_app(Path::new("scenarios/two_moons_mlp.yaml"))
+}
+
 #[test]
 fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
     let mut app = two_moons_app()?;
@@ -320,18 +325,18 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
         .ok_or("two moons has no 2-d data points")?;
     assert!(points.len() >= 100 && points.iter().all(|p| p.2 <= 1));
     // A model scenario opens on the trajectories' principal plane.
-    assert_eq!(app.view.plane, crate::session::Plane::Pca);
+    assert_eq!(app.view.plane, crate::landscape::Plane::Pca);
     drive(&mut app, " nnnnv")?;
-    assert_eq!(app.view.plane, crate::session::Plane::Decision);
+    assert_eq!(app.view.plane, crate::landscape::Plane::Decision);
     app.settle_landscape();
     let grid = app.grid().ok_or("no grid")?;
-    assert_eq!(grid.basis, super::landscape::Basis::Features);
+    assert_eq!(grid.basis, crate::landscape::Basis::Features);
     // Probabilities of class 1, and the fitted ranges hold every data point.
     assert!(grid.values.iter().all(|v| (0.0..=1.0).contains(v)));
     assert!(
         points
             .iter()
-            .all(|p| super::landscape::contains((grid.x_range, grid.y_range), (p.0, p.1)))
+            .all(|p| crate::landscape::contains((grid.x_range, grid.y_range), (p.0, p.1)))
     );
     let mut term = terminal(120, 40)?;
     term.draw(|f| super::ui::draw(f, &mut app))?;
@@ -348,13 +353,13 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
     assert_ne!(app.grid().map(|g| &g.values), Some(&before));
     // And on round the cycle params -> PCA -> decision -> params.
     drive(&mut app, "v")?;
-    assert_eq!(app.view.plane, crate::session::Plane::Params(0, 1));
+    assert_eq!(app.view.plane, crate::landscape::Plane::Params(0, 1));
     drive(&mut app, "v")?;
-    assert_eq!(app.view.plane, crate::session::Plane::Pca);
+    assert_eq!(app.view.plane, crate::landscape::Plane::Pca);
     // Expressions have no data: `v` never offers the decision view there.
     let mut app = self::app()?;
     drive(&mut app, " vvv")?;
-    assert_ne!(app.view.plane, crate::session::Plane::Decision);
+    assert_ne!(app.view.plane, crate::landscape::Plane::Decision);
     Ok(())
 }
 
@@ -607,5 +612,159 @@ fn a_scenario_that_fails_to_load_keeps_the_last_good_one() -> TestResult {
     app.update(super::event::Action::FileChanged);
     assert_eq!(app.mode, Mode::Normal);
     assert_eq!(app.session.name, "fixed");
+    Ok(())
+}
+
+/// The bundled Rosenbrock race with `extra` added to its `view`, loaded through the scenario
+/// loader (so the test covers the way from the file to the screen), paused after `steps`.
+fn rosenbrock_with_view(extra: &str, steps: usize) -> Result<App, Box<dyn std::error::Error>> {
+    let source = std::fs::read_to_string("scenarios/rosenbrock.yaml")?;
+    let source = source.replace(
+        "  log_scale: true\n",
+        &format!("  log_scale: true\n{extra}"),
+    );
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("rosenbrock.yaml");
+    std::fs::write(&path, source)?;
+    let mut app = built_app(&path)?;
+    drive(&mut app, &format!(" {}", "n".repeat(steps)))?;
+    app.settle_landscape();
+    app.tick_gradients();
+    Ok(app)
+}
+
+fn screen(app: &mut App) -> Result<Terminal<TestBackend>, Box<dyn std::error::Error>> {
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, app))?;
+    Ok(term)
+}
+
+#[test]
+fn view_levels_reach_the_screen() -> TestResult {
+    let mut default = rosenbrock_with_view("", 5)?;
+    let mut twenty = rosenbrock_with_view("  levels: 20\n", 5)?;
+    assert_eq!(default.view.levels, 12, "the documented default");
+    assert_eq!(twenty.view.levels, 20);
+    let count = |app: &App| app.surface().map_or(0, |s| s.contours.len());
+    assert_eq!((count(&default), count(&twenty)), (12, 20));
+    let a = buffer_text(screen(&mut default)?.backend().buffer());
+    let b = buffer_text(screen(&mut twenty)?.backend().buffer());
+    assert_ne!(a, b, "20 levels draw the same screen as 12");
+    // The landscape panel only: the rest of the screen does not depend on the levels.
+    let panel = |text: &str| -> String {
+        text.lines()
+            .take(27)
+            .map(|l| l.chars().take(66).collect::<String>() + "\n")
+            .collect()
+    };
+    assert_ne!(panel(&a), panel(&b));
+    insta::assert_snapshot!("rosenbrock_landscape_levels_20", panel(&b));
+    // Toggling the log scale re-traces the same number of levels.
+    twenty.update(super::event::Action::ToggleLog);
+    assert_eq!(count(&twenty), 20);
+    assert!(twenty.surface().is_some_and(|s| !s.log_scale));
+    Ok(())
+}
+
+/// Cells of the landscape plot drawn in run `i`'s colour as braille (its trajectory).
+fn trail_cells(app: &App, term: &Terminal<TestBackend>, i: usize) -> usize {
+    let Some(plot) = app.landscape_plot else {
+        return 0;
+    };
+    let buf = term.backend().buffer();
+    plot.positions()
+        .map(|p| &buf[p])
+        .filter(|c| c.fg == super::widgets::run_color(i))
+        .filter(|c| {
+            c.symbol()
+                .chars()
+                .all(|ch| ('\u{2801}'..='\u{28FF}').contains(&ch))
+        })
+        .count()
+}
+
+#[test]
+fn view_trail_limits_the_trajectory_drawn() -> TestResult {
+    // L-BFGS (run 5) crosses the valley to the minimum in 40 steps: its whole path covers
+    // many cells, its last 2 points a few.
+    let mut all = rosenbrock_with_view("", 40)?;
+    let mut short = rosenbrock_with_view("  trail: 2\n", 40)?;
+    assert_eq!(short.view.trail, Some(2));
+    assert_eq!(all.session.runs()[5].label(), "lbfgs");
+    let term = screen(&mut all)?;
+    let long_cells = trail_cells(&all, &term, 5);
+    let term = screen(&mut short)?;
+    let short_cells = trail_cells(&short, &term, 5);
+    assert!(
+        long_cells > 10 && short_cells <= 3,
+        "trail cells: all {long_cells}, trail 2 {short_cells}"
+    );
+    Ok(())
+}
+
+#[test]
+fn view_show_hides_the_other_runs_at_start_and_h_shows_them() -> TestResult {
+    let mut app = rosenbrock_with_view("  show: [adam, newton]\n", 10)?;
+    let labels: Vec<String> = app
+        .session
+        .runs()
+        .iter()
+        .map(|r| r.label().to_owned())
+        .collect();
+    let adam = labels.iter().position(|l| l == "adam").ok_or("no adam")?;
+    assert_eq!(app.selected, adam, "starts on the first visible run");
+    assert_eq!(app.hidden.len(), labels.len() - 2);
+    let term = screen(&mut app)?;
+    // gd (run 0) is hidden: no cell anywhere in its colour (the runs table greys it out).
+    let gd_cells = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .filter(|c| c.fg == super::widgets::run_color(0))
+        .count();
+    assert_eq!(gd_cells, 0);
+    assert!(trail_cells(&app, &term, adam) > 0);
+    // Select L-BFGS (run 5, hidden) and show it: its path is drawn; `h` again hides it.
+    assert_eq!(labels[5], "lbfgs");
+    assert_eq!(trail_cells(&app, &term, 5), 0);
+    drive(&mut app, "6h")?;
+    assert!(app.is_visible("lbfgs"));
+    let term = screen(&mut app)?;
+    assert!(trail_cells(&app, &term, 5) > 0);
+    drive(&mut app, "h")?;
+    assert!(!app.is_visible("lbfgs"));
+    Ok(())
+}
+
+#[test]
+fn the_tui_and_the_export_compute_the_same_landscape() -> TestResult {
+    // The parameter plane of an expression, a model's PCA plane, then (`v`) its decision map.
+    for (path, keys) in [
+        ("scenarios/rosenbrock.yaml", " "),
+        ("scenarios/two_moons_mlp.yaml", " "),
+        ("scenarios/two_moons_mlp.yaml", " v"),
+    ] {
+        let mut app = built_app(Path::new(path))?;
+        let view = app.view.clone();
+        drive(&mut app, keys)?;
+        app.settle_landscape();
+        let tui = app.surface().ok_or("no surface")?;
+        let export = crate::headless::plot::landscape_surface(&app.session, &view, app.view.plane);
+        let what = format!("{path} {:?}", app.view.plane);
+        assert_eq!(tui.grid.x_range, export.grid.x_range, "{what}");
+        assert_eq!(tui.grid.y_range, export.grid.y_range, "{what}");
+        assert_eq!(tui.grid.basis, export.grid.basis, "{what}");
+        let same_values = tui
+            .grid
+            .values
+            .iter()
+            .zip(&export.grid.values)
+            .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+        assert!(same_values, "{what}: grids differ");
+        assert_eq!(tui.log_scale, export.log_scale, "{what}");
+        assert_eq!(tui.contours, export.contours, "{what}");
+        assert!(!tui.contours.is_empty(), "{what}");
+    }
     Ok(())
 }

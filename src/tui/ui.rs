@@ -33,8 +33,9 @@ use crate::text::{printable, printable_lines};
 use super::widgets::{
     ASCII_BORDER, EngineStat, ErrorPopup, GradRow, GradTable, HelpOverlay, LandscapeView,
     LossChart, RunDetail, RunRow, RunsTable, SeriesView, StatusBar, TapeRow, TapeView, TooSmall,
-    TrajectoryView, asciify, format_compact, run_color,
+    asciify, run_color,
 };
+use crate::landscape::{Basis, Scene, scene};
 
 /// Status bar hints in normal mode.
 const HINTS: &[(&str, &str)] = &[
@@ -151,91 +152,34 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         .iter()
         .map(|n| printable(n).into_owned())
         .collect();
-    let decision = matches!(app.basis(), Some(super::landscape::Basis::Features));
+    let selected = app
+        .session
+        .runs()
+        .get(app.selected)
+        .map_or(Cow::Borrowed(""), |r| printable(r.label()));
     let title = match app.basis() {
-        Some(super::landscape::Basis::Features) => {
-            let label = app
-                .session
-                .runs()
-                .get(app.selected)
-                .map_or(Cow::Borrowed(""), |r| printable(r.label()));
-            format!(" decision boundary of {label} (x1, x2) ")
-        }
-        Some(b) => {
-            let (x, y) = b.axis_names(&names);
-            let kind = if matches!(b, super::landscape::Basis::Pca { .. }) {
-                "PCA plane"
-            } else {
-                "parameters"
-            };
-            format!(" landscape: {kind} ({x}, {y}) ")
-        }
+        Some(b @ Basis::Features) => format!(" {} ", scene::title(b, &names, &selected)),
+        Some(b) => format!(" landscape: {} ", scene::title(b, &names, &selected)),
         None => " landscape ".to_owned(),
     };
     let b = block(app, Panel::Landscape, title);
     let inner = b.inner(area);
     frame.render_widget(b, area);
-    let Some(grid) = app.grid() else {
+    let Some(surface) = app.surface() else {
         frame.render_widget(Paragraph::new("computing the landscape..."), inner);
         app.landscape_plot = None;
         return;
     };
-    // Parameter trajectories have no place in feature space.
-    let runs = if decision { &[] } else { app.session.runs() };
-    let paths: Vec<Vec<(f64, f64)>> = runs
-        .iter()
-        .map(|r| {
-            r.history()
-                .points()
-                .iter()
-                .map(|p| grid.basis.project(&p.params))
-                .collect()
-        })
-        .collect();
-    let labels: Vec<String> = runs
-        .iter()
-        .map(|r| printable(r.label()).into_owned())
-        .collect();
-    let trajectories: Vec<TrajectoryView<'_>> = runs
-        .iter()
-        .zip(&paths)
-        .enumerate()
-        .map(|(i, (r, pts))| TrajectoryView {
-            points: pts,
-            color: run_color(i),
-            current: Some(grid.basis.project(r.params())),
-            label: &labels[i],
-        })
-        .collect();
-    let mut view = LandscapeView::new(&grid.values, grid.nx, grid.ny, grid.x_range, grid.y_range)
-        .ascii(app.ascii)
-        .log_scale(app.log_scale)
-        .trajectories(&trajectories);
-    if decision {
-        let points = app.data_points.as_deref().unwrap_or(&[]);
-        let binary = points.iter().all(|p| p.2 <= 1);
-        view = view
-            .log_scale(false)
-            .value_name(if binary { "p(class 1)" } else { "class" })
-            .data_points(points);
-    }
-    frame.render_widget(view, inner);
-    // The same plot rectangle the widget computes: y labels on the left, x axis at the bottom.
-    let label_w = format_compact(grid.y_range.0)
-        .chars()
-        .count()
-        .max(format_compact(grid.y_range.1).chars().count())
-        .max(1) as u16
-        + 1;
-    let plot = (inner.width >= label_w + 4 && inner.height >= 3).then(|| {
-        Rect::new(
-            inner.x + label_w,
-            inner.y,
-            inner.width - label_w,
-            inner.height - 1,
-        )
-    });
-    app.landscape_plot = plot;
+    let visible = |label: &str| app.is_visible(label);
+    let scene = Scene::new(
+        &app.session,
+        &surface.grid.basis,
+        &app.view,
+        &visible,
+        app.data_points.as_deref().unwrap_or(&[]),
+    );
+    frame.render_widget(LandscapeView::new(surface, &scene).ascii(app.ascii), inner);
+    app.landscape_plot = LandscapeView::plot_area(surface, inner);
 }
 
 fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -251,10 +195,17 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let b = block(app, Panel::Loss, title);
     let inner = b.inner(area);
     frame.render_widget(b, area);
-    let runs = app.session.runs();
+    // Hidden runs keep their colour index, so showing one again recolours nothing.
+    let runs: Vec<(usize, &crate::session::Run)> = app
+        .session
+        .runs()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| app.is_visible(r.label()))
+        .collect();
     let data: Vec<Vec<(f64, f64)>> = runs
         .iter()
-        .map(|r| {
+        .map(|(_, r)| {
             r.history()
                 .points()
                 .iter()
@@ -268,14 +219,14 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 .collect()
         })
         .collect();
-    let labels = labels(app);
-    let series: Vec<SeriesView<'_>> = labels
+    let labels: Vec<Cow<'_, str>> = runs.iter().map(|(_, r)| printable(r.label())).collect();
+    let series: Vec<SeriesView<'_>> = runs
         .iter()
+        .zip(&labels)
         .zip(&data)
-        .enumerate()
-        .map(|(i, (label, points))| SeriesView {
+        .map(|(((i, _), label), points)| SeriesView {
             label,
-            color: run_color(i),
+            color: run_color(*i),
             points,
         })
         .collect();
@@ -300,7 +251,12 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .map(|(i, r)| {
             let c = r.counts();
             RunRow {
-                color: run_color(i),
+                // A hidden run is greyed out here, and drawn nowhere else.
+                color: if app.is_visible(r.label()) {
+                    run_color(i)
+                } else {
+                    Color::DarkGray
+                },
                 label: &labels[i],
                 optimizer: r.optimizer().name(),
                 status: statuses[i],

@@ -2,8 +2,9 @@
 //!
 //! Nothing here knows about sessions or runs as types: callers build small view structs from their
 //! state every frame (cheap: they only borrow) and hand them to `Frame::render_widget`.
-//! Shared helpers live here: the run colour palette, number and duration formatting, and
-//! [`asciify`], which rewrites a rendered area to plain ASCII for terminals without Unicode.
+//! Shared helpers live here: palette colours as terminal colours, number and duration
+//! formatting, and [`asciify`], which rewrites a rendered area to plain ASCII for terminals
+//! without Unicode.
 
 pub mod contour;
 pub mod grad_table;
@@ -14,7 +15,7 @@ pub mod runs;
 pub mod status_bar;
 pub mod tape_view;
 
-pub use contour::{LandscapeView, TrajectoryView};
+pub use contour::LandscapeView;
 pub use grad_table::{EngineStat, GradRow, GradTable};
 pub use help::HelpOverlay;
 pub use loss_chart::{LossChart, SeriesView};
@@ -28,25 +29,18 @@ use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::symbols::border;
 
-/// Run colours: chosen to stay distinct from each other and readable on dark and light themes,
-/// and to avoid the viridis ramp of the landscape heatmap (no dark purples or teals).
-const PALETTE: [Color; 10] = [
-    Color::Rgb(255, 99, 71),   // tomato
-    Color::Rgb(0, 191, 255),   // deep sky blue
-    Color::Rgb(255, 215, 0),   // gold
-    Color::Rgb(255, 105, 180), // hot pink
-    Color::Rgb(50, 205, 50),   // lime green
-    Color::Rgb(255, 140, 0),   // dark orange
-    Color::Rgb(186, 85, 211),  // medium orchid
-    Color::Rgb(240, 240, 240), // near white
-    Color::Rgb(0, 255, 255),   // cyan
-    Color::Rgb(205, 133, 63),  // peru
-];
+use crate::landscape::palette::{self, Rgb};
 
-/// The colour of run number `i`; cycles after the palette's ten entries.
+/// A palette colour as a terminal colour.
+#[must_use]
+pub fn rgb(c: Rgb) -> Color {
+    Color::Rgb(c.0, c.1, c.2)
+}
+
+/// The colour of run number `i`: the landscape palette's, which the exported plots use too.
 #[must_use]
 pub fn run_color(i: usize) -> Color {
-    PALETTE[i % PALETTE.len()]
+    rgb(palette::run(i))
 }
 
 /// A border set of plain ASCII characters, for `Block::border_set` in ASCII mode.
@@ -61,38 +55,8 @@ pub const ASCII_BORDER: border::Set<'static> = border::Set {
     horizontal_bottom: "-",
 };
 
-/// Compact human formatting of a number for axis labels and tables: plain decimals for
-/// moderate magnitudes, scientific notation otherwise, trailing zeros trimmed.
-#[must_use]
-pub fn format_compact(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf" } else { "-inf" }.to_owned();
-    }
-    if v == 0.0 {
-        return "0".to_owned();
-    }
-    let a = v.abs();
-    if (1e-2..1e4).contains(&a) {
-        let s = format!("{v:.3}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        return s.to_owned();
-    }
-    let s = format!("{v:.2e}");
-    match s.split_once('e') {
-        Some((mantissa, exp)) => {
-            let mantissa = if mantissa.contains('.') {
-                mantissa.trim_end_matches('0').trim_end_matches('.')
-            } else {
-                mantissa
-            };
-            format!("{mantissa}e{exp}")
-        }
-        None => s,
-    }
-}
+/// Compact number formatting for labels (the landscape's, shared with the exported plots).
+pub use crate::landscape::format_number as format_compact;
 
 /// Formats a duration given in nanoseconds with three significant digits and a unit
 /// (`ns`, `µs`, `ms`, `s`); non-finite or negative durations print as `-`.
@@ -131,7 +95,8 @@ fn ascii_stand_in(symbol: &str) -> &'static str {
         '│' | '┃' | '║' | '╎' | '┆' => "|",
         '┌' | '┐' | '└' | '┘' | '╭' | '╮' | '╰' | '╯' | '├' | '┤' | '┬' | '┴' | '┼' | '╔' | '╗'
         | '╚' | '╝' | '┏' | '┓' | '┗' | '┛' => "+",
-        '•' | '●' | '◆' | '■' | '▲' | '★' => "*",
+        '•' | '●' | '◆' | '■' | '▲' | '★' | '✚' => "*",
+        '×' => "x",
         '○' => "o",
         '…' => "~",
         'µ' => "u",
@@ -198,32 +163,6 @@ pub(crate) mod test_util {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn palette_has_distinct_colours() {
-        let colours: Vec<Color> = (0..PALETTE.len()).map(run_color).collect();
-        for (i, a) in colours.iter().enumerate() {
-            for b in &colours[i + 1..] {
-                assert_ne!(a, b);
-            }
-        }
-        assert_eq!(run_color(0), run_color(PALETTE.len()));
-        assert!(PALETTE.len() >= 8);
-    }
-
-    #[test]
-    fn compact_numbers() {
-        assert_eq!(format_compact(0.0), "0");
-        assert_eq!(format_compact(1.5), "1.5");
-        assert_eq!(format_compact(-2.0), "-2");
-        assert_eq!(format_compact(0.125), "0.125");
-        assert_eq!(format_compact(1234.5678), "1234.568");
-        assert_eq!(format_compact(0.001), "1e-3");
-        assert_eq!(format_compact(2.5e4), "2.5e4");
-        assert_eq!(format_compact(-1.234e-7), "-1.23e-7");
-        assert_eq!(format_compact(f64::NAN), "NaN");
-        assert_eq!(format_compact(f64::NEG_INFINITY), "-inf");
-    }
 
     #[test]
     fn durations() {

@@ -3,7 +3,9 @@
 //! - [`engines`]: every gradient engine agrees on random expression trees.
 //! - [`headless`]: the real binary without a terminal: scenarios, errors, exports, `grad`.
 //! - [`inputs`]: the real binary against special files, oversized requests and multi-class data.
+//! - [`layers`]: the module layering (no terminal or plotting code below the front ends).
 //! - [`models`]: model objectives differentiate alike on every engine and train.
+//! - [`plot`]: exported plots: valid files whatever the losses, every view, clean axes.
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
 
@@ -26,6 +28,8 @@ mod cli;
 mod engines;
 mod headless;
 mod inputs;
+mod layers;
 mod models;
+mod plot;
 mod session;
 mod tui_pty;

@@ -111,8 +111,13 @@ fn padded_bounds(values: impl Iterator<Item = f64>, pad: f64, flat: f64) -> Opti
         };
         return Some([lo - half, hi + half]);
     }
-    let margin = (hi - lo) * pad;
-    Some([lo - margin, hi + margin])
+    // Halves keep the span finite for losses near ±f64::MAX, and the clamp keeps `hi - lo`
+    // finite for the chart's own scaling: no infinite bound reaches the axis.
+    let margin = (hi / 2.0 - lo / 2.0) * 2.0 * pad;
+    Some([
+        (lo - margin).clamp(-1e300, 1e300),
+        (hi + margin).clamp(-1e300, 1e300),
+    ])
 }
 
 impl LossChart<'_> {
@@ -267,6 +272,9 @@ mod tests {
             Some([-1.0, 11.0])
         );
         assert_eq!(padded_bounds(std::iter::empty(), 0.1, 1.0), None);
+        let [lo, hi] =
+            padded_bounds([-f64::MAX, f64::MAX].into_iter(), 0.05, 1.0).unwrap_or([f64::NAN; 2]);
+        assert!(lo < hi && (hi - lo).is_finite(), "{lo} {hi}");
     }
 
     #[test]
