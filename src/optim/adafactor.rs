@@ -22,7 +22,7 @@
 
 use super::hyper::{
     Hyper, HyperAccess, HyperSet, Hypers, INF, Range, Scale, float, ge, le, lr, maximize,
-    optional_pair, weight_decay,
+    optional_pair,
 };
 use super::layout::{ParamLayout, Shape};
 use super::registry::{Needs, OptimizerSpec};
@@ -69,7 +69,14 @@ impl Hypers for AdafactorHypers {
                 Scale::Linear,
                 "clipping threshold of the update's RMS",
             ),
-            weight_decay(&mut self.weight_decay),
+            float(
+                "weight_decay",
+                &mut self.weight_decay,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "decoupled weight decay: θ *= 1 − lr·weight_decay",
+            ),
             maximize(&mut self.maximize),
         ]
     }

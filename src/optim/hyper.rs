@@ -857,8 +857,135 @@ mod tests {
         assert_eq!(h.lr(), 0.3);
     }
 
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Mode {
+        Fast,
+        Exact,
+    }
+
+    impl Choice for Mode {
+        const ALL: &'static [Self] = &[Mode::Fast, Mode::Exact];
+        const NAMES: &'static [&'static str] = &["fast", "exact"];
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    struct Tuples {
+        coefficients: (f64, f64, f64),
+        eps: (Option<f64>, f64),
+        mode: Mode,
+    }
+
+    impl Hypers for Tuples {
+        fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+            let nonneg = Range::new(ge(0.0), INF);
+            [
+                triple(
+                    "coefficients",
+                    &mut self.coefficients,
+                    Range::new(INF, INF),
+                    "c",
+                ),
+                optional_pair("eps", &mut self.eps, nonneg, nonneg, Scale::Log, "eps"),
+                choice("mode", &mut self.mode, "mode"),
+            ]
+        }
+    }
+
+    fn tuples() -> HyperSet<Tuples> {
+        let spec = super::super::registry::spec("sgd").expect("sgd is registered");
+        HyperSet::new(
+            spec,
+            Tuples {
+                coefficients: (3.0, -4.0, 2.0),
+                eps: (None, 1e-3),
+                mode: Mode::Fast,
+            },
+        )
+    }
+
+    #[test]
+    fn triples_optional_pairs_and_choices_set_and_show() {
+        let mut h = tuples();
+        assert_eq!(
+            h.list()
+                .iter()
+                .map(|(_, v)| v.to_string())
+                .collect::<Vec<_>>(),
+            ["(3, -4, 2)", "(None, 0.001)", "fast"]
+        );
+        h.set("eps", (0.5, 0.25).into())
+            .expect("a plain pair fills Some");
+        assert_eq!(h.eps, (Some(0.5), 0.25));
+        h.set("eps", (None, 0.5).into()).expect("None");
+        assert_eq!(h.eps, (None, 0.5));
+        h.set("mode", HyperValue::Choice("exact")).expect("a name");
+        assert_eq!(h.mode, Mode::Exact);
+        for (name, v) in [
+            ("eps", HyperValue::OptionalPair(Some(-1.0), 0.1)),
+            ("eps", HyperValue::OptionalPair(None, f64::NAN)),
+            ("coefficients", HyperValue::Pair(1.0, 2.0)),
+            ("coefficients", HyperValue::Triple(1.0, f64::INFINITY, 2.0)),
+            ("mode", HyperValue::Choice("slow")),
+        ] {
+            let e = h.set(name, v).expect_err(name).to_string();
+            assert!(e.contains(&format!("'{name}' must be")), "{e}");
+        }
+        let e = h.set("mode", HyperValue::Choice("slow")).expect_err("bad");
+        assert!(e.to_string().contains("one of fast, exact"), "{e}");
+        assert_eq!(
+            (h.eps, h.mode),
+            ((None, 0.5), Mode::Exact),
+            "unchanged by errors"
+        );
+    }
+
+    #[test]
+    fn the_editor_reads_what_display_writes() {
+        let mut h = tuples();
+        h.set("eps", (Some(1e-30), 2.0).into()).expect("valid");
+        for (spec, (_, value)) in h.specs().iter().zip(h.list()) {
+            assert_eq!(spec.domain.parse(&value.to_string()), Ok(value));
+        }
+        let eps = Domain::OptionalPair(Range::new(INF, INF), Range::new(INF, INF));
+        for none in ["(None, 1)", "(none, 1)", "(null, 1)", "(~, 1)", "(, 1)"] {
+            assert_eq!(
+                eps.parse(none),
+                Ok(HyperValue::OptionalPair(None, 1.0)),
+                "{none}"
+            );
+        }
+        assert!(eps.parse("(1, 2, 3)").is_err());
+        let mode = h.specs()[2].domain;
+        let e = mode.parse("exakt").expect_err("typo");
+        assert!(e.contains("did you mean 'exact'"), "{e}");
+        let triple = h.specs()[0].domain;
+        assert_eq!(
+            triple.parse("1, 2, 3"),
+            Ok(HyperValue::Triple(1.0, 2.0, 3.0))
+        );
+        assert!(
+            triple
+                .parse("(1, 2)")
+                .unwrap_err()
+                .contains("three numbers")
+        );
+    }
+
     #[test]
     fn values_and_domains_have_plain_serde_shapes() {
+        let v: Vec<HyperValue> = serde_json::from_str("[[1, 2, 3], [null, 0.5]]").expect("tuples");
+        assert_eq!(
+            v,
+            [
+                HyperValue::Triple(1.0, 2.0, 3.0),
+                HyperValue::OptionalPair(None, 0.5)
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&[HyperValue::OptionalPair(None, 0.5), HyperValue::Choice("a")])
+                .expect("serializes"),
+            r#"[[null,0.5],"a"]"#
+        );
         let v: Vec<HyperValue> = serde_json::from_str("[0.1, true, [0.9, 0.999]]").expect("json");
         assert_eq!(
             v,

@@ -32,7 +32,7 @@ mod newton_schulz;
 use super::adam::{AdamHypers, adam_tensor};
 use super::hyper::{
     Choice, Hyper, HyperAccess, HyperSet, HyperValue, Hypers, INF, Range, Scale, boolean, choice,
-    eps, float, ge, gt, int, lr, lt, momentum, pair, triple,
+    float, ge, gt, int, lr, lt, momentum, pair, triple,
 };
 use super::layout::{ParamLayout, Shape};
 use super::registry::{Needs, OptimizerSpec};
@@ -125,7 +125,14 @@ impl Hypers for MuonHypers {
                 Range::new(INF, INF),
                 "(a, b, c) of the Newton–Schulz step X ← aX + (bA + cA²)X, A = XXᵀ",
             ),
-            eps(&mut self.eps),
+            float(
+                "eps",
+                &mut self.eps,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "floor of the norm the update is divided by before the iteration",
+            ),
             int(
                 "ns_steps",
                 &mut self.ns_steps,

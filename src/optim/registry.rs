@@ -287,6 +287,36 @@ mod tests {
         assert_eq!(d("rprop", "etas"), Some(HyperValue::Pair(0.5, 1.2)));
         assert_eq!(d("rprop", "step_sizes"), Some(HyperValue::Pair(1e-6, 50.0)));
         assert_eq!(d("lion", "lr"), Some(HyperValue::Float(1e-4)));
+        assert_eq!(d("adafactor", "lr"), Some(HyperValue::Float(1e-2)));
+        assert_eq!(d("adafactor", "beta2_decay"), Some(HyperValue::Float(-0.8)));
+        assert_eq!(
+            d("adafactor", "eps"),
+            Some(HyperValue::OptionalPair(None, 1e-3))
+        );
+        assert_eq!(d("adafactor", "d"), Some(HyperValue::Float(1.0)));
+        assert_eq!(d("adafactor", "weight_decay"), Some(HyperValue::Float(0.0)));
+        assert_eq!(d("asgd", "lr"), Some(HyperValue::Float(1e-2)));
+        assert_eq!(d("asgd", "lambd"), Some(HyperValue::Float(1e-4)));
+        assert_eq!(d("asgd", "alpha"), Some(HyperValue::Float(0.75)));
+        assert_eq!(d("asgd", "t0"), Some(HyperValue::Float(1e6)));
+    }
+
+    #[test]
+    fn sparse_adam_is_not_offered_and_says_why() {
+        assert!(!names().contains(&"sparse_adam"));
+        let e = build("sparse_adam", &[], 0, 2).err().expect("error");
+        assert!(matches!(e, OptimError::NotOffered { .. }), "{e}");
+        assert!(e.to_string().contains("sparse gradients"), "{e}");
+        let listing = describe_all();
+        let line = listing
+            .lines()
+            .find(|l| l.starts_with("sparse_adam"))
+            .expect("listed");
+        assert!(
+            line.contains("not offered") && line.contains("sparse"),
+            "{line}"
+        );
+        assert!(not_offered("adam").is_none());
     }
 
     #[test]
