@@ -643,9 +643,8 @@ impl<'de> Deserialize<'de> for HyperValue {
                     (Some(Some(a)), Some(b), None) => Ok(HyperValue::Pair(a, b)),
                     (Some(None), Some(b), None) => Ok(HyperValue::NullPair(b)),
                     (Some(Some(a)), Some(b), Some(c)) => Ok(HyperValue::Triple(a, b, c)),
-                    (Some(None), Some(_), Some(_)) => Err(de::Error::invalid_value(
-                        de::Unexpected::Option,
-                        &"a number (null is torch's None only in a pair)",
+                    (Some(None), Some(_), Some(_)) => Err(de::Error::custom(
+                        "null (torch's None) fits only first in a pair, as eps: [null, 0.001]",
                     )),
                     (Some(_), None, _) => Err(de::Error::invalid_length(1, expected)),
                     _ => Err(de::Error::invalid_length(0, expected)),

@@ -3,6 +3,8 @@
 //! - [`engines`]: every gradient engine agrees on random expression trees.
 //! - [`headless`]: the real binary without a terminal: scenarios, errors, exports, `grad`.
 //! - [`models`]: model objectives differentiate alike on every engine and train.
+//! - [`optimizers`]: torch tuples with `None`, triples and named options in files and reports;
+//!   optimizers that are not offered say why.
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
 
@@ -25,5 +27,6 @@ mod cli;
 mod engines;
 mod headless;
 mod models;
+mod optimizers;
 mod session;
 mod tui_pty;
