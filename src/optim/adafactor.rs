@@ -111,7 +111,7 @@ pub struct Adafactor {
     row_var: Vec<f64>,
     /// Column means of `G²` of every matrix, concatenated (`cols` entries each).
     col_var: Vec<f64>,
-    /// Running mean of `G²` of every vector, at its own positions (0 inside matrices).
+    /// Running mean of `G²` of every vector, at its own positions (unused inside matrices).
     variance: Vec<f64>,
     grad: Vec<f64>,
     update: Vec<f64>,
@@ -253,13 +253,15 @@ impl Optimizer for Adafactor {
                 ("col_var", &self.col_var),
             ]));
         }
-        if self
+        let vectors: Vec<f64> = self
             .layout
             .blocks()
             .iter()
-            .any(|b| matches!(b.shape, Shape::Vector(_)))
-        {
-            v.push(StateVector::new("variance", &self.variance));
+            .filter(|b| matches!(b.shape, Shape::Vector(_)))
+            .flat_map(|b| self.variance[b.range.clone()].iter().copied())
+            .collect();
+        if !vectors.is_empty() {
+            v.push(StateVector::new("variance", &vectors));
         }
         v.push(StateVector::new("update", &self.update));
         v
@@ -364,6 +366,38 @@ mod tests {
             trajectory(none.as_mut(), 30),
             trajectory(explicit.as_mut(), 30)
         );
+    }
+
+    #[test]
+    fn a_model_shows_factored_and_full_second_moments() {
+        use super::super::layout::{ParamLayout, Shape};
+        // W (2×3) and b (2): row_var has 2 entries, col_var 3, variance the bias's 2
+        let layout = ParamLayout::new([Shape::Matrix { rows: 2, cols: 3 }, Shape::Vector(2)]);
+        let mut o =
+            super::super::registry::build_for("adafactor", &[], 0, &layout).expect("builds");
+        let mut oracle = super::super::FnOracle::new(8, |x| x.iter().map(|v| v * v).sum())
+            .with_gradient(|x, g| {
+                for (gi, xi) in g.iter_mut().zip(x) {
+                    *gi = 2.0 * xi;
+                }
+            });
+        let mut x = vec![0.5, -1.0, 0.25, 2.0, 1.0, -0.5, 3.0, -2.0];
+        o.step(&mut x, &mut oracle);
+        let state = o.state();
+        let shapes: Vec<_> = state.iter().map(|s| (s.name, s.values.len())).collect();
+        assert_eq!(
+            shapes,
+            [
+                ("row_var", 2),
+                ("col_var", 3),
+                ("variance", 2),
+                ("update", 8)
+            ]
+        );
+        // step 1: 1 − β₂ = 1, so the factors are the plain means of G² = 4x²
+        let row0 = 4.0 * (0.25 + 1.0 + 0.0625) / 3.0;
+        assert!((state[0].values[0] - row0).abs() < 1e-15);
+        assert!((state[2].values[0] - 36.0).abs() < 1e-12);
     }
 
     #[test]
