@@ -21,8 +21,8 @@
 //! decays.
 //!
 //! torch orthogonalises in bfloat16. `ns_dtype: bfloat16` (the default) emulates that rounding
-//! bit for bit (see [`newton_schulz`]), so runs reproduce torch's numbers, which is what this
-//! program promises of every torch optimizer; `ns_dtype: float64` runs the same iteration
+//! bit for bit (see `muon/newton_schulz.rs`), so runs reproduce torch's numbers, which is what
+//! this program promises of every torch optimizer; `ns_dtype: float64` runs the same iteration
 //! without rounding, to see the algorithm apart from its 8-bit-mantissa arithmetic (the
 //! difference is about 2⁻⁸ relative in each update entry, and shows in the last digits of a
 //! trajectory, not in its shape).
