@@ -19,7 +19,7 @@ use nalgebra::{DMatrix, DVector};
 use crate::ad::dual::{self, Chunk, Hyper};
 use crate::ad::tape::{self, Tape, Var};
 use crate::ad::{Engine, finite};
-use crate::optim::Oracle;
+use crate::optim::{Oracle, ParamLayout};
 
 /// Loss, test loss and accuracy of a parameter vector, as a run reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -59,6 +59,11 @@ pub trait Objective: Send {
     /// The known minimiser, if the scenario gives one.
     fn minimum(&self) -> Option<Vec<f64>> {
         None
+    }
+    /// The parameters as the tensors torch would hold (what Adafactor and Muon treat by
+    /// shape): one vector unless the objective knows better.
+    fn param_layout(&self) -> ParamLayout {
+        ParamLayout::vector(self.dim())
     }
 
     fn value(&self, x: &[f64]) -> f64;

@@ -24,15 +24,21 @@
 //! ```
 
 pub mod adadelta;
+pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod asgd;
 pub mod clip;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod genetic;
 pub mod hyper;
+pub mod layout;
 pub mod lbfgs;
 pub mod levenberg_marquardt;
 pub mod lion;
+pub mod muon;
 pub mod nadam;
 pub mod nelder_mead;
 pub mod newton;
@@ -48,6 +54,7 @@ use dyn_clone::DynClone;
 use nalgebra::{DMatrix, DVector};
 
 pub use hyper::{Bound, Domain, HyperAccess, HyperSpec, HyperValue, Range, Scale};
+pub use layout::{ParamLayout, Shape};
 pub use registry::OptimizerSpec;
 
 /// The only door from an optimizer to its objective. Every call is counted by the implementor.
@@ -131,6 +138,8 @@ pub enum OptimError {
         value: String,
         expected: String,
     },
+    #[error("optimizer '{name}' is not offered: {reason}")]
+    NotOffered { name: String, reason: &'static str },
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> String {
@@ -138,6 +147,18 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
         Some(s) => format!(" (did you mean '{s}'?)"),
         None => String::new(),
     }
+}
+
+/// A point in parameter space an optimizer keeps besides the iterate it steps, worth drawing
+/// and evaluating: ASGD's averaged iterate `ax`; likewise Schedule-Free's `x` and `z` sequences
+/// or an SWA/EMA average. The run evaluates the objective wherever it likes at these points
+/// (they cost the optimizer nothing and are not counted as its evaluations).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExtraPoint<'a> {
+    /// A short name for legends and reports: `"averaged"`, `"x"`, `"z"`, `"ema"`.
+    pub name: &'static str,
+    /// As long as the parameter vector.
+    pub params: &'a [f64],
 }
 
 /// An optimizer: owns its hyperparameters and state, and moves parameters one step at a time.
@@ -153,6 +174,11 @@ pub trait Optimizer: DynClone + Send {
     fn state(&self) -> Vec<StateVector>;
     /// Forget all state (as a fresh optimizer with the current hyperparameters).
     fn reset(&mut self);
+    /// Points besides the stepped parameters (see [`ExtraPoint`]), empty for most optimizers
+    /// and before the first step.
+    fn extra_points(&self) -> Vec<ExtraPoint<'_>> {
+        Vec::new()
+    }
     fn hyper_set(&self) -> &dyn HyperAccess;
     fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess;
 

@@ -63,7 +63,8 @@ pub struct ScenarioReport {
     pub expectations: Vec<Outcome>,
 }
 
-/// A hyperparameter as JSON: numbers, booleans, and pairs as two-element arrays.
+/// A hyperparameter as JSON: numbers, booleans, pairs and triples as arrays (torch's `None` as
+/// `null`), choices as strings.
 #[must_use]
 pub fn hyper_json(value: &HyperValue) -> serde_json::Value {
     match *value {
@@ -71,6 +72,9 @@ pub fn hyper_json(value: &HyperValue) -> serde_json::Value {
         HyperValue::Bool(b) => serde_json::json!(b),
         HyperValue::Int(n) => serde_json::json!(n),
         HyperValue::Pair(a, b) => serde_json::json!([a, b]),
+        HyperValue::Triple(a, b, c) => serde_json::json!([a, b, c]),
+        HyperValue::OptionalPair(a, b) => serde_json::json!([a, b]),
+        HyperValue::Choice(name) => serde_json::json!(name),
     }
 }
 

@@ -9,7 +9,8 @@ use crate::ad::Scalar;
 use crate::ad::dual::{Chunk, Hyper};
 use crate::ad::tape::Var;
 use crate::data::{Batcher, Dataset};
-use crate::model::{Loss, LossKind, Predictor, batch_loss, evaluate};
+use crate::model::{Loss, LossKind, ParamKind, Predictor, batch_loss, evaluate};
+use crate::optim::{ParamLayout, Shape};
 
 /// Loss of a model over a dataset, presented minibatch by minibatch.
 pub struct ModelObjective<P> {
@@ -109,6 +110,17 @@ impl<P: Predictor> ModelObjective<P> {
 impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
     fn dim(&self) -> usize {
         self.model.n_params()
+    }
+    /// A weight matrix per layer (`fan_out × fan_in`, as `nn.Linear.weight`), a vector per
+    /// bias and per run of other parameters.
+    fn param_layout(&self) -> ParamLayout {
+        ParamLayout::new(self.model.param_groups().into_iter().map(|g| match g.kind {
+            ParamKind::Weight { fan_in, fan_out } => Shape::Matrix {
+                rows: fan_out,
+                cols: fan_in,
+            },
+            ParamKind::Bias { .. } | ParamKind::Other => Shape::Vector(g.range.len()),
+        }))
     }
     fn param_names(&self) -> Vec<String> {
         self.names.as_ref().clone()

@@ -101,21 +101,58 @@ impl Adam {
     }
 }
 
+/// torch's `_single_tensor_adam` (AdamW with `decoupled`) on one tensor at step `step` (already
+/// incremented): `params`, `grad` and the moments `[exp_avg, exp_avg_sq, max_exp_avg_sq]` hold
+/// the tensor's entries. Muon's AdamW part runs it on the tensors Muon does not take.
+// parallel per-parameter buffers read clearest by index
+#[allow(clippy::needless_range_loop)]
+pub(crate) fn adam_tensor(
+    h: &AdamHypers,
+    decoupled: bool,
+    step: u64,
+    params: &mut [f64],
+    grad: &[f64],
+    [exp_avg, exp_avg_sq, max_exp_avg_sq]: [&mut [f64]; 3],
+) {
+    let AdamHypers {
+        lr,
+        betas: (beta1, beta2),
+        eps,
+        weight_decay: wd,
+        amsgrad,
+        maximize,
+    } = *h;
+    let t = step as f64;
+    let bias_correction1 = 1.0 - beta1.powf(t);
+    let bias_correction2 = 1.0 - beta2.powf(t);
+    let step_size = lr / bias_correction1;
+    let bias_correction2_sqrt = bias_correction2.sqrt();
+    for i in 0..params.len() {
+        let g = decayed_grad(
+            grad[i],
+            &mut params[i],
+            maximize,
+            wd,
+            decoupled.then_some(lr),
+        );
+        exp_avg[i] = lerp(exp_avg[i], g, 1.0 - beta1);
+        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
+        let v = if amsgrad {
+            max_exp_avg_sq[i] = max_exp_avg_sq[i].max(exp_avg_sq[i]);
+            max_exp_avg_sq[i]
+        } else {
+            exp_avg_sq[i]
+        };
+        let denom = v.sqrt() / bias_correction2_sqrt + eps;
+        params[i] += -step_size * (exp_avg[i] / denom);
+    }
+}
+
 impl Optimizer for Adam {
     // t += 1; g = ±∇f (+ λθ for adam; θ *= 1 − γλ first for adamw); m = lerp(m, g, 1−β₁);
     // v = β₂v + (1−β₂)g²; v̂ = max(v̂, v) if amsgrad; θ −= (γ/(1−β₁ᵗ)) · m / (√v̂/√(1−β₂ᵗ) + ε)
-    // parallel per-parameter buffers read clearest by index
-    #[allow(clippy::needless_range_loop)]
     fn step(&mut self, params: &mut [f64], oracle: &mut dyn Oracle) -> StepInfo {
         let (loss, norm) = eval_gradient(oracle, params, &mut self.grad);
-        let AdamHypers {
-            lr,
-            betas: (beta1, beta2),
-            eps,
-            weight_decay: wd,
-            amsgrad,
-            maximize,
-        } = *self.h;
         let n = params.len();
         if self.step == 0 {
             self.exp_avg = vec![0.0; n];
@@ -123,27 +160,18 @@ impl Optimizer for Adam {
             self.max_exp_avg_sq = vec![0.0; n];
         }
         self.step += 1;
-        let t = self.step as f64;
-        let bias_correction1 = 1.0 - beta1.powf(t);
-        let bias_correction2 = 1.0 - beta2.powf(t);
-        let step_size = lr / bias_correction1;
-        let bias_correction2_sqrt = bias_correction2.sqrt();
-        for i in 0..n {
-            let g = decayed_grad(
-                self.grad[i],
-                &mut params[i],
-                maximize,
-                wd,
-                self.decoupled.then_some(lr),
-            );
-            self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);
-            self.exp_avg_sq[i] = self.exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g;
-            if amsgrad {
-                self.max_exp_avg_sq[i] = self.max_exp_avg_sq[i].max(self.exp_avg_sq[i]);
-            }
-            let denom = self.denom(i, bias_correction2_sqrt, eps);
-            params[i] += -step_size * (self.exp_avg[i] / denom);
-        }
+        adam_tensor(
+            &self.h,
+            self.decoupled,
+            self.step,
+            params,
+            &self.grad,
+            [
+                &mut self.exp_avg,
+                &mut self.exp_avg_sq,
+                &mut self.max_exp_avg_sq,
+            ],
+        );
         StepInfo {
             loss,
             grad_norm: Some(norm),

@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 use super::OptimError;
 use super::registry::{OptimizerSpec, suggest};
 
-/// A hyperparameter value. Serialized untagged: `0.1`, `true`, `20`, `[0.9, 0.999]`; a number
-/// reads as `Float` and is converted when the hyperparameter is an integer.
+/// A hyperparameter value. Serialized untagged: `0.1`, `true`, `20`, `[0.9, 0.999]`,
+/// `[3.4445, -4.775, 2.0315]`, `[null, 0.001]`, `"original"`; a number reads as `Float` and is
+/// converted when the hyperparameter is an integer, a pair reads as `Pair` and is accepted where
+/// the first element may be `None`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HyperValue {
@@ -25,6 +27,15 @@ pub enum HyperValue {
     Int(usize),
     /// `betas`, `etas`, `step_sizes`.
     Pair(f64, f64),
+    /// Muon's `ns_coefficients`.
+    Triple(f64, f64, f64),
+    /// A pair whose first element may be torch's `None` (Adafactor's `eps=(None, 1e-3)`):
+    /// `[null, 0.001]` in files, `(None, 0.001)` on screen and in the editor.
+    OptionalPair(Option<f64>, f64),
+    /// One of a fixed set of names (Muon's `adjust_lr_fn`). Read from text through
+    /// [`Domain::parse`], which knows the names, not by serde.
+    #[serde(skip_deserializing)]
+    Choice(&'static str),
 }
 
 impl fmt::Display for HyperValue {
@@ -33,7 +44,10 @@ impl fmt::Display for HyperValue {
             Self::Float(v) => write!(f, "{v}"),
             Self::Bool(v) => write!(f, "{v}"),
             Self::Int(v) => write!(f, "{v}"),
-            Self::Pair(a, b) => write!(f, "({a}, {b})"),
+            Self::Pair(a, b) | Self::OptionalPair(Some(a), b) => write!(f, "({a}, {b})"),
+            Self::Triple(a, b, c) => write!(f, "({a}, {b}, {c})"),
+            Self::OptionalPair(None, b) => write!(f, "(None, {b})"),
+            Self::Choice(name) => f.write_str(name),
         }
     }
 }
@@ -56,6 +70,16 @@ impl From<usize> for HyperValue {
 impl From<(f64, f64)> for HyperValue {
     fn from((a, b): (f64, f64)) -> Self {
         Self::Pair(a, b)
+    }
+}
+impl From<(f64, f64, f64)> for HyperValue {
+    fn from((a, b, c): (f64, f64, f64)) -> Self {
+        Self::Triple(a, b, c)
+    }
+}
+impl From<(Option<f64>, f64)> for HyperValue {
+    fn from((a, b): (Option<f64>, f64)) -> Self {
+        Self::OptionalPair(a, b)
     }
 }
 
@@ -162,6 +186,72 @@ pub enum Domain {
     Pair(Range, Range),
     /// Both components in the range and `first <= second`.
     IncreasingPair(Range),
+    /// Three components, each in the range.
+    Triple(Range),
+    /// A pair whose first component is `None` or in the first range.
+    OptionalPair(Range, Range),
+    /// One of these names.
+    #[serde(skip_deserializing)]
+    Choice(&'static [&'static str]),
+}
+
+impl Domain {
+    /// Reads a value as the editor shows it (`0.1`, `true`, `(0.9, 0.999)`, `(None, 0.001)`,
+    /// `(3.4445, -4.775, 2.0315)`, `original`); the range is checked when the value is set.
+    pub fn parse(self, text: &str) -> Result<HyperValue, String> {
+        let t = text.trim();
+        let float = |s: &str| {
+            s.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("'{}' is not a number", s.trim()))
+        };
+        let parts = || -> Vec<&str> {
+            t.trim_start_matches('(')
+                .trim_end_matches(')')
+                .split(',')
+                .collect()
+        };
+        match self {
+            Domain::Float(_) => float(t).map(HyperValue::Float),
+            Domain::Int { .. } => t
+                .parse::<usize>()
+                .map(HyperValue::Int)
+                .map_err(|_| format!("'{t}' is not a whole number")),
+            Domain::Bool => match t {
+                "true" | "yes" | "on" | "1" => Ok(HyperValue::Bool(true)),
+                "false" | "no" | "off" | "0" => Ok(HyperValue::Bool(false)),
+                _ => Err(format!("'{t}' is not true or false")),
+            },
+            Domain::Pair(..) | Domain::IncreasingPair(_) => match parts()[..] {
+                [a, b] => Ok(HyperValue::Pair(float(a)?, float(b)?)),
+                _ => Err(format!("'{t}' is not a pair (a, b)")),
+            },
+            Domain::OptionalPair(..) => match parts()[..] {
+                [a, b] if is_none(a) => Ok(HyperValue::OptionalPair(None, float(b)?)),
+                [a, b] => Ok(HyperValue::OptionalPair(Some(float(a)?), float(b)?)),
+                _ => Err(format!("'{t}' is not a pair (a, b) or (None, b)")),
+            },
+            Domain::Triple(_) => match parts()[..] {
+                [a, b, c] => Ok(HyperValue::Triple(float(a)?, float(b)?, float(c)?)),
+                _ => Err(format!("'{t}' is not three numbers (a, b, c)")),
+            },
+            Domain::Choice(names) => names
+                .iter()
+                .find(|n| **n == t)
+                .map(|n| HyperValue::Choice(n))
+                .ok_or_else(|| {
+                    let hint = suggest(t, names.iter().copied())
+                        .map(|s| format!(" (did you mean '{s}'?)"))
+                        .unwrap_or_default();
+                    format!("'{t}' is not one of {}{hint}", names.join(", "))
+                }),
+        }
+    }
+}
+
+/// torch's `None` as the editor accepts it (`None`, `none`, `null`, `~`, or nothing).
+fn is_none(s: &str) -> bool {
+    matches!(s.trim(), "None" | "none" | "null" | "~" | "")
 }
 
 /// How an editor should step a value.
@@ -200,6 +290,35 @@ enum Slot<'a> {
     Bool(&'a mut bool),
     Pair(&'a mut (f64, f64), Range, Range),
     IncreasingPair(&'a mut (f64, f64), Range),
+    Triple(&'a mut (f64, f64, f64), Range),
+    OptionalPair(&'a mut (Option<f64>, f64), Range, Range),
+    Choice(&'a mut dyn ChoiceSlot, &'static [&'static str]),
+}
+
+/// A hyperparameter that is one of a few named options: a fieldless enum listing its values
+/// and their names in the same order (Muon's `adjust_lr_fn`).
+pub trait Choice: Copy + PartialEq + Send + Sync + 'static {
+    const ALL: &'static [Self];
+    /// `NAMES[i]` names `ALL[i]`.
+    const NAMES: &'static [&'static str];
+}
+
+/// A [`Choice`] field seen through its position in `NAMES`, so [`Slot`] needs no type
+/// parameter.
+trait ChoiceSlot {
+    fn index(&self) -> usize;
+    fn set_index(&mut self, i: usize);
+}
+
+impl<T: Choice> ChoiceSlot for T {
+    fn index(&self) -> usize {
+        T::ALL.iter().position(|v| v == self).unwrap_or(0)
+    }
+    fn set_index(&mut self, i: usize) {
+        if let Some(v) = T::ALL.get(i) {
+            *self = *v;
+        }
+    }
 }
 
 /// One row of a [`Hypers`] table: a field of the typed struct with its torch name, domain,
@@ -234,6 +353,9 @@ impl Hyper<'_> {
             Slot::Bool(_) => Domain::Bool,
             Slot::Pair(_, a, b) => Domain::Pair(*a, *b),
             Slot::IncreasingPair(_, r) => Domain::IncreasingPair(*r),
+            Slot::Triple(_, r) => Domain::Triple(*r),
+            Slot::OptionalPair(_, a, b) => Domain::OptionalPair(*a, *b),
+            Slot::Choice(_, names) => Domain::Choice(names),
         }
     }
 
@@ -243,6 +365,9 @@ impl Hyper<'_> {
             Slot::Int(v, ..) => HyperValue::Int(**v),
             Slot::Bool(v) => HyperValue::Bool(**v),
             Slot::Pair(v, ..) | Slot::IncreasingPair(v, _) => HyperValue::Pair(v.0, v.1),
+            Slot::Triple(v, _) => HyperValue::Triple(v.0, v.1, v.2),
+            Slot::OptionalPair(v, ..) => HyperValue::OptionalPair(v.0, v.1),
+            Slot::Choice(v, names) => HyperValue::Choice(names.get(v.index()).unwrap_or(&"")),
         }
     }
 
@@ -281,6 +406,26 @@ impl Hyper<'_> {
             {
                 **x = (a, b);
             }
+            (Slot::Triple(x, r), HyperValue::Triple(a, b, c))
+                if r.contains(a) && r.contains(b) && r.contains(c) =>
+            {
+                **x = (a, b, c);
+            }
+            (Slot::OptionalPair(x, r1, r2), HyperValue::OptionalPair(a, b))
+                if a.is_none_or(|a| r1.contains(a)) && r2.contains(b) =>
+            {
+                **x = (a, b);
+            }
+            (Slot::OptionalPair(x, r1, r2), HyperValue::Pair(a, b))
+                if r1.contains(a) && r2.contains(b) =>
+            {
+                **x = (Some(a), b);
+            }
+            (Slot::Choice(x, names), HyperValue::Choice(name)) if names.contains(&name) => {
+                if let Some(i) = names.iter().position(|n| *n == name) {
+                    x.set_index(i);
+                }
+            }
             _ => return Err(self.expected()),
         }
         Ok(())
@@ -299,6 +444,11 @@ impl Hyper<'_> {
             Domain::IncreasingPair(r) => {
                 format!("'{n}' must be a pair (min, max), each {r}, min <= max")
             }
+            Domain::Triple(r) => format!("'{n}' must be three numbers, each {r}"),
+            Domain::OptionalPair(a, b) => {
+                format!("'{n}' must be a pair, the first None or {a} and the second {b}")
+            }
+            Domain::Choice(names) => format!("'{n}' must be one of {}", names.join(", ")),
         }
     }
 }
@@ -362,6 +512,47 @@ pub fn increasing_pair<'a>(
     description: &'static str,
 ) -> Hyper<'a> {
     row(name, scale, description, Slot::IncreasingPair(value, range))
+}
+
+/// Three numbers, each in `range` (Muon's `ns_coefficients`).
+pub fn triple<'a>(
+    name: &'static str,
+    value: &'a mut (f64, f64, f64),
+    range: Range,
+    description: &'static str,
+) -> Hyper<'a> {
+    row(name, Scale::Linear, description, Slot::Triple(value, range))
+}
+
+/// A pair whose first component may be `None` (Adafactor's `eps`).
+pub fn optional_pair<'a>(
+    name: &'static str,
+    value: &'a mut (Option<f64>, f64),
+    first: Range,
+    second: Range,
+    scale: Scale,
+    description: &'static str,
+) -> Hyper<'a> {
+    row(
+        name,
+        scale,
+        description,
+        Slot::OptionalPair(value, first, second),
+    )
+}
+
+/// One of a [`Choice`]'s named options.
+pub fn choice<'a, T: Choice>(
+    name: &'static str,
+    value: &'a mut T,
+    description: &'static str,
+) -> Hyper<'a> {
+    row(
+        name,
+        Scale::Linear,
+        description,
+        Slot::Choice(value, T::NAMES),
+    )
 }
 
 fn row<'a>(
@@ -666,8 +857,135 @@ mod tests {
         assert_eq!(h.lr(), 0.3);
     }
 
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Mode {
+        Fast,
+        Exact,
+    }
+
+    impl Choice for Mode {
+        const ALL: &'static [Self] = &[Mode::Fast, Mode::Exact];
+        const NAMES: &'static [&'static str] = &["fast", "exact"];
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    struct Tuples {
+        coefficients: (f64, f64, f64),
+        eps: (Option<f64>, f64),
+        mode: Mode,
+    }
+
+    impl Hypers for Tuples {
+        fn fields(&mut self) -> impl IntoIterator<Item = Hyper<'_>> {
+            let nonneg = Range::new(ge(0.0), INF);
+            [
+                triple(
+                    "coefficients",
+                    &mut self.coefficients,
+                    Range::new(INF, INF),
+                    "c",
+                ),
+                optional_pair("eps", &mut self.eps, nonneg, nonneg, Scale::Log, "eps"),
+                choice("mode", &mut self.mode, "mode"),
+            ]
+        }
+    }
+
+    fn tuples() -> HyperSet<Tuples> {
+        let spec = super::super::registry::spec("sgd").expect("sgd is registered");
+        HyperSet::new(
+            spec,
+            Tuples {
+                coefficients: (3.0, -4.0, 2.0),
+                eps: (None, 1e-3),
+                mode: Mode::Fast,
+            },
+        )
+    }
+
+    #[test]
+    fn triples_optional_pairs_and_choices_set_and_show() {
+        let mut h = tuples();
+        assert_eq!(
+            h.list()
+                .iter()
+                .map(|(_, v)| v.to_string())
+                .collect::<Vec<_>>(),
+            ["(3, -4, 2)", "(None, 0.001)", "fast"]
+        );
+        h.set("eps", (0.5, 0.25).into())
+            .expect("a plain pair fills Some");
+        assert_eq!(h.eps, (Some(0.5), 0.25));
+        h.set("eps", (None, 0.5).into()).expect("None");
+        assert_eq!(h.eps, (None, 0.5));
+        h.set("mode", HyperValue::Choice("exact")).expect("a name");
+        assert_eq!(h.mode, Mode::Exact);
+        for (name, v) in [
+            ("eps", HyperValue::OptionalPair(Some(-1.0), 0.1)),
+            ("eps", HyperValue::OptionalPair(None, f64::NAN)),
+            ("coefficients", HyperValue::Pair(1.0, 2.0)),
+            ("coefficients", HyperValue::Triple(1.0, f64::INFINITY, 2.0)),
+            ("mode", HyperValue::Choice("slow")),
+        ] {
+            let e = h.set(name, v).expect_err(name).to_string();
+            assert!(e.contains(&format!("'{name}' must be")), "{e}");
+        }
+        let e = h.set("mode", HyperValue::Choice("slow")).expect_err("bad");
+        assert!(e.to_string().contains("one of fast, exact"), "{e}");
+        assert_eq!(
+            (h.eps, h.mode),
+            ((None, 0.5), Mode::Exact),
+            "unchanged by errors"
+        );
+    }
+
+    #[test]
+    fn the_editor_reads_what_display_writes() {
+        let mut h = tuples();
+        h.set("eps", (Some(1e-30), 2.0).into()).expect("valid");
+        for (spec, (_, value)) in h.specs().iter().zip(h.list()) {
+            assert_eq!(spec.domain.parse(&value.to_string()), Ok(value));
+        }
+        let eps = Domain::OptionalPair(Range::new(INF, INF), Range::new(INF, INF));
+        for none in ["(None, 1)", "(none, 1)", "(null, 1)", "(~, 1)", "(, 1)"] {
+            assert_eq!(
+                eps.parse(none),
+                Ok(HyperValue::OptionalPair(None, 1.0)),
+                "{none}"
+            );
+        }
+        assert!(eps.parse("(1, 2, 3)").is_err());
+        let mode = h.specs()[2].domain;
+        let e = mode.parse("exakt").expect_err("typo");
+        assert!(e.contains("did you mean 'exact'"), "{e}");
+        let triple = h.specs()[0].domain;
+        assert_eq!(
+            triple.parse("1, 2, 3"),
+            Ok(HyperValue::Triple(1.0, 2.0, 3.0))
+        );
+        assert!(
+            triple
+                .parse("(1, 2)")
+                .unwrap_err()
+                .contains("three numbers")
+        );
+    }
+
     #[test]
     fn values_and_domains_have_plain_serde_shapes() {
+        let v: Vec<HyperValue> = serde_json::from_str("[[1, 2, 3], [null, 0.5]]").expect("tuples");
+        assert_eq!(
+            v,
+            [
+                HyperValue::Triple(1.0, 2.0, 3.0),
+                HyperValue::OptionalPair(None, 0.5)
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&[HyperValue::OptionalPair(None, 0.5), HyperValue::Choice("a")])
+                .expect("serializes"),
+            r#"[[null,0.5],"a"]"#
+        );
         let v: Vec<HyperValue> = serde_json::from_str("[0.1, true, [0.9, 0.999]]").expect("json");
         assert_eq!(
             v,

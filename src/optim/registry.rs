@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use super::hyper::{HyperSet, HyperSpec, HyperValue, Hypers};
+use super::layout::ParamLayout;
 use super::{OptimError, Optimizer};
 
 /// Every registered optimizer, in the order `gradscope list` and the TUI's add-optimizer list
@@ -35,7 +36,18 @@ static OPTIMIZERS: &[&OptimizerSpec] = &[
     &super::genetic::GENETIC,
     &super::nelder_mead::NELDER_MEAD,
     &super::random_search::RANDOM_SEARCH,
+    &super::adafactor::ADAFACTOR,
+    &super::asgd::ASGD,
+    &super::muon::MUON,
 ];
+
+/// torch.optim optimizers gradscope does not offer, with the reason `gradscope list` and the
+/// errors give.
+static NOT_OFFERED: &[(&str, &str)] = &[(
+    "sparse_adam",
+    "torch.optim.SparseAdam accepts only sparse gradients (from nn.Embedding(sparse=True)); \
+     every gradient here is dense: use adam or adamw",
+)];
 
 /// What an optimizer asks the oracle for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +70,7 @@ pub struct OptimizerSpec {
     pub description: &'static str,
     pub needs: Needs,
     /// Builds the optimizer with its default hyperparameters; [`build`] then applies overrides.
-    pub build: fn(&BuildContext) -> Box<dyn Optimizer>,
+    pub build: fn(&BuildContext<'_>) -> Box<dyn Optimizer>,
 }
 
 impl OptimizerSpec {
@@ -66,10 +78,12 @@ impl OptimizerSpec {
     /// the optimizer's own table gives them.
     #[must_use]
     pub fn hypers(&'static self) -> Vec<HyperSpec> {
+        let layout = ParamLayout::vector(0);
         let ctx = BuildContext {
             spec: self,
             seed: 0,
             dim: 0,
+            layout: &layout,
         };
         (self.build)(&ctx).hyper_set().specs()
     }
@@ -90,16 +104,17 @@ impl fmt::Debug for OptimizerSpec {
 }
 
 /// What a builder gets besides its defaults: the entry being built, the run's seed (for
-/// stochastic methods) and the number of parameters. Optimizers that treat weight matrices
-/// differently (Muon, Adafactor) will need the parameter groups' shapes: they belong here.
+/// stochastic methods), the number of parameters and their [`ParamLayout`] (the tensors torch
+/// would hold: what Adafactor factors and Muon orthogonalises; `dim == layout.dim()`).
 #[derive(Clone, Copy, Debug)]
-pub struct BuildContext {
+pub struct BuildContext<'a> {
     pub spec: &'static OptimizerSpec,
     pub seed: u64,
     pub dim: usize,
+    pub layout: &'a ParamLayout,
 }
 
-impl BuildContext {
+impl BuildContext<'_> {
     /// The hyperparameter set of the optimizer being built, starting at `defaults`.
     #[must_use]
     pub fn hypers<T: Hypers>(&self, defaults: T) -> HyperSet<T> {
@@ -138,7 +153,17 @@ pub fn suggest<'a>(bad: &str, candidates: impl IntoIterator<Item = &'a str>) -> 
         .map(|(_, c)| c.to_string())
 }
 
-/// Every optimizer with its description and hyperparameters (`gradscope list`).
+/// Why a torch.optim optimizer is not offered, if it is one of those.
+#[must_use]
+pub fn not_offered(name: &str) -> Option<&'static str> {
+    NOT_OFFERED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, reason)| *reason)
+}
+
+/// Every optimizer with its description and hyperparameters (`gradscope list`), then the ones
+/// not offered and why.
 #[must_use]
 pub fn describe_all() -> String {
     use std::fmt::Write as _;
@@ -155,26 +180,52 @@ pub fn describe_all() -> String {
             );
         }
     }
+    for (name, reason) in NOT_OFFERED {
+        let _ = writeln!(out, "{name:<20} not offered: {reason}");
+    }
     out
 }
 
 /// Builds an optimizer from its registry name and hyperparameter overrides (validated, in
-/// order; the first bad one is the error). `seed` feeds the RNG of stochastic methods; `dim` is
-/// the number of parameters (every current optimizer sizes its state from the first `step`).
+/// order; the first bad one is the error) for `dim` parameters held as one vector (as an
+/// expression objective's are). `seed` feeds the RNG of stochastic methods.
 pub fn build(
     name: &str,
     params: &[(String, HyperValue)],
     seed: u64,
     dim: usize,
 ) -> Result<Box<dyn Optimizer>, OptimError> {
+    build_for(name, params, seed, &ParamLayout::vector(dim))
+}
+
+/// [`build`] for parameters held as the tensors of `layout` (a model's weight matrices and
+/// biases), which Adafactor and Muon treat by shape.
+pub fn build_for(
+    name: &str,
+    params: &[(String, HyperValue)],
+    seed: u64,
+    layout: &ParamLayout,
+) -> Result<Box<dyn Optimizer>, OptimError> {
     let Some(spec) = spec(name) else {
+        if let Some(reason) = not_offered(name) {
+            return Err(OptimError::NotOffered {
+                name: name.to_string(),
+                reason,
+            });
+        }
         return Err(OptimError::UnknownOptimizer {
             name: name.to_string(),
             suggestion: suggest(name, names().iter().copied()),
             valid: names().join(", "),
         });
     };
-    let mut opt = (spec.build)(&BuildContext { spec, seed, dim });
+    let ctx = BuildContext {
+        spec,
+        seed,
+        dim: layout.dim(),
+        layout,
+    };
+    let mut opt = (spec.build)(&ctx);
     for (k, v) in params {
         opt.set_hyperparameter(k, *v)?;
     }
@@ -236,6 +287,36 @@ mod tests {
         assert_eq!(d("rprop", "etas"), Some(HyperValue::Pair(0.5, 1.2)));
         assert_eq!(d("rprop", "step_sizes"), Some(HyperValue::Pair(1e-6, 50.0)));
         assert_eq!(d("lion", "lr"), Some(HyperValue::Float(1e-4)));
+        assert_eq!(d("adafactor", "lr"), Some(HyperValue::Float(1e-2)));
+        assert_eq!(d("adafactor", "beta2_decay"), Some(HyperValue::Float(-0.8)));
+        assert_eq!(
+            d("adafactor", "eps"),
+            Some(HyperValue::OptionalPair(None, 1e-3))
+        );
+        assert_eq!(d("adafactor", "d"), Some(HyperValue::Float(1.0)));
+        assert_eq!(d("adafactor", "weight_decay"), Some(HyperValue::Float(0.0)));
+        assert_eq!(d("asgd", "lr"), Some(HyperValue::Float(1e-2)));
+        assert_eq!(d("asgd", "lambd"), Some(HyperValue::Float(1e-4)));
+        assert_eq!(d("asgd", "alpha"), Some(HyperValue::Float(0.75)));
+        assert_eq!(d("asgd", "t0"), Some(HyperValue::Float(1e6)));
+    }
+
+    #[test]
+    fn sparse_adam_is_not_offered_and_says_why() {
+        assert!(!names().contains(&"sparse_adam"));
+        let e = build("sparse_adam", &[], 0, 2).err().expect("error");
+        assert!(matches!(e, OptimError::NotOffered { .. }), "{e}");
+        assert!(e.to_string().contains("sparse gradients"), "{e}");
+        let listing = describe_all();
+        let line = listing
+            .lines()
+            .find(|l| l.starts_with("sparse_adam"))
+            .expect("listed");
+        assert!(
+            line.contains("not offered") && line.contains("sparse"),
+            "{line}"
+        );
+        assert!(not_offered("adam").is_none());
     }
 
     #[test]

@@ -72,6 +72,11 @@ impl Catalog for RegistryCatalog {
                         ),
                         Domain::Pair(a, b) => (HyperKind::Pair, range_of(a), Some(range_of(b))),
                         Domain::IncreasingPair(r) => (HyperKind::Pair, range_of(r), None),
+                        Domain::OptionalPair(a, b) => {
+                            (HyperKind::OptionalPair, range_of(a), Some(range_of(b)))
+                        }
+                        Domain::Triple(r) => (HyperKind::Triple, range_of(r), None),
+                        Domain::Choice(names) => (HyperKind::Choice(names), Range::ANY, None),
                     };
                     HyperInfo {
                         name: h.name.to_string(),
@@ -142,6 +147,10 @@ impl Catalog for RegistryCatalog {
             step,
             ..Footprint::default()
         })
+    }
+
+    fn not_offered(&self, optimizer: &str) -> Option<String> {
+        registry::not_offered(optimizer).map(str::to_string)
     }
 
     fn expression_variables(&self, expr: &str) -> Option<Result<Vec<String>, ExprIssue>> {
@@ -325,11 +334,19 @@ fn view_spec(s: &Scenario) -> ViewSpec {
     }
 }
 
-fn hyper(v: &schema::HyperValue) -> HyperValue {
+/// A file's value as the optimizer's; a name becomes the registry's own choice (the loader has
+/// checked it against the registry; an unchecked one fails when the run is built).
+fn hyper(optimizer: &str, key: &str, v: &schema::HyperValue) -> HyperValue {
     match *v {
         schema::HyperValue::Number(x) => HyperValue::Float(x),
         schema::HyperValue::Bool(b) => HyperValue::Bool(b),
         schema::HyperValue::Pair(a, b) => HyperValue::Pair(a, b),
+        schema::HyperValue::NullPair(b) => HyperValue::OptionalPair(None, b),
+        schema::HyperValue::Triple(a, b, c) => HyperValue::Triple(a, b, c),
+        schema::HyperValue::Name(ref s) => registry::spec(optimizer)
+            .and_then(|spec| spec.hypers().into_iter().find(|h| h.name == key))
+            .and_then(|h| h.domain.parse(s).ok())
+            .unwrap_or(HyperValue::Choice("")),
     }
 }
 
@@ -337,7 +354,11 @@ fn run_spec(o: &schema::OptimizerSpec) -> Result<RunSpec, String> {
     Ok(RunSpec {
         label: o.label.clone(),
         optimizer: o.name.clone(),
-        hyperparameters: o.hyper.iter().map(|(k, v)| (k.clone(), hyper(v))).collect(),
+        hyperparameters: o
+            .hyper
+            .iter()
+            .map(|(k, v)| (k.clone(), hyper(&o.name, k, v)))
+            .collect(),
         schedule: o.schedule.as_ref().map(schedule_of).transpose()?,
         clip: o.clip.map(|c| match c {
             schema::Clip::Norm {

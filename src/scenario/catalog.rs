@@ -130,6 +130,12 @@ pub enum HyperKind {
     Bool,
     /// Two numbers `[a, b]` (torch tuples such as `betas`, `etas`, `step_sizes`).
     Pair,
+    /// Two numbers, the first of which may be `null` (torch's `None`: Adafactor's `eps`).
+    OptionalPair,
+    /// Three numbers `[a, b, c]` (Muon's `ns_coefficients`).
+    Triple,
+    /// One of these names (Muon's `adjust_lr_fn`).
+    Choice(&'static [&'static str]),
 }
 
 impl fmt::Display for HyperKind {
@@ -139,6 +145,9 @@ impl fmt::Display for HyperKind {
             HyperKind::Int => "a whole number",
             HyperKind::Bool => "true or false",
             HyperKind::Pair => "a pair [a, b]",
+            HyperKind::OptionalPair => "a pair [a, b] (a may be null)",
+            HyperKind::Triple => "three numbers [a, b, c]",
+            HyperKind::Choice(names) => return write!(f, "one of {}", names.join(", ")),
         })
     }
 }
@@ -231,6 +240,11 @@ pub trait Catalog {
 
     /// The hyperparameters of `optimizer`, or `None` if the name is unknown.
     fn hyperparameters(&self, optimizer: &str) -> Option<Vec<HyperInfo>>;
+
+    /// Why `optimizer`, a name the registry knows of but does not offer, is not offered.
+    fn not_offered(&self, _optimizer: &str) -> Option<String> {
+        None
+    }
 
     /// The variables an expression uses, in first-use order, or the syntax error; `None` when
     /// expressions cannot be checked.

@@ -1389,6 +1389,13 @@ impl Decoder<'_> {
             let names = cat.optimizer_names();
             if names.contains(&name) {
                 known_hypers = cat.hyperparameters(&name);
+            } else if let Some(reason) = cat.not_offered(&name) {
+                self.err_full(
+                    name_node.span,
+                    format!("optimizer '{name}' is not offered: {reason}"),
+                    Some(one_of(names.iter().map(String::as_str))),
+                    None,
+                );
             } else {
                 self.err_full(
                     name_node.span,
@@ -1431,7 +1438,7 @@ impl Decoder<'_> {
                         );
                         ok = false;
                     }
-                    Some(info) => ok &= self.check_hyper(v, &name, info, value),
+                    Some(info) => ok &= self.check_hyper(v, &name, info, &value),
                 }
             }
             hyper.push((key.to_string(), value));
@@ -1461,15 +1468,32 @@ impl Decoder<'_> {
         v: &Node,
         opt: &str,
         info: &super::catalog::HyperInfo,
-        value: HyperValue,
+        value: &HyperValue,
     ) -> bool {
         let key = &info.name;
         let kind_ok = matches!(
             (info.kind, value),
             (HyperKind::Float, HyperValue::Number(_))
                 | (HyperKind::Bool, HyperValue::Bool(_))
-                | (HyperKind::Pair, HyperValue::Pair(..))
+                | (
+                    HyperKind::Pair | HyperKind::OptionalPair,
+                    HyperValue::Pair(..)
+                )
+                | (HyperKind::OptionalPair, HyperValue::NullPair(_))
+                | (HyperKind::Triple, HyperValue::Triple(..))
         ) || matches!((info.kind, value), (HyperKind::Int, HyperValue::Number(x)) if x.fract() == 0.0);
+        if let (HyperKind::Choice(names), HyperValue::Name(s)) = (info.kind, value) {
+            if names.contains(&s.as_str()) {
+                return true;
+            }
+            self.err_full(
+                v.span,
+                format!("unknown value '{s}' for '{key}' of {opt}"),
+                Some(one_of(names.iter().copied())),
+                nearest(s, names.iter().copied()),
+            );
+            return false;
+        }
         if !kind_ok {
             self.err_full(
                 v.span,
@@ -1480,16 +1504,22 @@ impl Decoder<'_> {
             return false;
         }
         let checks: Vec<(f64, super::catalog::Range, &str)> = match value {
-            HyperValue::Number(x) => vec![(x, info.range, "")],
+            HyperValue::Number(x) => vec![(*x, info.range, "")],
+            HyperValue::NullPair(b) => vec![(
+                *b,
+                info.second_range.unwrap_or(info.range),
+                " (second element)",
+            )],
+            HyperValue::Triple(a, b, c) => [a, b, c].map(|x| (*x, info.range, "")).to_vec(),
             HyperValue::Pair(a, b) => vec![
-                (a, info.range, " (first element)"),
+                (*a, info.range, " (first element)"),
                 (
-                    b,
+                    *b,
                     info.second_range.unwrap_or(info.range),
                     " (second element)",
                 ),
             ],
-            HyperValue::Bool(_) => vec![],
+            HyperValue::Bool(_) | HyperValue::Name(_) => vec![],
         };
         let mut ok = true;
         for (x, range, which) in checks {

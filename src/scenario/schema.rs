@@ -582,7 +582,7 @@ impl OptimizerSpec {
 }
 
 /// A hyperparameter value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum HyperValue {
     /// A number (integers included).
     Number(f64),
@@ -590,6 +590,12 @@ pub enum HyperValue {
     Bool(bool),
     /// A pair such as `betas: [0.9, 0.999]`.
     Pair(f64, f64),
+    /// A pair with `null` first, torch's `None`: `eps: [null, 0.001]`.
+    NullPair(f64),
+    /// Three numbers: `ns_coefficients: [3.4445, -4.775, 2.0315]`.
+    Triple(f64, f64, f64),
+    /// A name: `adjust_lr_fn: match_rms_adamw`.
+    Name(String),
 }
 
 impl fmt::Display for HyperValue {
@@ -598,6 +604,9 @@ impl fmt::Display for HyperValue {
             HyperValue::Number(x) => write!(f, "{x}"),
             HyperValue::Bool(b) => write!(f, "{b}"),
             HyperValue::Pair(a, b) => write!(f, "[{a}, {b}]"),
+            HyperValue::NullPair(b) => write!(f, "[null, {b}]"),
+            HyperValue::Triple(a, b, c) => write!(f, "[{a}, {b}, {c}]"),
+            HyperValue::Name(s) => f.write_str(s),
         }
     }
 }
@@ -608,7 +617,7 @@ impl<'de> Deserialize<'de> for HyperValue {
         impl<'de> Visitor<'de> for V {
             type Value = HyperValue;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number, true/false, or a pair [a, b]")
+                f.write_str("a number, true/false, a name, or a list [a, b] or [a, b, c]")
             }
             fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
                 Ok(HyperValue::Bool(b))
@@ -622,13 +631,27 @@ impl<'de> Deserialize<'de> for HyperValue {
             fn visit_f64<E: de::Error>(self, x: f64) -> Result<Self::Value, E> {
                 Ok(HyperValue::Number(x))
             }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(HyperValue::Name(s.to_string()))
+            }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let a: Option<f64> = seq.next_element()?;
+                // `null` only first (torch's `None` in Adafactor's `eps`)
+                let a: Option<Option<f64>> = seq.next_element()?;
                 let b: Option<f64> = seq.next_element()?;
-                match (a, b) {
-                    (Some(a), Some(b)) => Ok(HyperValue::Pair(a, b)),
-                    (Some(_), None) => Err(de::Error::invalid_length(1, &"a pair [a, b]")),
-                    _ => Err(de::Error::invalid_length(0, &"a pair [a, b]")),
+                let c: Option<f64> = seq.next_element()?;
+                let expected = &"a pair [a, b] or three numbers [a, b, c]";
+                if c.is_some() && seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::invalid_length(4, expected));
+                }
+                match (a, b, c) {
+                    (Some(Some(a)), Some(b), None) => Ok(HyperValue::Pair(a, b)),
+                    (Some(None), Some(b), None) => Ok(HyperValue::NullPair(b)),
+                    (Some(Some(a)), Some(b), Some(c)) => Ok(HyperValue::Triple(a, b, c)),
+                    (Some(None), Some(_), Some(_)) => Err(de::Error::custom(
+                        "null (torch's None) fits only first in a pair, as eps: [null, 0.001]",
+                    )),
+                    (Some(_), None, _) => Err(de::Error::invalid_length(1, expected)),
+                    _ => Err(de::Error::invalid_length(0, expected)),
                 }
             }
         }

@@ -102,11 +102,11 @@ impl Run {
         seed: u64,
         start: Vec<f64>,
     ) -> Result<Self, optim::OptimError> {
-        let optimizer = optim::registry::build(
+        let optimizer = optim::registry::build_for(
             &spec.optimizer,
             &spec.hyperparameters,
             seed,
-            objective.dim(),
+            &objective.param_layout(),
         )?;
         let schedule = spec
             .schedule

@@ -914,33 +914,10 @@ impl App {
     }
 }
 
-/// Parses a form field by the hyperparameter's domain; the registry then checks the range.
+/// Parses a form field by the hyperparameter's domain ([`Domain::parse`]: numbers, `true`,
+/// `(a, b)`, `(None, b)`, `(a, b, c)`, a choice's name); the registry then checks the range.
 pub fn parse_hyper(text: &str, domain: Domain) -> Result<HyperValue, String> {
-    let t = text.trim();
-    let float = |s: &str| {
-        s.trim()
-            .parse::<f64>()
-            .map_err(|_| format!("'{}' is not a number", s.trim()))
-    };
-    match domain {
-        Domain::Float(_) => float(t).map(HyperValue::Float),
-        Domain::Int { .. } => t
-            .parse::<usize>()
-            .map(HyperValue::Int)
-            .map_err(|_| format!("'{t}' is not a whole number")),
-        Domain::Bool => match t {
-            "true" | "yes" | "on" | "1" => Ok(HyperValue::Bool(true)),
-            "false" | "no" | "off" | "0" => Ok(HyperValue::Bool(false)),
-            _ => Err(format!("'{t}' is not true or false")),
-        },
-        Domain::Pair(..) | Domain::IncreasingPair(_) => {
-            let inner = t.trim_start_matches('(').trim_end_matches(')');
-            let (a, b) = inner
-                .split_once(',')
-                .ok_or_else(|| format!("'{t}' is not a pair (a, b)"))?;
-            Ok(HyperValue::Pair(float(a)?, float(b)?))
-        }
-    }
+    domain.parse(text)
 }
 
 /// `*.yaml` and `*.yml` files in `scenarios/` and the current directory, sorted.

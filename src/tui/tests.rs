@@ -768,3 +768,68 @@ fn the_tui_and_the_export_compute_the_same_landscape() -> TestResult {
     }
     Ok(())
 }
+
+/// Every optimizer's form shows values that apply unchanged (pairs, `(None, b)`, triples and
+/// choice names included), and the add-run list shows each optimizer's description.
+#[test]
+fn every_optimizers_form_round_trips_and_the_add_list_describes_them() -> TestResult {
+    use crate::optim::registry;
+    use crate::session::Command;
+    let mut app = app()?;
+    drive(&mut app, " a")?;
+    let names = registry::names();
+    let muon = names.iter().position(|n| *n == "muon").ok_or("muon")?;
+    let mut script: Vec<Input> = (0..muon).map(|_| press(KeyCode::Down)).collect();
+    script.push(Input::Frame);
+    let mut term = terminal(120, 40)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("> muon"), "{text}");
+    assert!(
+        text.contains("orthogonalised momentum for weight matrices"),
+        "{text}"
+    );
+    drive(&mut app, "\u{1b}")?;
+    for &name in names {
+        app.session
+            .apply(Command::AddRun(RunSpec::new(name)))
+            .map_err(|e| e.to_string())?;
+        let run = app.session.runs().len() - 1;
+        app.selected = run;
+        drive(&mut app, "e")?;
+        let Mode::Edit(form) = &app.mode else {
+            return Err(format!("{name}: the form did not open").into());
+        };
+        let n = form.fields.len();
+        let before = app.session.runs()[run].optimizer().hyperparameters();
+        let script: Vec<Input> = (0..n).map(|_| press(KeyCode::Enter)).collect();
+        run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+        let Mode::Edit(form) = &app.mode else {
+            return Err(format!("{name}: the form closed").into());
+        };
+        let errors: Vec<_> = form.fields.iter().filter_map(|f| f.error.clone()).collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+        assert_eq!(
+            app.session.runs()[run].optimizer().hyperparameters(),
+            before,
+            "{name}"
+        );
+        drive(&mut app, "\u{1b}")?;
+    }
+    // a choice typed in the form
+    let run = app.session.runs().len() - names.len() + muon;
+    app.selected = run;
+    drive(&mut app, "e")?;
+    let mut script: Vec<Input> = (0..7).map(|_| press(KeyCode::Down)).collect();
+    script.extend((0..10).map(|_| press(KeyCode::Backspace)));
+    script.extend("match_rms_adamw".chars().map(|c| press(KeyCode::Char(c))));
+    script.push(press(KeyCode::Enter));
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    assert!(
+        app.session.runs()[run]
+            .optimizer()
+            .hyperparameters()
+            .contains(&("adjust_lr_fn".into(), HyperValue::Choice("match_rms_adamw")))
+    );
+    Ok(())
+}

@@ -28,6 +28,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use super::app::{App, Mode, Panel, SMOOTHING, XAxis};
 use super::event::help_entries;
 use super::widgets::help::centered;
+use crate::optim::registry;
 use crate::text::{printable, printable_lines};
 
 use super::widgets::{
@@ -458,10 +459,16 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
             );
         }
         Mode::AddRun(p) | Mode::Open(p) => {
-            let title = if matches!(app.mode, Mode::AddRun(_)) {
+            let adding = matches!(app.mode, Mode::AddRun(_));
+            let title = if adding {
                 " add an optimizer "
             } else {
                 " open a scenario "
+            };
+            // an optimizer with its one-line description from the registry
+            let item = |s: &str| match registry::spec(s).filter(|_| adding) {
+                Some(spec) => format!("{:<20} {}", printable(s), spec.description),
+                None => printable(s).into_owned(),
             };
             let lines: Vec<Line<'_>> = if p.items.is_empty() {
                 vec![Line::raw(
@@ -474,11 +481,11 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     .map(|(k, s)| {
                         if k == p.selected {
                             Line::styled(
-                                format!("> {}", printable(s)),
+                                format!("> {}", item(s)),
                                 Style::default().add_modifier(Modifier::REVERSED),
                             )
                         } else {
-                            Line::raw(format!("  {}", printable(s)))
+                            Line::raw(format!("  {}", item(s)))
                         }
                     })
                     .collect()
@@ -487,7 +494,14 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
             let visible = usize::from(area.height.saturating_sub(6)).max(1);
             let skip = (p.selected + 1).saturating_sub(visible);
             let lines = lines.into_iter().skip(skip).collect();
-            popup(frame, app, area, title, lines, 60);
+            popup(
+                frame,
+                app,
+                area,
+                title,
+                lines,
+                if adding { 100 } else { 60 },
+            );
         }
     }
 }

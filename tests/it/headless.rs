@@ -93,6 +93,10 @@ fn logistic_regression() {
     bundled("logistic_regression");
 }
 #[test]
+fn muon_vs_adamw() {
+    bundled("muon_vs_adamw");
+}
+#[test]
 fn rastrigin() {
     bundled("rastrigin");
 }

@@ -5,6 +5,8 @@
 //! - [`inputs`]: the real binary against special files, oversized requests and multi-class data.
 //! - [`layers`]: the module layering (no terminal or plotting code below the front ends).
 //! - [`models`]: model objectives differentiate alike on every engine and train.
+//! - [`optimizers`]: torch tuples with `None`, triples and named options in files and reports;
+//!   optimizers that are not offered say why.
 //! - [`plot`]: exported plots: valid files whatever the losses, every view, clean axes.
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
@@ -30,6 +32,7 @@ mod headless;
 mod inputs;
 mod layers;
 mod models;
+mod optimizers;
 mod plot;
 mod session;
 mod tui_pty;

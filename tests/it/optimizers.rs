@@ -1,0 +1,132 @@
+//! The torch.optim optimizers that need more than numbers and pairs, through the real binary:
+//! `null` inside a tuple, triples and named options in scenario files and reports, located
+//! errors for a bad option, and `sparse_adam`'s reason for not being offered.
+
+use crate::{gradscope, text};
+
+/// Writes `yaml` to a temporary scenario file and runs it headless with `args`.
+fn run_scenario(yaml: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scenario.yaml");
+    std::fs::write(&path, yaml).expect("written");
+    let path = path.to_string_lossy().into_owned();
+    let mut all = vec!["--headless", path.as_str(), "--no-timing"];
+    all.extend_from_slice(args);
+    let out = gradscope(&all);
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+const MLP: &str = "objective:
+  model: {kind: mlp, layers: [2, 4, 3, 1], activation: tanh}
+  loss: bce_logits
+  data: {kind: moons, n: 40, noise: 0.1}
+stop: {max_steps: 5}
+";
+
+#[test]
+fn tuples_with_none_triples_and_names_reach_the_runs_and_the_report() {
+    let yaml = format!(
+        "{MLP}optimizers:
+  - name: adafactor
+    eps: [null, 0.002]
+    beta2_decay: -0.5
+  - name: muon
+    ns_coefficients: [3.0, -3.2, 1.2]
+    adjust_lr_fn: match_rms_adamw
+    ns_dtype: float64
+    adamw_betas: [0.8, 0.99]
+  - name: asgd
+    t0: 2
+"
+    );
+    let (code, stdout, stderr) = run_scenario(&yaml, &["--format", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("a JSON report");
+    let hyper = |run: usize, name: &str| report["runs"][run]["hyperparameters"][name].clone();
+    assert_eq!(hyper(0, "eps"), serde_json::json!([null, 0.002]));
+    assert_eq!(
+        hyper(1, "ns_coefficients"),
+        serde_json::json!([3.0, -3.2, 1.2])
+    );
+    assert_eq!(
+        hyper(1, "adjust_lr_fn"),
+        serde_json::json!("match_rms_adamw")
+    );
+    assert_eq!(hyper(1, "ns_dtype"), serde_json::json!("float64"));
+    assert_eq!(hyper(2, "t0"), serde_json::json!(2.0));
+    for run in 0..3 {
+        assert_eq!(report["runs"][run]["steps"], 5, "{stdout}");
+    }
+}
+
+#[test]
+fn a_misspelt_option_is_located_and_suggested() {
+    let yaml = format!("{MLP}optimizers:\n  - name: muon\n    adjust_lr_fn: match_rms_adam\n");
+    let (code, stdout, stderr) = run_scenario(&yaml, &[]);
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(
+        stderr.contains("unknown value 'match_rms_adam' for 'adjust_lr_fn' of muon"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean 'match_rms_adamw'?"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("scenario.yaml:8:19"), "{stderr}");
+}
+
+#[test]
+fn none_only_fits_where_torch_takes_it() {
+    for (line, want) in [
+        (
+            "    ns_coefficients: [null, 1.0, 2.0]",
+            "null (torch's None) fits only first in a pair",
+        ),
+        (
+            "    adamw_betas: [null, 0.99]",
+            "wrong type for 'adamw_betas'",
+        ),
+        (
+            "    ns_coefficients: [1.0, 2.0]",
+            "wrong type for 'ns_coefficients'",
+        ),
+    ] {
+        let yaml = format!("{MLP}optimizers:\n  - name: muon\n{line}\n");
+        let (code, _, stderr) = run_scenario(&yaml, &[]);
+        assert_eq!(code, Some(2), "{line}: {stderr}");
+        assert!(stderr.contains(want), "{line}: {stderr}");
+        assert!(stderr.contains("scenario.yaml:8:"), "{line}: {stderr}");
+    }
+    let yaml = format!("{MLP}optimizers:\n  - name: adafactor\n    eps: [null, -1]\n");
+    let (code, _, stderr) = run_scenario(&yaml, &[]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("out of range (second element)"), "{stderr}");
+}
+
+#[test]
+fn sparse_adam_says_why_it_is_not_offered() {
+    let yaml = format!("{MLP}optimizers:\n  - name: adam\n  - name: sparse_adam\n");
+    let (code, _, stderr) = run_scenario(&yaml, &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("optimizer 'sparse_adam' is not offered: torch.optim.SparseAdam"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sparse gradients"), "{stderr}");
+    assert!(!stderr.contains("unknown optimizer"), "{stderr}");
+    assert!(stderr.contains("scenario.yaml:8:11"), "{stderr}");
+    let list = gradscope(&["list"]);
+    let listing = text(&list.stdout);
+    for name in ["adafactor ", "asgd ", "muon "] {
+        assert!(
+            listing.lines().any(|l| l.starts_with(name)),
+            "{name}\n{listing}"
+        );
+    }
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("sparse_adam") && l.contains("not offered")),
+        "{listing}"
+    );
+}
