@@ -23,10 +23,13 @@
 //! assert!(x[0].abs() < 1e-3 && x[1].abs() < 1e-3);
 //! ```
 
+pub mod adabelief;
 pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod ademamix;
+pub mod adopt;
 pub mod clip;
 pub mod genetic;
 pub mod hyper;
@@ -36,12 +39,14 @@ pub mod lion;
 pub mod nadam;
 pub mod nelder_mead;
 pub mod newton;
+pub mod prodigy;
 pub mod radam;
 pub mod random_search;
 pub mod registry;
 pub mod rmsprop;
 pub mod rprop;
 pub mod schedule;
+pub mod schedule_free;
 pub mod sgd;
 
 use dyn_clone::DynClone;
@@ -153,6 +158,14 @@ pub trait Optimizer: DynClone + Send {
     fn state(&self) -> Vec<StateVector>;
     /// Forget all state (as a fresh optimizer with the current hyperparameters).
     fn reset(&mut self);
+    /// Named points the optimizer keeps besides the parameters it moves, for the landscape to
+    /// draw beside the trajectory (and a report to evaluate): Schedule-Free's gradient point
+    /// `y` and base sequence `z`, whose parameters are the average `x`, the point evaluated.
+    /// The run's parameters are always the point whose loss is reported; these are extra.
+    /// Empty (the default) for optimizers with no other sequence.
+    fn points(&self) -> Vec<(&'static str, Vec<f64>)> {
+        Vec::new()
+    }
     fn hyper_set(&self) -> &dyn HyperAccess;
     fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess;
 
@@ -333,6 +346,9 @@ impl Oracle for FnOracle {
         self.r.as_ref().map(|r| r(x))
     }
 }
+
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 pub(crate) mod testutil {
