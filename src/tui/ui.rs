@@ -502,10 +502,16 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
             );
         }
         Mode::AddRun(p) | Mode::Open(p) => {
-            let title = if matches!(app.mode, Mode::AddRun(_)) {
+            let adding = matches!(app.mode, Mode::AddRun(_));
+            let title = if adding {
                 " add an optimizer "
             } else {
                 " open a scenario "
+            };
+            // An optimizer is listed with its registry description.
+            let entry = |s: &str| match crate::optim::registry::spec(s).filter(|_| adding) {
+                Some(spec) => format!("{s:<20} {}", spec.description),
+                None => printable(s).into_owned(),
             };
             let lines: Vec<Line<'_>> = if p.items.is_empty() {
                 vec![Line::raw(
@@ -518,11 +524,11 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     .map(|(k, s)| {
                         if k == p.selected {
                             Line::styled(
-                                format!("> {}", printable(s)),
+                                format!("> {}", entry(s)),
                                 Style::default().add_modifier(Modifier::REVERSED),
                             )
                         } else {
-                            Line::raw(format!("  {}", printable(s)))
+                            Line::raw(format!("  {}", entry(s)))
                         }
                     })
                     .collect()
@@ -531,7 +537,7 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
             let visible = usize::from(area.height.saturating_sub(6)).max(1);
             let skip = (p.selected + 1).saturating_sub(visible);
             let lines = lines.into_iter().skip(skip).collect();
-            popup(frame, app, area, title, lines, 60);
+            popup(frame, app, area, title, lines, if adding { 112 } else { 60 });
         }
     }
 }
