@@ -10,7 +10,9 @@
 //! Deviations: none in the update; the reference's per-group cache of the rectification terms
 //! (`buffer`) only saves recomputation and is not kept.
 
-use super::hyper::{Hyper, HyperAccess, HyperSet, Hypers, betas, boolean, eps, lr, weight_decay};
+use super::hyper::{
+    Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, betas, boolean, eps, float, ge, lr,
+};
 use super::registry::{Needs, OptimizerSpec};
 use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
 
@@ -34,7 +36,14 @@ impl Hypers for AdaBeliefHypers {
             lr(&mut self.lr),
             betas(&mut self.betas),
             eps(&mut self.eps),
-            weight_decay(&mut self.weight_decay),
+            float(
+                "weight_decay",
+                &mut self.weight_decay,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "weight decay, decoupled (see weight_decouple, fixed_decay) or added to the gradient",
+            ),
             boolean(
                 "amsgrad",
                 &mut self.amsgrad,

@@ -14,7 +14,6 @@
 
 use super::hyper::{
     Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, betas, boolean, eps, float, ge, lr, maximize,
-    weight_decay,
 };
 use super::registry::{Needs, OptimizerSpec};
 use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, lerp, named_buffers};
@@ -51,7 +50,14 @@ impl Hypers for AdoptHypers {
                 Scale::Linear,
                 "the clip value grows as step^clip_power (reference: step**0.25)",
             ),
-            weight_decay(&mut self.weight_decay),
+            float(
+                "weight_decay",
+                &mut self.weight_decay,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "weight decay, added to the gradient or decoupled (scaled by lr): see decouple",
+            ),
             boolean(
                 "decouple",
                 &mut self.decouple,

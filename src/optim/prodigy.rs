@@ -16,7 +16,6 @@
 
 use super::hyper::{
     Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, betas, boolean, float, ge, gt, le, lr, lt,
-    weight_decay,
 };
 use super::registry::{Needs, OptimizerSpec};
 use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
@@ -58,7 +57,14 @@ impl Hypers for ProdigyHypers {
                 Scale::Log,
                 "added to the denominator, scaled by d",
             ),
-            weight_decay(&mut self.weight_decay),
+            float(
+                "weight_decay",
+                &mut self.weight_decay,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "weight decay, decoupled (scaled by d·lr) or added to the gradient: see decouple",
+            ),
             boolean(
                 "decouple",
                 &mut self.decouple,

@@ -18,7 +18,7 @@
 
 use super::hyper::{
     Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, betas, boolean, eps, float, ge, gt, int, lr,
-    lt, weight_decay,
+    lt,
 };
 use super::registry::{Needs, OptimizerSpec};
 use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
@@ -97,7 +97,14 @@ impl Hypers for SgdScheduleFreeHypers {
                 Scale::Linear,
                 "interpolation y = momentum·x + (1 − momentum)·z, in (0, 1)",
             ),
-            weight_decay(&mut self.weight_decay),
+            float(
+                "weight_decay",
+                &mut self.weight_decay,
+                ge(0.0),
+                INF,
+                Scale::Log,
+                "weight decay λ·y added to the gradient taken at y",
+            ),
             warmup,
             r,
             power,

@@ -537,7 +537,14 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
             let visible = usize::from(area.height.saturating_sub(6)).max(1);
             let skip = (p.selected + 1).saturating_sub(visible);
             let lines = lines.into_iter().skip(skip).collect();
-            popup(frame, app, area, title, lines, if adding { 112 } else { 60 });
+            popup(
+                frame,
+                app,
+                area,
+                title,
+                lines,
+                if adding { 112 } else { 60 },
+            );
         }
     }
 }
