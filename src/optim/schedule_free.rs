@@ -9,7 +9,8 @@
 //! interpolation between them where the gradient is taken (torch's model in `train()` mode). In
 //! gradscope **the run's parameters are `x`**: the loss a run reports and the trail the
 //! landscape draws are those of the evaluated point, while each step asks the oracle for the
-//! gradient at `y` (so [`StepInfo::loss`] is the loss at `y`, the loss of the gradient used).
+//! gradient at `y` (so [`StepInfo::loss`] is the loss at `y`, the loss of the gradient used,
+//! which is what a minibatch run reports per step, as it does for every optimizer).
 //! `y` and `z` are published through [`Optimizer::points`] and shown with the state. Because
 //! the gradient point differs from the parameters, a run cannot reuse the gradient it computed
 //! alongside the reported loss (the session notices and reports losses by plain evaluations).

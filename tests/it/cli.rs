@@ -424,6 +424,9 @@ fn list_and_the_scenario_docs_name_every_optimizer() {
         let spec = gradscope::optim::registry::spec(name).expect("registered");
         let line = format!("{name:<20} {}", spec.description);
         assert!(listed.lines().any(|l| l == line), "list lacks '{line}'");
-        assert!(docs.contains(&format!("`{name}`")), "docs/scenarios.md lacks `{name}`");
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "docs/scenarios.md lacks `{name}`"
+        );
     }
 }
