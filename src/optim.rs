@@ -28,6 +28,7 @@ pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod adan;
 pub mod ademamix;
 pub mod adopt;
 pub mod clip;

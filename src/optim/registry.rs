@@ -35,6 +35,7 @@ static OPTIMIZERS: &[&OptimizerSpec] = &[
     &super::adabelief::ADABELIEF,
     &super::adopt::ADOPT,
     &super::ademamix::ADEMAMIX,
+    &super::adan::ADAN,
     &super::newton::NEWTON,
     &super::lbfgs::LBFGS,
     &super::levenberg_marquardt::LEVENBERG_MARQUARDT,
