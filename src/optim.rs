@@ -23,11 +23,15 @@
 //! assert!(x[0].abs() < 1e-3 && x[1].abs() < 1e-3);
 //! ```
 
+pub mod adabelief;
 pub mod adadelta;
 pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod adan;
+pub mod ademamix;
+pub mod adopt;
 pub mod asgd;
 pub mod clip;
 #[cfg(test)]
@@ -42,12 +46,14 @@ pub mod muon;
 pub mod nadam;
 pub mod nelder_mead;
 pub mod newton;
+pub mod prodigy;
 pub mod radam;
 pub mod random_search;
 pub mod registry;
 pub mod rmsprop;
 pub mod rprop;
 pub mod schedule;
+pub mod schedule_free;
 pub mod sgd;
 
 use dyn_clone::DynClone;
@@ -359,6 +365,9 @@ impl Oracle for FnOracle {
         self.r.as_ref().map(|r| r(x))
     }
 }
+
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 pub(crate) mod testutil {

@@ -115,7 +115,7 @@ pub const fn le(m: f64) -> Bound {
 /// No bound on this side.
 pub const INF: Bound = Bound::Unbounded;
 
-/// An interval of valid real values (never NaN or infinite).
+/// An interval of valid real values (never NaN; infinite only where a bound says so).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Range {
     pub min: Bound,
@@ -128,9 +128,16 @@ impl Range {
         Self { min, max }
     }
 
+    /// Whether `v` lies in the range. NaN never does, and an infinity only where a bound
+    /// includes it explicitly (`le(f64::INFINITY)`: Prodigy's `growth_rate`, whose reference
+    /// default is `inf`); an unbounded side admits every finite value and no infinity.
     #[must_use]
     pub fn contains(&self, v: f64) -> bool {
-        if !v.is_finite() {
+        if v.is_nan()
+            || (v.is_infinite()
+                && self.min != Bound::Inclusive(v)
+                && self.max != Bound::Inclusive(v))
+        {
             return false;
         }
         let lo = match self.min {
@@ -845,6 +852,17 @@ mod tests {
         assert_eq!(*h, *demo());
         let e = h.set("stpes", HyperValue::Int(2)).expect_err("typo");
         assert!(e.to_string().contains("did you mean 'steps'"), "{e}");
+    }
+
+    #[test]
+    fn infinity_is_in_a_range_only_where_a_bound_includes_it() {
+        let open = Range::new(ge(1.0), INF);
+        assert!(open.contains(1e300) && !open.contains(f64::INFINITY));
+        let capped = Range::new(ge(1.0), le(f64::INFINITY));
+        assert!(capped.contains(1.02) && capped.contains(f64::INFINITY));
+        assert!(!capped.contains(f64::NEG_INFINITY) && !capped.contains(f64::NAN));
+        assert!(!capped.contains(0.5));
+        assert_eq!(capped.to_string(), "in [1, inf]");
     }
 
     #[test]

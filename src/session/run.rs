@@ -634,6 +634,32 @@ mod tests {
     }
 
     #[test]
+    fn schedule_free_reports_the_loss_at_its_average_and_publishes_y_and_z() {
+        let mut r = build(
+            RunSpec {
+                hyperparameters: vec![("lr".into(), HyperValue::Float(0.1))],
+                ..RunSpec::new("schedule_free_adamw")
+            },
+            Box::new(Squares { n: 3, skew: 0.0 }),
+            Engine::Reverse,
+            true,
+        );
+        for _ in 0..10 {
+            r.step();
+        }
+        // The run's parameters are x, the loss reported is f(x), and the gradient point y and
+        // the base iterate z are elsewhere.
+        assert_eq!(r.loss(), r.objective().value(r.params()));
+        let points = r.optimizer().extra_points();
+        let names: Vec<&str> = points.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["y", "z"]);
+        for p in &points {
+            assert_eq!(p.params.len(), 3);
+            assert_ne!(p.params, r.params(), "{}", p.name);
+        }
+    }
+
+    #[test]
     fn engine_check_window_rotates_over_many_parameters() {
         // The skewed coordinate is x0: the first sample's window holds it.
         let r = run(40, 1e-3);
@@ -811,11 +837,18 @@ mod tests {
     }
 
     /// Whether an optimizer starts every step with a gradient at its current parameters: only
-    /// those keep prefetching.
+    /// those keep prefetching. Schedule-Free's parameters are the average x while its gradient
+    /// is taken at y.
     fn asks_gradient_first(optimizer: &str) -> bool {
         !matches!(
             optimizer,
-            "newton" | "nelder_mead" | "genetic" | "random_search" | "levenberg_marquardt"
+            "newton"
+                | "nelder_mead"
+                | "genetic"
+                | "random_search"
+                | "levenberg_marquardt"
+                | "schedule_free_sgd"
+                | "schedule_free_adamw"
         )
     }
 
@@ -824,6 +857,13 @@ mod tests {
             .iter()
             .map(|n| RunSpec::new(n))
             .collect();
+        // Schedule-Free SGD's default lr (1.0) diverges on the first step here, before its
+        // gradient point leaves the parameters.
+        for s in &mut specs {
+            if s.optimizer == "schedule_free_sgd" {
+                s.hyperparameters = vec![("lr".into(), HyperValue::Float(1e-3))];
+            }
+        }
         specs.push(RunSpec {
             label: "adam clipped".into(),
             clip: Some(optim::clip::GradClip::norm(0.5)),

@@ -209,6 +209,21 @@ fn edit_form_validates_and_applies() -> TestResult {
 }
 
 #[test]
+fn the_add_list_describes_every_optimizer_in_one_line() -> TestResult {
+    let mut app = app()?;
+    drive(&mut app, " a")?;
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    for &name in crate::optim::registry::names() {
+        let spec = crate::optim::registry::spec(name).ok_or(name)?;
+        let line = format!("{name:<20} {}", spec.description);
+        assert!(text.contains(&line), "{line} missing from\n{text}");
+    }
+    Ok(())
+}
+
+#[test]
 fn add_and_remove_runs_and_focus() -> TestResult {
     let mut app = app()?;
     drive(&mut app, " a")?;

@@ -500,7 +500,7 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 area,
                 title,
                 lines,
-                if adding { 100 } else { 60 },
+                if adding { 112 } else { 60 },
             );
         }
     }

@@ -1,6 +1,7 @@
 //! The real binary against hostile surroundings and slips on the command line: a closed
 //! stdout, a full disk, huge `grad` inputs, outputs that would overwrite inputs, flags out of
-//! range, expressions that look like flags, non-finite points, control characters in labels.
+//! range, expressions that look like flags, non-finite points, control characters in labels;
+//! and `list` and the scenario docs naming every registered optimizer.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -411,4 +412,21 @@ fn control_characters_in_labels_are_escaped_in_the_table() -> std::io::Result<()
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     assert_eq!(json["runs"][0]["label"], "red\u{1b}[31m\u{202e}adam");
     Ok(())
+}
+
+#[test]
+fn list_and_the_scenario_docs_name_every_optimizer() {
+    let out = gradscope(&["list"]);
+    assert!(out.status.success());
+    let listed = text(&out.stdout);
+    let docs = include_str!("../../docs/scenarios.md");
+    for &name in gradscope::optim::registry::names() {
+        let spec = gradscope::optim::registry::spec(name).expect("registered");
+        let line = format!("{name:<20} {}", spec.description);
+        assert!(listed.lines().any(|l| l == line), "list lacks '{line}'");
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "docs/scenarios.md lacks `{name}`"
+        );
+    }
 }

@@ -113,6 +113,10 @@ fn saddle() {
     bundled("saddle");
 }
 #[test]
+fn schedule_free_vs_cosine() {
+    bundled("schedule_free_vs_cosine");
+}
+#[test]
 fn sine_fit() {
     bundled("sine_fit");
 }
