@@ -7,13 +7,14 @@
 // A build fails at most once per file, so a large error type costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use super::budget::{self, DataSize, Limits};
 use super::catalog::{Catalog, ExprIssue, Footprint, HyperInfo, HyperKind, Range, StepKind};
 use super::decode::{Diag, held_out};
 use super::error::{ScenarioError, ScenarioErrors};
-use super::load::Overrides;
+use super::load::{Overrides, unify_line_breaks};
 use super::schema::{self, Activations, DataSpec, InitSpec, Scenario};
 use super::suggest::short_list;
 use super::tree::{self, Span};
@@ -183,13 +184,15 @@ pub struct Built {
 /// Locates errors of the build step in the scenario source.
 struct Locator<'a> {
     file: &'a str,
-    source: &'a str,
+    /// Lines ending as the loader counts them (see [`unify_line_breaks`]).
+    source: Cow<'a, str>,
     root: Option<tree::Node>,
 }
 
 impl<'a> Locator<'a> {
     fn new(file: &'a str, source: &'a str) -> Self {
-        let root = tree::build(source).ok().and_then(|(root, _)| root);
+        let source = unify_line_breaks(source);
+        let root = tree::build(&source).ok().and_then(|(root, _)| root);
         Self { file, source, root }
     }
 

@@ -832,3 +832,20 @@ fn every_valid_fixture_loads_from_disk() {
         }
     }
 }
+
+#[test]
+fn positions_are_on_lines_the_file_has() {
+    // A lone CR ends a line for YAML, and for the excerpt under the error too.
+    let src = "objective: {expr: \"x^2\", start: [1]}\roptimizers: [adam]\rseed: x\r";
+    let e = load_str(src, "cr.yaml").unwrap_err();
+    let first = &e.errors()[0];
+    assert_eq!((first.line, first.column), (3, 7), "{e}");
+    assert_eq!(first.source_line, "seed: x");
+    // libyaml (YAML 1.1) also ends lines at NEL, LS and PS; YAML 1.2 and editors do not.
+    let e = load_str("name: \"a\u{2028}b\u{85}c\"\nobjective: [\n", "ls.yaml").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (3, 1), "{e}");
+    // The end of a file without a final line break is on its last line, after its last
+    // character (libyaml puts it on a line after the last).
+    let e = load_str("objective:\n  expr: \"x^2\"\n  star", "eof.yaml").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (3, 7), "{e}");
+}

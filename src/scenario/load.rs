@@ -3,6 +3,7 @@
 //! (`saphyr-parser`) → typed [`Scenario`] → command-line [`Overrides`] → resource check
 //! ([`budget`](super::budget)), every problem turned into a [`ScenarioError`].
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::budget::{self, Limits};
@@ -23,6 +24,10 @@ pub struct Overrides {
     pub max_steps: Option<u64>,
     /// Lift the resource limits to the machine's memory (see [`Limits`]).
     pub allow_large: bool,
+    /// Limits to check against instead of this machine's (`allow_large` is then ignored):
+    /// for callers that must bound the work more tightly than the machine allows, such as the
+    /// fuzz tests, which build thousands of mutated scenarios.
+    pub limits: Option<Limits>,
 }
 
 impl Overrides {
@@ -42,7 +47,9 @@ impl Overrides {
     /// The resource limits in force on this machine.
     #[must_use]
     pub fn limits(&self) -> Limits {
-        Limits::for_machine(self.allow_large)
+        self.limits
+            .clone()
+            .unwrap_or_else(|| Limits::for_machine(self.allow_large))
     }
 }
 
@@ -129,14 +136,37 @@ fn single(file: &str, diag_: Diag) -> ScenarioErrors {
     }])
 }
 
-/// Position of byte `offset` in `bytes` (1-based line and character column).
+/// The text with every lone carriage return made a line feed. YAML ends a line at a line feed,
+/// a CR LF pair or a lone CR, and so does every position the loader reports: rewriting lone
+/// CRs (classic Mac line ends, or a stray one) before anything reads the text makes both
+/// parsers, the checks that scan lines and the excerpts under an error count the same lines.
+/// YAML folds every line break in a value into a line feed, so no value changes.
+pub(crate) fn unify_line_breaks(source: &str) -> Cow<'_, str> {
+    let bytes = source.as_bytes();
+    let lone = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+    if !(0..bytes.len()).any(lone) {
+        return Cow::Borrowed(source);
+    }
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\r' && chars.peek() != Some(&'\n') {
+            '\n'
+        } else {
+            c
+        });
+    }
+    Cow::Owned(out)
+}
+
+/// Position of byte `offset` in `bytes` (1-based line and character column), lines ending as
+/// in [`unify_line_breaks`].
 fn position_of(bytes: &[u8], offset: usize) -> Span {
     let before = &bytes[..offset.min(bytes.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let ends_line =
+        |i: usize| bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+    let line = (0..before.len()).filter(|&i| ends_line(i)).count() + 1;
+    let line_start = (0..before.len()).rposition(ends_line).map_or(0, |i| i + 1);
     let column = String::from_utf8_lossy(&before[line_start..])
         .chars()
         .count()
@@ -211,6 +241,8 @@ fn load_source(
     dir: Option<&Path>,
 ) -> Result<Scenario, ScenarioErrors> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let unified = unify_line_breaks(source);
+    let source: &str = &unified;
     let rep = Reporter { file, source };
     // Before any full parse: nesting too deep to parse quickly, and quotes left open.
     if let Err(e) = tree::precheck(source) {
@@ -220,7 +252,12 @@ fn load_source(
     // takes any number (a `Value` refuses integers beyond 64 bits, which the decoder reports
     // better, with the field's range).
     if let Err(e) = serde_yaml::from_str::<serde::de::IgnoredAny>(source) {
-        let span = e.location().map_or(Span::TOP, |l| at(l.line(), l.column()));
+        // From the byte offset, not libyaml's line and column: libyaml (YAML 1.1) also ends
+        // lines at NEL, LS and PS, and puts the end of a file without a final line break on a
+        // line after the last.
+        let span = e
+            .location()
+            .map_or(Span::TOP, |l| position_of(source.as_bytes(), l.index()));
         return Err(rep.errors(vec![syntax_diag(source, span, &e.to_string())]));
     }
     let (root, dups) = match tree::build(source) {
