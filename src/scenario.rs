@@ -15,7 +15,6 @@ pub mod decode;
 pub mod error;
 pub mod load;
 pub mod schema;
-pub mod suggest;
 pub mod tree;
 
 pub use budget::Limits;

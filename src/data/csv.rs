@@ -341,7 +341,7 @@ pub fn parse_csv(
                 file: file.to_owned(),
                 line: header_line,
                 name: name.to_owned(),
-                suggestion: nearest(name, &header).map(str::to_owned),
+                suggestion: crate::suggest::nearest(name, &header),
                 columns: header.clone(),
             })
     };
@@ -469,26 +469,6 @@ pub fn parse_csv(
         data.task = Task::classes(k.max(2));
     }
     Ok(data)
-}
-
-/// The candidate closest to `name` (normalised Damerau–Levenshtein, case-insensitive), if it is
-/// close enough to be a plausible typo.
-#[must_use]
-pub fn nearest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
-    let lower = name.to_lowercase();
-    // Reversed so that `max_by`, which keeps the last of equal maxima, prefers the first column.
-    candidates
-        .iter()
-        .rev()
-        .map(|c| {
-            (
-                c,
-                strsim::normalized_damerau_levenshtein(&lower, &c.to_lowercase()),
-            )
-        })
-        .filter(|&(_, score)| score >= 0.4)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(c, _)| c.as_str())
 }
 
 /// One field of a line, unquoted and trimmed.

@@ -66,7 +66,7 @@ impl Activation {
                     .collect();
                 ModelError::UnknownActivation {
                     name: name.to_owned(),
-                    suggestion: crate::data::csv::nearest(name, &names).map(str::to_owned),
+                    suggestion: crate::suggest::nearest(name, &names),
                 }
             })
     }

@@ -13,7 +13,8 @@ use std::ops::Deref;
 use serde::{Deserialize, Serialize};
 
 use super::OptimError;
-use super::registry::{OptimizerSpec, suggest};
+use super::registry::OptimizerSpec;
+use crate::suggest::nearest as suggest;
 
 /// A hyperparameter value. Serialized untagged: `0.1`, `true`, `20`, `[0.9, 0.999]`,
 /// `[3.4445, -4.775, 2.0315]`, `[null, 0.001]`, `"original"`; a number reads as `Float` and is

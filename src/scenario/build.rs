@@ -15,7 +15,6 @@ use super::decode::{Diag, held_out};
 use super::error::{ScenarioError, ScenarioErrors};
 use super::load::Overrides;
 use super::schema::{self, Activations, DataSpec, InitSpec, Scenario};
-use super::suggest::short_list;
 use super::tree::{self, Span};
 use crate::data::csv::Labels;
 use crate::data::{self, Batcher, Dataset, Task, generate};
@@ -28,6 +27,7 @@ use crate::objective::{ExpressionObjective, ModelObjective, Objective};
 use crate::optim::{self, Bound, Domain, registry};
 use crate::optim::{HyperValue, clip::GradClip, schedule};
 use crate::session::{RunSpec, Session, StopConfig};
+use crate::suggest::short_list;
 
 /// The catalog backed by the optimizer registry and the expression parser.
 pub struct RegistryCatalog;

@@ -9,8 +9,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Unexpected, Visitor};
 
-use super::suggest;
 use super::tree::{Node, NodeKind, Resolved, Span, resolve};
+use crate::suggest;
 
 /// What went wrong, in a form the loader can reword with context ("unknown loss ...").
 #[derive(Debug, Clone, PartialEq)]

@@ -15,11 +15,11 @@ use super::schema::{
     MultiStepLr, Objective, OneCycleLr, OptimizerSpec, PerVar, Plane, PlateauLr, RawClip, Scenario,
     Schedule, StepLr, StopSpec, Task, ViewSpec, WarmupLr,
 };
-use super::suggest::{nearest, one_of, short_list};
 use super::tree::{Node, NodeKind, Resolved, Span, resolve};
 use crate::ad::{Engine, dual::MAX_CHUNK};
 use crate::data::csv::MAX_DERIVED_CLASSES;
 use crate::data::{class_labels, split_sizes};
+use crate::suggest::{nearest, one_of, short_list};
 
 /// One located problem, before it is given a file name and a source line.
 #[derive(Debug, Clone, PartialEq)]
