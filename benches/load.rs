@@ -55,7 +55,7 @@ fn many_rows() -> String {
 
 /// Loads as the application does: every check against the real registry.
 fn check(src: &str, name: &str) -> Result<scenario::Scenario, scenario::ScenarioErrors> {
-    scenario::load_str_with(src, name, &scenario::RegistryCatalog)
+    scenario::load_str(src, name)
 }
 
 fn load(c: &mut Criterion) {

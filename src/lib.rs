@@ -15,6 +15,7 @@
 //! - [`engines`]: the engine comparison (every engine's gradient at one point, and its cost).
 //! - [`gradcheck`]: `gradscope grad`, the engines side by side on one expression.
 //! - [`suggest`]: the one "did you mean" policy every error that names a choice uses.
+//! - [`valid`]: ranges of valid numbers and the problems a check of settings reports.
 //! - [`text`]: user text (labels, names, messages) made safe to show on a terminal.
 //!
 //! The library never prints: the binary owns stdout and stderr, and handles their errors.
@@ -34,3 +35,4 @@ pub mod session;
 pub mod suggest;
 pub mod text;
 pub mod tui;
+pub mod valid;
