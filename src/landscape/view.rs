@@ -94,8 +94,9 @@ impl Validate for ViewSpec {
     fn validate(&self, p: &mut Problems) {
         for (key, range) in [("x_range", self.x_range), ("y_range", self.y_range)] {
             // `a < b` is false for NaN too; infinite ends are refused where the file is read
-            if let Some((a, b)) = range.filter(|(a, b)| !(a < b) && a.is_finite() && b.is_finite())
-            {
+            if let Some((a, b)) = range.filter(|(a, b)| {
+                a.partial_cmp(b) != Some(std::cmp::Ordering::Less) && a.is_finite() && b.is_finite()
+            }) {
                 p.push(
                     key,
                     format!("'{key}' [{a}, {b}] is empty"),

@@ -82,10 +82,7 @@ fn none_only_fits_where_torch_takes_it() {
             "    ns_coefficients: [null, 1.0, 2.0]",
             "'ns_coefficients' of 'muon' got a list",
         ),
-        (
-            "    adamw_betas: [null, 0.99]",
-            "got '(None, 0.99)'",
-        ),
+        ("    adamw_betas: [null, 0.99]", "got '(None, 0.99)'"),
         (
             "    ns_coefficients: [1.0, 2.0]",
             "expected three numbers, each finite",
@@ -100,7 +97,10 @@ fn none_only_fits_where_torch_takes_it() {
     let yaml = format!("{MLP}optimizers:\n  - name: adafactor\n    eps: [null, -1]\n");
     let (code, _, stderr) = run_scenario(&yaml, &[]);
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("the first None or >= 0 and the second >= 0"), "{stderr}");
+    assert!(
+        stderr.contains("the first None or >= 0 and the second >= 0"),
+        "{stderr}"
+    );
 }
 
 #[test]
