@@ -29,7 +29,7 @@ fn session(hidden: usize, engine: Engine) -> Session {
     )
     .expect("valid MLP");
     let model = Model::Mlp(mlp);
-    let start = init_params(&model, &Init::XavierUniform, SEED).expect("init");
+    let start = init_params(&model, &Init::XAVIER_UNIFORM, SEED).expect("init");
     let names = (0..start.len()).map(|i| format!("p{i}")).collect();
     let objective = ModelObjective::new(
         model,

@@ -18,16 +18,15 @@ mod error;
 mod eval;
 mod lexer;
 mod parser;
-mod suggest;
 
 use std::fmt::Write as _;
 use std::str::FromStr;
 
+pub use crate::suggest::nearest as suggest;
 pub use compile::{Func, Instr, Reg};
 pub use error::{ErrorKind, ExprError};
 pub use eval::Workspace;
 pub use parser::{CONSTANTS, FUNCTIONS, MAX_DEPTH};
-pub use suggest::suggest;
 
 use crate::ad::{Scalar, ScalarFn};
 use parser::FreeVar;

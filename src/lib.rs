@@ -14,6 +14,8 @@
 //! - [`headless`], [`tui`]: the two thin front ends over a session.
 //! - [`engines`]: the engine comparison (every engine's gradient at one point, and its cost).
 //! - [`gradcheck`]: `gradscope grad`, the engines side by side on one expression.
+//! - [`suggest`]: the one "did you mean" policy every error that names a choice uses.
+//! - [`valid`]: ranges of valid numbers and the problems a check of settings reports.
 //! - [`text`]: user text (labels, names, messages) made safe to show on a terminal.
 //!
 //! The library never prints: the binary owns stdout and stderr, and handles their errors.
@@ -30,5 +32,7 @@ pub mod objective;
 pub mod optim;
 pub mod scenario;
 pub mod session;
+pub mod suggest;
 pub mod text;
 pub mod tui;
+pub mod valid;

@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use gradscope::scenario::{DataSpec, InitSpec, Objective, Scenario};
+use gradscope::model::Init;
+use gradscope::scenario::{DataSpec, Objective, Scenario};
 
 /// An output file named on the command line.
 pub struct Output<'a> {
@@ -86,7 +87,7 @@ pub fn inputs_of(file: &Path, scenario: &Scenario) -> Vec<Input> {
                 path: c.path.clone(),
             });
         }
-        if let InitSpec::File(f) = &m.init {
+        if let Init::File(f) = &m.init {
             inputs.push(Input {
                 what: "the init file",
                 path: f.clone(),

@@ -1,12 +1,12 @@
 //! Loading a [`Dataset`] from a CSV file: a header row of column names, then one sample a line.
 //!
-//! Hand-rolled for the simple files this tool reads (the `csv` crate would add a dependency for
-//! features we do not need): fields are separated by commas, a field may be wrapped in double
-//! quotes (a doubled `""` inside is a literal quote; quoted fields may hold commas but not line
-//! breaks), whitespace around unquoted fields is ignored, blank lines are skipped, `\r\n` line
-//! ends and a UTF-8 byte-order mark are accepted. Every error names the file, the 1-based line
-//! and, where there is one, the 1-based column. Only [`split_fields`] knows the syntax, so
-//! swapping in the `csv` crate would replace that one function.
+//! The syntax is the `csv` crate's ([`records`] is the one place that calls it): fields are
+//! separated by one byte (a comma unless the scenario's `delimiter` says otherwise), a field may
+//! be wrapped in double quotes (a doubled `""` inside is a literal quote), whitespace around
+//! fields is ignored, blank lines are skipped, `\r\n` line ends and a UTF-8 byte-order mark
+//! are accepted. A quoted field may not run over a line break: a dataset's values never hold
+//! one, so that is an unclosed quote. Every error names the file, the 1-based line and, where
+//! there is one, the 1-based column (the field's number).
 //!
 //! A class-label column holds class indices (`0, 1, 2, ...`) or class names (`setosa`,
 //! `versicolor`, ...: the first data row decides which), and the number of classes is either
@@ -15,12 +15,71 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
 
 use thiserror::Error;
 
 use super::read::{DATA_FILE_LIMIT, ReadError, read_text_limited};
 use super::{Dataset, Task, class_labels};
+use crate::valid::{Problems, Validate};
+
+/// A CSV dataset as a scenario's `data` names it: `{kind: csv, path: iris.csv, features:
+/// [sepal_length, ...], target: species, delimiter: ";"}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSpec {
+    /// The file; a scenario's relative path is relative to the scenario file.
+    pub path: PathBuf,
+    /// Feature column names, in order.
+    pub features: Vec<String>,
+    /// Target column name.
+    pub target: String,
+    /// Field separator, one byte (default `,`).
+    #[serde(default = "comma", deserialize_with = "one_byte")]
+    pub delimiter: u8,
+}
+
+fn comma() -> u8 {
+    b','
+}
+
+/// A delimiter: one character that is one byte (ASCII), as the `csv` crate takes it.
+fn one_byte<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.as_bytes() {
+        [b] => Ok(*b),
+        _ => Err(serde::de::Error::custom(format!(
+            "a delimiter is one byte (an ASCII character such as ',', ';' or a tab), found \
+             '{}' ({} bytes)",
+            text.escape_debug(),
+            text.len()
+        ))),
+    }
+}
+
+impl Validate for CsvSpec {
+    fn validate(&self, p: &mut Problems) {
+        if self.features.is_empty() {
+            p.push(
+                "features",
+                "'features' is empty",
+                Some("at least one column name".into()),
+            );
+        }
+        if matches!(self.delimiter, b'"' | b'\n' | b'\r') {
+            p.push(
+                "delimiter",
+                format!(
+                    "'{}' cannot separate fields: it quotes fields or ends lines",
+                    char::from(self.delimiter).escape_debug()
+                ),
+                Some("a byte such as ',', ';' or a tab".into()),
+            );
+        }
+    }
+}
 
 /// What the target columns hold, and so how they are read and checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,21 +243,23 @@ pub fn load_csv(
     targets: &[&str],
     labels: impl Into<Labels>,
 ) -> Result<Dataset, CsvError> {
-    load_csv_limited(path, features, targets, labels, DATA_FILE_LIMIT, "")
+    load_csv_limited(path, features, targets, labels, b',', DATA_FILE_LIMIT, "")
 }
 
-/// [`load_csv`] reading at most `limit` bytes; `hint` ends the too-large message.
+/// [`load_csv`] with fields separated by `delimiter`, reading at most `limit` bytes; `hint`
+/// ends the too-large message.
 pub fn load_csv_limited(
     path: &Path,
     features: &[&str],
     targets: &[&str],
     labels: impl Into<Labels>,
+    delimiter: u8,
     limit: u64,
     hint: &str,
 ) -> Result<Dataset, CsvError> {
     let file = path.display().to_string();
     let text = read_text_limited(path, limit, hint)?;
-    parse_csv(&text, &file, features, targets, labels)
+    parse_delimited(&text, &file, features, targets, labels, delimiter)
 }
 
 /// Class labels as they are read: indices checked as they come, or names numbered in order of
@@ -312,20 +373,23 @@ pub fn parse_csv(
     targets: &[&str],
     labels: impl Into<Labels>,
 ) -> Result<Dataset, CsvError> {
+    parse_delimited(text, file, features, targets, labels, b',')
+}
+
+/// [`parse_csv`] with fields separated by `delimiter`.
+pub fn parse_delimited(
+    text: &str,
+    file: &str,
+    features: &[&str],
+    targets: &[&str],
+    labels: impl Into<Labels>,
+    delimiter: u8,
+) -> Result<Dataset, CsvError> {
     let labels = labels.into();
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (header_line, header_text) = lines.next().ok_or_else(|| CsvError::Empty {
+    let mut lines = records(text, file, delimiter);
+    let (header_line, header) = lines.next().ok_or_else(|| CsvError::Empty {
         file: file.to_owned(),
-    })?;
-    let header: Vec<String> = split_fields(header_text, file, header_line)?
-        .into_iter()
-        .map(|f| f.text)
-        .collect();
+    })??;
 
     // The first column of each name, found through a map: files can have many columns.
     let mut by_name: std::collections::HashMap<&str, usize> =
@@ -341,7 +405,7 @@ pub fn parse_csv(
                 file: file.to_owned(),
                 line: header_line,
                 name: name.to_owned(),
-                suggestion: nearest(name, &header).map(str::to_owned),
+                suggestion: crate::suggest::nearest(name, &header),
                 columns: header.clone(),
             })
     };
@@ -398,8 +462,8 @@ pub fn parse_csv(
         target_names: target_cols.iter().map(|&c| header[c].clone()).collect(),
     };
     let mut reader = LabelReader::Start;
-    for (line, row) in lines {
-        let fields = split_fields(row, file, line)?;
+    for record in lines {
+        let (line, fields) = record?;
         if fields.len() != header.len() {
             return Err(CsvError::FieldCount {
                 file: file.to_owned(),
@@ -409,7 +473,7 @@ pub fn parse_csv(
             });
         }
         let value = |c: usize| -> Result<f64, CsvError> {
-            let text = &fields[c].text;
+            let text = &fields[c];
             let (column, name) = (c + 1, header[c].clone());
             if text.is_empty() {
                 return Err(CsvError::Missing {
@@ -435,7 +499,7 @@ pub fn parse_csv(
         }
         for &c in &target_cols {
             let y = if classes {
-                let text = &fields[c].text;
+                let text = &fields[c];
                 if text.is_empty() {
                     return Err(CsvError::Missing {
                         file: file.to_owned(),
@@ -471,92 +535,65 @@ pub fn parse_csv(
     Ok(data)
 }
 
-/// The candidate closest to `name` (normalised Damerau–Levenshtein, case-insensitive), if it is
-/// close enough to be a plausible typo.
-#[must_use]
-pub fn nearest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
-    let lower = name.to_lowercase();
-    // Reversed so that `max_by`, which keeps the last of equal maxima, prefers the first column.
-    candidates
-        .iter()
-        .rev()
-        .map(|c| {
-            (
-                c,
-                strsim::normalized_damerau_levenshtein(&lower, &c.to_lowercase()),
-            )
-        })
-        .filter(|&(_, score)| score >= 0.4)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(c, _)| c.as_str())
-}
-
-/// One field of a line, unquoted and trimmed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Field {
-    pub text: String,
-    /// 1-based column (character position) where the field starts.
-    pub start: usize,
-}
-
-/// Splits one line into fields: the only place that knows the CSV syntax.
-pub fn split_fields(line: &str, file: &str, line_no: usize) -> Result<Vec<Field>, CsvError> {
-    let chars: Vec<char> = line.chars().collect();
-    let mut fields = Vec::new();
-    let mut i = 0;
-    loop {
-        let start = i + 1;
-        while i < chars.len() && chars[i] != ',' && chars[i].is_whitespace() {
-            i += 1;
-        }
-        let mut text = String::new();
-        if i < chars.len() && chars[i] == '"' {
-            let quote_col = i + 1;
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => {
-                        return Err(CsvError::UnclosedQuote {
-                            file: file.to_owned(),
-                            line: line_no,
-                            column: quote_col,
-                        });
-                    }
-                    Some('"') if chars.get(i + 1) == Some(&'"') => {
-                        text.push('"');
-                        i += 2;
-                    }
-                    Some('"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(&c) => {
-                        text.push(c);
-                        i += 1;
-                    }
+/// The records of `text`, each with the line it starts on and its fields (unquoted and
+/// trimmed); blank lines are skipped. A field holding a line break, or a last record whose
+/// quotes do not pair, is an unclosed quote.
+pub fn records<'a>(
+    text: &'a str,
+    file: &'a str,
+    delimiter: u8,
+) -> impl Iterator<Item = Result<(usize, Vec<String>), CsvError>> + 'a {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    let mut done = false;
+    std::iter::from_fn(move || {
+        while !done {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => {
+                    done = true;
+                    return None;
+                }
+                Err(e) => {
+                    done = true;
+                    return Some(Err(CsvError::Unreadable {
+                        file: file.to_owned(),
+                        reason: e.to_string(),
+                    }));
                 }
             }
-            // Anything between the closing quote and the comma is kept (trimmed), so a stray
-            // `"1"x` surfaces as a non-numeric value rather than vanishing.
-            let mut rest = String::new();
-            while i < chars.len() && chars[i] != ',' {
-                rest.push(chars[i]);
-                i += 1;
+            let line = record.position().map_or(1, |p| p.line() as usize);
+            let start = record.position().map_or(0, |p| p.byte() as usize);
+            let end = reader.position().byte() as usize;
+            let raw = text.get(start..end.min(text.len())).unwrap_or("");
+            // An odd number of quotes in a record is one left open; so is a line break inside
+            // a field (the quote swallowed the lines after it).
+            let open = raw.bytes().filter(|&b| b == b'"').count() % 2 == 1;
+            if let Some(c) = record
+                .iter()
+                .position(|f| f.contains(['\n', '\r']))
+                .or_else(|| open.then(|| record.len().saturating_sub(1)))
+            {
+                done = true;
+                return Some(Err(CsvError::UnclosedQuote {
+                    file: file.to_owned(),
+                    line,
+                    column: c + 1,
+                }));
             }
-            text.push_str(rest.trim());
-        } else {
-            while i < chars.len() && chars[i] != ',' {
-                text.push(chars[i]);
-                i += 1;
+            if record.len() == 1 && record[0].is_empty() {
+                continue;
             }
-            text = text.trim().to_owned();
+            return Some(Ok((line, record.iter().map(str::to_owned).collect())));
         }
-        fields.push(Field { text, start });
-        if i >= chars.len() {
-            return Ok(fields);
-        }
-        i += 1; // the comma
-    }
+        None
+    })
 }
 
 #[cfg(test)]
@@ -747,19 +784,60 @@ mod tests {
                 "{err}"
             );
         }
-        let err = load_csv_limited(&fixture("good.csv"), &[], &["label"], Task::Binary, 8, "!")
-            .unwrap_err();
+        let err = load_csv_limited(
+            &fixture("good.csv"),
+            &[],
+            &["label"],
+            Task::Binary,
+            b',',
+            8,
+            "!",
+        )
+        .unwrap_err();
         assert!(err.to_string().ends_with("at most 8 B is read!"), "{err}");
     }
 
     #[test]
     fn field_splitting() {
-        let f = split_fields(r#" 1 ,"a,b", "say ""hi""" ,"#, "f", 1).unwrap();
-        let texts: Vec<&str> = f.iter().map(|x| x.text.as_str()).collect();
-        assert_eq!(texts, vec!["1", "a,b", "say \"hi\"", ""]);
-        assert_eq!(f[1].start, 5);
-        let err = split_fields(r#"1,"abc"#, "f.csv", 7).unwrap_err();
-        assert_eq!(err.to_string(), "f.csv:7:3: unclosed quote");
+        let all = |text: &str, delimiter: u8| -> Result<Vec<(usize, Vec<String>)>, CsvError> {
+            records(text, "f.csv", delimiter).collect()
+        };
+        // A quote opens a quoted field as its first character; spaces around fields go.
+        let r = all("a,b,c,d\n 1 ,\"a,b\",\"say \"\"hi\"\"\" ,\n", b',').unwrap();
+        assert_eq!(
+            r[1],
+            (
+                2,
+                vec!["1".into(), "a,b".into(), "say \"hi\"".into(), String::new()]
+            )
+        );
+        // blank and whitespace-only lines are skipped; lines are the file's
+        let r = all("x;y\r\n\r\n   \n1;\"2;3\"\n", b';').unwrap();
+        assert_eq!(
+            r,
+            [
+                (1, vec!["x".into(), "y".into()]),
+                (4, vec!["1".into(), "2;3".into()])
+            ]
+        );
+        let err = all("a,b\n1,\"abc", b',').unwrap_err();
+        assert_eq!(err.to_string(), "f.csv:2:2: unclosed quote");
+        let err = all("a,b\n1,\"abc\n3,4\n5,6\n", b',').unwrap_err();
+        assert_eq!(err.to_string(), "f.csv:2:2: unclosed quote");
+    }
+
+    #[test]
+    fn any_one_byte_delimiter_reads_the_same_data() {
+        let comma = parse_csv("a,b,y\n1,2.5,0\n3,4,1\n", "c", &[], &["y"], Task::Binary).unwrap();
+        for d in [b';', b'\t', b'|', b' '] {
+            let text = "a,b,y\n1,2.5,0\n3,4,1\n".replace(',', &char::from(d).to_string());
+            let other = parse_delimited(&text, "d", &[], &["y"], Task::Binary, d).unwrap();
+            assert_eq!(other.features, comma.features, "{}", char::from(d));
+            assert_eq!(other.targets, comma.targets);
+        }
+        // The wrong delimiter reads one column per line: the column names say so.
+        let err = parse_delimited("a;y\n1;0\n", "d", &[], &["y"], Task::Binary, b',').unwrap_err();
+        assert!(matches!(err, CsvError::UnknownColumn { .. }), "{err}");
     }
 
     #[test]

@@ -10,7 +10,10 @@ use std::f64::consts::PI;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use serde::Deserialize;
+
 use super::{DataError, Dataset, Task, default_names};
+use crate::valid::{INF, Problems, Range, Validate, ge, gt, lt};
 
 /// A standard normal draw by the Box–Muller transform (`rand_distr` is not a dependency).
 ///
@@ -31,44 +34,124 @@ pub fn shuffle<T>(items: &mut [T], rng: &mut ChaCha8Rng) {
     }
 }
 
-/// A synthetic dataset recipe; [`Generator::generate`] makes it for a seed.
-#[derive(Debug, Clone, PartialEq)]
+/// A synthetic dataset recipe; [`Generator::generate`] makes it for a seed. A scenario's `data`
+/// writes one as `{kind: moons, n: 300, noise: 0.2}`, every key but `kind` optional (the
+/// defaults below); [`Validate`] holds the ranges.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename = "dataset", deny_unknown_fields)]
 pub enum Generator {
     /// Two interleaving half circles (sklearn `make_moons`), binary.
-    Moons { n: usize, noise: f64 },
+    #[serde(rename = "moons")]
+    Moons {
+        #[serde(default = "n")]
+        n: usize,
+        #[serde(default = "noise")]
+        noise: f64,
+    },
     /// A small circle inside a large one (sklearn `make_circles`), binary; `factor` is the
-    /// inner radius relative to the outer (`0 < factor < 1`).
-    Circles { n: usize, noise: f64, factor: f64 },
+    /// inner radius relative to the outer (`0 < factor < 1`, default 0.5).
+    #[serde(rename = "circles")]
+    Circles {
+        #[serde(default = "n")]
+        n: usize,
+        #[serde(default = "noise")]
+        noise: f64,
+        #[serde(default = "half")]
+        factor: f64,
+    },
     /// Points uniform in `[-1, 1]²`, labelled `1` where `x1 · x2 > 0`, then jittered by noise.
-    Xor { n: usize, noise: f64 },
-    /// `arms` interleaved spirals, one class each (binary when `arms == 2`).
-    Spirals { n: usize, arms: usize, noise: f64 },
-    /// `centers` isotropic gaussian clusters in `dim` dimensions, centres uniform in
-    /// `[-10, 10]^dim` (sklearn's `center_box`); binary when `centers == 2`.
+    #[serde(rename = "xor")]
+    Xor {
+        #[serde(default = "n")]
+        n: usize,
+        #[serde(default = "noise")]
+        noise: f64,
+    },
+    /// `arms` interleaved spirals (a file's `classes`, default 2), one class each (binary when
+    /// `arms == 2`), each making `turns` full turns (default 1).
+    #[serde(rename = "spirals")]
+    Spirals {
+        #[serde(default = "n")]
+        n: usize,
+        #[serde(rename = "classes", default = "two")]
+        arms: usize,
+        #[serde(default = "one")]
+        turns: f64,
+        #[serde(default = "noise")]
+        noise: f64,
+    },
+    /// `centers` isotropic gaussian clusters (default 3) of standard deviation `std` (a file's
+    /// `cluster_std`, default 1) in `dim` dimensions (a file's `features`, default 2), centres
+    /// uniform in `[-10, 10]^dim` (sklearn's `center_box`); binary when `centers == 2`.
+    #[serde(rename = "blobs")]
     Blobs {
+        #[serde(default = "n")]
         n: usize,
+        #[serde(default = "three")]
         centers: usize,
+        #[serde(rename = "cluster_std", default = "one")]
         std: f64,
+        #[serde(rename = "features", default = "two")]
         dim: usize,
     },
-    /// `y = w · x + bias + noise · N(0, 1)` with `x` uniform in `[-1, 1]^dim`; weights drawn
-    /// from `N(0, 1)` when not given.
+    /// `y = w · x + bias + noise · N(0, 1)` with `x` uniform in `[-1, 1]^dim` (`dim` is a file's
+    /// `features`, default 1); weights drawn from `N(0, 1)` when not given.
+    #[serde(rename = "linear")]
     Linear {
+        #[serde(default = "n")]
         n: usize,
+        #[serde(rename = "features", default = "one_usize")]
         dim: usize,
+        #[serde(default)]
         weights: Option<Vec<f64>>,
+        #[serde(default)]
         bias: f64,
+        #[serde(default = "noise")]
         noise: f64,
     },
-    /// `y = amplitude · sin(freq · x + phase) + noise · N(0, 1)` with `x` uniform in `[-π, π]`
-    /// (`freq` is angular: radians per unit of `x`).
+    /// `y = amplitude · sin(freq · x + phase) + noise · N(0, 1)` with `x` uniform in `x_range`
+    /// (`freq` is angular, a file's `frequency`: radians per unit of `x`). A file sets
+    /// `frequency` (1) and `x_range` ([-π, π]); amplitude is 1 and phase 0 there.
+    #[serde(rename = "sine")]
     Sine {
+        #[serde(default = "n")]
         n: usize,
+        #[serde(skip, default = "one")]
         amplitude: f64,
+        #[serde(rename = "frequency", default = "one")]
         freq: f64,
+        #[serde(skip)]
         phase: f64,
+        #[serde(default = "pi_range")]
+        x_range: (f64, f64),
+        #[serde(default = "noise")]
         noise: f64,
     },
+}
+
+fn n() -> usize {
+    200
+}
+fn noise() -> f64 {
+    0.1
+}
+fn half() -> f64 {
+    0.5
+}
+fn one() -> f64 {
+    1.0
+}
+fn one_usize() -> usize {
+    1
+}
+fn two() -> usize {
+    2
+}
+fn three() -> usize {
+    3
+}
+fn pi_range() -> (f64, f64) {
+    (-PI, PI)
 }
 
 impl Generator {
@@ -78,7 +161,12 @@ impl Generator {
             Generator::Moons { n, noise } => moons(*n, *noise, seed),
             Generator::Circles { n, noise, factor } => circles(*n, *noise, *factor, seed),
             Generator::Xor { n, noise } => xor(*n, *noise, seed),
-            Generator::Spirals { n, arms, noise } => spirals(*n, *arms, *noise, seed),
+            Generator::Spirals {
+                n,
+                arms,
+                turns,
+                noise,
+            } => spirals_with_turns(*n, *arms, *turns, *noise, seed),
             Generator::Blobs {
                 n,
                 centers,
@@ -97,8 +185,94 @@ impl Generator {
                 amplitude,
                 freq,
                 phase,
+                x_range,
                 noise,
-            } => sine(*n, *amplitude, *freq, *phase, *noise, seed),
+            } => sine_on(*n, *amplitude, *freq, *phase, *x_range, *noise, seed),
+        }
+    }
+
+    /// Number of examples.
+    #[must_use]
+    pub fn examples(&self) -> usize {
+        match *self {
+            Generator::Moons { n, .. }
+            | Generator::Circles { n, .. }
+            | Generator::Xor { n, .. }
+            | Generator::Spirals { n, .. }
+            | Generator::Blobs { n, .. }
+            | Generator::Linear { n, .. }
+            | Generator::Sine { n, .. } => n,
+        }
+    }
+
+    /// Features per example and the task.
+    #[must_use]
+    pub fn shape(&self) -> (usize, Task) {
+        match *self {
+            Generator::Moons { .. } | Generator::Circles { .. } | Generator::Xor { .. } => {
+                (2, Task::Binary)
+            }
+            Generator::Spirals { arms, .. } => (2, Task::classes(arms)),
+            Generator::Blobs { centers, dim, .. } => (dim, Task::classes(centers)),
+            Generator::Linear { dim, .. } => (dim, Task::Regression),
+            Generator::Sine { .. } => (1, Task::Regression),
+        }
+    }
+}
+
+impl Validate for Generator {
+    fn validate(&self, p: &mut Problems) {
+        let non_negative = Range::new(ge(0.0), INF);
+        p.at_least_one("n", self.examples() as u64);
+        match self {
+            Generator::Moons { noise, .. } | Generator::Xor { noise, .. } => {
+                p.range("noise", *noise, non_negative);
+            }
+            Generator::Circles { noise, factor, .. } => {
+                p.range("noise", *noise, non_negative);
+                p.range("factor", *factor, Range::new(gt(0.0), lt(1.0)));
+            }
+            Generator::Spirals {
+                arms, turns, noise, ..
+            } => {
+                p.range("noise", *noise, non_negative);
+                p.range("classes", *arms as f64, Range::new(ge(2.0), INF));
+                p.range("turns", *turns, Range::new(gt(0.0), INF));
+            }
+            Generator::Blobs {
+                centers, std, dim, ..
+            } => {
+                p.at_least_one("centers", *centers as u64);
+                p.at_least_one("features", *dim as u64);
+                p.range("cluster_std", *std, non_negative);
+            }
+            Generator::Linear {
+                dim,
+                weights,
+                noise,
+                ..
+            } => {
+                p.range("noise", *noise, non_negative);
+                p.at_least_one("features", *dim as u64);
+                if let Some(w) = weights.as_ref().filter(|w| w.len() != *dim) {
+                    p.push(
+                        "weights",
+                        format!("'weights' has {} value(s) but features is {dim}", w.len()),
+                        Some(format!("{dim} weight(s)")),
+                    );
+                }
+            }
+            Generator::Sine { noise, x_range, .. } => {
+                p.range("noise", *noise, non_negative);
+                let (lo, hi) = *x_range;
+                if lo.is_finite() && hi.is_finite() && lo >= hi {
+                    p.push(
+                        "x_range",
+                        "'x_range' is empty: low must be below high",
+                        Some("[low, high] with low < high".into()),
+                    );
+                }
+            }
         }
     }
 }

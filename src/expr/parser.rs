@@ -20,7 +20,7 @@ use std::ops::Range;
 use super::compile::{Builder, Func, Instr, Reg};
 use super::error::{ErrorKind, ExprError};
 use super::lexer::{Tok, Token, lex};
-use super::suggest::suggest;
+use super::suggest;
 
 /// Deeper nesting than this is an error, so the recursive parser cannot overflow the stack.
 pub const MAX_DEPTH: usize = 256;

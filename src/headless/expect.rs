@@ -1,19 +1,63 @@
 //! Expectations: the assertions a scenario makes about its runs, checked after a headless run.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::session::Run;
+use crate::valid::{INF, Problems, Range, Validate, ge, gt, lt};
 
-/// One assertion about a run.
-#[derive(Debug, Clone, PartialEq)]
+/// One assertion about a run, as a scenario's `expect` writes it: one key and its value
+/// (`final_loss_below: 0.01`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename = "expectation", rename_all = "snake_case")]
 pub enum Check {
     FinalLossBelow(f64),
     BestLossBelow(f64),
+    /// Classification accuracy (of the test split if there is one), in `[0, 1)`.
     AccuracyAbove(f64),
-    /// The run's status name: `converged`, `stopped`, `diverged` or `running`.
-    Status(String),
+    Status(StatusName),
+    /// Euclidean distance from the final point to the objective's known minimum.
     DistanceToMinimumBelow(f64),
     ConvergedWithinSteps(u64),
+}
+
+/// A run status as an expectation names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename = "status", rename_all = "snake_case")]
+pub enum StatusName {
+    /// A convergence criterion was met.
+    Converged,
+    /// A budget ran out (steps, evaluations, patience).
+    Stopped,
+    /// Loss became non-finite or exceeded `diverge_above`.
+    Diverged,
+    /// Still going.
+    Running,
+}
+
+impl StatusName {
+    /// The name [`crate::session::Status::name`] gives the same status.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusName::Converged => "converged",
+            StatusName::Stopped => "stopped",
+            StatusName::Diverged => "diverged",
+            StatusName::Running => "running",
+        }
+    }
+}
+
+impl Validate for Check {
+    fn validate(&self, p: &mut Problems) {
+        let key = self.name();
+        match *self {
+            Check::AccuracyAbove(a) => p.range(key, a, Range::new(ge(0.0), lt(1.0))),
+            Check::DistanceToMinimumBelow(d) => p.range(key, d, Range::new(gt(0.0), INF)),
+            Check::ConvergedWithinSteps(n) => p.at_least_one(key, n),
+            Check::FinalLossBelow(x) | Check::BestLossBelow(x) => p.range(key, x, Range::FINITE),
+            Check::Status(_) => {}
+        }
+    }
 }
 
 /// An assertion bound to a run label.
@@ -34,6 +78,19 @@ pub struct Outcome {
 }
 
 impl Check {
+    /// Where the check stands among a run's checks in reports: the order of the variants.
+    #[must_use]
+    pub fn order(&self) -> usize {
+        match self {
+            Check::FinalLossBelow(_) => 0,
+            Check::BestLossBelow(_) => 1,
+            Check::AccuracyAbove(_) => 2,
+            Check::Status(_) => 3,
+            Check::DistanceToMinimumBelow(_) => 4,
+            Check::ConvergedWithinSteps(_) => 5,
+        }
+    }
+
     /// The key used in scenario files.
     #[must_use]
     pub fn name(&self) -> &'static str {
@@ -89,7 +146,11 @@ pub fn evaluate(expectation: &Expectation, run: Option<&Run>) -> Outcome {
         },
         Check::Status(name) => {
             let actual = run.status().name();
-            outcome(name.clone(), actual.to_string(), actual == name)
+            outcome(
+                name.name().to_string(),
+                actual.to_string(),
+                actual == name.name(),
+            )
         }
         Check::DistanceToMinimumBelow(bound) => match run.objective().minimum() {
             Some(min) => {
@@ -122,43 +183,4 @@ pub fn evaluate(expectation: &Expectation, run: Option<&Run>) -> Outcome {
             )
         }
     }
-}
-
-/// The expectations a loaded scenario states, in file order (one per check).
-#[must_use]
-pub fn from_scenario(s: &crate::scenario::Scenario) -> Vec<Expectation> {
-    let mut out = Vec::new();
-    for (label, e) in &s.expect {
-        let mut push = |check| {
-            out.push(Expectation {
-                label: label.clone(),
-                check,
-            })
-        };
-        if let Some(v) = e.final_loss_below {
-            push(Check::FinalLossBelow(v));
-        }
-        if let Some(v) = e.best_loss_below {
-            push(Check::BestLossBelow(v));
-        }
-        if let Some(v) = e.accuracy_above {
-            push(Check::AccuracyAbove(v));
-        }
-        if let Some(v) = e.status {
-            let name = match v {
-                crate::scenario::RunStatus::Converged => "converged",
-                crate::scenario::RunStatus::Stopped => "stopped",
-                crate::scenario::RunStatus::Diverged => "diverged",
-                crate::scenario::RunStatus::Running => "running",
-            };
-            push(Check::Status(name.to_string()));
-        }
-        if let Some(v) = e.distance_to_minimum_below {
-            push(Check::DistanceToMinimumBelow(v));
-        }
-        if let Some(v) = e.converged_within_steps {
-            push(Check::ConvergedWithinSteps(v));
-        }
-    }
-    out
 }

@@ -2,7 +2,10 @@
 //! mapping) and which planes an objective can show ([`Plane`]). Both front ends read the same
 //! `ViewSpec`; the TUI lets the user change it afterwards (zoom, `v`, `l`, hiding runs).
 
+use serde::Deserialize;
+
 use super::range::Ranges;
+use crate::valid::{Problems, Validate};
 
 /// Contour lines drawn when a scenario does not say (`view.levels`).
 pub const DEFAULT_LEVELS: usize = 12;
@@ -52,14 +55,18 @@ impl Plane {
     }
 }
 
-/// How a scenario asks to be shown; front ends may let the user change it.
-#[derive(Debug, Clone, PartialEq)]
+/// How a scenario asks to be shown (its `view` mapping); front ends may let the user change
+/// it. The file names the plane's axes by index or by variable name, which the scenario loader
+/// resolves, so `plane` is not read here.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ViewSpec {
     /// Horizontal window; used only together with `y_range` (else fitted to the trajectories).
     pub x_range: Option<(f64, f64)>,
     pub y_range: Option<(f64, f64)>,
     /// Log shading and log-spaced contour levels (and a log loss axis in the TUI).
     pub log_scale: bool,
+    #[serde(skip)]
     pub plane: Plane,
     /// Contour lines over the heatmap.
     pub levels: usize,
@@ -79,6 +86,27 @@ impl Default for ViewSpec {
             levels: DEFAULT_LEVELS,
             trail: None,
             show: None,
+        }
+    }
+}
+
+impl Validate for ViewSpec {
+    fn validate(&self, p: &mut Problems) {
+        for (key, range) in [("x_range", self.x_range), ("y_range", self.y_range)] {
+            // `a < b` is false for NaN too; infinite ends are refused where the file is read
+            if let Some((a, b)) = range.filter(|(a, b)| {
+                a.partial_cmp(b) != Some(std::cmp::Ordering::Less) && a.is_finite() && b.is_finite()
+            }) {
+                p.push(
+                    key,
+                    format!("'{key}' [{a}, {b}] is empty"),
+                    Some("[low, high] with low < high".into()),
+                );
+            }
+        }
+        p.at_least_one("levels", self.levels as u64);
+        if let Some(t) = self.trail {
+            p.at_least_one("trail", t as u64);
         }
     }
 }

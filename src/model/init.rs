@@ -24,35 +24,130 @@ use std::path::{Path, PathBuf};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
 use thiserror::Error;
 
 use super::{ParamKind, Predictor};
 use crate::data::generate::gaussian;
 use crate::data::read::{DATA_FILE_LIMIT, ReadError, read_text_limited};
+use crate::valid::{INF, Problems, Range, Validate, ge};
 
-/// How to choose the starting parameters.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// How to choose the starting parameters, with torch.nn.init's names and formulas. A scenario
+/// names one (`init: xavier_uniform`), gives its options (`{kind: kaiming_normal, a: 0.1,
+/// mode: fan_out}`), lists the values, or names a file (`{file: params.csv}`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(rename = "init", deny_unknown_fields)]
 pub enum Init {
+    #[serde(rename = "zeros")]
     Zeros,
+    /// `U(a, b)`.
+    #[serde(rename = "uniform")]
     Uniform {
+        #[serde(default)]
         a: f64,
+        #[serde(default = "one")]
         b: f64,
     },
+    /// `N(mean, std²)`.
+    #[serde(rename = "normal")]
     Normal {
+        #[serde(default)]
         mean: f64,
+        #[serde(default = "one")]
         std: f64,
     },
-    XavierUniform,
-    XavierNormal,
-    KaimingUniform,
-    KaimingNormal,
+    /// `xavier_uniform_`: `U(−b, b)` with `b = gain·√(6 / (fan_in + fan_out))`.
+    #[serde(rename = "xavier_uniform")]
+    XavierUniform {
+        #[serde(default = "one")]
+        gain: f64,
+    },
+    /// `xavier_normal_`: `N(0, std²)` with `std = gain·√(2 / (fan_in + fan_out))`.
+    #[serde(rename = "xavier_normal")]
+    XavierNormal {
+        #[serde(default = "one")]
+        gain: f64,
+    },
+    /// `kaiming_uniform_` (nonlinearity `leaky_relu` with negative slope `a`, so gain
+    /// `√(2 / (1 + a²))`): `U(−b, b)` with `b = gain·√(3 / fan)`, `fan` chosen by `mode`.
+    #[serde(rename = "kaiming_uniform")]
+    KaimingUniform {
+        #[serde(default)]
+        a: f64,
+        #[serde(default)]
+        mode: FanMode,
+    },
+    /// `kaiming_normal_`: `N(0, std²)` with `std = gain / √fan`, gain as above.
+    #[serde(rename = "kaiming_normal")]
+    KaimingNormal {
+        #[serde(default)]
+        a: f64,
+        #[serde(default)]
+        mode: FanMode,
+    },
     /// PyTorch's `nn.Linear` default.
     #[default]
+    #[serde(rename = "default")]
     TorchDefault,
     /// Exactly these values, in layout order.
+    #[serde(skip)]
     Values(Vec<f64>),
     /// Values read from a CSV file of one column (an optional header line is skipped).
+    #[serde(skip)]
     File(PathBuf),
+}
+
+/// Which fan Kaiming initialisation scales by: `fan_in` keeps the forward pass's variance,
+/// `fan_out` the backward pass's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename = "mode", rename_all = "snake_case")]
+pub enum FanMode {
+    #[default]
+    FanIn,
+    FanOut,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Init {
+    /// torch's `xavier_uniform_` with gain 1.
+    pub const XAVIER_UNIFORM: Init = Init::XavierUniform { gain: 1.0 };
+    /// torch's `kaiming_uniform_` for relu (`a = 0`, `fan_in`).
+    pub const KAIMING_UNIFORM: Init = Init::KaimingUniform {
+        a: 0.0,
+        mode: FanMode::FanIn,
+    };
+}
+
+impl Validate for Init {
+    fn validate(&self, p: &mut Problems) {
+        match *self {
+            Init::Uniform { a, b } => {
+                p.range("a", a, Range::FINITE);
+                p.range("b", b, Range::FINITE);
+                if a.is_finite() && b.is_finite() && a >= b {
+                    p.push(
+                        "",
+                        format!("uniform init needs a < b, found a = {a}, b = {b}"),
+                        Some("a < b".into()),
+                    );
+                }
+            }
+            Init::Normal { mean, std } => {
+                p.range("mean", mean, Range::FINITE);
+                p.range("std", std, Range::new(ge(0.0), INF));
+            }
+            Init::XavierUniform { gain } | Init::XavierNormal { gain } => {
+                p.range("gain", gain, Range::FINITE);
+            }
+            Init::KaimingUniform { a, .. } | Init::KaimingNormal { a, .. } => {
+                p.range("a", a, Range::FINITE);
+            }
+            Init::Zeros | Init::TorchDefault | Init::Values(_) | Init::File(_) => {}
+        }
+    }
 }
 
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -125,18 +220,29 @@ pub fn init_params<P: Predictor>(model: &P, init: &Init, seed: u64) -> Result<Ve
             ParamKind::Bias { fan_in } => (fan_in, 1, true),
             ParamKind::Other => (1, 1, false),
         };
-        let (fan_in, fan_sum) = (fan_in.max(1) as f64, (fan_in + fan_out).max(1) as f64);
+        let fan_sum = (fan_in + fan_out).max(1) as f64;
+        let fan = |mode: FanMode| match mode {
+            FanMode::FanIn => fan_in.max(1) as f64,
+            FanMode::FanOut => fan_out.max(1) as f64,
+        };
+        // torch's gain for leaky_relu with slope `a`, squared: 2 / (1 + a²); written so that
+        // `a = 0` gives exactly the relu formulas √(6 / fan) and √(2 / fan).
+        let kaiming = |a: f64, mode: FanMode| (1.0 + a * a) * fan(mode);
         for p in &mut params[group.range] {
             *p = match *init {
                 Init::Zeros => 0.0,
                 Init::Uniform { a, b } => a + (b - a) * rng.random::<f64>(),
                 Init::Normal { mean, std } => mean + std * gaussian(&mut rng),
                 _ if is_bias && *init != Init::TorchDefault => 0.0,
-                Init::XavierUniform => symmetric(&mut rng, (6.0 / fan_sum).sqrt()),
-                Init::XavierNormal => (2.0 / fan_sum).sqrt() * gaussian(&mut rng),
-                Init::KaimingUniform => symmetric(&mut rng, (6.0 / fan_in).sqrt()),
-                Init::KaimingNormal => (2.0 / fan_in).sqrt() * gaussian(&mut rng),
-                Init::TorchDefault => symmetric(&mut rng, 1.0 / fan_in.sqrt()),
+                Init::XavierUniform { gain } => symmetric(&mut rng, gain * (6.0 / fan_sum).sqrt()),
+                Init::XavierNormal { gain } => gain * (2.0 / fan_sum).sqrt() * gaussian(&mut rng),
+                Init::KaimingUniform { a, mode } => {
+                    symmetric(&mut rng, (6.0 / kaiming(a, mode)).sqrt())
+                }
+                Init::KaimingNormal { a, mode } => {
+                    (2.0 / kaiming(a, mode)).sqrt() * gaussian(&mut rng)
+                }
+                Init::TorchDefault => symmetric(&mut rng, 1.0 / fan(FanMode::FanIn).sqrt()),
                 Init::Values(_) | Init::File(_) => 0.0,
             };
         }
@@ -161,17 +267,16 @@ pub fn read_values(path: &Path) -> Result<Vec<f64>, InitError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut values = Vec::new();
     let mut first = true;
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let fields = crate::data::csv::split_fields(line.trim_end_matches('\r'), &file, line_no)
-            .map_err(|e| InitError::NotNumeric {
-                file: file.clone(),
-                line: line_no,
-                value: e.to_string(),
-            })?;
-        if fields.len() == 1 && fields[0].text.is_empty() {
-            continue;
-        }
+    let name = file.clone();
+    for record in crate::data::csv::records(text, &name, b',') {
+        let (line_no, fields) = record.map_err(|e| InitError::NotNumeric {
+            file: file.clone(),
+            line: match &e {
+                crate::data::csv::CsvError::UnclosedQuote { line, .. } => *line,
+                _ => 1,
+            },
+            value: e.to_string(),
+        })?;
         if fields.len() != 1 {
             return Err(InitError::TooManyColumns {
                 file,
@@ -179,7 +284,7 @@ pub fn read_values(path: &Path) -> Result<Vec<f64>, InitError> {
                 got: fields.len(),
             });
         }
-        let text = &fields[0].text;
+        let text = &fields[0];
         match text.parse::<f64>() {
             Ok(v) if v.is_finite() => values.push(v),
             Err(_) if first => {}
@@ -219,10 +324,13 @@ mod tests {
             mean: 1.0,
             std: 0.1,
         },
-        Init::XavierUniform,
-        Init::XavierNormal,
-        Init::KaimingUniform,
-        Init::KaimingNormal,
+        Init::XAVIER_UNIFORM,
+        Init::XavierNormal { gain: 1.0 },
+        Init::KAIMING_UNIFORM,
+        Init::KaimingNormal {
+            a: 0.0,
+            mode: FanMode::FanIn,
+        },
         Init::TorchDefault,
     ];
 
@@ -258,7 +366,7 @@ mod tests {
         };
         let max_abs = |v: &[f64]| v.iter().fold(0.0_f64, |a, x| a.max(x.abs()));
 
-        let k = init_params(&m, &Init::KaimingUniform, 1).unwrap();
+        let k = init_params(&m, &Init::KAIMING_UNIFORM, 1).unwrap();
         let bound = (6.0_f64 / 100.0).sqrt();
         assert!(max_abs(&k[w1.clone()]) <= bound && max_abs(&k[w1.clone()]) > 0.99 * bound);
         assert!(max_abs(&k[w2.clone()]) <= (6.0_f64 / 400.0).sqrt());
@@ -269,13 +377,21 @@ mod tests {
             "{mean} {std}"
         );
 
-        let kn = init_params(&m, &Init::KaimingNormal, 1).unwrap();
+        let kn = init_params(
+            &m,
+            &Init::KaimingNormal {
+                a: 0.0,
+                mode: FanMode::FanIn,
+            },
+            1,
+        )
+        .unwrap();
         let (mean, std) = stats(&kn[w1.clone()]);
         assert!(mean.abs() < 0.005 && (std - (2.0_f64 / 100.0).sqrt()).abs() < 0.005);
 
-        let xu = init_params(&m, &Init::XavierUniform, 1).unwrap();
+        let xu = init_params(&m, &Init::XAVIER_UNIFORM, 1).unwrap();
         assert!(max_abs(&xu[w1.clone()]) <= (6.0_f64 / 500.0).sqrt());
-        let xn = init_params(&m, &Init::XavierNormal, 1).unwrap();
+        let xn = init_params(&m, &Init::XavierNormal { gain: 1.0 }, 1).unwrap();
         let (_, std) = stats(&xn[w1.clone()]);
         assert!((std - (2.0_f64 / 500.0).sqrt()).abs() < 0.002);
 
@@ -334,5 +450,51 @@ mod tests {
         assert!(err.to_string().contains("a directory"), "{err}");
         let err = init_params(&small, &Init::Uniform { a: 1.0, b: 0.0 }, 0).unwrap_err();
         assert!(matches!(err, InitError::InvalidParameter { .. }));
+    }
+
+    #[test]
+    fn gain_slope_and_mode_follow_torch() {
+        // [100, 400, 1]: the first weight matrix has fan_in 100, fan_out 400.
+        let m = Model::Mlp(
+            Mlp::with_hidden(vec![100, 400, 1], Activation::Relu, Activation::Identity).unwrap(),
+        );
+        let w1 = 0..40_000;
+        let max_abs = |v: &[f64]| v.iter().fold(0.0_f64, |a, x| a.max(x.abs()));
+        let std = |v: &[f64]| (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt();
+        let bound = |init: &Init| max_abs(&init_params(&m, init, 3).unwrap()[w1.clone()]);
+        let near = |got: f64, want: f64| got <= want && got > 0.99 * want;
+        // xavier_uniform_: gain·√(6/(fan_in + fan_out))
+        let b = bound(&Init::XavierUniform { gain: 2.0 });
+        assert!(near(b, 2.0 * (6.0_f64 / 500.0).sqrt()), "{b}");
+        // kaiming_uniform_(a, mode): √(6 / ((1 + a²)·fan))
+        let b = bound(&Init::KaimingUniform {
+            a: 1.0,
+            mode: FanMode::FanIn,
+        });
+        assert!(near(b, (3.0_f64 / 100.0).sqrt()), "{b}");
+        let b = bound(&Init::KaimingUniform {
+            a: 0.0,
+            mode: FanMode::FanOut,
+        });
+        assert!(near(b, (6.0_f64 / 400.0).sqrt()), "{b}");
+        let k = init_params(
+            &m,
+            &Init::KaimingNormal {
+                a: 0.5,
+                mode: FanMode::FanOut,
+            },
+            3,
+        )
+        .unwrap();
+        let s = std(&k[w1.clone()]);
+        assert!((s - (2.0_f64 / (1.25 * 400.0)).sqrt()).abs() < 0.002, "{s}");
+        let x = init_params(&m, &Init::XavierNormal { gain: 0.5 }, 3).unwrap();
+        let s = std(&x[w1]);
+        assert!((s - 0.5 * (2.0_f64 / 500.0).sqrt()).abs() < 0.001, "{s}");
+        // gain 1 and a = 0 are the relu formulas, bit for bit
+        assert_eq!(
+            init_params(&m, &Init::XAVIER_UNIFORM, 9).unwrap(),
+            init_params(&m, &Init::XavierUniform { gain: 1.0 }, 9).unwrap()
+        );
     }
 }

@@ -19,23 +19,46 @@
 //! (biases included), which matches a penalty of `(λ/2) Σ p²`: so `l2 = λ/2` reproduces it
 //! for the weights.
 
+use serde::Deserialize;
+
 use super::{ModelError, ParamKind, Predictor};
 use crate::ad::Scalar;
 use crate::data::{Dataset, Task};
+use crate::valid::{INF, Problems, Range, Validate, gt};
 
-/// Which data loss.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Which data loss. A scenario names it (`loss: huber`), or gives Huber's `delta` as
+/// `{kind: huber, delta: 0.5}`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename = "loss", deny_unknown_fields)]
 pub enum LossKind {
+    #[serde(rename = "mse")]
     Mse,
+    #[serde(rename = "mae")]
     Mae,
     /// PyTorch's `HuberLoss` (default `delta = 1.0`).
+    #[serde(rename = "huber")]
     Huber {
+        #[serde(default = "one")]
         delta: f64,
     },
     /// Binary cross-entropy on logits (targets `0/1`).
+    #[serde(rename = "bce_logits")]
     BceWithLogits,
     /// Softmax cross-entropy on logits (targets class indices).
+    #[serde(rename = "cross_entropy")]
     CrossEntropy,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Validate for LossKind {
+    fn validate(&self, p: &mut Problems) {
+        if let LossKind::Huber { delta } = *self {
+            p.range("delta", delta, Range::new(gt(0.0), INF));
+        }
+    }
 }
 
 impl LossKind {
@@ -49,9 +72,15 @@ impl LossKind {
             LossKind::Mse => "mse",
             LossKind::Mae => "mae",
             LossKind::Huber { .. } => "huber",
-            LossKind::BceWithLogits => "bce_with_logits",
+            LossKind::BceWithLogits => "bce_logits",
             LossKind::CrossEntropy => "cross_entropy",
         }
+    }
+
+    /// True for the losses on class labels.
+    #[must_use]
+    pub fn is_classification(self) -> bool {
+        matches!(self, LossKind::BceWithLogits | LossKind::CrossEntropy)
     }
 }
 
@@ -472,7 +501,7 @@ mod tests {
         let err = check_compatible(&Model::Logistic { n_inputs: 1 }, &bce, &reg).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bce_with_logits does not apply to regression data"
+            "bce_logits does not apply to regression data"
         );
         let bad = Loss::new(LossKind::Huber { delta: 0.0 });
         assert!(

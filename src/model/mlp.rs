@@ -9,8 +9,10 @@ use crate::data::Dataset;
 /// The slope of `leaky_relu` for negative inputs (PyTorch's default `negative_slope`).
 pub const LEAKY_SLOPE: f64 = 0.01;
 
-/// An elementwise activation applied after a layer's affine map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An elementwise activation applied after a layer's affine map; a scenario names it in
+/// snake case (`leaky_relu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename = "activation", rename_all = "snake_case")]
 pub enum Activation {
     Identity,
     Tanh,
@@ -66,7 +68,7 @@ impl Activation {
                     .collect();
                 ModelError::UnknownActivation {
                     name: name.to_owned(),
-                    suggestion: crate::data::csv::nearest(name, &names).map(str::to_owned),
+                    suggestion: crate::suggest::nearest(name, &names),
                 }
             })
     }

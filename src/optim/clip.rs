@@ -8,10 +8,60 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::Oracle;
+use serde::Deserialize;
 
-/// How gradients are clipped.
-#[derive(Clone, Copy, Debug, PartialEq)]
+use super::Oracle;
+use crate::valid::{INF, Problems, Range, Validate, gt, le};
+
+/// The keys a scenario's `clip` mapping may hold, before they are checked to name one method.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClipKeys {
+    max_norm: Option<f64>,
+    norm_type: Option<f64>,
+    value: Option<f64>,
+}
+
+impl TryFrom<ClipKeys> for GradClip {
+    type Error = &'static str;
+
+    fn try_from(k: ClipKeys) -> Result<Self, Self::Error> {
+        match (k.max_norm, k.norm_type, k.value) {
+            (Some(max_norm), norm_type, None) => Ok(Self::Norm {
+                max_norm,
+                norm_type: norm_type.unwrap_or(2.0),
+            }),
+            (None, None, Some(clip_value)) => Ok(Self::Value { clip_value }),
+            (None, Some(_), Some(_)) => Err("'norm_type' goes with 'max_norm', not 'value'"),
+            _ => Err("clip takes exactly one of 'max_norm' and 'value'"),
+        }
+    }
+}
+
+impl Validate for GradClip {
+    fn validate(&self, p: &mut Problems) {
+        match *self {
+            Self::Norm {
+                max_norm,
+                norm_type,
+            } => {
+                p.range("max_norm", max_norm, Range::new(gt(0.0), INF));
+                // `inf` is torch's max norm
+                p.range(
+                    "norm_type",
+                    norm_type,
+                    Range::new(gt(0.0), le(f64::INFINITY)),
+                );
+            }
+            Self::Value { clip_value } => p.range("value", clip_value, Range::new(gt(0.0), INF)),
+        }
+    }
+}
+
+/// How gradients are clipped. A scenario writes `{max_norm: 1.0}` (with an optional
+/// `norm_type`, 2 by default) or `{value: 0.5}`: exactly one of the two.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "ClipKeys")]
 pub enum GradClip {
     /// Rescale so the `norm_type`-norm is at most `max_norm` (`f64::INFINITY` = max norm).
     Norm { max_norm: f64, norm_type: f64 },

@@ -13,13 +13,15 @@ use std::ops::Deref;
 use serde::{Deserialize, Serialize};
 
 use super::OptimError;
-use super::registry::{OptimizerSpec, suggest};
+use super::registry::OptimizerSpec;
+use crate::suggest::nearest as suggest;
+pub use crate::valid::{Bound, INF, Range, ge, gt, le, lt};
 
 /// A hyperparameter value. Serialized untagged: `0.1`, `true`, `20`, `[0.9, 0.999]`,
 /// `[3.4445, -4.775, 2.0315]`, `[null, 0.001]`, `"original"`; a number reads as `Float` and is
 /// converted when the hyperparameter is an integer, a pair reads as `Pair` and is accepted where
 /// the first element may be `None`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum HyperValue {
     Float(f64),
@@ -36,6 +38,30 @@ pub enum HyperValue {
     /// [`Domain::parse`], which knows the names, not by serde.
     #[serde(skip_deserializing)]
     Choice(&'static str),
+}
+
+/// The shapes a value is read in: every [`HyperValue`] but `Choice`, whose `&'static str` a
+/// reader cannot borrow from its input.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Read {
+    Float(f64),
+    Bool(bool),
+    Pair(f64, f64),
+    Triple(f64, f64, f64),
+    OptionalPair(Option<f64>, f64),
+}
+
+impl<'de> Deserialize<'de> for HyperValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Read::deserialize(d)? {
+            Read::Float(v) => HyperValue::Float(v),
+            Read::Bool(v) => HyperValue::Bool(v),
+            Read::Pair(a, b) => HyperValue::Pair(a, b),
+            Read::Triple(a, b, c) => HyperValue::Triple(a, b, c),
+            Read::OptionalPair(a, b) => HyperValue::OptionalPair(a, b),
+        })
+    }
 }
 
 impl fmt::Display for HyperValue {
@@ -83,102 +109,6 @@ impl From<(Option<f64>, f64)> for HyperValue {
     }
 }
 
-/// One end of a [`Range`].
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Bound {
-    Unbounded,
-    Inclusive(f64),
-    Exclusive(f64),
-}
-
-/// The lower bound `> m`.
-#[must_use]
-pub const fn gt(m: f64) -> Bound {
-    Bound::Exclusive(m)
-}
-/// The lower bound `>= m`.
-#[must_use]
-pub const fn ge(m: f64) -> Bound {
-    Bound::Inclusive(m)
-}
-/// The upper bound `< m`.
-#[must_use]
-pub const fn lt(m: f64) -> Bound {
-    Bound::Exclusive(m)
-}
-/// The upper bound `<= m`.
-#[must_use]
-pub const fn le(m: f64) -> Bound {
-    Bound::Inclusive(m)
-}
-/// No bound on this side.
-pub const INF: Bound = Bound::Unbounded;
-
-/// An interval of valid real values (never NaN; infinite only where a bound says so).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Range {
-    pub min: Bound,
-    pub max: Bound,
-}
-
-impl Range {
-    #[must_use]
-    pub const fn new(min: Bound, max: Bound) -> Self {
-        Self { min, max }
-    }
-
-    /// Whether `v` lies in the range. NaN never does, and an infinity only where a bound
-    /// includes it explicitly (`le(f64::INFINITY)`: Prodigy's `growth_rate`, whose reference
-    /// default is `inf`); an unbounded side admits every finite value and no infinity.
-    #[must_use]
-    pub fn contains(&self, v: f64) -> bool {
-        if v.is_nan()
-            || (v.is_infinite()
-                && self.min != Bound::Inclusive(v)
-                && self.max != Bound::Inclusive(v))
-        {
-            return false;
-        }
-        let lo = match self.min {
-            Bound::Unbounded => true,
-            Bound::Inclusive(m) => v >= m,
-            Bound::Exclusive(m) => v > m,
-        };
-        let hi = match self.max {
-            Bound::Unbounded => true,
-            Bound::Inclusive(m) => v <= m,
-            Bound::Exclusive(m) => v < m,
-        };
-        lo && hi
-    }
-}
-
-impl fmt::Display for Range {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.min, self.max) {
-            (Bound::Unbounded, Bound::Unbounded) => write!(f, "finite"),
-            (Bound::Inclusive(m), Bound::Unbounded) => write!(f, ">= {m}"),
-            (Bound::Exclusive(m), Bound::Unbounded) => write!(f, "> {m}"),
-            (Bound::Unbounded, Bound::Inclusive(m)) => write!(f, "<= {m}"),
-            (Bound::Unbounded, Bound::Exclusive(m)) => write!(f, "< {m}"),
-            (lo, hi) => {
-                let (l, a) = match lo {
-                    Bound::Inclusive(m) => ('[', m),
-                    Bound::Exclusive(m) => ('(', m),
-                    Bound::Unbounded => ('(', f64::NEG_INFINITY),
-                };
-                let (r, b) = match hi {
-                    Bound::Inclusive(m) => (']', m),
-                    Bound::Exclusive(m) => (')', m),
-                    Bound::Unbounded => (')', f64::INFINITY),
-                };
-                write!(f, "in {l}{a}, {b}{r}")
-            }
-        }
-    }
-}
-
 /// The set of valid values of a hyperparameter.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,6 +130,25 @@ pub enum Domain {
     /// One of these names.
     #[serde(skip_deserializing)]
     Choice(&'static [&'static str]),
+}
+
+/// What a value must be: `a number > 0`, `a pair, each in [0, 1)`, `one of a, b`.
+impl fmt::Display for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Domain::Float(r) => write!(f, "{}", r.expected()),
+            Domain::Bool => write!(f, "true or false"),
+            Domain::Int { min, max } => write!(f, "an integer in [{min}, {max}]"),
+            Domain::Pair(a, b) if a == b => write!(f, "a pair, each {a}"),
+            Domain::Pair(a, b) => write!(f, "a pair, the first {a} and the second {b}"),
+            Domain::IncreasingPair(r) => write!(f, "a pair (min, max), each {r}, min <= max"),
+            Domain::Triple(r) => write!(f, "three numbers, each {r}"),
+            Domain::OptionalPair(a, b) => {
+                write!(f, "a pair, the first None or {a} and the second {b}")
+            }
+            Domain::Choice(names) => write!(f, "one of {}", names.join(", ")),
+        }
+    }
 }
 
 impl Domain {
@@ -439,24 +388,7 @@ impl Hyper<'_> {
     }
 
     fn expected(&self) -> String {
-        let n = self.name;
-        match self.domain() {
-            Domain::Float(r) => format!("'{n}' must be a number {r}"),
-            Domain::Bool => format!("'{n}' must be true or false"),
-            Domain::Int { min, max } => format!("'{n}' must be an integer in [{min}, {max}]"),
-            Domain::Pair(a, b) if a == b => format!("'{n}' must be a pair, each {a}"),
-            Domain::Pair(a, b) => {
-                format!("'{n}' must be a pair, the first {a} and the second {b}")
-            }
-            Domain::IncreasingPair(r) => {
-                format!("'{n}' must be a pair (min, max), each {r}, min <= max")
-            }
-            Domain::Triple(r) => format!("'{n}' must be three numbers, each {r}"),
-            Domain::OptionalPair(a, b) => {
-                format!("'{n}' must be a pair, the first None or {a} and the second {b}")
-            }
-            Domain::Choice(names) => format!("'{n}' must be one of {}", names.join(", ")),
-        }
+        format!("'{}' must be {}", self.name, self.domain())
     }
 }
 

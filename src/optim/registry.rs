@@ -1,6 +1,6 @@
 //! The optimizer registry: the list of every optimizer's [`OptimizerSpec`] (each one written in
 //! its optimizer's file, beside the update rule it builds), lookup by name with a suggestion for
-//! typos, construction with validated hyperparameter overrides, and `gradscope list`.
+//! typos (the crate's one policy, [`crate::suggest`]), construction with validated hyperparameter overrides, and `gradscope list`.
 //!
 //! Adding an optimizer: write its file (update rule, typed hyperparameters, spec with builder),
 //! declare the module in `optim.rs` and add the spec to [`OPTIMIZERS`]. A spec left out of the
@@ -141,25 +141,6 @@ pub fn spec(name: &str) -> Option<&'static OptimizerSpec> {
     OPTIMIZERS.iter().copied().find(|s| s.name == name)
 }
 
-/// The nearest candidate by Damerau–Levenshtein distance if it is plausibly a typo (at most one
-/// edit per three characters), else a candidate the input is a prefix of (`levenberg`).
-pub fn suggest<'a>(bad: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let bad = bad.to_lowercase();
-    let candidates: Vec<&str> = candidates.into_iter().collect();
-    candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(&bad, c), *c))
-        .min_by_key(|(d, _)| *d)
-        .filter(|(d, c)| *d <= 1.max(c.len().max(bad.len()) / 3))
-        .or_else(|| {
-            candidates
-                .iter()
-                .find(|c| bad.len() >= 3 && c.starts_with(bad.as_str()))
-                .map(|c| (0, *c))
-        })
-        .map(|(_, c)| c.to_string())
-}
-
 /// Why a torch.optim optimizer is not offered, if it is one of those.
 #[must_use]
 pub fn not_offered(name: &str) -> Option<&'static str> {
@@ -222,7 +203,7 @@ pub fn build_for(
         }
         return Err(OptimError::UnknownOptimizer {
             name: name.to_string(),
-            suggestion: suggest(name, names().iter().copied()),
+            suggestion: crate::suggest::nearest(name, names()),
             valid: names().join(", "),
         });
     };
@@ -334,14 +315,14 @@ mod tests {
         assert!(msg.contains("did you mean 'adam'"), "{msg}");
         assert!(msg.contains("sgd, gd"), "{msg}");
         assert_eq!(
-            suggest("levenberg", names().iter().copied()).as_deref(),
+            crate::suggest::nearest("levenberg", names()).as_deref(),
             Some("levenberg_marquardt")
         );
         assert_eq!(
-            suggest("RMSProp", names().iter().copied()).as_deref(),
+            crate::suggest::nearest("RMSProp", names()).as_deref(),
             Some("rmsprop")
         );
-        assert_eq!(suggest("xyz", names().iter().copied()), None);
+        assert_eq!(crate::suggest::nearest("xyz", names()), None);
     }
 
     #[test]

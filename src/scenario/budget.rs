@@ -12,13 +12,15 @@
 //! they are meant to be right within a factor of two or so, which is all a limit needs to tell
 //! "fits easily" from "would take the machine down".
 
-use super::catalog::{Catalog, Footprint, StepKind};
 use super::decode::{Diag, param_units};
 use super::schema::{DataSpec, ModelObjective, ModelSpec, Objective, Scenario};
 use super::tree::{Node, Seg, Span, parse_path};
 use crate::ad::Engine;
+use crate::data::generate::Generator;
 use crate::data::read::{DATA_FILE_LIMIT, SCENARIO_FILE_LIMIT, bytes};
 use crate::data::split_sizes;
+use crate::model::LossKind;
+use crate::optim::{HyperValue, registry};
 use crate::session::history::DEFAULT_CAPACITY;
 
 /// Operations one optimizer step may take by default: about 10^11, which this tool's engines
@@ -230,11 +232,11 @@ fn expr_shape(expr: &str, params: usize) -> Shape {
 }
 
 fn model_shape(m: &ModelObjective, data: Option<DataSize>) -> Shape {
-    let spec = m.data.shape();
+    let spec_features = m.data.features();
     let (examples, features) = match (data, m.data.examples()) {
         (Some(d), _) => (d.examples, d.features),
-        (None, Some(n)) => (n, spec.features),
-        (None, None) => (0, spec.features),
+        (None, Some(n)) => (n, spec_features),
+        (None, None) => (0, spec_features),
     };
     let (train, _) = split_sizes(examples, m.test_fraction.clamp(0.0, 0.99));
     let batch = m.batch_size.map_or(train, |b| b.min(train.max(1)));
@@ -260,7 +262,7 @@ fn model_shape(m: &ModelObjective, data: Option<DataSize>) -> Shape {
         DataSpec::Csv(_) => "objective.data.path",
         DataSpec::Inline(_) => "objective.data.rows",
         // Past a few features the values outweigh the per-example cost: `features` asks more.
-        DataSpec::Blobs(_) | DataSpec::Linear(_)
+        DataSpec::Generated(Generator::Blobs { .. } | Generator::Linear { .. })
             if DATA_BYTES_PER_VALUE * f > DATA_BYTES_PER_EXAMPLE =>
         {
             "objective.data.features"
@@ -282,7 +284,7 @@ fn model_shape(m: &ModelObjective, data: Option<DataSize>) -> Shape {
         units,
         cost,
         outputs,
-        residuals: m.loss == super::schema::Loss::Mse && m.l2 == 0.0,
+        residuals: m.loss == LossKind::Mse && m.l2 == 0.0,
         data_path: data_path.into(),
         batch_path: if m.batch_size.is_some() {
             "objective.batch_size".into()
@@ -291,6 +293,99 @@ fn model_shape(m: &ModelObjective, data: Option<DataSize>) -> Shape {
         },
         params_path: params_path.into(),
     }
+}
+
+/// What one run of an optimizer keeps in memory and computes per step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Footprint {
+    /// Vectors as long as the parameters that the optimizer keeps (moments, last step, ...).
+    pub state_vectors: f64,
+    /// What one step computes.
+    pub step: StepKind,
+}
+
+impl Default for Footprint {
+    /// A first-order optimizer: a gradient a step and a few moment vectors.
+    fn default() -> Self {
+        Footprint {
+            state_vectors: 4.0,
+            step: StepKind::Gradient,
+        }
+    }
+}
+
+/// The dominant work of one optimizer step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepKind {
+    /// One gradient (and a value or two).
+    Gradient,
+    /// Up to `iterations` gradients, and `history` pairs of parameter-length vectors (L-BFGS).
+    QuasiNewton { iterations: f64, history: f64 },
+    /// The full Hessian (an n × n matrix, factorised).
+    Hessian,
+    /// The residuals' Jacobian, `tries` damped solves of the n × n normal equations; the full
+    /// Hessian when the objective has no residuals (Levenberg-Marquardt).
+    Jacobian { tries: f64 },
+    /// `size` candidate points evaluated (and, if `kept`, stored) per step; `hyper` names the
+    /// hyperparameter that sets the size.
+    Population {
+        size: f64,
+        kept: bool,
+        hyper: &'static str,
+    },
+    /// A simplex of n + 1 points (Nelder-Mead).
+    Simplex,
+}
+
+/// What a run of `optimizer` with these hyperparameters costs: the registry's flags say which
+/// derivatives a step needs; the sizes of L-BFGS and the gradient-free methods are their own
+/// hyperparameters (the file's value, else the registry's default). `None` for a name the
+/// registry does not know.
+#[must_use]
+pub fn footprint(optimizer: &str, hyper: &[(String, HyperValue)]) -> Option<Footprint> {
+    let spec = registry::spec(optimizer)?;
+    let number = |name: &str| -> f64 {
+        let value = |v: &HyperValue| match *v {
+            HyperValue::Float(x) => Some(x),
+            HyperValue::Int(n) => Some(n as f64),
+            _ => None,
+        };
+        hyper
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| value(v))
+            .or_else(|| {
+                let h = spec.hypers().into_iter().find(|h| h.name == name)?;
+                value(&h.default)
+            })
+            .unwrap_or(1.0)
+    };
+    let step = match (spec.needs, optimizer) {
+        (registry::Needs::Hessian, _) => StepKind::Hessian,
+        (registry::Needs::Residuals, _) => StepKind::Jacobian {
+            tries: number("max_tries"),
+        },
+        (_, "lbfgs") => StepKind::QuasiNewton {
+            iterations: number("max_iter"),
+            history: number("history_size"),
+        },
+        (_, "genetic") => StepKind::Population {
+            size: number("population"),
+            kept: true,
+            hyper: "population",
+        },
+        (_, "random_search") => StepKind::Population {
+            size: number("samples"),
+            kept: false,
+            hyper: "samples",
+        },
+        (_, "nelder_mead") => StepKind::Simplex,
+        _ => StepKind::Gradient,
+    };
+    Some(Footprint {
+        step,
+        ..Footprint::default()
+    })
 }
 
 /// One optimizer run's share: its extra memory and the work of one step.
@@ -531,13 +626,7 @@ fn human(bytes_f: f64) -> String {
 /// in `root`, the scenario's tree. `data` gives the size of a dataset already read (a CSV file);
 /// without it a CSV dataset's rows are not counted.
 #[must_use]
-pub fn check(
-    s: &Scenario,
-    root: &Node,
-    catalog: Option<&dyn Catalog>,
-    limits: &Limits,
-    data: Option<DataSize>,
-) -> Vec<Diag> {
+pub fn check(s: &Scenario, root: &Node, limits: &Limits, data: Option<DataSize>) -> Vec<Diag> {
     let shape = match &s.objective {
         Objective::Expr(e) => expr_shape(&e.expr, e.start.len()),
         Objective::Model(m) => model_shape(m, data),
@@ -588,11 +677,17 @@ pub fn check(
         return errors;
     }
     for (i, o) in s.optimizers.iter().enumerate() {
-        let fp = catalog
-            .and_then(|c| c.footprint(&o.name, &o.hyper))
-            .unwrap_or_default();
-        let given = |h: &str| o.get(h).is_some();
-        let cost = run_cost(i, &o.name, &given, fp, &shape, s.engine, engine_in_file);
+        let fp = footprint(&o.optimizer, &o.hyperparameters).unwrap_or_default();
+        let given = |h: &str| o.hyperparameters.iter().any(|(k, _)| k == h);
+        let cost = run_cost(
+            i,
+            &o.optimizer,
+            &given,
+            fp,
+            &shape,
+            s.engine,
+            engine_in_file,
+        );
         state_vectors += cost.state_vectors;
         parts.extend(cost.extra);
         if cost.ops > limits.work {
@@ -661,8 +756,8 @@ mod tests {
     fn estimate(src: &str, limits: &Limits) -> Vec<Diag> {
         let (root, _) = build(src).unwrap();
         let root = root.unwrap();
-        let s = decode(&root, "t", None).unwrap();
-        check(&s, &root, None, limits, None)
+        let s = decode(&root, "t").unwrap();
+        check(&s, &root, limits, None)
     }
 
     #[test]
@@ -768,5 +863,39 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].message.contains("finite differences make"), "{d:?}");
         assert_eq!(d[0].span.start.line, 5, "pointed at `engine`");
+    }
+
+    #[test]
+    fn footprints_come_from_the_registry() {
+        let fp = |name: &str, hyper: &[(&str, f64)]| {
+            let hyper: Vec<(String, HyperValue)> = hyper
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), HyperValue::Float(*v)))
+                .collect();
+            footprint(name, &hyper).map(|f| f.step)
+        };
+        assert_eq!(fp("adam", &[]), Some(StepKind::Gradient));
+        assert_eq!(fp("newton", &[]), Some(StepKind::Hessian));
+        assert_eq!(
+            fp("levenberg_marquardt", &[]),
+            Some(StepKind::Jacobian { tries: 10.0 })
+        );
+        assert_eq!(
+            fp("lbfgs", &[("history_size", 50.0)]),
+            Some(StepKind::QuasiNewton {
+                iterations: 1.0,
+                history: 50.0
+            })
+        );
+        assert_eq!(
+            fp("genetic", &[]),
+            Some(StepKind::Population {
+                size: 50.0,
+                kept: true,
+                hyper: "population"
+            })
+        );
+        assert_eq!(fp("nelder_mead", &[]), Some(StepKind::Simplex));
+        assert_eq!(fp("no_such_optimizer", &[]), None);
     }
 }

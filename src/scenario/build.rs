@@ -1,178 +1,30 @@
-//! From a loaded [`Scenario`] to a running [`Session`]: the real [`Catalog`] (the optimizer
-//! registry and the expression language) that the loader checks against, dataset generation,
-//! model construction and initialisation. Errors found here (a CSV file's bad row, a dataset
-//! parameter out of range, a model that does not fit its data) are reported like loader errors,
-//! at the `file:line:column` of the scenario entry that caused them.
+//! From a loaded [`Scenario`] to a running [`Session`]: the objective (an expression bound to
+//! its variables, or a dataset generated or read, a model and its starting point) and the runs.
+//! Everything a scenario file can get wrong was found when it was loaded; what is found here
+//! comes from outside the file (a CSV file's rows, an `init` file's values) and is reported
+//! like a loader error, at the `file:line:column` of the scenario entry that named it.
 
 // A build fails at most once per file, so a large error type costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
-use std::borrow::Cow;
 use std::path::Path;
 
 use super::budget::{self, DataSize, Limits};
-use super::catalog::{Catalog, ExprIssue, Footprint, HyperInfo, HyperKind, Range, StepKind};
 use super::decode::{Diag, held_out};
 use super::error::{ScenarioError, ScenarioErrors};
-use super::load::{Overrides, unify_line_breaks};
-use super::schema::{self, Activations, DataSpec, InitSpec, Scenario};
-use super::suggest::short_list;
-use super::tree::{self, Span};
+use super::load::{Loaded, Overrides};
+use super::schema::{self, Activations, DataSpec, Scenario};
+use super::tree::{self, Node, Span};
 use crate::data::csv::Labels;
-use crate::data::{self, Batcher, Dataset, Task, generate};
+use crate::data::{self, Batcher, Dataset, Task};
 use crate::expr::Expression;
-use crate::landscape::{self, ViewSpec};
+use crate::landscape::ViewSpec;
 use crate::model::{
-    self, Activation, CustomModel, Init, Loss, LossKind, Mlp, Model, ParamKind, Predictor,
+    self, Activation, CustomModel, Loss, LossKind, Mlp, Model, ParamKind, Predictor,
 };
 use crate::objective::{ExpressionObjective, ModelObjective, Objective};
-use crate::optim::{self, Bound, Domain, registry};
-use crate::optim::{HyperValue, clip::GradClip, schedule};
-use crate::session::{RunSpec, Session, StopConfig};
-
-/// The catalog backed by the optimizer registry and the expression parser.
-pub struct RegistryCatalog;
-
-fn range_of(r: &optim::Range) -> Range {
-    let (min, min_inclusive) = match r.min {
-        Bound::Unbounded => (None, false),
-        Bound::Inclusive(m) => (Some(m), true),
-        Bound::Exclusive(m) => (Some(m), false),
-    };
-    let (max, max_inclusive) = match r.max {
-        Bound::Unbounded => (None, false),
-        Bound::Inclusive(m) => (Some(m), true),
-        Bound::Exclusive(m) => (Some(m), false),
-    };
-    Range {
-        min,
-        min_inclusive,
-        max,
-        max_inclusive,
-    }
-}
-
-impl Catalog for RegistryCatalog {
-    fn optimizer_names(&self) -> Vec<String> {
-        registry::names().iter().map(|s| (*s).to_string()).collect()
-    }
-
-    fn hyperparameters(&self, optimizer: &str) -> Option<Vec<HyperInfo>> {
-        let spec = registry::spec(optimizer)?;
-        Some(
-            spec.hypers()
-                .iter()
-                .map(|h| {
-                    let (kind, range, second) = match &h.domain {
-                        Domain::Float(r) => (HyperKind::Float, range_of(r), None),
-                        Domain::Bool => (HyperKind::Bool, Range::ANY, None),
-                        Domain::Int { min, max } => (
-                            HyperKind::Int,
-                            Range::closed(*min as f64, *max as f64),
-                            None,
-                        ),
-                        Domain::Pair(a, b) => (HyperKind::Pair, range_of(a), Some(range_of(b))),
-                        Domain::IncreasingPair(r) => (HyperKind::Pair, range_of(r), None),
-                        Domain::OptionalPair(a, b) => {
-                            (HyperKind::OptionalPair, range_of(a), Some(range_of(b)))
-                        }
-                        Domain::Triple(r) => (HyperKind::Triple, range_of(r), None),
-                        Domain::Choice(names) => (HyperKind::Choice(names), Range::ANY, None),
-                    };
-                    HyperInfo {
-                        name: h.name.to_string(),
-                        kind,
-                        range,
-                        second_range: second,
-                    }
-                })
-                .collect(),
-        )
-    }
-
-    fn footprint(
-        &self,
-        optimizer: &str,
-        hyper: &[(String, schema::HyperValue)],
-    ) -> Option<Footprint> {
-        let spec = registry::spec(optimizer)?;
-        // The value in the file, else the registry's default.
-        let number = |name: &str| -> f64 {
-            let given = hyper
-                .iter()
-                .find(|(k, _)| k == name)
-                .and_then(|(_, v)| match v {
-                    schema::HyperValue::Number(x) => Some(*x),
-                    _ => None,
-                });
-            given
-                .or_else(|| {
-                    let h = spec.hypers().into_iter().find(|h| h.name == name)?;
-                    match h.default {
-                        HyperValue::Int(n) => Some(n as f64),
-                        HyperValue::Float(x) => Some(x),
-                        _ => None,
-                    }
-                })
-                .unwrap_or(1.0)
-        };
-        // The registry's flags say which derivatives a step needs; the sizes of L-BFGS and the
-        // gradient-free methods are their own hyperparameters.
-        let step = if spec.needs == registry::Needs::Hessian {
-            StepKind::Hessian
-        } else if spec.needs == registry::Needs::Residuals {
-            StepKind::Jacobian {
-                tries: number("max_tries"),
-            }
-        } else {
-            match optimizer {
-                "lbfgs" => StepKind::QuasiNewton {
-                    iterations: number("max_iter"),
-                    history: number("history_size"),
-                },
-                "genetic" => StepKind::Population {
-                    size: number("population"),
-                    kept: true,
-                    hyper: "population",
-                },
-                "random_search" => StepKind::Population {
-                    size: number("samples"),
-                    kept: false,
-                    hyper: "samples",
-                },
-                "nelder_mead" => StepKind::Simplex,
-                _ => StepKind::Gradient,
-            }
-        };
-        Some(Footprint {
-            step,
-            ..Footprint::default()
-        })
-    }
-
-    fn not_offered(&self, optimizer: &str) -> Option<String> {
-        registry::not_offered(optimizer).map(str::to_string)
-    }
-
-    fn expression_variables(&self, expr: &str) -> Option<Result<Vec<String>, ExprIssue>> {
-        Some(match Expression::parse(expr) {
-            Ok(e) => Ok(e.vars().to_vec()),
-            Err(e) => {
-                let mut message = e.message.clone();
-                if let Some(expected) = &e.expected {
-                    message.push_str(&format!(" (expected {expected})"));
-                }
-                if let Some(s) = &e.suggestion {
-                    message.push_str(&format!("; {s}"));
-                }
-                Err(ExprIssue {
-                    message,
-                    offset: expr[..e.span.start.min(expr.len())].chars().count(),
-                })
-            }
-        })
-    }
-}
+use crate::session::Session;
+use crate::suggest::short_list;
 
 /// A scenario made ready to run.
 pub struct Built {
@@ -184,16 +36,17 @@ pub struct Built {
 /// Locates errors of the build step in the scenario source.
 struct Locator<'a> {
     file: &'a str,
-    /// Lines ending as the loader counts them (see [`unify_line_breaks`]).
-    source: Cow<'a, str>,
-    root: Option<tree::Node>,
+    source: &'a str,
+    root: &'a Node,
 }
 
 impl<'a> Locator<'a> {
-    fn new(file: &'a str, source: &'a str) -> Self {
-        let source = unify_line_breaks(source);
-        let root = tree::build(&source).ok().and_then(|(root, _)| root);
-        Self { file, source, root }
+    fn new(loaded: &'a Loaded) -> Self {
+        Self {
+            file: &loaded.file,
+            source: &loaded.source,
+            root: &loaded.root,
+        }
     }
 
     /// A located problem found by a check that walks the tree itself.
@@ -226,7 +79,7 @@ impl<'a> Locator<'a> {
         expected: Option<&str>,
     ) -> ScenarioError {
         let span = tree::parse_path(path)
-            .and_then(|segs| self.root.as_ref()?.find(&segs).map(|(_, node)| node.span))
+            .and_then(|segs| self.root.find(&segs).map(|(_, node)| node.span))
             .unwrap_or(Span::TOP);
         self.diag(Diag {
             span,
@@ -237,12 +90,10 @@ impl<'a> Locator<'a> {
     }
 }
 
-/// Loads `path` with the real catalog and builds it. Every check, the resource estimate
-/// included, runs before anything large is allocated.
+/// Loads `path` and builds it. Every check, the resource estimate included, runs before
+/// anything large is allocated.
 pub fn load_and_build(path: &Path, overrides: &Overrides) -> Result<Built, ScenarioErrors> {
-    let file = path.display().to_string();
-    let (scenario, source) = super::load_file_for_run(path, &RegistryCatalog, overrides)?;
-    build(scenario, &file, &source, overrides)
+    build(&super::load_file_for_run(path, overrides)?, overrides)
 }
 
 /// Loads a scenario held in memory (the built-in default) and builds it.
@@ -251,191 +102,44 @@ pub fn load_str_and_build(
     file: &str,
     overrides: &Overrides,
 ) -> Result<Built, ScenarioErrors> {
-    let scenario = super::load_str_for_run(source, file, &RegistryCatalog, overrides)?;
-    build(scenario, file, source, overrides)
+    build(
+        &super::load_str_for_run(source, file, overrides)?,
+        overrides,
+    )
 }
 
-/// Builds the session a loaded scenario describes (`overrides` applied again, in case the
-/// scenario was loaded without them).
-pub fn build(
-    mut scenario: Scenario,
-    file: &str,
-    source: &str,
-    overrides: &Overrides,
-) -> Result<Built, ScenarioErrors> {
-    let at = Locator::new(file, source);
-    overrides.apply(&mut scenario);
+/// Builds the session a loaded scenario describes.
+pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Built, ScenarioErrors> {
+    let at = Locator::new(loaded);
+    let scenario = loaded.scenario.clone();
     let limits = overrides.limits();
     let objective =
         build_objective(&scenario, &at, &limits).map_err(|e| ScenarioErrors(vec![e]))?;
-    let stop = StopConfig {
-        max_steps: scenario.stop.max_steps,
-        max_evaluations: scenario.stop.max_evaluations,
-        loss_below: scenario.stop.loss_below,
-        grad_norm_below: scenario.stop.grad_norm_below,
-        patience: scenario.stop.patience,
-        min_delta: scenario.stop.min_delta,
-        diverge_above: scenario.stop.diverge_above,
-    };
-    let mut specs = Vec::new();
-    let mut errors = Vec::new();
-    for (i, o) in scenario.optimizers.iter().enumerate() {
-        match run_spec(o) {
-            Ok(spec) => specs.push(spec),
-            Err(message) => {
-                errors.push(at.error(&format!("optimizers[{i}].schedule"), message, None))
+    let runs = scenario
+        .optimizers
+        .iter()
+        .cloned()
+        .map(|mut run| {
+            if let Some(s) = &mut run.schedule {
+                s.resolve_total_steps(scenario.stop.max_steps);
             }
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ScenarioErrors(errors));
-    }
+            run
+        })
+        .collect();
     let session = Session::new(
         scenario.name.clone(),
         objective,
-        specs,
+        runs,
         scenario.engine,
-        stop,
+        scenario.stop.clone(),
         scenario.seed,
     )
     .map_err(|e| ScenarioErrors(vec![at.error("optimizers", e.to_string(), None)]))?;
-    let view = view_spec(&scenario);
+    let view = scenario.view.clone();
     Ok(Built {
         scenario,
         session,
         view,
-    })
-}
-
-fn view_spec(s: &Scenario) -> ViewSpec {
-    let names: Vec<String> = match &s.objective {
-        schema::Objective::Expr(e) => e.vars.clone().unwrap_or_default(),
-        schema::Objective::Model(_) => Vec::new(),
-    };
-    let axis = |a: &schema::Axis| match a {
-        schema::Axis::Index(i) => *i,
-        schema::Axis::Name(n) => names.iter().position(|v| v == n).unwrap_or(0),
-    };
-    ViewSpec {
-        x_range: s.view.x_range.map(|[a, b]| (a, b)),
-        y_range: s.view.y_range.map(|[a, b]| (a, b)),
-        log_scale: s.view.log_scale,
-        plane: match (&s.view.plane, &s.objective) {
-            // A model's first two weights span a flat, uninformative plane: unless the file
-            // names other parameters, show the trajectories' principal plane.
-            (schema::Plane::Params(a, b), schema::Objective::Model(_))
-                if (axis(a), axis(b)) == (0, 1) =>
-            {
-                landscape::Plane::Pca
-            }
-            (schema::Plane::Params(a, b), _) => landscape::Plane::Params(axis(a), axis(b)),
-            (schema::Plane::Pca, _) => landscape::Plane::Pca,
-        },
-        levels: s.view.levels,
-        trail: s.view.trail,
-        show: s.view.show.clone(),
-    }
-}
-
-/// A file's value as the optimizer's; a name becomes the registry's own choice (the loader has
-/// checked it against the registry; an unchecked one fails when the run is built).
-fn hyper(optimizer: &str, key: &str, v: &schema::HyperValue) -> HyperValue {
-    match *v {
-        schema::HyperValue::Number(x) => HyperValue::Float(x),
-        schema::HyperValue::Bool(b) => HyperValue::Bool(b),
-        schema::HyperValue::Pair(a, b) => HyperValue::Pair(a, b),
-        schema::HyperValue::NullPair(b) => HyperValue::OptionalPair(None, b),
-        schema::HyperValue::Triple(a, b, c) => HyperValue::Triple(a, b, c),
-        schema::HyperValue::Name(ref s) => registry::spec(optimizer)
-            .and_then(|spec| spec.hypers().into_iter().find(|h| h.name == key))
-            .and_then(|h| h.domain.parse(s).ok())
-            .unwrap_or(HyperValue::Choice("")),
-    }
-}
-
-fn run_spec(o: &schema::OptimizerSpec) -> Result<RunSpec, String> {
-    Ok(RunSpec {
-        label: o.label.clone(),
-        optimizer: o.name.clone(),
-        hyperparameters: o
-            .hyper
-            .iter()
-            .map(|(k, v)| (k.clone(), hyper(&o.name, k, v)))
-            .collect(),
-        schedule: o.schedule.as_ref().map(schedule_of).transpose()?,
-        clip: o.clip.map(|c| match c {
-            schema::Clip::Norm {
-                max_norm,
-                norm_type,
-            } => GradClip::Norm {
-                max_norm,
-                norm_type,
-            },
-            schema::Clip::Value(v) => GradClip::Value { clip_value: v },
-        }),
-    })
-}
-
-fn steps(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
-}
-
-fn schedule_of(s: &schema::Schedule) -> Result<schedule::Schedule, String> {
-    use schedule::Schedule as S;
-    Ok(match s {
-        schema::Schedule::Constant(c) => {
-            if c.factor != 1.0 || c.total_iters.is_some() {
-                return Err(
-                    "constant schedules with a factor other than 1 are not supported; \
-                            use `warmup` with `start_factor`"
-                        .into(),
-                );
-            }
-            S::Constant
-        }
-        schema::Schedule::Step(p) => S::Step {
-            step_size: steps(p.step_size),
-            gamma: p.gamma,
-        },
-        schema::Schedule::MultiStep(p) => S::MultiStep {
-            milestones: p.milestones.iter().map(|&m| steps(m)).collect(),
-            gamma: p.gamma,
-        },
-        schema::Schedule::Exponential(p) => S::Exponential { gamma: p.gamma },
-        schema::Schedule::Cosine(p) => S::CosineAnnealing {
-            t_max: steps(p.t_max),
-            eta_min: p.eta_min,
-        },
-        schema::Schedule::Warmup(w, then) => S::LinearWarmup {
-            total_iters: steps(w.warmup_steps),
-            start_factor: w.start_factor,
-            end_factor: 1.0,
-            then: Box::new(match then {
-                Some(t) => schedule_of(t)?,
-                None => S::Constant,
-            }),
-        },
-        schema::Schedule::OneCycle(p) => {
-            if p.anneal_strategy != schema::Anneal::Cos {
-                return Err("only `anneal_strategy: cos` is supported".into());
-            }
-            S::OneCycle {
-                max_lr: p.max_lr,
-                total_steps: p.total_steps.map_or(usize::MAX, steps),
-                pct_start: p.pct_start,
-                div_factor: p.div_factor,
-                final_div_factor: p.final_div_factor,
-            }
-        }
-        schema::Schedule::Plateau(p) => {
-            let mut plateau = schedule::Plateau::default();
-            plateau.factor = p.factor;
-            plateau.patience = steps(p.patience);
-            plateau.threshold = p.threshold;
-            plateau.min_lr = p.min_lr;
-            plateau.cooldown = steps(p.cooldown);
-            S::ReduceOnPlateau(plateau)
-        }
     })
 }
 
@@ -500,34 +204,12 @@ fn build_objective(
     }
 }
 
-fn loss_kind(l: schema::Loss) -> LossKind {
-    match l {
-        schema::Loss::Mse => LossKind::Mse,
-        schema::Loss::Mae => LossKind::Mae,
-        schema::Loss::Huber => LossKind::HUBER,
-        schema::Loss::BceLogits => LossKind::BceWithLogits,
-        schema::Loss::CrossEntropy => LossKind::CrossEntropy,
-    }
-}
-
-fn activation(a: schema::Activation) -> Activation {
-    match a {
-        schema::Activation::Identity => Activation::Identity,
-        schema::Activation::Relu => Activation::Relu,
-        schema::Activation::Tanh => Activation::Tanh,
-        schema::Activation::Sigmoid => Activation::Sigmoid,
-        schema::Activation::Softplus => Activation::Softplus,
-        schema::Activation::LeakyRelu => Activation::LeakyRelu,
-        schema::Activation::Gelu => Activation::Gelu,
-    }
-}
-
 /// How CSV or inline targets are read for this loss: real values, or class labels whose count
 /// the model fixes when it can (softmax `classes`, an MLP's last width), else the data.
 fn labels_for(m: &schema::ModelObjective) -> Labels {
     match m.loss {
-        schema::Loss::BceLogits => Labels::Classes(Some(2)),
-        schema::Loss::CrossEntropy => Labels::Classes(match &m.model {
+        LossKind::BceWithLogits => Labels::Classes(Some(2)),
+        LossKind::CrossEntropy => Labels::Classes(match &m.model {
             schema::ModelSpec::Softmax(s) => Some(s.classes),
             schema::ModelSpec::Mlp(mlp) => mlp.layers.last().copied(),
             _ => None,
@@ -541,44 +223,16 @@ fn generate_data(
     seed: u64,
     limits: &Limits,
 ) -> Result<Dataset, String> {
-    let err = |e: data::DataError| e.to_string();
     match &m.data {
-        DataSpec::Moons(d) => generate::moons(d.n, d.noise, seed).map_err(err),
-        DataSpec::Xor(d) => generate::xor(d.n, d.noise, seed).map_err(err),
-        DataSpec::Circles(d) => generate::circles(d.n, d.noise, d.factor, seed).map_err(err),
-        DataSpec::Spirals(d) => {
-            generate::spirals_with_turns(d.n, d.classes, d.turns, d.noise, seed).map_err(err)
-        }
-        DataSpec::Blobs(d) => {
-            generate::blobs(d.n, d.centers, d.cluster_std, d.features, seed).map_err(err)
-        }
-        DataSpec::Linear(d) => {
-            generate::linear(d.n, d.features, d.weights.as_deref(), d.bias, d.noise, seed)
-                .map_err(err)
-        }
-        DataSpec::Sine(d) => generate::sine_on(
-            d.n,
-            1.0,
-            d.frequency,
-            0.0,
-            (d.x_range[0], d.x_range[1]),
-            d.noise,
-            seed,
-        )
-        .map_err(err),
+        DataSpec::Generated(g) => g.generate(seed).map_err(|e| e.to_string()),
         DataSpec::Csv(c) => {
             let features: Vec<&str> = c.features.iter().map(String::as_str).collect();
-            if c.delimiter != ',' {
-                return Err(format!(
-                    "only ',' is supported as a CSV delimiter, got '{}'",
-                    c.delimiter
-                ));
-            }
             data::csv::load_csv_limited(
                 &c.path,
                 &features,
                 &[c.target.as_str()],
                 labels_for(m),
+                c.delimiter,
                 limits.data_file,
                 limits.file_hint(),
             )
@@ -600,41 +254,9 @@ fn generate_data(
                     Task::classes((top as usize).saturating_add(1).max(2))
                 }
             };
-            Dataset::from_rows(&i.rows, target, task).map_err(err)
+            Dataset::from_rows(&i.rows, target, task).map_err(|e| e.to_string())
         }
     }
-}
-
-fn init_of(spec: &InitSpec) -> Result<Init, String> {
-    Ok(match spec {
-        InitSpec::Default => Init::TorchDefault,
-        InitSpec::Zeros => Init::Zeros,
-        InitSpec::Uniform { a, b } => Init::Uniform { a: *a, b: *b },
-        InitSpec::Normal { mean, std } => Init::Normal {
-            mean: *mean,
-            std: *std,
-        },
-        InitSpec::XavierUniform { gain } if *gain == 1.0 => Init::XavierUniform,
-        InitSpec::XavierNormal { gain } if *gain == 1.0 => Init::XavierNormal,
-        InitSpec::KaimingUniform {
-            a,
-            mode: schema::FanMode::FanIn,
-        } if *a == 0.0 => Init::KaimingUniform,
-        InitSpec::KaimingNormal {
-            a,
-            mode: schema::FanMode::FanIn,
-        } if *a == 0.0 => Init::KaimingNormal,
-        InitSpec::XavierUniform { .. } | InitSpec::XavierNormal { .. } => {
-            return Err("only gain 1 is supported for xavier initialisation".into());
-        }
-        InitSpec::KaimingUniform { .. } | InitSpec::KaimingNormal { .. } => {
-            return Err(
-                "only a = 0 and mode fan_in are supported for kaiming initialisation".into(),
-            );
-        }
-        InitSpec::Values(v) => Init::Values(v.clone()),
-        InitSpec::File(p) => Init::File(p.clone()),
-    })
 }
 
 /// Names like `W1[3,0]`, `b1[3]` for layered models, or the custom model's own names.
@@ -672,13 +294,14 @@ fn build_model_objective(
 ) -> Result<Box<dyn Objective>, ScenarioError> {
     let seed = s.seed;
     let data = generate_data(m, seed, limits).map_err(|e| at.error("objective.data", e, None))?;
-    if let (DataSpec::Csv(_), Some(root)) = (&m.data, &at.root) {
+    if let DataSpec::Csv(_) = &m.data {
+        let root = at.root;
         // Only now is a CSV file's size known: estimate again before anything grows with it.
         let size = DataSize {
             examples: data.len(),
             features: data.n_features,
         };
-        let over = budget::check(s, root, Some(&RegistryCatalog), limits, Some(size));
+        let over = budget::check(s, root, limits, Some(size));
         if let Some(first) = over.into_iter().next() {
             return Err(at.diag(first));
         }
@@ -698,11 +321,11 @@ fn build_model_objective(
     }
     let prepared = data::prepare(&data, m.test_fraction, m.standardize, seed)
         .map_err(|e| at.error("objective.data", e.to_string(), None))?;
-    let loss = Loss::new(loss_kind(m.loss)).with_l2(m.l2);
+    let loss = Loss::new(m.loss).with_l2(m.l2);
     let batch_size = m.batch_size.unwrap_or(prepared.train.len()).max(1);
     let batcher = Batcher::new(prepared.train.len(), batch_size, seed)
         .map_err(|e| at.error("objective.batch_size", e.to_string(), None))?;
-    let init = init_of(&m.init).map_err(|e| at.error("objective.init", e, None))?;
+    let init = m.init.clone();
     let model_err = |e: String| at.error("objective.model", e, None);
     let parts = Parts {
         loss,
@@ -738,12 +361,9 @@ fn build_model_objective(
         schema::ModelSpec::Mlp(mlp) => {
             let mlp = match &mlp.activation {
                 Activations::Hidden(a) => {
-                    Mlp::with_hidden(mlp.layers.clone(), activation(*a), Activation::Identity)
+                    Mlp::with_hidden(mlp.layers.clone(), *a, Activation::Identity)
                 }
-                Activations::PerLayer(list) => Mlp::new(
-                    mlp.layers.clone(),
-                    list.iter().map(|a| activation(*a)).collect(),
-                ),
+                Activations::PerLayer(list) => Mlp::new(mlp.layers.clone(), list.clone()),
             }
             .map_err(|e| model_err(e.to_string()))?;
             Model::Mlp(mlp)
@@ -759,7 +379,7 @@ struct Parts {
     train: Dataset,
     test: Dataset,
     batcher: Batcher,
-    init: Init,
+    init: model::Init,
     seed: u64,
 }
 
@@ -835,7 +455,7 @@ mod tests {
         .unwrap();
         // Without the rows the file alone looks cheap; with its 150 rows a finite-difference
         // gradient of 41,803 parameters is far over a step's budget.
-        assert!(super::super::load_file_with(&path, &RegistryCatalog).is_ok());
+        assert!(super::super::load_file(&path).is_ok());
         let e = error_of(&path, &Overrides::default());
         assert!(
             e.message
@@ -861,39 +481,5 @@ mod tests {
              test_fraction 0.2 holds out 30)"
         );
         assert_eq!((e.line, e.column), (6, 15));
-    }
-
-    #[test]
-    fn footprints_come_from_the_registry() {
-        let fp = |name: &str, hyper: &[(&str, f64)]| {
-            let hyper: Vec<(String, schema::HyperValue)> = hyper
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), schema::HyperValue::Number(*v)))
-                .collect();
-            RegistryCatalog.footprint(name, &hyper).map(|f| f.step)
-        };
-        assert_eq!(fp("adam", &[]), Some(StepKind::Gradient));
-        assert_eq!(fp("newton", &[]), Some(StepKind::Hessian));
-        assert_eq!(
-            fp("levenberg_marquardt", &[]),
-            Some(StepKind::Jacobian { tries: 10.0 })
-        );
-        assert_eq!(
-            fp("lbfgs", &[("history_size", 50.0)]),
-            Some(StepKind::QuasiNewton {
-                iterations: 1.0,
-                history: 50.0
-            })
-        );
-        assert_eq!(
-            fp("genetic", &[]),
-            Some(StepKind::Population {
-                size: 50.0,
-                kept: true,
-                hyper: "population"
-            })
-        );
-        assert_eq!(fp("nelder_mead", &[]), Some(StepKind::Simplex));
-        assert_eq!(fp("no_such_optimizer", &[]), None);
     }
 }

@@ -1,5 +1,16 @@
 //! A serde `Deserializer` over the located tree, so serde's own type and unknown-field errors
 //! land on the exact node (a value, or the key for an unknown field) instead of the document.
+//!
+//! This is the scenario format's data model, and it is how the runtime's own types (schedules,
+//! losses, initialisers, datasets, stop and view settings) are read straight from a file:
+//! - an enum is a name (`loss: mse`), or a mapping whose `kind` names the variant and whose
+//!   other keys are the variant's fields (`schedule: {kind: step, step_size: 100}`); a bare
+//!   name is the variant with its defaults (`init: xavier_uniform`). The enum's serde name
+//!   (`#[serde(rename = "schedule")]`) names it in messages: `unknown schedule kind 'cosin'`.
+//! - [`from_entry`] reads an enum from one mapping entry, the key naming the variant
+//!   (`final_loss_below: 0.01` in `expect`).
+//! - [`fields_of`] lists a struct's keys, so a mapping can hold other keys beside them (an
+//!   optimizer entry's hyperparameters) that [`Skip::AllBut`] hides from it.
 
 // Errors are the loader's cold path and carry their message, expectation and suggestion
 // inline; boxing them would only add noise to every `?`.
@@ -7,10 +18,10 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IntoDeserializer, Unexpected, Visitor};
+use serde::de::{self, DeserializeSeed, Unexpected, Visitor};
 
-use super::suggest;
 use super::tree::{Node, NodeKind, Resolved, Span, resolve};
+use crate::suggest;
 
 /// What went wrong, in a form the loader can reword with context ("unknown loss ...").
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +106,16 @@ fn unexpected(u: &Unexpected<'_>) -> String {
     }
 }
 
+impl DeError {
+    /// `unknown key 'x'`, with the valid keys and the nearest one.
+    fn unknown_field_in(field: &str, expected: &[&str]) -> Self {
+        let mut e = DeError::new(format!("unknown key '{field}'"));
+        e.expected = Some(suggest::one_of(expected));
+        e.suggestion = suggest::nearest(field, expected);
+        e
+    }
+}
+
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         DeError::new(msg.to_string())
@@ -127,10 +148,7 @@ impl de::Error for DeError {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        let mut e = DeError::new(format!("unknown key '{field}'"));
-        e.expected = Some(suggest::one_of(expected.iter().copied()));
-        e.suggestion = suggest::nearest(field, expected.iter().copied());
-        e
+        DeError::unknown_field_in(field, expected)
     }
 
     fn missing_field(field: &'static str) -> Self {
@@ -144,24 +162,66 @@ impl de::Error for DeError {
     }
 }
 
-/// Deserialises `node` into `T`, ignoring the mapping keys in `skip` (a tag already read).
-pub fn from_node<'de, T: de::Deserialize<'de>>(
-    node: &'de Node,
-    skip: &'static [&'static str],
-) -> Result<T, DeError> {
+/// Which keys of a mapping the type being read does not see.
+#[derive(Clone, Copy, Debug)]
+pub enum Skip {
+    /// These (a tag already read, a key decoded on its own).
+    Keys(&'static [&'static str]),
+    /// Every key but these (the keys of the struct; the rest are read another way).
+    AllBut(&'static [&'static str]),
+}
+
+impl Skip {
+    /// No key is skipped.
+    pub const NONE: Skip = Skip::Keys(&[]);
+
+    fn skips(self, key: &str) -> bool {
+        match self {
+            Skip::Keys(keys) => keys.contains(&key),
+            Skip::AllBut(keys) => !keys.contains(&key),
+        }
+    }
+}
+
+/// Deserialises `node` into `T`, ignoring the mapping keys `skip` names.
+pub fn from_node<'de, T: de::Deserialize<'de>>(node: &'de Node, skip: Skip) -> Result<T, DeError> {
     T::deserialize(NodeDe { node, skip }).map_err(|e| e.at(node.span))
+}
+
+/// Deserialises an enum from one mapping entry: `key` names the variant, `value` is its content
+/// (`final_loss_below: 0.01`). An unknown key is reported as one, with the valid keys.
+pub fn from_entry<'de, T: de::Deserialize<'de>>(
+    key: &'de Node,
+    value: &'de Node,
+) -> Result<T, DeError> {
+    T::deserialize(EntryDe { key, value }).map_err(|e| e.at(key.span))
+}
+
+/// The keys of struct `T` (after renames, without skipped fields), in declaration order.
+#[must_use]
+pub fn fields_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
+    T::deserialize(Probe).err().and_then(|p| p.0).unwrap_or(&[])
+}
+
+/// The variant names of enum `T`, in declaration order.
+#[must_use]
+pub fn variants_of<'de, T: de::Deserialize<'de>>() -> &'static [&'static str] {
+    T::deserialize(Probe).err().and_then(|p| p.0).unwrap_or(&[])
 }
 
 /// Deserializer for one node.
 #[derive(Clone, Copy)]
 pub struct NodeDe<'de> {
     node: &'de Node,
-    skip: &'static [&'static str],
+    skip: Skip,
 }
 
 impl<'de> NodeDe<'de> {
     fn child(node: &'de Node) -> Self {
-        NodeDe { node, skip: &[] }
+        NodeDe {
+            node,
+            skip: Skip::NONE,
+        }
     }
 
     /// An integer field of range `[min, max]`. Whole-valued floats are whole numbers (`1e3` is
@@ -285,21 +345,48 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
+        name: &'static str,
+        variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        match &self.node.kind {
-            NodeKind::Scalar { text, .. } => {
-                let d: de::value::StrDeserializer<'_, DeError> = text.as_str().into_deserializer();
-                visitor.visit_enum(d).map_err(|e| e.at(self.node.span))
+        let span = self.node.span;
+        let access = match &self.node.kind {
+            NodeKind::Scalar { text, plain } if !(*plain && super::tree::is_null_text(text)) => {
+                KindAccess {
+                    tag: self.node,
+                    body: None,
+                    name,
+                }
             }
-            _ => Err(DeError {
-                expected: Some("a name".into()),
-                ..DeError::new(format!("wrong type: found {}", self.node.describe()))
+            NodeKind::Map(_) => match self.node.get("kind") {
+                Some(tag) => KindAccess {
+                    tag,
+                    body: Some(self.node),
+                    name,
+                },
+                None => {
+                    return Err(DeError {
+                        expected: Some(format!("kind {}", suggest::one_of(variants))),
+                        ..DeError::new(format!("missing key 'kind' in {name}"))
+                    }
+                    .at(span));
+                }
+            },
+            _ => {
+                return Err(DeError {
+                    expected: Some(format!(
+                        "a name or a mapping with `kind: ...`, {}",
+                        suggest::one_of(variants)
+                    )),
+                    ..DeError::new(format!(
+                        "wrong type for {name}: found {}",
+                        self.node.describe()
+                    ))
+                }
+                .at(span));
             }
-            .at(self.node.span)),
-        }
+        };
+        visitor.visit_enum(access).map_err(|e| e.at(span))
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -373,7 +460,7 @@ impl<'de> de::SeqAccess<'de> for &mut SeqDe<'de> {
 struct MapDe<'de> {
     entries: &'de [(Node, Node)],
     next: usize,
-    skip: &'static [&'static str],
+    skip: Skip,
     value: Option<(&'de Node, &'de Node)>,
 }
 
@@ -389,7 +476,7 @@ impl<'de> de::MapAccess<'de> for MapDe<'de> {
                 return Ok(None);
             };
             self.next += 1;
-            if key.as_str().is_some_and(|k| self.skip.contains(&k)) {
+            if key.as_str().is_some_and(|k| self.skip.skips(k)) {
                 continue;
             }
             self.value = Some((key, value));
@@ -412,6 +499,20 @@ impl<'de> de::MapAccess<'de> for MapDe<'de> {
                     span: Some(key.span),
                     ..e
                 }
+            } else if matches!(&e.kind, DeKind::UnknownVariant(_))
+                && own
+                && e.message.starts_with("unknown value")
+            {
+                // A name read without its enum's own name (a list of them, an untagged
+                // shape): the key names it.
+                let name = key.as_str().unwrap_or("value");
+                let DeKind::UnknownVariant(v) = &e.kind else {
+                    unreachable!()
+                };
+                DeError {
+                    message: format!("unknown {name} '{v}'"),
+                    ..e.at(value.span)
+                }
             } else if e.kind == DeKind::Integer && !e.message.starts_with('\'') {
                 // The number itself, or one in a list under this key (`layers: [2, 1e30]`).
                 let name = key.as_str().unwrap_or("the value");
@@ -428,6 +529,268 @@ impl<'de> de::MapAccess<'de> for MapDe<'de> {
                 e.at(value.span)
             }
         })
+    }
+}
+
+/// An enum read from a node: the variant named by `tag` (a bare name, or a mapping's `kind`),
+/// its fields from `body` (the mapping, `kind` left out; none for a bare name).
+struct KindAccess<'de> {
+    tag: &'de Node,
+    body: Option<&'de Node>,
+    name: &'static str,
+}
+
+impl<'de> de::EnumAccess<'de> for KindAccess<'de> {
+    type Error = DeError;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), DeError> {
+        let tag = self.tag;
+        match seed.deserialize(NodeDe::child(tag)) {
+            Ok(v) => Ok((v, self)),
+            Err(e) => Err(match &e.kind {
+                DeKind::UnknownVariant(v) => DeError {
+                    message: if self.body.is_some() {
+                        format!("unknown {} kind '{v}'", self.name)
+                    } else {
+                        format!("unknown {} '{v}'", self.name)
+                    },
+                    span: Some(tag.span),
+                    ..e
+                },
+                _ => e.at(tag.span),
+            }),
+        }
+    }
+}
+
+impl<'de> KindAccess<'de> {
+    /// The variant's content: the mapping without `kind`, or nothing for a bare name.
+    fn content(&self) -> BodyDe<'de> {
+        BodyDe {
+            node: self.body,
+            span: self.tag.span,
+        }
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for KindAccess<'de> {
+    type Error = DeError;
+
+    fn unit_variant(self) -> Result<(), DeError> {
+        // Nothing but `kind` may be given.
+        let Some(NodeKind::Map(entries)) = self.body.map(|b| &b.kind) else {
+            return Ok(());
+        };
+        match entries.iter().find(|(k, _)| k.as_str() != Some("kind")) {
+            Some((k, _)) => Err(DeError {
+                expected: Some("no key but `kind`".into()),
+                ..DeError::new(format!("unknown key '{}'", k.as_str().unwrap_or("?")))
+            }
+            .at(k.span)),
+            None => Ok(()),
+        }
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
+        seed.deserialize(self.content())
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+        de::Deserializer::deserialize_any(self.content(), visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        de::Deserializer::deserialize_any(self.content(), visitor)
+    }
+}
+
+/// A tagged mapping without its `kind` key, or an empty mapping standing for a bare name (its
+/// errors, such as a missing required key, are placed on the name).
+struct BodyDe<'de> {
+    node: Option<&'de Node>,
+    span: Span,
+}
+
+impl<'de> de::Deserializer<'de> for BodyDe<'de> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.node {
+            Some(node) => NodeDe {
+                node,
+                skip: Skip::Keys(&["kind"]),
+            }
+            .any(visitor),
+            None => visitor
+                .visit_map(MapDe {
+                    entries: &[],
+                    next: 0,
+                    skip: Skip::NONE,
+                    value: None,
+                })
+                .map_err(|e: DeError| e.at(self.span)),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
+    }
+}
+
+/// An enum from one mapping entry: the key names the variant, the value is its content.
+struct EntryDe<'de> {
+    key: &'de Node,
+    value: &'de Node,
+}
+
+impl<'de> de::Deserializer<'de> for EntryDe<'de> {
+    type Error = DeError;
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_enum(EntryAccess {
+            entry: self,
+            variants,
+        })
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        NodeDe::child(self.value).any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+        ignored_any
+    }
+}
+
+/// The variant of an [`EntryDe`]: its key, which in a mapping is reported as a key.
+struct EntryAccess<'de> {
+    entry: EntryDe<'de>,
+    variants: &'static [&'static str],
+}
+
+impl<'de> de::EnumAccess<'de> for EntryAccess<'de> {
+    type Error = DeError;
+    type Variant = EntryDe<'de>;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, EntryDe<'de>), DeError> {
+        let key = self.entry.key;
+        match seed.deserialize(NodeDe::child(key)) {
+            Ok(v) => Ok((v, self.entry)),
+            Err(e) => Err(match &e.kind {
+                DeKind::UnknownVariant(v) => {
+                    let mut k = DeError::unknown_field_in(v, self.variants);
+                    k.span = Some(key.span);
+                    k
+                }
+                _ => e.at(key.span),
+            }),
+        }
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for EntryDe<'de> {
+    type Error = DeError;
+
+    fn unit_variant(self) -> Result<(), DeError> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
+        let value = self.value;
+        seed.deserialize(NodeDe::child(value)).map_err(|e| {
+            // A bad number names the key, as a struct field's would.
+            if e.kind == DeKind::Integer && !e.message.starts_with('\'') {
+                let name = self.key.as_str().unwrap_or("the value");
+                DeError {
+                    message: format!("'{name}' is {}", e.message),
+                    ..e.at(value.span)
+                }
+            } else {
+                e.at(value.span)
+            }
+        })
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+        NodeDe::child(self.value).any(visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        NodeDe::child(self.value).any(visitor)
+    }
+}
+
+/// Reads the names a type declares: a deserializer that answers every request with an error
+/// carrying the `fields` (of a struct) or `variants` (of an enum) serde passed it.
+struct Probe;
+
+#[derive(Debug)]
+struct Names(Option<&'static [&'static str]>);
+
+impl fmt::Display for Names {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("names probed")
+    }
+}
+
+impl std::error::Error for Names {}
+
+impl de::Error for Names {
+    fn custom<T: fmt::Display>(_msg: T) -> Self {
+        Names(None)
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Probe {
+    type Error = Names;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Names> {
+        Err(Names(None))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Names> {
+        Err(Names(Some(fields)))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Names> {
+        Err(Names(Some(variants)))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map identifier
+        ignored_any
     }
 }
 
@@ -456,7 +819,7 @@ mod tests {
     fn parse(src: &str) -> Result<Outer, DeError> {
         let (root, _) = build(src).unwrap();
         let root = Box::leak(Box::new(root.unwrap()));
-        from_node(root, &[])
+        from_node(root, Skip::NONE)
     }
 
     #[test]
@@ -491,7 +854,7 @@ mod tests {
 
     fn widths(src: &str) -> Result<Widths, DeError> {
         let (root, _) = build(src).unwrap();
-        from_node(Box::leak(Box::new(root.unwrap())), &[])
+        from_node(Box::leak(Box::new(root.unwrap())), Skip::NONE)
     }
 
     #[test]

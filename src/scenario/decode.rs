@@ -1,25 +1,33 @@
 //! From the located tree to a typed [`Scenario`]: walks the document section by section and
 //! entry by entry, so one bad optimizer or expectation does not hide the next, and checks
-//! everything that can be checked inside the file (shapes, ranges, labels) plus, through a
-//! [`Catalog`], optimizer names and hyperparameters.
+//! everything a file can get wrong: shapes, types and keys (serde, located by
+//! [`de`](super::de)), the runtime types' own rules ([`Validate`]), optimizer names and
+//! hyperparameters against the registry (the same check the running optimizer makes),
+//! expressions against the expression language, and what only the whole scenario can tell
+//! (a model against its data, labels, per-variable values, the plane's axes).
 
 use std::collections::{HashMap, HashSet};
 
 use serde::de::DeserializeOwned;
 
-use super::catalog::{Catalog, HyperKind, Range};
-use super::de::{DeKind, from_node};
+use super::de::{DeKind, Skip, fields_of, from_entry, from_node, variants_of};
 use super::schema::{
-    Activations, Axis, Clip, ConstantLr, CosineLr, CustomSpec, DataShape, DataSpec, Expectation,
-    ExponentialLr, ExprObjective, FanMode, HyperValue, InitSpec, Loss, ModelObjective, ModelSpec,
-    MultiStepLr, Objective, OneCycleLr, OptimizerSpec, PerVar, Plane, PlateauLr, RawClip, Scenario,
-    Schedule, StepLr, StopSpec, Task, ViewSpec, WarmupLr,
+    Activations, Axis, CustomSpec, DataSpec, ExprObjective, InlineData, ModelObjective, ModelSpec,
+    Objective, PerVar, PlaneSpec, Scenario,
 };
-use super::suggest::{nearest, one_of, short_list};
-use super::tree::{Node, NodeKind, Resolved, Span, resolve};
+use super::tree::{Node, NodeKind, Resolved, Span, parse_path, resolve};
 use crate::ad::{Engine, dual::MAX_CHUNK};
-use crate::data::csv::MAX_DERIVED_CLASSES;
-use crate::data::{class_labels, split_sizes};
+use crate::data::csv::{CsvSpec, MAX_DERIVED_CLASSES};
+use crate::data::generate::Generator;
+use crate::data::{Task, class_labels, split_sizes};
+use crate::expr::Expression;
+use crate::headless::expect::{Check, Expectation};
+use crate::landscape::{Plane, ViewSpec};
+use crate::model::{CustomModel, Init, LossKind};
+use crate::optim::{Domain, HyperValue, OptimError, Optimizer, registry};
+use crate::session::{RunSpec, StopConfig};
+use crate::suggest::{nearest, one_of, short_list};
+use crate::valid::{INF, Range, Validate, ge};
 
 /// One located problem, before it is given a file name and a source line.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +59,6 @@ const MODEL_OBJECTIVE_KEYS: &[&str] = &[
     "test_fraction",
     "standardize",
 ];
-const OPTIMIZER_KEYS: &[&str] = &["name", "label", "schedule", "clip"];
 const ENGINES: &[&str] = &["forward", "reverse", "finite"];
 const TOP_EXPECTED: &str = "a mapping with `objective` and `optimizers`";
 
@@ -59,20 +66,18 @@ const TOP_EXPECTED: &str = "a mapping with `objective` and `optimizers`";
 /// `MAX_REPORTED`).
 pub const MAX_DIAGS: usize = 1000;
 
-struct Decoder<'c> {
+struct Decoder {
     diags: Vec<Diag>,
-    catalog: Option<&'c dyn Catalog>,
+    /// One optimizer of each registered name the file uses, built with its defaults: the
+    /// hyperparameters of every entry are set on it, which is the check a run makes.
+    defaults: HashMap<String, Box<dyn Optimizer>>,
 }
 
 /// Decodes the document root; `Err` holds every problem found.
-pub fn decode(
-    root: &Node,
-    default_name: &str,
-    catalog: Option<&dyn Catalog>,
-) -> Result<Scenario, Vec<Diag>> {
+pub fn decode(root: &Node, default_name: &str) -> Result<Scenario, Vec<Diag>> {
     let mut d = Decoder {
         diags: Vec::new(),
-        catalog,
+        defaults: HashMap::new(),
     };
     let scenario = d.scenario(root, default_name);
     match scenario {
@@ -89,7 +94,64 @@ fn key_span(node: &Node, key: &str) -> Span {
     node.entry(key).map_or(node.span, |(k, _)| k.span)
 }
 
-impl Decoder<'_> {
+/// Where `path` (`then.gamma`, below `node`) is written, or the nearest enclosing node that is:
+/// a rule broken by a default value points at the mapping that left it out.
+fn locate(node: &Node, path: &str) -> Span {
+    let mut at = node;
+    for seg in parse_path(path).unwrap_or_default() {
+        match at.find(std::slice::from_ref(&seg)) {
+            Some((_, n)) => at = n,
+            None => break,
+        }
+    }
+    at.span
+}
+
+/// The dataset kinds: every generator's, then the files'.
+fn data_kinds() -> Vec<&'static str> {
+    let mut kinds = variants_of::<Generator>().to_vec();
+    kinds.extend(["csv", "inline"]);
+    kinds
+}
+
+/// The variables `expr` uses in first-use order, or its first error as a message and a
+/// character offset into `expr`.
+fn expression_variables(expr: &str) -> Result<Vec<String>, (String, usize)> {
+    Expression::parse(expr)
+        .map(|e| e.vars().to_vec())
+        .map_err(|e| (expression_message(&e), offset_of(expr, e.span.start)))
+}
+
+/// An expression error as one line: its message, what was expected, its hint.
+fn expression_message(e: &crate::expr::ExprError) -> String {
+    let mut message = e.message.clone();
+    if let Some(expected) = &e.expected {
+        message.push_str(&format!(" (expected {expected})"));
+    }
+    if let Some(s) = &e.suggestion {
+        message.push_str(&format!("; {s}"));
+    }
+    message
+}
+
+/// The character offset of byte `byte` in `text`.
+fn offset_of(text: &str, byte: usize) -> usize {
+    text.get(..byte.min(text.len()))
+        .map_or(0, |t| t.chars().count())
+}
+
+/// The span of the character at `offset` inside a one-line string scalar, else the scalar.
+fn inside(node: &Node, offset: usize) -> Span {
+    let mut span = node.span;
+    if span.start.line == span.end.line {
+        let quoted = usize::from(matches!(node.kind, NodeKind::Scalar { plain: false, .. }));
+        span.start.column += offset + quoted;
+        span.end = span.start;
+    }
+    span
+}
+
+impl Decoder {
     fn err(&mut self, span: Span, message: impl Into<String>) {
         self.err_full(span, message, None, None);
     }
@@ -118,18 +180,13 @@ impl Decoder<'_> {
         });
     }
 
-    /// Serde-decodes `node`; `what` names the value in unknown-variant messages.
-    fn de<T: DeserializeOwned>(
-        &mut self,
-        node: &Node,
-        skip: &'static [&'static str],
-        what: &str,
-    ) -> Option<T> {
+    /// Serde-decodes `node`, hiding the keys `skip` names; `what` names a bare value in
+    /// messages about whole numbers (`'seed' is not a whole number`).
+    fn de<T: DeserializeOwned>(&mut self, node: &Node, skip: Skip, what: &str) -> Option<T> {
         match from_node::<T>(node, skip) {
             Ok(v) => Some(v),
             Err(e) => {
                 let message = match &e.kind {
-                    DeKind::UnknownVariant(v) => format!("unknown {what} '{v}'"),
                     // A bare value (`seed: ...`) has no key inside it to name: `what` is it.
                     DeKind::Integer
                         if !e.message.starts_with('\'') && e.span == Some(node.span) =>
@@ -147,6 +204,28 @@ impl Decoder<'_> {
                 None
             }
         }
+    }
+
+    /// Runs `value`'s own checks, each problem at its key below `node`; true when there is none.
+    fn validate(&mut self, node: &Node, value: &impl Validate) -> bool {
+        let problems = value.problems();
+        let ok = problems.is_empty();
+        for p in problems {
+            self.err_full(locate(node, &p.key), p.message, p.expected, None);
+        }
+        ok
+    }
+
+    /// Decodes `node` and runs its checks.
+    fn checked<T: DeserializeOwned + Validate>(
+        &mut self,
+        node: &Node,
+        skip: Skip,
+        what: &str,
+    ) -> Option<T> {
+        let value: T = self.de(node, skip, what)?;
+        self.validate(node, &value);
+        Some(value)
     }
 
     /// The entries of a mapping, reporting keys outside `known` (`None` when not a mapping).
@@ -179,49 +258,12 @@ impl Decoder<'_> {
         Some(entries)
     }
 
-    /// The `kind:` of a tagged mapping, checked against `kinds`.
-    fn kind<'n>(&mut self, node: &'n Node, kinds: &[&str], what: &str) -> Option<&'n str> {
-        if !matches!(node.kind, NodeKind::Map(_)) {
-            self.err_full(
-                node.span,
-                format!("wrong type for {what}: found {}", node.describe()),
-                Some(format!(
-                    "a mapping with `kind: ...`, kind {}",
-                    one_of(kinds.iter().copied())
-                )),
-                None,
-            );
-            return None;
-        }
-        let Some(k) = node.get("kind") else {
-            self.err_full(
-                node.span,
-                format!("missing key 'kind' in {what}"),
-                Some(format!("kind {}", one_of(kinds.iter().copied()))),
-                None,
-            );
-            return None;
-        };
-        let name = k.as_str().unwrap_or("");
-        if kinds.contains(&name) {
-            Some(name)
-        } else {
-            self.err_full(
-                k.span,
-                format!("unknown {what} kind '{name}'"),
-                Some(one_of(kinds.iter().copied())),
-                nearest(name, kinds.iter().copied()),
-            );
-            None
-        }
-    }
-
     fn range(&mut self, node: &Node, key: &str, value: f64, range: Range) {
         if !range.contains(value) {
             self.err_full(
                 value_span(node, key),
                 format!("'{key}' is out of range: {value}"),
-                Some(format!("a number {range}")),
+                Some(range.expected()),
                 None,
             );
         }
@@ -286,15 +328,15 @@ impl Decoder<'_> {
         self.map(root, TOP_KEYS, "the scenario");
         let name = root
             .get("name")
-            .and_then(|n| self.de::<String>(n, &[], "name"))
+            .and_then(|n| self.de::<String>(n, Skip::NONE, "name"))
             .unwrap_or_else(|| default_name.to_string());
         let description = root
             .get("description")
-            .and_then(|n| self.de::<String>(n, &[], "description"))
+            .and_then(|n| self.de::<String>(n, Skip::NONE, "description"))
             .unwrap_or_default();
         let seed = root
             .get("seed")
-            .map_or(Some(0), |n| self.de::<u64>(n, &[], "seed"));
+            .map_or(Some(0), |n| self.de::<u64>(n, Skip::NONE, "seed"));
 
         let objective = match root.get("objective") {
             Some(n) => self.objective(n),
@@ -314,9 +356,9 @@ impl Decoder<'_> {
         let engine = root
             .get("engine")
             .map_or(Some(Engine::Reverse), |n| self.engine(n));
-        let stop = root
-            .get("stop")
-            .map_or(Some(StopSpec::default()), |n| self.stop(n));
+        let stop = root.get("stop").map_or(Some(StopConfig::default()), |n| {
+            self.checked::<StopConfig>(n, Skip::NONE, "stop")
+        });
         let optimizers = match root.get("optimizers") {
             Some(n) => self.optimizers(n),
             None => {
@@ -330,9 +372,7 @@ impl Decoder<'_> {
             }
         };
         let labels = root.get("optimizers").map(raw_labels).unwrap_or_default();
-        let view = root.get("view").map_or(Some(ViewSpec::default()), |n| {
-            self.view(n, objective.as_ref(), &labels)
-        });
+        let view = self.view(root.get("view"), objective.as_ref(), &labels);
         let expect = root.get("expect").map_or(Some(Vec::new()), |n| {
             self.expect(n, objective.as_ref(), &labels)
         });
@@ -381,7 +421,7 @@ impl Decoder<'_> {
         let name = name_node.as_str().unwrap_or("");
         let chunk = match map.and_then(|m| m.get("chunk")) {
             Some(c) => {
-                let chunk = self.de::<usize>(c, &[], "chunk")?;
+                let chunk = self.de::<usize>(c, Skip::NONE, "chunk")?;
                 if name != "forward" {
                     self.err(c.span, "'chunk' applies only to the forward engine");
                 }
@@ -413,26 +453,6 @@ impl Decoder<'_> {
         }
     }
 
-    fn stop(&mut self, node: &Node) -> Option<StopSpec> {
-        let s: StopSpec = self.de(node, &[], "stop")?;
-        self.at_least_one(node, "max_steps", s.max_steps);
-        if let Some(e) = s.max_evaluations {
-            self.at_least_one(node, "max_evaluations", e);
-        }
-        if let Some(p) = s.patience {
-            self.at_least_one(node, "patience", p);
-        }
-        if let Some(x) = s.loss_below {
-            self.range(node, "loss_below", x, Range::ANY);
-        }
-        if let Some(x) = s.grad_norm_below {
-            self.range(node, "grad_norm_below", x, Range::above(0.0));
-        }
-        self.range(node, "min_delta", s.min_delta, Range::at_least(0.0));
-        self.range(node, "diverge_above", s.diverge_above, Range::above(0.0));
-        Some(s)
-    }
-
     // ----- objective -----
 
     fn objective(&mut self, node: &Node) -> Option<Objective> {
@@ -456,7 +476,7 @@ impl Decoder<'_> {
                 None
             }
             (Some(_), None) => {
-                let e: ExprObjective = self.de(node, &[], "objective")?;
+                let e: ExprObjective = self.de(node, Skip::NONE, "objective")?;
                 self.check_expr(node, &e);
                 Some(Objective::Expr(e))
             }
@@ -497,9 +517,9 @@ impl Decoder<'_> {
                 }
             }
         }
-        if let (Some(cat), Some(en)) = (self.catalog, expr_node) {
-            match cat.expression_variables(&e.expr) {
-                Some(Ok(used)) => {
+        if let Some(en) = expr_node {
+            match expression_variables(&e.expr) {
+                Ok(used) => {
                     if let Some(declared) = &vars {
                         let declared_set: HashSet<&String> = declared.iter().collect();
                         for u in &used {
@@ -518,23 +538,15 @@ impl Decoder<'_> {
                         vars = Some(used);
                     }
                 }
-                Some(Err(issue)) => {
-                    let mut span = en.span;
-                    if span.start.line == span.end.line {
-                        let quoted =
-                            usize::from(matches!(en.kind, NodeKind::Scalar { plain: false, .. }));
-                        span.start.column += issue.offset + quoted;
-                        span.end = span.start;
-                    }
-                    self.err(span, format!("invalid expression: {}", issue.message));
+                Err((message, offset)) => {
+                    self.err(inside(en, offset), format!("invalid expression: {message}"));
                 }
-                None => {}
             }
         }
-        if vars.is_none() {
-            if let PerVar::Named(pairs) = &e.start {
-                vars = Some(pairs.iter().map(|(n, _)| n.clone()).collect());
-            }
+        if vars.is_none()
+            && let PerVar::Named(pairs) = &e.start
+        {
+            vars = Some(pairs.iter().map(|(n, _)| n.clone()).collect());
         }
         for key in ["start", "minimum", "bounds"] {
             self.finite_all(node.get(key), &format!("every value of `{key}`"));
@@ -595,15 +607,17 @@ impl Decoder<'_> {
         let var_list = short_list(vars.iter().map(String::as_str));
         match &n.kind {
             NodeKind::Seq(_) => {
-                if let Some(len) = len {
-                    if len != vars.len() {
-                        self.err_full(
-                            n.span,
-                            format!("`{what}` has {len} value(s) but there are {} variable(s) ({var_list})", vars.len()),
-                            Some(format!("{} value(s)", vars.len())),
-                            None,
-                        );
-                    }
+                if let Some(len) = len.filter(|&len| len != vars.len()) {
+                    self.err_full(
+                        n.span,
+                        format!(
+                            "`{what}` has {len} value(s) but there are {} variable(s) \
+                             ({var_list})",
+                            vars.len()
+                        ),
+                        Some(format!("{} value(s)", vars.len())),
+                        None,
+                    );
                 }
             }
             NodeKind::Map(entries) => {
@@ -666,14 +680,19 @@ impl Decoder<'_> {
 
     fn model_objective(&mut self, node: &Node) -> Option<ModelObjective> {
         self.map(node, MODEL_OBJECTIVE_KEYS, "a model objective");
-        let model = node.get("model").and_then(|n| self.model(n));
+        let model = node
+            .get("model")
+            .and_then(|n| self.de::<ModelSpec>(n, Skip::NONE, "model"));
         let loss = match node.get("loss") {
-            Some(n) => self.de::<Loss>(n, &[], "loss"),
+            Some(n) => self.checked::<LossKind>(n, Skip::NONE, "loss"),
             None => {
                 self.err_full(
                     key_span(node, "model"),
                     "missing key 'loss' in a model objective",
-                    Some("loss one of: mse, mae, huber, bce_logits, cross_entropy".into()),
+                    Some(format!(
+                        "loss {}",
+                        one_of(variants_of::<LossKind>().iter().copied())
+                    )),
                     None,
                 );
                 None
@@ -685,10 +704,7 @@ impl Decoder<'_> {
                 self.err_full(
                     key_span(node, "model"),
                     "missing key 'data' in a model objective",
-                    Some(format!(
-                        "data with kind {}",
-                        one_of(DataSpec::KINDS.iter().copied())
-                    )),
+                    Some(format!("data with kind {}", one_of(data_kinds()))),
                     None,
                 );
                 None
@@ -696,13 +712,13 @@ impl Decoder<'_> {
         };
         let l2 = node
             .get("l2")
-            .map_or(Some(0.0), |n| self.de::<f64>(n, &[], "l2"));
+            .map_or(Some(0.0), |n| self.de::<f64>(n, Skip::NONE, "l2"));
         if let Some(x) = l2 {
-            self.range(node, "l2", x, Range::at_least(0.0));
+            self.range(node, "l2", x, Range::new(ge(0.0), INF));
         }
         let batch_size = match node.get("batch_size") {
             Some(n) if !n.is_null() => {
-                let b = self.de::<usize>(n, &[], "batch_size");
+                let b = self.de::<usize>(n, Skip::NONE, "batch_size");
                 if b == Some(0) {
                     self.at_least_one(node, "batch_size", 0);
                 }
@@ -712,16 +728,21 @@ impl Decoder<'_> {
         };
         let init = node
             .get("init")
-            .map_or(Some(InitSpec::Default), |n| self.init(n));
-        let test_fraction = node
-            .get("test_fraction")
-            .map_or(Some(0.0), |n| self.de::<f64>(n, &[], "test_fraction"));
+            .map_or(Some(Init::TorchDefault), |n| self.init(n));
+        let test_fraction = node.get("test_fraction").map_or(Some(0.0), |n| {
+            self.de::<f64>(n, Skip::NONE, "test_fraction")
+        });
         if let Some(t) = test_fraction {
-            self.range(node, "test_fraction", t, Range::closed_open(0.0, 1.0));
+            self.range(
+                node,
+                "test_fraction",
+                t,
+                Range::new(ge(0.0), crate::valid::lt(1.0)),
+            );
         }
-        let standardize = node
-            .get("standardize")
-            .map_or(Some(true), |n| self.de::<bool>(n, &[], "standardize"));
+        let standardize = node.get("standardize").map_or(Some(true), |n| {
+            self.de::<bool>(n, Skip::NONE, "standardize")
+        });
         let m = ModelObjective {
             model: model?,
             loss: loss?,
@@ -736,107 +757,50 @@ impl Decoder<'_> {
         Some(m)
     }
 
-    fn model(&mut self, node: &Node) -> Option<ModelSpec> {
-        let kind = self.kind(node, ModelSpec::KINDS, "model")?;
-        match kind {
-            "mlp" => self.de(node, &["kind"], "activation").map(ModelSpec::Mlp),
-            "linear" => self
-                .map(node, &["kind"], "a linear model")
-                .map(|_| ModelSpec::Linear),
-            "logistic" => self
-                .map(node, &["kind"], "a logistic model")
-                .map(|_| ModelSpec::Logistic),
-            "softmax" => self.de(node, &["kind"], "softmax").map(ModelSpec::Softmax),
-            _ => self.de(node, &["kind"], "custom").map(ModelSpec::Custom),
-        }
-    }
-
     fn data(&mut self, node: &Node) -> Option<DataSpec> {
-        let kind = self.kind(node, DataSpec::KINDS, "dataset")?;
-        const SKIP: &[&str] = &["kind"];
-        let d = match kind {
-            "moons" => DataSpec::Moons(self.de(node, SKIP, "data")?),
-            "circles" => DataSpec::Circles(self.de(node, SKIP, "data")?),
-            "xor" => DataSpec::Xor(self.de(node, SKIP, "data")?),
-            "spirals" => DataSpec::Spirals(self.de(node, SKIP, "data")?),
-            "blobs" => DataSpec::Blobs(self.de(node, SKIP, "data")?),
-            "linear" => DataSpec::Linear(self.de(node, SKIP, "data")?),
-            "sine" => DataSpec::Sine(self.de(node, SKIP, "data")?),
-            "csv" => DataSpec::Csv(self.de(node, SKIP, "data")?),
-            _ => DataSpec::Inline(self.de(node, SKIP, "data")?),
+        let kinds = data_kinds();
+        let kind = match &node.kind {
+            NodeKind::Map(_) => node.get("kind"),
+            NodeKind::Scalar { .. } => Some(node),
+            NodeKind::Seq(_) => None,
         };
-        if let Some(n) = d.examples() {
-            if !matches!(d, DataSpec::Inline(_)) {
-                self.at_least_one(node, "n", n as u64);
-            }
-        }
-        match &d {
-            DataSpec::Moons(s) | DataSpec::Xor(s) => {
-                self.range(node, "noise", s.noise, Range::at_least(0.0));
-            }
-            DataSpec::Circles(c) => {
-                self.range(node, "noise", c.noise, Range::at_least(0.0));
-                self.range(node, "factor", c.factor, Range::open(0.0, 1.0));
-            }
-            DataSpec::Spirals(s) => {
-                self.range(node, "noise", s.noise, Range::at_least(0.0));
-                if s.classes < 2 {
-                    self.range(node, "classes", s.classes as f64, Range::at_least(2.0));
-                }
-                self.range(node, "turns", s.turns, Range::above(0.0));
-            }
-            DataSpec::Blobs(b) => {
-                self.at_least_one(node, "centers", b.centers as u64);
-                self.at_least_one(node, "features", b.features as u64);
-                self.range(node, "cluster_std", b.cluster_std, Range::at_least(0.0));
-            }
-            DataSpec::Linear(l) => {
-                self.range(node, "noise", l.noise, Range::at_least(0.0));
-                self.finite_all(node.get("weights"), "'weights'");
-                self.finite_all(node.get("bias"), "'bias'");
-                self.at_least_one(node, "features", l.features as u64);
-                if let Some(w) = &l.weights {
-                    if w.len() != l.features {
-                        self.err_full(
-                            value_span(node, "weights"),
-                            format!(
-                                "'weights' has {} value(s) but features is {}",
-                                w.len(),
-                                l.features
-                            ),
-                            Some(format!("{} weight(s)", l.features)),
-                            None,
-                        );
-                    }
-                }
-            }
-            DataSpec::Sine(s) => {
-                self.range(node, "noise", s.noise, Range::at_least(0.0));
-                self.finite_all(node.get("frequency"), "'frequency'");
-                if self.finite_all(node.get("x_range"), "'x_range'")
-                    && !increasing(s.x_range[0], s.x_range[1])
-                {
-                    self.err(
-                        value_span(node, "x_range"),
-                        "'x_range' is empty: low must be below high",
-                    );
-                }
-            }
-            DataSpec::Csv(c) => {
-                if c.features.is_empty() {
-                    self.err_full(
-                        value_span(node, "features"),
-                        "'features' is empty",
-                        Some("at least one column name".into()),
-                        None,
-                    );
-                }
-            }
-            DataSpec::Inline(i) => {
+        let Some(kind) = kind else {
+            self.err_full(
+                node.span,
+                match node.kind {
+                    NodeKind::Map(_) => "missing key 'kind' in dataset".to_string(),
+                    _ => format!("wrong type for dataset: found {}", node.describe()),
+                },
+                Some(format!("kind {}", one_of(kinds.iter().copied()))),
+                None,
+            );
+            return None;
+        };
+        let name = kind.as_str().unwrap_or("");
+        let d = match name {
+            "csv" => DataSpec::Csv(self.checked::<CsvSpec>(node, Skip::Keys(&["kind"]), "data")?),
+            "inline" => {
+                let i: InlineData = self.de(node, Skip::Keys(&["kind"]), "data")?;
                 self.finite_all(node.get("rows"), "every value of 'rows'");
                 self.check_rows(node, &i.rows);
+                DataSpec::Inline(i)
             }
-        }
+            _ => {
+                let g: Generator = self.de(node, Skip::NONE, "data")?;
+                if let Generator::Linear { .. } = g {
+                    self.finite_all(node.get("weights"), "'weights'");
+                    self.finite_all(node.get("bias"), "'bias'");
+                }
+                if let Generator::Sine { .. } = g {
+                    self.finite_all(node.get("frequency"), "'frequency'");
+                    if !self.finite_all(node.get("x_range"), "'x_range'") {
+                        return None;
+                    }
+                }
+                self.validate(node, &g);
+                DataSpec::Generated(g)
+            }
+        };
         Some(d)
     }
 
@@ -879,150 +843,41 @@ impl Decoder<'_> {
         }
     }
 
-    fn init(&mut self, node: &Node) -> Option<InitSpec> {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Uniform {
-            #[serde(default)]
-            a: f64,
-            #[serde(default = "one")]
-            b: f64,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Normal {
-            #[serde(default)]
-            mean: f64,
-            #[serde(default = "one")]
-            std: f64,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Gain {
-            #[serde(default = "one")]
-            gain: f64,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Kaiming {
-            #[serde(default)]
-            a: f64,
-            #[serde(default)]
-            mode: FanMode,
-        }
-        fn one() -> f64 {
-            1.0
-        }
-        const SKIP: &[&str] = &["kind"];
-        let kinds = InitSpec::KINDS;
+    fn init(&mut self, node: &Node) -> Option<Init> {
         match &node.kind {
             NodeKind::Seq(_) => {
-                let values = self.de::<Vec<f64>>(node, &[], "init").map(InitSpec::Values);
-                return self
-                    .finite_all(Some(node), "every init value")
-                    .then_some(values)?;
+                let values = self
+                    .de::<Vec<f64>>(node, Skip::NONE, "init")
+                    .map(Init::Values);
+                self.finite_all(Some(node), "every init value")
+                    .then_some(values)?
             }
             NodeKind::Map(_) if node.get("file").is_some() && node.get("kind").is_none() => {
                 self.map(node, &["file"], "init")?;
-                return self.de(node.get("file")?, &[], "file").map(InitSpec::File);
-            }
-            NodeKind::Map(_) => {}
-            NodeKind::Scalar { text, .. } => {
-                let name = text.as_str();
-                return match name {
-                    "default" => Some(InitSpec::Default),
-                    "zeros" => Some(InitSpec::Zeros),
-                    "uniform" => Some(InitSpec::Uniform { a: 0.0, b: 1.0 }),
-                    "normal" => Some(InitSpec::Normal {
-                        mean: 0.0,
-                        std: 1.0,
-                    }),
-                    "xavier_uniform" => Some(InitSpec::XavierUniform { gain: 1.0 }),
-                    "xavier_normal" => Some(InitSpec::XavierNormal { gain: 1.0 }),
-                    "kaiming_uniform" => Some(InitSpec::KaimingUniform {
-                        a: 0.0,
-                        mode: FanMode::FanIn,
-                    }),
-                    "kaiming_normal" => Some(InitSpec::KaimingNormal {
-                        a: 0.0,
-                        mode: FanMode::FanIn,
-                    }),
-                    _ => {
-                        self.err_full(
-                            node.span,
-                            format!("unknown init kind '{name}'"),
-                            Some(format!(
-                                "{}, a list of numbers or {{file: params.csv}}",
-                                one_of(kinds.iter().copied())
-                            )),
-                            nearest(name, kinds.iter().copied()),
-                        );
-                        None
-                    }
-                };
-            }
-        }
-        let kind = self.kind(node, kinds, "init")?;
-        Some(match kind {
-            "default" => self.map(node, SKIP, "init").map(|_| InitSpec::Default)?,
-            "zeros" => self.map(node, SKIP, "init").map(|_| InitSpec::Zeros)?,
-            "uniform" => {
-                let u: Uniform = self.de(node, SKIP, "init")?;
-                if self.finite_all(Some(node), "uniform init's bounds") && !increasing(u.a, u.b) {
-                    self.err(
-                        node.span,
-                        format!("uniform init needs a < b, found a = {}, b = {}", u.a, u.b),
-                    );
-                }
-                InitSpec::Uniform { a: u.a, b: u.b }
-            }
-            "normal" => {
-                let n: Normal = self.de(node, SKIP, "init")?;
-                self.finite_all(node.get("mean"), "'mean'");
-                self.range(node, "std", n.std, Range::at_least(0.0));
-                InitSpec::Normal {
-                    mean: n.mean,
-                    std: n.std,
-                }
-            }
-            "xavier_uniform" | "xavier_normal" => {
-                let gain = self.de::<Gain>(node, SKIP, "init")?.gain;
-                self.finite_all(node.get("gain"), "'gain'");
-                if kind == "xavier_uniform" {
-                    InitSpec::XavierUniform { gain }
-                } else {
-                    InitSpec::XavierNormal { gain }
-                }
-            }
-            "kaiming_uniform" => {
-                let k: Kaiming = self.de(node, SKIP, "mode")?;
-                self.finite_all(node.get("a"), "'a'");
-                InitSpec::KaimingUniform {
-                    a: k.a,
-                    mode: k.mode,
-                }
+                self.de(node.get("file")?, Skip::NONE, "file")
+                    .map(Init::File)
             }
             _ => {
-                let k: Kaiming = self.de(node, SKIP, "mode")?;
-                self.finite_all(node.get("a"), "'a'");
-                InitSpec::KaimingNormal {
-                    a: k.a,
-                    mode: k.mode,
+                let init: Init = self.de(node, Skip::NONE, "init")?;
+                // Source text in the message (`.inf`, not `inf`) for the non-finite ones.
+                if self.finite_all(Some(node), "init's options") {
+                    self.validate(node, &init);
                 }
+                Some(init)
             }
-        })
+        }
     }
 
     fn check_model(&mut self, node: &Node, m: &ModelObjective) {
-        let DataShape { features, task } = m.data.shape();
+        let (features, task) = (m.data.features(), m.data.task());
         let model_node = node.get("model");
         let loss_span = value_span(node, "loss");
-        if m.loss.is_classification() && task == Task::Regression {
+        if m.loss.is_classification() && task == Some(Task::Regression) {
             self.err_full(
                 loss_span,
                 format!(
                     "loss '{}' needs class labels, but this dataset is a regression task",
-                    loss_name(m.loss)
+                    m.loss.name()
                 ),
                 Some("mse, mae or huber".into()),
                 None,
@@ -1067,19 +922,19 @@ impl Decoder<'_> {
                         None,
                     );
                 }
-                if let Activations::PerLayer(acts) = &mlp.activation {
-                    if acts.len() != mlp.layers.len() - 1 {
-                        self.err_full(
-                            model_node.map_or(node.span, |n| value_span(n, "activation")),
-                            format!(
-                                "{} activation(s) for {} layer transition(s)",
-                                acts.len(),
-                                mlp.layers.len() - 1
-                            ),
-                            Some(format!("one name, or a list of {}", mlp.layers.len() - 1)),
-                            None,
-                        );
-                    }
+                if let Activations::PerLayer(acts) = &mlp.activation
+                    && acts.len() != mlp.layers.len() - 1
+                {
+                    self.err_full(
+                        model_node.map_or(node.span, |n| value_span(n, "activation")),
+                        format!(
+                            "{} activation(s) for {} layer transition(s)",
+                            acts.len(),
+                            mlp.layers.len() - 1
+                        ),
+                        Some(format!("one name, or a list of {}", mlp.layers.len() - 1)),
+                        None,
+                    );
                 }
                 mlp.layers.last().copied()
             }
@@ -1096,7 +951,9 @@ impl Decoder<'_> {
                 Some(s.classes)
             }
             ModelSpec::Custom(c) => {
-                self.check_custom_names(model_node, c);
+                if self.check_custom_names(model_node, c) {
+                    self.check_custom_expr(model_node, c);
+                }
                 if features > 0 && c.inputs.len() != features {
                     self.err_full(
                         model_node.map_or(node.span, |n| value_span(n, "inputs")),
@@ -1111,8 +968,8 @@ impl Decoder<'_> {
         if let Some(out) = outputs {
             let out_span = model_node.map_or(node.span, |n| n.span);
             match m.loss {
-                Loss::CrossEntropy => {
-                    if let Task::Classification(k) = task {
+                LossKind::CrossEntropy => {
+                    if let Some(k) = task.and_then(Task::n_classes) {
                         if out != k {
                             self.err_full(
                                 out_span,
@@ -1140,7 +997,7 @@ impl Decoder<'_> {
                         out_span,
                         format!(
                             "the model has {out} outputs but loss '{}' takes one",
-                            loss_name(m.loss)
+                            m.loss.name()
                         ),
                         Some("1 output, or loss cross_entropy".into()),
                         None,
@@ -1151,28 +1008,27 @@ impl Decoder<'_> {
         }
         if let DataSpec::Inline(rows) = &m.data {
             let fixed = match m.loss {
-                Loss::BceLogits => Some(Some(2)),
-                Loss::CrossEntropy => Some(outputs.filter(|&o| o >= 2)),
+                LossKind::BceWithLogits => Some(Some(2)),
+                LossKind::CrossEntropy => Some(outputs.filter(|&o| o >= 2)),
                 _ => None,
             };
             if let Some(fixed) = fixed {
                 self.check_inline_labels(node.get("data"), &rows.rows, fixed);
             }
         }
-        if let InitSpec::Values(v) = &m.init {
-            if let Some(count) = param_count(&m.model, features) {
-                if v.len() != count {
-                    self.err_full(
-                        value_span(node, "init"),
-                        format!(
-                            "init has {} value(s) but the model has {count} parameter(s)",
-                            v.len()
-                        ),
-                        Some(format!("{count} numbers")),
-                        None,
-                    );
-                }
-            }
+        if let Init::Values(v) = &m.init
+            && let Some(count) = param_count(&m.model, features)
+            && v.len() != count
+        {
+            self.err_full(
+                value_span(node, "init"),
+                format!(
+                    "init has {} value(s) but the model has {count} parameter(s)",
+                    v.len()
+                ),
+                Some(format!("{count} numbers")),
+                None,
+            );
         }
         // Minibatches are drawn from the training split, not the whole dataset.
         if let (Some(b), Some(n)) = (m.batch_size, m.data.examples()) {
@@ -1192,9 +1048,26 @@ impl Decoder<'_> {
         }
     }
 
+    /// A custom model's expression, over its parameters and inputs, as the model parses it.
+    fn check_custom_expr(&mut self, model_node: Option<&Node>, c: &CustomSpec) {
+        if let Err(e) = CustomModel::new(&c.expr, c.params.clone(), c.inputs.clone()) {
+            let span = match model_node.and_then(|n| n.get("expr")) {
+                Some(en) => inside(en, offset_of(&c.expr, e.span.start)),
+                None => model_node.map_or(Span::TOP, |n| n.span),
+            };
+            self.err_full(
+                span,
+                format!("invalid expression: {}", expression_message(&e)),
+                None,
+                None,
+            );
+        }
+    }
+
     /// A custom model's names: each parameter and input once, and no name in both lists (the
-    /// expression could not tell which one it means).
-    fn check_custom_names(&mut self, model_node: Option<&Node>, c: &CustomSpec) {
+    /// expression could not tell which one it means). True when they are.
+    fn check_custom_names(&mut self, model_node: Option<&Node>, c: &CustomSpec) -> bool {
+        let before = self.diags.len();
         let items = |key: &str| -> Vec<&Node> {
             match model_node.and_then(|n| n.get(key)).map(|n| &n.kind) {
                 Some(NodeKind::Seq(items)) => items.iter().collect(),
@@ -1242,6 +1115,7 @@ impl Decoder<'_> {
                 );
             }
         }
+        self.diags.len() == before
     }
 
     /// Inline targets for a classification loss: class indices, below the model's class count
@@ -1256,13 +1130,13 @@ impl Decoder<'_> {
             Some(NodeKind::Seq(items)) => items,
             _ => &[],
         };
-        let task = fixed.map(crate::data::Task::classes);
+        let task = fixed.map(Task::classes);
         let mut bad = rows.iter().enumerate().filter(|(_, row)| {
             row.last().is_some_and(|&y| {
                 y.is_finite()
                     && !match task {
                         Some(t) => t.accepts(y),
-                        None => crate::data::Task::Multiclass(MAX_DERIVED_CLASSES).accepts(y),
+                        None => Task::Multiclass(MAX_DERIVED_CLASSES).accepts(y),
                     }
             })
         });
@@ -1302,7 +1176,7 @@ impl Decoder<'_> {
 
     // ----- optimizers -----
 
-    fn optimizers(&mut self, node: &Node) -> Option<Vec<OptimizerSpec>> {
+    fn optimizers(&mut self, node: &Node) -> Option<Vec<RunSpec>> {
         let NodeKind::Seq(items) = &node.kind else {
             self.err_full(
                 node.span,
@@ -1321,8 +1195,7 @@ impl Decoder<'_> {
             );
             return None;
         }
-        let mut specs: Vec<Option<OptimizerSpec>> =
-            items.iter().map(|i| self.optimizer(i)).collect();
+        let mut specs: Vec<Option<RunSpec>> = items.iter().map(|i| self.optimizer(i)).collect();
         // Explicit labels first, so an automatic one never takes a name the user chose.
         let mut taken: HashMap<String, usize> = HashMap::new();
         for (item, spec) in items.iter().zip(&specs) {
@@ -1348,17 +1221,33 @@ impl Decoder<'_> {
         for (item, spec) in items.iter().zip(specs.iter_mut()) {
             let Some(spec) = spec else { continue };
             if item.get("label").is_none() {
-                spec.label = auto_label(&spec.name, &mut used, &mut next);
+                spec.label = auto_label(&spec.optimizer, &mut used, &mut next);
             }
         }
         specs.into_iter().collect()
     }
 
-    fn optimizer(&mut self, node: &Node) -> Option<OptimizerSpec> {
-        let entries: &[(Node, Node)] = match &node.kind {
-            NodeKind::Map(e) => e,
+    fn optimizer(&mut self, node: &Node) -> Option<RunSpec> {
+        let fields = fields_of::<RunSpec>();
+        let (mut spec, entries): (RunSpec, &[(Node, Node)]) = match &node.kind {
             // `- adam` is shorthand for `- name: adam`.
-            NodeKind::Scalar { .. } => &[],
+            NodeKind::Scalar { .. } => (
+                RunSpec::new(&self.de::<String>(node, Skip::NONE, "name")?),
+                &[],
+            ),
+            NodeKind::Map(entries) => {
+                if node.get("name").is_none() {
+                    self.err_full(
+                        node.span,
+                        "missing key 'name' in an optimizer",
+                        Some("`name: adam` (or another optimizer)".into()),
+                        None,
+                    );
+                    return None;
+                }
+                let spec = self.checked::<RunSpec>(node, Skip::AllBut(fields), "optimizer");
+                (spec?, entries)
+            }
             NodeKind::Seq(_) => {
                 self.err_full(
                     node.span,
@@ -1369,373 +1258,191 @@ impl Decoder<'_> {
                 return None;
             }
         };
-        let name_node = if entries.is_empty() {
-            Some(node)
-        } else {
-            node.get("name")
-        };
-        let Some(name_node) = name_node else {
-            self.err_full(
-                node.span,
-                "missing key 'name' in an optimizer",
-                Some("`name: adam` (or another optimizer)".into()),
-                None,
-            );
-            return None;
-        };
-        let name: String = self.de(name_node, &[], "name")?;
-        let mut known_hypers = None;
-        if let Some(cat) = self.catalog {
-            let names = cat.optimizer_names();
-            if names.contains(&name) {
-                known_hypers = cat.hyperparameters(&name);
-            } else if let Some(reason) = cat.not_offered(&name) {
-                self.err_full(
+        let name_node = node.get("name").unwrap_or(node);
+        let name = spec.optimizer.clone();
+        if registry::spec(&name).is_none() {
+            let names = registry::names();
+            match registry::not_offered(&name) {
+                Some(reason) => self.err_full(
                     name_node.span,
                     format!("optimizer '{name}' is not offered: {reason}"),
-                    Some(one_of(names.iter().map(String::as_str))),
+                    Some(one_of(names.iter().copied())),
                     None,
-                );
-            } else {
-                self.err_full(
+                ),
+                None => self.err_full(
                     name_node.span,
                     format!("unknown optimizer '{name}'"),
-                    Some(one_of(names.iter().map(String::as_str))),
-                    nearest(&name, names.iter().map(String::as_str)),
-                );
+                    Some(one_of(names.iter().copied())),
+                    nearest(&name, names.iter().copied()),
+                ),
             }
+            return None;
         }
-        let label = node
-            .get("label")
-            .and_then(|n| self.de::<String>(n, &[], "label"));
-        let schedule = node.get("schedule").map(|n| self.schedule(n));
-        let clip = node.get("clip").map(|n| self.clip(n));
-        let mut hyper = Vec::new();
         let mut ok = true;
         for (k, v) in entries {
             let key = k.as_str().unwrap_or("");
-            if OPTIMIZER_KEYS.contains(&key) {
+            if fields.contains(&key) {
                 continue;
             }
-            let Some(value) = self.de::<HyperValue>(v, &[], "hyperparameter") else {
-                ok = false;
-                continue;
-            };
-            if let Some(infos) = &known_hypers {
-                match infos.iter().find(|h| h.name == key) {
-                    None => {
-                        let names: Vec<&str> = infos.iter().map(|h| h.name.as_str()).collect();
-                        let suggestion = nearest(key, names.iter().copied())
-                            .or_else(|| nearest(key, OPTIMIZER_KEYS.iter().copied()));
-                        self.err_full(
-                            k.span,
-                            format!("unknown hyperparameter '{key}' for {name}"),
-                            Some(format!(
-                                "{}; or name, label, schedule, clip",
-                                one_of(names.iter().copied())
-                            )),
-                            suggestion,
-                        );
-                        ok = false;
-                    }
-                    Some(info) => ok &= self.check_hyper(v, &name, info, &value),
-                }
+            match self.hyperparameter(&name, k, v) {
+                Some(value) => spec.hyperparameters.push((key.to_string(), value)),
+                None => ok = false,
             }
-            hyper.push((key.to_string(), value));
         }
-        let schedule = match schedule {
-            Some(s) => Some(s?),
-            None => None,
+        ok.then_some(spec)
+    }
+
+    /// One hyperparameter of `optimizer` (a registered name): its value read for its domain
+    /// and set on a default-built optimizer, the very check a run makes when it is built.
+    fn hyperparameter(&mut self, optimizer: &str, k: &Node, v: &Node) -> Option<HyperValue> {
+        let key = k.as_str().unwrap_or("");
+        let opt = match self.defaults.entry(optimizer.to_string()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(registry::build(optimizer, &[], 0, 0).ok()?)
+            }
         };
-        let clip = match clip {
-            Some(c) => Some(c?),
-            None => None,
-        };
-        if !ok {
+        let specs = opt.hyper_set().specs();
+        let Some(domain) = specs.iter().find(|h| h.name == key).map(|h| h.domain) else {
+            let names: Vec<&str> = specs.iter().map(|h| h.name).collect();
+            let fields = fields_of::<RunSpec>();
+            self.err_full(
+                k.span,
+                format!("unknown hyperparameter '{key}' for {optimizer}"),
+                Some(format!("{}; or {}", one_of(&names), fields.join(", "))),
+                nearest(key, &names).or_else(|| nearest(key, fields)),
+            );
             return None;
-        }
-        Some(OptimizerSpec {
-            label: label.unwrap_or_default(),
-            name,
-            hyper,
-            schedule,
-            clip,
-        })
-    }
-
-    fn check_hyper(
-        &mut self,
-        v: &Node,
-        opt: &str,
-        info: &super::catalog::HyperInfo,
-        value: &HyperValue,
-    ) -> bool {
-        let key = &info.name;
-        let kind_ok = matches!(
-            (info.kind, value),
-            (HyperKind::Float, HyperValue::Number(_))
-                | (HyperKind::Bool, HyperValue::Bool(_))
-                | (
-                    HyperKind::Pair | HyperKind::OptionalPair,
-                    HyperValue::Pair(..)
-                )
-                | (HyperKind::OptionalPair, HyperValue::NullPair(_))
-                | (HyperKind::Triple, HyperValue::Triple(..))
-        ) || matches!((info.kind, value), (HyperKind::Int, HyperValue::Number(x)) if x.fract() == 0.0);
-        if let (HyperKind::Choice(names), HyperValue::Name(s)) = (info.kind, value) {
-            if names.contains(&s.as_str()) {
-                return true;
-            }
-            self.err_full(
-                v.span,
-                format!("unknown value '{s}' for '{key}' of {opt}"),
-                Some(one_of(names.iter().copied())),
-                nearest(s, names.iter().copied()),
-            );
-            return false;
-        }
-        if !kind_ok {
-            self.err_full(
-                v.span,
-                format!("wrong type for '{key}' of {opt}: found {}", v.describe()),
-                Some(info.kind.to_string()),
-                None,
-            );
-            return false;
-        }
-        let checks: Vec<(f64, super::catalog::Range, &str)> = match value {
-            HyperValue::Number(x) => vec![(*x, info.range, "")],
-            HyperValue::NullPair(b) => vec![(
-                *b,
-                info.second_range.unwrap_or(info.range),
-                " (second element)",
-            )],
-            HyperValue::Triple(a, b, c) => [a, b, c].map(|x| (*x, info.range, "")).to_vec(),
-            HyperValue::Pair(a, b) => vec![
-                (*a, info.range, " (first element)"),
-                (
-                    *b,
-                    info.second_range.unwrap_or(info.range),
-                    " (second element)",
-                ),
-            ],
-            HyperValue::Bool(_) | HyperValue::Name(_) => vec![],
         };
-        let mut ok = true;
-        for (x, range, which) in checks {
-            if !range.contains(x) {
-                self.err_full(
-                    v.span,
-                    format!("'{key}' of {opt} is out of range{which}: {x}"),
-                    Some(format!("a number {range}")),
-                    None,
-                );
-                ok = false;
+        let text = match &v.kind {
+            NodeKind::Scalar { text, plain } if matches!(resolve(text, *plain), Resolved::Str) => {
+                Some(text.as_str())
             }
-        }
-        ok
-    }
-
-    fn schedule(&mut self, node: &Node) -> Option<Schedule> {
-        let kind = self.kind(node, Schedule::KINDS, "schedule")?;
-        const SKIP: &[&str] = &["kind"];
-        Some(match kind {
-            "step" => {
-                let s: StepLr = self.de(node, SKIP, "schedule")?;
-                self.at_least_one(node, "step_size", s.step_size);
-                self.range(node, "gamma", s.gamma, Range::above(0.0));
-                Schedule::Step(s)
-            }
-            "multistep" => {
-                let s: MultiStepLr = self.de(node, SKIP, "schedule")?;
-                if s.milestones.windows(2).any(|w| w[0] >= w[1]) {
-                    self.err_full(
-                        value_span(node, "milestones"),
-                        "'milestones' must increase strictly",
-                        Some("e.g. [100, 300, 600]".into()),
-                        None,
-                    );
-                }
-                self.range(node, "gamma", s.gamma, Range::above(0.0));
-                Schedule::MultiStep(s)
-            }
-            "exponential" => {
-                let s: ExponentialLr = self.de(node, SKIP, "schedule")?;
-                self.range(node, "gamma", s.gamma, Range::above(0.0));
-                Schedule::Exponential(s)
-            }
-            "cosine" => {
-                let s: CosineLr = self.de(node, SKIP, "schedule")?;
-                self.at_least_one(node, "T_max", s.t_max);
-                self.range(node, "eta_min", s.eta_min, Range::at_least(0.0));
-                Schedule::Cosine(s)
-            }
-            "warmup" => {
-                let s: WarmupLr = self.de(node, &["kind", "then"], "schedule")?;
-                self.at_least_one(node, "warmup_steps", s.warmup_steps);
-                self.range(
-                    node,
-                    "start_factor",
-                    s.start_factor,
-                    Range::open_closed(0.0, 1.0),
-                );
-                let then = match node.get("then") {
-                    Some(t) if !t.is_null() => Some(Box::new(self.schedule(t)?)),
+            _ => None,
+        };
+        let value = match (domain, text) {
+            (Domain::Choice(names), Some(t)) => names
+                .iter()
+                .copied()
+                .find(|n| *n == t)
+                .map(HyperValue::Choice),
+            (_, Some(_)) => None,
+            _ => from_node::<HyperValue>(v, Skip::NONE).ok(),
+        };
+        let invalid = |this: &mut Self, shown: String| {
+            this.err_full(
+                v.span,
+                format!("hyperparameter '{key}' of '{optimizer}' got {shown}"),
+                Some(domain.to_string()),
+                match (domain, text) {
+                    (Domain::Choice(names), Some(t)) => nearest(t, names),
                     _ => None,
-                };
-                Schedule::Warmup(s, then)
-            }
-            "onecycle" => {
-                let s: OneCycleLr = self.de(node, SKIP, "anneal_strategy")?;
-                self.range(node, "max_lr", s.max_lr, Range::above(0.0));
-                if let Some(t) = s.total_steps {
-                    self.at_least_one(node, "total_steps", t);
-                }
-                self.range(node, "pct_start", s.pct_start, Range::open(0.0, 1.0));
-                self.range(node, "div_factor", s.div_factor, Range::above(0.0));
-                self.range(
-                    node,
-                    "final_div_factor",
-                    s.final_div_factor,
-                    Range::above(0.0),
-                );
-                Schedule::OneCycle(s)
-            }
-            "plateau" => {
-                let s: PlateauLr = self.de(node, SKIP, "schedule")?;
-                self.range(node, "factor", s.factor, Range::open(0.0, 1.0));
-                self.range(node, "threshold", s.threshold, Range::at_least(0.0));
-                self.range(node, "min_lr", s.min_lr, Range::at_least(0.0));
-                Schedule::Plateau(s)
-            }
-            _ => {
-                let s: ConstantLr = self.de(node, SKIP, "schedule")?;
-                self.range(node, "factor", s.factor, Range::above(0.0));
-                Schedule::Constant(s)
-            }
-        })
-    }
-
-    fn clip(&mut self, node: &Node) -> Option<Clip> {
-        let raw: RawClip = self.de(node, &[], "clip")?;
-        match (raw.max_norm, raw.value) {
-            (Some(m), None) => {
-                self.range(node, "max_norm", m, Range::above(0.0));
-                let norm_type = raw.norm_type.unwrap_or(2.0);
-                self.range(node, "norm_type", norm_type, Range::above(0.0));
-                Some(Clip::Norm {
-                    max_norm: m,
-                    norm_type,
-                })
-            }
-            (None, Some(v)) => {
-                if raw.norm_type.is_some() {
-                    self.err(
-                        key_span(node, "norm_type"),
-                        "'norm_type' goes with 'max_norm', not 'value'",
-                    );
-                }
-                self.range(node, "value", v, Range::above(0.0));
-                Some(Clip::Value(v))
-            }
-            _ => {
-                self.err_full(
-                    node.span,
-                    "clip takes exactly one of 'max_norm' and 'value'",
-                    Some("{max_norm: 1.0} or {value: 0.5}".into()),
-                    None,
-                );
+                },
+            );
+        };
+        let Some(value) = value else {
+            let shown = text.map_or_else(|| v.describe(), |t| format!("'{t}'"));
+            invalid(self, shown);
+            return None;
+        };
+        match self
+            .defaults
+            .get_mut(optimizer)
+            .map(|o| o.set_hyperparameter(key, value))
+        {
+            Some(Ok(())) => Some(value),
+            Some(Err(OptimError::InvalidValue { value, .. })) => {
+                invalid(self, format!("'{value}'"));
                 None
             }
+            Some(Err(e)) => {
+                self.err(v.span, e.to_string());
+                None
+            }
+            None => None,
         }
     }
 
     // ----- view and expect -----
 
+    /// The view: its keys read into the landscape's [`ViewSpec`], the plane's axes resolved
+    /// to parameter indices, and the window defaulting to the plane's `bounds`.
     fn view(
         &mut self,
-        node: &Node,
+        node: Option<&Node>,
         objective: Option<&Objective>,
         labels: &[String],
     ) -> Option<ViewSpec> {
-        let v: ViewSpec = self.de(node, &[], "plane")?;
-        for key in ["x_range", "y_range"] {
-            let r = if key == "x_range" {
-                v.x_range
-            } else {
-                v.y_range
+        let mut v = match node {
+            Some(n) => {
+                let v: ViewSpec = self.de(n, Skip::Keys(&["plane"]), "view")?;
+                for key in ["x_range", "y_range"] {
+                    self.finite_all(n.get(key), &format!("'{key}'"));
+                }
+                self.validate(n, &v);
+                v
+            }
+            None => ViewSpec::default(),
+        };
+        let plane_node = node.and_then(|n| n.get("plane"));
+        let plane = match plane_node {
+            Some(pn) => self.de::<PlaneSpec>(pn, Skip::NONE, "plane")?,
+            None => PlaneSpec::Params(Axis::Index(0), Axis::Index(1)),
+        };
+        let vars: Option<Vec<String>> = match objective {
+            Some(Objective::Expr(e)) => e.vars.clone().or_else(|| match &e.start {
+                PerVar::Named(p) => Some(p.iter().map(|(n, _)| n.clone()).collect()),
+                PerVar::List(_) => None,
+            }),
+            _ => None,
+        };
+        v.plane = match (&plane, plane_node) {
+            (PlaneSpec::Pca, _) => Plane::Pca,
+            // A model's first two weights span a flat, uninformative plane: unless the file
+            // names a plane, show the trajectories' principal plane.
+            (_, None) if matches!(objective, Some(Objective::Model(_))) => Plane::Pca,
+            (PlaneSpec::Params(a, b), None) => {
+                Plane::Params(index(a, vars.as_deref()), index(b, vars.as_deref()))
+            }
+            (PlaneSpec::Params(a, b), Some(pn)) => {
+                self.check_axes(pn, a, b, objective, vars.as_deref());
+                Plane::Params(index(a, vars.as_deref()), index(b, vars.as_deref()))
+            }
+        };
+        if let (Plane::Params(i, j), Some(Objective::Expr(e))) = (v.plane, objective) {
+            // The bounds of the plane's two variables are the default window.
+            let bounds = match (&e.bounds, &vars) {
+                (Some(b), Some(vars)) => b.ordered(vars),
+                (Some(PerVar::List(b)), None) => Some(b.clone()),
+                _ => None,
             };
-            if let Some([a, b]) = r {
-                if self.finite_all(node.get(key), &format!("'{key}'")) && !increasing(a, b) {
+            if let Some(b) = bounds {
+                let pair = |k: usize| b.get(k).map(|r| (r[0], r[1]));
+                v.x_range = v.x_range.or_else(|| pair(i));
+                v.y_range = v.y_range.or_else(|| pair(j));
+            }
+        }
+        if let Some(n) = node {
+            // One range alone would be ignored by both front ends: say so.
+            for (key, other, given, missing) in [
+                ("x_range", "y_range", v.x_range, v.y_range),
+                ("y_range", "x_range", v.y_range, v.x_range),
+            ] {
+                if given.is_some() && missing.is_none() && n.get(key).is_some() {
                     self.err_full(
-                        value_span(node, key),
-                        format!("'{key}' [{a}, {b}] is empty"),
-                        Some("[low, high] with low < high".into()),
+                        key_span(n, key),
+                        format!("'{key}' needs '{other}': the window is fixed only by both"),
+                        Some(format!(
+                            "both `x_range` and `y_range`, or `bounds` in the objective for \
+                             '{other}'"
+                        )),
                         None,
                     );
                 }
             }
         }
-        self.at_least_one(node, "levels", v.levels as u64);
-        if let Some(t) = v.trail {
-            self.at_least_one(node, "trail", t as u64);
-        }
-        if let (Plane::Params(a, b), Some(pn)) = (&v.plane, node.get("plane")) {
-            let vars: Option<Vec<String>> = match objective {
-                Some(Objective::Expr(e)) => e.vars.clone().or_else(|| match &e.start {
-                    PerVar::Named(p) => Some(p.iter().map(|(n, _)| n.clone()).collect()),
-                    PerVar::List(_) => None,
-                }),
-                _ => None,
-            };
-            let dim = match objective {
-                Some(Objective::Expr(e)) => Some(e.start.len()),
-                Some(Objective::Model(m)) => param_count(&m.model, m.data.shape().features),
-                None => None,
-            };
-            if a == b {
-                self.err(pn.span, "the plane's two axes are the same");
-            }
-            for axis in [a, b] {
-                match axis {
-                    Axis::Index(i) => {
-                        if let Some(d) = dim {
-                            if *i >= d {
-                                self.err_full(
-                                    pn.span,
-                                    format!(
-                                        "plane axis {i} is out of range: there are {d} parameter(s)"
-                                    ),
-                                    Some(format!("indices in [0, {}]", d.saturating_sub(1))),
-                                    None,
-                                );
-                            }
-                        }
-                    }
-                    Axis::Name(n) => match &vars {
-                        Some(vs) if !vs.contains(n) => self.err_full(
-                            pn.span,
-                            format!("plane axis '{n}' is not a variable"),
-                            Some(one_of(vs.iter().map(String::as_str))),
-                            nearest(n, vs.iter().map(String::as_str)),
-                        ),
-                        None if matches!(objective, Some(Objective::Model(_))) => {
-                            self.err_full(
-                                pn.span,
-                                format!(
-                                    "plane axis '{n}': a model's parameters are chosen by index"
-                                ),
-                                Some("[i, j] indices".into()),
-                                None,
-                            );
-                        }
-                        _ => {}
-                    },
-                }
-            }
-        }
         if let (Some(show), Some(NodeKind::Seq(items))) =
-            (&v.show, node.get("show").map(|n| &n.kind))
+            (&v.show, node.and_then(|n| n.get("show")).map(|n| &n.kind))
         {
             let known: HashSet<&String> = labels.iter().collect();
             for (label, item) in show.iter().zip(items) {
@@ -1745,6 +1452,57 @@ impl Decoder<'_> {
             }
         }
         Some(v)
+    }
+
+    /// A plane's axes must differ and exist: indices below the parameter count, names among the
+    /// variables (a model's parameters are chosen by index).
+    fn check_axes(
+        &mut self,
+        pn: &Node,
+        a: &Axis,
+        b: &Axis,
+        objective: Option<&Objective>,
+        vars: Option<&[String]>,
+    ) {
+        let dim = match objective {
+            Some(Objective::Expr(e)) => Some(e.start.len()),
+            Some(Objective::Model(m)) => param_count(&m.model, m.data.features()),
+            None => None,
+        };
+        if a == b {
+            self.err(pn.span, "the plane's two axes are the same");
+        }
+        for axis in [a, b] {
+            match axis {
+                Axis::Index(i) => {
+                    if let Some(d) = dim.filter(|d| i >= d) {
+                        self.err_full(
+                            pn.span,
+                            format!("plane axis {i} is out of range: there are {d} parameter(s)"),
+                            Some(format!("indices in [0, {}]", d.saturating_sub(1))),
+                            None,
+                        );
+                    }
+                }
+                Axis::Name(n) => match vars {
+                    Some(vs) if !vs.contains(n) => self.err_full(
+                        pn.span,
+                        format!("plane axis '{n}' is not a variable"),
+                        Some(one_of(vs)),
+                        nearest(n, vs),
+                    ),
+                    None if matches!(objective, Some(Objective::Model(_))) => {
+                        self.err_full(
+                            pn.span,
+                            format!("plane axis '{n}': a model's parameters are chosen by index"),
+                            Some("[i, j] indices".into()),
+                            None,
+                        );
+                    }
+                    _ => {}
+                },
+            }
+        }
     }
 
     fn unknown_label(&mut self, span: Span, label: &str, labels: &[String]) {
@@ -1764,7 +1522,7 @@ impl Decoder<'_> {
         node: &Node,
         objective: Option<&Objective>,
         labels: &[String],
-    ) -> Option<Vec<(String, Expectation)>> {
+    ) -> Option<Vec<Expectation>> {
         let NodeKind::Map(entries) = &node.kind else {
             self.err_full(
                 node.span,
@@ -1783,36 +1541,85 @@ impl Decoder<'_> {
                 self.unknown_label(k.span, &label, labels);
                 ok = false;
             }
-            let Some(e) = self.de::<Expectation>(v, &[], "status") else {
+            let NodeKind::Map(checks) = &v.kind else {
+                self.err_full(
+                    v.span,
+                    format!(
+                        "wrong type for the assertions of '{label}': found {}",
+                        v.describe()
+                    ),
+                    Some("a mapping such as `{final_loss_below: 0.01}`".into()),
+                    None,
+                );
                 ok = false;
                 continue;
             };
-            if let Some(a) = e.accuracy_above {
-                self.range(v, "accuracy_above", a, Range::closed_open(0.0, 1.0));
-                let classifies =
-                    matches!(objective, Some(Objective::Model(m)) if m.loss.is_classification());
-                if objective.is_some() && !classifies {
-                    self.err(key_span(v, "accuracy_above"), "'accuracy_above' needs a model objective with a classification loss (bce_logits or cross_entropy)");
-                }
+            let first = out.len();
+            for (ck, cv) in checks {
+                let check = match from_entry::<Check>(ck, cv) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.err_full(
+                            e.span.unwrap_or(ck.span),
+                            e.message,
+                            e.expected,
+                            e.suggestion,
+                        );
+                        ok = false;
+                        continue;
+                    }
+                };
+                ok &= self.validate(v, &check);
+                ok &= self.check_applies(ck, &check, objective);
+                out.push(Expectation {
+                    label: label.clone(),
+                    check,
+                });
             }
-            if let Some(dm) = e.distance_to_minimum_below {
-                self.range(v, "distance_to_minimum_below", dm, Range::above(0.0));
-                let has_min = matches!(objective, Some(Objective::Expr(x)) if x.minimum.is_some());
-                if objective.is_some() && !has_min {
-                    self.err_full(
-                        key_span(v, "distance_to_minimum_below"),
-                        "'distance_to_minimum_below' needs `objective.minimum`",
-                        Some("`minimum: {x: 1, y: 1}` in the objective".into()),
-                        None,
-                    );
-                }
-            }
-            if let Some(s) = e.converged_within_steps {
-                self.at_least_one(v, "converged_within_steps", s);
-            }
-            out.push((label, e));
+            // Reports list a run's checks in one fixed order, whatever the file's order.
+            out[first..].sort_by_key(|e| e.check.order());
         }
         ok.then_some(out)
+    }
+
+    /// Checks that need something of the objective: accuracy a classifier, distance a known
+    /// minimum.
+    fn check_applies(&mut self, key: &Node, check: &Check, objective: Option<&Objective>) -> bool {
+        let Some(objective) = objective else {
+            return true;
+        };
+        match check {
+            Check::AccuracyAbove(_) if !matches!(objective, Objective::Model(m) if m.loss.is_classification()) =>
+            {
+                self.err(
+                    key.span,
+                    "'accuracy_above' needs a model objective with a classification loss \
+                     (bce_logits or cross_entropy)",
+                );
+                false
+            }
+            Check::DistanceToMinimumBelow(_) if !matches!(objective, Objective::Expr(x) if x.minimum.is_some()) =>
+            {
+                self.err_full(
+                    key.span,
+                    "'distance_to_minimum_below' needs `objective.minimum`",
+                    Some("`minimum: {x: 1, y: 1}` in the objective".into()),
+                    None,
+                );
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// A plane axis as a parameter index: a variable's position among `vars` (checked before).
+fn index(axis: &Axis, vars: Option<&[String]>) -> usize {
+    match axis {
+        Axis::Index(i) => *i,
+        Axis::Name(n) => vars
+            .and_then(|vs| vs.iter().position(|v| v == n))
+            .unwrap_or(0),
     }
 }
 
@@ -1852,16 +1659,6 @@ pub fn held_out(test_fraction: f64, test: usize) -> String {
 /// `a < b`, false when either is NaN.
 fn increasing(a: f64, b: f64) -> bool {
     a < b
-}
-
-fn loss_name(l: Loss) -> &'static str {
-    match l {
-        Loss::Mse => "mse",
-        Loss::Mae => "mae",
-        Loss::Huber => "huber",
-        Loss::BceLogits => "bce_logits",
-        Loss::CrossEntropy => "cross_entropy",
-    }
 }
 
 /// Number of parameters of a model on `features` inputs, when known and countable (`None`

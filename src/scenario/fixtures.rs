@@ -1,100 +1,16 @@
-//! Table-driven tests over the fixture files in `tests/scenarios/{valid,invalid}`, checked
-//! against a fake [`Catalog`] that mimics a slice of the optimizer registry.
+//! Table-driven tests over the fixture files in `tests/scenarios/{valid,invalid}`, loaded as
+//! the application loads them: against the real optimizer registry and expression language.
 
 use std::path::PathBuf;
 
 use super::*;
-
-/// A registry stand-in: a few optimizers with torch's hyperparameters and ranges.
-struct FakeCatalog;
-
-impl Catalog for FakeCatalog {
-    fn optimizer_names(&self) -> Vec<String> {
-        [
-            "sgd",
-            "adam",
-            "adamw",
-            "rmsprop",
-            "lbfgs",
-            "nelder_mead",
-            "newton",
-        ]
-        .map(String::from)
-        .to_vec()
-    }
-
-    fn hyperparameters(&self, optimizer: &str) -> Option<Vec<HyperInfo>> {
-        let lr = HyperInfo::new("lr", HyperKind::Float, Range::above(0.0));
-        let wd = HyperInfo::new("weight_decay", HyperKind::Float, Range::at_least(0.0));
-        let eps = HyperInfo::new("eps", HyperKind::Float, Range::above(0.0));
-        Some(match optimizer {
-            "sgd" => vec![
-                lr,
-                HyperInfo::new("momentum", HyperKind::Float, Range::closed(0.0, 1.0)),
-                HyperInfo::new("dampening", HyperKind::Float, Range::closed(0.0, 1.0)),
-                HyperInfo::new("nesterov", HyperKind::Bool, Range::ANY),
-                wd,
-            ],
-            "adam" | "adamw" => vec![
-                lr,
-                HyperInfo::new("betas", HyperKind::Pair, Range::closed_open(0.0, 1.0)),
-                eps,
-                wd,
-                HyperInfo::new("amsgrad", HyperKind::Bool, Range::ANY),
-            ],
-            "rmsprop" => vec![
-                lr,
-                HyperInfo::new("alpha", HyperKind::Float, Range::closed(0.0, 1.0)),
-                eps,
-                wd,
-                HyperInfo::new("momentum", HyperKind::Float, Range::closed(0.0, 1.0)),
-                HyperInfo::new("centered", HyperKind::Bool, Range::ANY),
-            ],
-            "lbfgs" => vec![
-                lr,
-                HyperInfo::new("history_size", HyperKind::Int, Range::at_least(1.0)),
-            ],
-            "nelder_mead" => vec![],
-            "newton" => vec![lr],
-            _ => return None,
-        })
-    }
-
-    fn footprint(&self, optimizer: &str, _hyper: &[(String, HyperValue)]) -> Option<Footprint> {
-        let step = match optimizer {
-            "newton" => StepKind::Hessian,
-            "nelder_mead" => StepKind::Simplex,
-            _ => StepKind::Gradient,
-        };
-        Some(Footprint {
-            step,
-            ..Footprint::default()
-        })
-    }
-
-    fn expression_variables(&self, expr: &str) -> Option<Result<Vec<String>, ExprIssue>> {
-        // Just enough of a lexer for the fixtures: single-letter identifiers are variables.
-        if let Some(i) = expr.find('@') {
-            return Some(Err(ExprIssue {
-                message: "unexpected character '@'".into(),
-                offset: i,
-            }));
-        }
-        let mut vars: Vec<String> = Vec::new();
-        let chars: Vec<char> = expr.chars().collect();
-        for (i, c) in chars.iter().enumerate() {
-            let alone = |j: Option<&char>| j.is_none_or(|c| !c.is_alphanumeric());
-            if c.is_ascii_alphabetic()
-                && alone(i.checked_sub(1).and_then(|j| chars.get(j)))
-                && alone(chars.get(i + 1))
-                && !vars.contains(&c.to_string())
-            {
-                vars.push(c.to_string());
-            }
-        }
-        Some(Ok(vars))
-    }
-}
+use crate::data::generate::Generator;
+use crate::headless::expect::{Check, StatusName};
+use crate::landscape::Plane;
+use crate::model::{Activation, Init, LossKind};
+use crate::optim::HyperValue;
+use crate::optim::clip::GradClip;
+use crate::optim::schedule::{Plateau, Schedule};
 
 fn dir(kind: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -105,7 +21,7 @@ fn dir(kind: &str) -> PathBuf {
 /// Loads a fixture from disk, so its data paths resolve against its folder as they will when
 /// it is run; messages name it by its full path.
 fn load(kind: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
-    load_file_with(dir(kind).join(file), &FakeCatalog)
+    load_file(dir(kind).join(file))
 }
 
 /// (file, message fragment, line, column) of the first error each invalid fixture reports.
@@ -148,13 +64,13 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
     ),
     (
         "12_hyper_out_of_range",
-        "'lr' of sgd is out of range: -0.1",
+        "hyperparameter 'lr' of 'sgd' got '-0.1'",
         6,
         9,
     ),
     (
         "13_hyper_wrong_type",
-        "wrong type for 'betas' of adam",
+        "hyperparameter 'betas' of 'adam' got '0.9'",
         6,
         12,
     ),
@@ -239,7 +155,7 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
     ("37_missing_optimizers", "missing key 'optimizers'", 1, 1),
     (
         "38_bool_hyper_as_number",
-        "wrong type for 'nesterov' of sgd",
+        "hyperparameter 'nesterov' of 'sgd' got '1'",
         6,
         15,
     ),
@@ -406,6 +322,9 @@ const ALSO_SAYS: &[(&str, &str)] = &[
     ("54_unterminated_string", "expected a closing \" on line 1"),
     ("56_start_key_not_in_expr", "expected one of: x, y"),
     ("57_inline_label_out_of_range", "the model's 3 classes"),
+    ("12_hyper_out_of_range", "expected a number > 0"),
+    ("13_hyper_wrong_type", "expected a pair, each in [0, 1)"),
+    ("38_bool_hyper_as_number", "expected true or false"),
 ];
 
 /// Suggestions the typo fixtures must offer.
@@ -521,13 +440,9 @@ fn all_errors_of_a_file_are_reported_together() {
         .collect();
     let want: &[(&str, usize, usize)] = &[
         ("unknown optimizer 'adma'", 6, 11),
-        ("'lr' of sgd is out of range: -1", 9, 9),
+        ("hyperparameter 'lr' of 'sgd' got '-1'", 9, 9),
         ("unknown hyperparameter 'momentun' for sgd", 10, 5),
-        (
-            "'betas' of adam is out of range (second element): 1.5",
-            12,
-            12,
-        ),
+        ("hyperparameter 'betas' of 'adam' got '(0.9, 1.5)'", 12, 12),
         ("'max_steps' must be at least 1", 14, 14),
         ("no run is labelled 'adamw'", 17, 3),
         ("unknown key 'stauts'", 18, 10),
@@ -558,33 +473,24 @@ fn missing_file_names_the_path() {
 #[test]
 fn expression_syntax_errors_point_into_the_expression() {
     let src = "objective:\n  expr: \"x^2 @ y\"\n  start: [1, 2]\noptimizers: [adam]\n";
-    let e = load_str_with(src, "e.yaml", &FakeCatalog).unwrap_err();
+    let e = load_str(src, "e.yaml").unwrap_err();
     let first = &e.errors()[0];
-    assert!(first.message.contains("unexpected character '@'"));
+    assert_eq!(
+        first.message,
+        "invalid expression: unexpected character `@`"
+    );
     assert_eq!((first.line, first.column), (2, 14));
 }
 
 #[test]
 fn expression_variables_fix_the_order_of_a_list_start() {
     let src = "objective:\n  expr: \"x^2 + y^2 + z\"\n  start: [1, 2]\noptimizers: [adam]\n";
-    let e = load_str_with(src, "e.yaml", &FakeCatalog).unwrap_err();
+    let e = load_str(src, "e.yaml").unwrap_err();
     assert!(
         e.errors()[0]
             .message
             .contains("2 value(s) but there are 3 variable(s) (x, y, z)")
     );
-    // Without a catalog the length cannot be checked, and the file loads.
-    assert!(load_str(src, "e.yaml").is_ok());
-}
-
-#[test]
-fn without_a_catalog_names_are_not_checked() {
-    let s = load_str(
-        &std::fs::read_to_string(dir("invalid").join("10_unknown_optimizer.yaml")).unwrap(),
-        "x.yaml",
-    )
-    .unwrap();
-    assert_eq!(s.optimizers[1].name, "adma");
 }
 
 #[test]
@@ -596,7 +502,7 @@ fn huge_files_load() {
             0.001 * f64::from(i + 1)
         ));
     }
-    let s = load_str_with(&src, "big.yaml", &FakeCatalog).unwrap();
+    let s = load_str(&src, "big.yaml").unwrap();
     assert_eq!(s.optimizers.len(), 5000);
     assert_eq!(s.optimizers[4999].label, "sgd-5000");
 }
@@ -607,7 +513,7 @@ fn a_storm_of_errors_is_cut_to_the_first_fifty() {
     for i in 0..500 {
         src.push_str(&format!("extra{i}: 1\n"));
     }
-    let e = load_str_with(&src, "storm.yaml", &FakeCatalog).unwrap_err();
+    let e = load_str(&src, "storm.yaml").unwrap_err();
     assert_eq!(e.len(), 50);
     assert!(
         e.errors()[49]
@@ -620,7 +526,7 @@ fn a_storm_of_errors_is_cut_to_the_first_fifty() {
     for i in 500..5000 {
         src.push_str(&format!("extra{i}: 1\n"));
     }
-    let e = load_str_with(&src, "storm.yaml", &FakeCatalog).unwrap_err();
+    let e = load_str(&src, "storm.yaml").unwrap_err();
     assert!(
         e.errors()[49]
             .message
@@ -656,6 +562,14 @@ fn valid(file: &str) -> Scenario {
     }
 }
 
+/// The value of hyperparameter `name` of a run, if the file gives it.
+fn hyper<'a>(run: &'a crate::session::RunSpec, name: &str) -> Option<&'a HyperValue> {
+    run.hyperparameters
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
 #[test]
 fn rosenbrock_loads_every_field() {
     let s = valid("rosenbrock.yaml");
@@ -679,38 +593,34 @@ fn rosenbrock_loads_every_field() {
     let labels: Vec<&str> = s.optimizers.iter().map(|o| o.label.as_str()).collect();
     assert_eq!(labels, ["sgd", "adam", "adam-2", "plain"]);
     let sgd = &s.optimizers[0];
-    assert_eq!(sgd.get("lr"), Some(&HyperValue::Number(0.001)));
-    assert_eq!(sgd.get("nesterov"), Some(&HyperValue::Bool(true)));
+    assert_eq!(hyper(sgd, "lr"), Some(&HyperValue::Float(0.001)));
+    assert_eq!(hyper(sgd, "nesterov"), Some(&HyperValue::Bool(true)));
     let adam = &s.optimizers[1];
-    assert_eq!(adam.get("betas"), Some(&HyperValue::Pair(0.9, 0.999)));
+    assert_eq!(hyper(adam, "betas"), Some(&HyperValue::Pair(0.9, 0.999)));
     assert_eq!(
         adam.schedule,
-        Some(Schedule::Cosine(CosineLr {
+        Some(Schedule::CosineAnnealing {
             t_max: 500,
             eta_min: 0.0001
-        }))
+        })
     );
+    assert_eq!(adam.clip, Some(GradClip::norm(10.0)));
     assert_eq!(
-        adam.clip,
-        Some(Clip::Norm {
-            max_norm: 10.0,
-            norm_type: 2.0
+        s.optimizers[2].schedule,
+        Some(Schedule::LinearWarmup {
+            total_iters: 50,
+            start_factor: 0.1,
+            end_factor: 1.0,
+            then: Box::new(Schedule::Step {
+                step_size: 200,
+                gamma: 0.5
+            })
         })
     );
     assert_eq!(
-        s.optimizers[2].schedule,
-        Some(Schedule::Warmup(
-            WarmupLr {
-                warmup_steps: 50,
-                start_factor: 0.1
-            },
-            Some(Box::new(Schedule::Step(StepLr {
-                step_size: 200,
-                gamma: 0.5
-            })))
-        ))
+        s.optimizers[3].clip,
+        Some(GradClip::Value { clip_value: 0.5 })
     );
-    assert_eq!(s.optimizers[3].clip, Some(Clip::Value(0.5)));
 
     assert_eq!(s.stop.max_steps, 2000);
     assert_eq!(s.stop.loss_below, Some(1e-8));
@@ -718,20 +628,32 @@ fn rosenbrock_loads_every_field() {
     assert_eq!(s.stop.diverge_above, 1e10);
     assert_eq!(s.stop.max_evaluations, None);
 
-    assert_eq!(s.view.x_range, Some([-2.0, 2.0]));
+    assert_eq!(s.view.x_range, Some((-2.0, 2.0)));
     assert!(s.view.log_scale);
-    assert_eq!(
-        s.view.plane,
-        Plane::Params(Axis::Name("x".into()), Axis::Name("y".into()))
-    );
+    assert_eq!(s.view.plane, Plane::Params(0, 1));
     assert_eq!(s.view.levels, 20);
     assert_eq!(s.view.trail, Some(500));
+    assert_eq!(
+        s.view.show,
+        Some(vec!["adam".to_string(), "adam-2".to_string()])
+    );
 
-    assert_eq!(s.expect.len(), 3);
-    assert_eq!(s.expect[0].0, "adam");
-    assert_eq!(s.expect[0].1.status, Some(RunStatus::Converged));
-    assert_eq!(s.expect[0].1.distance_to_minimum_below, Some(0.1));
-    assert_eq!(s.expect[2].1.converged_within_steps, Some(2000));
+    let checks: Vec<(&str, &Check)> = s
+        .expect
+        .iter()
+        .map(|e| (e.label.as_str(), &e.check))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("adam", &Check::FinalLossBelow(0.01)),
+            ("adam", &Check::Status(StatusName::Converged)),
+            ("adam", &Check::DistanceToMinimumBelow(0.1)),
+            ("plain", &Check::Status(StatusName::Stopped)),
+            ("sgd", &Check::BestLossBelow(1.0)),
+            ("sgd", &Check::ConvergedWithinSteps(2000)),
+        ]
+    );
 }
 
 #[test]
@@ -751,26 +673,26 @@ fn moons_loads_a_model_objective() {
             ]),
         })
     );
-    assert_eq!(m.loss, Loss::BceLogits);
+    assert_eq!(m.loss, LossKind::BceWithLogits);
     assert_eq!(m.l2, 0.0001);
-    assert_eq!(m.data, DataSpec::Moons(Synthetic { n: 300, noise: 0.2 }));
+    assert_eq!(
+        m.data,
+        DataSpec::Generated(Generator::Moons { n: 300, noise: 0.2 })
+    );
     assert_eq!(m.batch_size, Some(32));
-    assert_eq!(m.init, InitSpec::XavierUniform { gain: 1.0 });
+    assert_eq!(m.init, Init::XAVIER_UNIFORM);
     assert_eq!(m.test_fraction, 0.2);
     assert!(!m.standardize);
     assert_eq!(s.engine, crate::ad::Engine::Reverse);
     assert_eq!(s.view.plane, Plane::Pca);
+    let mut plateau = Plateau::default();
+    plateau.factor = 0.5;
+    plateau.patience = 20;
     assert_eq!(
         s.optimizers[1].schedule,
-        Some(Schedule::Plateau(PlateauLr {
-            factor: 0.5,
-            patience: 20,
-            threshold: 1e-4,
-            min_lr: 0.0,
-            cooldown: 0
-        }))
+        Some(Schedule::ReduceOnPlateau(plateau))
     );
-    assert_eq!(s.expect[0].1.accuracy_above, Some(0.9));
+    assert_eq!(s.expect[0].check, Check::AccuracyAbove(0.9));
 }
 
 #[test]
@@ -780,13 +702,13 @@ fn minimal_file_gets_the_defaults() {
     assert_eq!(s.description, "");
     assert_eq!(s.seed, 0);
     assert_eq!(s.engine, crate::ad::Engine::Reverse);
-    assert_eq!(s.stop, StopSpec::default());
+    assert_eq!(s.stop, crate::session::StopConfig::default());
     assert_eq!(s.stop.max_steps, 1000);
     assert_eq!(s.stop.diverge_above, 1e12);
-    assert_eq!(s.view, ViewSpec::default());
+    assert_eq!(s.view, crate::landscape::ViewSpec::default());
     let labels: Vec<&str> = s.optimizers.iter().map(|o| o.label.as_str()).collect();
     assert_eq!(labels, ["adam", "adam-2"]);
-    assert!(s.optimizers[0].hyper.is_empty());
+    assert!(s.optimizers[0].hyperparameters.is_empty());
     assert!(s.expect.is_empty());
 }
 
@@ -800,34 +722,31 @@ fn custom_model_with_inline_rows() {
         panic!("expected custom")
     };
     assert_eq!(c.params, ["a", "b", "c", "d"]);
-    assert_eq!(m.loss, Loss::Huber);
-    assert_eq!(m.init, InitSpec::Values(vec![1.0, 1.0, 0.0, 0.0]));
+    assert_eq!(m.loss, LossKind::HUBER);
+    assert_eq!(m.init, Init::Values(vec![1.0, 1.0, 0.0, 0.0]));
     let DataSpec::Inline(d) = &m.data else {
         panic!("expected inline data")
     };
     assert_eq!(d.rows.len(), 4);
-    assert_eq!(
-        m.data.shape(),
-        DataShape {
-            features: 1,
-            task: Task::Unknown
-        }
-    );
+    assert_eq!((m.data.features(), m.data.task()), (1, None));
     assert_eq!(s.engine, crate::ad::Engine::Finite);
-    let Some(Schedule::OneCycle(o)) = &s.optimizers[1].schedule else {
+    let Some(Schedule::OneCycle {
+        max_lr,
+        total_steps,
+        pct_start,
+        ..
+    }) = &s.optimizers[1].schedule
+    else {
         panic!("onecycle")
     };
-    assert_eq!(
-        (o.max_lr, o.total_steps, o.pct_start),
-        (0.5, Some(400), 0.3)
-    );
+    assert_eq!((*max_lr, *total_steps, *pct_start), (0.5, Some(400), 0.3));
 }
 
 #[test]
 fn every_valid_fixture_loads_from_disk() {
     for entry in std::fs::read_dir(dir("valid")).unwrap() {
         let path = entry.unwrap().path();
-        if let Err(e) = load_file_with(&path, &FakeCatalog) {
+        if let Err(e) = load_file(&path) {
             panic!("{}:\n{e}", path.display());
         }
     }

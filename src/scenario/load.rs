@@ -7,13 +7,13 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::budget::{self, Limits};
-use super::catalog::Catalog;
 use super::decode::{Diag, MAX_DIAGS, decode};
 use super::error::{ScenarioError, ScenarioErrors};
-use super::schema::{DataSpec, InitSpec, Objective, Scenario};
-use super::tree::{self, Pos, Span};
+use super::schema::{DataSpec, Objective, Scenario};
+use super::tree::{self, Node, Pos, Span};
 use crate::ad::Engine;
 use crate::data::read::{check_file, read_limited};
+use crate::model::Init;
 
 /// What the command line changes about a scenario: settings that replace the file's, and
 /// whether the resource limits are lifted (`--allow-large`).
@@ -174,23 +174,28 @@ fn position_of(bytes: &[u8], offset: usize) -> Span {
     at(line, column)
 }
 
+/// A scenario loaded to be run, with what the build step needs to place its own errors: the
+/// file's name, its text and its located tree.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub file: String,
+    pub source: String,
+    pub root: Node,
+}
+
 /// Loads a scenario from raw bytes; `file` names it in messages. The resource limits are this
 /// machine's defaults.
-pub fn load_bytes(
-    bytes: &[u8],
-    file: &str,
-    catalog: Option<&dyn Catalog>,
-) -> Result<Scenario, ScenarioErrors> {
-    load_bytes_inner(bytes, file, catalog, &Overrides::default(), None)
+pub fn load_bytes(bytes: &[u8], file: &str) -> Result<Scenario, ScenarioErrors> {
+    load_bytes_inner(bytes, file, &Overrides::default(), None).map(|(s, _)| s)
 }
 
 fn load_bytes_inner(
     bytes: &[u8],
     file: &str,
-    catalog: Option<&dyn Catalog>,
     overrides: &Overrides,
     dir: Option<&Path>,
-) -> Result<Scenario, ScenarioErrors> {
+) -> Result<(Scenario, Node), ScenarioErrors> {
     if let Some(nul) = bytes.iter().position(|&b| b == 0) {
         return Err(single(
             file,
@@ -219,7 +224,7 @@ fn load_bytes_inner(
             ))]));
         }
     };
-    load_source(source, file, catalog, overrides, dir)
+    load_source(source, file, overrides, dir)
 }
 
 fn tree_diag(e: tree::TreeError) -> Diag {
@@ -236,10 +241,9 @@ fn tree_diag(e: tree::TreeError) -> Diag {
 fn load_source(
     source: &str,
     file: &str,
-    catalog: Option<&dyn Catalog>,
     overrides: &Overrides,
     dir: Option<&Path>,
-) -> Result<Scenario, ScenarioErrors> {
+) -> Result<(Scenario, Node), ScenarioErrors> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let unified = unify_line_breaks(source);
     let source: &str = &unified;
@@ -273,14 +277,14 @@ fn load_source(
         .file_stem()
         .map_or_else(|| file.to_string(), |s| s.to_string_lossy().into_owned());
     let mut diags: Vec<Diag> = dups.into_iter().take(MAX_DIAGS).map(tree_diag).collect();
-    match decode(&root, &default_name, catalog) {
+    match decode(&root, &default_name) {
         Ok(mut s) if diags.is_empty() => {
             overrides.apply(&mut s);
             let limits = overrides.limits();
             let mut over = check_files(&s, &root, dir, &limits);
-            over.extend(budget::check(&s, &root, catalog, &limits, None));
+            over.extend(budget::check(&s, &root, &limits, None));
             if over.is_empty() {
-                Ok(s)
+                Ok((s, root))
             } else {
                 Err(rep.errors(over))
             }
@@ -322,58 +326,48 @@ fn syntax_diag(source: &str, span: Span, message: &str) -> Diag {
     diag(span, message, expected)
 }
 
-/// Loads a scenario from text without registry checks; `file` names it in messages.
+/// Loads a scenario from text; `file` names it in messages.
 pub fn load_str(source: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
-    load_source(source, file, None, &Overrides::default(), None)
+    load_source(source, file, &Overrides::default(), None).map(|(s, _)| s)
 }
 
-/// Loads a scenario from text, checking optimizer names, hyperparameters and expressions
-/// against `catalog`.
-pub fn load_str_with(
-    source: &str,
-    file: &str,
-    catalog: &dyn Catalog,
-) -> Result<Scenario, ScenarioErrors> {
-    load_source(source, file, Some(catalog), &Overrides::default(), None)
-}
-
-/// Loads a scenario from text as it will be run: checked against `catalog`, the command line's
-/// `overrides` applied, and its resources estimated under their limits.
+/// Loads a scenario from text as it will be run: the command line's `overrides` applied, and
+/// its resources estimated under their limits.
 pub fn load_str_for_run(
     source: &str,
     file: &str,
-    catalog: &dyn Catalog,
     overrides: &Overrides,
-) -> Result<Scenario, ScenarioErrors> {
-    load_source(source, file, Some(catalog), overrides, None)
+) -> Result<Loaded, ScenarioErrors> {
+    let (scenario, root) = load_source(source, file, overrides, None)?;
+    Ok(Loaded {
+        scenario,
+        file: file.to_string(),
+        // Lines counted as the loader counts them, for the build step's locations.
+        source: unify_line_breaks(source).into_owned(),
+        root,
+    })
 }
 
-/// Loads a scenario file without registry checks. Relative `csv` and `init: {file}` paths
-/// are resolved against the scenario's folder.
+/// Loads a scenario file. Relative `csv` and `init: {file}` paths are resolved against the
+/// scenario's folder.
 pub fn load_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioErrors> {
-    load_file_inner(path.as_ref(), None)
+    load_file_for_run(path.as_ref(), &Overrides::default()).map(|l| l.scenario)
 }
 
-/// Loads a scenario file, checking it against `catalog`.
-pub fn load_file_with(
-    path: impl AsRef<Path>,
-    catalog: &dyn Catalog,
-) -> Result<Scenario, ScenarioErrors> {
-    load_file_inner(path.as_ref(), Some(catalog))
-}
-
-/// Loads a scenario file as it will be run (see [`load_str_for_run`]); also returns the text,
-/// read once, for the build step's messages.
-pub fn load_file_for_run(
-    path: &Path,
-    catalog: &dyn Catalog,
-    overrides: &Overrides,
-) -> Result<(Scenario, String), ScenarioErrors> {
-    load_file_source(path, Some(catalog), overrides)
-}
-
-fn load_file_inner(path: &Path, catalog: Option<&dyn Catalog>) -> Result<Scenario, ScenarioErrors> {
-    load_file_source(path, catalog, &Overrides::default()).map(|(s, _)| s)
+/// Loads a scenario file as it will be run (see [`load_str_for_run`]).
+pub fn load_file_for_run(path: &Path, overrides: &Overrides) -> Result<Loaded, ScenarioErrors> {
+    let file = path.display().to_string();
+    let bytes = read_scenario(path, &overrides.limits())?;
+    let (mut scenario, root) = load_bytes_inner(&bytes, &file, overrides, path.parent())?;
+    if let Some(dir) = path.parent() {
+        resolve_paths(&mut scenario, dir);
+    }
+    Ok(Loaded {
+        scenario,
+        file,
+        source: unify_line_breaks(&String::from_utf8_lossy(&bytes)).into_owned(),
+        root,
+    })
 }
 
 /// Reads a scenario file: a regular file, at most the limit's size.
@@ -394,20 +388,6 @@ fn read_scenario(path: &Path, limits: &Limits) -> Result<Vec<u8>, ScenarioErrors
     })
 }
 
-fn load_file_source(
-    path: &Path,
-    catalog: Option<&dyn Catalog>,
-    overrides: &Overrides,
-) -> Result<(Scenario, String), ScenarioErrors> {
-    let file = path.display().to_string();
-    let bytes = read_scenario(path, &overrides.limits())?;
-    let mut scenario = load_bytes_inner(&bytes, &file, catalog, overrides, path.parent())?;
-    if let Some(dir) = path.parent() {
-        resolve_paths(&mut scenario, dir);
-    }
-    Ok((scenario, String::from_utf8_lossy(&bytes).into_owned()))
-}
-
 /// The files a scenario names (a CSV dataset, an init file), looked at without being read: a
 /// missing path, a device, a FIFO, a folder or a file over the size limit is refused here, at
 /// its place in the scenario. The build step reads them with the same limits, in case they
@@ -420,7 +400,7 @@ fn check_files(s: &Scenario, root: &tree::Node, dir: Option<&Path>, limits: &Lim
     if let DataSpec::Csv(c) = &m.data {
         files.push((&c.path, "objective.data.path", "a CSV file"));
     }
-    if let InitSpec::File(f) = &m.init {
+    if let Init::File(f) = &m.init {
         files.push((f, "objective.init.file", "a file of parameter values"));
     }
     let mut out = Vec::new();
@@ -453,7 +433,7 @@ fn resolve_paths(s: &mut Scenario, dir: &Path) {
         if let DataSpec::Csv(c) = &mut m.data {
             join(&mut c.path);
         }
-        if let InitSpec::File(f) = &mut m.init {
+        if let Init::File(f) = &mut m.init {
             join(f);
         }
     }

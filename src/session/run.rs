@@ -1,22 +1,45 @@
 //! One run: one optimizer on one objective, with its parameters, optimizer state, history,
 //! status and evaluation counts, and snapshots that make rewinding exact.
 
+use serde::Deserialize;
+
 use crate::ad::Engine;
 use crate::objective::{CachedEvaluator, Counts, Evaluator, Metrics, Objective, Prefetch, Scratch};
 use crate::optim::{self, HyperValue, Optimizer, Oracle};
+use crate::valid::{Problems, Validate};
 
 use super::history::{History, Point};
 use super::stop::{Progress, Status, StopConfig};
 
-/// How a run is built: what a scenario's optimizer entry says.
-#[derive(Debug, Clone, PartialEq)]
+/// How a run is built: what a scenario's optimizer entry says. Its keys are the fields below
+/// (`name` for the optimizer); every other key of the entry is a hyperparameter, read by the
+/// scenario loader against the registry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RunSpec {
+    /// The run's name (a file's default: the optimizer's, then `adam-2`, `adam-3`, ...).
+    #[serde(default)]
     pub label: String,
     /// Registry name of the optimizer.
+    #[serde(rename = "name")]
     pub optimizer: String,
+    #[serde(skip)]
     pub hyperparameters: Vec<(String, HyperValue)>,
+    #[serde(default)]
     pub schedule: Option<optim::schedule::Schedule>,
+    #[serde(default)]
     pub clip: Option<optim::clip::GradClip>,
+}
+
+impl Validate for RunSpec {
+    fn validate(&self, p: &mut Problems) {
+        if let Some(s) = &self.schedule {
+            p.within("schedule", |p| s.validate(p));
+        }
+        if let Some(c) = &self.clip {
+            p.within("clip", |p| c.validate(p));
+        }
+    }
 }
 
 impl RunSpec {
@@ -919,7 +942,7 @@ mod tests {
         let mlp =
             Mlp::with_hidden(vec![2, 4, 4, 1], Activation::Tanh, Activation::Identity).unwrap();
         let model = Model::Mlp(mlp);
-        let start = init_params(&model, &Init::XavierUniform, 5).unwrap();
+        let start = init_params(&model, &Init::XAVIER_UNIFORM, 5).unwrap();
         let names = (0..start.len()).map(|i| format!("p{i}")).collect();
         crate::objective::ModelObjective::new(
             model,

@@ -4,6 +4,10 @@
 
 use std::fmt;
 
+use serde::Deserialize;
+
+use crate::valid::{INF, Problems, Range, Validate, ge, gt};
+
 /// Why and whether a run is over.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {
@@ -48,8 +52,9 @@ impl fmt::Display for Status {
     }
 }
 
-/// The stop conditions of a scenario; `None` disables a condition.
-#[derive(Debug, Clone, PartialEq)]
+/// The stop conditions of a scenario (its `stop` mapping); `None` disables a condition.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StopConfig {
     /// Exactly this many optimizer steps unless another condition ends the run first.
     pub max_steps: u64,
@@ -75,6 +80,30 @@ impl Default for StopConfig {
             min_delta: 0.0,
             diverge_above: 1e12,
         }
+    }
+}
+
+impl Validate for StopConfig {
+    fn validate(&self, p: &mut Problems) {
+        p.at_least_one("max_steps", self.max_steps);
+        if let Some(e) = self.max_evaluations {
+            p.at_least_one("max_evaluations", e);
+        }
+        if let Some(n) = self.patience {
+            p.at_least_one("patience", n);
+        }
+        if let Some(x) = self.loss_below {
+            p.range("loss_below", x, Range::FINITE);
+        }
+        if let Some(x) = self.grad_norm_below {
+            p.range("grad_norm_below", x, Range::new(gt(0.0), INF));
+        }
+        p.range("min_delta", self.min_delta, Range::new(ge(0.0), INF));
+        p.range(
+            "diverge_above",
+            self.diverge_above,
+            Range::new(gt(0.0), INF),
+        );
     }
 }
 

@@ -698,8 +698,7 @@ fn run(built: Built, dir: &Path, rng: &mut ChaCha8Rng, tally: &mut Tally) -> Res
             ));
         }
     }
-    let expectations = headless::expect::from_scenario(&scenario);
-    let report = ScenarioReport::new(&session, &expectations, false);
+    let report = ScenarioReport::new(&session, &scenario.expect, false);
     let table = report.render_table();
     if let Some(c) = table.chars().find(|&c| c != '\n' && acts_on_terminal(c)) {
         return Err(format!("the report table holds {c:?}:\n{table}"));
