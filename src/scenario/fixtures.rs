@@ -290,6 +290,7 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
         4,
         26,
     ),
+    ("63_view_levels", "'levels' is out of range: 1000000", 6, 16),
 ];
 
 /// What the fixtures of the resource and syntax classes must also say: the estimate and the
@@ -767,4 +768,7 @@ fn positions_are_on_lines_the_file_has() {
     // character (libyaml puts it on a line after the last).
     let e = load_str("objective:\n  expr: \"x^2\"\n  star", "eof.yaml").unwrap_err();
     assert_eq!((e.errors()[0].line, e.errors()[0].column), (3, 7), "{e}");
+    // saphyr too, on a last line libyaml takes for a blank one (LS is a line break to it).
+    let e = load_str("optimizers: [adam]\n\u{2028}", "eof.yaml").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (2, 2), "{e}");
 }

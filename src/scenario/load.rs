@@ -66,8 +66,11 @@ struct Reporter<'a> {
 
 impl Reporter<'_> {
     fn error(&self, diag: Diag) -> ScenarioError {
-        let line = diag.span.start.line.max(1);
-        let column = diag.span.start.column.max(1);
+        let (line, column) = inside(
+            self.source,
+            diag.span.start.line.max(1),
+            diag.span.start.column.max(1),
+        );
         let (source_line, source_from) =
             ScenarioError::excerpt(self.source.lines().nth(line - 1).unwrap_or(""), column);
         ScenarioError {
@@ -106,6 +109,22 @@ impl Reporter<'_> {
         }
         ScenarioErrors(diags.into_iter().map(|d| self.error(d)).collect())
     }
+}
+
+/// A parser's position moved onto the text: saphyr puts the end of a file whose last line has
+/// no line break on a line after the last (libyaml does too, but its positions are taken from
+/// its byte offset); the end of the last line is where that is.
+fn inside(source: &str, line: usize, column: usize) -> (usize, usize) {
+    let lines = source.split('\n').count();
+    if line > lines {
+        let last = source.rsplit('\n').next().unwrap_or("");
+        return (lines, last.chars().count() + 1);
+    }
+    let width = source
+        .split('\n')
+        .nth(line - 1)
+        .map_or(0, |l| l.chars().count());
+    (line, column.min(width + 1))
 }
 
 fn at(line: usize, column: usize) -> Span {

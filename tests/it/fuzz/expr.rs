@@ -1,6 +1,6 @@
 //! Expressions: grammar-built programs with odd numbers and names, token soup, nesting around
-//! the parser's depth limit and far beyond it, and character-level mutations of all of these
-//! and of the bundled scenarios' expressions.
+//! the parser's depth limit and far beyond it, quadratic forms with awkward Hessians, and
+//! character-level mutations of all of these and of the bundled scenarios' expressions.
 //!
 //! A rejected expression must carry a span on character boundaries inside the text, whose
 //! line and column (as `gradscope grad` prints them) fall inside the text, and `grad` must
@@ -187,6 +187,67 @@ fn program(rng: &mut ChaCha8Rng) -> String {
     let depth = rng.random_range(0..7);
     src.push_str(&well_formed(rng, depth, &lets));
     src
+}
+
+/// A quadratic form whose Hessian is a chosen symmetric matrix, for `grad`'s spectrum: zero,
+/// sparse 0/1 patterns with repeated rows, tridiagonal with a zero diagonal, diagonals of tiny
+/// and huge entries, random small entries: the kinds of matrix eigenvalue iterations are known
+/// to stall on (nalgebra issues 1025, 1291, 1528).
+fn quadratic(rng: &mut ChaCha8Rng) -> String {
+    let n = rng.random_range(2..=12);
+    let mut h = vec![vec![0.0_f64; n]; n];
+    let mut set = |i: usize, j: usize, v: f64| {
+        h[i][j] = v;
+        h[j][i] = v;
+    };
+    match rng.random_range(0..5) {
+        0 => {}
+        1 => {
+            let base = rng.random_range(1..=n);
+            let rows: Vec<Vec<bool>> = (0..base)
+                .map(|_| (0..n).map(|_| rng.random_range(0..10) < 3).collect())
+                .collect();
+            for i in 0..n {
+                for (j, &one) in rows[i % base].iter().enumerate() {
+                    if one {
+                        set(i, j, 1.0);
+                    }
+                }
+            }
+        }
+        2 => {
+            for i in 0..n - 1 {
+                set(i, i + 1, rng.random_range(0.4..0.6));
+            }
+        }
+        3 => {
+            let values = [1e-300, 1e300, 5e-324, -1e300, 0.0, 1.0, f64::MIN_POSITIVE];
+            for i in 0..n {
+                set(i, i, values[rng.random_range(0..values.len())]);
+            }
+        }
+        _ => {
+            let values = [0.0, 1.0, -1.0, 0.5, 1e-8, 1e8];
+            for i in 0..n {
+                for j in i..n {
+                    set(i, j, values[rng.random_range(0..values.len())]);
+                }
+            }
+        }
+    }
+    let mut terms: Vec<String> = (0..n).map(|i| format!("0*x{i}")).collect();
+    for (i, row) in h.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate().skip(i) {
+            if v != 0.0 {
+                terms.push(if i == j {
+                    format!("({:?})*x{i}^2", v / 2.0)
+                } else {
+                    format!("({v:?})*x{i}*x{j}")
+                });
+            }
+        }
+    }
+    terms.join(" + ")
 }
 
 fn soup(rng: &mut ChaCha8Rng) -> String {
@@ -593,9 +654,10 @@ fn expressions_parse_or_point_at_the_problem_and_run_on_every_engine() {
     }
     for i in fuzz.cases() {
         let mut rng = fuzz.rng(i);
-        let src = match rng.random_range(0..10) {
+        let src = match rng.random_range(0..11) {
             0..=2 => program(&mut rng),
             3 => soup(&mut rng),
+            10 => quadratic(&mut rng),
             4 => deep(&mut rng),
             5 | 6 => {
                 let src = program(&mut rng);
