@@ -35,4 +35,4 @@ pub use range::{Ranges, clip_polyline, clip_segment, contains, fit_ranges, valid
 pub use scene::{Scene, Trail};
 pub use shading::{LOG_EPS_FRACTION, Shading, levels, log_levels};
 pub use surface::Surface;
-pub use view::{DEFAULT_LEVELS, Plane, ViewSpec};
+pub use view::{DEFAULT_LEVELS, MAX_LEVELS, Plane, ViewSpec};

@@ -121,6 +121,7 @@ fn overrides(cli: &Cli) -> Overrides {
         }),
         max_steps: cli.steps,
         allow_large: cli.allow_large,
+        limits: None,
     }
 }
 

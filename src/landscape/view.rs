@@ -10,6 +10,11 @@ use crate::valid::{Problems, Validate};
 /// Contour lines drawn when a scenario does not say (`view.levels`).
 pub const DEFAULT_LEVELS: usize = 12;
 
+/// Most contour lines a scenario may ask for: more than a terminal or a plot can tell apart,
+/// and each is a pass over the whole grid (a million of them took `--plot` minutes and
+/// gigabytes, and the explorer as long).
+pub const MAX_LEVELS: usize = 100;
+
 /// Which plane the landscape shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plane {
@@ -105,6 +110,16 @@ impl Validate for ViewSpec {
             }
         }
         p.at_least_one("levels", self.levels as u64);
+        if self.levels > MAX_LEVELS {
+            p.push(
+                "levels",
+                format!("'levels' is out of range: {}", self.levels),
+                Some(format!(
+                    "a whole number from 1 to {MAX_LEVELS} (each level is a contour line over \
+                     the whole landscape)"
+                )),
+            );
+        }
         if let Some(t) = self.trail {
             p.at_least_one("trail", t as u64);
         }

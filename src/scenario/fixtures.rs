@@ -290,6 +290,7 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
         4,
         26,
     ),
+    ("63_view_levels", "'levels' is out of range: 1000000", 6, 16),
 ];
 
 /// What the fixtures of the resource and syntax classes must also say: the estimate and the
@@ -750,4 +751,24 @@ fn every_valid_fixture_loads_from_disk() {
             panic!("{}:\n{e}", path.display());
         }
     }
+}
+
+#[test]
+fn positions_are_on_lines_the_file_has() {
+    // A lone CR ends a line for YAML, and for the excerpt under the error too.
+    let src = "objective: {expr: \"x^2\", start: [1]}\roptimizers: [adam]\rseed: x\r";
+    let e = load_str(src, "cr.yaml").unwrap_err();
+    let first = &e.errors()[0];
+    assert_eq!((first.line, first.column), (3, 7), "{e}");
+    assert_eq!(first.source_line, "seed: x");
+    // libyaml (YAML 1.1) also ends lines at NEL, LS and PS; YAML 1.2 and editors do not.
+    let e = load_str("name: \"a\u{2028}b\u{85}c\"\nobjective: [\n", "ls.yaml").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (3, 1), "{e}");
+    // The end of a file without a final line break is on its last line, after its last
+    // character (libyaml puts it on a line after the last).
+    let e = load_str("objective:\n  expr: \"x^2\"\n  star", "eof.yaml").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (3, 7), "{e}");
+    // saphyr too, on a last line libyaml takes for a blank one (LS is a line break to it).
+    let e = load_str("optimizers: [adam]\n\u{2028}", "eof.yaml").unwrap_err();
+    assert_eq!((e.errors()[0].line, e.errors()[0].column), (2, 2), "{e}");
 }

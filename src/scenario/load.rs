@@ -3,6 +3,7 @@
 //! (`saphyr-parser`) → typed [`Scenario`] → command-line [`Overrides`] → resource check
 //! ([`budget`](super::budget)), every problem turned into a [`ScenarioError`].
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::budget::{self, Limits};
@@ -23,6 +24,10 @@ pub struct Overrides {
     pub max_steps: Option<u64>,
     /// Lift the resource limits to the machine's memory (see [`Limits`]).
     pub allow_large: bool,
+    /// Limits to check against instead of this machine's (`allow_large` is then ignored):
+    /// for callers that must bound the work more tightly than the machine allows, such as the
+    /// fuzz tests, which build thousands of mutated scenarios.
+    pub limits: Option<Limits>,
 }
 
 impl Overrides {
@@ -42,7 +47,9 @@ impl Overrides {
     /// The resource limits in force on this machine.
     #[must_use]
     pub fn limits(&self) -> Limits {
-        Limits::for_machine(self.allow_large)
+        self.limits
+            .clone()
+            .unwrap_or_else(|| Limits::for_machine(self.allow_large))
     }
 }
 
@@ -59,8 +66,11 @@ struct Reporter<'a> {
 
 impl Reporter<'_> {
     fn error(&self, diag: Diag) -> ScenarioError {
-        let line = diag.span.start.line.max(1);
-        let column = diag.span.start.column.max(1);
+        let (line, column) = inside(
+            self.source,
+            diag.span.start.line.max(1),
+            diag.span.start.column.max(1),
+        );
         let (source_line, source_from) =
             ScenarioError::excerpt(self.source.lines().nth(line - 1).unwrap_or(""), column);
         ScenarioError {
@@ -101,6 +111,22 @@ impl Reporter<'_> {
     }
 }
 
+/// A parser's position moved onto the text: saphyr puts the end of a file whose last line has
+/// no line break on a line after the last (libyaml does too, but its positions are taken from
+/// its byte offset); the end of the last line is where that is.
+fn inside(source: &str, line: usize, column: usize) -> (usize, usize) {
+    let lines = source.split('\n').count();
+    if line > lines {
+        let last = source.rsplit('\n').next().unwrap_or("");
+        return (lines, last.chars().count() + 1);
+    }
+    let width = source
+        .split('\n')
+        .nth(line - 1)
+        .map_or(0, |l| l.chars().count());
+    (line, column.min(width + 1))
+}
+
 fn at(line: usize, column: usize) -> Span {
     let p = Pos { line, column };
     Span { start: p, end: p }
@@ -129,14 +155,37 @@ fn single(file: &str, diag_: Diag) -> ScenarioErrors {
     }])
 }
 
-/// Position of byte `offset` in `bytes` (1-based line and character column).
+/// The text with every lone carriage return made a line feed. YAML ends a line at a line feed,
+/// a CR LF pair or a lone CR, and so does every position the loader reports: rewriting lone
+/// CRs (classic Mac line ends, or a stray one) before anything reads the text makes both
+/// parsers, the checks that scan lines and the excerpts under an error count the same lines.
+/// YAML folds every line break in a value into a line feed, so no value changes.
+pub(crate) fn unify_line_breaks(source: &str) -> Cow<'_, str> {
+    let bytes = source.as_bytes();
+    let lone = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+    if !(0..bytes.len()).any(lone) {
+        return Cow::Borrowed(source);
+    }
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\r' && chars.peek() != Some(&'\n') {
+            '\n'
+        } else {
+            c
+        });
+    }
+    Cow::Owned(out)
+}
+
+/// Position of byte `offset` in `bytes` (1-based line and character column), lines ending as
+/// in [`unify_line_breaks`].
 fn position_of(bytes: &[u8], offset: usize) -> Span {
     let before = &bytes[..offset.min(bytes.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let ends_line =
+        |i: usize| bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+    let line = (0..before.len()).filter(|&i| ends_line(i)).count() + 1;
+    let line_start = (0..before.len()).rposition(ends_line).map_or(0, |i| i + 1);
     let column = String::from_utf8_lossy(&before[line_start..])
         .chars()
         .count()
@@ -215,6 +264,8 @@ fn load_source(
     dir: Option<&Path>,
 ) -> Result<(Scenario, Node), ScenarioErrors> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let unified = unify_line_breaks(source);
+    let source: &str = &unified;
     let rep = Reporter { file, source };
     // Before any full parse: nesting too deep to parse quickly, and quotes left open.
     if let Err(e) = tree::precheck(source) {
@@ -224,7 +275,12 @@ fn load_source(
     // takes any number (a `Value` refuses integers beyond 64 bits, which the decoder reports
     // better, with the field's range).
     if let Err(e) = serde_yaml::from_str::<serde::de::IgnoredAny>(source) {
-        let span = e.location().map_or(Span::TOP, |l| at(l.line(), l.column()));
+        // From the byte offset, not libyaml's line and column: libyaml (YAML 1.1) also ends
+        // lines at NEL, LS and PS, and puts the end of a file without a final line break on a
+        // line after the last.
+        let span = e
+            .location()
+            .map_or(Span::TOP, |l| position_of(source.as_bytes(), l.index()));
         return Err(rep.errors(vec![syntax_diag(source, span, &e.to_string())]));
     }
     let (root, dups) = match tree::build(source) {
@@ -305,7 +361,8 @@ pub fn load_str_for_run(
     Ok(Loaded {
         scenario,
         file: file.to_string(),
-        source: source.to_string(),
+        // Lines counted as the loader counts them, for the build step's locations.
+        source: unify_line_breaks(source).into_owned(),
         root,
     })
 }
@@ -327,7 +384,7 @@ pub fn load_file_for_run(path: &Path, overrides: &Overrides) -> Result<Loaded, S
     Ok(Loaded {
         scenario,
         file,
-        source: String::from_utf8_lossy(&bytes).into_owned(),
+        source: unify_line_breaks(&String::from_utf8_lossy(&bytes)).into_owned(),
         root,
     })
 }

@@ -1,6 +1,8 @@
 //! Integration tests, linked as one binary (one link instead of one per file):
 //! - [`cli`]: the real binary with a closed or full stdout, and command-line slips.
 //! - [`engines`]: every gradient engine agrees on random expression trees.
+//! - [`fuzz`]: generated and mutated expressions, scenarios and explorer input; nothing panics,
+//!   hangs or is refused without a location.
 //! - [`headless`]: the real binary without a terminal: scenarios, errors, exports, `grad`.
 //! - [`inputs`]: the real binary against special files, oversized requests and multi-class data.
 //! - [`layers`]: the module layering (no terminal or plotting code below the front ends).
@@ -28,6 +30,7 @@ fn text(bytes: &[u8]) -> String {
 
 mod cli;
 mod engines;
+mod fuzz;
 mod headless;
 mod inputs;
 mod layers;
