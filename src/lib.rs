@@ -22,6 +22,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 pub mod ad;
 pub mod data;
+pub mod diagnostic;
 pub mod engines;
 pub mod expr;
 pub mod gradcheck;

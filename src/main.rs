@@ -137,6 +137,11 @@ fn grad(
     match report {
         Ok(report) if json => writeln!(out, "{}", report.to_json()),
         Ok(report) => write!(out, "{}", report.render_text()),
+        // A parse error is already rendered with its caret, `error:` included.
+        Err(e @ gradscope::gradcheck::GradError::Expression { .. }) => {
+            output::error(e);
+            return Ok(ExitCode::from(2));
+        }
         Err(e) => {
             output::error(format_args!("error: {e}"));
             return Ok(ExitCode::from(2));

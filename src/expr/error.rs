@@ -1,7 +1,6 @@
 //! Errors of the expression language: what went wrong, where (a byte span into the source),
 //! what was expected, a hint, and a caret rendering of the offending line.
 
-use std::fmt::Write as _;
 use std::ops::Range;
 
 /// The kind of mistake, so callers and tests can match on it without parsing messages.
@@ -108,38 +107,44 @@ impl ExprError {
         (line, column)
     }
 
-    /// A multi-line report: position and message, the offending line, a caret under the span,
-    /// and the hint if there is one.
+    /// The error as printed, located in `origin` (a file, or `expression` for text given on
+    /// the command line) and rendered by the one caret renderer every located error uses:
     ///
     /// ```text
-    /// line 1, column 5: expected an operand, found `*`
-    ///   x + * y
-    ///       ^
+    /// error: expected an operand, found `*`
+    ///  --> expression:1:5
+    ///   |
+    /// 1 | x + * y
+    ///   |     ^
     /// ```
     #[must_use]
-    pub fn render(&self, source: &str) -> String {
+    pub fn render_in(&self, source: &str, origin: &str) -> String {
         let (line, column) = self.line_col(source);
         let start = clamp_to_boundary(source, self.span.start);
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = source[line_start..]
             .find('\n')
             .map_or(source.len(), |i| line_start + i);
-        let text = &source[line_start..line_end];
         let end = clamp_to_boundary(source, self.span.end.clamp(start, line_end));
         let width = source[start..end].chars().count().max(1);
+        let (shown, from) = crate::diagnostic::excerpt(&source[line_start..line_end], column);
+        let label = crate::diagnostic::label(self.expected.as_deref(), self.suggestion.as_deref());
+        crate::diagnostic::render(&crate::diagnostic::Located {
+            message: &self.message,
+            origin,
+            line,
+            column,
+            width,
+            source_line: &shown,
+            source_from: from,
+            label: &label,
+        })
+    }
 
-        let mut out = format!("line {line}, column {column}: {}\n", self.summary());
-        // Tabs become one space so the caret, counted in characters, stays under its target.
-        let shown: String = text
-            .chars()
-            .map(|c| if c == '\t' { ' ' } else { c })
-            .collect();
-        let _ = writeln!(out, "  {shown}");
-        let _ = writeln!(out, "  {}{}", " ".repeat(column - 1), "^".repeat(width));
-        if let Some(hint) = &self.suggestion {
-            let _ = writeln!(out, "{hint}");
-        }
-        out
+    /// [`render_in`](Self::render_in) for an expression given on its own.
+    #[must_use]
+    pub fn render(&self, source: &str) -> String {
+        self.render_in(source, "expression")
     }
 }
 
@@ -169,7 +174,7 @@ mod tests {
         let text = err.render(src);
         assert_eq!(
             text,
-            "line 2, column 8: unexpected character `$`\n    éé + $\n         ^\n"
+            "error: unexpected character `$`\n --> expression:2:8\n  |\n2 |   éé + $\n  |        ^"
         );
     }
 
@@ -179,7 +184,7 @@ mod tests {
             .expected("an operand");
         assert_eq!(
             err.render("sin("),
-            "line 1, column 5: unexpected end of input (expected an operand)\n  sin(\n      ^\n"
+            "error: unexpected end of input\n --> expression:1:5\n  |\n1 | sin(\n  |     ^ expected an operand"
         );
         assert_eq!(
             err.to_string(),

@@ -1090,15 +1090,16 @@ fn render_places_the_caret_under_the_span() {
     let err = Expression::parse(src).unwrap_err();
     assert_eq!(
         err.render(src),
-        "line 2, column 19: unknown function `sinn`\n\
-         \x20 (1 - x)^2 + 100 * sinn(r)\n\
-         \x20                   ^^^^\n\
-         did you mean `sin`?\n"
+        "error: unknown function `sinn`\n\
+         \x20--> expression:2:19\n\
+         \x20 |\n\
+         2 | (1 - x)^2 + 100 * sinn(r)\n\
+         \x20 |                   ^^^^ did you mean `sin`?"
     );
     let src = "pow(x)";
     assert_eq!(
         Expression::parse(src).unwrap_err().render(src),
-        "line 1, column 1: `pow` takes 2 arguments, found 1 (expected `pow(a, b)`)\n  pow(x)\n  ^^^^^^\n"
+        "error: `pow` takes 2 arguments, found 1\n --> expression:1:1\n  |\n1 | pow(x)\n  | ^^^^^^ expected `pow(a, b)`"
     );
 }
 

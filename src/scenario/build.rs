@@ -68,7 +68,7 @@ impl<'a> Locator<'a> {
 
     fn excerpt(&self, span: Span) -> (String, usize) {
         let line = self.source.lines().nth(span.start.line.saturating_sub(1));
-        ScenarioError::excerpt(line.unwrap_or(""), span.start.column)
+        crate::diagnostic::excerpt(line.unwrap_or(""), span.start.column)
     }
 
     /// An error at the value of `path` (e.g. `objective.data`), or at the top of the file.

@@ -3,8 +3,7 @@
 
 use std::fmt;
 
-/// Longest stretch of a source line shown under an error, in characters.
-pub const MAX_SHOWN: usize = 120;
+use crate::diagnostic::{self, Located};
 
 /// One problem in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,9 +24,8 @@ pub struct ScenarioError {
     /// The nearest valid name, for typos.
     pub suggestion: Option<String>,
     /// The offending line of the source, without its line break (empty when unknown); a long
-    /// line is cut to a window around `column`, with `…` where it is cut (see [`excerpt`]).
-    ///
-    /// [`excerpt`]: ScenarioError::excerpt
+    /// line is cut to a window around `column`, with `…` where it is cut (see
+    /// [`diagnostic::excerpt`]).
     pub source_line: String,
     /// The 1-based column at which `source_line` starts: 1 unless a long line was cut (a
     /// leading `…` then stands in this column).
@@ -35,73 +33,24 @@ pub struct ScenarioError {
 }
 
 impl ScenarioError {
-    /// What of `line` an error at `column` shows, and the column where that starts: the whole
-    /// line when it is short, else [`MAX_SHOWN`] characters around the column, so that one
-    /// error on a generated one-line file holds and prints a few hundred bytes, not megabytes.
-    #[must_use]
-    pub fn excerpt(line: &str, column: usize) -> (String, usize) {
-        let line = line.trim_end_matches('\r');
-        let len = line.chars().count();
-        if len <= MAX_SHOWN {
-            return (line.to_string(), 1);
-        }
-        let col = column.saturating_sub(1).min(len);
-        let from = col.saturating_sub(MAX_SHOWN / 2).min(len - MAX_SHOWN);
-        let to = from + MAX_SHOWN;
-        let mut text = String::new();
-        if from > 0 {
-            text.push('…');
-        }
-        text.extend(line.chars().skip(from).take(MAX_SHOWN));
-        if to < len {
-            text.push('…');
-        }
-        // The window's first character is in column `from + 1`; a leading `…` in column `from`.
-        (text, from.max(1))
-    }
-
     /// The error as rendered for a terminal, without a trailing newline.
     #[must_use]
     pub fn render(&self) -> String {
-        let number = self.line.to_string();
-        let pad = " ".repeat(number.len());
-        let mut out = format!(
-            "error: {}\n{pad}--> {}:{}:{}",
-            self.message, self.file, self.line, self.column
-        );
-        let mut label = Vec::new();
-        if let Some(expected) = &self.expected {
-            label.push(format!("expected {expected}"));
-        }
-        if let Some(suggestion) = &self.suggestion {
-            label.push(format!("did you mean '{suggestion}'?"));
-        }
-        let label = label.join("; ");
-        if self.source_line.is_empty() {
-            if !label.is_empty() {
-                out.push_str(&format!("\n{pad} = {label}"));
-            }
-            return out;
-        }
-        let before = self.column.saturating_sub(self.source_from.max(1));
-        let shown = self.source_line.chars().count();
-        // Mirror tabs in the caret's indent so it lines up however the terminal expands them.
-        let indent: String = self
-            .source_line
-            .chars()
-            .take(before)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        let carets = "^".repeat(self.width.min(shown.saturating_sub(before)).max(1));
-        out.push_str(&format!(
-            "\n{pad} |\n{number} | {}\n{pad} | {indent}{carets}",
-            self.source_line
-        ));
-        if !label.is_empty() {
-            out.push(' ');
-            out.push_str(&label);
-        }
-        out
+        let suggestion = self
+            .suggestion
+            .as_ref()
+            .map(|s| format!("did you mean '{s}'?"));
+        let label = diagnostic::label(self.expected.as_deref(), suggestion.as_deref());
+        diagnostic::render(&Located {
+            message: &self.message,
+            origin: &self.file,
+            line: self.line,
+            column: self.column,
+            width: self.width,
+            source_line: &self.source_line,
+            source_from: self.source_from,
+            label: &label,
+        })
     }
 }
 
@@ -170,7 +119,7 @@ mod tests {
     #[test]
     fn long_lines_are_shown_as_a_window_around_the_column() {
         let (source_line, source_from) =
-            ScenarioError::excerpt(&format!("a: {}", "[".repeat(100_000)), 500);
+            diagnostic::excerpt(&format!("a: {}", "[".repeat(100_000)), 500);
         assert_eq!(source_from, 439);
         let e = ScenarioError {
             file: "deep.yaml".into(),
@@ -190,11 +139,11 @@ mod tests {
         // The caret sits under the 500th character: 60 characters into the window.
         assert_eq!(lines[4], format!("  | {}^", " ".repeat(61)));
         // Near either end the window stops at the end, and short lines are kept whole.
-        assert_eq!(ScenarioError::excerpt(&"x".repeat(200), 1).1, 1);
-        assert!(ScenarioError::excerpt(&"x".repeat(200), 1).0.ends_with('…'));
-        let (end, from) = ScenarioError::excerpt(&"x".repeat(200), 200);
+        assert_eq!(diagnostic::excerpt(&"x".repeat(200), 1).1, 1);
+        assert!(diagnostic::excerpt(&"x".repeat(200), 1).0.ends_with('…'));
+        let (end, from) = diagnostic::excerpt(&"x".repeat(200), 200);
         assert_eq!((end.chars().count(), from), (121, 80));
-        assert_eq!(ScenarioError::excerpt("ab\r", 1), ("ab".to_string(), 1));
+        assert_eq!(diagnostic::excerpt("ab\r", 1), ("ab".to_string(), 1));
     }
 
     #[test]

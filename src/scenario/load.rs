@@ -72,7 +72,7 @@ impl Reporter<'_> {
             diag.span.start.column.max(1),
         );
         let (source_line, source_from) =
-            ScenarioError::excerpt(self.source.lines().nth(line - 1).unwrap_or(""), column);
+            crate::diagnostic::excerpt(self.source.lines().nth(line - 1).unwrap_or(""), column);
         ScenarioError {
             file: self.file.to_string(),
             line,
