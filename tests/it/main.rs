@@ -1,5 +1,6 @@
 //! Integration tests, linked as one binary (one link instead of one per file):
 //! - [`cli`]: the real binary with a closed or full stdout, and command-line slips.
+//! - [`docs`]: every YAML example of `docs/scenarios.md` loads and builds.
 //! - [`engines`]: every gradient engine agrees on random expression trees.
 //! - [`fuzz`]: generated and mutated expressions, scenarios and explorer input; nothing panics,
 //!   hangs or is refused without a location.
@@ -29,6 +30,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 mod cli;
+mod docs;
 mod engines;
 mod fuzz;
 mod headless;
