@@ -5,7 +5,7 @@ use crate::ad::Engine;
 use crate::objective::{CachedEvaluator, Counts, Evaluator, Metrics, Objective, Prefetch, Scratch};
 use crate::optim::{self, HyperValue, Optimizer, Oracle};
 
-use super::history::{History, Point};
+use super::history::History;
 use super::stop::{Progress, Status, StopConfig};
 
 /// How a run is built: what a scenario's optimizer entry says.
@@ -48,12 +48,37 @@ struct Snapshot {
     last_grad_norm: Option<f64>,
     max_engine_diff: f64,
     engine_samples: u64,
+    check_budget: CheckBudget,
 }
+
+/// What the engine check of a model objective has cost so far against what the steps have, in
+/// examples of a reverse-mode step (see [`Run::sample_engine_difference`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct CheckBudget {
+    stepped: u64,
+    spent: u64,
+}
+
+/// Examples of the current batch a model's engine check evaluates.
+const CHECK_EXAMPLES: usize = 4;
+/// What one example of the check costs, in examples of a reverse-mode training step: the check
+/// carries eight tangents through the model's generic scalar code (forward mode), which a step
+/// runs as matrix kernels. Measured 15-45 on the benchmark networks (BENCHMARKS.md, section 9);
+/// taken high so that the budget holds.
+const CHECK_EXAMPLE_COST: u64 = 64;
+/// The share of a run's work the engine check may take: one part in 20 (5 %).
+const CHECK_SHARE: u64 = 20;
 
 /// Steps between snapshots kept for rewinding.
 const SNAPSHOT_EVERY: u64 = 32;
-/// Snapshots kept; beyond this the older half is thinned.
+/// Snapshots kept at most; beyond this (or [`SNAPSHOT_BUDGET`]) they are thinned to every
+/// other one, so rewinding replays from further back but stays exact.
 const MAX_SNAPSHOTS: usize = 64;
+/// Bytes of snapshots (parameters and optimizer state) a run keeps at most, 32 MiB; with the
+/// history's [`PARAM_BUDGET`](super::history::PARAM_BUDGET) a run holds at most 64 MiB of
+/// copies whatever its parameter count. Two snapshots (the start and the latest) are always
+/// kept.
+const SNAPSHOT_BUDGET: usize = 32 << 20;
 
 /// One optimizer on one objective.
 pub struct Run {
@@ -82,6 +107,7 @@ pub struct Run {
     wall_nanos: u64,
     /// Forward-vs-reverse checks made so far (picks the next window of coordinates).
     engine_samples: u64,
+    check_budget: CheckBudget,
     /// Value and gradient at the current parameters of a deterministic objective, computed for
     /// the reported loss and kept for the next step's first gradient request. Depends on the
     /// parameters, the engine and the batch: cleared whenever one of them changes.
@@ -112,6 +138,11 @@ impl Run {
             .schedule
             .clone()
             .map(|s| optim::schedule::Scheduler::new(s, optimizer.lr()));
+        let history = History::with_budget(
+            super::history::DEFAULT_CAPACITY,
+            start.len(),
+            super::history::PARAM_BUDGET,
+        );
         let mut run = Self {
             spec,
             optimizer,
@@ -124,7 +155,7 @@ impl Run {
             start,
             counts: Counts::default(),
             scratch: Scratch::default(),
-            history: History::new(super::history::DEFAULT_CAPACITY),
+            history,
             status: Status::Running,
             steps: 0,
             best_loss: f64::INFINITY,
@@ -136,6 +167,7 @@ impl Run {
             grad_buf: Vec::new(),
             wall_nanos: 0,
             engine_samples: 0,
+            check_budget: CheckBudget::default(),
             prefetch: Prefetch::default(),
             prefetching: true,
         };
@@ -176,19 +208,15 @@ impl Run {
         self.snapshots.clear();
         self.wall_nanos = 0;
         self.engine_samples = 0;
+        self.check_budget = CheckBudget::default();
         self.prefetch.clear();
         let loss = self.loss_at_params();
         self.last_loss = loss;
         self.best_loss = if loss.is_nan() { f64::INFINITY } else { loss };
-        if loss.is_finite() {
+        if loss.is_finite() && self.objective.batch_examples().is_none() {
             self.sample_engine_difference();
         }
-        self.history.push(Point {
-            step: 0,
-            evaluations: 0,
-            loss,
-            params: self.params.clone(),
-        });
+        self.history.record(0, 0, loss, &self.params);
         if !loss.is_finite() || self.params.iter().any(|p| !p.is_finite()) {
             self.status = Status::Diverged("loss not finite at the start".into());
         }
@@ -241,6 +269,7 @@ impl Run {
         }
         self.prefetch.clear();
         self.steps += 1;
+        self.check_budget.stepped += self.objective.batch_examples().unwrap_or(0) as u64;
         // Stochastic objectives report the minibatch loss the optimizer saw (what PyTorch users
         // log); deterministic ones the loss at the new parameters.
         let loss = if self.objective.is_stochastic() {
@@ -263,15 +292,11 @@ impl Run {
         }
         // Where the loss overflowed, the engines' gradients differ by their conventions for
         // infinities (a constant's zero tangent times an infinite value), not by a bug.
-        if self.steps.is_power_of_two() && loss.is_finite() {
+        if self.steps.is_power_of_two() && loss.is_finite() && self.check_affordable() {
             self.sample_engine_difference();
         }
-        self.history.push(Point {
-            step: self.steps,
-            evaluations: self.evaluations(),
-            loss,
-            params: self.params.clone(),
-        });
+        self.history
+            .record(self.steps, self.evaluations(), loss, &self.params);
         self.status = self.stop.check(&Progress {
             steps: self.steps,
             evaluations: self.evaluations(),
@@ -310,10 +335,19 @@ impl Run {
 
     /// Largest |forward - reverse| at the current point, sampled at steps 0, 1, 2, 4, 8, ...
     /// (where the loss is finite) so the check costs O(log steps). Each sample compares the
-    /// whole reverse gradient with ONE forward pass over a window of up to `MAX_CHUNK`
+    /// reverse gradient with ONE forward pass over a window of up to `MAX_CHUNK`
     /// coordinates that rotates from sample to sample: a model with thousands of parameters
     /// pays one pass, not thousands, while an objective of up to eight parameters is compared
     /// in full every time. Not counted as evaluations.
+    ///
+    /// A model objective is checked on the loss over the first [`CHECK_EXAMPLES`] examples of
+    /// the current batch (both engines on the same examples, so a disagreement is still an
+    /// engine's fault), and only at those steps where the check's cost so far stays within
+    /// 1/[`CHECK_SHARE`] of the training's, counted in examples ([`Run::check_affordable`]);
+    /// not at step 0, where nothing has been paid for yet. Both rules depend on step counts
+    /// only, so a replay checks at the same steps. Guarantee: every check that is made
+    /// compares all eight coordinates of its window, and the engines' largest disagreement
+    /// over the checks made is what the run reports.
     fn sample_engine_difference(&mut self) {
         use crate::ad::dual::{Chunk, DualVec, MAX_CHUNK};
         let n = self.params.len();
@@ -321,7 +355,12 @@ impl Run {
             return;
         }
         self.grad_buf.resize(n, 0.0);
-        self.objective.gradient(
+        let sample = self.objective.check_subset(CHECK_EXAMPLES);
+        let objective = sample.as_deref().unwrap_or(self.objective.as_ref());
+        if let Some(examples) = objective.batch_examples() {
+            self.check_budget.spent += examples as u64 * CHECK_EXAMPLE_COST;
+        }
+        objective.gradient(
             Engine::Reverse,
             &self.params,
             &mut self.grad_buf,
@@ -337,7 +376,7 @@ impl Run {
         for lane in 0..lanes {
             xs[(first + lane) % n].eps[lane] = 1.0;
         }
-        let out = self.objective.eval_chunk(&xs);
+        let out = objective.eval_chunk(&xs);
         let diff = (0..lanes)
             .map(|lane| (out.eps[lane], self.grad_buf[(first + lane) % n]))
             // Both non-finite (a diverged run): nothing to compare. One finite, the other not:
@@ -347,6 +386,17 @@ impl Run {
             .fold(0.0, f64::max);
         self.max_engine_diff = self.max_engine_diff.max(diff);
         self.engine_samples += 1;
+    }
+
+    /// Whether a model objective's check fits the budget: its cost so far plus this one's
+    /// within 1/[`CHECK_SHARE`] of the examples stepped. Other objectives are checked at every
+    /// power of two (one forward pass, about a step's cost).
+    fn check_affordable(&self) -> bool {
+        let Some(batch) = self.objective.batch_examples() else {
+            return true;
+        };
+        let next = batch.min(CHECK_EXAMPLES) as u64 * CHECK_EXAMPLE_COST;
+        (self.check_budget.spent + next) * CHECK_SHARE <= self.check_budget.stepped
     }
 
     fn snapshot(&mut self) {
@@ -367,13 +417,20 @@ impl Run {
             last_grad_norm: self.last_grad_norm,
             max_engine_diff: self.max_engine_diff,
             engine_samples: self.engine_samples,
+            check_budget: self.check_budget,
         });
-        if self.snapshots.len() > MAX_SNAPSHOTS {
-            // Keep the first (the start) and every other one after it.
+        // What a snapshot holds, in bytes: the parameters and every state buffer.
+        let state: usize = self.optimizer.state().iter().map(|v| v.values.len()).sum();
+        let bytes = 8 * (self.params.len() + state);
+        let most = (SNAPSHOT_BUDGET / bytes.max(1)).clamp(2, MAX_SNAPSHOTS);
+        while self.snapshots.len() > most {
+            // Keep the first (the start), the latest and every other one counted back from
+            // the latest.
+            let last = self.snapshots.len() - 1;
             let mut i = 0;
             self.snapshots.retain(|_| {
                 i += 1;
-                i == 1 || i % 2 == 0
+                i == 1 || (last + 1 - i) % 2 == 0
             });
         }
     }
@@ -400,6 +457,7 @@ impl Run {
         self.last_grad_norm = s.last_grad_norm;
         self.max_engine_diff = s.max_engine_diff;
         self.engine_samples = s.engine_samples;
+        self.check_budget = s.check_budget;
         self.prefetch.clear();
         self.history.truncate_after(self.steps);
         // Replaying must not stop early on a condition that was met later: stop conditions only
