@@ -336,7 +336,6 @@ pub fn tanh_f64(x: f64) -> f64 {
     const ROUND: f64 = 6_755_399_441_055_744.0;
     let a = x.abs();
     let z = a * a;
-    let small = a + a * z * ((P[0] * z + P[1]) * z + P[2]) / (((z + Q[0]) * z + Q[1]) * z + Q[2]);
     // 2|x| capped at 40, where (e^40 - 1) / (e^40 + 1) already rounds to 1 (NaN goes to the cap
     // and is handled below).
     let y = if 2.0 * a < 40.0 { 2.0 * a } else { 40.0 };
@@ -350,10 +349,20 @@ pub fn tanh_f64(x: f64) -> f64 {
     let bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
     let scale = f64::from_bits(bits.wrapping_add(1023) << 52);
     let (num, den) = (scale * (q + p), q - p);
-    // `1 - 2 / (e^y + 1)`: the quotient is at most 0.45, so its rounding costs under 1 ulp.
-    let large = 1.0 - 2.0 * den / (num + den);
-    // `!(a >= c)` sends NaN to `small`, which propagates it.
-    let t = if a >= 0.625 { large } else { small };
+    // Both formulas are `base + n / d`, chosen before the one division (a vector of mixed
+    // arguments pays for one, not two): below 0.625 `a + a z P(z) / Q(z)`, above
+    // `1 - 2 / (e^y + 1)` (the quotient is at most 0.45, so its rounding costs under 1 ulp).
+    // `a >= c` is false for NaN, which takes the first formula and propagates.
+    let (base, n, d) = if a >= 0.625 {
+        (1.0, -(2.0 * den), num + den)
+    } else {
+        (
+            a,
+            a * z * ((P[0] * z + P[1]) * z + P[2]),
+            ((z + Q[0]) * z + Q[1]) * z + Q[2],
+        )
+    };
+    let t = base + n / d;
     t.copysign(x)
 }
 

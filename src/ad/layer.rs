@@ -242,10 +242,23 @@ pub fn dense_forward(
     d: &mut [f64],
 ) {
     let m = biases.len();
-    let n = weights.len() / m.max(1);
     for row in out.chunks_exact_mut(m.max(1)) {
         row.copy_from_slice(biases);
     }
+    dense_forward_biased(act, weights, m, x, batch, out, d);
+}
+
+/// [`dense_forward`] with `out` already holding the biases, row after row (`m` per row).
+pub fn dense_forward_biased(
+    act: Activation,
+    weights: &[f64],
+    m: usize,
+    x: &[f64],
+    batch: usize,
+    out: &mut [f64],
+    d: &mut [f64],
+) {
+    let n = weights.len() / m.max(1);
     affine_acc(out, x, weights, batch, n, m);
     act.activate(out, d);
 }

@@ -228,7 +228,8 @@ struct Inner {
     /// The dense layers' inputs, outputs and derivatives (see [`DenseRec`]); kept across
     /// gradients like every buffer here, so a training step allocates nothing once grown.
     layer_values: Vec<f64>,
-    /// The adjoints of `layer_values` (only the outputs' are used), zeroed per sweep.
+    /// The adjoints of `layer_values` (only the outputs' are used, zeroed per sweep); its
+    /// length outlives [`Tape::clear`], so a sweep zeroes what it uses and nothing more.
     layer_adjoints: Vec<f64>,
 }
 
@@ -452,7 +453,6 @@ impl Tape {
         inner.adjoints.clear();
         inner.denses.clear();
         inner.layer_values.clear();
-        inner.layer_adjoints.clear();
     }
 
     #[inline]

@@ -7,7 +7,7 @@
 
 use super::var::{PLAIN, SINGLE, pack};
 use super::{Affine, Block, DenseRec, Edge, Inner, Node, Op, Tape, Var, Windows, index_u32};
-use crate::ad::layer::{Dense, dense_forward, dense_stack_loops};
+use crate::ad::layer::{Dense, dense_forward_biased, dense_stack_loops};
 use crate::ad::window::window_partials;
 use crate::ad::{Scalar, WindowTerm};
 
@@ -118,7 +118,7 @@ impl Tape {
 impl Tape {
     /// Records a dense stack whose parameters are the nodes `first ..` (see
     /// [`Var::record_dense_stack`]): per layer one [`Op::Dense`] node, its values computed by
-    /// [`dense_forward`] into the tape's layer buffers, and the last layer's outputs as
+    /// [`dense_forward_biased`] into the tape's layer buffers, and the last layer's outputs as
     /// [`Op::DenseOut`] nodes. Returns the first of those and their values.
     fn push_dense_stack(
         &self,
@@ -146,13 +146,17 @@ impl Tape {
             let (w0, b0) = (offset, offset + m * n);
             offset = b0 + m;
             let h = layer_values.len();
+            // The outputs start as the biases, row by row; the derivatives are overwritten.
+            for _ in 0..batch {
+                layer_values.extend_from_slice(&values[b0..offset]);
+            }
             layer_values.resize(h + 2 * batch * m, 0.0);
             let (before, here) = layer_values.split_at_mut(h);
             let (out, d) = here.split_at_mut(batch * m);
-            dense_forward(
+            dense_forward_biased(
                 layer.activation,
                 &values[w0..b0],
-                &values[b0..offset],
+                m,
                 &before[input..input + batch * n],
                 batch,
                 out,
@@ -194,7 +198,7 @@ impl<'t> Var<'t> {
     /// [`Scalar::dense_stack`] on a tape. On a [fused](Tape::fused) tape, when the parameters
     /// are consecutive nodes' own values (a model's, recorded by a driver), every layer is one
     /// [`Op::Dense`] node: its values and activation derivatives are computed as vectors
-    /// ([`dense_forward`], the same kernel as `f64`'s, so the same bits) into buffers beside
+    /// ([`dense_forward_biased`], the same kernel as `f64`'s, so the same bits) into buffers beside
     /// the nodes, no hidden unit gets a node or a handle, and only the last layer's outputs
     /// become nodes, for the loss. Otherwise (a plain tape, whose view lists every operation;
     /// GELU; parameters that are not nodes) the default loops.

@@ -43,8 +43,14 @@ impl Tape {
         } = &mut *self.inner.borrow_mut();
         adjoints.clear();
         if !denses.is_empty() {
-            layer_adjoints.clear();
-            layer_adjoints.resize(layer_values.len(), 0.0);
+            // Only the outputs' adjoints are read (the inputs' and derivatives' slots are not):
+            // zero those, in a buffer that keeps its length across gradients.
+            if layer_adjoints.len() < layer_values.len() {
+                layer_adjoints.resize(layer_values.len(), 0.0);
+            }
+            for d in denses.iter() {
+                layer_adjoints[d.h..d.h + d.batch as usize * d.m as usize].fill(0.0);
+            }
         }
         let Some(tape) = output.tape else {
             return;
