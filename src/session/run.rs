@@ -76,8 +76,10 @@ const SNAPSHOT_EVERY: u64 = 32;
 const MAX_SNAPSHOTS: usize = 64;
 /// Bytes of snapshots (parameters and optimizer state) a run keeps at most, 32 MiB; with the
 /// history's [`PARAM_BUDGET`](super::history::PARAM_BUDGET) a run holds at most 64 MiB of
-/// copies whatever its parameter count. Two snapshots (the start and the latest) are always
-/// kept.
+/// copies whatever its parameter count, up to 524,288 parameters with Adam (32 bytes each a
+/// snapshot): beyond
+/// that two snapshots (the start and the latest, needed for exact rewind) are kept anyway,
+/// and the history keeps no parameter copy once one is larger than its budget.
 const SNAPSHOT_BUDGET: usize = 32 << 20;
 
 /// One optimizer on one objective.
@@ -419,10 +421,7 @@ impl Run {
             engine_samples: self.engine_samples,
             check_budget: self.check_budget,
         });
-        // What a snapshot holds, in bytes: the parameters and every state buffer.
-        let state: usize = self.optimizer.state().iter().map(|v| v.values.len()).sum();
-        let bytes = 8 * (self.params.len() + state);
-        let most = (SNAPSHOT_BUDGET / bytes.max(1)).clamp(2, MAX_SNAPSHOTS);
+        let most = (SNAPSHOT_BUDGET / self.snapshot_bytes().max(1)).clamp(2, MAX_SNAPSHOTS);
         while self.snapshots.len() > most {
             // Keep the first (the start), the latest and every other one counted back from
             // the latest.
@@ -433,6 +432,22 @@ impl Run {
                 i == 1 || (last + 1 - i) % 2 == 0
             });
         }
+    }
+
+    /// What one snapshot holds that grows with the parameter count, in bytes: the parameters,
+    /// every optimizer state buffer and the objective's own copy of the start point.
+    fn snapshot_bytes(&self) -> usize {
+        let state: usize = self.optimizer.state().iter().map(|v| v.values.len()).sum();
+        8 * (2 * self.params.len() + state)
+    }
+
+    /// Bytes the run keeps for its past: the history's parameter copies and the rewind
+    /// snapshots (parameter-sized buffers only; the loss curve is a few words per point). At
+    /// most [`PARAM_BUDGET`](super::history::PARAM_BUDGET) + [`SNAPSHOT_BUDGET`] (64 MiB)
+    /// whenever two snapshots fit in the latter.
+    #[must_use]
+    pub fn retained_bytes(&self) -> usize {
+        self.history.param_bytes() + self.snapshots.len() * self.snapshot_bytes()
     }
 
     /// Rewinds `k` steps: restores the nearest snapshot at or before the target step and replays
@@ -1037,6 +1052,51 @@ mod tests {
             r.step();
             assert!(!r.prefetch.is_filled());
         }
+    }
+
+    #[test]
+    fn history_and_snapshots_stay_within_the_byte_budget_and_rewinding_stays_exact() {
+        // 50,000 parameters: a copy is 400 kB, a snapshot with Adam's two moments 1.6 MB.
+        let n = 50_000;
+        let objective = Squares { n, skew: 0.0 };
+        let mut r = build(
+            RunSpec::new("adam"),
+            Box::new(objective.clone()),
+            Engine::Reverse,
+            true,
+        );
+        // Small enough a loss not to count as diverged.
+        r.restart_from(vec![0.5; n]);
+        let budget = super::super::history::PARAM_BUDGET + SNAPSHOT_BUDGET;
+        let mut at_300 = Vec::new();
+        for step in 1..=700 {
+            r.step();
+            assert!(
+                r.retained_bytes() <= budget,
+                "step {step}: {}",
+                r.retained_bytes()
+            );
+            if step == 300 {
+                at_300 = trace(&r);
+            }
+        }
+        // Both stores filled up and were thinned, not just left short.
+        assert!(
+            r.retained_bytes() > budget / 2,
+            "{} bytes, {} snapshots, {} steps, history stride {}, {}, {:?}",
+            r.retained_bytes(),
+            r.snapshots.len(),
+            r.steps(),
+            r.history().param_stride(),
+            r.history().param_bytes(),
+            r.status()
+        );
+        assert!(r.history().param_stride() > 1);
+        let kept = r.history().points().iter().filter(|p| !p.params.is_empty());
+        assert!(kept.count() >= 20);
+        // Rewinding replays from a thinned snapshot to the very same bits.
+        assert_eq!(r.rewind(400), 300);
+        assert_eq!(trace(&r), at_300);
     }
 
     #[test]
