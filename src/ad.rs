@@ -27,6 +27,7 @@
 pub mod dual;
 pub mod finite;
 pub mod func;
+pub mod layer;
 pub mod tape;
 pub mod window;
 
@@ -167,6 +168,18 @@ pub trait Scalar:
         sum_windows_loops(x, term)
     }
 
+    /// A stack of dense layers applied to a batch (an MLP's forward pass): `x` is row-major
+    /// `[batch][layers[0].inputs]` data, `params` the layers' weights and biases one after the
+    /// other (see [`layer::Dense`]); returns the last layer's outputs, row-major
+    /// `[batch][outputs]`. The default is one [`affine_batch`](Self::affine_batch) and the
+    /// activation elementwise per layer ([`layer::dense_stack_loops`]); `f64` computes each
+    /// layer as one matrix product and the activation in vector lanes
+    /// ([`layer::dense_forward`]), and a fused tape records each layer as one node over vectors
+    /// of values and derivatives, whose backward is matrix products too.
+    fn dense_stack(layers: &[layer::Dense], params: &[Self], x: &[f64], batch: usize) -> Vec<Self> {
+        layer::dense_stack_loops(layers, params, x, batch)
+    }
+
     /// [`matvec`](Self::matvec) with constant inputs (a first layer applied to data): one
     /// [`dot_const`](Self::dot_const) per row by default.
     fn matvec_const(weights: &[Self], inputs: &[f64], out: &mut [Self]) {
@@ -279,30 +292,77 @@ pub fn softplus_f64(x: f64) -> f64 {
     if x > 20.0 { x } else { x.exp().ln_1p() }
 }
 
-/// `tanh`, from `exp` where the result is at least `tanh(0.55) = 0.5` (`1 - 2 / (e^{2|x|} + 1)`,
-/// no cancellation there) and from `exp_m1` below (`-m / (m + 2)` with `m = e^{-2|x|} - 1`).
+/// `tanh` in plain arithmetic: Cephes' rational approximation below `0.625`, and
+/// `1 - 2 / (e^{2|x|} + 1)` above, with `e^y` as Cephes computes it
+/// (`2^k (Q + r P) / (Q - r P)` after reducing `y = k ln 2 + r`), the two fractions joined into
+/// one division. Above `|x| = 20` the result is 1.
 ///
-/// Why not `f64::tanh`: glibc's calls `expm1` for every argument below 22, behind range branches a
-/// batch of mixed activations mispredicts; that was about half the time of a network's hidden
-/// layer and 40 % of a training step. Below 0.55 this is glibc's own formula and agrees with it
-/// bit for bit; on `(0.55, 1]` about half the values differ by 1–2 ulp, on `(1, 3]` 1 % by
-/// 1 ulp (a test checks ≤ 2 ulp on a grid over `[-40, 40]` and on every power of two down to
-/// subnormals). It keeps `tanh(-0) = -0`, `tanh(±inf) = ±1` and `NaN`. Every engine takes its
-/// `tanh` from here, so they still agree with each other bit for bit.
+/// Why not `f64::tanh`: glibc's calls `expm1` for every argument below 22, behind range
+/// branches, one element at a time; a network's hidden layers apply thousands per step. This
+/// one has no call and no branch that cannot become a select, so a whole layer runs in vector
+/// lanes (`layer`'s kernel), and every engine takes its `tanh` from here, so they agree with
+/// each other bit for bit. It is within 2 ulp of glibc's and equal to it for 98.6 % of a dense grid over
+/// `[-40, 40]` (a test checks that grid and every power of two down to subnormals), keeps `tanh(-0) = -0`,
+/// `tanh(±inf) = ±1` and `NaN`.
 #[must_use]
 #[inline]
 pub fn tanh_f64(x: f64) -> f64 {
+    // Cephes `tanh.c` (|x| < 0.625): x + x z P(z) / Q(z), z = x².
+    const P: [f64; 3] = [
+        -9.643_991_794_250_523e-1,
+        -9.928_772_310_019_186e1,
+        -1.614_687_684_417_084_5e3,
+    ];
+    const Q: [f64; 3] = [
+        1.128_116_784_916_329_3e2,
+        2.235_488_390_601_004_5e3,
+        4.844_063_053_251_255e3,
+    ];
+    // Cephes `exp.c`: e^r = (EQ(r²) + r EP(r²)) / (EQ(r²) - r EP(r²)) on |r| <= ln 2 / 2.
+    const EP: [f64; 3] = [
+        1.261_771_930_748_105_9e-4,
+        3.029_944_077_074_419_6e-2,
+        9.999_999_999_999_999e-1,
+    ];
+    const EQ: [f64; 4] = [
+        3.001_985_051_386_644_5e-6,
+        2.524_483_403_496_841e-3,
+        2.272_655_482_081_550_3e-1,
+        2.0,
+    ];
+    const LN2_HI: f64 = 6.931_457_519_531_25e-1;
+    const LN2_LO: f64 = 1.428_606_820_309_417_3e-6;
+    // Adding 1.5·2^52 rounds to an integer and leaves it in the low bits of the mantissa.
+    const ROUND: f64 = 6_755_399_441_055_744.0;
     let a = x.abs();
-    // Above 20 the formula gives exactly 1 (2 e^{-40} is below half an ulp of 1); saturated
-    // units skip the `exp`, as glibc's does above 22.
-    let t = if a > 20.0 {
-        1.0
-    } else if a > 0.55 {
-        1.0 - 2.0 / ((2.0 * a).exp() + 1.0)
+    let z = a * a;
+    // 2|x| capped at 40, where (e^40 - 1) / (e^40 + 1) already rounds to 1 (NaN goes to the cap
+    // and is handled below).
+    let y = if 2.0 * a < 40.0 { 2.0 * a } else { 40.0 };
+    let shifted = y * std::f64::consts::LOG2_E + ROUND;
+    let k = shifted - ROUND;
+    let r = (y - k * LN2_HI) - k * LN2_LO;
+    let rr = r * r;
+    let p = r * ((EP[0] * rr + EP[1]) * rr + EP[2]);
+    let q = ((EQ[0] * rr + EQ[1]) * rr + EQ[2]) * rr + EQ[3];
+    // 2^k from k's bits: k <= 58, so the exponent field never overflows.
+    let bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let scale = f64::from_bits(bits.wrapping_add(1023) << 52);
+    let (num, den) = (scale * (q + p), q - p);
+    // Both formulas are `base + n / d`, chosen before the one division (a vector of mixed
+    // arguments pays for one, not two): below 0.625 `a + a z P(z) / Q(z)`, above
+    // `1 - 2 / (e^y + 1)` (the quotient is at most 0.45, so its rounding costs under 1 ulp).
+    // `a >= c` is false for NaN, which takes the first formula and propagates.
+    let (base, n, d) = if a >= 0.625 {
+        (1.0, -(2.0 * den), num + den)
     } else {
-        let m = (-2.0 * a).exp_m1();
-        -m / (m + 2.0)
+        (
+            a,
+            a * z * ((P[0] * z + P[1]) * z + P[2]),
+            ((z + Q[0]) * z + Q[1]) * z + Q[2],
+        )
     };
+    let t = base + n / d;
     t.copysign(x)
 }
 
@@ -398,6 +458,9 @@ pub fn softplus_derivative(x: f64) -> f64 {
 impl Scalar for f64 {
     fn constant(c: f64) -> Self {
         c
+    }
+    fn dense_stack(layers: &[layer::Dense], params: &[Self], x: &[f64], batch: usize) -> Vec<Self> {
+        layer::dense_stack_f64(layers, params, x, batch)
     }
     /// The default's order (`sum` folds from `0` left to right) without collecting the terms.
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
@@ -556,14 +619,14 @@ mod tests {
 
     #[test]
     fn tanh_is_within_two_ulp_of_libm() {
-        // A dense grid across both formulas' ranges and the switch at 0.55, plus small
+        // A dense grid across both formulas' ranges and the switch at 0.625, plus small
         // magnitudes down to subnormals (where tanh x = x).
         let grid = (-400_000..=400_000).map(|i| f64::from(i) * 1e-4);
         let small = (0..1074).map(|k| 2.0_f64.powi(-k)).flat_map(|x| [x, -x]);
-        let (mut worst, mut differ, mut total) = (0, 0, 0);
+        let mut by_ulp = [0_usize; 3];
         for x in grid
             .chain(small)
-            .chain([0.55, 0.55_f64.next_up(), 0.55_f64.next_down()])
+            .chain([0.625, 0.625_f64.next_up(), 0.625_f64.next_down()])
         {
             let (ours, libm) = (tanh_f64(x), x.tanh());
             assert_eq!(
@@ -573,24 +636,21 @@ mod tests {
             );
             let d = ulps(ours, libm);
             assert!(d <= 2, "tanh({x:e}) = {ours:e}, libm {libm:e}: {d} ulp");
-            worst = worst.max(d);
-            differ += usize::from(d > 0);
-            total += 1;
+            by_ulp[d as usize] += 1;
         }
+        let total: usize = by_ulp.iter().sum();
+        // Measured with glibc: 98.6 % equal, 1.3 % 1 ulp apart, 0.06 % 2 ulp.
         assert!(
-            worst > 0 && differ * 20 < total,
-            "{differ} of {total} differ"
+            by_ulp[0] * 20 > total * 19 && by_ulp[2] * 100 < total,
+            "ulp distances 0..=3: {by_ulp:?}"
         );
         assert_eq!(tanh_f64(0.0).to_bits(), 0.0_f64.to_bits());
         assert_eq!(tanh_f64(-0.0).to_bits(), (-0.0_f64).to_bits());
         assert_eq!(tanh_f64(f64::INFINITY), 1.0);
         assert_eq!(tanh_f64(f64::NEG_INFINITY), -1.0);
         assert_eq!(tanh_f64(800.0), 1.0);
-        assert_eq!(
-            1.0 - 2.0 / ((2.0 * 19.5_f64).exp() + 1.0),
-            1.0,
-            "the cut at 20 is exact"
-        );
+        assert_eq!(tanh_f64(-20.0), -1.0);
+        assert!(tanh_f64(18.0) < 1.0, "no early cut");
         assert!(tanh_f64(f64::NAN).is_nan());
         assert_eq!(Scalar::tanh(0.3_f64), tanh_f64(0.3));
     }

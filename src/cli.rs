@@ -50,6 +50,11 @@ pub struct Cli {
     #[arg(long)]
     pub allow_large: bool,
 
+    /// Step the scenarios' runs on N threads (headless; default: one per core). The report
+    /// is the same whatever N, bit for bit with --no-timing.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
     /// Leave timings out of the report so identical runs give identical bytes.
     #[arg(long)]
     pub no_timing: bool,

@@ -4,6 +4,7 @@
 //! TUI.
 
 pub mod expect;
+pub mod parallel;
 pub mod plot;
 pub mod report;
 

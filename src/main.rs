@@ -227,11 +227,21 @@ fn run_headless(cli: &Cli) -> ExitCode {
     }
     let progress = io::stderr().is_terminal();
     let timing = !cli.no_timing;
+    let threads = cli.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    if threads == 1 {
+        for b in &mut built {
+            run_with_progress(b, progress);
+        }
+    } else if let Err(e) = run_parallel(&mut built, threads, progress) {
+        output::error(format_args!("error: cannot start {threads} threads: {e}"));
+        return ExitCode::from(2);
+    }
     let mut reports = Vec::new();
-    for b in &mut built {
-        run_with_progress(b, progress);
-        let expectations = &b.scenario.expect;
-        reports.push(ScenarioReport::new(&b.session, expectations, timing));
+    for b in &built {
+        reports.push(ScenarioReport::new(&b.session, &b.scenario.expect, timing));
     }
     let sessions: Vec<&gradscope::session::Session> = built.iter().map(|b| &b.session).collect();
     if let Some(path) = &cli.trajectory
@@ -306,28 +316,75 @@ fn write_reports(
 /// Runs a session to its end, drawing a one-line progress bar on stderr when it is a terminal
 /// and the run takes long enough to need one.
 fn run_with_progress(b: &mut Built, progress: bool) {
-    let started = Instant::now();
     let total: u64 =
         (b.session.runs().len() as u64).saturating_mul(b.session.stop_config().max_steps.max(1));
-    let name = printable(&b.session.name).into_owned();
-    let mut drawn = false;
+    let mut bar = ProgressBar::new(printable(&b.session.name).into_owned(), progress);
     while !b.session.is_finished() {
         b.session.step_for(Duration::from_millis(100));
-        if progress && started.elapsed() > Duration::from_millis(500) {
-            let done: u64 = b.session.runs().iter().map(|r| r.steps()).sum();
-            let frac = (done as f64 / total as f64).clamp(0.0, 1.0);
-            let filled = (frac * 30.0) as usize;
-            output::progress(&format!(
-                "\r{name} [{}{}] {:>3.0}%",
-                "#".repeat(filled),
-                "-".repeat(30 - filled),
-                frac * 100.0
-            ));
-            drawn = true;
+        let done: u64 = b.session.runs().iter().map(|r| r.steps()).sum();
+        bar.show(done, total);
+    }
+    bar.clear();
+}
+
+/// Runs every scenario's runs to their end on `threads` threads, with one progress bar for all.
+fn run_parallel(
+    built: &mut [Built],
+    threads: usize,
+    progress: bool,
+) -> Result<(), rayon::ThreadPoolBuildError> {
+    let name = match &*built {
+        [one] => printable(&one.session.name).into_owned(),
+        many => format!("{} scenarios", many.len()),
+    };
+    let mut bar = ProgressBar::new(name, progress);
+    let mut sessions: Vec<_> = built.iter_mut().map(|b| &mut b.session).collect();
+    let ran = headless::parallel::run_to_end(&mut sessions, threads, |done, total| {
+        bar.show(done, total);
+    });
+    bar.clear();
+    ran
+}
+
+/// A one-line progress bar on stderr, drawn once the work has taken half a second.
+struct ProgressBar {
+    name: String,
+    enabled: bool,
+    started: Instant,
+    drawn: bool,
+}
+
+impl ProgressBar {
+    fn new(name: String, enabled: bool) -> Self {
+        Self {
+            name,
+            enabled,
+            started: Instant::now(),
+            drawn: false,
         }
     }
-    if drawn {
-        output::progress(&format!("\r{}\r", " ".repeat(name.chars().count() + 40)));
+
+    fn show(&mut self, done: u64, total: u64) {
+        if !self.enabled || self.started.elapsed() <= Duration::from_millis(500) {
+            return;
+        }
+        let frac = (done as f64 / total as f64).clamp(0.0, 1.0);
+        let filled = (frac * 30.0) as usize;
+        output::progress(&format!(
+            "\r{} [{}{}] {:>3.0}%",
+            self.name,
+            "#".repeat(filled),
+            "-".repeat(30 - filled),
+            frac * 100.0
+        ));
+        self.drawn = true;
+    }
+
+    fn clear(&self) {
+        if self.drawn {
+            let width = self.name.chars().count() + 40;
+            output::progress(&format!("\r{}\r", " ".repeat(width)));
+        }
     }
 }
 

@@ -145,6 +145,16 @@ pub trait Objective: Send {
     fn decision_value(&self, _params: &[f64], _features: &[f64]) -> Option<f64> {
         None
     }
+    /// Examples in the current batch, for objectives that are a loss over examples (a model);
+    /// `None` otherwise.
+    fn batch_examples(&self) -> Option<usize> {
+        None
+    }
+    /// A copy that evaluates the loss over at most the first `examples` examples of the
+    /// current batch (a model's engine check); `None` for objectives without examples.
+    fn check_subset(&self, _examples: usize) -> Option<Box<dyn Objective>> {
+        None
+    }
     /// A copy for another run (datasets are shared, batch state is copied).
     fn box_clone(&self) -> Box<dyn Objective>;
 }

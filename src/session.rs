@@ -230,6 +230,11 @@ impl Session {
     pub fn runs(&self) -> &[Run] {
         &self.runs
     }
+    /// The runs, to step them independently (each owns its objective, optimizer and state,
+    /// so stepping them in any order or on any thread gives the same results).
+    pub fn runs_mut(&mut self) -> &mut [Run] {
+        &mut self.runs
+    }
     #[must_use]
     pub fn objective(&self) -> &dyn Objective {
         self.objective.as_ref()

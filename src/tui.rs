@@ -98,6 +98,9 @@ fn backend_error(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// The longest an unchanged screen goes without a redraw.
+const REDRAW_AT_LEAST: Duration = Duration::from_secs(1);
+
 /// The event loop, until `app.quit`.
 pub fn run_loop<B: Backend, E: EventSource>(
     terminal: &mut Terminal<B>,
@@ -109,9 +112,16 @@ pub fn run_loop<B: Backend, E: EventSource>(
     app.quit = false;
     app.tick_landscape();
     app.tick_gradients();
+    let mut drawn: Option<Instant> = None;
     while !app.quit {
         events.watch(app.path.as_deref());
-        terminal.draw(|f| ui::draw(f, app)).map_err(backend_error)?;
+        // Draw only when something may have changed, and once a second regardless (a safety
+        // net for anything time-dependent): an idle screen is not redrawn 30 times a second.
+        if app.redraw || drawn.is_none_or(|t| t.elapsed() >= REDRAW_AT_LEAST) {
+            terminal.draw(|f| ui::draw(f, app)).map_err(backend_error)?;
+            app.redraw = false;
+            drawn = Some(Instant::now());
+        }
         let deadline = last + frame;
         // Wait for the first input until the frame is due, then take whatever else is queued.
         let mut timeout = deadline.saturating_duration_since(Instant::now());

@@ -585,6 +585,16 @@ impl<const N: usize> Scalar for DualVec<N> {
         }
     }
 
+    /// Values by `f64`'s layer kernels (the same bits), tangents as matrix products.
+    fn dense_stack(
+        layers: &[crate::ad::layer::Dense],
+        params: &[Self],
+        x: &[f64],
+        batch: usize,
+    ) -> Vec<Self> {
+        crate::ad::layer::dense_stack_duals(layers, params, x, batch)
+    }
+
     #[inline]
     fn value(&self) -> f64 {
         self.re

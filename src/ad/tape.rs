@@ -161,6 +161,28 @@ struct Windows {
     partials: u32,
 }
 
+/// A recorded dense layer of a [`Scalar::dense_stack`](crate::ad::Scalar::dense_stack)
+/// ([`Op::Dense`]): weights the nodes `weight_start ..` (`m × n`), biases `bias_start ..`
+/// (`m`); its `batch × n` input values are `layer_values[x ..]` (the data for a first layer,
+/// the previous layer's outputs otherwise), its outputs `layer_values[h ..]` and their
+/// derivatives with respect to the pre-activations right after (`batch × m` each); the
+/// outputs' adjoints are `layer_adjoints[h ..]`.
+#[derive(Debug, Clone, Copy)]
+struct DenseRec {
+    weight_start: u32,
+    bias_start: u32,
+    n: u32,
+    m: u32,
+    batch: u32,
+    activation: crate::ad::layer::Activation,
+    x: usize,
+    /// The inputs are the previous layer's outputs, so the backward passes them `dX`.
+    from_layer: bool,
+    h: usize,
+    /// First of the [`Op::DenseOut`] nodes holding the outputs, if the stack ends here.
+    out_nodes: Option<u32>,
+}
+
 /// Everything behind the one `RefCell`, so recording an op costs a single borrow.
 #[derive(Default)]
 struct Inner {
@@ -202,6 +224,13 @@ struct Inner {
     /// Working memory of the affine blocks' backward (weights, bias sums, `dX`), kept across
     /// sweeps so a reused tape does not allocate it per block.
     affine_scratch: Vec<f64>,
+    denses: Vec<DenseRec>,
+    /// The dense layers' inputs, outputs and derivatives (see [`DenseRec`]); kept across
+    /// gradients like every buffer here, so a training step allocates nothing once grown.
+    layer_values: Vec<f64>,
+    /// The adjoints of `layer_values` (only the outputs' are used, zeroed per sweep); its
+    /// length outlives [`Tape::clear`], so a sweep zeroes what it uses and nothing more.
+    layer_adjoints: Vec<f64>,
 }
 
 impl Inner {
@@ -422,6 +451,8 @@ impl Tape {
         inner.driver = None;
         inner.leaves = 0;
         inner.adjoints.clear();
+        inner.denses.clear();
+        inner.layer_values.clear();
     }
 
     #[inline]

@@ -60,7 +60,14 @@ pub struct Grid {
 pub fn trajectory_points(session: &Session) -> Vec<Vec<f64>> {
     let mut pts = Vec::new();
     for r in session.runs() {
-        pts.extend(r.history().points().iter().map(|p| p.params.clone()));
+        // Points whose parameters the history did not keep (a large model's) carry none.
+        pts.extend(
+            r.history()
+                .points()
+                .iter()
+                .filter(|p| !p.params.is_empty())
+                .map(|p| p.params.clone()),
+        );
         pts.push(r.params().to_vec());
     }
     pts

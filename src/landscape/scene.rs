@@ -63,6 +63,7 @@ impl<'a> Scene<'a> {
                 points: view
                     .trail_of(r.history().points())
                     .iter()
+                    .filter(|p| !p.params.is_empty())
                     .map(|p| basis.project(&p.params))
                     .collect(),
                 current: Some(basis.project(r.params())),

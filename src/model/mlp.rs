@@ -1,61 +1,12 @@
 //! The multi-layer perceptron and the activation functions its layers apply.
 
-use std::fmt;
-
 use super::{ModelError, ParamGroup, Predictor, layer_groups};
 use crate::ad::Scalar;
+use crate::ad::layer::Dense;
+pub use crate::ad::layer::{Activation, LEAKY_SLOPE};
 use crate::data::Dataset;
 
-/// The slope of `leaky_relu` for negative inputs (PyTorch's default `negative_slope`).
-pub const LEAKY_SLOPE: f64 = 0.01;
-
-/// An elementwise activation applied after a layer's affine map; a scenario names it in
-/// snake case (`leaky_relu`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename = "activation", rename_all = "snake_case")]
-pub enum Activation {
-    Identity,
-    Tanh,
-    Sigmoid,
-    /// `max(x, 0)`, derivative `0` at `0` (PyTorch).
-    Relu,
-    /// `x` for `x > 0`, else `0.01 x`; derivative `0.01` at `0` (PyTorch's
-    /// `leaky_relu_backward` passes the full gradient only where `x > 0`).
-    LeakyRelu,
-    /// `ln(1 + e^x)` with PyTorch's `threshold = 20`.
-    Softplus,
-    /// GELU by PyTorch's `approximate='tanh'` formula
-    /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`: the exact form needs `erf`, which
-    /// [`Scalar`] does not have. The two differ by less than `1e-3` everywhere.
-    Gelu,
-}
-
 impl Activation {
-    /// Every activation, in documentation order.
-    pub const ALL: [Activation; 7] = [
-        Activation::Identity,
-        Activation::Tanh,
-        Activation::Sigmoid,
-        Activation::Relu,
-        Activation::LeakyRelu,
-        Activation::Softplus,
-        Activation::Gelu,
-    ];
-
-    /// The name used in scenario files.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Identity => "identity",
-            Activation::Tanh => "tanh",
-            Activation::Sigmoid => "sigmoid",
-            Activation::Relu => "relu",
-            Activation::LeakyRelu => "leaky_relu",
-            Activation::Softplus => "softplus",
-            Activation::Gelu => "gelu",
-        }
-    }
-
     /// Looks an activation up by [`name`](Self::name), suggesting the nearest on a typo.
     pub fn from_name(name: &str) -> Result<Activation, ModelError> {
         Activation::ALL
@@ -71,55 +22,6 @@ impl Activation {
                     suggestion: crate::suggest::nearest(name, &names),
                 }
             })
-    }
-
-    /// The activation at `x`.
-    pub fn apply<S: Scalar>(self, x: S) -> S {
-        match self {
-            Activation::Identity => x,
-            Activation::Tanh => x.tanh(),
-            Activation::Sigmoid => x.sigmoid(),
-            Activation::Relu => x.relu(),
-            Activation::LeakyRelu => {
-                if x.value() > 0.0 {
-                    x
-                } else {
-                    x * LEAKY_SLOPE
-                }
-            }
-            Activation::Softplus => x.softplus(),
-            Activation::Gelu => {
-                const C: f64 = 0.797_884_560_802_865_4; // √(2/π)
-                let inner = (x + x.powi(3) * 0.044_715) * C;
-                x * (inner.tanh() + 1.0) * 0.5
-            }
-        }
-    }
-}
-
-impl Activation {
-    /// [`apply`](Self::apply) to every element, choosing the activation once rather than per
-    /// element (a batch's hidden layer is thousands of them).
-    pub fn apply_all<S: Scalar>(self, xs: &mut [S]) {
-        match self {
-            Activation::Identity => {}
-            Activation::Tanh => {
-                for x in xs {
-                    *x = x.tanh();
-                }
-            }
-            _ => {
-                for x in xs {
-                    *x = self.apply(*x);
-                }
-            }
-        }
-    }
-}
-
-impl fmt::Display for Activation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -169,6 +71,21 @@ impl Mlp {
     #[must_use]
     pub fn activations(&self) -> &[Activation] {
         &self.activations
+    }
+
+    /// The layers as [`Dense`] descriptions, input to output (what
+    /// [`Scalar::dense_stack`] runs, and how the parameters divide into layers).
+    #[must_use]
+    pub fn dense_layers(&self) -> Vec<Dense> {
+        self.sizes
+            .windows(2)
+            .zip(&self.activations)
+            .map(|(w, &activation)| Dense {
+                inputs: w[0],
+                outputs: w[1],
+                activation,
+            })
+            .collect()
     }
 
     /// Each layer of `params` in the documented order: its index, input and output widths,
@@ -261,24 +178,14 @@ impl Predictor for Mlp {
         out.truncate(m);
     }
 
-    /// The whole batch layer by layer: one [`Scalar::affine_batch`] per layer (a single block
-    /// on a tape, whose backward is two matrix products), then the activation per unit. The
-    /// same f64 operations as [`forward`](Predictor::forward) per sample.
+    /// The whole batch through [`Scalar::dense_stack`]: each layer one matrix product and
+    /// one vector activation for `f64`, one node per layer on a fused tape (whose backward is
+    /// matrix products), one [`Scalar::affine_batch`] and the activation per unit for the
+    /// other engines. Values agree with [`forward`](Predictor::forward) per sample to
+    /// rounding (the matrix kernels sum in blocks).
     fn forward_batch<S: Scalar>(&self, params: &[S], data: &Dataset, indices: &[usize]) -> Vec<S> {
         let x = data.features_of(indices);
-        let mut h: Vec<S> = Vec::new();
-        for layer in self.layers(params) {
-            let (weights, biases) = (layer.weights, layer.biases);
-            let mut z = vec![S::constant(0.0); indices.len() * layer.outputs];
-            if layer.index == 0 {
-                S::affine_batch_const(weights, biases, &x, layer.inputs, &mut z);
-            } else {
-                S::affine_batch(weights, biases, &h, layer.inputs, &mut z);
-            }
-            layer.act.apply_all(&mut z);
-            h = z;
-        }
-        h
+        S::dense_stack(&self.dense_layers(), params, &x, indices.len())
     }
 
     fn param_groups(&self) -> Vec<ParamGroup> {

@@ -233,6 +233,14 @@ impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
             }
         }
     }
+    fn batch_examples(&self) -> Option<usize> {
+        Some(self.batch.len())
+    }
+    fn check_subset(&self, examples: usize) -> Option<Box<dyn Objective>> {
+        let mut sample = self.clone();
+        sample.batch.truncate(examples);
+        Some(Box::new(sample))
+    }
     fn box_clone(&self) -> Box<dyn Objective> {
         Box::new(self.clone())
     }

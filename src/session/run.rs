@@ -8,7 +8,7 @@ use crate::objective::{CachedEvaluator, Counts, Evaluator, Metrics, Objective, P
 use crate::optim::{self, HyperValue, Optimizer, Oracle};
 use crate::valid::{Problems, Validate};
 
-use super::history::{History, Point};
+use super::history::History;
 use super::stop::{Progress, Status, StopConfig};
 
 /// How a run is built: what a scenario's optimizer entry says. Its keys are the fields below
@@ -71,12 +71,40 @@ struct Snapshot {
     last_grad_norm: Option<f64>,
     max_engine_diff: f64,
     engine_samples: u64,
+    check_budget: CheckBudget,
 }
+
+/// What the engine check of a model objective has cost so far against what the steps have, in
+/// examples of a reverse-mode step (see [`Run::sample_engine_difference`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct CheckBudget {
+    stepped: u64,
+    spent: u64,
+}
+
+/// Examples of the current batch a model's engine check evaluates.
+const CHECK_EXAMPLES: usize = 4;
+/// What one example of the check costs, in examples of a reverse-mode training step: the check
+/// carries eight tangents through the model in forward mode and takes a reverse gradient, both
+/// on a handful of examples, so per-call work (packing the weights for the products) weighs
+/// more than in a step. Profiled at about 70 on 2-64-64-1 and 100 on 2-256-256-1
+/// (BENCHMARKS.md, section 10.4); taken higher so that the 5 % budget holds.
+const CHECK_EXAMPLE_COST: u64 = 128;
+/// The share of a run's work the engine check may take: one part in 20 (5 %).
+const CHECK_SHARE: u64 = 20;
 
 /// Steps between snapshots kept for rewinding.
 const SNAPSHOT_EVERY: u64 = 32;
-/// Snapshots kept; beyond this the older half is thinned.
+/// Snapshots kept at most; beyond this (or [`SNAPSHOT_BUDGET`]) they are thinned to every
+/// other one, so rewinding replays from further back but stays exact.
 const MAX_SNAPSHOTS: usize = 64;
+/// Bytes of snapshots (parameters and optimizer state) a run keeps at most, 32 MiB; with the
+/// history's [`PARAM_BUDGET`](super::history::PARAM_BUDGET) a run holds at most 64 MiB of
+/// copies whatever its parameter count, up to 524,288 parameters with Adam (32 bytes each a
+/// snapshot): beyond
+/// that two snapshots (the start and the latest, needed for exact rewind) are kept anyway,
+/// and the history keeps no parameter copy once one is larger than its budget.
+const SNAPSHOT_BUDGET: usize = 32 << 20;
 
 /// One optimizer on one objective.
 pub struct Run {
@@ -105,6 +133,7 @@ pub struct Run {
     wall_nanos: u64,
     /// Forward-vs-reverse checks made so far (picks the next window of coordinates).
     engine_samples: u64,
+    check_budget: CheckBudget,
     /// Value and gradient at the current parameters of a deterministic objective, computed for
     /// the reported loss and kept for the next step's first gradient request. Depends on the
     /// parameters, the engine and the batch: cleared whenever one of them changes.
@@ -135,6 +164,11 @@ impl Run {
             .schedule
             .clone()
             .map(|s| optim::schedule::Scheduler::new(s, optimizer.lr()));
+        let history = History::with_budget(
+            super::history::DEFAULT_CAPACITY,
+            start.len(),
+            super::history::PARAM_BUDGET,
+        );
         let mut run = Self {
             spec,
             optimizer,
@@ -147,7 +181,7 @@ impl Run {
             start,
             counts: Counts::default(),
             scratch: Scratch::default(),
-            history: History::new(super::history::DEFAULT_CAPACITY),
+            history,
             status: Status::Running,
             steps: 0,
             best_loss: f64::INFINITY,
@@ -159,6 +193,7 @@ impl Run {
             grad_buf: Vec::new(),
             wall_nanos: 0,
             engine_samples: 0,
+            check_budget: CheckBudget::default(),
             prefetch: Prefetch::default(),
             prefetching: true,
         };
@@ -199,19 +234,15 @@ impl Run {
         self.snapshots.clear();
         self.wall_nanos = 0;
         self.engine_samples = 0;
+        self.check_budget = CheckBudget::default();
         self.prefetch.clear();
         let loss = self.loss_at_params();
         self.last_loss = loss;
         self.best_loss = if loss.is_nan() { f64::INFINITY } else { loss };
-        if loss.is_finite() {
+        if loss.is_finite() && self.objective.batch_examples().is_none() {
             self.sample_engine_difference();
         }
-        self.history.push(Point {
-            step: 0,
-            evaluations: 0,
-            loss,
-            params: self.params.clone(),
-        });
+        self.history.record(0, 0, loss, &self.params);
         if !loss.is_finite() || self.params.iter().any(|p| !p.is_finite()) {
             self.status = Status::Diverged("loss not finite at the start".into());
         }
@@ -264,6 +295,7 @@ impl Run {
         }
         self.prefetch.clear();
         self.steps += 1;
+        self.check_budget.stepped += self.objective.batch_examples().unwrap_or(0) as u64;
         // Stochastic objectives report the minibatch loss the optimizer saw (what PyTorch users
         // log); deterministic ones the loss at the new parameters.
         let loss = if self.objective.is_stochastic() {
@@ -286,15 +318,11 @@ impl Run {
         }
         // Where the loss overflowed, the engines' gradients differ by their conventions for
         // infinities (a constant's zero tangent times an infinite value), not by a bug.
-        if self.steps.is_power_of_two() && loss.is_finite() {
+        if self.steps.is_power_of_two() && loss.is_finite() && self.check_affordable() {
             self.sample_engine_difference();
         }
-        self.history.push(Point {
-            step: self.steps,
-            evaluations: self.evaluations(),
-            loss,
-            params: self.params.clone(),
-        });
+        self.history
+            .record(self.steps, self.evaluations(), loss, &self.params);
         self.status = self.stop.check(&Progress {
             steps: self.steps,
             evaluations: self.evaluations(),
@@ -333,10 +361,19 @@ impl Run {
 
     /// Largest |forward - reverse| at the current point, sampled at steps 0, 1, 2, 4, 8, ...
     /// (where the loss is finite) so the check costs O(log steps). Each sample compares the
-    /// whole reverse gradient with ONE forward pass over a window of up to `MAX_CHUNK`
+    /// reverse gradient with ONE forward pass over a window of up to `MAX_CHUNK`
     /// coordinates that rotates from sample to sample: a model with thousands of parameters
     /// pays one pass, not thousands, while an objective of up to eight parameters is compared
     /// in full every time. Not counted as evaluations.
+    ///
+    /// A model objective is checked on the loss over the first [`CHECK_EXAMPLES`] examples of
+    /// the current batch (both engines on the same examples, so a disagreement is still an
+    /// engine's fault), and only at those steps where the check's cost so far stays within
+    /// 1/[`CHECK_SHARE`] of the training's, counted in examples ([`Run::check_affordable`]);
+    /// not at step 0, where nothing has been paid for yet. Both rules depend on step counts
+    /// only, so a replay checks at the same steps. Guarantee: every check that is made
+    /// compares all eight coordinates of its window, and the engines' largest disagreement
+    /// over the checks made is what the run reports.
     fn sample_engine_difference(&mut self) {
         use crate::ad::dual::{Chunk, DualVec, MAX_CHUNK};
         let n = self.params.len();
@@ -344,7 +381,12 @@ impl Run {
             return;
         }
         self.grad_buf.resize(n, 0.0);
-        self.objective.gradient(
+        let sample = self.objective.check_subset(CHECK_EXAMPLES);
+        let objective = sample.as_deref().unwrap_or(self.objective.as_ref());
+        if let Some(examples) = objective.batch_examples() {
+            self.check_budget.spent += examples as u64 * CHECK_EXAMPLE_COST;
+        }
+        objective.gradient(
             Engine::Reverse,
             &self.params,
             &mut self.grad_buf,
@@ -360,7 +402,7 @@ impl Run {
         for lane in 0..lanes {
             xs[(first + lane) % n].eps[lane] = 1.0;
         }
-        let out = self.objective.eval_chunk(&xs);
+        let out = objective.eval_chunk(&xs);
         let diff = (0..lanes)
             .map(|lane| (out.eps[lane], self.grad_buf[(first + lane) % n]))
             // Both non-finite (a diverged run): nothing to compare. One finite, the other not:
@@ -370,6 +412,17 @@ impl Run {
             .fold(0.0, f64::max);
         self.max_engine_diff = self.max_engine_diff.max(diff);
         self.engine_samples += 1;
+    }
+
+    /// Whether a model objective's check fits the budget: its cost so far plus this one's
+    /// within 1/[`CHECK_SHARE`] of the examples stepped. Other objectives are checked at every
+    /// power of two (one forward pass, about a step's cost).
+    fn check_affordable(&self) -> bool {
+        let Some(batch) = self.objective.batch_examples() else {
+            return true;
+        };
+        let next = batch.min(CHECK_EXAMPLES) as u64 * CHECK_EXAMPLE_COST;
+        (self.check_budget.spent + next) * CHECK_SHARE <= self.check_budget.stepped
     }
 
     fn snapshot(&mut self) {
@@ -390,15 +443,35 @@ impl Run {
             last_grad_norm: self.last_grad_norm,
             max_engine_diff: self.max_engine_diff,
             engine_samples: self.engine_samples,
+            check_budget: self.check_budget,
         });
-        if self.snapshots.len() > MAX_SNAPSHOTS {
-            // Keep the first (the start) and every other one after it.
+        let most = (SNAPSHOT_BUDGET / self.snapshot_bytes().max(1)).clamp(2, MAX_SNAPSHOTS);
+        while self.snapshots.len() > most {
+            // Keep the first (the start), the latest and every other one counted back from
+            // the latest.
+            let last = self.snapshots.len() - 1;
             let mut i = 0;
             self.snapshots.retain(|_| {
                 i += 1;
-                i == 1 || i % 2 == 0
+                i == 1 || (last + 1 - i) % 2 == 0
             });
         }
+    }
+
+    /// What one snapshot holds that grows with the parameter count, in bytes: the parameters,
+    /// every optimizer state buffer and the objective's own copy of the start point.
+    fn snapshot_bytes(&self) -> usize {
+        let state: usize = self.optimizer.state().iter().map(|v| v.values.len()).sum();
+        8 * (2 * self.params.len() + state)
+    }
+
+    /// Bytes the run keeps for its past: the history's parameter copies and the rewind
+    /// snapshots (parameter-sized buffers only; the loss curve is a few words per point). At
+    /// most [`PARAM_BUDGET`](super::history::PARAM_BUDGET) + [`SNAPSHOT_BUDGET`] (64 MiB)
+    /// whenever two snapshots fit in the latter.
+    #[must_use]
+    pub fn retained_bytes(&self) -> usize {
+        self.history.param_bytes() + self.snapshots.len() * self.snapshot_bytes()
     }
 
     /// Rewinds `k` steps: restores the nearest snapshot at or before the target step and replays
@@ -423,6 +496,7 @@ impl Run {
         self.last_grad_norm = s.last_grad_norm;
         self.max_engine_diff = s.max_engine_diff;
         self.engine_samples = s.engine_samples;
+        self.check_budget = s.check_budget;
         self.prefetch.clear();
         self.history.truncate_after(self.steps);
         // Replaying must not stop early on a condition that was met later: stop conditions only
@@ -1002,6 +1076,51 @@ mod tests {
             r.step();
             assert!(!r.prefetch.is_filled());
         }
+    }
+
+    #[test]
+    fn history_and_snapshots_stay_within_the_byte_budget_and_rewinding_stays_exact() {
+        // 50,000 parameters: a copy is 400 kB, a snapshot with Adam's two moments 1.6 MB.
+        let n = 50_000;
+        let objective = Squares { n, skew: 0.0 };
+        let mut r = build(
+            RunSpec::new("adam"),
+            Box::new(objective.clone()),
+            Engine::Reverse,
+            true,
+        );
+        // Small enough a loss not to count as diverged.
+        r.restart_from(vec![0.5; n]);
+        let budget = super::super::history::PARAM_BUDGET + SNAPSHOT_BUDGET;
+        let mut at_300 = Vec::new();
+        for step in 1..=700 {
+            r.step();
+            assert!(
+                r.retained_bytes() <= budget,
+                "step {step}: {}",
+                r.retained_bytes()
+            );
+            if step == 300 {
+                at_300 = trace(&r);
+            }
+        }
+        // Both stores filled up and were thinned, not just left short.
+        assert!(
+            r.retained_bytes() > budget / 2,
+            "{} bytes, {} snapshots, {} steps, history stride {}, {}, {:?}",
+            r.retained_bytes(),
+            r.snapshots.len(),
+            r.steps(),
+            r.history().param_stride(),
+            r.history().param_bytes(),
+            r.status()
+        );
+        assert!(r.history().param_stride() > 1);
+        let kept = r.history().points().iter().filter(|p| !p.params.is_empty());
+        assert!(kept.count() >= 20);
+        // Rewinding replays from a thinned snapshot to the very same bits.
+        assert_eq!(r.rewind(400), 300);
+        assert_eq!(trace(&r), at_300);
     }
 
     #[test]

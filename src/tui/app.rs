@@ -192,6 +192,10 @@ pub struct App {
     landscape: LandscapeState,
     /// Session and view changed (load/reload): the landscape must be recomputed.
     dirty_view: bool,
+    /// Something the screen shows may have changed since the last draw (input, steps, a new
+    /// grid or gradient panel): the loop draws only then, so a paused or finished session
+    /// costs next to nothing.
+    pub redraw: bool,
 }
 
 impl App {
@@ -235,6 +239,7 @@ impl App {
             data_points: None,
             hidden: Vec::new(),
             dirty_view: true,
+            redraw: true,
         };
         app.data_points = app.session.objective().data_points_2d();
         app.normalize_plane();
@@ -276,6 +281,7 @@ impl App {
 
     /// Applies one action in the current mode.
     pub fn update(&mut self, action: Action) {
+        self.redraw = true;
         match action {
             Action::Quit => self.quit = true,
             Action::Resize => {}
@@ -640,6 +646,7 @@ impl App {
     }
 
     fn accept_grid(&mut self, g: Grid) {
+        self.redraw = true;
         // An older grid still beats none; a newer request will replace it.
         if self.grid().is_none_or(|old| g.id >= old.id) {
             self.landscape.surface = Some(Surface::new(g, self.log_scale, self.view.levels));
@@ -844,6 +851,7 @@ impl App {
                 })
                 .collect()
         });
+        self.redraw = true;
         self.grad = GradPanel {
             run: self.selected,
             params: x,
@@ -894,15 +902,15 @@ impl App {
     pub fn frame(&mut self, budget: Duration, frame_time: Duration) {
         let taken = self.advance(budget, frame_time);
         let rate = taken as f64 / frame_time.as_secs_f64().max(1e-3);
-        self.steps_per_sec = if self.deterministic {
-            if self.running() {
-                self.steps_per_second().min(1_000_000) as f64
-            } else {
-                0.0
-            }
+        let before = self.steps_per_sec;
+        self.steps_per_sec = if !self.running() {
+            0.0
+        } else if self.deterministic {
+            self.steps_per_second().min(1_000_000) as f64
         } else {
             0.8 * self.steps_per_sec + 0.2 * rate
         };
+        self.redraw |= taken > 0 || self.steps_per_sec != before;
         self.tick_landscape();
         self.tick_gradients();
     }

@@ -848,3 +848,29 @@ fn every_optimizers_form_round_trips_and_the_add_list_describes_them() -> TestRe
     );
     Ok(())
 }
+
+#[test]
+fn a_paused_unchanged_screen_asks_for_no_redraw_and_a_change_does() -> TestResult {
+    use std::time::Duration;
+    let mut app = app()?;
+    drive(&mut app, " ")?;
+    assert!(app.session.is_paused());
+    app.settle_landscape();
+    app.tick_gradients();
+    app.redraw = false;
+    // Thirty frames of a paused session with no input: nothing to draw.
+    for _ in 0..30 {
+        app.frame(Duration::from_millis(10), Duration::from_millis(33));
+        assert!(!app.redraw, "a paused frame asked for a redraw");
+    }
+    // Any input may change the screen; so do steps.
+    app.update(super::event::Action::Resize);
+    assert!(app.redraw);
+    app.redraw = false;
+    drive(&mut app, " ")?;
+    assert!(!app.session.is_paused());
+    app.redraw = false;
+    app.frame(Duration::from_secs(1), Duration::from_millis(100));
+    assert!(app.redraw, "steps were taken");
+    Ok(())
+}

@@ -421,3 +421,38 @@ fn grad_bad_input_exits_2_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("bad --at entry 'x=abc'"));
 }
+
+#[test]
+fn output_is_byte_identical_whatever_the_thread_count() {
+    // Several scenarios with several runs each (seven optimizers on Rosenbrock, MLPs on
+    // minibatches), in every format: one thread steps them round-robin, more threads side by
+    // side, and the report must not tell which.
+    let scenarios = [
+        "scenarios/rosenbrock.yaml",
+        "scenarios/two_moons_mlp.yaml",
+        "scenarios/softmax_blobs.yaml",
+        "scenarios/rastrigin_gradient_free.yaml",
+    ];
+    for format in ["table", "json", "csv"] {
+        let run = |threads: &str| {
+            let mut args = vec!["--headless"];
+            args.extend(scenarios);
+            args.extend(["--format", format, "--no-timing", "--threads", threads]);
+            gradscope(&args)
+        };
+        let one = run("1");
+        assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+        assert!(one.stdout.len() > 200, "{}", text(&one.stdout));
+        for threads in ["2", "3"] {
+            let many = run(threads);
+            assert_eq!(many.status.code(), Some(0), "{}", text(&many.stderr));
+            assert_eq!(
+                text(&one.stdout),
+                text(&many.stdout),
+                "{format} with {threads} threads"
+            );
+        }
+    }
+    let zero = gradscope(&["--headless", "scenarios/booth.yaml", "--threads", "0"]);
+    assert_eq!(zero.status.code(), Some(2), "{}", text(&zero.stderr));
+}

@@ -6,7 +6,8 @@
 //! The backward sweep of each block is in `sweep`.
 
 use super::var::{PLAIN, SINGLE, pack};
-use super::{Affine, Block, Edge, Inner, Node, Op, Tape, Var, Windows, index_u32};
+use super::{Affine, Block, DenseRec, Edge, Inner, Node, Op, Tape, Var, Windows, index_u32};
+use crate::ad::layer::{Dense, dense_forward_biased, dense_stack_loops};
 use crate::ad::window::window_partials;
 use crate::ad::{Scalar, WindowTerm};
 
@@ -114,7 +115,143 @@ impl Tape {
     }
 }
 
+impl Tape {
+    /// Records a dense stack whose parameters are the nodes `first ..` (see
+    /// [`Var::record_dense_stack`]): per layer one [`Op::Dense`] node, its values computed by
+    /// [`dense_forward_biased`] into the tape's layer buffers, and the last layer's outputs as
+    /// [`Op::DenseOut`] nodes. Returns the first of those and their values.
+    fn push_dense_stack(
+        &self,
+        layers: &[Dense],
+        first: u32,
+        x: &[f64],
+        batch: usize,
+    ) -> (u32, std::ops::Range<usize>) {
+        let inner = &mut *self.inner.borrow_mut();
+        let Inner {
+            values,
+            nodes,
+            edges,
+            denses,
+            layer_values,
+            ..
+        } = inner;
+        let mut input = layer_values.len();
+        layer_values.extend_from_slice(&x[..batch * layers[0].inputs]);
+        let mut offset = first as usize;
+        let mut from_layer = false;
+        let start = index_u32(edges.len());
+        for layer in layers {
+            let (n, m) = (layer.inputs, layer.outputs);
+            let (w0, b0) = (offset, offset + m * n);
+            offset = b0 + m;
+            let h = layer_values.len();
+            // The outputs start as the biases, row by row; the derivatives are overwritten.
+            for _ in 0..batch {
+                layer_values.extend_from_slice(&values[b0..offset]);
+            }
+            layer_values.resize(h + 2 * batch * m, 0.0);
+            let (before, here) = layer_values.split_at_mut(h);
+            let (out, d) = here.split_at_mut(batch * m);
+            dense_forward_biased(
+                layer.activation,
+                &values[w0..b0],
+                m,
+                &before[input..input + batch * n],
+                batch,
+                out,
+                d,
+            );
+            let id = index_u32(denses.len());
+            denses.push(DenseRec {
+                weight_start: index_u32(w0),
+                bias_start: index_u32(b0),
+                n: index_u32(n),
+                m: index_u32(m),
+                batch: index_u32(batch),
+                activation: layer.activation,
+                x: input,
+                from_layer,
+                h,
+                out_nodes: None,
+            });
+            values.push(0.0);
+            nodes.push(Node {
+                start,
+                op: Op::Dense(id),
+            });
+            input = h;
+            from_layer = true;
+        }
+        let last = denses.len() - 1;
+        let outputs = input..input + batch * layers[layers.len() - 1].outputs;
+        let out_start = index_u32(values.len());
+        denses[last].out_nodes = Some(out_start);
+        values.extend_from_slice(&layer_values[outputs.clone()]);
+        let op = Op::DenseOut(index_u32(last));
+        nodes.resize(nodes.len() + outputs.len(), Node { start, op });
+        (out_start, outputs)
+    }
+}
+
 impl<'t> Var<'t> {
+    /// [`Scalar::dense_stack`] on a tape. On a [fused](Tape::fused) tape, when the parameters
+    /// are consecutive nodes' own values (a model's, recorded by a driver), every layer is one
+    /// [`Op::Dense`] node: its values and activation derivatives are computed as vectors
+    /// ([`dense_forward_biased`], the same kernel as `f64`'s, so the same bits) into buffers beside
+    /// the nodes, no hidden unit gets a node or a handle, and only the last layer's outputs
+    /// become nodes, for the loss. Otherwise (a plain tape, whose view lists every operation;
+    /// GELU; parameters that are not nodes) the default loops.
+    pub(super) fn record_dense_stack(
+        layers: &[Dense],
+        params: &[Self],
+        x: &[f64],
+        batch: usize,
+    ) -> Vec<Self> {
+        let total: usize = layers.iter().map(Dense::n_params).sum();
+        let Some(tape) = Self::tape_of(params) else {
+            return dense_stack_loops(layers, params, x, batch);
+        };
+        let fits = tape.fused
+            && batch > 0
+            && !layers.is_empty()
+            && params.len() >= total
+            && x.len() >= batch * layers[0].inputs
+            && layers.iter().all(|l| l.activation.has_kernel())
+            && layers.windows(2).all(|w| w[0].outputs == w[1].inputs);
+        let first = if fits {
+            Self::consecutive_nodes(tape, &params[..total])
+        } else {
+            None
+        };
+        let Some(first) = first else {
+            return dense_stack_loops(layers, params, x, batch);
+        };
+        let (out_start, outputs) = tape.push_dense_stack(layers, first, x, batch);
+        let inner = tape.inner.borrow();
+        inner.layer_values[outputs]
+            .iter()
+            .zip(out_start..)
+            .map(|(&v, index)| Self::node(tape, index, v))
+            .collect()
+    }
+
+    /// The first index if `vars` are consecutive nodes' own values on `tape`: known without
+    /// reading them when they are part of [`gradient_with`](super::gradient_with)'s inputs (a
+    /// model's parameters, 2.6 MB of handles at 66,000 of them), checked one by one otherwise.
+    fn consecutive_nodes(tape: &'t Tape, vars: &[Self]) -> Option<u32> {
+        if let Some(k) = tape.inner.borrow().driver_window(vars) {
+            return Some(k);
+        }
+        let first = vars.first()?;
+        vars.iter()
+            .zip(first.first()..)
+            .all(|(v, k)| {
+                v.nodes == pack(k, PLAIN) && v.tape.is_some_and(|t| std::ptr::eq(t, tape))
+            })
+            .then(|| first.first())
+    }
+
     /// On a [fused](Tape::fused) tape, one node for the whole sum: each term's partials come
     /// from forward mode over its window (a [`DualVec`] with one lane per window input), so no
     /// term records anything. When `x` are consecutive nodes (a driver's inputs), the node is

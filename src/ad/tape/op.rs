@@ -60,6 +60,14 @@ pub enum Op {
     MatVecRow(u32),
     /// One row of a [`Scalar::matvec_const`](crate::ad::Scalar::matvec_const) block (the block's index): no edges.
     MatVecConstRow(u32),
+    /// A whole dense layer of a [`Scalar::dense_stack`](crate::ad::Scalar::dense_stack) on a
+    /// fused tape (the layer's record): no edges; its outputs and their derivatives are
+    /// vectors beside the nodes, and the sweep does the layer's backward here.
+    Dense(u32),
+    /// One output of the last layer of a [`Scalar::dense_stack`](crate::ad::Scalar::dense_stack)
+    /// (the layer's record), as a node the loss can use: no edges; the layer's node gathers
+    /// its adjoint.
+    DenseOut(u32),
 }
 
 impl Op {
@@ -93,6 +101,8 @@ impl Op {
             Op::WindowSum(_) => "window_sum",
             Op::MatVecRow(_) => "matvec_row",
             Op::MatVecConstRow(_) => "matvec_const_row",
+            Op::Dense(_) => "dense",
+            Op::DenseOut(_) => "dense_out",
         }
     }
 
@@ -121,7 +131,9 @@ impl Op {
             | Op::AffineOut(_)
             | Op::WindowSum(_)
             | Op::MatVecRow(_)
-            | Op::MatVecConstRow(_) => return None,
+            | Op::MatVecConstRow(_)
+            | Op::Dense(_)
+            | Op::DenseOut(_) => return None,
         })
     }
 

@@ -7,7 +7,8 @@
 use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use super::var::FORM;
-use super::{Affine, Edge, Inner, Op, Tape, Var};
+use super::{Affine, DenseRec, Edge, Inner, Op, Tape, Var};
+use crate::ad::layer::{Activation, input_grad_acc, weight_grad_acc};
 
 impl Tape {
     /// The backward sweep from `output`: afterwards [`adjoint`](Tape::adjoint) gives
@@ -36,8 +37,21 @@ impl Tape {
             driver: _,
             adjoints,
             affine_scratch,
+            denses,
+            layer_values,
+            layer_adjoints,
         } = &mut *self.inner.borrow_mut();
         adjoints.clear();
+        if !denses.is_empty() {
+            // Only the outputs' adjoints are read (the inputs' and derivatives' slots are not):
+            // zero those, in a buffer that keeps its length across gradients.
+            if layer_adjoints.len() < layer_values.len() {
+                layer_adjoints.resize(layer_values.len(), 0.0);
+            }
+            for d in denses.iter() {
+                layer_adjoints[d.h..d.h + d.batch as usize * d.m as usize].fill(0.0);
+            }
+        }
         let Some(tape) = output.tape else {
             return;
         };
@@ -97,6 +111,10 @@ impl Tape {
             let (below, here) = adj.split_at_mut(i);
             let a = here[0];
             match node.op {
+                Op::Dense(b) => {
+                    let layer = &denses[b as usize];
+                    dense_backward(layer, values, below, here, i, layer_values, layer_adjoints);
+                }
                 // The same updates, in the same order, as a `dot` node's edges (weight, then
                 // input, for j = 0..n), so results match the per-row `dot` bit for bit.
                 Op::MatVecRow(b) => {
@@ -240,6 +258,51 @@ fn affine_backward(
         for (e, &d) in inputs[first..first + batch * n].iter().zip(&*dx) {
             low[e.parent as usize] += e.partial * d;
         }
+    }
+}
+
+/// The backward of one [`Op::Dense`] layer at node `i`: `below` are the adjoints of nodes
+/// `.. i` (the parameters among them), `here` those of nodes `i ..` (the last layer's output
+/// nodes among them). With `dz = dh ⊙ f'(z)`: `dW += dzᵀ X`, `db += Σ_s dz[s]`, and the
+/// previous layer's output adjoints `+= dz W`.
+fn dense_backward(
+    layer: &DenseRec,
+    node_values: &[f64],
+    below: &mut [f64],
+    here: &[f64],
+    i: usize,
+    layer_values: &[f64],
+    layer_adjoints: &mut [f64],
+) {
+    let (n, m, batch) = (layer.n as usize, layer.m as usize, layer.batch as usize);
+    let bm = batch * m;
+    let (w0, b0) = (layer.weight_start as usize, layer.bias_start as usize);
+    let (lower, upper) = layer_adjoints.split_at_mut(layer.h);
+    let dz = &mut upper[..bm];
+    if let Some(out) = layer.out_nodes {
+        let out = out as usize - i;
+        for (d, &a) in dz.iter_mut().zip(&here[out..out + bm]) {
+            *d += a;
+        }
+    }
+    if layer.activation != Activation::Identity {
+        let derivatives = &layer_values[layer.h + bm..layer.h + 2 * bm];
+        for (d, &g) in dz.iter_mut().zip(derivatives) {
+            *d *= g;
+        }
+    }
+    let dz = &*dz;
+    let x = &layer_values[layer.x..layer.x + batch * n];
+    weight_grad_acc(&mut below[w0..w0 + m * n], dz, x, batch, n, m);
+    let db = &mut below[b0..b0 + m];
+    for row in dz.chunks_exact(m) {
+        for (g, &d) in db.iter_mut().zip(row) {
+            *g += d;
+        }
+    }
+    if layer.from_layer {
+        let dx = &mut lower[layer.x..layer.x + batch * n];
+        input_grad_acc(dx, dz, &node_values[w0..w0 + m * n], batch, n, m);
     }
 }
 

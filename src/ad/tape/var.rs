@@ -445,6 +445,14 @@ impl<'t> Scalar for Var<'t> {
     fn constant(c: f64) -> Self {
         Self::konst(c)
     }
+    fn dense_stack(
+        layers: &[crate::ad::layer::Dense],
+        params: &[Self],
+        x: &[f64],
+        batch: usize,
+    ) -> Vec<Self> {
+        Self::record_dense_stack(layers, params, x, batch)
+    }
     #[inline(always)]
     fn value(&self) -> f64 {
         self.value
