@@ -2,7 +2,7 @@
 //! `Session` with one `adam` run): two moons, 200 points, MLPs 2-16-16-1 and 2-64-64-1 (tanh
 //! hidden, one logit, BCE on logits), reverse engine and forward engine (chunk 8).
 //!
-//! `train_scale`: the other training rows of the peer comparison (BENCHMARKS.md, section 9),
+//! `train_scale`: the other training rows of the peer comparison (BENCHMARKS.md, section 10),
 //! built from scenario text exactly as `gradscope --headless` builds them: moons 200 with
 //! 2-256-256-1; 64-32-10 softmax cross-entropy on 1,797 blobs; moons 10,000 with 2-64-64-1 on
 //! minibatches of 64. One iteration is one Adam step of the reverse engine.

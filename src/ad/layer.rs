@@ -23,8 +23,10 @@ use super::{Func, Scalar, tanh_f64};
 /// The slope of `leaky_relu` for negative inputs (PyTorch's default `negative_slope`).
 pub const LEAKY_SLOPE: f64 = 0.01;
 
-/// An elementwise activation applied after a layer's affine map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An elementwise activation applied after a layer's affine map; a scenario names it in
+/// snake case (`leaky_relu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename = "activation", rename_all = "snake_case")]
 pub enum Activation {
     Identity,
     Tanh,
