@@ -19,6 +19,7 @@
 //! The library never prints: the binary owns stdout and stderr, and handles their errors.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 pub mod ad;
+pub mod backprop;
 pub mod data;
 pub mod engines;
 pub mod expr;
