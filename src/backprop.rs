@@ -70,7 +70,8 @@ pub fn exact(v: f64) -> String {
         return if v > 0.0 { "inf" } else { "-inf" }.to_owned();
     }
     let s = format!("{v:?}");
-    s.strip_suffix(".0").map_or_else(|| s.clone(), str::to_owned)
+    s.strip_suffix(".0")
+        .map_or_else(|| s.clone(), str::to_owned)
 }
 
 /// Trailing zeros of a decimal (and a bare point) trimmed.

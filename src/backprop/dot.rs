@@ -36,7 +36,11 @@ pub fn to_dot(graph: &Graph) -> String {
             record(&short(grad))
         );
         let tooltip = format!("value = {}, gradient = {}", exact(value), exact(grad));
-        let mut attrs = format!("label=\"{}\", tooltip=\"{}\"", quoted(&label), quoted(&tooltip));
+        let mut attrs = format!(
+            "label=\"{}\", tooltip=\"{}\"",
+            quoted(&label),
+            quoted(&tooltip)
+        );
         if graph.output == Some(i) {
             attrs.push_str(", peripheries=2");
         }
@@ -148,13 +152,15 @@ pub(crate) mod tests {
 
     #[test]
     fn the_dot_document_parses_and_has_every_node_and_edge() {
-        let f = Expression::parse("r = y - x^2 # \"quoted\" {x|y}\n(1 - x)^2 + 100 * r^2")
-            .unwrap();
+        let f = Expression::parse("r = y - x^2 # \"quoted\" {x|y}\n(1 - x)^2 + 100 * r^2").unwrap();
         let g = Graph::new(&f, &[2.0, -1.5]);
         let text = to_dot(&g);
         let edges: usize = g.nodes.iter().map(|n| n.view.inputs.len()).sum();
         assert_eq!(check_dot(&text), Ok((g.nodes.len(), edges)));
-        assert!(text.contains("label=\"{ r | y - t2 | value -0.25 | grad -50 }\""), "{text}");
+        assert!(
+            text.contains("label=\"{ r | y - t2 | value -0.25 | grad -50 }\""),
+            "{text}"
+        );
         assert!(text.contains("peripheries=2"));
         assert!(text.contains(r#"\"quoted\" {x|y}"#), "{text}");
         assert!(check_dot("digraph g {\n  n0 -> n1;\n}").is_err());

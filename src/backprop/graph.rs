@@ -17,8 +17,8 @@ use std::ops::Range;
 use serde::Serialize;
 
 use super::exact;
-use crate::ad::tape::{self, NodeView, Operand, Tape};
 use crate::ad::ScalarFn;
+use crate::ad::tape::{self, NodeView, Operand, Tape};
 use crate::expr::{Expression, Instr};
 
 /// One node of the graph: a tape node with its name and the source text it computes.
@@ -104,6 +104,7 @@ impl Graph {
     /// let g = Graph::new(&f, &[2.0, 0.5]);
     /// let text: Vec<String> = (0..g.nodes.len()).map(|i| g.written(i)).collect();
     /// assert_eq!(text, ["input", "input", "x^2", "y - t2", "1 - x", "t4^2", "r^2", "100·t6", "t5 + t7"]);
+    /// assert_eq!(g.nodes[8].name, "f");
     /// assert_eq!(g.nodes[3].name, "r");
     /// assert_eq!(g.intermediates[0].adjoint, Some(200.0 * 1.75)); // d/dr of 100 r^2
     /// ```
@@ -161,6 +162,14 @@ impl Graph {
             Some((_, Instr::Const(_))) | None => None,
             Some((k, _)) => node_of(k).or_else(|| nodes.len().checked_sub(1)),
         };
+        // An unnamed result reads as `f` (as in `∂f/∂x`), unless an input or a let has it.
+        let mut nodes = nodes;
+        if let Some(o) = output {
+            let taken = nodes.iter().any(|n| n.name == "f");
+            if !taken && !nodes[o].let_bound && !nodes[o].is_input() {
+                nodes[o].name = "f".to_owned();
+            }
+        }
         let intermediates = expr
             .bindings()
             .map(|(name, register)| {
@@ -300,7 +309,10 @@ mod tests {
         let (e, point) = hand();
         let g = Graph::new(&e, &point);
         for node in &g.nodes[g.vars.len()..] {
-            let span = node.span.clone().expect("every operation has its source text");
+            let span = node
+                .span
+                .clone()
+                .expect("every operation has its source text");
             assert!(!HAND[span].trim().is_empty());
         }
         let named: Vec<&str> = g
@@ -314,7 +326,10 @@ mod tests {
         assert_eq!(g.written(h1), "tanh(z1)");
         assert_eq!(&HAND[g.nodes[h1].span.clone().unwrap()], "tanh(z1)");
         let out = g.output.unwrap();
-        assert_eq!(g.nodes[out].view.value.to_bits(), e.eval_f64(&point).to_bits());
+        assert_eq!(
+            g.nodes[out].view.value.to_bits(),
+            e.eval_f64(&point).to_bits()
+        );
         assert_eq!(g.value.to_bits(), e.eval_f64(&point).to_bits());
         // The sub-expression of z1 is z1 and its three inputs.
         let z1 = g.nodes.iter().position(|n| n.name == "z1").unwrap();
@@ -366,15 +381,21 @@ mod tests {
         assert_eq!(by_name("k").value, Some(3.0));
         assert_eq!(by_name("k").adjoint, None);
         assert_eq!(by_name("a").adjoint, Some(4.0)); // d(3a + a)/da
-        assert_eq!(by_name("b"), &Intermediate {
-            name: "b".into(),
-            ..by_name("a").clone()
-        });
+        assert_eq!(
+            by_name("b"),
+            &Intermediate {
+                name: "b".into(),
+                ..by_name("a").clone()
+            }
+        );
         assert_eq!(by_name("unused").value, None);
         assert_eq!(by_name("unused").adjoint, Some(0.0));
         let rows = g.tape_rows();
         let mul = rows.iter().find(|r| r.op == "mul_const").unwrap();
-        assert_eq!((mul.expression.as_str(), mul.constants.as_slice()), ("3·a", &[3.0][..]));
+        assert_eq!(
+            (mul.expression.as_str(), mul.constants.as_slice()),
+            ("3·a", &[3.0][..])
+        );
         let constant = Graph::new(&Expression::parse("2 + 3").unwrap(), &[]);
         assert_eq!((constant.output, constant.value), (None, 5.0));
     }

@@ -109,7 +109,11 @@ impl Layout {
             Slot::Through(k) => {
                 let e = &self.edges[k];
                 if left {
-                    vec![through_or(k, Slot::Node(e.parent), self.column_of[e.parent])]
+                    vec![through_or(
+                        k,
+                        Slot::Node(e.parent),
+                        self.column_of[e.parent],
+                    )]
                 } else {
                     vec![through_or(k, Slot::Node(e.node), self.column_of[e.node])]
                 }
@@ -120,7 +124,11 @@ impl Layout {
                 .enumerate()
                 .filter_map(|(k, e)| {
                     if left && e.node == i {
-                        Some(through_or(k, Slot::Node(e.parent), self.column_of[e.parent]))
+                        Some(through_or(
+                            k,
+                            Slot::Node(e.parent),
+                            self.column_of[e.parent],
+                        ))
                     } else if !left && e.parent == i {
                         Some(through_or(k, Slot::Node(e.node), self.column_of[e.node]))
                     } else {
@@ -264,6 +272,11 @@ mod tests {
             },
             ..l.clone()
         };
-        assert!(l.crossings() <= unordered.crossings(), "{} > {}", l.crossings(), unordered.crossings());
+        assert!(
+            l.crossings() <= unordered.crossings(),
+            "{} > {}",
+            l.crossings(),
+            unordered.crossings()
+        );
     }
 }

@@ -227,7 +227,11 @@ impl Stepper {
         let state = self.state_at(p);
         let factor = |v: f64| {
             let s = number(v);
-            if s.starts_with('-') { format!("({s})") } else { s }
+            if s.starts_with('-') {
+                format!("({s})")
+            } else {
+                s
+            }
         };
         match step {
             Step::Evaluate { node } => {
@@ -332,8 +336,11 @@ impl Stepper {
         let f = g.output.map_or("f", |o| g.name(o));
         match self.mode {
             Mode::Reverse => {
-                let names: Vec<String> =
-                    g.vars.iter().map(|v| format!("{}[{v}]", n.adjoint)).collect();
+                let names: Vec<String> = g
+                    .vars
+                    .iter()
+                    .map(|v| format!("{}[{v}]", n.adjoint))
+                    .collect();
                 let values: Vec<String> = (0..inputs)
                     .map(|i| number(state.adjoint.get(i).copied().flatten().unwrap_or(0.0)))
                     .collect();
@@ -347,10 +354,7 @@ impl Stepper {
             }
             Mode::Forward { seed } => {
                 let x = g.vars.get(seed).map_or("?", String::as_str);
-                let t = g
-                    .output
-                    .and_then(|o| state.tangent[o])
-                    .unwrap_or(0.0);
+                let t = g.output.and_then(|o| state.tangent[o]).unwrap_or(0.0);
                 let chunk = chunk.max(1);
                 format!(
                     "{tan}[{f}] = {d}{f}/{d}{x} = {}: one forward pass gives one partial derivative; \
@@ -410,7 +414,9 @@ fn apply(g: &Graph, step: Step, state: &mut State) {
                     .inputs
                     .iter()
                     .zip(&view.partials)
-                    .fold(0.0, |acc, (&p, &w)| acc + w * state.tangent[p].unwrap_or(0.0));
+                    .fold(0.0, |acc, (&p, &w)| {
+                        acc + w * state.tangent[p].unwrap_or(0.0)
+                    });
                 state.tangent[node] = Some(t);
             }
         }
@@ -508,18 +514,21 @@ mod tests {
         s.forward(8);
         assert_eq!(
             s.caption(n, &exact),
-            "ā[t8] = 1  (seed: ∂t8/∂t8 = 1; every other ā starts at 0)"
+            "ā[f] = 1  (seed: ∂f/∂f = 1; every other ā starts at 0)"
         );
         s.forward(1);
         assert_eq!(
             s.caption(n, &exact),
-            "ā[t5] += ā[t8] · ∂t8/∂t5 = 1 × 1 = 1  (ā[t5] is now 1)"
+            "ā[t5] += ā[f] · ∂f/∂t5 = 1 × 1 = 1  (ā[t5] is now 1)"
         );
         s.to_end();
         let last = s.caption(Notation::ASCII, &short);
         assert!(last.starts_with("adj[x] += adj[t2] * dt2/dx = "), "{last}");
         let summary = s.summary(n, &short, 8);
-        assert!(summary.starts_with("∇t8 = (ā[y], ā[x]) = (-50, -155)"), "{summary}");
+        assert!(
+            summary.starts_with("∇f = (ā[y], ā[x]) = (-50, -155)"),
+            "{summary}"
+        );
         let mut fwd = Stepper::new(rosenbrock(), Mode::Forward { seed: 1 });
         assert_eq!(
             fwd.caption(n, &exact),
@@ -530,7 +539,10 @@ mod tests {
             fwd.caption(n, &exact),
             "r = y - t2 = 2 - 2.25 = -0.25;  ṫ[r] = ∂r/∂y·ṫ[y] + ∂r/∂t2·ṫ[t2] = 1 × 0 + (-1) × (-3) = 3"
         );
-        assert!(fwd.summary(n, &short, 8).contains("takes 2 passes (one per input), or 1 with 8"));
+        assert!(
+            fwd.summary(n, &short, 8)
+                .contains("takes 2 passes (one per input), or 1 with 8")
+        );
     }
 
     #[test]

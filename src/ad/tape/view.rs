@@ -52,7 +52,11 @@ impl NodeView {
     /// assert_eq!(text, ["input", "1 - x", "t1·100"]);
     /// ```
     #[must_use]
-    pub fn describe(&self, name: impl Fn(usize) -> String, number: impl Fn(f64) -> String) -> String {
+    pub fn describe(
+        &self,
+        name: impl Fn(usize) -> String,
+        number: impl Fn(f64) -> String,
+    ) -> String {
         let args: Vec<String> = self
             .operands
             .iter()
