@@ -90,6 +90,9 @@ pub struct Run {
     /// Levenberg–Marquardt): from then on the run reports losses by a plain value evaluation,
     /// which costs less than a gradient.
     prefetching: bool,
+    /// The parameters before the latest step (`None` at the start), for the update ratio
+    /// `|ΔW| / |W|` of the gradient-flow figures.
+    previous_params: Option<Vec<f64>>,
 }
 
 impl Run {
@@ -138,6 +141,7 @@ impl Run {
             engine_samples: 0,
             prefetch: Prefetch::default(),
             prefetching: true,
+            previous_params: None,
         };
         run.restart_from(run.start.clone());
         Ok(run)
@@ -177,6 +181,7 @@ impl Run {
         self.wall_nanos = 0;
         self.engine_samples = 0;
         self.prefetch.clear();
+        self.previous_params = None;
         let loss = self.loss_at_params();
         self.last_loss = loss;
         self.best_loss = if loss.is_nan() { f64::INFINITY } else { loss };
@@ -215,6 +220,10 @@ impl Run {
             // Each step sees a new minibatch, so nothing computed before it may be served
             // (`loss_at_params` never prefetches for these; this keeps it that way).
             self.prefetch.clear();
+        }
+        match &mut self.previous_params {
+            Some(previous) => previous.clone_from(&self.params),
+            None => self.previous_params = Some(self.params.clone()),
         }
         let info = {
             let mut evaluator = CachedEvaluator {
@@ -401,6 +410,8 @@ impl Run {
         self.max_engine_diff = s.max_engine_diff;
         self.engine_samples = s.engine_samples;
         self.prefetch.clear();
+        // Unknown for a snapshot; the replay below sets it again if it takes a step.
+        self.previous_params = None;
         self.history.truncate_after(self.steps);
         // Replaying must not stop early on a condition that was met later: stop conditions only
         // depend on state at each step, so replaying reaches `target` exactly as before.
@@ -456,6 +467,12 @@ impl Run {
     #[must_use]
     pub fn params(&self) -> &[f64] {
         &self.params
+    }
+    /// The parameters before the latest step; `None` before the first step and right after a
+    /// rewind onto a snapshot.
+    #[must_use]
+    pub fn previous_params(&self) -> Option<&[f64]> {
+        self.previous_params.as_deref()
     }
     #[must_use]
     pub fn start(&self) -> &[f64] {

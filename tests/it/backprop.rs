@@ -147,3 +147,77 @@ fn grad_dot_writes_a_graph_and_refuses_bad_names() {
         text(&out.stderr)
     );
 }
+
+/// Runs `scenario` headless for `steps` steps and returns its JSON report (cut short, its
+/// expectations may fail: exit code 1).
+fn headless(scenario: &str, steps: &str) -> serde_json::Value {
+    let args = [
+        "--headless",
+        "--format",
+        "json",
+        "--no-timing",
+        "--steps",
+        steps,
+        scenario,
+    ];
+    let out = gradscope(&args);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+/// An MLP run's report carries one gradient-flow entry per weight layer; its update ratio is
+/// `‖W₅ − W₄‖ / ‖W₄‖`, recomputed here from the final parameters of a 4-step and a 5-step run
+/// of the same seeded scenario. Other objectives get no `layers` key.
+#[test]
+fn headless_mlp_reports_carry_per_layer_gradient_flow() {
+    let four = headless("scenarios/xor_mlp.yaml", "4");
+    let five = headless("scenarios/xor_mlp.yaml", "5");
+    let run = &five["runs"][0];
+    let layers = run["layers"].as_array().expect("an MLP run has layers");
+    let units: Vec<u64> = layers
+        .iter()
+        .map(|l| l["units"].as_u64().unwrap())
+        .collect();
+    assert_eq!(units, [8, 8, 1], "layers 2-8-8-1");
+    for l in layers {
+        for key in ["weight_grad_norm", "delta_norm", "saturated_fraction"] {
+            let v = l[key].as_f64().expect(key);
+            assert!(v.is_finite() && v >= 0.0, "{key} = {v}");
+        }
+        assert!(l["saturated_fraction"].as_f64().unwrap() <= 1.0);
+    }
+    let params = |r: &serde_json::Value| -> Vec<f64> {
+        r["final_params"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (before, after) = (params(&four["runs"][0]), params(run));
+    // W1 (8x2) is the first block; W2 (8x8) follows b1 (8).
+    for (layer, range) in [(0, 0..16), (1, 24..88)] {
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let delta: Vec<f64> = before[range.clone()]
+            .iter()
+            .zip(&after[range.clone()])
+            .map(|(a, b)| b - a)
+            .collect();
+        let want = norm(&delta) / norm(&before[range]);
+        let got = layers[layer]["update_ratio"]
+            .as_f64()
+            .expect("after a step");
+        assert!(
+            (got - want).abs() <= 1e-12 * want,
+            "layer {layer}: {got} vs {want}"
+        );
+    }
+    let rosenbrock = headless("scenarios/rosenbrock.yaml", "3");
+    for run in rosenbrock["runs"].as_array().expect("runs") {
+        assert!(run.get("layers").is_none(), "no layers for an expression");
+    }
+}

@@ -1012,8 +1012,8 @@ fn a_plain_tape_writes_its_constants_and_a_fused_one_records_none() {
     let h = build(&fused);
     fused.backward(h);
     assert_eq!(g.value().to_bits(), h.value().to_bits());
-    for k in 0..2 {
-        let (p, q) = (nodes[k].adjoint, fused.nodes()[k].adjoint);
+    for (k, (node, other)) in nodes.iter().zip(fused.nodes()).take(2).enumerate() {
+        let (p, q) = (node.adjoint, other.adjoint);
         assert!((p - q).abs() <= 1e-12 * p.abs().max(1.0), "{k}: {p} vs {q}");
     }
     let recorded = |t: &Tape| {
