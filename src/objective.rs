@@ -145,6 +145,11 @@ pub trait Objective: Send {
     fn decision_value(&self, _params: &[f64], _features: &[f64]) -> Option<f64> {
         None
     }
+    /// The expression of an expression objective (the graph view steps through it); `None`
+    /// for models.
+    fn expression(&self) -> Option<&crate::expr::Expression> {
+        None
+    }
     /// A layered model's parts, for inspecting it layer by layer (the network view and the
     /// per-layer gradient flow); `None` for expressions and custom models.
     fn layered(&self) -> Option<LayeredModel<'_>> {

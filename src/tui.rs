@@ -10,6 +10,7 @@
 //! running any code of its own (an abort, a signal).
 
 pub mod app;
+pub mod backprop;
 pub mod event;
 pub mod landscape;
 pub mod supervise;

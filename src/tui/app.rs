@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::layout::Rect;
 
+use super::backprop::BackpropView;
 use super::event::Action;
 use super::landscape::Worker;
 use super::{Loaded, Loader};
@@ -189,6 +190,8 @@ pub struct App {
     pub data_points: Option<Vec<(f64, f64, usize)>>,
     /// Labels of the runs not drawn (landscape and loss chart); starts from `view.show`.
     pub hidden: Vec<String>,
+    /// The back-propagation view (`p`) and the gradient-flow history.
+    pub backprop: BackpropView,
     landscape: LandscapeState,
     /// Session and view changed (load/reload): the landscape must be recomputed.
     dirty_view: bool,
@@ -234,6 +237,7 @@ impl App {
             },
             data_points: None,
             hidden: Vec::new(),
+            backprop: BackpropView::default(),
             dirty_view: true,
         };
         app.data_points = app.session.objective().data_points_2d();
@@ -317,8 +321,18 @@ impl App {
     }
 
     fn update_normal(&mut self, action: Action) {
+        if self.backprop.open && self.update_backprop(action) {
+            return;
+        }
         let run = self.selected;
         match action {
+            Action::Backprop => {
+                // The view shows one point: the race pauses while it is open.
+                self.send(Command::Pause);
+                self.backprop.open = true;
+                self.tick_backprop();
+            }
+            Action::CycleStepMode | Action::CycleExample(_) => {}
             Action::Back => self.quit = true,
             Action::SelectRun(i) => {
                 if i < self.session.runs().len() {
@@ -545,6 +559,7 @@ impl App {
                 self.path = loaded.path.or_else(|| Some(path.to_path_buf()));
                 self.clamp_selection();
                 self.grad = GradPanel::default();
+                self.backprop.reset();
                 self.mode = Mode::Normal;
                 self.data_points = self.session.objective().data_points_2d();
                 self.normalize_plane();
@@ -905,6 +920,33 @@ impl App {
         };
         self.tick_landscape();
         self.tick_gradients();
+        self.tick_backprop();
+    }
+
+    /// Refreshes the back-propagation view and the gradient-flow history.
+    pub fn tick_backprop(&mut self) {
+        self.backprop
+            .tick(&self.session, self.selected, self.deterministic);
+    }
+
+    /// Keys that drive the back-propagation view while it is open; false for the others.
+    fn update_backprop(&mut self, action: Action) -> bool {
+        let view = &mut self.backprop;
+        match action {
+            Action::Back | Action::Backprop => view.open = false,
+            Action::Step => view.step(1),
+            Action::Rewind(k) => view.step(-isize::try_from(k).unwrap_or(isize::MAX)),
+            Action::Reset => view.restart(),
+            Action::Up => view.select(-1, 0),
+            Action::Down => view.select(1, 0),
+            Action::Left => view.select(0, -1),
+            Action::Right => view.select(0, 1),
+            Action::CycleStepMode => view.cycle_mode(),
+            Action::CycleExample(next) => view.cycle_example(next),
+            _ => return false,
+        }
+        self.tick_backprop();
+        true
     }
 
     /// The basis of the grid on screen.
