@@ -16,7 +16,7 @@ use crate::backprop::stepper::{Mode, Notation, Step};
 use crate::backprop::{Graph, Stepper, short};
 use crate::session::Session;
 
-/// The flow history is recomputed at most this often while runs move.
+/// The flow history and the open view are recomputed at most this often while runs move.
 const FLOW_INTERVAL: Duration = Duration::from_millis(250);
 /// The flow panel's figures use at most this many training examples (evenly sampled), which
 /// bounds the per-frame cost whatever the data; the headless report uses all (up to 4096).
@@ -184,6 +184,7 @@ pub struct BackpropView {
     pub open: bool,
     /// The run and parameters the views below were built for.
     key: Option<(usize, Vec<f64>)>,
+    built: Option<Instant>,
     pub expr: Option<ExprView>,
     pub net: Option<NetView>,
     /// Per-layer gradient flow of the selected run over time (layered models only).
@@ -217,6 +218,14 @@ impl BackpropView {
         {
             return;
         }
+        // While the race runs with the view open, rebuild a few times a second, not every
+        // frame (a batch mean reads the whole training set).
+        let same_run = self.key.as_ref().is_some_and(|(k, _)| *k == run);
+        let throttled = self.built.is_some_and(|t| t.elapsed() < FLOW_INTERVAL);
+        if same_run && throttled && !deterministic {
+            return;
+        }
+        self.built = Some(Instant::now());
         self.key = Some((run, r.params().to_vec()));
         let objective = r.objective();
         if let Some(expr) = objective.expression() {
@@ -301,6 +310,7 @@ impl BackpropView {
     /// Forces a rebuild at the next tick (the user changed what is shown).
     fn invalidate(&mut self) {
         self.key = None;
+        self.built = None;
     }
 
     /// One step forward (`k > 0`) or back.
@@ -420,11 +430,37 @@ impl BackpropView {
             ),
             s.caption(notation, &short),
         ];
+        out.push(selected_edges(s.graph(), e.selected, notation));
         if s.at_end() || matches!(s.mode(), Mode::Forward { .. }) {
             out.push(s.summary(notation, &short, chunk));
         }
         out
     }
+}
+
+/// The selected node and the local partials its edges carry: `selected t10 = t8 + t9 = 0.0275;
+/// edges ∂t10/∂t8 = 1, ∂t10/∂t9 = 1`.
+fn selected_edges(g: &Graph, i: usize, n: Notation) -> String {
+    let Some(node) = g.nodes.get(i) else {
+        return String::new();
+    };
+    let name = g.name(i);
+    let mut s = format!("selected {name}");
+    if !node.is_input() {
+        s.push_str(&format!(" = {}", g.written(i).replace('·', n.dot)));
+    }
+    s.push_str(&format!(" = {}", short(node.view.value)));
+    let edges: Vec<String> = node
+        .view
+        .inputs
+        .iter()
+        .zip(&node.view.partials)
+        .map(|(&p, &w)| format!("{d}{name}/{d}{} = {}", g.name(p), short(w), d = n.partial))
+        .collect();
+    if !edges.is_empty() {
+        s.push_str(&format!("; edges {}", edges.join(", ")));
+    }
+    s
 }
 
 fn clamp_unit(layers: &Layers, (l, j): (usize, usize)) -> (usize, usize) {

@@ -379,7 +379,7 @@ fn draw_backprop(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .into_iter()
         .map(|c| Line::raw(printable(&c).into_owned()))
         .collect();
-    let caption_h = 4.min(inner.height / 3);
+    let caption_h = 5.min(inner.height / 3);
     if let Some(e) = &view.expr {
         let source = e.stepper.graph().source.as_str();
         let span = e
