@@ -110,6 +110,7 @@ pub fn run_loop<B: Backend, E: EventSource>(
     app.quit = false;
     app.tick_landscape();
     app.tick_gradients();
+    app.tick_backprop();
     while !app.quit {
         events.watch(app.path.as_deref());
         terminal.draw(|f| ui::draw(f, app)).map_err(backend_error)?;

@@ -438,6 +438,12 @@ impl App {
                     .grad_scroll
                     .min(self.grad.values.len().saturating_sub(1));
             }
+            Panel::Tape if self.grad.tape.is_none() && self.backprop.flow.is_some() => {
+                // The gradient-flow panel: left/right choose the figure drawn over time.
+                if matches!(action, Action::Left | Action::Right) {
+                    self.backprop.cycle_figure(action == Action::Right);
+                }
+            }
             Panel::Tape => {
                 bump(&mut self.tape_scroll);
                 let n = self.grad.tape.as_ref().map_or(0, Vec::len);

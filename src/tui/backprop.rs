@@ -191,14 +191,31 @@ pub struct BackpropView {
     pub flow: Option<FlowHistory>,
     flow_for: Option<(usize, u64)>,
     flow_computed: Option<Instant>,
+    /// Which figure the flow panel's sparklines show (an index into [`FIGURES`]).
+    pub figure: usize,
 }
+
+/// The figures the flow panel can draw over time: name and how to read it.
+pub const FIGURES: [(&str, fn(&LayerFlow) -> Option<f64>); 4] = [
+    ("|δ|", |f| Some(f.delta_norm)),
+    ("|dL/dW|", |f| Some(f.weight_grad_norm)),
+    ("|dW|/|W|", |f| f.update_ratio),
+    ("saturated", |f| Some(f.saturated_fraction)),
+];
 
 impl BackpropView {
     /// Forgets everything (a new session).
     pub fn reset(&mut self) {
-        let open = self.open;
+        let (open, figure) = (self.open, self.figure);
         *self = BackpropView::default();
         self.open = open;
+        self.figure = figure;
+    }
+
+    /// The flow panel's next (or previous) figure over time.
+    pub fn cycle_figure(&mut self, forward: bool) {
+        let n = FIGURES.len();
+        self.figure = (self.figure + if forward { 1 } else { n - 1 }) % n;
     }
 
     /// Rebuilds the open view when the selected run moved; the stepper keeps its position and

@@ -385,6 +385,7 @@ fn snapshot_decision_view_ascii() -> TestResult {
     drive(&mut app, " nnnnnnnnnnnnnnnnnnnnv")?;
     app.settle_landscape();
     app.tick_gradients();
+    app.tick_backprop();
     let mut term = terminal(120, 40)?;
     term.draw(|f| super::ui::draw(f, &mut app))?;
     let screen = buffer_text(term.backend().buffer());
@@ -965,9 +966,27 @@ fn selecting_a_node_highlights_its_sub_expression() -> TestResult {
 fn the_network_view_steps_layer_by_layer_and_the_flow_panel_shows() -> TestResult {
     let file = "scenarios/xor_mlp.yaml";
     let (_, screen) = backprop_screen(file, " nn", 120, 35)?;
-    assert!(screen.contains("gradient flow per layer"), "{screen}");
+    assert!(
+        screen.contains("gradient flow per layer, |δ| over time"),
+        "{screen}"
+    );
     assert!(!screen.contains("the tape is shown for"), "{screen}");
     insta::assert_snapshot!("flow_panel_120x35", screen);
+    // Focused, left/right choose the figure drawn over time.
+    let mut app = built_app(Path::new(file))?;
+    let mut term = terminal(120, 35)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(" nn"))?;
+    app.tick_backprop();
+    app.focus = Panel::Tape;
+    app.update(super::event::Action::Right);
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("|dL/dW| over time"), "{text}");
+    app.update(super::event::Action::Left);
+    app.update(super::event::Action::Left);
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("saturated over time"), "{text}");
     // 2-8-8-1: three forward stages, then δ from the output back.
     let (app, screen) = backprop_screen(file, " pnnnn", 120, 35)?;
     let n = app.backprop.net.as_ref().expect("a network view");

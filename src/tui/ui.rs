@@ -29,6 +29,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use super::app::{App, Mode, Panel, SMOOTHING, XAxis};
+use super::backprop::FIGURES;
 use super::event::help_entries;
 use super::widgets::help::centered;
 use crate::optim::registry;
@@ -491,17 +492,18 @@ fn draw_tape(frame: &mut Frame<'_>, app: &App, area: Rect) {
     if app.grad.tape.is_none()
         && let Some(flow) = &app.backprop.flow
     {
-        let b = block(app, Panel::Tape, " gradient flow per layer ");
+        let (figure, read) = FIGURES[app.backprop.figure % FIGURES.len()];
+        let title = format!(" gradient flow per layer, {figure} over time (left/right) ");
+        let b = block(app, Panel::Tape, title);
         let inner = b.inner(area);
         frame.render_widget(b, area);
         let flows = flow.latest().unwrap_or(&[]);
-        let history: Vec<Vec<f64>> = (1..=flows.len())
-            .map(|l| flow.series(l, |f| Some(f.delta_norm)))
-            .collect();
+        let history: Vec<Vec<f64>> = (1..=flows.len()).map(|l| flow.series(l, read)).collect();
         frame.render_widget(
             FlowPanel {
                 flows,
                 history: &history,
+                figure,
                 ascii: app.ascii,
             },
             inner,

@@ -1,7 +1,8 @@
 //! Gradient flow per layer: one row per weight layer (input side first) with the error
-//! signal's size |δ| and its history as a sparkline, |∂L/∂W|, the last step's update ratio
-//! |ΔW|/|W| and the share of saturated (or dead) units. The sparklines of all layers share one
-//! logarithmic scale, so a gradient that vanishes towards the input shows as lower bars there.
+//! signal's size |δ|, a sparkline of one chosen figure over time, |∂L/∂W|, the last step's
+//! update ratio |ΔW|/|W| and the share of saturated (or dead) units. The sparklines of all
+//! layers share one logarithmic scale, so a gradient that vanishes towards the input shows as
+//! lower bars there.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -13,11 +14,13 @@ use crate::backprop::flow::LayerFlow;
 
 const BARS: [&str; 8] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
 
-/// The panel's data: the latest figures and, per layer, |δ| over time (oldest first).
+/// The panel's data: the latest figures and, per layer, one figure over time (oldest first).
 #[derive(Debug, Clone, Copy)]
 pub struct FlowPanel<'a> {
     pub flows: &'a [LayerFlow],
     pub history: &'a [Vec<f64>],
+    /// The name of the figure in `history`.
+    pub figure: &'a str,
     pub ascii: bool,
 }
 
