@@ -195,8 +195,11 @@ pub struct BackpropView {
     pub figure: usize,
 }
 
+/// Reads one figure of a layer's flow (`None` where it is not defined).
+pub type Figure = fn(&LayerFlow) -> Option<f64>;
+
 /// The figures the flow panel can draw over time: name and how to read it.
-pub const FIGURES: [(&str, fn(&LayerFlow) -> Option<f64>); 4] = [
+pub const FIGURES: [(&str, Figure); 4] = [
     ("|δ|", |f| Some(f.delta_norm)),
     ("|dL/dW|", |f| Some(f.weight_grad_norm)),
     ("|dW|/|W|", |f| f.update_ratio),
