@@ -853,15 +853,29 @@ impl App {
             (comparison.passes[e] as u64, ns)
         });
         let tape = objective.tape_nodes(&x).map(|nodes| {
+            // Each operation written out over its operands (`x^2`, `1 - x`, `100·t6`), with
+            // the expression's names for inputs and let lines where there is an expression.
+            let names: Vec<String> = objective
+                .expression()
+                .map(|e| crate::backprop::Graph::new(e, &x))
+                .filter(|g| g.nodes.len() == nodes.len())
+                .map(|g| g.nodes.into_iter().map(|n| n.name).collect())
+                .unwrap_or_default();
+            let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| format!("t{i}"));
             nodes
                 .into_iter()
-                .map(|node| {
-                    (
-                        node.op.name().to_owned(),
-                        node.inputs,
-                        node.value,
-                        node.adjoint,
-                    )
+                .enumerate()
+                .map(|(k, node)| {
+                    let text = if node.inputs.is_empty() {
+                        format!("{} (input)", name(k))
+                    } else {
+                        format!(
+                            "{} = {}",
+                            name(k),
+                            node.describe(name, crate::backprop::short)
+                        )
+                    };
+                    (text, node.inputs, node.value, node.adjoint)
                 })
                 .collect()
         });
