@@ -70,9 +70,28 @@ impl NetView {
         }
     }
 
-    /// The caption for the selected neuron at this stage, with the formula and its numbers.
+    /// The caption for the selected neuron at this stage, with the formula and its numbers
+    /// (in plain ASCII for terminals without Unicode).
     #[must_use]
     pub fn caption(&self, ascii: bool) -> String {
+        let text = self.caption_text(ascii);
+        if !ascii {
+            return text;
+        }
+        [
+            ("∂", "d"),
+            ("ℓ", "l"),
+            ("Σ", "sum "),
+            ("ᵀ", "^T"),
+            ("·", "*"),
+            ("×", "x"),
+            ("…", "..."),
+        ]
+        .iter()
+        .fold(text, |t, (from, to)| t.replace(from, to))
+    }
+
+    fn caption_text(&self, ascii: bool) -> String {
         let (l, j) = self.selected;
         let depth = self.layers.depth();
         let (d, sigma) = if ascii { ("d", "s'") } else { ("δ", "σ′") };

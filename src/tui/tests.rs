@@ -1001,3 +1001,33 @@ fn the_network_view_steps_layer_by_layer_and_the_flow_panel_shows() -> TestResul
     insta::assert_snapshot!("network_view_mean_80x24", screen);
     Ok(())
 }
+
+/// With `--ascii` the back-propagation views draw plain ASCII, captions included.
+#[test]
+fn the_backprop_views_are_plain_ascii_with_ascii() -> TestResult {
+    for (file, keys, wanted) in [
+        (
+            "scenarios/backprop_by_hand.yaml",
+            " pnnnnnnnnnnnn",
+            "h1 = sigmoid(net_h1)",
+        ),
+        (
+            "scenarios/xor_mlp.yaml",
+            " pnnnn",
+            "d(3)[0] = dl/da * s'(z)",
+        ),
+    ] {
+        let mut app = built_app(Path::new(file))?;
+        app.ascii = true;
+        let mut term = terminal(120, 35)?;
+        run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(keys))?;
+        app.tick_backprop();
+        term.draw(|f| super::ui::draw(f, &mut app))?;
+        let screen = buffer_text(term.backend().buffer());
+        assert!(screen.is_ascii(), "{screen}");
+        assert!(screen.contains(wanted), "{wanted} missing in\n{screen}");
+        // `=?` is a value not computed yet; any other `?` is a symbol without an ASCII form.
+        assert!(!screen.replace("=?", "").contains('?'), "{screen}");
+    }
+    Ok(())
+}
