@@ -81,9 +81,18 @@ pub enum Command {
         /// The point, e.g. --at x=-1.5,y=2
         #[arg(long, allow_hyphen_values = true, default_value = "")]
         at: String,
-        /// Print one JSON object instead of the table.
+        /// Print one JSON object instead of the table (with every let-bound intermediate's
+        /// value and adjoint, and the tape's nodes).
         #[arg(long)]
         json: bool,
+        /// Print the forward pass and the backward sweep step by step, one chain-rule step a
+        /// line, instead of the engine table.
+        #[arg(long, conflicts_with = "json")]
+        trace: bool,
+        /// Also write the computation graph, with every node's value and gradient, as Graphviz
+        /// DOT (render it with `dot -Tsvg FILE.dot`).
+        #[arg(long, value_name = "FILE.dot")]
+        dot: Option<PathBuf>,
         /// Forward mode's chunk width (tangents per pass), 1 to 8 as in a scenario file.
         #[arg(long, default_value_t = gradscope::ad::DEFAULT_CHUNK, value_parser = parse_chunk)]
         chunk: usize,

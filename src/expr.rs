@@ -20,6 +20,7 @@ mod lexer;
 mod parser;
 
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::str::FromStr;
 
 pub use crate::suggest::nearest as suggest;
@@ -47,6 +48,10 @@ pub struct Expression {
     source: String,
     code: Vec<Instr>,
     labels: Vec<Option<String>>,
+    /// Per register: the byte range of the source text it computes.
+    spans: Vec<Range<usize>>,
+    /// Every let name, with its register when the result depends on it.
+    bindings: Vec<(String, Option<Reg>)>,
     /// The first `leaves` instructions are the inputs and constants.
     leaves: usize,
     /// The inputs the source uses, in order of first appearance, with their first-use spans.
@@ -70,6 +75,8 @@ impl Expression {
             source: src.to_string(),
             code: parsed.code,
             labels: parsed.labels,
+            spans: parsed.spans,
+            bindings: parsed.bindings,
             leaves: parsed.leaves,
             slots: (0..vars.len()).collect(),
             free: parsed.free,
@@ -142,6 +149,49 @@ impl Expression {
     #[must_use]
     pub fn labels(&self) -> &[Option<String>] {
         &self.labels
+    }
+
+    /// The byte range of the source text register `k` computes (for a register shared by
+    /// several identical subexpressions, the first one's), `None` past the last register.
+    ///
+    /// ```
+    /// use gradscope::expr::Expression;
+    /// let src = "r = y - x^2\n(1 - x)^2 + 100 * r^2";
+    /// let f = Expression::parse(src).unwrap();
+    /// let text: Vec<&str> = (0..f.instructions().len())
+    ///     .filter_map(|k| f.span(k).map(|s| &src[s]))
+    ///     .collect();
+    /// assert_eq!(
+    ///     text,
+    ///     ["y", "x", "1", "100", "x^2", "y - x^2", "1 - x", "(1 - x)^2", "r^2", "100 * r^2",
+    ///      "(1 - x)^2 + 100 * r^2"]
+    /// );
+    /// ```
+    #[must_use]
+    pub fn span(&self, k: usize) -> Option<Range<usize>> {
+        self.spans.get(k).cloned()
+    }
+
+    /// Every let name in the order of the let lines, with the register it names, or `None`
+    /// when the result does not depend on it (its code was dropped).
+    ///
+    /// ```
+    /// use gradscope::expr::Expression;
+    /// let f = Expression::parse("a = x * y\nb = a\nunused = sin(x)\na + b").unwrap();
+    /// let names: Vec<(&str, Option<usize>)> =
+    ///     f.bindings().map(|(n, r)| (n, r)).collect();
+    /// assert_eq!(names, [("a", Some(2)), ("b", Some(2)), ("unused", None)]);
+    /// ```
+    pub fn bindings(&self) -> impl Iterator<Item = (&str, Option<usize>)> + '_ {
+        self.bindings
+            .iter()
+            .map(|(name, r)| (name.as_str(), r.map(|r| r as usize)))
+    }
+
+    /// The number of leading leaf registers (the inputs, then the constants).
+    #[must_use]
+    pub fn leaves(&self) -> usize {
+        self.leaves
     }
 
     /// The instruction list as text, one line per register, inputs by name and let names as
@@ -242,6 +292,34 @@ impl Expression {
         grad: &mut [f64],
     ) -> (f64, usize) {
         eval::forward(&self.program, x, chunk, work, grad)
+    }
+}
+
+impl Expression {
+    /// The value at `x` with register `k`'s value replaced by `replace(value)`: every later
+    /// register that reads `k` sees the replacement. With `v ↦ v + h` it perturbs an
+    /// intermediate (finite differences of the result with respect to it); with a dual number
+    /// whose tangent is set there, it gives the result's derivative with respect to that
+    /// intermediate, other paths held fixed: the adjoint a reverse sweep reports for it.
+    ///
+    /// ```
+    /// use gradscope::ad::dual::Dual;
+    /// use gradscope::expr::Expression;
+    /// // r = x·y is register 2; f = r² + x, so df/dr = 2r = 12 at x = 2, y = 3.
+    /// let f = Expression::parse("r = x * y\nr^2 + x").unwrap();
+    /// let x = [Dual::new(2.0, 0.0), Dual::new(3.0, 0.0)];
+    /// let d = f.eval_replacing(&x, 2, |r| Dual::new(r.re, 1.0));
+    /// assert_eq!((d.re, d.eps), (38.0, 12.0));
+    /// ```
+    pub fn eval_replacing<S: Scalar>(&self, x: &[S], k: usize, replace: impl Fn(S) -> S) -> S {
+        let mut regs: Vec<S> = Vec::with_capacity(self.code.len());
+        for (i, &ins) in self.code.iter().enumerate() {
+            let v = compile::step(ins, &regs, x);
+            regs.push(if i == k { replace(v) } else { v });
+        }
+        regs.last()
+            .copied()
+            .unwrap_or_else(|| S::constant(f64::NAN))
     }
 }
 

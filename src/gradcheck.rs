@@ -8,6 +8,7 @@
 //! computed by default only up to [`AUTO_HESSIAN_MAX_VARS`] variables; the report says when and
 //! why it was skipped.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ use nalgebra::{DMatrix, SymmetricEigen};
 use serde::Serialize;
 
 use crate::ad::{ScalarFn, dual, finite};
+use crate::backprop::graph::TapeRow;
+use crate::backprop::stepper::{Mode, Notation, Stepper};
+use crate::backprop::{Graph, short};
 use crate::engines::time_per_call;
 use crate::expr::{ExprError, Expression, Workspace};
 use crate::text::printable;
@@ -133,6 +137,23 @@ pub struct GradReport {
     pub condition_number: Option<f64>,
     /// Why the Hessian was not computed, when it was not.
     pub hessian_skipped: Option<String>,
+    /// Every let-bound name: its value and the total derivative of the value with respect to
+    /// it (what PyTorch's `retain_grad()` reports).
+    pub intermediates: BTreeMap<String, IntermediateValue>,
+    /// The plain tape's nodes in recording order.
+    pub tape: Vec<TapeRow>,
+    /// The computation graph the last two come from (for `--trace` and `--dot`).
+    #[serde(skip)]
+    pub graph: Graph,
+}
+
+/// A let-bound intermediate in the report: `value` is `null` when the result does not use
+/// it (no code computes it), `adjoint` `null` for a constant (no node to propagate to) and
+/// `0` when the result does not use it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntermediateValue {
+    pub value: Option<f64>,
+    pub adjoint: Option<f64>,
 }
 
 /// Per-engine costs.
@@ -236,6 +257,19 @@ pub fn compute(
         .is_none()
         .then(|| dual::hessian_with(&point, |x| expr.eval(x)).2);
     let (eigenvalues, condition_number) = hessian.as_ref().map(spectrum).unzip();
+    let graph = Graph::new(&expr, &point);
+    let intermediates = graph
+        .intermediates
+        .iter()
+        .map(|i| {
+            let value = IntermediateValue {
+                value: i.value,
+                adjoint: i.adjoint,
+            };
+            (i.name.clone(), value)
+        })
+        .collect();
+    let tape = graph.tape_rows();
     let max_diff = |a: &[f64], b: &[f64]| {
         a.iter()
             .zip(b)
@@ -273,6 +307,9 @@ pub fn compute(
         eigenvalues,
         condition_number,
         hessian_skipped,
+        intermediates,
+        tape,
+        graph,
         vars,
         point,
         value,
@@ -337,6 +374,30 @@ impl GradReport {
                 "{:<width$}  {:>24.16e}  {:>24.16e}  {:>24.16e}",
                 v, self.gradient.forward[i], self.gradient.reverse[i], self.gradient.finite[i]
             );
+        }
+        if !self.intermediates.is_empty() {
+            let width = self
+                .intermediates
+                .keys()
+                .map(String::len)
+                .max()
+                .unwrap_or(1)
+                .max(12);
+            let _ = writeln!(
+                s,
+                "\n{:<width$}  {:>24}  {:>24}",
+                "intermediate", "value", "d f / d intermediate"
+            );
+            let cell = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.16e}"));
+            for (name, i) in &self.intermediates {
+                let _ = writeln!(
+                    s,
+                    "{:<width$}  {:>24}  {:>24}",
+                    printable(name),
+                    cell(i.value),
+                    cell(i.adjoint)
+                );
+            }
         }
         let d = &self.max_abs_difference;
         let _ = writeln!(s, "\nlargest |difference|");
@@ -431,6 +492,39 @@ impl GradReport {
         }
         let cond = self.condition_number.unwrap_or(f64::NAN);
         let _ = writeln!(s, "condition number: {cond:.6e}");
+    }
+
+    /// The forward pass and the backward sweep, one step a line as the TUI's stepper captions
+    /// read (`--trace`), numbers to 4 significant digits.
+    #[must_use]
+    pub fn render_trace(&self) -> String {
+        let stepper = Stepper::new(self.graph.clone(), Mode::Reverse);
+        let lines = stepper.trace(Notation::UNICODE, &short, self.cost.chunk);
+        let mut s = String::new();
+        let _ = writeln!(s, "f = {}", printable(self.expression.trim()));
+        let _ = writeln!(
+            s,
+            "reverse mode, step by step (numbers to 4 significant digits; --json has them \
+             exactly)\n"
+        );
+        let _ = writeln!(s, "{:>5}  {:<8}  what happens", "step", "phase");
+        let last = lines.len().saturating_sub(1);
+        for (k, line) in lines.iter().enumerate() {
+            let phase = match (k, k.checked_sub(1).and_then(|p| stepper.steps().get(p))) {
+                (0, _) => "start",
+                (_, Some(crate::backprop::stepper::Step::Evaluate { .. })) => "forward",
+                (_, Some(crate::backprop::stepper::Step::Seed { .. })) => "seed",
+                (_, Some(crate::backprop::stepper::Step::Push { .. })) => "backward",
+                _ => "result",
+            };
+            let step = if k == last {
+                String::new()
+            } else {
+                k.to_string()
+            };
+            let _ = writeln!(s, "{step:>5}  {phase:<8}  {}", printable(line));
+        }
+        s
     }
 
     /// The JSON object (`--json`); timings included.

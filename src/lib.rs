@@ -21,6 +21,7 @@
 //! The library never prints: the binary owns stdout and stderr, and handles their errors.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 pub mod ad;
+pub mod backprop;
 pub mod data;
 pub mod diagnostic;
 pub mod engines;

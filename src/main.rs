@@ -39,6 +39,8 @@ fn main() -> ExitCode {
             expr,
             at,
             json,
+            trace,
+            dot,
             chunk,
             hessian,
             no_hessian,
@@ -53,8 +55,24 @@ fn main() -> ExitCode {
                 timing: Duration::from_millis(50),
                 hessian,
             };
+            let dot = dot.as_deref().map(|path| Output {
+                flag: "--dot",
+                path,
+                extensions: &["dot"],
+            });
+            if let Some(Err(e)) = dot.as_ref().map(output_files::check_name) {
+                output::error(e);
+                return ExitCode::from(2);
+            }
+            let print = if *json {
+                GradPrint::Json
+            } else if *trace {
+                GradPrint::Trace
+            } else {
+                GradPrint::Table
+            };
             let mut out = Stdout::new();
-            let outcome = grad(&mut out, expr, at, *json, options);
+            let outcome = grad(&mut out, expr, at, print, dot.map(|d| d.path), options);
             output::finish(out, outcome)
         }
         Some(Command::List) => {
@@ -125,18 +143,26 @@ fn overrides(cli: &Cli) -> Overrides {
     }
 }
 
+/// What `grad` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GradPrint {
+    Table,
+    Json,
+    Trace,
+}
+
 fn grad(
     out: &mut Stdout,
     expr: &str,
     at: &str,
-    json: bool,
+    print: GradPrint,
+    dot: Option<&Path>,
     options: GradOptions,
 ) -> io::Result<ExitCode> {
     let report = gradscope::gradcheck::parse_point(at)
         .and_then(|point| gradscope::gradcheck::compute(expr, &point, options));
-    match report {
-        Ok(report) if json => writeln!(out, "{}", report.to_json()),
-        Ok(report) => write!(out, "{}", report.render_text()),
+    let report = match report {
+        Ok(report) => report,
         // A parse error is already rendered with its caret, `error:` included.
         Err(e @ gradscope::gradcheck::GradError::Expression { .. }) => {
             output::error(e);
@@ -146,6 +172,21 @@ fn grad(
             output::error(format_args!("error: {e}"));
             return Ok(ExitCode::from(2));
         }
+    };
+    if let Some(path) = dot {
+        let text = gradscope::backprop::dot::to_dot(&report.graph);
+        if let Err(e) = std::fs::write(path, text) {
+            output::error(format_args!(
+                "error: --dot '{}': cannot write it: {e}",
+                path.display()
+            ));
+            return Ok(ExitCode::from(2));
+        }
+    }
+    match print {
+        GradPrint::Json => writeln!(out, "{}", report.to_json()),
+        GradPrint::Trace => write!(out, "{}", report.render_trace()),
+        GradPrint::Table => write!(out, "{}", report.render_text()),
     }
     .map(|()| ExitCode::SUCCESS)
 }

@@ -155,8 +155,28 @@ pub trait Objective: Send {
     fn check_subset(&self, _examples: usize) -> Option<Box<dyn Objective>> {
         None
     }
+    /// The expression of an expression objective (the graph view steps through it); `None`
+    /// for models.
+    fn expression(&self) -> Option<&crate::expr::Expression> {
+        None
+    }
+    /// A layered model's parts, for inspecting it layer by layer (the network view and the
+    /// per-layer gradient flow); `None` for expressions and custom models.
+    fn layered(&self) -> Option<LayeredModel<'_>> {
+        None
+    }
     /// A copy for another run (datasets are shared, batch state is copied).
     fn box_clone(&self) -> Box<dyn Objective>;
+}
+
+/// What a layered model objective is made of: the model (an MLP, or linear, logistic or
+/// softmax regression), its loss, its training set and the minibatch the oracle sees now.
+#[derive(Debug, Clone, Copy)]
+pub struct LayeredModel<'a> {
+    pub model: &'a crate::model::Model,
+    pub loss: crate::model::Loss,
+    pub train: &'a crate::data::Dataset,
+    pub batch: &'a [usize],
 }
 
 /// Evaluation counts of one run: what an optimizer spent.

@@ -10,6 +10,7 @@
 //! running any code of its own (an abort, a signal).
 
 pub mod app;
+pub mod backprop;
 pub mod event;
 pub mod landscape;
 pub mod supervise;
@@ -112,6 +113,7 @@ pub fn run_loop<B: Backend, E: EventSource>(
     app.quit = false;
     app.tick_landscape();
     app.tick_gradients();
+    app.tick_backprop();
     let mut drawn: Option<Instant> = None;
     while !app.quit {
         events.watch(app.path.as_deref());

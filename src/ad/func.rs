@@ -17,8 +17,9 @@
 //!   their constants, and its evaluator lowers them into fused forms (`(a - b)^2`, `a + b·c`)
 //!   that a tape has no node for; the tape's ops are one word with no operands (edges and
 //!   block records hold those) and include n-ary nodes and blocks (`sum`, `dot`, a dense
-//!   layer) that the language has no syntax for. A node's constant is not stored at all: the
-//!   sweep needs only its local partial, and a wider op would grow every recorded node.
+//!   layer) that the language has no syntax for. A node's constant is not part of its op: the
+//!   sweep needs only its local partial, and a wider op would grow every recorded node; a
+//!   plain (display) tape keeps its constants in a side table instead.
 //!   [`Form`] is the common ground: both lists map their operations onto it to be written out.
 //! - Forward-mode duals ([`crate::ad::dual`]) apply the same formulas to a generic `T` (a dual
 //!   of duals gives second derivatives), so they cannot call this `f64` table; their tests

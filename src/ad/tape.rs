@@ -93,7 +93,7 @@ use std::cell::RefCell;
 pub use driver::{gradient, gradient_on, gradient_with};
 pub use op::Op;
 pub use var::Var;
-pub use view::NodeView;
+pub use view::{NodeView, Operand};
 
 use var::SINGLE;
 
@@ -116,6 +116,17 @@ const LEADING_INPUT: Node = Node {
 struct Edge {
     parent: u32,
     partial: f64,
+}
+
+/// A constant operand of a node on a plain tape ([`Tape::new`]), kept for display only: the
+/// sweep needs the node's local partial, never the constant itself, so a fused tape (the
+/// engines') records none and its hot path does not change. `position` counts the node's
+/// operands as written (`c - x`: the constant is operand 0), nodes and constants together.
+#[derive(Debug, Clone, Copy)]
+struct Constant {
+    node: u32,
+    position: u32,
+    value: f64,
 }
 
 /// A recorded matrix-vector product: rows are the nodes `out_start .. out_start + m`, row `i`'s
@@ -196,6 +207,8 @@ struct Inner {
     /// records: writing 240 KB of nodes was about a seventh of an extended-Rosenbrock gradient.
     inputs: usize,
     edges: Vec<Edge>,
+    /// A plain tape's constant operands, in node order (empty on a fused tape).
+    constants: Vec<Constant>,
     blocks: Vec<Block>,
     block_inputs: Vec<u32>,
     block_consts: Vec<f64>,
@@ -440,6 +453,7 @@ impl Tape {
         inner.nodes.clear();
         inner.inputs = 0;
         inner.edges.clear();
+        inner.constants.clear();
         inner.blocks.clear();
         inner.block_inputs.clear();
         inner.block_consts.clear();
@@ -462,6 +476,35 @@ impl Tape {
         let index = inner.push_node(value, start, op);
         inner.edges.push(Edge { parent, partial });
         index
+    }
+
+    /// [`push1`](Self::push1) on a plain tape for an operation with one constant operand at
+    /// `position` (`x + c`: 1, `c - x`: 0), which is recorded for display.
+    #[inline]
+    fn push1_const(&self, op: Op, value: f64, parent: u32, partial: f64, c: (u32, f64)) -> u32 {
+        let inner = &mut *self.inner.borrow_mut();
+        let start = index_u32(inner.edges.len());
+        let index = inner.push_node(value, start, op);
+        inner.edges.push(Edge { parent, partial });
+        inner.constants.push(Constant {
+            node: index,
+            position: c.0,
+            value: c.1,
+        });
+        index
+    }
+
+    /// Records the constant operands of node `node` (a plain tape's n-ary `sum` or `dot`), as
+    /// `(position, value)` pairs in increasing position.
+    fn note_constants(&self, node: u32, constants: impl Iterator<Item = (usize, f64)>) {
+        let inner = &mut *self.inner.borrow_mut();
+        inner
+            .constants
+            .extend(constants.map(|(position, value)| Constant {
+                node,
+                position: index_u32(position),
+                value,
+            }));
     }
 
     #[inline]

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 
 pub use crate::ad::Func;
 use crate::ad::{Form, Scalar};
@@ -148,6 +149,21 @@ pub(crate) struct Builder {
     code: Vec<Instr>,
     shared: HashMap<(u8, u64, u64), Reg>,
     labels: Vec<Option<String>>,
+    /// Per instruction: the source text it computes (its first occurrence's, when shared).
+    spans: Vec<Range<usize>>,
+    /// Every let name with its register, in the order the let lines come.
+    bindings: Vec<(String, Reg)>,
+}
+
+/// What [`Builder::finish`] returns: the live code and, per register, its let name and span;
+/// the number of leaves; and every let name with its register (`None` when the output does
+/// not depend on it, so its code was dropped).
+pub(crate) struct Finished {
+    pub code: Vec<Instr>,
+    pub labels: Vec<Option<String>>,
+    pub spans: Vec<Range<usize>>,
+    pub leaves: usize,
+    pub bindings: Vec<(String, Option<Reg>)>,
 }
 
 impl Builder {
@@ -158,7 +174,14 @@ impl Builder {
         }
     }
 
+    /// [`emit_at`](Self::emit_at) with no source text.
+    #[cfg(test)]
     pub fn emit(&mut self, ins: Instr) -> Reg {
+        self.emit_at(ins, 0..0)
+    }
+
+    /// Emits `ins`, which computes the source text `span`; returns its register.
+    pub fn emit_at(&mut self, ins: Instr, span: Range<usize>) -> Reg {
         let ins = self.fold(ins);
         let key = ins.key();
         if let Some(&r) = self.shared.get(&key) {
@@ -167,6 +190,7 @@ impl Builder {
         let r = Reg::try_from(self.code.len()).unwrap_or(Reg::MAX);
         self.code.push(ins);
         self.labels.push(None);
+        self.spans.push(span);
         self.shared.insert(key, r);
         r
     }
@@ -187,19 +211,21 @@ impl Builder {
         Instr::Const(step::<f64>(local, &[va, vb], &[]))
     }
 
-    /// Names a register after the let line that defined it (first name wins), for listings.
+    /// Names a register after the let line that defined it (first name wins), for listings,
+    /// and remembers the binding.
     pub fn label(&mut self, r: Reg, name: &str) {
         let slot = &mut self.labels[r as usize];
         if slot.is_none() {
             *slot = Some(name.to_string());
         }
+        self.bindings.push((name.to_string(), r));
     }
 
     /// Drops everything the output does not depend on and renumbers: the leaves first (inputs
     /// by index, then constants), then the operations in order. So the output is the last
     /// register, every instruction contributes to it, and the fast paths can load the leaves
-    /// without dispatching on them. Returns the code, the labels and the number of leaves.
-    pub fn finish(self, out: Reg) -> (Vec<Instr>, Vec<Option<String>>, usize) {
+    /// without dispatching on them.
+    pub fn finish(self, out: Reg) -> Finished {
         let out = out as usize;
         let mut live = vec![false; out + 1];
         live[out] = true;
@@ -228,12 +254,28 @@ impl Builder {
         let mut renumber = vec![0; out + 1];
         let mut code = Vec::new();
         let mut labels = Vec::new();
+        let mut spans = Vec::new();
         for k in vars.into_iter().chain(consts).chain(ops) {
             renumber[k] = Reg::try_from(code.len()).unwrap_or(Reg::MAX);
             code.push(self.code[k].map_operands(|r| renumber[r as usize]));
             labels.push(self.labels[k].clone());
+            spans.push(self.spans[k].clone());
         }
-        (code, labels, leaves)
+        let bindings = self
+            .bindings
+            .into_iter()
+            .map(|(name, r)| {
+                let r = r as usize;
+                (name, (r <= out && live[r]).then(|| renumber[r]))
+            })
+            .collect();
+        Finished {
+            code,
+            labels,
+            spans,
+            leaves,
+            bindings,
+        }
     }
 }
 
@@ -256,7 +298,7 @@ mod tests {
         assert_eq!(p, q);
         let _dead = b.emit(Instr::Call1(Func::Sin, x));
         let out = b.emit(Instr::Add(p, x));
-        let (code, _, leaves) = b.finish(out);
+        let Finished { code, leaves, .. } = b.finish(out);
         assert_eq!(
             code,
             vec![

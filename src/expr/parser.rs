@@ -53,10 +53,14 @@ pub(crate) struct FreeVar {
 pub(crate) struct Parsed {
     pub code: Vec<Instr>,
     pub labels: Vec<Option<String>>,
+    /// Per register: the source text it computes.
+    pub spans: Vec<Range<usize>>,
     /// The first `leaves` instructions are the `Var`s and `Const`s.
     pub leaves: usize,
     /// In order of first appearance; `Instr::Var(i)` refers to `free[i]`.
     pub free: Vec<FreeVar>,
+    /// Every let name with its register (`None`: the result does not use it).
+    pub bindings: Vec<(String, Option<Reg>)>,
 }
 
 struct LetDef {
@@ -93,12 +97,14 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, ExprError> {
         lets: HashMap::new(),
     };
     let out = p.program()?;
-    let (code, labels, leaves) = p.b.finish(out);
+    let done = p.b.finish(out);
     Ok(Parsed {
-        code,
-        labels,
-        leaves,
+        code: done.code,
+        labels: done.labels,
+        spans: done.spans,
+        leaves: done.leaves,
         free: p.free,
+        bindings: done.bindings,
     })
 }
 
@@ -167,6 +173,17 @@ impl Parser<'_> {
 
     fn leave(&mut self) {
         self.depth -= 1;
+    }
+
+    /// The source text from the first token at or after token `mark` (line breaks skipped)
+    /// to the end of the last consumed token: what the construct begun at `mark` covers.
+    fn span_from(&self, mark: usize) -> Range<usize> {
+        let start = self.toks[mark.min(self.toks.len() - 1)..]
+            .iter()
+            .find(|t| t.tok != Tok::Newline)
+            .map_or(0, |t| t.span.start);
+        let end = self.prev_span().end.max(start);
+        start..end
     }
 
     fn line_of(&self, offset: usize) -> usize {
@@ -325,6 +342,7 @@ impl Parser<'_> {
 
     fn expr(&mut self) -> Result<Reg, ExprError> {
         self.enter()?;
+        let mark = self.pos;
         let mut lhs = self.term()?;
         loop {
             let op = self.peek_op();
@@ -333,17 +351,19 @@ impl Parser<'_> {
             }
             self.next();
             let rhs = self.term()?;
-            lhs = self.b.emit(if op == Tok::Plus {
+            let ins = if op == Tok::Plus {
                 Instr::Add(lhs, rhs)
             } else {
                 Instr::Sub(lhs, rhs)
-            });
+            };
+            lhs = self.b.emit_at(ins, self.span_from(mark));
         }
         self.leave();
         Ok(lhs)
     }
 
     fn term(&mut self) -> Result<Reg, ExprError> {
+        let mark = self.pos;
         let mut lhs = self.unary()?;
         loop {
             let op = self.peek_op();
@@ -352,16 +372,18 @@ impl Parser<'_> {
             }
             self.next();
             let rhs = self.unary()?;
-            lhs = self.b.emit(if op == Tok::Star {
+            let ins = if op == Tok::Star {
                 Instr::Mul(lhs, rhs)
             } else {
                 Instr::Div(lhs, rhs)
-            });
+            };
+            lhs = self.b.emit_at(ins, self.span_from(mark));
         }
         Ok(lhs)
     }
 
     fn unary(&mut self) -> Result<Reg, ExprError> {
+        let mark = self.pos;
         let mut negative = false;
         loop {
             self.skip_newlines();
@@ -374,13 +396,14 @@ impl Parser<'_> {
         }
         let r = self.power()?;
         Ok(if negative {
-            self.b.emit(Instr::Neg(r))
+            self.b.emit_at(Instr::Neg(r), self.span_from(mark))
         } else {
             r
         })
     }
 
     fn power(&mut self) -> Result<Reg, ExprError> {
+        let mark = self.pos;
         let base = self.primary()?;
         if self.peek_op() != Tok::Caret {
             return Ok(base);
@@ -389,16 +412,16 @@ impl Parser<'_> {
         self.enter()?;
         let exponent = self.unary()?;
         self.leave();
-        Ok(self.pow(base, exponent))
+        Ok(self.pow(base, exponent, self.span_from(mark)))
     }
 
     /// `powi` for a constant integer exponent (exact and cheaper), `powf` otherwise.
-    fn pow(&mut self, base: Reg, exponent: Reg) -> Reg {
+    fn pow(&mut self, base: Reg, exponent: Reg, span: Range<usize>) -> Reg {
         match self.b.constant_value(exponent) {
             Some(c) if c.fract() == 0.0 && c.abs() <= f64::from(i32::MAX) => {
-                self.b.emit(Instr::Powi(base, c as i32))
+                self.b.emit_at(Instr::Powi(base, c as i32), span)
             }
-            _ => self.b.emit(Instr::Pow(base, exponent)),
+            _ => self.b.emit_at(Instr::Pow(base, exponent), span),
         }
     }
 
@@ -408,7 +431,7 @@ impl Parser<'_> {
         match t.tok {
             Tok::Num { value, .. } => {
                 self.next();
-                Ok(self.b.emit(Instr::Const(value)))
+                Ok(self.b.emit_at(Instr::Const(value), t.span))
             }
             Tok::Ident => {
                 self.next();
@@ -519,7 +542,7 @@ impl Parser<'_> {
     fn name(&mut self, span: Range<usize>) -> Result<Reg, ExprError> {
         let name = self.text(&span).to_string();
         if let Some(c) = constant(&name) {
-            return Ok(self.b.emit(Instr::Const(c)));
+            return Ok(self.b.emit_at(Instr::Const(c), span));
         }
         if FUNCTIONS.contains(&name.as_str()) {
             return Err(ExprError::new(
@@ -535,11 +558,14 @@ impl Parser<'_> {
         let slot = match self.free.iter().position(|v| v.name == name) {
             Some(i) => i,
             None => {
-                self.free.push(FreeVar { name, span });
+                self.free.push(FreeVar {
+                    name,
+                    span: span.clone(),
+                });
                 self.free.len() - 1
             }
         };
-        Ok(self.b.emit(Instr::Var(slot)))
+        Ok(self.b.emit_at(Instr::Var(slot), span))
     }
 
     fn call(&mut self, name_span: Range<usize>) -> Result<Reg, ExprError> {
@@ -616,16 +642,17 @@ impl Parser<'_> {
             )
             .expected(format!("`{signature}`")));
         }
+        let span = name_span.start..close.span.end;
         let func = match name.as_str() {
-            "pow" => return Ok(self.pow(args[0], args[1])),
-            "min" => return Ok(self.b.emit(Instr::Min(args[0], args[1]))),
-            "max" => return Ok(self.b.emit(Instr::Max(args[0], args[1]))),
+            "pow" => return Ok(self.pow(args[0], args[1], span)),
+            "min" => return Ok(self.b.emit_at(Instr::Min(args[0], args[1]), span)),
+            "max" => return Ok(self.b.emit_at(Instr::Max(args[0], args[1]), span)),
             "log" => Func::Ln,
             other => Func::ALL
                 .into_iter()
                 .find(|f| f.name() == other)
                 .unwrap_or(Func::Exp),
         };
-        Ok(self.b.emit(Instr::Call1(func, args[0])))
+        Ok(self.b.emit_at(Instr::Call1(func, args[0]), span))
     }
 }

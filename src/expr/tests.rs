@@ -1154,3 +1154,33 @@ fn instructions_and_tape_nodes_share_one_op_table() {
         .map(|n| n.op.describe(&["x"]));
     assert_eq!(sub.as_deref(), Some("c - x"));
 }
+
+#[test]
+fn every_register_knows_the_source_text_it_computes() {
+    let src = "a = -x^2 +\n  sin(y)\nmax(a, 2) / (a - pi)";
+    let f = Expression::parse(src).unwrap();
+    let pairs: Vec<(String, &str)> = (0..f.instructions().len())
+        .map(|k| {
+            let span = f.span(k).unwrap();
+            (f.describe(k).unwrap(), &src[span])
+        })
+        .collect();
+    let want = [
+        ("x", "x"),
+        ("y", "y"),
+        ("2", "2"),
+        (&*std::f64::consts::PI.to_string(), "pi"),
+        ("x^2", "x^2"),
+        ("-%4", "-x^2"),
+        ("sin(y)", "sin(y)"),
+        ("%5 + %6", "-x^2 +\n  sin(y)"),
+        ("max(a, 2)", "max(a, 2)"),
+        ("a - 3.141592653589793", "a - pi"),
+        ("%8 / %9", "max(a, 2) / (a - pi)"),
+    ];
+    let got: Vec<(&str, &str)> = pairs.iter().map(|(d, s)| (d.as_str(), *s)).collect();
+    assert_eq!(got, want);
+    assert_eq!(f.span(11), None);
+    let names: Vec<(&str, Option<usize>)> = f.bindings().collect();
+    assert_eq!(names, [("a", Some(7))]);
+}

@@ -8,8 +8,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::expect::{Expectation, Outcome, evaluate};
+use crate::backprop::flow::{LayerFlow, layer_flow};
+use crate::backprop::network::Network;
+use crate::model::Model;
 use crate::optim::HyperValue;
-use crate::session::Session;
+use crate::session::{Run, Session};
 use crate::text::printable;
 
 /// Evaluation counts as reported.
@@ -49,6 +52,10 @@ pub struct RunReport {
     pub test_accuracy: Option<f64>,
     /// Largest |forward - reverse| gradient component seen at the sampled steps (1, 2, 4, ...).
     pub max_forward_reverse_diff: f64,
+    /// An MLP's per-layer gradient flow at the final parameters (over the training set), the
+    /// update ratio for the last step; absent for other objectives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<LayerFlow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
 }
@@ -76,6 +83,16 @@ pub fn hyper_json(value: &HyperValue) -> serde_json::Value {
         HyperValue::OptionalPair(a, b) => serde_json::json!([a, b]),
         HyperValue::Choice(name) => serde_json::json!(name),
     }
+}
+
+/// The per-layer gradient flow of a run on an MLP, at its final parameters.
+fn mlp_flow(run: &Run) -> Option<Vec<LayerFlow>> {
+    let parts = run.objective().layered()?;
+    if !matches!(parts.model, Model::Mlp(_)) {
+        return None;
+    }
+    let net = Network::new(parts);
+    Some(layer_flow(&net, run.params(), run.previous_params()))
 }
 
 impl ScenarioReport {
@@ -114,6 +131,7 @@ impl ScenarioReport {
                     test_loss: metrics.test_loss,
                     test_accuracy: metrics.test_accuracy,
                     max_forward_reverse_diff: run.max_engine_diff(),
+                    layers: mlp_flow(run),
                     timing: timing.then(|| Timing {
                         wall_seconds: run.wall_seconds(),
                         nanos_per_gradient: counts.nanos_per_gradient(),

@@ -58,6 +58,9 @@ impl Objective for ExpressionObjective {
     fn eval_hyper(&self, x: &[Hyper]) -> Hyper {
         self.expr.eval(x)
     }
+    fn expression(&self) -> Option<&Expression> {
+        Some(&self.expr)
+    }
     /// The compiled instruction list is both the Wengert list for the reverse sweep and the
     /// program forward mode runs, so it is the fast path for both engines.
     fn gradient(

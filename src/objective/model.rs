@@ -9,7 +9,7 @@ use crate::ad::Scalar;
 use crate::ad::dual::{Chunk, Hyper};
 use crate::ad::tape::Var;
 use crate::data::{Batcher, Dataset};
-use crate::model::{Loss, LossKind, ParamKind, Predictor, batch_loss, evaluate};
+use crate::model::{Loss, LossKind, Model, ParamKind, Predictor, batch_loss, evaluate};
 use crate::optim::{ParamLayout, Shape};
 
 /// Loss of a model over a dataset, presented minibatch by minibatch.
@@ -240,6 +240,15 @@ impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
         let mut sample = self.clone();
         sample.batch.truncate(examples);
         Some(Box::new(sample))
+    }
+    fn layered(&self) -> Option<super::LayeredModel<'_>> {
+        let model = (self.model.as_ref() as &dyn std::any::Any).downcast_ref::<Model>()?;
+        Some(super::LayeredModel {
+            model,
+            loss: self.loss,
+            train: &self.train,
+            batch: &self.batch,
+        })
     }
     fn box_clone(&self) -> Box<dyn Objective> {
         Box::new(self.clone())

@@ -142,6 +142,9 @@ pub struct Run {
     /// Levenberg–Marquardt): from then on the run reports losses by a plain value evaluation,
     /// which costs less than a gradient.
     prefetching: bool,
+    /// The parameters before the latest step (`None` at the start), for the update ratio
+    /// `|ΔW| / |W|` of the gradient-flow figures.
+    previous_params: Option<Vec<f64>>,
 }
 
 impl Run {
@@ -196,6 +199,7 @@ impl Run {
             check_budget: CheckBudget::default(),
             prefetch: Prefetch::default(),
             prefetching: true,
+            previous_params: None,
         };
         run.restart_from(run.start.clone());
         Ok(run)
@@ -236,6 +240,7 @@ impl Run {
         self.engine_samples = 0;
         self.check_budget = CheckBudget::default();
         self.prefetch.clear();
+        self.previous_params = None;
         let loss = self.loss_at_params();
         self.last_loss = loss;
         self.best_loss = if loss.is_nan() { f64::INFINITY } else { loss };
@@ -269,6 +274,10 @@ impl Run {
             // Each step sees a new minibatch, so nothing computed before it may be served
             // (`loss_at_params` never prefetches for these; this keeps it that way).
             self.prefetch.clear();
+        }
+        match &mut self.previous_params {
+            Some(previous) => previous.clone_from(&self.params),
+            None => self.previous_params = Some(self.params.clone()),
         }
         let info = {
             let mut evaluator = CachedEvaluator {
@@ -498,6 +507,8 @@ impl Run {
         self.engine_samples = s.engine_samples;
         self.check_budget = s.check_budget;
         self.prefetch.clear();
+        // Unknown for a snapshot; the replay below sets it again if it takes a step.
+        self.previous_params = None;
         self.history.truncate_after(self.steps);
         // Replaying must not stop early on a condition that was met later: stop conditions only
         // depend on state at each step, so replaying reaches `target` exactly as before.
@@ -553,6 +564,12 @@ impl Run {
     #[must_use]
     pub fn params(&self) -> &[f64] {
         &self.params
+    }
+    /// The parameters before the latest step; `None` before the first step and right after a
+    /// rewind onto a snapshot.
+    #[must_use]
+    pub fn previous_params(&self) -> Option<&[f64]> {
+        self.previous_params.as_deref()
     }
     #[must_use]
     pub fn start(&self) -> &[f64] {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::layout::Rect;
 
+use super::backprop::BackpropView;
 use super::event::Action;
 use super::landscape::Worker;
 use super::{Loaded, Loader};
@@ -189,6 +190,8 @@ pub struct App {
     pub data_points: Option<Vec<(f64, f64, usize)>>,
     /// Labels of the runs not drawn (landscape and loss chart); starts from `view.show`.
     pub hidden: Vec<String>,
+    /// The back-propagation view (`p`) and the gradient-flow history.
+    pub backprop: BackpropView,
     landscape: LandscapeState,
     /// Session and view changed (load/reload): the landscape must be recomputed.
     dirty_view: bool,
@@ -238,6 +241,7 @@ impl App {
             },
             data_points: None,
             hidden: Vec::new(),
+            backprop: BackpropView::default(),
             dirty_view: true,
             redraw: true,
         };
@@ -323,8 +327,18 @@ impl App {
     }
 
     fn update_normal(&mut self, action: Action) {
+        if self.backprop.open && self.update_backprop(action) {
+            return;
+        }
         let run = self.selected;
         match action {
+            Action::Backprop => {
+                // The view shows one point: the race pauses while it is open.
+                self.send(Command::Pause);
+                self.backprop.open = true;
+                self.tick_backprop();
+            }
+            Action::CycleStepMode | Action::CycleExample(_) => {}
             Action::Back => self.quit = true,
             Action::SelectRun(i) => {
                 if i < self.session.runs().len() {
@@ -429,6 +443,12 @@ impl App {
                 self.grad_scroll = self
                     .grad_scroll
                     .min(self.grad.values.len().saturating_sub(1));
+            }
+            Panel::Tape if self.grad.tape.is_none() && self.backprop.flow.is_some() => {
+                // The gradient-flow panel: left/right choose the figure drawn over time.
+                if matches!(action, Action::Left | Action::Right) {
+                    self.backprop.cycle_figure(action == Action::Right);
+                }
             }
             Panel::Tape => {
                 bump(&mut self.tape_scroll);
@@ -551,6 +571,7 @@ impl App {
                 self.path = loaded.path.or_else(|| Some(path.to_path_buf()));
                 self.clamp_selection();
                 self.grad = GradPanel::default();
+                self.backprop.reset();
                 self.mode = Mode::Normal;
                 self.data_points = self.session.objective().data_points_2d();
                 self.normalize_plane();
@@ -839,15 +860,29 @@ impl App {
             (comparison.passes[e] as u64, ns)
         });
         let tape = objective.tape_nodes(&x).map(|nodes| {
+            // Each operation written out over its operands (`x^2`, `1 - x`, `100·t6`), with
+            // the expression's names for inputs and let lines where there is an expression.
+            let names: Vec<String> = objective
+                .expression()
+                .map(|e| crate::backprop::Graph::new(e, &x))
+                .filter(|g| g.nodes.len() == nodes.len())
+                .map(|g| g.nodes.into_iter().map(|n| n.name).collect())
+                .unwrap_or_default();
+            let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| format!("t{i}"));
             nodes
                 .into_iter()
-                .map(|node| {
-                    (
-                        node.op.name().to_owned(),
-                        node.inputs,
-                        node.value,
-                        node.adjoint,
-                    )
+                .enumerate()
+                .map(|(k, node)| {
+                    let text = if node.inputs.is_empty() {
+                        format!("{} (input)", name(k))
+                    } else {
+                        format!(
+                            "{} = {}",
+                            name(k),
+                            node.describe(name, crate::backprop::short)
+                        )
+                    };
+                    (text, node.inputs, node.value, node.adjoint)
                 })
                 .collect()
         });
@@ -913,6 +948,33 @@ impl App {
         self.redraw |= taken > 0 || self.steps_per_sec != before;
         self.tick_landscape();
         self.tick_gradients();
+        self.tick_backprop();
+    }
+
+    /// Refreshes the back-propagation view and the gradient-flow history.
+    pub fn tick_backprop(&mut self) {
+        self.backprop
+            .tick(&self.session, self.selected, self.deterministic);
+    }
+
+    /// Keys that drive the back-propagation view while it is open; false for the others.
+    fn update_backprop(&mut self, action: Action) -> bool {
+        let view = &mut self.backprop;
+        match action {
+            Action::Back | Action::Backprop => view.open = false,
+            Action::Step => view.step(1),
+            Action::Rewind(k) => view.step(-isize::try_from(k).unwrap_or(isize::MAX)),
+            Action::Reset => view.restart(),
+            Action::Up => view.select(-1, 0),
+            Action::Down => view.select(1, 0),
+            Action::Left => view.select(0, -1),
+            Action::Right => view.select(0, 1),
+            Action::CycleStepMode => view.cycle_mode(),
+            Action::CycleExample(next) => view.cycle_example(next),
+            _ => return false,
+        }
+        self.tick_backprop();
+        true
     }
 
     /// The basis of the grid on screen.

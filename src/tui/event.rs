@@ -48,6 +48,12 @@ pub enum Action {
     ToggleXAxis,
     CycleSmoothing,
     ToggleGradTape,
+    /// Open or close the back-propagation view (graph and stepper, or the network).
+    Backprop,
+    /// The stepper's mode: reverse, or forward seeded on each input in turn.
+    CycleStepMode,
+    /// The network view's next (true) or previous training example; past the ends, the mean.
+    CycleExample(bool),
     Open,
     Reload,
     Help,
@@ -223,6 +229,30 @@ pub const BINDINGS: &[Binding] = &[
         Action::ToggleGradTape,
         "t",
         "gradients / tape (narrow terminals)",
+    ),
+    key(
+        'p',
+        Action::Backprop,
+        "p",
+        "back-propagation view (n b step it)",
+    ),
+    key(
+        'm',
+        Action::CycleStepMode,
+        "m",
+        "stepper: reverse / forward mode",
+    ),
+    key(
+        'c',
+        Action::CycleExample(true),
+        "c C",
+        "network: next / previous example",
+    ),
+    key(
+        'C',
+        Action::CycleExample(false),
+        "c C",
+        "network: next / previous example",
     ),
     key('o', Action::Open, "o", "open another scenario"),
     key('R', Action::Reload, "R", "reload the scenario file"),

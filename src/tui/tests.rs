@@ -385,6 +385,7 @@ fn snapshot_decision_view_ascii() -> TestResult {
     drive(&mut app, " nnnnnnnnnnnnnnnnnnnnv")?;
     app.settle_landscape();
     app.tick_gradients();
+    app.tick_backprop();
     let mut term = terminal(120, 40)?;
     term.draw(|f| super::ui::draw(f, &mut app))?;
     let screen = buffer_text(term.backend().buffer());
@@ -872,5 +873,187 @@ fn a_paused_unchanged_screen_asks_for_no_redraw_and_a_change_does() -> TestResul
     app.redraw = false;
     app.frame(Duration::from_secs(1), Duration::from_millis(100));
     assert!(app.redraw, "steps were taken");
+    Ok(())
+}
+
+// ---- back-propagation view ----
+
+/// The screen after `keys` on a scenario file, at `w`x`h`.
+fn backprop_screen(
+    file: &str,
+    keys: &str,
+    w: u16,
+    h: u16,
+) -> Result<(App, String), Box<dyn std::error::Error>> {
+    let mut app = built_app(Path::new(file))?;
+    let mut term = terminal(w, h)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(keys))?;
+    app.tick_gradients();
+    app.tick_backprop();
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    Ok((app, buffer_text(term.backend().buffer())))
+}
+
+/// `p` opens the graph of the by-hand network paused at the start; `n` steps the stepper, not
+/// the runs; the captions read the chain rule with numbers; the selected node's sub-expression
+/// is highlighted in the expression text; stepping to the end gives the engines' gradient.
+#[test]
+fn the_stepper_walks_the_graph_and_ends_at_the_engines_gradient() -> TestResult {
+    let file = "scenarios/backprop_by_hand.yaml";
+    let (app, screen) = backprop_screen(file, " p", 120, 35)?;
+    assert!(app.backprop.open);
+    assert!(
+        screen.contains("back-propagation: computation graph"),
+        "{screen}"
+    );
+    assert!(screen.contains("step 0 of"), "{screen}");
+    insta::assert_snapshot!("backprop_graph_start_120x35", screen);
+    // The forward pass: 25 nodes beyond the 8 inputs... one at a time.
+    let (app, screen) = backprop_screen(file, " pnnn", 120, 35)?;
+    assert!(
+        app.session.runs().iter().all(|r| r.steps() == 0),
+        "n steps the stepper only"
+    );
+    let e = app.backprop.expr.as_ref().expect("an expression view");
+    assert_eq!(e.stepper.position(), 3);
+    assert!(screen.contains("step 3 of"), "{screen}");
+    assert!(screen.contains("(forward pass)"), "{screen}");
+    insta::assert_snapshot!("backprop_graph_forward_120x35", screen);
+    // To the end of the sweep (more steps than there are are clamped).
+    let many = format!(" p{}", "n".repeat(200));
+    let (app, screen) = backprop_screen(file, &many, 120, 35)?;
+    let e = app.backprop.expr.as_ref().expect("an expression view");
+    assert!(e.stepper.at_end());
+    let state = e.stepper.state();
+    let run = &app.session.runs()[0];
+    let mut grad = vec![0.0; 8];
+    let mut scratch = crate::objective::Scratch::default();
+    run.objective()
+        .gradient(Engine::Reverse, run.params(), &mut grad, &mut scratch);
+    for (i, g) in grad.iter().enumerate() {
+        let a = state.adjoint[i].expect("an adjoint");
+        assert!(
+            (a - g).abs() <= 1e-15 * g.abs().max(1.0),
+            "w{}: {a} vs {g}",
+            i + 1
+        );
+    }
+    assert!(screen.contains("all 8 partial derivatives"), "{screen}");
+    insta::assert_snapshot!("backprop_graph_end_120x35", screen);
+    // Back one step, and forward mode says what it costs.
+    let (app, screen) = backprop_screen(file, &format!("{many}bm"), 80, 24)?;
+    let e = app.backprop.expr.as_ref().expect("an expression view");
+    assert_eq!(e.stepper.mode(), crate::backprop::Mode::Forward { seed: 0 });
+    assert!(
+        screen.contains("forward mode, tangent seeded on w1"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("backprop_graph_forward_mode_80x24", screen);
+    Ok(())
+}
+
+/// Selecting a node highlights the source text it computes.
+#[test]
+fn selecting_a_node_highlights_its_sub_expression() -> TestResult {
+    let file = "scenarios/backprop_by_hand.yaml";
+    let mut app = built_app(Path::new(file))?;
+    let mut term = terminal(120, 35)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(" p"))?;
+    let e = app.backprop.expr.as_ref().expect("an expression view");
+    let target = e
+        .stepper
+        .graph()
+        .nodes
+        .iter()
+        .position(|n| n.name == "h1")
+        .expect("a node named h1");
+    for _ in 0..target {
+        app.update(super::event::Action::Down);
+    }
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let buf = term.backend().buffer();
+    // The highlighted cells spell the right-hand side of `h1 = sigmoid(net_h1)`.
+    let mut lit = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let cell = &buf[(x, y)];
+            if cell.bg == ratatui::style::Color::Yellow {
+                lit.push_str(cell.symbol());
+            }
+        }
+    }
+    assert_eq!(lit, "sigmoid(net_h1)");
+    Ok(())
+}
+
+/// The network view of an MLP: activations forward, δ backward layer by layer, captions with
+/// the formula and numbers; the gradient-flow panel replaces the empty tape panel.
+#[test]
+fn the_network_view_steps_layer_by_layer_and_the_flow_panel_shows() -> TestResult {
+    let file = "scenarios/xor_mlp.yaml";
+    let (_, screen) = backprop_screen(file, " nn", 120, 35)?;
+    assert!(
+        screen.contains("gradient flow per layer, |δ| over time"),
+        "{screen}"
+    );
+    assert!(!screen.contains("the tape is shown for"), "{screen}");
+    insta::assert_snapshot!("flow_panel_120x35", screen);
+    // Focused, left/right choose the figure drawn over time.
+    let mut app = built_app(Path::new(file))?;
+    let mut term = terminal(120, 35)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(" nn"))?;
+    app.tick_backprop();
+    app.focus = Panel::Tape;
+    app.update(super::event::Action::Right);
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("|dL/dW| over time"), "{text}");
+    app.update(super::event::Action::Left);
+    app.update(super::event::Action::Left);
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("saturated over time"), "{text}");
+    // 2-8-8-1: three forward stages, then δ from the output back.
+    let (app, screen) = backprop_screen(file, " pnnnn", 120, 35)?;
+    let n = app.backprop.net.as_ref().expect("a network view");
+    assert_eq!((n.forward(), n.backward()), (3, 3));
+    assert!(screen.contains("example 1 of 200"), "{screen}");
+    assert!(screen.contains("∂ℓ/∂a"), "{screen}");
+    insta::assert_snapshot!("network_view_120x35", screen);
+    let (app, screen) = backprop_screen(file, " pnnnnnnC", 80, 24)?;
+    let n = app.backprop.net.as_ref().expect("a network view");
+    assert_eq!((n.example, n.backward()), (None, 1));
+    assert!(screen.contains("batch mean"), "{screen}");
+    insta::assert_snapshot!("network_view_mean_80x24", screen);
+    Ok(())
+}
+
+/// With `--ascii` the back-propagation views draw plain ASCII, captions included.
+#[test]
+fn the_backprop_views_are_plain_ascii_with_ascii() -> TestResult {
+    for (file, keys, wanted) in [
+        (
+            "scenarios/backprop_by_hand.yaml",
+            " pnnnnnnnnnnnn",
+            "h1 = sigmoid(net_h1)",
+        ),
+        (
+            "scenarios/xor_mlp.yaml",
+            " pnnnn",
+            "d(3)[0] = dl/da * s'(z)",
+        ),
+    ] {
+        let mut app = built_app(Path::new(file))?;
+        app.ascii = true;
+        let mut term = terminal(120, 35)?;
+        run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(keys))?;
+        app.tick_backprop();
+        term.draw(|f| super::ui::draw(f, &mut app))?;
+        let screen = buffer_text(term.backend().buffer());
+        assert!(screen.is_ascii(), "{screen}");
+        assert!(screen.contains(wanted), "{wanted} missing in\n{screen}");
+        // `=?` is a value not computed yet; any other `?` is a symbol without an ASCII form.
+        assert!(!screen.replace("=?", "").contains('?'), "{screen}");
+    }
     Ok(())
 }

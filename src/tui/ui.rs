@@ -12,6 +12,9 @@
 //! +---------------------------------------------------------+
 //! status bar: scenario | engine | speed | state | keys
 //! ```
+//! Layered models get the gradient-flow panel in the tape's place. The back-propagation view
+//! (`p`) takes the place of the landscape, loss and runs panels: the expression text, the
+//! computation graph and the stepper's captions, or the network and its caption.
 //! Below 80x24 only the "terminal too small" notice is drawn. Overlays (help, error, form,
 //! pickers) are drawn last; `--ascii` rewrites the finished buffer with plain characters.
 //! Text from files (scenario name, run labels, parameter names, file names, error messages)
@@ -26,15 +29,16 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use super::app::{App, Mode, Panel, SMOOTHING, XAxis};
+use super::backprop::FIGURES;
 use super::event::help_entries;
 use super::widgets::help::centered;
 use crate::optim::registry;
 use crate::text::{printable, printable_lines};
 
 use super::widgets::{
-    ASCII_BORDER, EngineStat, ErrorPopup, GradRow, GradTable, HelpOverlay, LandscapeView,
-    LossChart, RunDetail, RunRow, RunsTable, SeriesView, StatusBar, TapeRow, TapeView, TooSmall,
-    asciify, run_color,
+    ASCII_BORDER, EngineStat, ErrorPopup, FlowPanel, GradRow, GradTable, GraphView, HelpOverlay,
+    LandscapeView, LossChart, NetworkView, RunDetail, RunRow, RunsTable, SeriesView, StatusBar,
+    TapeRow, TapeView, TooSmall, asciify, run_color,
 };
 use crate::landscape::{Basis, Scene, scene};
 
@@ -125,9 +129,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         return;
     }
     let areas = layout(area, app.show_tape);
-    draw_landscape(frame, app, areas.landscape);
-    draw_loss(frame, app, areas.loss);
-    draw_runs(frame, app, areas.runs);
+    if app.backprop.open {
+        let main = areas.landscape.union(areas.loss).union(areas.runs);
+        draw_backprop(frame, app, main);
+    } else {
+        draw_landscape(frame, app, areas.landscape);
+        draw_loss(frame, app, areas.loss);
+        draw_runs(frame, app, areas.runs);
+    }
     if let Some(r) = areas.gradients {
         draw_gradients(frame, app, r);
     }
@@ -342,7 +351,165 @@ fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
     );
 }
 
+/// The back-propagation view in place of the landscape, loss and runs panels.
+fn draw_backprop(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let view = &app.backprop;
+    let keys = "n/b step, r restart, arrows select, p/Esc close";
+    let title = if view.expr.is_some() {
+        format!(" back-propagation: computation graph ({keys}, m mode) ")
+    } else if let Some(n) = &view.net {
+        let shown = n.example.map_or_else(
+            || "batch mean".to_owned(),
+            |i| format!("example {} of {}", i + 1, n.examples),
+        );
+        format!(" back-propagation: network, {shown} ({keys}, c/C example) ")
+    } else {
+        " back-propagation ".to_owned()
+    };
+    let mut b = Block::bordered()
+        .title(title)
+        .border_style(Style::default().fg(Color::Yellow));
+    if app.ascii {
+        b = b.border_set(ASCII_BORDER);
+    }
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let chunk = match app.session.engine() {
+        crate::ad::Engine::Forward { chunk } => chunk,
+        _ => crate::ad::DEFAULT_CHUNK,
+    };
+    let captions: Vec<Line<'_>> = view
+        .captions(app.ascii, chunk)
+        .into_iter()
+        .map(|c| Line::raw(printable(&c).into_owned()))
+        .collect();
+    let caption_h = 5.min(inner.height / 3);
+    if let Some(e) = &view.expr {
+        let source = e.stepper.graph().source.as_str();
+        let span = e
+            .stepper
+            .graph()
+            .nodes
+            .get(e.selected)
+            .and_then(|n| n.span.clone());
+        let text = highlighted(source, span.clone());
+        let text_h = (text.len() as u16).min(inner.height / 4).max(1);
+        // Scroll the text so the highlighted line is shown.
+        let hot_line = span.map_or(0, |r| {
+            source.get(..r.start).unwrap_or("").matches('\n').count()
+        });
+        let skip = (hot_line + 1).saturating_sub(usize::from(text_h));
+        let text: Vec<Line<'_>> = text.into_iter().skip(skip).collect();
+        let [top, middle, bottom] = Layout::vertical([
+            Constraint::Length(text_h),
+            Constraint::Fill(1),
+            Constraint::Length(caption_h),
+        ])
+        .areas(inner);
+        frame.render_widget(Paragraph::new(text), top);
+        let state = e.stepper.state();
+        frame.render_widget(
+            GraphView {
+                graph: e.stepper.graph(),
+                layout: &e.layout,
+                state: &state,
+                mode: e.stepper.mode(),
+                current: e.stepper.current(),
+                selected: e.selected,
+                ascii: app.ascii,
+            },
+            middle,
+        );
+        frame.render_widget(Paragraph::new(captions).wrap(Wrap { trim: false }), bottom);
+    } else if let Some(n) = &view.net {
+        let [middle, bottom] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(caption_h)]).areas(inner);
+        let (a, delta) = n.values();
+        if !a.is_empty() {
+            frame.render_widget(
+                NetworkView {
+                    layers: &n.layers,
+                    a,
+                    delta,
+                    forward: n.forward(),
+                    backward: n.backward(),
+                    params: &n.params,
+                    selected: n.selected,
+                    ascii: app.ascii,
+                },
+                middle,
+            );
+        }
+        frame.render_widget(Paragraph::new(captions).wrap(Wrap { trim: false }), bottom);
+    } else {
+        frame.render_widget(
+            Paragraph::new(
+                "the back-propagation view steps through expressions and layered models \
+                 (MLP, linear, logistic, softmax regression); this objective is neither",
+            )
+            .wrap(Wrap { trim: true }),
+            inner,
+        );
+    }
+}
+
+/// The expression's text, one line per source line, with the byte range `span` highlighted.
+fn highlighted(source: &str, span: Option<std::ops::Range<usize>>) -> Vec<Line<'static>> {
+    let hot = Style::default()
+        .fg(Color::Black)
+        .bg(Color::Yellow)
+        .add_modifier(Modifier::BOLD);
+    let mut lines = Vec::new();
+    let mut offset = 0;
+    for line in source.split('\n') {
+        let (start, end) = (offset, offset + line.len());
+        offset = end + 1;
+        let cut = |i: usize| {
+            let i = i.clamp(start, end) - start;
+            // Spans are byte ranges of the source; keep the cut on a character boundary.
+            (0..=i)
+                .rev()
+                .find(|&k| line.is_char_boundary(k))
+                .unwrap_or(0)
+        };
+        let spans = match &span {
+            Some(r) if r.start < end && r.end > start => {
+                let (a, b) = (cut(r.start), cut(r.end));
+                vec![
+                    Span::raw(printable(&line[..a]).into_owned()),
+                    Span::styled(printable(&line[a..b]).into_owned(), hot),
+                    Span::raw(printable(&line[b..]).into_owned()),
+                ]
+            }
+            _ => vec![Span::raw(printable(line).into_owned())],
+        };
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
 fn draw_tape(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    if app.grad.tape.is_none()
+        && let Some(flow) = &app.backprop.flow
+    {
+        let (figure, read) = FIGURES[app.backprop.figure % FIGURES.len()];
+        let title = format!(" gradient flow per layer, {figure} over time (left/right) ");
+        let b = block(app, Panel::Tape, title);
+        let inner = b.inner(area);
+        frame.render_widget(b, area);
+        let flows = flow.latest().unwrap_or(&[]);
+        let history: Vec<Vec<f64>> = (1..=flows.len()).map(|l| flow.series(l, read)).collect();
+        frame.render_widget(
+            FlowPanel {
+                flows,
+                history: &history,
+                figure,
+                ascii: app.ascii,
+            },
+            inner,
+        );
+        return;
+    }
     let b = block(app, Panel::Tape, " reverse-mode tape ");
     let inner = b.inner(area);
     frame.render_widget(b, area);

@@ -7,18 +7,24 @@
 //! without Unicode.
 
 pub mod contour;
+pub mod flow_panel;
 pub mod grad_table;
+pub mod graph_view;
 pub mod help;
 pub mod loss_chart;
+pub mod network_view;
 pub mod popup;
 pub mod runs;
 pub mod status_bar;
 pub mod tape_view;
 
 pub use contour::LandscapeView;
+pub use flow_panel::FlowPanel;
 pub use grad_table::{EngineStat, GradRow, GradTable};
+pub use graph_view::GraphView;
 pub use help::HelpOverlay;
 pub use loss_chart::{LossChart, SeriesView};
+pub use network_view::NetworkView;
 pub use popup::{ErrorPopup, TooSmall};
 pub use runs::{RunDetail, RunRow, RunsTable};
 pub use status_bar::StatusBar;
@@ -97,6 +103,7 @@ fn ascii_stand_in(symbol: &str) -> &'static str {
         | '╚' | '╝' | '┏' | '┓' | '┗' | '┛' => "+",
         '•' | '●' | '◆' | '■' | '▲' | '★' | '✚' => "*",
         '×' => "x",
+        '·' => "*",
         '○' => "o",
         '…' => "~",
         'µ' => "u",
@@ -104,7 +111,13 @@ fn ascii_stand_in(symbol: &str) -> &'static str {
         '−' => "-",
         '▶' | '►' => ">",
         '◀' | '◄' => "<",
-        '▀' | '▄' | '█' | '▌' | '▐' | '▘' | '▝' | '▖' | '▗' => "#",
+        '▀' | '▄' | '█' | '▌' | '▐' | '▘' | '▝' | '▖' | '▗' | '▅' | '▆' | '▇' => {
+            "#"
+        }
+        '▁' | '▂' | '▃' => "_",
+        'δ' => "d",
+        'ā' => "a",
+        'ṫ' => "t",
         '\u{2800}' => " ",
         '\u{2801}'..='\u{28FF}' => ".",
         _ => "?",

@@ -140,6 +140,18 @@ fn two_moons_mlp() {
 fn xor_mlp() {
     bundled("xor_mlp");
 }
+#[test]
+fn backprop_by_hand() {
+    bundled("backprop_by_hand");
+}
+#[test]
+fn vanishing_gradients() {
+    bundled("vanishing_gradients");
+}
+#[test]
+fn vanishing_gradients_tanh() {
+    bundled("vanishing_gradients_tanh");
+}
 
 #[test]
 fn every_malformed_scenario_exits_2_with_a_located_message_and_no_panic() {

@@ -1,4 +1,6 @@
 //! Integration tests, linked as one binary (one link instead of one per file):
+//! - [`backprop`]: `grad --json` intermediates and tape, `--trace`, `--dot`; per-layer gradient
+//!   flow in headless reports.
 //! - [`cli`]: the real binary with a closed or full stdout, and command-line slips.
 //! - [`docs`]: every YAML example of `docs/scenarios.md` loads and builds.
 //! - [`engines`]: every gradient engine agrees on random expression trees.
@@ -29,6 +31,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+mod backprop;
 mod cli;
 mod docs;
 mod engines;

@@ -107,8 +107,9 @@ impl Op {
     }
 
     /// How this node's operation is written out, or `None` for a leaf, a fused chain or a
-    /// block row. A constant operand (`x + c`, `c·x`) is not stored on the tape: only its
-    /// local partial is, which is all the sweep needs.
+    /// block row. A constant operand (`x + c`, `c·x`) is not part of the op: the sweep needs
+    /// only its local partial; a plain tape keeps the constants on the side for display
+    /// ([`NodeView::describe`](super::NodeView::describe)).
     #[must_use]
     pub fn form(&self) -> Option<Form> {
         Some(match *self {
@@ -138,9 +139,9 @@ impl Op {
     }
 
     /// The node written out over its parents' labels (a [`NodeView`](super::NodeView)'s
-    /// `inputs`, named as the caller likes), with `c` for a constant operand the tape does not
-    /// store; an op with no [`form`](Op::form) is its [`name`](Op::name) applied to the
-    /// parents.
+    /// `inputs`, named as the caller likes), with `c` for a constant operand; an op with no
+    /// [`form`](Op::form) is its [`name`](Op::name) applied to the parents. A plain tape's
+    /// nodes write their constants in with [`NodeView::describe`](super::NodeView::describe).
     ///
     /// ```
     /// use gradscope::ad::tape::Op;

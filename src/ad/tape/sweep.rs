@@ -23,6 +23,7 @@ impl Tape {
             nodes,
             inputs,
             edges,
+            constants: _,
             blocks,
             block_inputs,
             block_consts,

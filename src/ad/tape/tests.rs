@@ -281,15 +281,15 @@ fn node_view_lists_the_tape() {
     assert_eq!(view.len(), expected.len());
     for (node, (op, inputs, value, adjoint)) in view.iter().zip(expected) {
         assert_eq!(
-            node,
-            &NodeView {
-                op,
-                inputs,
-                value,
-                adjoint
-            }
+            (node.op, &node.inputs, node.value, node.adjoint),
+            (op, &inputs, value, adjoint)
         );
+        let operands: Vec<Operand> = inputs.iter().map(|&i| Operand::Node(i)).collect();
+        assert_eq!(node.operands, operands);
     }
+    // Local partials: d(x·y)/dx = y, d(x·y)/dy = x, d sin(x)/dx = cos(x), d(a + b) = 1, 1.
+    let partials: Vec<&[f64]> = view.iter().map(|n| n.partials.as_slice()).collect();
+    assert_eq!(partials, [&[][..], &[], &[3.0, 2.0], &[c], &[1.0, 1.0]]);
     let names: Vec<&str> = view.iter().map(|n| n.op.name()).collect();
     assert_eq!(names, ["input", "input", "mul", "sin", "add"]);
     assert_eq!(format!("{f:?}"), format!("Var(#4 = {:?})", 6.0 + s));
@@ -453,14 +453,15 @@ fn node_view_of_matvec_rows_and_reuse_after_clear() {
         ];
         for (node, (op, inputs, value, adjoint)) in view[6..8].iter().zip(expected) {
             assert_eq!(
-                node,
-                &NodeView {
-                    op,
-                    inputs,
-                    value,
-                    adjoint
-                }
+                (node.op, &node.inputs, node.value, node.adjoint),
+                (op, &inputs, value, adjoint)
             );
+            // Each factor's partial is the other factor's value.
+            let other: Vec<f64> = inputs
+                .chunks_exact(2)
+                .flat_map(|p| [view[p[1]].value, view[p[0]].value])
+                .collect();
+            assert_eq!(node.partials, other);
         }
         assert_eq!(view[6].op.name(), "matvec_row");
         assert_eq!(tape.edge_count(), 2); // only the final `mul`
@@ -957,4 +958,71 @@ fn affine_const_blocks_views_and_a_sweep_from_inside_the_block() {
             .all(|n| !matches!(n.op, Op::AffineOut(_)))
     );
     assert_eq!(z[0].value(), 0.4 + 0.3 * 2.0 + 0.5);
+}
+
+/// A plain tape writes every operation out with its constants in place, from the side table
+/// it keeps for display; a fused tape keeps no constants.
+#[test]
+fn a_plain_tape_writes_its_constants_and_a_fused_one_records_none() {
+    fn build(tape: &Tape) -> Var<'_> {
+        let x = tape.var(0.5);
+        let y = tape.var(2.0);
+        let a = 1.0 - x;
+        let b = y * 100.0;
+        let c = 3.0 * x;
+        let d = x.powf(Var::constant(1.5));
+        let e = Var::constant(2.0).powf(y);
+        let f = x.max(Var::constant(0.0));
+        let s = Var::sum(&[a, Var::constant(4.0), b]);
+        let t = Var::dot_const(&[x, y], &[1.5, -2.0]);
+        let u = Var::dot(&[x, Var::constant(3.0)], &[Var::constant(2.0), y]);
+        let rest = [x / 4.0, 8.0 / y, x + 1.0, 2.0 + x, y - 3.0];
+        Var::sum(&[s, c, d, e, f, t, u]) + Var::sum(&rest)
+    }
+    let tape = Tape::new();
+    let g = build(&tape);
+    tape.backward(g);
+    let nodes = tape.nodes();
+    let text: Vec<String> = nodes
+        .iter()
+        .map(|n| n.describe(|i| format!("#{i}"), |c| c.to_string()))
+        .collect();
+    assert_eq!(
+        text[2..16],
+        [
+            "1 - #0",
+            "#1·100",
+            "3·#0",
+            "#0^1.5",
+            "2^#1",
+            "max(#0, 0)",
+            "#2 + 4 + #3",
+            "#0·1.5 + #1·(-2)",
+            "#0·2 + 3·#1",
+            "#0 / 4",
+            "8 / #1",
+            "#0 + 1",
+            "2 + #0",
+            "#1 - 3",
+        ]
+    );
+    assert_eq!(nodes[8].operands[1], Operand::Const(4.0));
+    // The constants change nothing the sweep computes: same adjoints as the fused tape.
+    let fused = Tape::fused();
+    let h = build(&fused);
+    fused.backward(h);
+    assert_eq!(g.value().to_bits(), h.value().to_bits());
+    for (k, (node, other)) in nodes.iter().zip(fused.nodes()).take(2).enumerate() {
+        let (p, q) = (node.adjoint, other.adjoint);
+        assert!((p - q).abs() <= 1e-12 * p.abs().max(1.0), "{k}: {p} vs {q}");
+    }
+    let recorded = |t: &Tape| {
+        t.nodes()
+            .iter()
+            .flat_map(|n| n.operands.clone())
+            .filter(|o| matches!(o, Operand::Const(_)))
+            .count()
+    };
+    assert_eq!(recorded(&fused), 0);
+    assert_eq!(recorded(&tape), 16);
 }

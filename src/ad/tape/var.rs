@@ -186,6 +186,20 @@ impl<'t> Var<'t> {
         }
     }
 
+    /// [`unary`](Self::unary) for an operation with a constant operand `c` at operand
+    /// `position` (`x + c`: 1, `c - x`: 0): a plain tape also records the constant, for
+    /// display; a fused tape (and a constant `self`) does exactly what `unary` does.
+    #[inline(always)]
+    fn unary_const(self, op: Op, value: f64, partial: f64, position: u32, c: f64) -> Self {
+        match self.tape {
+            Some(t) if !t.fused => {
+                let index = t.push1_const(op, value, self.first(), partial, (position, c));
+                Self::node(t, index, value)
+            }
+            _ => self.unary(op, value, partial),
+        }
+    }
+
     /// `f(self)` given its value (from `f64`'s own implementation, so every engine computes the
     /// same bits), with the local derivative from the table the expression language shares.
     #[inline(always)]
@@ -207,8 +221,8 @@ impl<'t> Var<'t> {
                 let index = t.push2(op, value, self.first(), da, other.first(), db);
                 Self::node(t, index, value)
             }
-            (Some(_), None) => self.unary(op, value, da),
-            (None, Some(_)) => other.unary(op, value, db),
+            (Some(_), None) => self.unary_const(op, value, da, 1, other.value),
+            (None, Some(_)) => other.unary_const(op, value, db, 0, self.value),
             (None, None) => Self::konst(value),
         }
     }
@@ -377,7 +391,7 @@ impl<'t> Add<f64> for Var<'t> {
     type Output = Var<'t>;
     #[inline(always)]
     fn add(self, c: f64) -> Self {
-        self.unary(Op::AddConst, self.value + c, 1.0)
+        self.unary_const(Op::AddConst, self.value + c, 1.0, 1, c)
     }
 }
 
@@ -385,7 +399,7 @@ impl<'t> Sub<f64> for Var<'t> {
     type Output = Var<'t>;
     #[inline(always)]
     fn sub(self, c: f64) -> Self {
-        self.unary(Op::SubConst, self.value - c, 1.0)
+        self.unary_const(Op::SubConst, self.value - c, 1.0, 1, c)
     }
 }
 
@@ -393,7 +407,7 @@ impl<'t> Mul<f64> for Var<'t> {
     type Output = Var<'t>;
     #[inline(always)]
     fn mul(self, c: f64) -> Self {
-        self.unary(Op::MulConst, self.value * c, c)
+        self.unary_const(Op::MulConst, self.value * c, c, 1, c)
     }
 }
 
@@ -401,7 +415,7 @@ impl<'t> Div<f64> for Var<'t> {
     type Output = Var<'t>;
     #[inline(always)]
     fn div(self, c: f64) -> Self {
-        self.unary(Op::DivConst, self.value / c, 1.0 / c)
+        self.unary_const(Op::DivConst, self.value / c, 1.0 / c, 1, c)
     }
 }
 
@@ -409,7 +423,7 @@ impl<'t> Add<Var<'t>> for f64 {
     type Output = Var<'t>;
     #[inline(always)]
     fn add(self, x: Var<'t>) -> Var<'t> {
-        x.unary(Op::AddConst, self + x.value, 1.0)
+        x.unary_const(Op::AddConst, self + x.value, 1.0, 0, self)
     }
 }
 
@@ -417,7 +431,7 @@ impl<'t> Sub<Var<'t>> for f64 {
     type Output = Var<'t>;
     #[inline(always)]
     fn sub(self, x: Var<'t>) -> Var<'t> {
-        x.unary(Op::ConstSub, self - x.value, -1.0)
+        x.unary_const(Op::ConstSub, self - x.value, -1.0, 0, self)
     }
 }
 
@@ -425,7 +439,7 @@ impl<'t> Mul<Var<'t>> for f64 {
     type Output = Var<'t>;
     #[inline(always)]
     fn mul(self, x: Var<'t>) -> Var<'t> {
-        x.unary(Op::MulConst, self * x.value, self)
+        x.unary_const(Op::MulConst, self * x.value, self, 0, self)
     }
 }
 
@@ -434,7 +448,7 @@ impl<'t> Div<Var<'t>> for f64 {
     #[inline(always)]
     fn div(self, x: Var<'t>) -> Var<'t> {
         let v = x.value;
-        x.unary(Op::ConstDiv, self / v, -self / (v * v))
+        x.unary_const(Op::ConstDiv, self / v, -self / (v * v), 0, self)
     }
 }
 
@@ -527,7 +541,14 @@ impl<'t> Scalar for Var<'t> {
         // Same summation order as the default fold, so the value matches `f64` bit for bit.
         let value = terms.iter().fold(0.0, |acc, t| acc + t.value);
         match Self::tape_of(terms) {
-            Some(tape) => Self::record_n(tape, Op::Sum, value, terms.iter().map(|t| (t, 1.0))),
+            Some(tape) => {
+                let sum = Self::record_n(tape, Op::Sum, value, terms.iter().map(|t| (t, 1.0)));
+                if !tape.fused {
+                    let constants = terms.iter().enumerate().filter(|(_, t)| t.tape.is_none());
+                    tape.note_constants(sum.first(), constants.map(|(k, t)| (k, t.value)));
+                }
+                sum
+            }
             None => Self::konst(value),
         }
     }
@@ -552,7 +573,13 @@ impl<'t> Scalar for Var<'t> {
                     .iter()
                     .zip(b)
                     .flat_map(|(x, y)| [(x, y.value), (y, x.value)]);
-                Self::record_n(tape, Op::Dot, value, pairs)
+                let dot = Self::record_n(tape, Op::Dot, value, pairs);
+                if !tape.fused {
+                    let factors = a.iter().zip(b).flat_map(|(x, y)| [x, y]).enumerate();
+                    let constants = factors.filter(|(_, f)| f.tape.is_none());
+                    tape.note_constants(dot.first(), constants.map(|(k, f)| (k, f.value)));
+                }
+                dot
             }
             None => Self::konst(value),
         }
@@ -563,7 +590,17 @@ impl<'t> Scalar for Var<'t> {
         let value = a.iter().zip(c).fold(0.0, |acc, (x, &y)| acc + x.value * y);
         match Self::tape_of(a) {
             Some(tape) => {
-                Self::record_n(tape, Op::DotConst, value, a.iter().zip(c.iter().copied()))
+                let dot =
+                    Self::record_n(tape, Op::DotConst, value, a.iter().zip(c.iter().copied()));
+                if !tape.fused {
+                    // Written as `a0·c0 + a1·c1 + ...`: factor 2i is a[i], 2i + 1 is c[i].
+                    let factors = a.iter().zip(c).enumerate().flat_map(|(i, (x, &ci))| {
+                        let x = x.tape.is_none().then_some((2 * i, x.value));
+                        x.into_iter().chain([(2 * i + 1, ci)])
+                    });
+                    tape.note_constants(dot.first(), factors);
+                }
+                dot
             }
             None => Self::konst(value),
         }

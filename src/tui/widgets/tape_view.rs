@@ -1,4 +1,5 @@
-//! The reverse-mode tape as a scrollable table: each node's operation, inputs, value and adjoint.
+//! The reverse-mode tape as a scrollable table: each node's operation written out, its inputs,
+//! value and adjoint.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -57,10 +58,11 @@ impl Widget for TapeView<'_> {
         });
         let header = Row::new(["#", "op", "inputs", "value", "adjoint"])
             .style(Style::default().add_modifier(Modifier::BOLD));
+        // The operation is written out (`t2 = x^2`): it gets the room.
         let widths = [
-            Constraint::Length(5),
-            Constraint::Length(8),
-            Constraint::Min(8),
+            Constraint::Length(4),
+            Constraint::Min(12),
+            Constraint::Length(7),
             Constraint::Length(10),
             Constraint::Length(10),
         ];
