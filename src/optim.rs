@@ -146,6 +146,8 @@ pub enum OptimError {
     },
     #[error("optimizer '{name}' is not offered: {reason}")]
     NotOffered { name: String, reason: &'static str },
+    #[error(transparent)]
+    Schedule(#[from] schedule::ScheduleError),
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> String {

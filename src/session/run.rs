@@ -134,7 +134,8 @@ impl Run {
         let schedule = spec
             .schedule
             .clone()
-            .map(|s| optim::schedule::Scheduler::new(s, optimizer.lr()));
+            .map(|s| optim::schedule::Scheduler::for_optimizer(s, optimizer.lr(), &*optimizer))
+            .transpose()?;
         let mut run = Self {
             spec,
             optimizer,
@@ -179,7 +180,8 @@ impl Run {
                 _ => None,
             })
             .unwrap_or_else(|| self.optimizer.lr());
-        Some(optim::schedule::Scheduler::new(base, base_lr))
+        // `Run::new` built this schedule on this optimizer, so it builds again
+        optim::schedule::Scheduler::for_optimizer(base, base_lr, self.optimizer.as_ref()).ok()
     }
 
     /// Forgets everything and starts again from `start` (keeps the optimizer's hyperparameters).
