@@ -33,6 +33,7 @@ pub mod adan;
 pub mod ademamix;
 pub mod adopt;
 pub mod asgd;
+pub mod averaging;
 pub mod clip;
 #[cfg(test)]
 pub(crate) mod fixtures;

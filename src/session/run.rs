@@ -29,6 +29,9 @@ pub struct RunSpec {
     pub schedule: Option<optim::schedule::Schedule>,
     #[serde(default)]
     pub clip: Option<optim::clip::GradClip>,
+    /// Parameter averaging (EMA or SWA), drawn and reported beside the run's parameters.
+    #[serde(default)]
+    pub average: Option<optim::averaging::Averaging>,
 }
 
 impl Validate for RunSpec {
@@ -38,6 +41,9 @@ impl Validate for RunSpec {
         }
         if let Some(c) = &self.clip {
             p.within("clip", |p| c.validate(p));
+        }
+        if let Some(a) = &self.average {
+            p.within("average", |p| a.validate(p));
         }
     }
 }
@@ -52,6 +58,7 @@ impl RunSpec {
             hyperparameters: Vec::new(),
             schedule: None,
             clip: None,
+            average: None,
         }
     }
 }
@@ -63,6 +70,7 @@ struct Snapshot {
     optimizer: Box<dyn Optimizer>,
     objective: Box<dyn Objective>,
     schedule: Option<optim::schedule::Scheduler>,
+    average: Option<optim::averaging::Averager>,
     counts: Counts,
     status: Status,
     best_loss: f64,
@@ -84,6 +92,7 @@ pub struct Run {
     optimizer: Box<dyn Optimizer>,
     objective: Box<dyn Objective>,
     schedule: Option<optim::schedule::Scheduler>,
+    average: Option<optim::averaging::Averager>,
     engine: Engine,
     stop: StopConfig,
     seed: u64,
@@ -141,6 +150,7 @@ impl Run {
             optimizer,
             objective,
             schedule,
+            average: None,
             engine,
             stop,
             seed,
@@ -189,6 +199,11 @@ impl Run {
         self.optimizer.reset();
         self.objective.reset_batches();
         self.schedule = self.build_scheduler();
+        self.average = self
+            .spec
+            .average
+            .clone()
+            .map(optim::averaging::Averager::new);
         self.start = start.clone();
         self.params = start;
         self.counts = Counts::default();
@@ -233,7 +248,12 @@ impl Run {
 
     fn step_inner(&mut self) {
         self.objective.next_batch();
-        if let Some(schedule) = &self.schedule {
+        // once SWALR has taken over, the lr it set stays in force
+        let swalr = self
+            .average
+            .as_ref()
+            .is_some_and(|a| a.swa_lr_active(self.steps));
+        if let (Some(schedule), false) = (&self.schedule, swalr) {
             schedule.apply(self.optimizer.as_mut());
         }
         if self.objective.is_stochastic() {
@@ -273,8 +293,21 @@ impl Run {
         } else {
             self.loss_at_params()
         };
-        if let Some(schedule) = &mut self.schedule {
-            schedule.step(loss);
+        // torch's SWA loop: after the optimizer step, update the average, then step SWALR
+        // instead of the schedule once averaging has begun
+        let swa_lr = match &mut self.average {
+            Some(average) => {
+                average.update(&self.params, self.steps);
+                average.swa_lr_step(self.optimizer.lr(), self.steps)
+            }
+            None => None,
+        };
+        match (swa_lr, &mut self.schedule) {
+            (Some(lr), _) => self.optimizer.set_lr(lr),
+            (None, Some(schedule)) => {
+                schedule.step(loss);
+            }
+            (None, None) => {}
         }
         self.last_loss = loss;
         self.last_grad_norm = info.grad_norm;
@@ -384,6 +417,7 @@ impl Run {
             optimizer: self.optimizer.clone(),
             objective: self.objective.box_clone(),
             schedule: self.schedule.clone(),
+            average: self.average.clone(),
             counts: self.counts,
             status: self.status.clone(),
             best_loss: self.best_loss,
@@ -417,6 +451,7 @@ impl Run {
         self.optimizer = s.optimizer.clone();
         self.objective = s.objective.box_clone();
         self.schedule.clone_from(&s.schedule);
+        self.average.clone_from(&s.average);
         self.counts = s.counts;
         self.status = s.status.clone();
         self.best_loss = s.best_loss;
@@ -473,6 +508,29 @@ impl Run {
     #[must_use]
     pub fn optimizer(&self) -> &dyn Optimizer {
         self.optimizer.as_ref()
+    }
+    /// The points to draw besides the parameters: the optimizer's own
+    /// ([`Optimizer::extra_points`]: ASGD's average, Schedule-Free's `y` and `z`) and the run's
+    /// parameter average (`ema` or `swa`) once it has one.
+    #[must_use]
+    pub fn extra_points(&self) -> Vec<optim::ExtraPoint<'_>> {
+        let mut points = self.optimizer.extra_points();
+        if let Some(a) = &self.average
+            && let Some(params) = a.params()
+        {
+            points.push(optim::ExtraPoint {
+                name: a.config().name(),
+                params,
+            });
+        }
+        points
+    }
+    /// The loss at the run's parameter average (`ema` or `swa`), once it has one; an
+    /// uncounted evaluation, as a report.
+    #[must_use]
+    pub fn average_loss(&self) -> Option<f64> {
+        let params = self.average.as_ref()?.params()?;
+        Some(self.objective.value(params))
     }
     #[must_use]
     pub fn objective(&self) -> &dyn Objective {
