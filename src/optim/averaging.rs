@@ -145,7 +145,13 @@ impl Averager {
     /// averaging began).
     #[must_use]
     pub fn swa_lr_active(&self, steps: u64) -> bool {
-        matches!(self.config, Averaging::Swa { swa_lr: Some(_), .. }) && self.averages(steps)
+        matches!(
+            self.config,
+            Averaging::Swa {
+                swa_lr: Some(_),
+                ..
+            }
+        ) && self.averages(steps)
     }
 
     /// SWALR's `step()` from the current lr `lr`: the lr for the next step, or `None` when the

@@ -895,7 +895,11 @@ impl MomentumTarget {
     pub fn apply(self, opt: &mut dyn Optimizer, m: f64) {
         let value = match self {
             Self::Momentum => HyperValue::Float(m),
-            Self::Beta1 => match opt.hyperparameters().into_iter().find(|(n, _)| n == "betas") {
+            Self::Beta1 => match opt
+                .hyperparameters()
+                .into_iter()
+                .find(|(n, _)| n == "betas")
+            {
                 Some((_, HyperValue::Pair(_, b2))) => HyperValue::Pair(m, b2),
                 Some((_, HyperValue::Triple(_, b2, b3))) => HyperValue::Triple(m, b2, b3),
                 _ => return,
@@ -1175,11 +1179,20 @@ impl Leaf {
                 let phases: &[(f64, f64, f64, f64, f64)] = if *three_phase {
                     &[
                         (end1, initial_lr, *max_lr, hi, lo),
-                        (2.0 * pct_start * total as f64 - 2.0, *max_lr, initial_lr, lo, hi),
+                        (
+                            2.0 * pct_start * total as f64 - 2.0,
+                            *max_lr,
+                            initial_lr,
+                            lo,
+                            hi,
+                        ),
                         (last, initial_lr, min_lr, hi, hi),
                     ]
                 } else {
-                    &[(end1, initial_lr, *max_lr, hi, lo), (last, *max_lr, min_lr, lo, hi)]
+                    &[
+                        (end1, initial_lr, *max_lr, hi, lo),
+                        (last, *max_lr, min_lr, lo, hi),
+                    ]
                 };
                 let step = t.min(i64::try_from(total).unwrap_or(i64::MAX)) as f64;
                 let mut start = 0.0;
@@ -1221,7 +1234,11 @@ enum Node {
 }
 
 /// The children of a composite, built in order as torch's constructors run.
-fn leaves(schedules: Vec<Schedule>, within: &'static str, g: &mut Group) -> Result<Vec<Leaf>, ScheduleError> {
+fn leaves(
+    schedules: Vec<Schedule>,
+    within: &'static str,
+    g: &mut Group,
+) -> Result<Vec<Leaf>, ScheduleError> {
     schedules
         .into_iter()
         .map(|s| match s {
@@ -1326,7 +1343,10 @@ impl Node {
     /// Scales every base lr by `k` (the TUI's lr edits).
     fn rescale(&mut self, k: f64) {
         let scale = |l: &mut Leaf| {
-            if !matches!(l.schedule, Schedule::Cyclic { .. } | Schedule::OneCycle { .. }) {
+            if !matches!(
+                l.schedule,
+                Schedule::Cyclic { .. } | Schedule::OneCycle { .. }
+            ) {
                 l.base_lr *= k;
             }
         };
@@ -1461,8 +1481,7 @@ mod tests {
 
     /// The lrs of the first `n` steps of `s` on base lr `lr`, momentum driven as for SGD.
     fn lrs(s: Schedule, lr: f64, n: usize) -> Vec<f64> {
-        let mut sch =
-            Scheduler::new(s, lr, Some(MomentumTarget::Momentum), "sgd").expect("builds");
+        let mut sch = Scheduler::new(s, lr, Some(MomentumTarget::Momentum), "sgd").expect("builds");
         (0..n)
             .map(|_| {
                 let lr = sch.lr();
@@ -1570,7 +1589,15 @@ mod tests {
             1.0,
             7,
         );
-        let want = [1.0, 0.5, 1.0, 0.853_553_390_593_273_8, 0.5, 0.146_446_609_406_726_24, 1.0];
+        let want = [
+            1.0,
+            0.5,
+            1.0,
+            0.853_553_390_593_273_8,
+            0.5,
+            0.146_446_609_406_726_24,
+            1.0,
+        ];
         for (got, w) in run.iter().zip(want) {
             assert!(close(*got, w), "{run:?}");
         }
@@ -1632,7 +1659,11 @@ mod tests {
         assert!(close(run[29].0, 0.1) && close(run[29].1, 0.85));
         assert!(close(run[99].0, 0.1 / 25.0 / 1e4) && close(run[99].1, 0.95));
         // halfway through the annealing phase: mean of max and min
-        assert!(close(run[64].0, (0.1 + 0.1 / 25.0 / 1e4) / 2.0), "{}", run[64].0);
+        assert!(
+            close(run[64].0, (0.1 + 0.1 / 25.0 / 1e4) / 2.0),
+            "{}",
+            run[64].0
+        );
     }
 
     #[test]
@@ -1744,7 +1775,13 @@ mod tests {
     #[test]
     fn lambda_multiplicative_and_chained() {
         let f = |src: &str| StepFn::parse(src).expect("parses");
-        let run = lrs(Schedule::Lambda { lr_lambda: f("0.5^t") }, 2.0, 4);
+        let run = lrs(
+            Schedule::Lambda {
+                lr_lambda: f("0.5^t"),
+            },
+            2.0,
+            4,
+        );
         assert_eq!(run, [2.0, 1.0, 0.5, 0.25]);
         let run = lrs(
             Schedule::Multiplicative {
@@ -1785,7 +1822,9 @@ mod tests {
         };
         s.resolve_total_steps(10);
         let run = lrs(s, 1.0, 12);
-        let want = [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0];
+        let want = [
+            0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0,
+        ];
         assert_eq!(run, want);
     }
 
@@ -1882,20 +1921,26 @@ mod tests {
         let sch = Scheduler::for_optimizer(Schedule::one_cycle(0.1, 10), 0.4, &*opt)
             .expect("sgd has momentum");
         sch.apply(opt.as_mut());
-        let momentum = opt.hyperparameters().into_iter().find(|(n, _)| n == "momentum");
+        let momentum = opt
+            .hyperparameters()
+            .into_iter()
+            .find(|(n, _)| n == "momentum");
         assert_eq!(momentum, Some(("momentum".into(), HyperValue::Float(0.95))));
         let mut adam = super::super::registry::build("adam", &[], 0, 2).expect("builds");
         let sch = Scheduler::for_optimizer(Schedule::one_cycle(0.1, 10), 0.4, &*adam)
             .expect("adam has betas");
         sch.apply(adam.as_mut());
-        let betas = adam.hyperparameters().into_iter().find(|(n, _)| n == "betas");
+        let betas = adam
+            .hyperparameters()
+            .into_iter()
+            .find(|(n, _)| n == "betas");
         assert_eq!(betas, Some(("betas".into(), HyperValue::Pair(0.95, 0.999))));
     }
 
     #[test]
     fn rebasing_keeps_the_position_and_a_plateau_reduction() {
-        let mut sch = Scheduler::new(Schedule::Exponential { gamma: 0.5 }, 1.0, None, "sgd")
-            .expect("builds");
+        let mut sch =
+            Scheduler::new(Schedule::Exponential { gamma: 0.5 }, 1.0, None, "sgd").expect("builds");
         sch.step(0.0);
         sch.set_base_lr(2.0);
         assert!(close(sch.lr(), 1.0));

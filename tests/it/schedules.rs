@@ -175,7 +175,12 @@ fn parameter_averaging_matches_torch_swa_utils() {
             }
         }
         let run = &built.session.runs()[0];
-        let avg = run.extra_points().pop().expect("an average").params.to_vec();
+        let avg = run
+            .extra_points()
+            .pop()
+            .expect("an average")
+            .params
+            .to_vec();
         let loss = run.average_loss().expect("a loss at the average");
         assert_eq!(loss, run.objective().value(&avg));
     }
