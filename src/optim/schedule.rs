@@ -814,6 +814,77 @@ impl Schedule {
     }
 }
 
+/// Every schedule kind, as a scenario's `schedule` names it, with a one-line description (its
+/// torch class first), in [`Schedule`]'s order: what `gradscope list` prints.
+pub const KINDS: &[(&str, &str)] = &[
+    (
+        "constant",
+        "ConstantLR: factor·lr for total_iters steps, then lr",
+    ),
+    ("step", "StepLR: lr·gamma every step_size steps"),
+    ("multistep", "MultiStepLR: lr·gamma at each milestone"),
+    ("exponential", "ExponentialLR: lr·gamma every step"),
+    (
+        "cosine",
+        "CosineAnnealingLR: half a cosine from lr to eta_min over T_max steps",
+    ),
+    (
+        "linear",
+        "LinearLR: linear from start_factor·lr to end_factor·lr over total_iters",
+    ),
+    ("polynomial", "PolynomialLR: lr·(1 − t/total_iters)^power"),
+    (
+        "cosine_warm_restarts",
+        "CosineAnnealingWarmRestarts: cosine periods T_0, T_0·T_mult, ...",
+    ),
+    (
+        "cyclic",
+        "CyclicLR: triangles between base_lr and max_lr; momentum cycled",
+    ),
+    (
+        "lambda",
+        "LambdaLR: lr·lr_lambda(t), an expression of the step t",
+    ),
+    (
+        "multiplicative",
+        "MultiplicativeLR: the lr times lr_lambda(t) every step",
+    ),
+    (
+        "warmup",
+        "SequentialLR of a LinearLR warmup and the schedule `then`",
+    ),
+    (
+        "sequential",
+        "SequentialLR: schedulers in turn, switching at milestones",
+    ),
+    (
+        "chained",
+        "ChainedScheduler: every scheduler steps on the lr the last one left",
+    ),
+    (
+        "wsd",
+        "warmup-stable-decay (transformers' get_wsd_schedule, a LambdaLR)",
+    ),
+    (
+        "onecycle",
+        "OneCycleLR: up to max_lr and down to almost nothing; momentum cycled",
+    ),
+    (
+        "plateau",
+        "ReduceLROnPlateau: lr·factor after patience steps without improvement",
+    ),
+];
+
+/// [`KINDS`] as `gradscope list` prints it, one kind a line.
+#[must_use]
+pub fn describe_all() -> String {
+    KINDS
+        .iter()
+        .map(|(kind, what)| format!("{kind:<20} {what}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Hugging Face transformers' `_get_wsd_scheduler_lambda`, the WSD factor at step `t`.
 #[allow(clippy::too_many_arguments)]
 fn wsd_factor(
@@ -1888,6 +1959,14 @@ mod tests {
             }),
             ["schedulers[0].kind"]
         );
+    }
+
+    #[test]
+    fn the_list_names_every_kind_in_order() {
+        let variants = crate::scenario::de::variants_of::<Schedule>();
+        let listed: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        assert_eq!(listed, variants);
+        assert!(describe_all().lines().count() == KINDS.len());
     }
 
     #[test]

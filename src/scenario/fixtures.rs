@@ -290,6 +290,24 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
         4,
         26,
     ),
+    (
+        "63_sequential_holds_plateau",
+        "a 'sequential' schedule cannot hold a 'plateau' schedule",
+        9,
+        18,
+    ),
+    (
+        "64_lambda_bad_variable",
+        "in the expression '0.95^step' at column 6: unknown variable `step`",
+        4,
+        41,
+    ),
+    (
+        "65_onecycle_without_momentum",
+        "optimizer 'adagrad' has neither 'momentum' nor 'betas'; set cycle_momentum: false",
+        4,
+        15,
+    ),
 ];
 
 /// What the fixtures of the resource and syntax classes must also say: the estimate and the

@@ -38,6 +38,28 @@ impl Validate for RunSpec {
     fn validate(&self, p: &mut Problems) {
         if let Some(s) = &self.schedule {
             p.within("schedule", |p| s.validate(p));
+            // torch refuses momentum cycling on an optimizer with neither momentum nor betas
+            if s.cycles_momentum()
+                && let Some(spec) = optim::registry::spec(&self.optimizer)
+                && !spec
+                    .hypers()
+                    .iter()
+                    .any(|h| h.name == "momentum" || h.name == "betas")
+            {
+                let e = optim::schedule::ScheduleError::NoMomentum {
+                    kind: s.kind(),
+                    optimizer: spec.name,
+                };
+                p.within("schedule", |p| {
+                    p.push(
+                        "",
+                        e.to_string(),
+                        Some(
+                            "cycle_momentum: false, or an optimizer with momentum or betas".into(),
+                        ),
+                    );
+                });
+            }
         }
         if let Some(c) = &self.clip {
             p.within("clip", |p| c.validate(p));
