@@ -291,12 +291,6 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
         26,
     ),
     (
-        "63_sequential_holds_plateau",
-        "a 'sequential' schedule cannot hold a 'plateau' schedule",
-        9,
-        18,
-    ),
-    (
         "64_lambda_bad_variable",
         "in the expression '0.95^step' at column 6: unknown variable `step`",
         4,
@@ -307,6 +301,12 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
         "optimizer 'adagrad' has neither 'momentum' nor 'betas'; set cycle_momentum: false",
         4,
         15,
+    ),
+    (
+        "66_sequential_holds_plateau",
+        "a 'sequential' schedule cannot hold a 'plateau' schedule",
+        9,
+        18,
     ),
 ];
 

@@ -765,6 +765,57 @@ mod tests {
     }
 
     #[test]
+    fn an_swa_run_rewinds_and_restarts_to_the_same_average_and_lr() {
+        let spec = RunSpec {
+            hyperparameters: vec![("lr".into(), HyperValue::Float(0.05))],
+            schedule: Some(optim::schedule::Schedule::cosine(100)),
+            average: Some(optim::averaging::Averaging::Swa {
+                swa_start: 40,
+                swa_lr: Some(0.01),
+                anneal_epochs: 5,
+                anneal_strategy: optim::schedule::Anneal::Cos,
+            }),
+            ..RunSpec::new("sgd")
+        };
+        let mut r = build(
+            spec,
+            Box::new(Squares { n: 3, skew: 0.5 }),
+            Engine::Reverse,
+            true,
+        );
+        for _ in 0..40 {
+            r.step();
+        }
+        assert!(r.extra_points().is_empty(), "no average before swa_start");
+        assert_eq!(r.average_loss(), None);
+        for _ in 0..60 {
+            r.step();
+        }
+        // SWALR has taken the lr from the cosine's to swa_lr
+        assert!(
+            (r.optimizer().lr() - 0.01).abs() < 1e-15,
+            "{}",
+            r.optimizer().lr()
+        );
+        let average = r.extra_points()[0].params.to_vec();
+        assert_eq!(r.extra_points()[0].name, "swa");
+        assert_ne!(average, r.params());
+        let loss = r.average_loss().expect("averaged");
+        r.rewind(37);
+        for _ in 0..37 {
+            r.step();
+        }
+        assert_eq!(r.extra_points()[0].params, average.as_slice());
+        assert_eq!(r.average_loss(), Some(loss));
+        r.restart_from(r.start.clone());
+        assert!(r.extra_points().is_empty());
+        for _ in 0..100 {
+            r.step();
+        }
+        assert_eq!(r.extra_points()[0].params, average.as_slice());
+    }
+
+    #[test]
     fn engine_check_window_rotates_over_many_parameters() {
         // The skewed coordinate is x0: the first sample's window holds it.
         let r = run(40, 1e-3);
