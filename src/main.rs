@@ -124,7 +124,27 @@ fn list(out: &mut Stdout) -> io::Result<()> {
         out,
         "\noptimizers (hyperparameters use torch.optim's names and defaults):\n"
     )?;
-    writeln!(out, "{}", gradscope::optim::registry::describe_all())
+    writeln!(out, "{}", gradscope::optim::registry::describe_all())?;
+    writeln!(
+        out,
+        "\nschedules (an optimizer's `schedule: {{kind: ...}}`, torch.optim.lr_scheduler's \
+         names and defaults):\n"
+    )?;
+    writeln!(out, "{}", gradscope::optim::schedule::describe_all())?;
+    writeln!(
+        out,
+        "\naverages (an optimizer's `average: {{kind: ...}}`, torch.optim.swa_utils):\n"
+    )?;
+    writeln!(
+        out,
+        "{:<20} AveragedModel with get_ema_multi_avg_fn(decay)",
+        "ema"
+    )?;
+    writeln!(
+        out,
+        "{:<20} AveragedModel (running mean) from swa_start, with SWALR",
+        "swa"
+    )
 }
 
 fn overrides(cli: &Cli) -> Overrides {

@@ -33,6 +33,7 @@ pub mod adan;
 pub mod ademamix;
 pub mod adopt;
 pub mod asgd;
+pub mod averaging;
 pub mod clip;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -146,6 +147,8 @@ pub enum OptimError {
     },
     #[error("optimizer '{name}' is not offered: {reason}")]
     NotOffered { name: String, reason: &'static str },
+    #[error(transparent)]
+    Schedule(#[from] schedule::ScheduleError),
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> String {

@@ -18,6 +18,8 @@ pub enum Check {
     /// Euclidean distance from the final point to the objective's known minimum.
     DistanceToMinimumBelow(f64),
     ConvergedWithinSteps(u64),
+    /// The loss at the run's parameter average (its `average`, EMA or SWA).
+    AverageLossBelow(f64),
 }
 
 /// A run status as an expectation names it.
@@ -54,7 +56,9 @@ impl Validate for Check {
             Check::AccuracyAbove(a) => p.range(key, a, Range::new(ge(0.0), lt(1.0))),
             Check::DistanceToMinimumBelow(d) => p.range(key, d, Range::new(gt(0.0), INF)),
             Check::ConvergedWithinSteps(n) => p.at_least_one(key, n),
-            Check::FinalLossBelow(x) | Check::BestLossBelow(x) => p.range(key, x, Range::FINITE),
+            Check::FinalLossBelow(x) | Check::BestLossBelow(x) | Check::AverageLossBelow(x) => {
+                p.range(key, x, Range::FINITE);
+            }
             Check::Status(_) => {}
         }
     }
@@ -88,6 +92,7 @@ impl Check {
             Check::Status(_) => 3,
             Check::DistanceToMinimumBelow(_) => 4,
             Check::ConvergedWithinSteps(_) => 5,
+            Check::AverageLossBelow(_) => 6,
         }
     }
 
@@ -101,6 +106,7 @@ impl Check {
             Check::Status(_) => "status",
             Check::DistanceToMinimumBelow(_) => "distance_to_minimum_below",
             Check::ConvergedWithinSteps(_) => "converged_within_steps",
+            Check::AverageLossBelow(_) => "average_loss_below",
         }
     }
 }
@@ -128,6 +134,14 @@ pub fn evaluate(expectation: &Expectation, run: Option<&Run>) -> Outcome {
             let loss = run.metrics().train_loss;
             outcome(format!("< {}", fmt(*bound)), fmt(loss), loss < *bound)
         }
+        Check::AverageLossBelow(bound) => match run.average_loss() {
+            Some(loss) => outcome(format!("< {}", fmt(*bound)), fmt(loss), loss < *bound),
+            None => outcome(
+                format!("< {}", fmt(*bound)),
+                "no average (the run has no `average`, or has not begun it)".into(),
+                false,
+            ),
+        },
         Check::BestLossBelow(bound) => {
             let best = run
                 .history()

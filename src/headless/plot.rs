@@ -467,6 +467,9 @@ fn draw_landscape<DB: DrawingBackend>(
         }
     }
     for trail in &scene.trails {
+        for &(_, p) in trail.extras.iter().filter(|(_, p)| inside(*p)) {
+            draw_marker(area, p, Marker::Diamond, 5, trail.color)?;
+        }
         if let Some(p) = trail.current.filter(|p| inside(*p)) {
             draw_marker(area, p, Marker::Circle, 6, trail.color)?;
         }

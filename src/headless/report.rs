@@ -56,8 +56,20 @@ pub struct RunReport {
     /// update ratio for the last step; absent for other objectives.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<LayerFlow>>,
+    /// The run's parameter average (`average: ema` or `swa`), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub average: Option<AverageReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
+}
+
+/// A run's parameter average and the loss there.
+#[derive(Debug, Clone, Serialize)]
+pub struct AverageReport {
+    /// `ema` or `swa`.
+    pub kind: String,
+    pub loss: f64,
+    pub params: Vec<f64>,
 }
 
 /// One scenario in the report.
@@ -132,6 +144,14 @@ impl ScenarioReport {
                     test_accuracy: metrics.test_accuracy,
                     max_forward_reverse_diff: run.max_engine_diff(),
                     layers: mlp_flow(run),
+                    average: run.average_loss().and_then(|loss| {
+                        let point = run.extra_points().pop()?;
+                        Some(AverageReport {
+                            kind: point.name.to_string(),
+                            loss,
+                            params: point.params.to_vec(),
+                        })
+                    }),
                     timing: timing.then(|| Timing {
                         wall_seconds: run.wall_seconds(),
                         nanos_per_gradient: counts.nanos_per_gradient(),
@@ -244,6 +264,17 @@ impl ScenarioReport {
         let _ = writeln!(s, "{}", line(header.to_vec()));
         for row in &rows {
             let _ = writeln!(s, "{}", line(row.iter().map(String::as_str).collect()));
+        }
+        for r in &self.runs {
+            if let Some(a) = &r.average {
+                let _ = writeln!(
+                    s,
+                    "  {}: loss at the {} average {:.6e}",
+                    printable(&r.label),
+                    a.kind,
+                    a.loss
+                );
+            }
         }
         for e in &self.expectations {
             let mark = if e.passed { "ok  " } else { "FAIL" };

@@ -1,5 +1,5 @@
-//! A [`Scene`]: what is drawn over a surface for one session — each visible run's trail and
-//! current point projected onto the plane, the known minimum, and on a decision map the data
+//! A [`Scene`]: what is drawn over a surface for one session — each visible run's trail,
+//! current point and extra points (averages, Schedule-Free's sequences) projected onto the plane, the known minimum, and on a decision map the data
 //! points — plus the names the picture is labelled with. Both front ends build it the same way.
 
 use super::palette::{self, Rgb};
@@ -17,6 +17,9 @@ pub struct Trail {
     pub points: Vec<(f64, f64)>,
     /// Where the run is now.
     pub current: Option<(f64, f64)>,
+    /// Points the run keeps besides its parameters, by name (ASGD's `averaged`, Schedule-Free's
+    /// `y` and `z`, an `ema` or `swa` average), drawn as second markers.
+    pub extras: Vec<(&'static str, (f64, f64))>,
 }
 
 /// Everything drawn over a [`super::Surface`].
@@ -67,6 +70,11 @@ impl<'a> Scene<'a> {
                     .map(|p| basis.project(&p.params))
                     .collect(),
                 current: Some(basis.project(r.params())),
+                extras: r
+                    .extra_points()
+                    .iter()
+                    .map(|p| (p.name, basis.project(p.params)))
+                    .collect(),
             })
             .collect();
         Self {

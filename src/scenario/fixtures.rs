@@ -291,6 +291,24 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
         26,
     ),
     ("63_view_levels", "'levels' is out of range: 1000000", 6, 16),
+    (
+        "64_lambda_bad_variable",
+        "in the expression '0.95^step' at column 6: unknown variable `step`",
+        4,
+        41,
+    ),
+    (
+        "65_onecycle_without_momentum",
+        "optimizer 'adagrad' has neither 'momentum' nor 'betas'; set cycle_momentum: false",
+        4,
+        15,
+    ),
+    (
+        "66_sequential_holds_plateau",
+        "a 'sequential' schedule cannot hold a 'plateau' schedule",
+        9,
+        18,
+    ),
 ];
 
 /// What the fixtures of the resource and syntax classes must also say: the estimate and the

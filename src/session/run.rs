@@ -29,15 +29,43 @@ pub struct RunSpec {
     pub schedule: Option<optim::schedule::Schedule>,
     #[serde(default)]
     pub clip: Option<optim::clip::GradClip>,
+    /// Parameter averaging (EMA or SWA), drawn and reported beside the run's parameters.
+    #[serde(default)]
+    pub average: Option<optim::averaging::Averaging>,
 }
 
 impl Validate for RunSpec {
     fn validate(&self, p: &mut Problems) {
         if let Some(s) = &self.schedule {
             p.within("schedule", |p| s.validate(p));
+            // torch refuses momentum cycling on an optimizer with neither momentum nor betas
+            if s.cycles_momentum()
+                && let Some(spec) = optim::registry::spec(&self.optimizer)
+                && !spec
+                    .hypers()
+                    .iter()
+                    .any(|h| h.name == "momentum" || h.name == "betas")
+            {
+                let e = optim::schedule::ScheduleError::NoMomentum {
+                    kind: s.kind(),
+                    optimizer: spec.name,
+                };
+                p.within("schedule", |p| {
+                    p.push(
+                        "",
+                        e.to_string(),
+                        Some(
+                            "cycle_momentum: false, or an optimizer with momentum or betas".into(),
+                        ),
+                    );
+                });
+            }
         }
         if let Some(c) = &self.clip {
             p.within("clip", |p| c.validate(p));
+        }
+        if let Some(a) = &self.average {
+            p.within("average", |p| a.validate(p));
         }
     }
 }
@@ -52,6 +80,7 @@ impl RunSpec {
             hyperparameters: Vec::new(),
             schedule: None,
             clip: None,
+            average: None,
         }
     }
 }
@@ -63,6 +92,7 @@ struct Snapshot {
     optimizer: Box<dyn Optimizer>,
     objective: Box<dyn Objective>,
     schedule: Option<optim::schedule::Scheduler>,
+    average: Option<optim::averaging::Averager>,
     counts: Counts,
     status: Status,
     best_loss: f64,
@@ -112,6 +142,7 @@ pub struct Run {
     optimizer: Box<dyn Optimizer>,
     objective: Box<dyn Objective>,
     schedule: Option<optim::schedule::Scheduler>,
+    average: Option<optim::averaging::Averager>,
     engine: Engine,
     stop: StopConfig,
     seed: u64,
@@ -166,7 +197,8 @@ impl Run {
         let schedule = spec
             .schedule
             .clone()
-            .map(|s| optim::schedule::Scheduler::new(s, optimizer.lr()));
+            .map(|s| optim::schedule::Scheduler::for_optimizer(s, optimizer.lr(), &*optimizer))
+            .transpose()?;
         let history = History::with_budget(
             super::history::DEFAULT_CAPACITY,
             start.len(),
@@ -177,6 +209,7 @@ impl Run {
             optimizer,
             objective,
             schedule,
+            average: None,
             engine,
             stop,
             seed,
@@ -218,7 +251,8 @@ impl Run {
                 _ => None,
             })
             .unwrap_or_else(|| self.optimizer.lr());
-        Some(optim::schedule::Scheduler::new(base, base_lr))
+        // `Run::new` built this schedule on this optimizer, so it builds again
+        optim::schedule::Scheduler::for_optimizer(base, base_lr, self.optimizer.as_ref()).ok()
     }
 
     /// Forgets everything and starts again from `start` (keeps the optimizer's hyperparameters).
@@ -226,6 +260,11 @@ impl Run {
         self.optimizer.reset();
         self.objective.reset_batches();
         self.schedule = self.build_scheduler();
+        self.average = self
+            .spec
+            .average
+            .clone()
+            .map(optim::averaging::Averager::new);
         self.start = start.clone();
         self.params = start;
         self.counts = Counts::default();
@@ -267,7 +306,12 @@ impl Run {
 
     fn step_inner(&mut self) {
         self.objective.next_batch();
-        if let Some(schedule) = &self.schedule {
+        // once SWALR has taken over, the lr it set stays in force
+        let swalr = self
+            .average
+            .as_ref()
+            .is_some_and(|a| a.swa_lr_active(self.steps));
+        if let (Some(schedule), false) = (&self.schedule, swalr) {
             schedule.apply(self.optimizer.as_mut());
         }
         if self.objective.is_stochastic() {
@@ -312,8 +356,21 @@ impl Run {
         } else {
             self.loss_at_params()
         };
-        if let Some(schedule) = &mut self.schedule {
-            schedule.step(loss);
+        // torch's SWA loop: after the optimizer step, update the average, then step SWALR
+        // instead of the schedule once averaging has begun
+        let swa_lr = match &mut self.average {
+            Some(average) => {
+                average.update(&self.params, self.steps);
+                average.swa_lr_step(self.optimizer.lr(), self.steps)
+            }
+            None => None,
+        };
+        match (swa_lr, &mut self.schedule) {
+            (Some(lr), _) => self.optimizer.set_lr(lr),
+            (None, Some(schedule)) => {
+                schedule.step(loss);
+            }
+            (None, None) => {}
         }
         self.last_loss = loss;
         self.last_grad_norm = info.grad_norm;
@@ -444,6 +501,7 @@ impl Run {
             optimizer: self.optimizer.clone(),
             objective: self.objective.box_clone(),
             schedule: self.schedule.clone(),
+            average: self.average.clone(),
             counts: self.counts,
             status: self.status.clone(),
             best_loss: self.best_loss,
@@ -497,6 +555,7 @@ impl Run {
         self.optimizer = s.optimizer.clone();
         self.objective = s.objective.box_clone();
         self.schedule.clone_from(&s.schedule);
+        self.average.clone_from(&s.average);
         self.counts = s.counts;
         self.status = s.status.clone();
         self.best_loss = s.best_loss;
@@ -556,6 +615,29 @@ impl Run {
     #[must_use]
     pub fn optimizer(&self) -> &dyn Optimizer {
         self.optimizer.as_ref()
+    }
+    /// The points to draw besides the parameters: the optimizer's own
+    /// ([`Optimizer::extra_points`]: ASGD's average, Schedule-Free's `y` and `z`) and the run's
+    /// parameter average (`ema` or `swa`) once it has one.
+    #[must_use]
+    pub fn extra_points(&self) -> Vec<optim::ExtraPoint<'_>> {
+        let mut points = self.optimizer.extra_points();
+        if let Some(a) = &self.average
+            && let Some(params) = a.params()
+        {
+            points.push(optim::ExtraPoint {
+                name: a.config().name(),
+                params,
+            });
+        }
+        points
+    }
+    /// The loss at the run's parameter average (`ema` or `swa`), once it has one; an
+    /// uncounted evaluation, as a report.
+    #[must_use]
+    pub fn average_loss(&self) -> Option<f64> {
+        let params = self.average.as_ref()?.params()?;
+        Some(self.objective.value(params))
     }
     #[must_use]
     pub fn objective(&self) -> &dyn Objective {
@@ -771,6 +853,57 @@ mod tests {
             assert_eq!(p.params.len(), 3);
             assert_ne!(p.params, r.params(), "{}", p.name);
         }
+    }
+
+    #[test]
+    fn an_swa_run_rewinds_and_restarts_to_the_same_average_and_lr() {
+        let spec = RunSpec {
+            hyperparameters: vec![("lr".into(), HyperValue::Float(0.05))],
+            schedule: Some(optim::schedule::Schedule::cosine(100)),
+            average: Some(optim::averaging::Averaging::Swa {
+                swa_start: 40,
+                swa_lr: Some(0.01),
+                anneal_epochs: 5,
+                anneal_strategy: optim::schedule::Anneal::Cos,
+            }),
+            ..RunSpec::new("sgd")
+        };
+        let mut r = build(
+            spec,
+            Box::new(Squares { n: 3, skew: 0.5 }),
+            Engine::Reverse,
+            true,
+        );
+        for _ in 0..40 {
+            r.step();
+        }
+        assert!(r.extra_points().is_empty(), "no average before swa_start");
+        assert_eq!(r.average_loss(), None);
+        for _ in 0..60 {
+            r.step();
+        }
+        // SWALR has taken the lr from the cosine's to swa_lr
+        assert!(
+            (r.optimizer().lr() - 0.01).abs() < 1e-15,
+            "{}",
+            r.optimizer().lr()
+        );
+        let average = r.extra_points()[0].params.to_vec();
+        assert_eq!(r.extra_points()[0].name, "swa");
+        assert_ne!(average, r.params());
+        let loss = r.average_loss().expect("averaged");
+        r.rewind(37);
+        for _ in 0..37 {
+            r.step();
+        }
+        assert_eq!(r.extra_points()[0].params, average.as_slice());
+        assert_eq!(r.average_loss(), Some(loss));
+        r.restart_from(r.start.clone());
+        assert!(r.extra_points().is_empty());
+        for _ in 0..100 {
+            r.step();
+        }
+        assert_eq!(r.extra_points()[0].params, average.as_slice());
     }
 
     #[test]

@@ -53,6 +53,10 @@ fn every_bundled_scenario_is_tested_here() {
 }
 
 #[test]
+fn lr_schedules() {
+    bundled("lr_schedules");
+}
+#[test]
 fn ackley() {
     bundled("ackley");
 }

@@ -13,6 +13,7 @@
 //! - [`optimizers`]: torch tuples with `None`, triples and named options in files and reports;
 //!   optimizers that are not offered say why.
 //! - [`plot`]: exported plots: valid files whatever the losses, every view, clean axes.
+//! - [`schedules`]: every learning-rate schedule against torch's, step for step.
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
 
@@ -42,5 +43,6 @@ mod layers;
 mod models;
 mod optimizers;
 mod plot;
+mod schedules;
 mod session;
 mod tui_pty;

@@ -1,5 +1,5 @@
 //! The landscape view: paints a [`Surface`] (heatmap and contour lines) and a [`Scene`]
-//! (trajectories, current points, the known minimum, classified data points) into cells. All
+//! (trajectories, current points and the runs' extra points, the known minimum, classified data points) into cells. All
 //! the maths (grid, shading, levels, marching squares, colours) is the landscape module's; this
 //! widget only decides which cell shows what.
 //!
@@ -360,6 +360,13 @@ impl LandscapeView<'_> {
             let glyph = if self.ascii { 'x' } else { '×' };
             self.mark(view, plot, buf, m, glyph, palette::MINIMUM);
         }
+        // extra points (averages, Schedule-Free's y and z) under the current points
+        let extra = if self.ascii { '+' } else { '◇' };
+        for trail in &self.scene.trails {
+            for &(_, p) in &trail.extras {
+                self.mark(view, plot, buf, p, extra, trail.color);
+            }
+        }
         let current = if self.ascii { 'o' } else { '●' };
         for trail in &self.scene.trails {
             if let Some(p) = trail.current {
@@ -521,6 +528,7 @@ mod tests {
             color: palette::run(k),
             points: points.to_vec(),
             current: points.last().copied(),
+            extras: Vec::new(),
         };
         Scene {
             trails: vec![trail(0, "sgd", &RUN_A), trail(1, "adam", &RUN_B)],
@@ -556,6 +564,7 @@ mod tests {
                 color: palette::run(2),
                 points: vec![(0.0, 0.0), (1e300, -1e300), (f64::NAN, 1.0), (0.5, 0.5)],
                 current: Some((f64::INFINITY, 0.0)),
+                extras: vec![("ema", (f64::NAN, 0.0))],
             }],
             ..empty_scene()
         };
@@ -628,6 +637,23 @@ mod tests {
         let half = palette::ramp(1.0).darkened(palette::SHADOW);
         let limit = u32::from(half.0) + u32::from(half.1) + u32::from(half.2);
         assert!(braille.iter().all(|c| bright(c.bg) <= limit));
+    }
+
+    #[test]
+    fn extra_points_are_second_markers_in_run_colour() {
+        let s = surface(rosenbrock(60, 40));
+        let mut scene = scene();
+        scene.trails[1].extras = vec![("ema", (0.0, 0.0)), ("y", (-1.0, 1.2))];
+        let buf = render(LandscapeView::new(&s, &scene), 60, 22);
+        let extras: Vec<Color> = buf
+            .content()
+            .iter()
+            .filter(|c| c.symbol() == "◇")
+            .map(|c| c.fg)
+            .collect();
+        assert_eq!(extras, [run_color(1), run_color(1)]);
+        let plain = render(LandscapeView::new(&s, &self::scene()), 60, 22);
+        assert!(plain.content().iter().all(|c| c.symbol() != "◇"));
     }
 
     #[test]
