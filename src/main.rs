@@ -372,6 +372,7 @@ fn run_tui(cli: &Cli) -> ExitCode {
     let loaded = |b: Built, path: Option<PathBuf>| gradscope::tui::Loaded {
         session: b.session,
         view: b.view,
+        description: b.scenario.description,
         path,
     };
     let initial = loaded(initial, cli.files.first().cloned());

@@ -29,6 +29,9 @@ pub struct RunSpec {
     pub schedule: Option<optim::schedule::Schedule>,
     #[serde(default)]
     pub clip: Option<optim::clip::GradClip>,
+    /// The run's own gradient engine (`engine:` in its entry); `None` uses the scenario's.
+    #[serde(skip)]
+    pub engine: Option<Engine>,
 }
 
 impl Validate for RunSpec {
@@ -52,6 +55,7 @@ impl RunSpec {
             hyperparameters: Vec::new(),
             schedule: None,
             clip: None,
+            engine: None,
         }
     }
 }

@@ -10,19 +10,22 @@ use std::time::{Duration, Instant};
 use ratatui::layout::Rect;
 
 use super::event::Action;
+use super::feedback::{self, Toast};
 use super::landscape::Worker;
+
+mod race;
 use super::{Loaded, Loader};
 use crate::engines;
 use crate::landscape::{self, Basis, Grid, Plane, Ranges, Surface, ViewSpec};
 use crate::optim::HyperValue;
 use crate::optim::{Domain, registry};
-use crate::session::{Command, RunSpec, Session};
+use crate::session::{Command, Run, Session};
 
 /// Steps per run per second at each speed level (the last one is "as fast as the budget
 /// allows"). Per second rather than per frame, so a slow terminal does not slow the race.
 pub const SPEEDS: [u64; 10] = [1, 3, 10, 30, 100, 200, 500, 1000, 3000, u64::MAX];
-/// 200 steps/s: the default 3000-step Rosenbrock race visibly moves and ends in about 15 s.
-const DEFAULT_SPEED: usize = 5;
+/// 30 steps/s: slow enough to watch each run move (the explorer starts paused; `+` speeds up).
+const DEFAULT_SPEED: usize = 3;
 /// Frames per second the loop aims for.
 pub const FPS: u64 = 30;
 /// Smoothing weights `s` cycles through.
@@ -95,6 +98,8 @@ pub enum Mode {
     Edit(EditForm),
     AddRun(Picker),
     Open(Picker),
+    /// The scenario's description (what to look for).
+    About,
     Error(String),
 }
 
@@ -189,6 +194,14 @@ pub struct App {
     pub data_points: Option<Vec<(f64, f64, usize)>>,
     /// Labels of the runs not drawn (landscape and loss chart); starts from `view.show`.
     pub hidden: Vec<String>,
+    /// The scenario's description, shown when it opens and on `i`.
+    pub description: String,
+    /// The last message of a key that changed state.
+    pub toast: Option<Toast>,
+    /// The last removed run and where it was, for `u`.
+    removed: Option<(usize, Run)>,
+    /// Whether every run had ended at the last frame (to say so once when they do).
+    was_finished: bool,
     landscape: LandscapeState,
     /// Session and view changed (load/reload): the landscape must be recomputed.
     dirty_view: bool,
@@ -234,12 +247,40 @@ impl App {
             },
             data_points: None,
             hidden: Vec::new(),
+            description: initial.description,
+            toast: None,
+            removed: None,
+            was_finished: false,
             dirty_view: true,
         };
         app.data_points = app.session.objective().data_points_2d();
         app.normalize_plane();
         app.show_from_view();
+        app.opened();
         app
+    }
+
+    /// A scenario just opened: it waits paused for the learner, with its description up.
+    fn opened(&mut self) {
+        self.send(Command::Pause);
+        self.was_finished = self.session.is_finished();
+        if !self.description.trim().is_empty() {
+            self.mode = Mode::About;
+        }
+    }
+
+    /// Shows a message in the message line.
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.toast = Some(Toast::new(text));
+    }
+
+    /// The selected run's label, for messages.
+    fn selected_label(&self) -> String {
+        self.session
+            .runs()
+            .get(self.selected)
+            .map(|r| crate::text::printable(r.label()).into_owned())
+            .unwrap_or_default()
     }
 
     /// True while the keyboard goes to a form or a list.
@@ -290,7 +331,7 @@ impl App {
                         self.help_scroll + 1
                     };
                 }
-                Mode::Help | Mode::Error(_) => {
+                Mode::Help | Mode::About | Mode::Error(_) => {
                     if matches!(action, Action::Back | Action::Help | Action::Enter) {
                         self.mode = Mode::Normal;
                     } else if !matches!(action, Action::Help) {
@@ -302,14 +343,12 @@ impl App {
                 Mode::Edit(form) => self.update_edit(form, action),
                 Mode::AddRun(picker) => {
                     if let Some(name) = self.update_picker(picker, action, Mode::AddRun) {
-                        self.send(Command::AddRun(RunSpec::new(&name)));
-                        self.selected = self.session.runs().len().saturating_sub(1);
-                        self.grad.computed = None;
+                        self.add_run(&name);
                     }
                 }
                 Mode::Open(picker) => {
                     if let Some(path) = self.update_picker(picker, action, Mode::Open) {
-                        self.load(Path::new(&path));
+                        self.load(Path::new(&path), true);
                     }
                 }
             },
@@ -319,7 +358,8 @@ impl App {
     fn update_normal(&mut self, action: Action) {
         let run = self.selected;
         match action {
-            Action::Back => self.quit = true,
+            // Esc only ever closes things: with no overlay it clears the message line.
+            Action::Back => self.toast = None,
             Action::SelectRun(i) => {
                 if i < self.session.runs().len() {
                     self.selected = i;
@@ -336,12 +376,27 @@ impl App {
             Action::Rewind(steps) => {
                 self.send(Command::Pause);
                 self.send(Command::Rewind { run, steps });
+                if let Some(r) = self.session.runs().get(run) {
+                    let text = feedback::stepped_back(&self.selected_label(), r.steps());
+                    self.say(text);
+                }
             }
-            Action::Reset => self.send(Command::Reset),
-            Action::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
-            Action::Slower => self.speed = self.speed.saturating_sub(1),
-            Action::HalveLr => self.send(Command::ScaleLr { run, factor: 0.5 }),
-            Action::DoubleLr => self.send(Command::ScaleLr { run, factor: 2.0 }),
+            Action::Reset => {
+                self.send(Command::Reset);
+                self.say("every run restarted from the start");
+            }
+            Action::Faster | Action::Slower => {
+                self.speed = if action == Action::Faster {
+                    (self.speed + 1).min(SPEEDS.len() - 1)
+                } else {
+                    self.speed.saturating_sub(1)
+                };
+                self.say(format!("speed {}", self.speed_text()));
+            }
+            Action::HalveLr | Action::DoubleLr => {
+                let factor = if action == Action::HalveLr { 0.5 } else { 2.0 };
+                self.scale_lr(run, factor);
+            }
             Action::Edit => {
                 if let Some(form) = self.edit_form(run) {
                     self.mode = Mode::Edit(form);
@@ -351,18 +406,38 @@ impl App {
                 let items = registry::names().iter().map(|s| (*s).to_owned()).collect();
                 self.mode = Mode::AddRun(Picker { items, selected: 0 });
             }
-            Action::RemoveRun => {
-                if self.session.runs().len() > 1 {
-                    self.send(Command::RemoveRun(run));
-                    self.clamp_selection();
+            Action::RemoveRun => self.remove_run(run),
+            Action::Undo => self.undo_remove(),
+            Action::CycleEngine => {
+                let engine = self.session.engine().cycle();
+                self.send(Command::SetEngine(engine));
+                self.say(format!(
+                    "every run now uses {}",
+                    feedback::engine_words(engine)
+                ));
+            }
+            Action::CycleRunEngine => {
+                if let Some(r) = self.session.runs().get(run) {
+                    let engine = r.engine().cycle();
+                    self.send(Command::SetRunEngine { run, engine });
+                    let text = format!(
+                        "{} now uses {}",
+                        self.selected_label(),
+                        feedback::engine_words(engine)
+                    );
+                    self.say(text);
                 }
             }
-            Action::CycleEngine => self.send(Command::SetEngine(self.session.engine().cycle())),
+            Action::About => self.mode = Mode::About,
             Action::ToggleLog => {
                 self.log_scale = !self.log_scale;
                 self.reshade();
             }
             Action::ToggleVisible => self.toggle_visible(),
+            Action::ShowAll => {
+                self.hidden.clear();
+                self.say("every run shown");
+            }
             Action::CycleView => self.cycle_view(),
             Action::ToggleXAxis => {
                 self.x_axis = match self.x_axis {
@@ -530,32 +605,7 @@ impl App {
     /// Reloads the current file; an error keeps the running session and shows the message.
     pub fn reload(&mut self) {
         if let Some(path) = self.path.clone() {
-            self.load(&path);
-        }
-    }
-
-    fn load(&mut self, path: &Path) {
-        match (self.loader)(path) {
-            Ok(loaded) => {
-                self.log.write(&format!("loaded {}", path.display()));
-                self.landscape.manual = loaded.view.ranges();
-                self.log_scale = loaded.view.log_scale;
-                self.session = loaded.session;
-                self.view = loaded.view;
-                self.path = loaded.path.or_else(|| Some(path.to_path_buf()));
-                self.clamp_selection();
-                self.grad = GradPanel::default();
-                self.mode = Mode::Normal;
-                self.data_points = self.session.objective().data_points_2d();
-                self.normalize_plane();
-                self.show_from_view();
-                self.dirty_view = true;
-            }
-            Err(message) => {
-                self.log
-                    .write(&format!("load {} failed: {message}", path.display()));
-                self.mode = Mode::Error(message);
-            }
+            self.load(&path, false);
         }
     }
 
@@ -595,10 +645,13 @@ impl App {
         let Some(label) = self.session.runs().get(self.selected).map(|r| r.label()) else {
             return;
         };
+        let shown = crate::text::printable(label).into_owned();
         if let Some(k) = self.hidden.iter().position(|l| l == label) {
             self.hidden.remove(k);
+            self.say(format!("{shown} shown"));
         } else {
             self.hidden.push(label.to_owned());
+            self.say(format!("{shown} hidden — h shows it, H shows all"));
         }
     }
 
@@ -903,6 +956,19 @@ impl App {
         } else {
             0.8 * self.steps_per_sec + 0.2 * rate
         };
+        let finished = self.session.is_finished();
+        if finished && !self.was_finished {
+            self.say("every run has finished — r restarts, b steps back");
+        }
+        self.was_finished = finished;
+        if !self.deterministic
+            && self
+                .toast
+                .as_ref()
+                .is_some_and(|t| t.expired(Instant::now()))
+        {
+            self.toast = None;
+        }
         self.tick_landscape();
         self.tick_gradients();
     }

@@ -16,7 +16,7 @@ use ratatui::crossterm::event::{
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Action {
     Quit,
-    /// Closes the open overlay, or quits when none is open.
+    /// Closes the open overlay (never quits).
     Back,
     SelectRun(usize),
     FocusNext,
@@ -40,7 +40,15 @@ pub enum Action {
     Edit,
     AddRun,
     RemoveRun,
+    /// Puts the last removed run back.
+    Undo,
     CycleEngine,
+    /// Cycles the selected run's own engine.
+    CycleRunEngine,
+    /// Shows the scenario's description.
+    About,
+    /// Shows every hidden run.
+    ShowAll,
     ToggleLog,
     /// Show or hide the selected run (landscape and loss chart).
     ToggleVisible,
@@ -192,11 +200,18 @@ pub const BINDINGS: &[Binding] = &[
     ),
     key('a', Action::AddRun, "a", "add an optimizer to the race"),
     key('d', Action::RemoveRun, "d", "remove the selected run"),
+    key('u', Action::Undo, "u", "undo the last removal"),
     key(
         'g',
         Action::CycleEngine,
         "g",
-        "cycle engine (forward, reverse, finite)",
+        "cycle every run's engine (forward, reverse, finite)",
+    ),
+    key(
+        'G',
+        Action::CycleRunEngine,
+        "G",
+        "cycle the selected run's engine",
     ),
     key('l', Action::ToggleLog, "l", "log scale"),
     key(
@@ -205,6 +220,7 @@ pub const BINDINGS: &[Binding] = &[
         "h",
         "hide / show the selected run",
     ),
+    key('H', Action::ShowAll, "H", "show every run"),
     key(
         'v',
         Action::CycleView,
@@ -226,14 +242,15 @@ pub const BINDINGS: &[Binding] = &[
     ),
     key('o', Action::Open, "o", "open another scenario"),
     key('R', Action::Reload, "R", "reload the scenario file"),
+    key(
+        'i',
+        Action::About,
+        "i",
+        "what this scenario shows (its description)",
+    ),
     key('?', Action::Help, "?", "this help"),
     key('q', Action::Quit, "q", "quit"),
-    special(
-        KeyCode::Esc,
-        Action::Back,
-        "Esc",
-        "close the overlay, or quit",
-    ),
+    special(KeyCode::Esc, Action::Back, "Esc", "close the overlay"),
     Binding {
         code: KeyCode::Char('c'),
         ctrl: true,

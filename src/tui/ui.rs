@@ -33,24 +33,32 @@ use crate::text::{printable, printable_lines};
 
 use super::widgets::{
     ASCII_BORDER, EngineStat, ErrorPopup, GradRow, GradTable, HelpOverlay, LandscapeView,
-    LossChart, RunDetail, RunRow, RunsTable, SeriesView, StatusBar, TapeRow, TapeView, TooSmall,
-    asciify, run_color,
+    LossChart, RaceState, RunDetail, RunRow, RunsTable, SeriesView, StatusBar, TapeRow, TapeView,
+    TooSmall, asciify, run_color,
 };
 use crate::landscape::{Basis, Scene, scene};
 
-/// Status bar hints in normal mode.
+/// Status bar hints in normal mode, after the focused panel's arrows (`? help` and `q quit`
+/// are always shown by the bar itself).
 const HINTS: &[(&str, &str)] = &[
-    ("space", "pause"),
-    ("n", "step"),
-    ("b", "back"),
+    ("Tab", "focus"),
     ("1-9", "run"),
     ("e", "edit"),
-    ("a", "add"),
+    ("+-", "speed"),
     ("g", "engine"),
-    ("v", "view"),
-    ("?", "help"),
-    ("q", "quit"),
+    ("i", "about"),
 ];
+
+/// What the arrows do in each panel, first among the hints.
+fn arrow_hint(panel: Panel) -> (&'static str, &'static str) {
+    match panel {
+        Panel::Landscape => ("arrows", "pan"),
+        Panel::Loss => ("←→", "cursor ↑↓ smoothing"),
+        Panel::Runs => ("↑↓", "select run"),
+        Panel::Gradients => ("↑↓", "scroll gradients"),
+        Panel::Tape => ("↑↓", "scroll tape"),
+    }
+}
 
 /// Where each panel went; `None` when a panel is hidden at this size.
 #[derive(Debug, Clone, Copy)]
@@ -106,15 +114,25 @@ fn labels(app: &App) -> Vec<Cow<'_, str>> {
 }
 
 fn block<'a>(app: &App, panel: Panel, title: impl Into<Line<'a>>) -> Block<'a> {
+    let mut title: Line<'a> = title.into();
+    let focused = app.focus == panel;
+    if focused {
+        // Focus shows three ways: a thick yellow border, a marker and a bold title.
+        title.spans.insert(0, Span::raw(" ▶"));
+        title = title.style(Style::default().add_modifier(Modifier::BOLD));
+    }
     let mut b = Block::bordered().title(title);
+    if focused {
+        b = b
+            .border_type(ratatui::widgets::BorderType::Thick)
+            .border_style(Style::default().fg(Color::Yellow));
+    } else {
+        b = b.border_style(Style::default().fg(Color::DarkGray));
+    }
     if app.ascii {
         b = b.border_set(ASCII_BORDER);
     }
-    if app.focus == panel {
-        b.border_style(Style::default().fg(Color::Yellow))
-    } else {
-        b.border_style(Style::default().fg(Color::DarkGray))
-    }
+    b
 }
 
 /// Draws the whole screen.
@@ -135,6 +153,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         draw_tape(frame, app, r);
     }
     draw_status(frame, app, areas.status);
+    draw_toast(frame, app, areas.status);
     if app.mode == Mode::Help {
         let (_, max_scroll) = HelpOverlay::page(help_entries().len(), area);
         app.help_scroll = app.help_scroll.min(max_scroll);
@@ -376,23 +395,59 @@ fn draw_tape(frame: &mut Frame<'_>, app: &App, area: Rect) {
 }
 
 fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let engine = app.session.engine().name();
+    let runs = app.session.runs();
+    // Runs may have engines of their own (`G`, or `engine:` in a file).
+    let engine = match runs.first().map(|r| r.engine()) {
+        Some(first) if runs.iter().any(|r| r.engine() != first) => "mixed engines",
+        Some(first) => first.name(),
+        None => app.session.engine().name(),
+    };
+    let mut normal = vec![arrow_hint(app.focus)];
+    normal.extend_from_slice(HINTS);
     let hints: &[(&str, &str)] = match app.mode {
-        Mode::Normal => HINTS,
+        Mode::Normal => &normal,
         Mode::Edit(_) => &[("enter", "apply"), ("up/down", "field"), ("esc", "close")],
         Mode::AddRun(_) | Mode::Open(_) => &[("enter", "choose"), ("esc", "cancel")],
-        Mode::Help | Mode::Error(_) => &[("esc", "close"), ("q", "quit")],
+        Mode::Help | Mode::About | Mode::Error(_) => &[("esc", "close")],
+    };
+    let state = if app.session.is_finished() {
+        RaceState::Finished
+    } else if !app.session.is_paused() {
+        RaceState::Running
+    } else if runs.iter().all(|r| r.steps() == 0) {
+        RaceState::Ready
+    } else {
+        RaceState::Paused
     };
     let name = printable(&app.session.name);
+    let speed = app.speed_text();
     frame.render_widget(
         StatusBar {
             scenario: &name,
             engine,
-            steps_per_sec: app.steps_per_sec,
-            running: app.running(),
+            speed: &speed,
+            state,
             hints,
         },
         area,
+    );
+}
+
+/// The message line: the last state change a key made, over the row above the status bar.
+fn draw_toast(frame: &mut Frame<'_>, app: &App, status: Rect) {
+    let Some(toast) = &app.toast else {
+        return;
+    };
+    if status.y == 0 || app.mode != Mode::Normal {
+        return;
+    }
+    let text = format!(" {} ", printable(&toast.text));
+    let width = (text.chars().count() as u16).min(status.width.saturating_sub(2));
+    let rect = Rect::new(status.x + 1, status.y - 1, width, 1);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(text).style(Style::default().fg(Color::Black).bg(Color::Yellow)),
+        rect,
     );
 }
 
@@ -414,6 +469,21 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 ErrorPopup {
                     title: "error",
                     message: &printable_lines(message),
+                    color: Color::Red,
+                },
+                area,
+            );
+        }
+        Mode::About => {
+            let message = format!(
+                "{}\n\nSpace runs the race, n takes one step, ? lists every key.\nEsc closes this; i shows it again.",
+                printable_lines(app.description.trim())
+            );
+            frame.render_widget(
+                ErrorPopup {
+                    title: &format!("{}: what to look for", printable(&app.session.name)),
+                    message: &message,
+                    color: Color::Cyan,
                 },
                 area,
             );

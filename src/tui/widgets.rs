@@ -21,7 +21,7 @@ pub use help::HelpOverlay;
 pub use loss_chart::{LossChart, SeriesView};
 pub use popup::{ErrorPopup, TooSmall};
 pub use runs::{RunDetail, RunRow, RunsTable};
-pub use status_bar::StatusBar;
+pub use status_bar::{RaceState, StatusBar};
 pub use tape_view::{TapeRow, TapeView};
 
 use ratatui::buffer::Buffer;
@@ -101,7 +101,12 @@ fn ascii_stand_in(symbol: &str) -> &'static str {
         '…' => "~",
         'µ' => "u",
         'Δ' => "d",
-        '−' => "-",
+        '−' | '—' | '–' => "-",
+        '·' => ".",
+        '→' => ">",
+        '←' => "<",
+        '↑' => "^",
+        '↓' => "v",
         '▶' | '►' => ">",
         '◀' | '◄' => "<",
         '▀' | '▄' | '█' | '▌' | '▐' | '▘' | '▝' | '▖' | '▗' => "#",
