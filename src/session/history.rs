@@ -8,6 +8,10 @@ pub struct Point {
     pub step: u64,
     /// Oracle evaluations (value + gradient + Hessian) spent up to this point.
     pub evaluations: u64,
+    /// Gradient passes over the function spent up to this point (see `Counts::passes`).
+    pub passes: u64,
+    /// Wall time spent stepping up to this point, seconds (pictures only, never reports).
+    pub wall_seconds: f64,
     pub loss: f64,
     pub params: Vec<f64>,
 }
@@ -136,6 +140,8 @@ mod tests {
         Point {
             step,
             evaluations: step,
+            passes: step,
+            wall_seconds: 0.0,
             loss,
             params: vec![step as f64],
         }

@@ -213,6 +213,8 @@ impl Run {
         self.history.push(Point {
             step: 0,
             evaluations: 0,
+            passes: 0,
+            wall_seconds: 0.0,
             loss,
             params: self.params.clone(),
         });
@@ -296,6 +298,8 @@ impl Run {
         self.history.push(Point {
             step: self.steps,
             evaluations: self.evaluations(),
+            passes: self.counts.passes,
+            wall_seconds: self.wall_seconds(),
             loss,
             params: self.params.clone(),
         });

@@ -58,12 +58,53 @@ impl Panel {
     }
 }
 
-/// The loss chart's x axis.
+/// The loss chart's x axis: what the race is measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XAxis {
     Steps,
     Evaluations,
+    /// Passes over the function: what an engine's gradients (and Hessians) really cost.
+    Passes,
+    WallTime,
 }
+
+impl XAxis {
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            XAxis::Steps => "step",
+            XAxis::Evaluations => "evaluations",
+            XAxis::Passes => "gradient passes",
+            XAxis::WallTime => "seconds",
+        }
+    }
+
+    #[must_use]
+    pub fn next(self) -> Self {
+        match self {
+            XAxis::Steps => XAxis::Evaluations,
+            XAxis::Evaluations => XAxis::Passes,
+            XAxis::Passes => XAxis::WallTime,
+            XAxis::WallTime => XAxis::Steps,
+        }
+    }
+
+    /// The point's x on this axis.
+    #[must_use]
+    pub fn of(self, p: &crate::session::Point) -> f64 {
+        match self {
+            XAxis::Steps => p.step as f64,
+            XAxis::Evaluations => p.evaluations as f64,
+            XAxis::Passes => p.passes as f64,
+            XAxis::WallTime => p.wall_seconds,
+        }
+    }
+}
+
+/// "Fit to the last part": the share of the x axis `f` cycles through (`None`: all of it).
+pub const FIT_LAST: [Option<f64>; 3] = [None, Some(0.5), Some(0.1)];
+/// How far one arrow press moves the loss chart's cursor, as a share of the x axis.
+const CURSOR_STEP: f64 = 0.02;
 
 /// One field of the hyperparameter form.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +158,8 @@ pub struct GradPanel {
     /// Per engine (forward, reverse, finite): passes and nanoseconds per gradient.
     pub stats: [(u64, f64); 3],
     pub tape: Option<Vec<TapeNode>>,
+    /// Why finite differences disagree here, when a known cause shows.
+    pub finite_note: Option<&'static str>,
     computed: Option<Instant>,
 }
 
@@ -194,6 +237,10 @@ pub struct App {
     pub data_points: Option<Vec<(f64, f64, usize)>>,
     /// Labels of the runs not drawn (landscape and loss chart); starts from `view.show`.
     pub hidden: Vec<String>,
+    /// The loss chart's cursor as a share of the x axis; `None` when off.
+    pub loss_cursor: Option<f64>,
+    /// Index into [`FIT_LAST`].
+    pub fit_last: usize,
     /// The scenario's description, shown when it opens and on `i`.
     pub description: String,
     /// The last message of a key that changed state.
@@ -247,6 +294,8 @@ impl App {
             },
             data_points: None,
             hidden: Vec::new(),
+            loss_cursor: None,
+            fit_last: 0,
             description: initial.description,
             toast: None,
             removed: None,
@@ -359,7 +408,10 @@ impl App {
         let run = self.selected;
         match action {
             // Esc only ever closes things: with no overlay it clears the message line.
-            Action::Back => self.toast = None,
+            Action::Back => {
+                self.toast = None;
+                self.loss_cursor = None;
+            }
             Action::SelectRun(i) => {
                 if i < self.session.runs().len() {
                     self.selected = i;
@@ -440,10 +492,15 @@ impl App {
             }
             Action::CycleView => self.cycle_view(),
             Action::ToggleXAxis => {
-                self.x_axis = match self.x_axis {
-                    XAxis::Steps => XAxis::Evaluations,
-                    XAxis::Evaluations => XAxis::Steps,
-                }
+                self.x_axis = self.x_axis.next();
+                self.say(format!("loss against {}", self.x_axis.label()));
+            }
+            Action::FitLast => {
+                self.fit_last = (self.fit_last + 1) % FIT_LAST.len();
+                self.say(match FIT_LAST[self.fit_last] {
+                    Some(share) => format!("loss fitted to the last {:.0}%", share * 100.0),
+                    None => "loss over the whole race".to_owned(),
+                });
             }
             Action::CycleSmoothing => self.smoothing = (self.smoothing + 1) % SMOOTHING.len(),
             Action::ToggleGradTape => self.show_tape = !self.show_tape,
@@ -480,7 +537,10 @@ impl App {
             Panel::Landscape => self.pan(action),
             Panel::Loss => {
                 if matches!(action, Action::Left | Action::Right) {
-                    self.update_normal(Action::ToggleXAxis);
+                    // The cursor appears at the latest point, then moves; Esc removes it.
+                    let step = if up { -CURSOR_STEP } else { CURSOR_STEP };
+                    self.loss_cursor =
+                        Some(self.loss_cursor.map_or(1.0, |c| (c + step).clamp(0.0, 1.0)));
                 } else {
                     self.update_normal(Action::CycleSmoothing);
                 }
@@ -904,6 +964,7 @@ impl App {
             values: comparison.values,
             stats,
             tape,
+            finite_note: comparison.finite_note,
             computed: Some(Instant::now()),
         };
     }
@@ -986,7 +1047,8 @@ pub fn parse_hyper(text: &str, domain: Domain) -> Result<HyperValue, String> {
     domain.parse(text)
 }
 
-/// `*.yaml` and `*.yml` files in `scenarios/` and the current directory, sorted.
+/// `*.yaml` and `*.yml` files in `scenarios/` and the current directory, sorted, then the
+/// bundled scenarios no file shadows (by name: the loader finds them from any directory).
 #[must_use]
 pub fn scenario_files() -> Vec<String> {
     let mut out = Vec::new();
@@ -1003,5 +1065,14 @@ pub fn scenario_files() -> Vec<String> {
         }
     }
     out.sort();
+    let on_disk = out.clone();
+    for name in crate::scenario::bundled::names() {
+        let shadowed = on_disk
+            .iter()
+            .any(|f| Path::new(f).file_stem().is_some_and(|stem| stem == name));
+        if !shadowed {
+            out.push(name.to_owned());
+        }
+    }
     out
 }

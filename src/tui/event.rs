@@ -54,6 +54,8 @@ pub enum Action {
     ToggleVisible,
     CycleView,
     ToggleXAxis,
+    /// Fits the loss chart to the last part of the race.
+    FitLast,
     CycleSmoothing,
     ToggleGradTape,
     Open,
@@ -231,7 +233,13 @@ pub const BINDINGS: &[Binding] = &[
         'x',
         Action::ToggleXAxis,
         "x",
-        "loss against steps / evaluations",
+        "loss against steps / evaluations / gradient passes / seconds",
+    ),
+    key(
+        'f',
+        Action::FitLast,
+        "f",
+        "fit the loss chart to the last 50% / 10%",
     ),
     key('s', Action::CycleSmoothing, "s", "cycle loss smoothing"),
     key(

@@ -25,7 +25,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
-use super::app::{App, Mode, Panel, SMOOTHING, XAxis};
+use super::app::{App, FIT_LAST, Mode, Panel, SMOOTHING, XAxis};
 use super::event::help_entries;
 use super::widgets::help::centered;
 use crate::optim::registry;
@@ -34,8 +34,9 @@ use crate::text::{printable, printable_lines};
 use super::widgets::{
     ASCII_BORDER, EngineStat, ErrorPopup, GradRow, GradTable, HelpOverlay, LandscapeView,
     LossChart, RaceState, RunDetail, RunRow, RunsTable, SeriesView, StatusBar, TapeRow, TapeView,
-    TooSmall, asciify, run_color,
+    TooSmall, asciify, format_compact, rgb, run_color,
 };
+use crate::landscape::palette;
 use crate::landscape::{Basis, Scene, scene};
 
 /// Status bar hints in normal mode, after the focused panel's arrows (`? help` and `q quit`
@@ -203,57 +204,64 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
 }
 
 fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let x_label = match app.x_axis {
-        XAxis::Steps => "step",
-        XAxis::Evaluations => "evaluations",
-    };
+    let x_label = app.x_axis.label();
     let smoothing = SMOOTHING[app.smoothing % SMOOTHING.len()];
-    let title = match smoothing {
-        Some(w) => format!(" loss vs {x_label} (smoothed {w}) "),
-        None => format!(" loss vs {x_label} "),
-    };
+    let window = FIT_LAST[app.fit_last % FIT_LAST.len()];
+    let mut title = format!(" loss vs {x_label} ");
+    if let Some(w) = smoothing {
+        title.push_str(&format!("(smoothed {w}) "));
+    }
+    if let Some(share) = window {
+        title.push_str(&format!("(last {:.0}%) ", share * 100.0));
+    }
     let b = block(app, Panel::Loss, title);
     let inner = b.inner(area);
     frame.render_widget(b, area);
-    // Hidden runs keep their colour index, so showing one again recolours nothing.
-    let runs: Vec<(usize, &crate::session::Run)> = app
+    // Hidden runs keep their colour index, so showing one again recolours nothing. The selected
+    // run goes last, so it is drawn over the others, which are dimmed.
+    let mut runs: Vec<(usize, &crate::session::Run)> = app
         .session
         .runs()
         .iter()
         .enumerate()
         .filter(|(_, r)| app.is_visible(r.label()))
         .collect();
+    runs.sort_by_key(|(i, _)| *i == app.selected);
+    let dim = runs.len() > 1;
     let data: Vec<Vec<(f64, f64)>> = runs
         .iter()
         .map(|(_, r)| {
             r.history()
                 .points()
                 .iter()
-                .map(|p| {
-                    let x = match app.x_axis {
-                        XAxis::Steps => p.step,
-                        XAxis::Evaluations => p.evaluations,
-                    };
-                    (x as f64, p.loss)
-                })
+                .map(|p| (app.x_axis.of(p), p.loss))
                 .collect()
         })
         .collect();
+    let span = data.iter().flatten().map(|p| p.0).fold(0.0_f64, f64::max);
     let labels: Vec<Cow<'_, str>> = runs.iter().map(|(_, r)| printable(r.label())).collect();
     let series: Vec<SeriesView<'_>> = runs
         .iter()
         .zip(&labels)
         .zip(&data)
-        .map(|(((i, _), label), points)| SeriesView {
+        .map(|(((i, r), label), points)| SeriesView {
             label,
-            color: run_color(*i),
+            color: if dim && *i != app.selected {
+                rgb(palette::run(*i).darkened(0.45))
+            } else {
+                run_color(*i)
+            },
             points,
+            diverged: matches!(r.status(), crate::session::Status::Diverged(_)),
         })
         .collect();
     let chart = LossChart::new(&series)
         .log_y(app.log_scale)
         .x_label(x_label)
         .smoothing(smoothing)
+        .x_window(window.map(|share| share * span))
+        .cursor(app.loss_cursor)
+        .whole_x(app.x_axis != XAxis::WallTime)
         .ascii(app.ascii);
     frame.render_widget(chart, inner);
 }
@@ -283,6 +291,8 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 loss: r.loss(),
                 steps: r.steps(),
                 evaluations: (c.value, c.gradient, c.hessian),
+                passes: c.passes,
+                engine: r.engine().name(),
             }
         })
         .collect();
@@ -292,7 +302,7 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             r.optimizer()
                 .hyperparameters()
                 .into_iter()
-                .map(|(n, v)| (n, v.to_string()))
+                .map(|(n, v)| (n, hyper_text(&v)))
                 .collect()
         })
         .unwrap_or_default();
@@ -315,6 +325,15 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         detail,
     };
     frame.render_widget(table, inner);
+}
+
+/// A hyperparameter as the detail area shows it: numbers in the one compact format
+/// (`eps=1e-8`, not `eps=0.00000001`), everything else as the form writes it.
+fn hyper_text(v: &crate::optim::HyperValue) -> String {
+    match v {
+        crate::optim::HyperValue::Float(x) => format_compact(*x),
+        other => other.to_string(),
+    }
 }
 
 fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -351,11 +370,17 @@ fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
             ns_per_gradient: *ns,
         })
         .collect();
+    let passes = g
+        .stats
+        .map(|(p, _)| usize::try_from(p).unwrap_or(usize::MAX));
+    let ratio = crate::engines::ratio_words(passes, g.stats.map(|(_, ns)| ns));
+    let notes: Vec<&str> = ratio.as_deref().into_iter().chain(g.finite_note).collect();
     frame.render_widget(
         GradTable {
             rows: &rows,
             engines: &engines,
             scroll: app.grad_scroll,
+            notes: &notes,
         },
         inner,
     );
