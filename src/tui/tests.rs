@@ -972,3 +972,76 @@ fn every_optimizers_form_round_trips_and_the_add_list_describes_them() -> TestRe
     );
     Ok(())
 }
+
+/// The whole screen of `app` after `keys`, settled, at `w`x`h`.
+fn screen_at(
+    app: &mut App,
+    keys: &str,
+    w: u16,
+    h: u16,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut term = terminal(w, h)?;
+    run_loop(&mut term, app, &mut ScriptedEvents::keys(keys))?;
+    app.settle_landscape();
+    app.tick_gradients();
+    term.draw(|f| super::ui::draw(f, app))?;
+    Ok(buffer_text(term.backend().buffer()))
+}
+
+/// The default race, a model scenario and the help at the three sizes people use: the loss
+/// column, the state, `? help` and `q quit` must be on screen at each.
+#[test]
+fn snapshots_at_three_sizes() -> TestResult {
+    for (w, h) in [(80, 24), (120, 35), (180, 50)] {
+        let mut app = built_app(Path::new("scenarios/rosenbrock.yaml"))?;
+        let race = screen_at(&mut app, "\u{1b}nnnnnnnnnnnn3", w, h)?;
+        let status = race.lines().last().unwrap_or_default();
+        assert!(status.ends_with("? help  q quit"), "{w}x{h}: {status}");
+        assert!(status.contains("Paused"), "{w}x{h}: {status}");
+        assert!(race.contains("loss"), "{w}x{h}");
+        insta::assert_snapshot!(format!("rosenbrock_{w}x{h}"), race);
+
+        let mut app = two_moons_app()?;
+        let model = screen_at(&mut app, "\u{1b}nnnnn", w, h)?;
+        assert!(
+            model
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .ends_with("? help  q quit")
+        );
+        insta::assert_snapshot!(format!("two_moons_{w}x{h}"), model);
+
+        let mut app = self::app()?;
+        let help = screen_at(&mut app, "?", w, h)?;
+        insta::assert_snapshot!(format!("help_{w}x{h}"), help);
+    }
+    Ok(())
+}
+
+#[test]
+fn the_loss_cursor_reads_every_visible_run() -> TestResult {
+    let mut app = app()?;
+    drive(&mut app, "nnnnnnnnnn\t")?;
+    assert_eq!(app.focus, Panel::Loss);
+    let mut term = terminal(120, 40)?;
+    run_loop(
+        &mut term,
+        &mut app,
+        &mut ScriptedEvents::new([press(KeyCode::Left), press(KeyCode::Left), Input::Frame]),
+    )?;
+    // The first press puts the cursor on the latest point, the second moves it left.
+    assert!(app.loss_cursor.is_some_and(|c| c < 1.0));
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    let readout = text
+        .lines()
+        .find(|l| l.contains("step ") && l.contains("lbfgs"))
+        .ok_or(format!("no readout in\n{text}"))?;
+    for label in ["gd", "momentum", "adam"] {
+        assert!(readout.contains(label), "{readout}");
+    }
+    drive(&mut app, "\u{1b}")?;
+    assert_eq!(app.loss_cursor, None, "Esc removes the cursor");
+    Ok(())
+}
