@@ -47,6 +47,7 @@ fn app(optimizers: &[(&str, f64)], steps: u64) -> App {
         Loaded {
             session,
             view: ViewSpec::default(),
+            description: String::new(),
             path: None,
         },
         loader,

@@ -145,6 +145,8 @@ pub struct GradReport {
     /// The computation graph the last two come from (for `--trace` and `--dot`).
     #[serde(skip)]
     pub graph: Graph,
+    /// Why finite differences disagree with the exact engines, when a known cause shows.
+    pub finite_difference_note: Option<String>,
 }
 
 /// A let-bound intermediate in the report: `value` is `null` when the result does not use
@@ -276,7 +278,11 @@ pub fn compute(
             .map(|(&x, &y)| crate::ad::disagreement(x, y))
             .fold(0.0, f64::max)
     };
+    let finite_difference_note =
+        crate::engines::finite_difference_note(&|p| expr.eval_f64(p), &point, &reverse, &finite_g)
+            .map(str::to_owned);
     Ok(GradReport {
+        finite_difference_note,
         expression: source.to_string(),
         max_abs_difference: Differences {
             forward_reverse: max_diff(&forward, &reverse),
@@ -404,13 +410,29 @@ impl GradReport {
         let _ = writeln!(s, "  forward vs reverse  {:.3e}", d.forward_reverse);
         let _ = writeln!(s, "  forward vs finite   {:.3e}", d.forward_finite);
         let _ = writeln!(s, "  reverse vs finite   {:.3e}", d.reverse_finite);
+        if let Some(note) = &self.finite_difference_note {
+            let _ = writeln!(s, "  ({note})");
+        }
         let c = &self.cost;
-        let _ = writeln!(s, "\ncost per gradient ({} variables)", self.vars.len());
+        let n = self.vars.len();
         let _ = writeln!(
             s,
-            "  forward  {:>4} pass(es) of {} tangents  {:>12}",
+            "\ncost per gradient ({n} {})",
+            if n == 1 { "variable" } else { "variables" }
+        );
+        // A pass carries at most one tangent per variable, whatever the chunk allows.
+        let tangents = c.chunk.min(n.max(1));
+        let _ = writeln!(
+            s,
+            "  forward  {:>4} {} of {} {}  {:>12}",
             c.forward.passes,
-            c.chunk,
+            if c.forward.passes == 1 {
+                "pass"
+            } else {
+                "passes"
+            },
+            tangents,
+            if tangents == 1 { "tangent" } else { "tangents" },
             fmt_time(c.forward.nanos_per_gradient)
         );
         let _ = writeln!(

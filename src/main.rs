@@ -97,28 +97,21 @@ fn usage(e: &clap::Error) -> ExitCode {
     }
 }
 
-/// The scenarios in `./scenarios/` with their names, then the optimizers. Each scenario is
-/// loaded and built (its data read or generated, its runs set up) but not run, so a file is
-/// listed valid only if it would start.
+/// The bundled scenarios (compiled in, so listed from any directory) with their names, then
+/// the optimizers. Each scenario is loaded and built (its data generated, its runs set up) but
+/// not run, so a scenario is listed valid only if it would start.
 fn list(out: &mut Stdout) -> io::Result<()> {
-    writeln!(out, "scenarios:\n")?;
-    writeln!(out, "  {:<40} Rosenbrock race", "(built in, no argument)")?;
-    let mut paths: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    paths.sort();
-    for path in paths {
-        let name = match scenario::load_and_build(&path, &Overrides::default()) {
+    writeln!(
+        out,
+        "scenarios (open one with `gradscope NAME`; files on disk work too):\n"
+    )?;
+    writeln!(out, "  {:<28} Rosenbrock race", "(no argument)")?;
+    for (name, source) in scenario::bundled::BUNDLED {
+        let title = match scenario::load_str_and_build(source, name, &Overrides::default()) {
             Ok(b) => b.scenario.name,
             Err(_) => "(invalid: run it with --headless to see why)".to_string(),
         };
-        let shown = path.display().to_string();
-        writeln!(out, "  {:<40} {}", printable(&shown), printable(&name))?;
+        writeln!(out, "  {name:<28} {}", printable(&title))?;
     }
     writeln!(
         out,
@@ -217,7 +210,7 @@ fn load_all(files: &[PathBuf], overrides: &Overrides) -> Result<Vec<Built>, Exit
     let mut built = Vec::new();
     let mut failed = false;
     for path in files {
-        match scenario::load_and_build(path, overrides) {
+        match scenario::bundled::load_and_build(path, overrides) {
             Ok(b) => built.push(b),
             Err(errors) => {
                 output::error(errors);
@@ -477,7 +470,7 @@ fn run_tui(cli: &Cli) -> ExitCode {
     }
     let overrides = overrides(cli);
     let initial = match cli.files.first() {
-        Some(path) => scenario::load_and_build(path, &overrides),
+        Some(path) => scenario::bundled::load_and_build(path, &overrides),
         None => scenario::load_str_and_build(DEFAULT_SCENARIO, DEFAULT_NAME, &overrides),
     };
     let initial = match initial {
@@ -496,11 +489,12 @@ fn run_tui(cli: &Cli) -> ExitCode {
     let loaded = |b: Built, path: Option<PathBuf>| gradscope::tui::Loaded {
         session: b.session,
         view: b.view,
+        description: b.scenario.description,
         path,
     };
     let initial = loaded(initial, cli.files.first().cloned());
     let loader: gradscope::tui::Loader = Box::new(move |path: &Path| {
-        scenario::load_and_build(path, &overrides)
+        scenario::bundled::load_and_build(path, &overrides)
             .map(|b| loaded(b, Some(path.to_path_buf())))
             .map_err(|e| e.to_string())
     });

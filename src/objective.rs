@@ -185,7 +185,8 @@ pub struct Counts {
     pub value: u64,
     pub gradient: u64,
     pub hessian: u64,
-    /// Passes over the function the gradients took (forward: ceil(n/k) each; reverse: 1).
+    /// Passes over the function the gradients took (forward: ceil(n/k) each; reverse: 1;
+    /// finite: 2n), plus each Hessian at its cost in passes ([`hessian_passes`]).
     pub passes: u64,
     /// Wall time spent in gradients, nanoseconds (excluded from deterministic output).
     pub gradient_nanos: u64,
@@ -201,6 +202,13 @@ impl Counts {
             self.gradient_nanos as f64 / self.gradient as f64
         }
     }
+}
+
+/// Passes over the function one Hessian of `n` inputs costs by nested duals (`n (n + 1) / 2`,
+/// one for `n = 0`), the unit [`Counts::passes`] counts in.
+#[must_use]
+pub fn hessian_passes(n: usize) -> u64 {
+    (n * (n + 1) / 2).max(1) as u64
 }
 
 /// The counting oracle: evaluates an objective with the chosen engine and counts every call.
@@ -263,7 +271,10 @@ impl Oracle for Evaluator<'_> {
     }
 
     fn hessian(&mut self, x: &[f64]) -> (f64, Vec<f64>, DMatrix<f64>) {
+        // Nested duals take one pass per pair i <= j: a Hessian costs that many gradient passes,
+        // so Newton's few Hessians are not counted as cheap.
         self.counts.hessian += 1;
+        self.counts.passes += hessian_passes(x.len());
         dual::hessian_with(x, |v| self.objective.eval_hyper(v))
     }
 
@@ -278,6 +289,7 @@ impl Oracle for Evaluator<'_> {
         }
         // One Jacobian evaluation costs about what a forward gradient does.
         self.counts.gradient += 1;
+        self.counts.passes += x.len().div_ceil(dual::MAX_CHUNK) as u64;
         Some((DVector::from_vec(r), jac))
     }
 }

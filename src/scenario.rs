@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod build;
+pub mod bundled;
 pub mod de;
 pub mod decode;
 pub mod error;

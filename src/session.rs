@@ -43,7 +43,13 @@ pub enum Command {
         run: usize,
         factor: f64,
     },
+    /// Every run's engine (a run's own `engine` is dropped).
     SetEngine(Engine),
+    /// One run's engine.
+    SetRunEngine {
+        run: usize,
+        engine: Engine,
+    },
     AddRun(RunSpec),
     RemoveRun(usize),
 }
@@ -116,10 +122,11 @@ impl Session {
             }
         }
         let seed = self.run_seed(self.runs.len());
+        let engine = spec.engine.unwrap_or(self.engine);
         let run = Run::new(
             spec,
             self.objective.box_clone(),
-            self.engine,
+            engine,
             self.stop.clone(),
             seed,
             self.start.clone(),
@@ -156,19 +163,39 @@ impl Session {
             Command::SetEngine(engine) => {
                 self.engine = engine;
                 for run in &mut self.runs {
+                    run.spec.engine = None;
                     run.set_engine(engine);
                 }
+            }
+            Command::SetRunEngine { run, engine } => {
+                let run = self.run_mut(run)?;
+                run.spec.engine = Some(engine);
+                run.set_engine(engine);
             }
             Command::AddRun(spec) => {
                 self.add_run(spec)?;
             }
             Command::RemoveRun(i) => {
-                if i >= self.runs.len() {
-                    return Err(SessionError::NoSuchRun(i));
-                }
-                self.runs.remove(i);
+                self.take_run(i)?;
             }
         }
+        Ok(())
+    }
+
+    /// Takes run `i` out of the race (the TUI keeps it to undo the removal).
+    pub fn take_run(&mut self, i: usize) -> Result<Run, SessionError> {
+        if i >= self.runs.len() {
+            return Err(SessionError::NoSuchRun(i));
+        }
+        Ok(self.runs.remove(i))
+    }
+
+    /// Puts a run taken by [`Self::take_run`] back at position `i` (or last), as it was.
+    pub fn insert_run(&mut self, i: usize, run: Run) -> Result<(), SessionError> {
+        if self.runs.iter().any(|r| r.label() == run.label()) {
+            return Err(SessionError::DuplicateLabel(run.label().to_owned()));
+        }
+        self.runs.insert(i.min(self.runs.len()), run);
         Ok(())
     }
 

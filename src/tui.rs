@@ -12,6 +12,7 @@
 pub mod app;
 pub mod backprop;
 pub mod event;
+pub mod feedback;
 pub mod landscape;
 pub mod supervise;
 pub mod ui;
@@ -35,6 +36,8 @@ use event::{EventSource, TerminalEvents};
 pub struct Loaded {
     pub session: Session,
     pub view: ViewSpec,
+    /// What to look for (the scenario's `description`), shown when it opens and on `i`.
+    pub description: String,
     /// The file it came from (watched for changes and reloaded by `R`); `None` when built-in.
     pub path: Option<PathBuf>,
 }

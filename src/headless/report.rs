@@ -41,7 +41,8 @@ pub struct RunReport {
     pub steps: u64,
     pub epochs: u64,
     pub evaluations: Evaluations,
-    /// Gradient passes over the function (forward: ceil(n/k) per gradient, reverse: 1).
+    /// Passes over the function (forward: ceil(n/k) per gradient, reverse: 1, finite: 2n;
+    /// a Hessian n(n+1)/2): what the engine really spent.
     pub gradient_passes: u64,
     /// Full-data training loss at the final parameters.
     pub final_loss: f64,
@@ -210,13 +211,14 @@ impl ScenarioReport {
             "status",
             "steps",
             "evals v/g/h",
+            "passes",
             "final loss",
             "best loss",
             "accuracy",
             "wall",
             "|fwd-rev|",
         ];
-        let rows: Vec<[String; 10]> = self
+        let rows: Vec<[String; 11]> = self
             .runs
             .iter()
             .map(|r| {
@@ -229,6 +231,7 @@ impl ScenarioReport {
                         "{}/{}/{}",
                         r.evaluations.value, r.evaluations.gradient, r.evaluations.hessian
                     ),
+                    r.gradient_passes.to_string(),
                     format!("{:.6e}", r.final_loss),
                     format!("{:.6e}", r.best_loss),
                     r.accuracy

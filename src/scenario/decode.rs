@@ -60,6 +60,9 @@ const MODEL_OBJECTIVE_KEYS: &[&str] = &[
     "standardize",
 ];
 const ENGINES: &[&str] = &["forward", "reverse", "finite"];
+/// An optimizer entry's own engine (`engine: forward`), read like the scenario's: a key of the
+/// entry beside the spec's serde fields, as its hyperparameters are.
+const RUN_ENGINE: &str = "engine";
 const TOP_EXPECTED: &str = "a mapping with `objective` and `optimizers`";
 
 /// Most problems recorded for one file (far more than are shown: see the loader's
@@ -1284,6 +1287,11 @@ impl Decoder {
             if fields.contains(&key) {
                 continue;
             }
+            if key == RUN_ENGINE {
+                spec.engine = self.engine(v);
+                ok &= spec.engine.is_some();
+                continue;
+            }
             match self.hyperparameter(&name, k, v) {
                 Some(value) => spec.hyperparameters.push((key.to_string(), value)),
                 None => ok = false,
@@ -1309,8 +1317,14 @@ impl Decoder {
             self.err_full(
                 k.span,
                 format!("unknown hyperparameter '{key}' for {optimizer}"),
-                Some(format!("{}; or {}", one_of(&names), fields.join(", "))),
-                nearest(key, &names).or_else(|| nearest(key, fields)),
+                Some(format!(
+                    "{}; or {}, {RUN_ENGINE}",
+                    one_of(&names),
+                    fields.join(", ")
+                )),
+                nearest(key, &names)
+                    .or_else(|| nearest(key, fields))
+                    .or_else(|| nearest(key, [RUN_ENGINE])),
             );
             return None;
         };

@@ -17,10 +17,29 @@ pub struct Point {
     pub step: u64,
     /// Oracle evaluations (value + gradient + Hessian) spent up to this point.
     pub evaluations: u64,
+    /// Gradient passes over the function spent up to this point (see `Counts::passes`).
+    pub passes: u64,
+    /// Wall time spent stepping up to this point, seconds (pictures only, never reports).
+    pub wall_seconds: f64,
     pub loss: f64,
     /// The parameters at this step, or empty where the history did not keep them (see the
     /// module docs): consumers skip such points.
     pub params: Vec<f64>,
+}
+
+impl Point {
+    /// A point with no passes, time or parameters yet (filled in by whoever knows them).
+    #[must_use]
+    pub fn at(step: u64, evaluations: u64, loss: f64) -> Self {
+        Self {
+            step,
+            evaluations,
+            passes: 0,
+            wall_seconds: 0.0,
+            loss,
+            params: Vec::new(),
+        }
+    }
 }
 
 /// Decimated history of a run.
@@ -79,18 +98,11 @@ impl History {
     }
 
     /// Records a point, copying `params` only if the history keeps them for this step.
-    pub fn record(&mut self, step: u64, evaluations: u64, loss: f64, params: &[f64]) {
-        let params = if self.wants_params(step) {
-            params.to_vec()
-        } else {
-            Vec::new()
-        };
-        self.push(Point {
-            step,
-            evaluations,
-            loss,
-            params,
-        });
+    pub fn record(&mut self, mut point: Point, params: &[f64]) {
+        if self.wants_params(point.step) {
+            point.params = params.to_vec();
+        }
+        self.push(point);
     }
 
     /// Records a point if its step falls on the current stride (the first point always does).
@@ -233,6 +245,8 @@ mod tests {
         Point {
             step,
             evaluations: step,
+            passes: step,
+            wall_seconds: 0.0,
             loss,
             params: vec![step as f64],
         }
@@ -265,7 +279,7 @@ mod tests {
         let mut h = History::with_budget(4096, n, 50 * 8 * n);
         let params = vec![0.5; n];
         for step in 0..20_000_u64 {
-            h.record(step, step, 1.0 / (1.0 + step as f64), &params);
+            h.record(Point::at(step, step, 1.0 / (1.0 + step as f64)), &params);
             assert!(h.param_bytes() <= 50 * 8 * n, "step {step}");
         }
         let kept: Vec<u64> = h
@@ -281,7 +295,7 @@ mod tests {
         assert!(h.points().len() > 2000 && h.stride() < h.param_stride());
         // A copy larger than the budget: no parameters at all, the curve still recorded.
         let mut none = History::with_budget(4096, 1 << 20, 1 << 20);
-        none.record(0, 0, 1.0, &vec![0.0; 1 << 20]);
+        none.record(Point::at(0, 0, 1.0), &vec![0.0; 1 << 20]);
         assert!(none.points()[0].params.is_empty() && !none.wants_params(0));
     }
 

@@ -8,7 +8,7 @@ use crate::objective::{CachedEvaluator, Counts, Evaluator, Metrics, Objective, P
 use crate::optim::{self, HyperValue, Optimizer, Oracle};
 use crate::valid::{Problems, Validate};
 
-use super::history::History;
+use super::history::{History, Point};
 use super::stop::{Progress, Status, StopConfig};
 
 /// How a run is built: what a scenario's optimizer entry says. Its keys are the fields below
@@ -32,6 +32,9 @@ pub struct RunSpec {
     /// Parameter averaging (EMA or SWA), drawn and reported beside the run's parameters.
     #[serde(default)]
     pub average: Option<optim::averaging::Averaging>,
+    /// The run's own gradient engine (`engine:` in its entry); `None` uses the scenario's.
+    #[serde(skip)]
+    pub engine: Option<Engine>,
 }
 
 impl Validate for RunSpec {
@@ -81,6 +84,7 @@ impl RunSpec {
             schedule: None,
             clip: None,
             average: None,
+            engine: None,
         }
     }
 }
@@ -286,7 +290,7 @@ impl Run {
         if loss.is_finite() && self.objective.batch_examples().is_none() {
             self.sample_engine_difference();
         }
-        self.history.record(0, 0, loss, &self.params);
+        self.history.record(Point::at(0, 0, loss), &self.params);
         if !loss.is_finite() || self.params.iter().any(|p| !p.is_finite()) {
             self.status = Status::Diverged("loss not finite at the start".into());
         }
@@ -387,8 +391,12 @@ impl Run {
         if self.steps.is_power_of_two() && loss.is_finite() && self.check_affordable() {
             self.sample_engine_difference();
         }
-        self.history
-            .record(self.steps, self.evaluations(), loss, &self.params);
+        let point = Point {
+            passes: self.counts.passes,
+            wall_seconds: self.wall_seconds(),
+            ..Point::at(self.steps, self.evaluations(), loss)
+        };
+        self.history.record(point, &self.params);
         self.status = self.stop.check(&Progress {
             steps: self.steps,
             evaluations: self.evaluations(),

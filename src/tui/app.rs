@@ -11,19 +11,22 @@ use ratatui::layout::Rect;
 
 use super::backprop::BackpropView;
 use super::event::Action;
+use super::feedback::{self, Toast};
 use super::landscape::Worker;
+
+mod race;
 use super::{Loaded, Loader};
 use crate::engines;
 use crate::landscape::{self, Basis, Grid, Plane, Ranges, Surface, ViewSpec};
 use crate::optim::HyperValue;
 use crate::optim::{Domain, registry};
-use crate::session::{Command, RunSpec, Session};
+use crate::session::{Command, Run, Session};
 
 /// Steps per run per second at each speed level (the last one is "as fast as the budget
 /// allows"). Per second rather than per frame, so a slow terminal does not slow the race.
 pub const SPEEDS: [u64; 10] = [1, 3, 10, 30, 100, 200, 500, 1000, 3000, u64::MAX];
-/// 200 steps/s: the default 3000-step Rosenbrock race visibly moves and ends in about 15 s.
-const DEFAULT_SPEED: usize = 5;
+/// 30 steps/s: slow enough to watch each run move (the explorer starts paused; `+` speeds up).
+const DEFAULT_SPEED: usize = 3;
 /// Frames per second the loop aims for.
 pub const FPS: u64 = 30;
 /// Smoothing weights `s` cycles through.
@@ -56,12 +59,53 @@ impl Panel {
     }
 }
 
-/// The loss chart's x axis.
+/// The loss chart's x axis: what the race is measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XAxis {
     Steps,
     Evaluations,
+    /// Passes over the function: what an engine's gradients (and Hessians) really cost.
+    Passes,
+    WallTime,
 }
+
+impl XAxis {
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            XAxis::Steps => "step",
+            XAxis::Evaluations => "evaluations",
+            XAxis::Passes => "gradient passes",
+            XAxis::WallTime => "seconds",
+        }
+    }
+
+    #[must_use]
+    pub fn next(self) -> Self {
+        match self {
+            XAxis::Steps => XAxis::Evaluations,
+            XAxis::Evaluations => XAxis::Passes,
+            XAxis::Passes => XAxis::WallTime,
+            XAxis::WallTime => XAxis::Steps,
+        }
+    }
+
+    /// The point's x on this axis.
+    #[must_use]
+    pub fn of(self, p: &crate::session::Point) -> f64 {
+        match self {
+            XAxis::Steps => p.step as f64,
+            XAxis::Evaluations => p.evaluations as f64,
+            XAxis::Passes => p.passes as f64,
+            XAxis::WallTime => p.wall_seconds,
+        }
+    }
+}
+
+/// "Fit to the last part": the share of the x axis `f` cycles through (`None`: all of it).
+pub const FIT_LAST: [Option<f64>; 3] = [None, Some(0.5), Some(0.1)];
+/// How far one arrow press moves the loss chart's cursor, as a share of the x axis.
+const CURSOR_STEP: f64 = 0.02;
 
 /// One field of the hyperparameter form.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +140,8 @@ pub enum Mode {
     Edit(EditForm),
     AddRun(Picker),
     Open(Picker),
+    /// The scenario's description (what to look for).
+    About,
     Error(String),
 }
 
@@ -113,6 +159,8 @@ pub struct GradPanel {
     /// Per engine (forward, reverse, finite): passes and nanoseconds per gradient.
     pub stats: [(u64, f64); 3],
     pub tape: Option<Vec<TapeNode>>,
+    /// Why finite differences disagree here, when a known cause shows.
+    pub finite_note: Option<&'static str>,
     computed: Option<Instant>,
 }
 
@@ -192,6 +240,18 @@ pub struct App {
     pub hidden: Vec<String>,
     /// The back-propagation view (`p`) and the gradient-flow history.
     pub backprop: BackpropView,
+    /// The loss chart's cursor as a share of the x axis; `None` when off.
+    pub loss_cursor: Option<f64>,
+    /// Index into [`FIT_LAST`].
+    pub fit_last: usize,
+    /// The scenario's description, shown when it opens and on `i`.
+    pub description: String,
+    /// The last message of a key that changed state.
+    pub toast: Option<Toast>,
+    /// The last removed run and where it was, for `u`.
+    removed: Option<(usize, Run)>,
+    /// Whether every run had ended at the last frame (to say so once when they do).
+    was_finished: bool,
     landscape: LandscapeState,
     /// Session and view changed (load/reload): the landscape must be recomputed.
     dirty_view: bool,
@@ -242,13 +302,44 @@ impl App {
             data_points: None,
             hidden: Vec::new(),
             backprop: BackpropView::default(),
+            loss_cursor: None,
+            fit_last: 0,
+            description: initial.description,
+            toast: None,
+            removed: None,
+            was_finished: false,
             dirty_view: true,
             redraw: true,
         };
         app.data_points = app.session.objective().data_points_2d();
         app.normalize_plane();
         app.show_from_view();
+        app.opened();
         app
+    }
+
+    /// A scenario just opened: it waits paused for the learner, with its description up.
+    fn opened(&mut self) {
+        self.send(Command::Pause);
+        self.was_finished = self.session.is_finished();
+        if !self.description.trim().is_empty() {
+            self.mode = Mode::About;
+        }
+    }
+
+    /// Shows a message in the message line.
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.toast = Some(Toast::new(text));
+        self.redraw = true;
+    }
+
+    /// The selected run's label, for messages.
+    fn selected_label(&self) -> String {
+        self.session
+            .runs()
+            .get(self.selected)
+            .map(|r| crate::text::printable(r.label()).into_owned())
+            .unwrap_or_default()
     }
 
     /// True while the keyboard goes to a form or a list.
@@ -300,7 +391,7 @@ impl App {
                         self.help_scroll + 1
                     };
                 }
-                Mode::Help | Mode::Error(_) => {
+                Mode::Help | Mode::About | Mode::Error(_) => {
                     if matches!(action, Action::Back | Action::Help | Action::Enter) {
                         self.mode = Mode::Normal;
                     } else if !matches!(action, Action::Help) {
@@ -312,14 +403,12 @@ impl App {
                 Mode::Edit(form) => self.update_edit(form, action),
                 Mode::AddRun(picker) => {
                     if let Some(name) = self.update_picker(picker, action, Mode::AddRun) {
-                        self.send(Command::AddRun(RunSpec::new(&name)));
-                        self.selected = self.session.runs().len().saturating_sub(1);
-                        self.grad.computed = None;
+                        self.add_run(&name);
                     }
                 }
                 Mode::Open(picker) => {
                     if let Some(path) = self.update_picker(picker, action, Mode::Open) {
-                        self.load(Path::new(&path));
+                        self.load(Path::new(&path), true);
                     }
                 }
             },
@@ -339,7 +428,11 @@ impl App {
                 self.tick_backprop();
             }
             Action::CycleStepMode | Action::CycleExample(_) => {}
-            Action::Back => self.quit = true,
+            // Esc only ever closes things: with no overlay it clears the message line.
+            Action::Back => {
+                self.toast = None;
+                self.loss_cursor = None;
+            }
             Action::SelectRun(i) => {
                 if i < self.session.runs().len() {
                     self.selected = i;
@@ -356,12 +449,27 @@ impl App {
             Action::Rewind(steps) => {
                 self.send(Command::Pause);
                 self.send(Command::Rewind { run, steps });
+                if let Some(r) = self.session.runs().get(run) {
+                    let text = feedback::stepped_back(&self.selected_label(), r.steps());
+                    self.say(text);
+                }
             }
-            Action::Reset => self.send(Command::Reset),
-            Action::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
-            Action::Slower => self.speed = self.speed.saturating_sub(1),
-            Action::HalveLr => self.send(Command::ScaleLr { run, factor: 0.5 }),
-            Action::DoubleLr => self.send(Command::ScaleLr { run, factor: 2.0 }),
+            Action::Reset => {
+                self.send(Command::Reset);
+                self.say("every run restarted from the start");
+            }
+            Action::Faster | Action::Slower => {
+                self.speed = if action == Action::Faster {
+                    (self.speed + 1).min(SPEEDS.len() - 1)
+                } else {
+                    self.speed.saturating_sub(1)
+                };
+                self.say(format!("speed {}", self.speed_text()));
+            }
+            Action::HalveLr | Action::DoubleLr => {
+                let factor = if action == Action::HalveLr { 0.5 } else { 2.0 };
+                self.scale_lr(run, factor);
+            }
             Action::Edit => {
                 if let Some(form) = self.edit_form(run) {
                     self.mode = Mode::Edit(form);
@@ -371,24 +479,49 @@ impl App {
                 let items = registry::names().iter().map(|s| (*s).to_owned()).collect();
                 self.mode = Mode::AddRun(Picker { items, selected: 0 });
             }
-            Action::RemoveRun => {
-                if self.session.runs().len() > 1 {
-                    self.send(Command::RemoveRun(run));
-                    self.clamp_selection();
+            Action::RemoveRun => self.remove_run(run),
+            Action::Undo => self.undo_remove(),
+            Action::CycleEngine => {
+                let engine = self.session.engine().cycle();
+                self.send(Command::SetEngine(engine));
+                self.say(format!(
+                    "every run now uses {}",
+                    feedback::engine_words(engine)
+                ));
+            }
+            Action::CycleRunEngine => {
+                if let Some(r) = self.session.runs().get(run) {
+                    let engine = r.engine().cycle();
+                    self.send(Command::SetRunEngine { run, engine });
+                    let text = format!(
+                        "{} now uses {}",
+                        self.selected_label(),
+                        feedback::engine_words(engine)
+                    );
+                    self.say(text);
                 }
             }
-            Action::CycleEngine => self.send(Command::SetEngine(self.session.engine().cycle())),
+            Action::About => self.mode = Mode::About,
             Action::ToggleLog => {
                 self.log_scale = !self.log_scale;
                 self.reshade();
             }
             Action::ToggleVisible => self.toggle_visible(),
+            Action::ShowAll => {
+                self.hidden.clear();
+                self.say("every run shown");
+            }
             Action::CycleView => self.cycle_view(),
             Action::ToggleXAxis => {
-                self.x_axis = match self.x_axis {
-                    XAxis::Steps => XAxis::Evaluations,
-                    XAxis::Evaluations => XAxis::Steps,
-                }
+                self.x_axis = self.x_axis.next();
+                self.say(format!("loss against {}", self.x_axis.label()));
+            }
+            Action::FitLast => {
+                self.fit_last = (self.fit_last + 1) % FIT_LAST.len();
+                self.say(match FIT_LAST[self.fit_last] {
+                    Some(share) => format!("loss fitted to the last {:.0}%", share * 100.0),
+                    None => "loss over the whole race".to_owned(),
+                });
             }
             Action::CycleSmoothing => self.smoothing = (self.smoothing + 1) % SMOOTHING.len(),
             Action::ToggleGradTape => self.show_tape = !self.show_tape,
@@ -425,7 +558,10 @@ impl App {
             Panel::Landscape => self.pan(action),
             Panel::Loss => {
                 if matches!(action, Action::Left | Action::Right) {
-                    self.update_normal(Action::ToggleXAxis);
+                    // The cursor appears at the latest point, then moves; Esc removes it.
+                    let step = if up { -CURSOR_STEP } else { CURSOR_STEP };
+                    self.loss_cursor =
+                        Some(self.loss_cursor.map_or(1.0, |c| (c + step).clamp(0.0, 1.0)));
                 } else {
                     self.update_normal(Action::CycleSmoothing);
                 }
@@ -556,33 +692,7 @@ impl App {
     /// Reloads the current file; an error keeps the running session and shows the message.
     pub fn reload(&mut self) {
         if let Some(path) = self.path.clone() {
-            self.load(&path);
-        }
-    }
-
-    fn load(&mut self, path: &Path) {
-        match (self.loader)(path) {
-            Ok(loaded) => {
-                self.log.write(&format!("loaded {}", path.display()));
-                self.landscape.manual = loaded.view.ranges();
-                self.log_scale = loaded.view.log_scale;
-                self.session = loaded.session;
-                self.view = loaded.view;
-                self.path = loaded.path.or_else(|| Some(path.to_path_buf()));
-                self.clamp_selection();
-                self.grad = GradPanel::default();
-                self.backprop.reset();
-                self.mode = Mode::Normal;
-                self.data_points = self.session.objective().data_points_2d();
-                self.normalize_plane();
-                self.show_from_view();
-                self.dirty_view = true;
-            }
-            Err(message) => {
-                self.log
-                    .write(&format!("load {} failed: {message}", path.display()));
-                self.mode = Mode::Error(message);
-            }
+            self.load(&path, false);
         }
     }
 
@@ -622,10 +732,13 @@ impl App {
         let Some(label) = self.session.runs().get(self.selected).map(|r| r.label()) else {
             return;
         };
+        let shown = crate::text::printable(label).into_owned();
         if let Some(k) = self.hidden.iter().position(|l| l == label) {
             self.hidden.remove(k);
+            self.say(format!("{shown} shown"));
         } else {
             self.hidden.push(label.to_owned());
+            self.say(format!("{shown} hidden — h shows it, H shows all"));
         }
     }
 
@@ -894,6 +1007,7 @@ impl App {
             values: comparison.values,
             stats,
             tape,
+            finite_note: comparison.finite_note,
             computed: Some(Instant::now()),
         };
     }
@@ -945,7 +1059,21 @@ impl App {
         } else {
             0.8 * self.steps_per_sec + 0.2 * rate
         };
-        self.redraw |= taken > 0 || self.steps_per_sec != before;
+        let finished = self.session.is_finished();
+        if finished && !self.was_finished {
+            self.say("every run has finished — r restarts, b steps back");
+        }
+        if !self.deterministic
+            && self
+                .toast
+                .as_ref()
+                .is_some_and(|t| t.expired(Instant::now()))
+        {
+            self.toast = None;
+            self.redraw = true;
+        }
+        self.redraw |= taken > 0 || self.steps_per_sec != before || finished != self.was_finished;
+        self.was_finished = finished;
         self.tick_landscape();
         self.tick_gradients();
         self.tick_backprop();
@@ -990,7 +1118,8 @@ pub fn parse_hyper(text: &str, domain: Domain) -> Result<HyperValue, String> {
     domain.parse(text)
 }
 
-/// `*.yaml` and `*.yml` files in `scenarios/` and the current directory, sorted.
+/// `*.yaml` and `*.yml` files in `scenarios/` and the current directory, sorted, then the
+/// bundled scenarios no file shadows (by name: the loader finds them from any directory).
 #[must_use]
 pub fn scenario_files() -> Vec<String> {
     let mut out = Vec::new();
@@ -1007,5 +1136,14 @@ pub fn scenario_files() -> Vec<String> {
         }
     }
     out.sort();
+    let on_disk = out.clone();
+    for name in crate::scenario::bundled::names() {
+        let shadowed = on_disk
+            .iter()
+            .any(|f| Path::new(f).file_stem().is_some_and(|stem| stem == name));
+        if !shadowed {
+            out.push(name.to_owned());
+        }
+    }
     out
 }

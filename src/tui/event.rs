@@ -16,7 +16,7 @@ use ratatui::crossterm::event::{
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Action {
     Quit,
-    /// Closes the open overlay, or quits when none is open.
+    /// Closes the open overlay (never quits).
     Back,
     SelectRun(usize),
     FocusNext,
@@ -40,12 +40,22 @@ pub enum Action {
     Edit,
     AddRun,
     RemoveRun,
+    /// Puts the last removed run back.
+    Undo,
     CycleEngine,
+    /// Cycles the selected run's own engine.
+    CycleRunEngine,
+    /// Shows the scenario's description.
+    About,
+    /// Shows every hidden run.
+    ShowAll,
     ToggleLog,
     /// Show or hide the selected run (landscape and loss chart).
     ToggleVisible,
     CycleView,
     ToggleXAxis,
+    /// Fits the loss chart to the last part of the race.
+    FitLast,
     CycleSmoothing,
     ToggleGradTape,
     /// Open or close the back-propagation view (graph and stepper, or the network).
@@ -198,11 +208,18 @@ pub const BINDINGS: &[Binding] = &[
     ),
     key('a', Action::AddRun, "a", "add an optimizer to the race"),
     key('d', Action::RemoveRun, "d", "remove the selected run"),
+    key('u', Action::Undo, "u", "undo the last removal"),
     key(
         'g',
         Action::CycleEngine,
         "g",
-        "cycle engine (forward, reverse, finite)",
+        "cycle every run's engine (forward, reverse, finite)",
+    ),
+    key(
+        'G',
+        Action::CycleRunEngine,
+        "G",
+        "cycle the selected run's engine",
     ),
     key('l', Action::ToggleLog, "l", "log scale"),
     key(
@@ -211,6 +228,7 @@ pub const BINDINGS: &[Binding] = &[
         "h",
         "hide / show the selected run",
     ),
+    key('H', Action::ShowAll, "H", "show every run"),
     key(
         'v',
         Action::CycleView,
@@ -221,7 +239,13 @@ pub const BINDINGS: &[Binding] = &[
         'x',
         Action::ToggleXAxis,
         "x",
-        "loss against steps / evaluations",
+        "loss against steps / evaluations / gradient passes / seconds",
+    ),
+    key(
+        'f',
+        Action::FitLast,
+        "f",
+        "fit the loss chart to the last 50% / 10%",
     ),
     key('s', Action::CycleSmoothing, "s", "cycle loss smoothing"),
     key(
@@ -256,14 +280,15 @@ pub const BINDINGS: &[Binding] = &[
     ),
     key('o', Action::Open, "o", "open another scenario"),
     key('R', Action::Reload, "R", "reload the scenario file"),
+    key(
+        'i',
+        Action::About,
+        "i",
+        "what this scenario shows (its description)",
+    ),
     key('?', Action::Help, "?", "this help"),
     key('q', Action::Quit, "q", "quit"),
-    special(
-        KeyCode::Esc,
-        Action::Back,
-        "Esc",
-        "close the overlay, or quit",
-    ),
+    special(KeyCode::Esc, Action::Back, "Esc", "close the overlay"),
     Binding {
         code: KeyCode::Char('c'),
         ctrl: true,

@@ -51,6 +51,7 @@ fn rosenbrock(name: &str) -> Result<Loaded, String> {
     Ok(Loaded {
         session,
         view: ViewSpec::default(),
+        description: String::new(),
         path: Some("rosenbrock.yaml".into()),
     })
 }
@@ -90,7 +91,7 @@ fn drive(app: &mut App, keys: &str) -> TestResult {
 fn select_pause_step_rewind_log_help_quit() -> TestResult {
     let mut app = app()?;
     // Pause first so no time-budgeted steps happen between scripted frames.
-    drive(&mut app, " 2nnn")?;
+    drive(&mut app, "2nnn")?;
     assert!(app.session.is_paused());
     assert_eq!(app.selected, 1);
     assert!(app.session.runs().iter().all(|r| r.steps() == 3));
@@ -103,7 +104,7 @@ fn select_pause_step_rewind_log_help_quit() -> TestResult {
     drive(&mut app, "?")?;
     assert_eq!(app.mode, Mode::Help);
     let mut app = self::app()?;
-    drive(&mut app, " ?\x1b")?;
+    drive(&mut app, "?\x1b")?;
     assert_eq!(app.mode, Mode::Normal);
     drive(&mut app, "q")?;
     assert!(app.quit);
@@ -111,22 +112,131 @@ fn select_pause_step_rewind_log_help_quit() -> TestResult {
 }
 
 #[test]
-fn escape_closes_the_overlay_before_quitting() -> TestResult {
+fn escape_closes_overlays_and_never_quits() -> TestResult {
     let mut app = app()?;
     let mut term = terminal(120, 40)?;
+    // A double tap on Esc over the help, then Esc on the bare screen: the explorer stays.
     let script = [
-        press(KeyCode::Char(' ')),
         press(KeyCode::Char('?')),
+        press(KeyCode::Esc),
+        press(KeyCode::Esc),
+        Input::Frame,
         press(KeyCode::Esc),
         Input::Frame,
     ];
     let mut events = ScriptedEvents::new(script);
-    // After the Frame marker the script ends in Ctrl-C; Esc alone must not have quit.
     run_loop(&mut term, &mut app, &mut events)?;
     assert_eq!(app.mode, Mode::Normal);
     let mut app = self::app()?;
-    drive(&mut app, " \x1b")?;
-    assert!(app.quit, "Esc with no overlay quits");
+    app.update(super::event::Action::Back);
+    assert!(!app.quit, "Esc with no overlay does not quit");
+    app.update(super::event::Action::Quit);
+    assert!(app.quit, "q and Ctrl-C quit");
+    Ok(())
+}
+
+#[test]
+fn state_changing_keys_say_what_they_did() -> TestResult {
+    let mut app = app()?;
+    let said = |app: &App| {
+        app.toast
+            .as_ref()
+            .map(|t| t.text.clone())
+            .unwrap_or_default()
+    };
+    drive(&mut app, "3]")?;
+    assert_eq!(said(&app), "adam lr 0.05 → 0.1");
+    drive(&mut app, "nnnb")?;
+    assert_eq!(said(&app), "adam stepped back to step 2");
+    drive(&mut app, "g")?;
+    assert_eq!(said(&app), "every run now uses finite differences");
+    drive(&mut app, "R")?;
+    assert_eq!(said(&app), "reloaded rosenbrock.yaml");
+    drive(&mut app, "nnn")?;
+    let mut term = terminal(120, 40)?;
+    let script = [
+        press(KeyCode::Char('a')),
+        press(KeyCode::Enter),
+        Input::Frame,
+    ];
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    assert!(
+        said(&app).contains("starts at step 0 (the others are at step 3)"),
+        "{}",
+        said(&app)
+    );
+    // The message is on screen.
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    assert!(buffer_text(term.backend().buffer()).contains("starts at step 0"));
+    Ok(())
+}
+
+#[test]
+fn removing_a_run_can_be_undone_exactly() -> TestResult {
+    let mut app = app()?;
+    drive(&mut app, "nnnnn2d")?;
+    assert_eq!(app.session.runs().len(), 3);
+    assert_eq!(
+        app.toast.as_ref().map(|t| t.text.as_str()),
+        Some("removed momentum — u to undo")
+    );
+    drive(&mut app, "u")?;
+    let runs = app.session.runs();
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[1].label(), "momentum");
+    assert_eq!(runs[1].steps(), 5, "the run comes back where it was");
+    assert_eq!(app.selected, 1);
+    drive(&mut app, "u")?;
+    assert_eq!(app.session.runs().len(), 4, "one removal, one undo");
+    Ok(())
+}
+
+#[test]
+fn runs_can_have_engines_of_their_own() -> TestResult {
+    let mut app = app()?;
+    drive(&mut app, "3G")?;
+    assert_eq!(app.session.runs()[2].engine(), Engine::Finite);
+    assert_eq!(app.session.runs()[0].engine(), Engine::Reverse);
+    drive(&mut app, "nn")?;
+    let passes: Vec<u64> = app
+        .session
+        .runs()
+        .iter()
+        .map(|r| r.counts().passes)
+        .collect();
+    // adam on two variables: finite differences take 2n = 4 passes a gradient, reverse 1.
+    assert_eq!(app.session.runs()[2].counts().gradient, 2);
+    assert_eq!(passes[2], 8, "{passes:?}");
+    assert_eq!(passes[1], app.session.runs()[1].counts().gradient);
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    assert!(buffer_text(term.backend().buffer()).contains("mixed engines"));
+    // g sets every run's engine again.
+    drive(&mut app, "g")?;
+    assert!(
+        app.session
+            .runs()
+            .iter()
+            .all(|r| r.engine() == Engine::Finite)
+    );
+    Ok(())
+}
+
+#[test]
+fn a_scenario_opens_paused_with_its_description() -> TestResult {
+    let mut app = built_app(Path::new("scenarios/rosenbrock.yaml"))?;
+    assert!(app.session.is_paused());
+    assert_eq!(app.mode, Mode::About);
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("banana valley"), "{text}");
+    // Esc dismisses it; i brings it back.
+    drive(&mut app, "\x1bn")?;
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.session.runs().iter().all(|r| r.steps() == 1));
+    drive(&mut app, "i")?;
+    assert_eq!(app.mode, Mode::About);
     Ok(())
 }
 
@@ -134,7 +244,7 @@ fn escape_closes_the_overlay_before_quitting() -> TestResult {
 fn engine_cycles_and_lr_halves_and_doubles() -> TestResult {
     let mut app = app()?;
     assert_eq!(app.session.engine(), Engine::Reverse);
-    drive(&mut app, " g")?;
+    drive(&mut app, "g")?;
     assert_eq!(app.session.engine(), Engine::Finite);
     drive(&mut app, "g")?;
     assert!(matches!(app.session.engine(), Engine::Forward { .. }));
@@ -149,7 +259,7 @@ fn engine_cycles_and_lr_halves_and_doubles() -> TestResult {
 #[test]
 fn bad_reload_keeps_the_session_and_shows_the_error() -> TestResult {
     let mut app = app()?;
-    drive(&mut app, " nn")?;
+    drive(&mut app, "nn")?;
     app.path = Some("scenarios/bad.yaml".into());
     drive(&mut app, "R")?;
     let Mode::Error(message) = &app.mode else {
@@ -176,7 +286,7 @@ fn bad_reload_keeps_the_session_and_shows_the_error() -> TestResult {
 #[test]
 fn edit_form_validates_and_applies() -> TestResult {
     let mut app = app()?;
-    drive(&mut app, " 3e")?;
+    drive(&mut app, "3e")?;
     let Mode::Edit(form) = &app.mode else {
         return Err("the form did not open".into());
     };
@@ -211,7 +321,7 @@ fn edit_form_validates_and_applies() -> TestResult {
 #[test]
 fn the_add_list_describes_every_optimizer_in_one_line() -> TestResult {
     let mut app = app()?;
-    drive(&mut app, " a")?;
+    drive(&mut app, "a")?;
     let mut term = terminal(120, 40)?;
     term.draw(|f| super::ui::draw(f, &mut app))?;
     let text = buffer_text(term.backend().buffer());
@@ -226,7 +336,7 @@ fn the_add_list_describes_every_optimizer_in_one_line() -> TestResult {
 #[test]
 fn add_and_remove_runs_and_focus() -> TestResult {
     let mut app = app()?;
-    drive(&mut app, " a")?;
+    drive(&mut app, "a")?;
     assert!(matches!(app.mode, Mode::AddRun(_)));
     let mut term = terminal(120, 40)?;
     let script = [press(KeyCode::Down), press(KeyCode::Enter), Input::Frame];
@@ -257,7 +367,6 @@ fn too_small_terminal_shows_the_message() -> TestResult {
 #[test]
 fn click_restarts_from_the_point_and_wheel_zooms() -> TestResult {
     let mut app = app()?;
-    app.update(super::event::Action::TogglePause);
     app.settle_landscape();
     let mut term = terminal(120, 40)?;
     term.draw(|f| super::ui::draw(f, &mut app))?;
@@ -293,14 +402,14 @@ fn settled_screen(keys: &str, ascii: bool) -> Result<String, Box<dyn std::error:
 
 #[test]
 fn snapshot_whole_screen() -> TestResult {
-    let screen = settled_screen(" nnnnnnnnnn2", false)?;
+    let screen = settled_screen("nnnnnnnnnn2", false)?;
     insta::assert_snapshot!("whole_screen_120x40", screen);
     Ok(())
 }
 
 #[test]
 fn snapshot_whole_screen_ascii() -> TestResult {
-    let screen = settled_screen(" nnnnnnnnnn2", true)?;
+    let screen = settled_screen("nnnnnnnnnn2", true)?;
     assert!(screen.is_ascii());
     insta::assert_snapshot!("whole_screen_ascii_120x40", screen);
     Ok(())
@@ -308,7 +417,7 @@ fn snapshot_whole_screen_ascii() -> TestResult {
 
 #[test]
 fn snapshot_help_overlay() -> TestResult {
-    let screen = settled_screen(" ?", false)?;
+    let screen = settled_screen("?", false)?;
     insta::assert_snapshot!("help_overlay_120x40", screen);
     Ok(())
 }
@@ -320,6 +429,7 @@ fn built_app(path: &Path) -> Result<App, Box<dyn std::error::Error>> {
     let loaded = Loaded {
         session: built.session,
         view: built.view,
+        description: built.scenario.description,
         path: Some(path.to_path_buf()),
     };
     let mut app = App::new(loaded, loader());
@@ -341,7 +451,7 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
     assert!(points.len() >= 100 && points.iter().all(|p| p.2 <= 1));
     // A model scenario opens on the trajectories' principal plane.
     assert_eq!(app.view.plane, crate::landscape::Plane::Pca);
-    drive(&mut app, " nnnnv")?;
+    drive(&mut app, "nnnnv")?;
     assert_eq!(app.view.plane, crate::landscape::Plane::Decision);
     app.settle_landscape();
     let grid = app.grid().ok_or("no grid")?;
@@ -373,7 +483,7 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
     assert_eq!(app.view.plane, crate::landscape::Plane::Pca);
     // Expressions have no data: `v` never offers the decision view there.
     let mut app = self::app()?;
-    drive(&mut app, " vvv")?;
+    drive(&mut app, "vvv")?;
     assert_ne!(app.view.plane, crate::landscape::Plane::Decision);
     Ok(())
 }
@@ -382,7 +492,7 @@ fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
 fn snapshot_decision_view_ascii() -> TestResult {
     let mut app = two_moons_app()?;
     app.ascii = true;
-    drive(&mut app, " nnnnnnnnnnnnnnnnnnnnv")?;
+    drive(&mut app, "nnnnnnnnnnnnnnnnnnnnv")?;
     app.settle_landscape();
     app.tick_gradients();
     app.tick_backprop();
@@ -450,7 +560,7 @@ fn help_scrolls_to_every_key_at_80x24() -> TestResult {
     let mut app = app()?;
     let entries = super::event::help_entries();
     let mut term = terminal(80, 24)?;
-    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(" ?"))?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys("?"))?;
     assert_eq!(app.mode, Mode::Help);
     let mut seen = std::collections::HashSet::new();
     let mut first = String::new();
@@ -484,9 +594,17 @@ fn help_scrolls_to_every_key_at_80x24() -> TestResult {
 fn speed_is_steps_per_second_whatever_the_frame_rate() -> TestResult {
     use std::time::Duration;
     let mut app = app()?;
-    // The default finishes a 3000-step race in 10-20 s.
+    // It opens paused, at a pace a learner can follow: a 3000-step race takes minutes.
+    assert!(app.session.is_paused());
+    assert_eq!(
+        app.advance(Duration::from_secs(60), Duration::from_millis(50)),
+        0
+    );
     let seconds = 3000.0 / app.steps_per_second() as f64;
-    assert!((10.0..=20.0).contains(&seconds), "{seconds} s");
+    assert!((60.0..=300.0).contains(&seconds), "{seconds} s");
+    app.update(super::event::Action::TogglePause);
+    app.speed = 5;
+    assert_eq!(app.steps_per_second(), 200);
     let generous = Duration::from_secs(60);
     // 50 ms at 200 steps/s is 10 steps; the same time in two frames is the same 10.
     assert_eq!(app.advance(generous, Duration::from_millis(50)), 10);
@@ -502,6 +620,10 @@ fn speed_is_steps_per_second_whatever_the_frame_rate() -> TestResult {
     assert_eq!(steps, 3);
     drive(&mut app, "+")?;
     assert_eq!(app.steps_per_second(), 3);
+    assert_eq!(
+        app.toast.as_ref().map(|t| t.text.as_str()),
+        Some("speed 3 steps/s")
+    );
     Ok(())
 }
 
@@ -534,11 +656,12 @@ fn control_characters_from_files_are_shown_escaped() -> TestResult {
     let loaded = Loaded {
         session,
         view: ViewSpec::default(),
+        description: String::new(),
         path: None,
     };
     let mut app = App::new(loaded, loader());
     app.deterministic = true;
-    drive(&mut app, " n")?;
+    drive(&mut app, "n")?;
     let mut term = terminal(120, 40)?;
     term.draw(|f| super::ui::draw(f, &mut app))?;
     let text = buffer_text(term.backend().buffer());
@@ -571,6 +694,7 @@ fn file_loader() -> Loader {
             .map(|b| Loaded {
                 session: b.session,
                 view: b.view,
+                description: b.scenario.description,
                 path: Some(path.to_path_buf()),
             })
             .map_err(|e| e.to_string())
@@ -590,7 +714,7 @@ fn a_scenario_that_fails_to_load_keeps_the_last_good_one() -> TestResult {
     let initial = loader(&path)?;
     let mut app = App::new(initial, loader);
     app.deterministic = true;
-    drive(&mut app, " nn")?;
+    drive(&mut app, "nn")?;
 
     // Hot reload of a file saved broken: the error is shown, the running session stays.
     std::fs::write(&path, BAD)?;
@@ -792,7 +916,7 @@ fn every_optimizers_form_round_trips_and_the_add_list_describes_them() -> TestRe
     use crate::optim::registry;
     use crate::session::Command;
     let mut app = app()?;
-    drive(&mut app, " a")?;
+    drive(&mut app, "a")?;
     let names = registry::names();
     let muon = names.iter().position(|n| *n == "muon").ok_or("muon")?;
     let mut script: Vec<Input> = (0..muon).map(|_| press(KeyCode::Down)).collect();
@@ -854,8 +978,7 @@ fn every_optimizers_form_round_trips_and_the_add_list_describes_them() -> TestRe
 fn a_paused_unchanged_screen_asks_for_no_redraw_and_a_change_does() -> TestResult {
     use std::time::Duration;
     let mut app = app()?;
-    drive(&mut app, " ")?;
-    assert!(app.session.is_paused());
+    assert!(app.session.is_paused(), "the explorer opens paused");
     app.settle_landscape();
     app.tick_gradients();
     app.redraw = false;
@@ -900,7 +1023,7 @@ fn backprop_screen(
 #[test]
 fn the_stepper_walks_the_graph_and_ends_at_the_engines_gradient() -> TestResult {
     let file = "scenarios/backprop_by_hand.yaml";
-    let (app, screen) = backprop_screen(file, " p", 120, 35)?;
+    let (app, screen) = backprop_screen(file, "\u{1b}p", 120, 35)?;
     assert!(app.backprop.open);
     assert!(
         screen.contains("back-propagation: computation graph"),
@@ -909,7 +1032,7 @@ fn the_stepper_walks_the_graph_and_ends_at_the_engines_gradient() -> TestResult 
     assert!(screen.contains("step 0 of"), "{screen}");
     insta::assert_snapshot!("backprop_graph_start_120x35", screen);
     // The forward pass: 25 nodes beyond the 8 inputs... one at a time.
-    let (app, screen) = backprop_screen(file, " pnnn", 120, 35)?;
+    let (app, screen) = backprop_screen(file, "\u{1b}pnnn", 120, 35)?;
     assert!(
         app.session.runs().iter().all(|r| r.steps() == 0),
         "n steps the stepper only"
@@ -920,7 +1043,7 @@ fn the_stepper_walks_the_graph_and_ends_at_the_engines_gradient() -> TestResult 
     assert!(screen.contains("(forward pass)"), "{screen}");
     insta::assert_snapshot!("backprop_graph_forward_120x35", screen);
     // To the end of the sweep (more steps than there are are clamped).
-    let many = format!(" p{}", "n".repeat(200));
+    let many = format!("\u{1b}p{}", "n".repeat(200));
     let (app, screen) = backprop_screen(file, &many, 120, 35)?;
     let e = app.backprop.expr.as_ref().expect("an expression view");
     assert!(e.stepper.at_end());
@@ -958,7 +1081,7 @@ fn selecting_a_node_highlights_its_sub_expression() -> TestResult {
     let file = "scenarios/backprop_by_hand.yaml";
     let mut app = built_app(Path::new(file))?;
     let mut term = terminal(120, 35)?;
-    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(" p"))?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys("\u{1b}p"))?;
     let e = app.backprop.expr.as_ref().expect("an expression view");
     let target = e
         .stepper
@@ -1014,13 +1137,13 @@ fn the_network_view_steps_layer_by_layer_and_the_flow_panel_shows() -> TestResul
     let text = buffer_text(term.backend().buffer());
     assert!(text.contains("saturated over time"), "{text}");
     // 2-8-8-1: three forward stages, then δ from the output back.
-    let (app, screen) = backprop_screen(file, " pnnnn", 120, 35)?;
+    let (app, screen) = backprop_screen(file, "\u{1b}pnnnn", 120, 35)?;
     let n = app.backprop.net.as_ref().expect("a network view");
     assert_eq!((n.forward(), n.backward()), (3, 3));
     assert!(screen.contains("example 1 of 200"), "{screen}");
     assert!(screen.contains("∂ℓ/∂a"), "{screen}");
     insta::assert_snapshot!("network_view_120x35", screen);
-    let (app, screen) = backprop_screen(file, " pnnnnnnC", 80, 24)?;
+    let (app, screen) = backprop_screen(file, "\u{1b}pnnnnnnC", 80, 24)?;
     let n = app.backprop.net.as_ref().expect("a network view");
     assert_eq!((n.example, n.backward()), (None, 1));
     assert!(screen.contains("batch mean"), "{screen}");
@@ -1034,12 +1157,12 @@ fn the_backprop_views_are_plain_ascii_with_ascii() -> TestResult {
     for (file, keys, wanted) in [
         (
             "scenarios/backprop_by_hand.yaml",
-            " pnnnnnnnnnnnn",
+            "\u{1b}pnnnnnnnnnnnn",
             "h1 = sigmoid(net_h1)",
         ),
         (
             "scenarios/xor_mlp.yaml",
-            " pnnnn",
+            "\u{1b}pnnnn",
             "d(3)[0] = dl/da * s'(z)",
         ),
     ] {
@@ -1053,7 +1176,82 @@ fn the_backprop_views_are_plain_ascii_with_ascii() -> TestResult {
         assert!(screen.is_ascii(), "{screen}");
         assert!(screen.contains(wanted), "{wanted} missing in\n{screen}");
         // `=?` is a value not computed yet; any other `?` is a symbol without an ASCII form.
-        assert!(!screen.replace("=?", "").contains('?'), "{screen}");
+        // (`? help` in the status bar is the help key.)
+        let symbols = screen.replace("=?", "").replace("? help", "");
+        assert!(!symbols.contains('?'), "{screen}");
     }
+    Ok(())
+}
+
+/// The whole screen of `app` after `keys`, settled, at `w`x`h`.
+fn screen_at(
+    app: &mut App,
+    keys: &str,
+    w: u16,
+    h: u16,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut term = terminal(w, h)?;
+    run_loop(&mut term, app, &mut ScriptedEvents::keys(keys))?;
+    app.settle_landscape();
+    app.tick_gradients();
+    term.draw(|f| super::ui::draw(f, app))?;
+    Ok(buffer_text(term.backend().buffer()))
+}
+
+/// The default race, a model scenario and the help at the three sizes people use: the loss
+/// column, the state, `? help` and `q quit` must be on screen at each.
+#[test]
+fn snapshots_at_three_sizes() -> TestResult {
+    for (w, h) in [(80, 24), (120, 35), (180, 50)] {
+        let mut app = built_app(Path::new("scenarios/rosenbrock.yaml"))?;
+        let race = screen_at(&mut app, "\u{1b}nnnnnnnnnnnn3", w, h)?;
+        let status = race.lines().last().unwrap_or_default();
+        assert!(status.ends_with("? help  q quit"), "{w}x{h}: {status}");
+        assert!(status.contains("Paused"), "{w}x{h}: {status}");
+        assert!(race.contains("loss"), "{w}x{h}");
+        insta::assert_snapshot!(format!("rosenbrock_{w}x{h}"), race);
+
+        let mut app = two_moons_app()?;
+        let model = screen_at(&mut app, "\u{1b}nnnnn", w, h)?;
+        assert!(
+            model
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .ends_with("? help  q quit")
+        );
+        insta::assert_snapshot!(format!("two_moons_{w}x{h}"), model);
+
+        let mut app = self::app()?;
+        let help = screen_at(&mut app, "?", w, h)?;
+        insta::assert_snapshot!(format!("help_{w}x{h}"), help);
+    }
+    Ok(())
+}
+
+#[test]
+fn the_loss_cursor_reads_every_visible_run() -> TestResult {
+    let mut app = app()?;
+    drive(&mut app, "nnnnnnnnnn\t")?;
+    assert_eq!(app.focus, Panel::Loss);
+    let mut term = terminal(120, 40)?;
+    run_loop(
+        &mut term,
+        &mut app,
+        &mut ScriptedEvents::new([press(KeyCode::Left), press(KeyCode::Left), Input::Frame]),
+    )?;
+    // The first press puts the cursor on the latest point, the second moves it left.
+    assert!(app.loss_cursor.is_some_and(|c| c < 1.0));
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    let readout = text
+        .lines()
+        .find(|l| l.contains("step ") && l.contains("lbfgs"))
+        .ok_or(format!("no readout in\n{text}"))?;
+    for label in ["gd", "momentum", "adam"] {
+        assert!(readout.contains(label), "{readout}");
+    }
+    drive(&mut app, "\u{1b}")?;
+    assert_eq!(app.loss_cursor, None, "Esc removes the cursor");
     Ok(())
 }

@@ -28,7 +28,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
-use super::app::{App, Mode, Panel, SMOOTHING, XAxis};
+use super::app::{App, FIT_LAST, Mode, Panel, SMOOTHING, XAxis};
 use super::backprop::FIGURES;
 use super::event::help_entries;
 use super::widgets::help::centered;
@@ -37,24 +37,33 @@ use crate::text::{printable, printable_lines};
 
 use super::widgets::{
     ASCII_BORDER, EngineStat, ErrorPopup, FlowPanel, GradRow, GradTable, GraphView, HelpOverlay,
-    LandscapeView, LossChart, NetworkView, RunDetail, RunRow, RunsTable, SeriesView, StatusBar,
-    TapeRow, TapeView, TooSmall, asciify, run_color,
+    LandscapeView, LossChart, NetworkView, RaceState, RunDetail, RunRow, RunsTable, SeriesView,
+    StatusBar, TapeRow, TapeView, TooSmall, asciify, format_compact, rgb, run_color,
 };
+use crate::landscape::palette;
 use crate::landscape::{Basis, Scene, scene};
 
-/// Status bar hints in normal mode.
+/// Status bar hints in normal mode, after the focused panel's arrows (`? help` and `q quit`
+/// are always shown by the bar itself).
 const HINTS: &[(&str, &str)] = &[
-    ("space", "pause"),
-    ("n", "step"),
-    ("b", "back"),
+    ("Tab", "focus"),
     ("1-9", "run"),
     ("e", "edit"),
-    ("a", "add"),
+    ("+-", "speed"),
     ("g", "engine"),
-    ("v", "view"),
-    ("?", "help"),
-    ("q", "quit"),
+    ("i", "about"),
 ];
+
+/// What the arrows do in each panel, first among the hints.
+fn arrow_hint(panel: Panel) -> (&'static str, &'static str) {
+    match panel {
+        Panel::Landscape => ("arrows", "pan"),
+        Panel::Loss => ("←→", "cursor ↑↓ smoothing"),
+        Panel::Runs => ("↑↓", "select run"),
+        Panel::Gradients => ("↑↓", "scroll gradients"),
+        Panel::Tape => ("↑↓", "scroll tape"),
+    }
+}
 
 /// Where each panel went; `None` when a panel is hidden at this size.
 #[derive(Debug, Clone, Copy)]
@@ -110,15 +119,25 @@ fn labels(app: &App) -> Vec<Cow<'_, str>> {
 }
 
 fn block<'a>(app: &App, panel: Panel, title: impl Into<Line<'a>>) -> Block<'a> {
+    let mut title: Line<'a> = title.into();
+    let focused = app.focus == panel;
+    if focused {
+        // Focus shows three ways: a thick yellow border, a marker and a bold title.
+        title.spans.insert(0, Span::raw(" ▶"));
+        title = title.style(Style::default().add_modifier(Modifier::BOLD));
+    }
     let mut b = Block::bordered().title(title);
+    if focused {
+        b = b
+            .border_type(ratatui::widgets::BorderType::Thick)
+            .border_style(Style::default().fg(Color::Yellow));
+    } else {
+        b = b.border_style(Style::default().fg(Color::DarkGray));
+    }
     if app.ascii {
         b = b.border_set(ASCII_BORDER);
     }
-    if app.focus == panel {
-        b.border_style(Style::default().fg(Color::Yellow))
-    } else {
-        b.border_style(Style::default().fg(Color::DarkGray))
-    }
+    b
 }
 
 /// Draws the whole screen.
@@ -144,6 +163,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         draw_tape(frame, app, r);
     }
     draw_status(frame, app, areas.status);
+    draw_toast(frame, app, areas.status);
     if app.mode == Mode::Help {
         let (_, max_scroll) = HelpOverlay::page(help_entries().len(), area);
         app.help_scroll = app.help_scroll.min(max_scroll);
@@ -193,57 +213,64 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
 }
 
 fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let x_label = match app.x_axis {
-        XAxis::Steps => "step",
-        XAxis::Evaluations => "evaluations",
-    };
+    let x_label = app.x_axis.label();
     let smoothing = SMOOTHING[app.smoothing % SMOOTHING.len()];
-    let title = match smoothing {
-        Some(w) => format!(" loss vs {x_label} (smoothed {w}) "),
-        None => format!(" loss vs {x_label} "),
-    };
+    let window = FIT_LAST[app.fit_last % FIT_LAST.len()];
+    let mut title = format!(" loss vs {x_label} ");
+    if let Some(w) = smoothing {
+        title.push_str(&format!("(smoothed {w}) "));
+    }
+    if let Some(share) = window {
+        title.push_str(&format!("(last {:.0}%) ", share * 100.0));
+    }
     let b = block(app, Panel::Loss, title);
     let inner = b.inner(area);
     frame.render_widget(b, area);
-    // Hidden runs keep their colour index, so showing one again recolours nothing.
-    let runs: Vec<(usize, &crate::session::Run)> = app
+    // Hidden runs keep their colour index, so showing one again recolours nothing. The selected
+    // run goes last, so it is drawn over the others, which are dimmed.
+    let mut runs: Vec<(usize, &crate::session::Run)> = app
         .session
         .runs()
         .iter()
         .enumerate()
         .filter(|(_, r)| app.is_visible(r.label()))
         .collect();
+    runs.sort_by_key(|(i, _)| *i == app.selected);
+    let dim = runs.len() > 1;
     let data: Vec<Vec<(f64, f64)>> = runs
         .iter()
         .map(|(_, r)| {
             r.history()
                 .points()
                 .iter()
-                .map(|p| {
-                    let x = match app.x_axis {
-                        XAxis::Steps => p.step,
-                        XAxis::Evaluations => p.evaluations,
-                    };
-                    (x as f64, p.loss)
-                })
+                .map(|p| (app.x_axis.of(p), p.loss))
                 .collect()
         })
         .collect();
+    let span = data.iter().flatten().map(|p| p.0).fold(0.0_f64, f64::max);
     let labels: Vec<Cow<'_, str>> = runs.iter().map(|(_, r)| printable(r.label())).collect();
     let series: Vec<SeriesView<'_>> = runs
         .iter()
         .zip(&labels)
         .zip(&data)
-        .map(|(((i, _), label), points)| SeriesView {
+        .map(|(((i, r), label), points)| SeriesView {
             label,
-            color: run_color(*i),
+            color: if dim && *i != app.selected {
+                rgb(palette::run(*i).darkened(0.45))
+            } else {
+                run_color(*i)
+            },
             points,
+            diverged: matches!(r.status(), crate::session::Status::Diverged(_)),
         })
         .collect();
     let chart = LossChart::new(&series)
         .log_y(app.log_scale)
         .x_label(x_label)
         .smoothing(smoothing)
+        .x_window(window.map(|share| share * span))
+        .cursor(app.loss_cursor)
+        .whole_x(app.x_axis != XAxis::WallTime)
         .ascii(app.ascii);
     frame.render_widget(chart, inner);
 }
@@ -273,6 +300,8 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 loss: r.loss(),
                 steps: r.steps(),
                 evaluations: (c.value, c.gradient, c.hessian),
+                passes: c.passes,
+                engine: r.engine().name(),
             }
         })
         .collect();
@@ -282,7 +311,7 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             r.optimizer()
                 .hyperparameters()
                 .into_iter()
-                .map(|(n, v)| (n, v.to_string()))
+                .map(|(n, v)| (n, hyper_text(&v)))
                 .collect()
         })
         .unwrap_or_default();
@@ -305,6 +334,15 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         detail,
     };
     frame.render_widget(table, inner);
+}
+
+/// A hyperparameter as the detail area shows it: numbers in the one compact format
+/// (`eps=1e-8`, not `eps=0.00000001`), everything else as the form writes it.
+fn hyper_text(v: &crate::optim::HyperValue) -> String {
+    match v {
+        crate::optim::HyperValue::Float(x) => format_compact(*x),
+        other => other.to_string(),
+    }
 }
 
 fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -341,11 +379,17 @@ fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
             ns_per_gradient: *ns,
         })
         .collect();
+    let passes = g
+        .stats
+        .map(|(p, _)| usize::try_from(p).unwrap_or(usize::MAX));
+    let ratio = crate::engines::ratio_words(passes, g.stats.map(|(_, ns)| ns));
+    let notes: Vec<&str> = ratio.as_deref().into_iter().chain(g.finite_note).collect();
     frame.render_widget(
         GradTable {
             rows: &rows,
             engines: &engines,
             scroll: app.grad_scroll,
+            notes: &notes,
         },
         inner,
     );
@@ -543,23 +587,59 @@ fn draw_tape(frame: &mut Frame<'_>, app: &App, area: Rect) {
 }
 
 fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let engine = app.session.engine().name();
+    let runs = app.session.runs();
+    // Runs may have engines of their own (`G`, or `engine:` in a file).
+    let engine = match runs.first().map(|r| r.engine()) {
+        Some(first) if runs.iter().any(|r| r.engine() != first) => "mixed engines",
+        Some(first) => first.name(),
+        None => app.session.engine().name(),
+    };
+    let mut normal = vec![arrow_hint(app.focus)];
+    normal.extend_from_slice(HINTS);
     let hints: &[(&str, &str)] = match app.mode {
-        Mode::Normal => HINTS,
+        Mode::Normal => &normal,
         Mode::Edit(_) => &[("enter", "apply"), ("up/down", "field"), ("esc", "close")],
         Mode::AddRun(_) | Mode::Open(_) => &[("enter", "choose"), ("esc", "cancel")],
-        Mode::Help | Mode::Error(_) => &[("esc", "close"), ("q", "quit")],
+        Mode::Help | Mode::About | Mode::Error(_) => &[("esc", "close")],
+    };
+    let state = if app.session.is_finished() {
+        RaceState::Finished
+    } else if !app.session.is_paused() {
+        RaceState::Running
+    } else if runs.iter().all(|r| r.steps() == 0) {
+        RaceState::Ready
+    } else {
+        RaceState::Paused
     };
     let name = printable(&app.session.name);
+    let speed = app.speed_text();
     frame.render_widget(
         StatusBar {
             scenario: &name,
             engine,
-            steps_per_sec: app.steps_per_sec,
-            running: app.running(),
+            speed: &speed,
+            state,
             hints,
         },
         area,
+    );
+}
+
+/// The message line: the last state change a key made, over the row above the status bar.
+fn draw_toast(frame: &mut Frame<'_>, app: &App, status: Rect) {
+    let Some(toast) = &app.toast else {
+        return;
+    };
+    if status.y == 0 || app.mode != Mode::Normal {
+        return;
+    }
+    let text = format!(" {} ", printable(&toast.text));
+    let width = (text.chars().count() as u16).min(status.width.saturating_sub(2));
+    let rect = Rect::new(status.x + 1, status.y - 1, width, 1);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(text).style(Style::default().fg(Color::Black).bg(Color::Yellow)),
+        rect,
     );
 }
 
@@ -581,6 +661,21 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 ErrorPopup {
                     title: "error",
                     message: &printable_lines(message),
+                    color: Color::Red,
+                },
+                area,
+            );
+        }
+        Mode::About => {
+            let message = format!(
+                "{}\n\nSpace runs the race, n takes one step, ? lists every key.\nEsc closes this; i shows it again.",
+                printable_lines(app.description.trim())
+            );
+            frame.render_widget(
+                ErrorPopup {
+                    title: &format!("{}: what to look for", printable(&app.session.name)),
+                    message: &message,
+                    color: Color::Cyan,
                 },
                 area,
             );

@@ -27,7 +27,7 @@ pub use loss_chart::{LossChart, SeriesView};
 pub use network_view::NetworkView;
 pub use popup::{ErrorPopup, TooSmall};
 pub use runs::{RunDetail, RunRow, RunsTable};
-pub use status_bar::StatusBar;
+pub use status_bar::{RaceState, StatusBar};
 pub use tape_view::{TapeRow, TapeView};
 
 use ratatui::buffer::Buffer;
@@ -108,7 +108,11 @@ fn ascii_stand_in(symbol: &str) -> &'static str {
         '…' => "~",
         'µ' => "u",
         'Δ' => "d",
-        '−' => "-",
+        '−' | '—' | '–' => "-",
+        '→' => ">",
+        '←' => "<",
+        '↑' => "^",
+        '↓' => "v",
         '▶' | '►' => ">",
         '◀' | '◄' => "<",
         '▀' | '▄' | '█' | '▌' | '▐' | '▘' | '▝' | '▖' | '▗' | '▅' | '▆' | '▇' => {

@@ -472,3 +472,81 @@ fn output_is_byte_identical_whatever_the_thread_count() {
     let zero = gradscope(&["--headless", "scenarios/booth.yaml", "--threads", "0"]);
     assert_eq!(zero.status.code(), Some(2), "{}", text(&zero.stderr));
 }
+
+/// Gradient passes are counted per run with each run's own engine: forward ceil(n/chunk) a
+/// gradient, reverse 1, finite 2n, and Newton's Hessians at n(n+1)/2 passes each.
+#[test]
+fn gradient_passes_are_counted_per_engine() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("engines.yaml");
+    std::fs::write(
+        &file,
+        "name: engines\nobjective:\n  expr: \"(x-1)^2 + (y+2)^2 + (z-3)^2\"\n  start: {x: 0, y: 0, z: 0}\n\
+         optimizers:\n  - {name: adam, label: fwd, engine: {kind: forward, chunk: 2}}\n\
+         \x20 - {name: adam, label: rev, engine: reverse}\n  - {name: adam, label: fd, engine: finite}\n\
+         \x20 - {name: newton, label: newton}\nstop:\n  max_steps: 5\n",
+    )?;
+    let path = file.to_string_lossy().into_owned();
+    let out = gradscope(&["--headless", &path, "--format", "json", "--no-timing"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let runs = json
+        .pointer("/0/runs")
+        .or_else(|| json.pointer("/runs"))
+        .and_then(|r| r.as_array())
+        .ok_or("no runs in the report")?;
+    let field = |label: &str, key: &str| -> Option<u64> {
+        let run = runs.iter().find(|r| r["label"] == label)?;
+        run.pointer(key)?.as_u64()
+    };
+    for (label, per_gradient) in [("fwd", 2), ("rev", 1), ("fd", 6)] {
+        let gradients = field(label, "/evaluations/gradient").ok_or(label)?;
+        assert!(gradients > 0, "{label}");
+        assert_eq!(
+            field(label, "/gradient_passes"),
+            Some(gradients * per_gradient),
+            "{label}"
+        );
+    }
+    let hessians = field("newton", "/evaluations/hessian").ok_or("newton")?;
+    let gradients = field("newton", "/evaluations/gradient").ok_or("newton")?;
+    assert!(hessians > 0);
+    assert_eq!(
+        field("newton", "/gradient_passes"),
+        Some(hessians * 6 + gradients),
+        "a Hessian of 3 variables costs 3·4/2 = 6 passes"
+    );
+    // The table shows the same column.
+    let out = gradscope(&["--headless", &path, "--no-timing"]);
+    assert!(
+        text(&out.stdout).contains("passes"),
+        "{}",
+        text(&out.stdout)
+    );
+    Ok(())
+}
+
+/// Bundled scenarios open by name and are listed from a directory without `scenarios/`.
+#[test]
+fn bundled_scenarios_work_from_any_directory() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gradscope"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+    };
+    let out = run(&["--headless", "booth", "--no-timing"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("scenario: Booth"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["list"])?;
+    let listed = text(&out.stdout);
+    for name in ["two_moons_mlp", "rosenbrock", "forward_vs_reverse"] {
+        assert!(listed.contains(name), "{listed}");
+    }
+    Ok(())
+}

@@ -276,6 +276,9 @@ fn drive(pty: &mut Pty, cooked: &str) -> TestResult {
 
     press(b"2")?;
     screen.wait_for("run 2's gradients", |t| t.contains("gradients of momentum"))?;
+    // It opens paused: Space runs the race, Space again pauses it.
+    press(b" ")?;
+    screen.wait_for("running", |t| status_line(t).contains("Running"))?;
     press(b" ")?;
     let text = screen.wait_for("paused", |t| status_line(t).contains("Paused"))?;
     let steps_at = |t: &str| -> Option<u64> {

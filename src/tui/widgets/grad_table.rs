@@ -33,6 +33,9 @@ pub struct GradTable<'a> {
     pub rows: &'a [GradRow<'a>],
     pub engines: &'a [EngineStat<'a>],
     pub scroll: usize,
+    /// Lines under the table: the engines' cost ratio in words, and why finite differences
+    /// disagree when they do for a known reason.
+    pub notes: &'a [&'a str],
 }
 
 impl GradRow<'_> {
@@ -80,7 +83,7 @@ fn sci(v: f64) -> String {
 impl Widget for GradTable<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let area = area.intersection(buf.area);
-        let footer_rows = (1 + self.engines.len()) as u16;
+        let footer_rows = (1 + self.engines.len() + self.notes.len()) as u16;
         let table_h = area.height.saturating_sub(footer_rows);
         let visible = usize::from(table_h.saturating_sub(1));
         let scroll = self
@@ -136,6 +139,15 @@ impl Widget for GradTable<'_> {
             format_compact(rd)
         );
         Line::from(summary).render(Rect::new(area.x, y, area.width, 1), buf);
+        for note in self.notes {
+            y += 1;
+            if y >= area.bottom() {
+                return;
+            }
+            Line::from(*note)
+                .style(Style::default().fg(Color::Yellow))
+                .render(Rect::new(area.x, y, area.width, 1), buf);
+        }
         for e in self.engines {
             y += 1;
             if y >= area.bottom() {
@@ -227,6 +239,7 @@ mod tests {
             rows: &ROWS,
             engines: &ENGINES,
             scroll: 0,
+            notes: &[],
         }
         .render(buf.area, &mut buf);
         // Row of w1 is the second data row (y = 2).
@@ -242,6 +255,7 @@ mod tests {
             rows: &ROWS,
             engines: &ENGINES[..1],
             scroll: 99,
+            notes: &[],
         }
         .render(buf.area, &mut buf);
         let text = buffer_text(&buf);
@@ -256,6 +270,7 @@ mod tests {
             rows: &ROWS,
             engines: &ENGINES,
             scroll: 1,
+            notes: &[],
         }
         .render(buf.area, &mut buf);
         insta::assert_snapshot!(buffer_text(&buf));

@@ -1,15 +1,18 @@
-//! The loss curves: one line per run against steps or evaluations, optionally log-scaled and
-//! smoothed.
+//! The loss curves: one line per run against steps, evaluations, gradient passes or wall time,
+//! optionally log-scaled, smoothed, fitted to the last part of the race, with a cursor that reads
+//! every run's value at one x (TensorBoard's tooltip).
 //!
 //! ratatui's `Chart` has no log axis, so in log mode the data are mapped to log10 and the axis
 //! labels are written back in loss units. Points that are not finite (or not positive in log mode)
-//! are dropped rather than drawn at the edge of the chart.
+//! are dropped rather than drawn at the edge of the chart. Diverged runs do not set the scale:
+//! the automatic range comes from the others, and a diverged run is named at the top edge.
+//! Series are drawn in order, so the caller puts the selected run last (on top).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
 
 use super::{asciify, format_compact};
@@ -21,6 +24,8 @@ pub struct SeriesView<'a> {
     pub color: Color,
     /// `(x, loss)` with x the step or evaluation count.
     pub points: &'a [(f64, f64)],
+    /// The run diverged: it is left out of the automatic range and marked at the edge.
+    pub diverged: bool,
 }
 
 /// Loss curves of several runs.
@@ -33,6 +38,12 @@ pub struct LossChart<'a> {
     /// TensorBoard-style smoothing weight in `[0, 1)`; `None` or `0` plots raw values.
     pub smoothing: Option<f64>,
     pub ascii: bool,
+    /// Show only the last this-much of the x axis (and fit the loss range to it).
+    pub x_window: Option<f64>,
+    /// The cursor as a fraction of the x range (0 left, 1 right), with its readout line.
+    pub cursor: Option<f64>,
+    /// X counts whole things (steps, evaluations, passes): labels are whole numbers.
+    pub whole_x: bool,
 }
 
 impl<'a> LossChart<'a> {
@@ -44,7 +55,28 @@ impl<'a> LossChart<'a> {
             x_label: "step",
             smoothing: None,
             ascii: false,
+            x_window: None,
+            cursor: None,
+            whole_x: true,
         }
+    }
+
+    #[must_use]
+    pub fn x_window(mut self, window: Option<f64>) -> Self {
+        self.x_window = window;
+        self
+    }
+
+    #[must_use]
+    pub fn cursor(mut self, cursor: Option<f64>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+
+    #[must_use]
+    pub fn whole_x(mut self, whole: bool) -> Self {
+        self.whole_x = whole;
+        self
     }
 
     #[must_use]
@@ -148,14 +180,87 @@ impl LossChart<'_> {
     }
 }
 
+impl LossChart<'_> {
+    /// Names the runs with points above the range (diverged ones, mostly) at the top edge:
+    /// "▲ gd diverged", so a run off the chart is not silently missing.
+    fn mark_off_scale(&self, data: &[Vec<(f64, f64)>], y: [f64; 2], area: Rect, buf: &mut Buffer) {
+        let mut x = area.right();
+        for (s, points) in self.series.iter().zip(data).rev() {
+            if !(s.diverged || points.iter().any(|p| p.1 > y[1])) {
+                continue;
+            }
+            let what = if s.diverged { "diverged" } else { "off scale" };
+            let text = format!("▲ {} {what} ", s.label);
+            let w = text.chars().count() as u16;
+            if x < area.x + w {
+                break;
+            }
+            x -= w;
+            super::put_str(
+                buf,
+                x,
+                area.y,
+                area.right(),
+                &text,
+                Style::default().fg(s.color),
+            );
+        }
+    }
+
+    fn x_text(&self, x: f64) -> String {
+        if self.whole_x {
+            format_compact(x.round())
+        } else {
+            format_compact(x)
+        }
+    }
+
+    /// "step 120: gd 1.2e-3  adam 4e-5": every series' last value at or before `x`.
+    fn readout(&self, data: &[Vec<(f64, f64)>], x: f64) -> Line<'_> {
+        let mut spans = vec![Span::styled(
+            format!("{} {}:", self.x_label, self.x_text(x)),
+            Style::default().fg(Color::White),
+        )];
+        for (s, points) in self.series.iter().zip(data) {
+            let Some(&(_, y)) = points.iter().take_while(|p| p.0 <= x).last() else {
+                continue;
+            };
+            spans.push(Span::styled(
+                format!(" {} {}", s.label, self.y_label(y)),
+                Style::default().fg(s.color),
+            ));
+        }
+        Line::from(spans)
+    }
+}
+
 impl Widget for LossChart<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let data: Vec<Vec<(f64, f64)>> = self.series.iter().map(|s| self.plotted(s)).collect();
+        let mut data: Vec<Vec<(f64, f64)>> = self.series.iter().map(|s| self.plotted(s)).collect();
+        if let Some(window) = self.x_window {
+            let last = data.iter().flatten().map(|p| p.0).fold(f64::NAN, f64::max);
+            for points in &mut data {
+                points.retain(|p| p.0 >= last - window);
+            }
+        }
         let all = || data.iter().flatten();
+        // The scale comes from the runs that did not diverge, when there are any.
+        let healthy: Vec<f64> = self
+            .series
+            .iter()
+            .zip(&data)
+            .filter(|(s, _)| !s.diverged)
+            .flat_map(|(_, d)| d.iter().map(|p| p.1))
+            .collect();
+        let y_values: Vec<f64> = if healthy.is_empty() {
+            all().map(|p| p.1).collect()
+        } else {
+            healthy.clone()
+        };
         let flat_y = if self.log_y { 0.5 } else { 1.0 };
         let (Some(x_bounds), Some(mut y_bounds)) = (
             padded_bounds(all().map(|p| p.0), 0.0, 1.0),
-            padded_bounds(all().map(|p| p.1), 0.05, flat_y),
+            padded_bounds(y_values.iter().copied(), 0.05, flat_y),
         ) else {
             Paragraph::new("no loss values yet")
                 .style(Style::default().fg(Color::Gray))
@@ -163,7 +268,7 @@ impl Widget for LossChart<'_> {
             return;
         };
         // Losses are rarely negative: do not let the padding push a linear axis below zero.
-        let min_y = all().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let min_y = y_values.iter().copied().fold(f64::INFINITY, f64::min);
         if !self.log_y && min_y >= 0.0 {
             y_bounds[0] = y_bounds[0].max(0.0);
         }
@@ -172,7 +277,20 @@ impl Widget for LossChart<'_> {
         } else {
             Marker::Braille
         };
-        let datasets = self
+        let mut area = area;
+        let cursor_x = self.cursor.map(|f| {
+            let x = x_bounds[0] + f.clamp(0.0, 1.0) * (x_bounds[1] - x_bounds[0]);
+            if self.whole_x { x.round() } else { x }
+        });
+        if let Some(x) = cursor_x
+            && area.height > 3
+        {
+            self.readout(&data, x)
+                .render(Rect::new(area.x, area.y, area.width, 1), buf);
+            area = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
+        }
+        let cursor_line = cursor_x.map(|x| [(x, y_bounds[0]), (x, y_bounds[1])]);
+        let mut datasets: Vec<Dataset<'_>> = self
             .series
             .iter()
             .zip(&data)
@@ -185,6 +303,15 @@ impl Widget for LossChart<'_> {
                     .data(points)
             })
             .collect();
+        if let Some(line) = &cursor_line {
+            datasets.push(
+                Dataset::default()
+                    .marker(marker)
+                    .graph_type(GraphType::Line)
+                    .style(Style::default().fg(Color::White))
+                    .data(line),
+            );
+        }
         let mid = |b: [f64; 2]| (b[0] + b[1]) / 2.0;
         let axis_style = Style::default().fg(Color::Gray);
         let x_axis = Axis::default()
@@ -192,9 +319,9 @@ impl Widget for LossChart<'_> {
             .style(axis_style)
             .bounds(x_bounds)
             .labels([
-                format_compact(x_bounds[0]),
-                format_compact(mid(x_bounds)),
-                format_compact(x_bounds[1]),
+                self.x_text(x_bounds[0]),
+                self.x_text(mid(x_bounds)),
+                self.x_text(x_bounds[1]),
             ]);
         let y_title = if self.log_y { "loss (log)" } else { "loss" };
         let y_axis = Axis::default()
@@ -211,6 +338,7 @@ impl Widget for LossChart<'_> {
             .y_axis(y_axis)
             .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)))
             .render(area, buf);
+        self.mark_off_scale(&data, y_bounds, area, buf);
         if self.ascii {
             asciify(buf, area);
         }
@@ -281,6 +409,7 @@ mod tests {
     fn log_axis_labels_are_in_loss_units() {
         let points = [(0.0, 100.0), (10.0, 1.0), (20.0, 0.01)];
         let series = [SeriesView {
+            diverged: false,
             label: "sgd",
             color: run_color(0),
             points: &points,
@@ -300,6 +429,7 @@ mod tests {
             (3.0, -1.0),
         ];
         let series = [SeriesView {
+            diverged: false,
             label: "nan",
             color: run_color(0),
             points: &points,
@@ -332,11 +462,13 @@ mod tests {
         let (a, b) = two_runs();
         let series = [
             SeriesView {
+                diverged: false,
                 label: "sgd",
                 color: run_color(0),
                 points: &a,
             },
             SeriesView {
+                diverged: false,
                 label: "adam",
                 color: run_color(1),
                 points: &b,
@@ -351,11 +483,13 @@ mod tests {
         let (a, b) = two_runs();
         let series = [
             SeriesView {
+                diverged: false,
                 label: "sgd",
                 color: run_color(0),
                 points: &a,
             },
             SeriesView {
+                diverged: false,
                 label: "adam",
                 color: run_color(1),
                 points: &b,

@@ -17,6 +17,8 @@ pub const MIN_HEIGHT: u16 = 24;
 pub struct ErrorPopup<'a> {
     pub title: &'a str,
     pub message: &'a str,
+    /// Border and title colour: red for errors, another for notices (the description).
+    pub color: Color,
 }
 
 impl Widget for ErrorPopup<'_> {
@@ -41,9 +43,9 @@ impl Widget for ErrorPopup<'_> {
         let popup = centered(area, width, height);
         Clear.render(popup, buf);
         let block = Block::bordered()
-            .border_style(Style::default().fg(Color::Red))
+            .border_style(Style::default().fg(self.color))
             .title(format!(" {} ", self.title))
-            .title_style(Style::default().fg(Color::Red).add_modifier(Modifier::BOLD));
+            .title_style(Style::default().fg(self.color).add_modifier(Modifier::BOLD));
         Paragraph::new(self.message)
             .wrap(Wrap { trim: false })
             .block(block.padding(ratatui::widgets::Padding::horizontal(1)))
@@ -139,6 +141,7 @@ mod tests {
     fn error_popup_snapshot() {
         let mut buf = Buffer::filled(Rect::new(0, 0, 60, 9), ratatui::buffer::Cell::new("."));
         ErrorPopup {
+            color: Color::Red,
             title: "reload failed",
             message: "scenario.yaml:3:7: unknown optimizer 'adamm'\ndid you mean 'adam'?",
         }
@@ -150,6 +153,7 @@ mod tests {
     fn error_popup_wraps_long_lines_in_small_areas() {
         let mut buf = Buffer::empty(Rect::new(0, 0, 24, 8));
         ErrorPopup {
+            color: Color::Red,
             title: "e",
             message: &"word ".repeat(30),
         }

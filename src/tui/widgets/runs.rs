@@ -1,5 +1,9 @@
 //! The runs table: one row per optimizer run with its status and counters, and a detail area for
 //! the selected run (hyperparameters and optimizer state vectors).
+//!
+//! Columns are kept in order of what matters when space runs out: run, loss, steps, gradient
+//! passes (the engine's real cost), engine, status, optimizer, evaluations. The run column is as
+//! wide as the longest label; hyperparameter lines wrap between entries, never inside one.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -23,6 +27,9 @@ pub struct RunRow<'a> {
     pub steps: u64,
     /// Objective evaluations: (values, gradients, Hessians).
     pub evaluations: (u64, u64, u64),
+    /// Passes over the function the gradients and Hessians took.
+    pub passes: u64,
+    pub engine: &'a str,
 }
 
 /// What the detail area shows for the selected run.
@@ -83,12 +90,21 @@ impl RunsTable<'_> {
         if detail.hyperparameters.is_empty() {
             spans.push(Span::raw("none"));
         }
+        let mut used = spans[0].width();
         for (k, (name, value)) in detail.hyperparameters.iter().enumerate() {
-            if k > 0 {
+            let entry = name.chars().count() + 1 + value.chars().count();
+            // A new line rather than an entry cut in the middle (`nesterov=f`).
+            if k > 0 && used + 2 + entry > usize::from(area.width) {
+                lines.push(Line::from(std::mem::take(&mut spans)));
                 spans.push(Span::raw("  "));
+                used = 2;
+            } else if k > 0 {
+                spans.push(Span::raw("  "));
+                used += 2;
             }
             spans.push(Span::styled(name.as_str(), key));
             spans.push(Span::raw(format!("={value}")));
+            used += entry;
         }
         lines.push(Line::from(spans));
         for (name, values) in detail.state {
@@ -120,6 +136,41 @@ impl Widget for RunsTable<'_> {
             .selected
             .map_or(0, |s| (s + 1).saturating_sub(visible))
             .min(self.rows.len().saturating_sub(visible));
+        let label_w = self
+            .rows
+            .iter()
+            .map(|r| r.label.chars().count())
+            .max()
+            .unwrap_or(3)
+            .max(3) as u16;
+        let opt_w = self
+            .rows
+            .iter()
+            .map(|r| r.optimizer.chars().count())
+            .max()
+            .unwrap_or(9)
+            .max(9) as u16;
+        // (header, width) in the order columns are dropped from the right when narrow.
+        let columns: [(&str, u16); 9] = [
+            ("", 1),
+            ("run", label_w),
+            ("loss", 9),
+            ("steps", 6),
+            ("passes", 8),
+            ("engine", 7),
+            ("status", 9),
+            ("optimizer", opt_w),
+            ("evals v/g/h", 14),
+        ];
+        let mut shown = 0;
+        let mut used = 0;
+        for (_, w) in columns {
+            if used + w + u16::from(shown > 0) > area.width {
+                break;
+            }
+            used += w + u16::from(shown > 0);
+            shown += 1;
+        }
         let rows = self
             .rows
             .iter()
@@ -128,49 +179,44 @@ impl Widget for RunsTable<'_> {
             .take(visible)
             .map(|(i, r)| {
                 let (f, g, h) = r.evaluations;
-                let row = Row::new([
+                let cells = [
                     Line::from(Span::styled("●", Style::default().fg(r.color))),
                     Line::from(r.label),
-                    Line::from(r.optimizer),
+                    Line::from(format_compact(r.loss)),
+                    Line::from(r.steps.to_string()),
+                    Line::from(r.passes.to_string()),
+                    Line::from(r.engine),
                     Line::from(Span::styled(
                         r.status,
                         Style::default().fg(status_color(r.status)),
                     )),
-                    Line::from(format_compact(r.loss)),
-                    Line::from(r.steps.to_string()),
+                    Line::from(r.optimizer),
                     Line::from(format!("{f}/{g}/{h}")),
-                ]);
+                ];
+                let row = Row::new(cells.into_iter().take(shown));
                 if Some(i) == self.selected {
+                    // White on a dark blue-grey: readable whatever the status colour.
                     row.style(
                         Style::default()
-                            .bg(Color::DarkGray)
+                            .bg(Color::Rgb(40, 48, 72))
+                            .fg(Color::White)
                             .add_modifier(Modifier::BOLD),
                     )
                 } else {
                     row
                 }
             });
-        let header = Row::new([
-            "",
-            "run",
-            "optimizer",
-            "status",
-            "loss",
-            "steps",
-            "evals f/g/h",
-        ])
-        .style(Style::default().add_modifier(Modifier::BOLD));
-        // Exact lengths summing to the width: an over-constrained layout has no unique solution
-        // and ratatui's solver would then place columns differently from run to run. Spare
-        // width goes to the label; a narrow table clips columns from the right.
-        const BASE: [u16; 7] = [1, 8, 10, 10, 10, 7, 14];
-        let mut remaining = area.width.saturating_sub(BASE.len() as u16 - 1);
-        let extra = remaining.saturating_sub(BASE.iter().sum());
-        let widths = BASE.map(|w| {
-            let w = if w == 8 { w + extra } else { w }.min(remaining);
-            remaining -= w;
-            Constraint::Length(w)
-        });
+        let header = Row::new(columns.iter().take(shown).map(|(h, _)| *h))
+            .style(Style::default().add_modifier(Modifier::BOLD));
+        // Exact lengths: an over-constrained layout has no unique solution and ratatui's solver
+        // would then place columns differently from run to run. Spare width goes to the label.
+        let extra = area.width.saturating_sub(used);
+        let widths: Vec<Constraint> = columns
+            .iter()
+            .take(shown)
+            .enumerate()
+            .map(|(k, (_, w))| Constraint::Length(if k == 1 { w + extra } else { *w }))
+            .collect();
         Table::new(rows, widths)
             .header(header)
             .render(Rect::new(area.x, area.y, area.width, table_h), buf);
@@ -209,6 +255,8 @@ mod tests {
                 loss: 0.5123,
                 steps: 120,
                 evaluations: (120, 120, 0),
+                passes: 120,
+                engine: "reverse",
             },
             RunRow {
                 color: run_color(1),
@@ -218,6 +266,8 @@ mod tests {
                 loss: 1.2e-9,
                 steps: 800,
                 evaluations: (800, 800, 0),
+                passes: 3200,
+                engine: "finite",
             },
             RunRow {
                 color: run_color(2),
@@ -227,6 +277,8 @@ mod tests {
                 loss: f64::NAN,
                 steps: 3,
                 evaluations: (4, 3, 3),
+                passes: 9,
+                engine: "forward",
             },
         ]
     }
@@ -253,8 +305,43 @@ mod tests {
         .render(buf.area, &mut buf);
         let text = buffer_text(&buf);
         assert!(text.contains("newton"), "{text}");
-        assert_eq!(buf[(2, 2)].bg, Color::DarkGray);
+        assert_eq!(buf[(2, 2)].bg, Color::Rgb(40, 48, 72));
+        assert_eq!(buf[(2, 2)].fg, Color::White);
         assert_eq!(buf[(0, 2)].fg, run_color(2));
+    }
+
+    #[test]
+    fn narrow_tables_keep_loss_before_status_and_wrap_hyperparameters() {
+        let rows = rows();
+        let hyper: Vec<(String, String)> =
+            ["lr=0.001", "momentum=0.9", "dampening=0", "nesterov=false"]
+                .iter()
+                .filter_map(|e| e.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        let detail = RunDetail {
+            hyperparameters: &hyper,
+            state: &[],
+        };
+        let mut buf = Buffer::empty(Rect::new(0, 0, 38, 8));
+        RunsTable {
+            rows: &rows,
+            selected: Some(0),
+            detail: Some(detail),
+        }
+        .render(buf.area, &mut buf);
+        let text = buffer_text(&buf);
+        let header = text.lines().next().unwrap_or_default();
+        assert!(
+            header.contains("loss") && header.contains("passes"),
+            "{text}"
+        );
+        assert!(!header.contains("status"), "{text}");
+        assert!(text.contains("nesterov=false"), "{text}");
+        assert!(
+            !text.lines().any(|l| l.trim_end().ends_with("nesterov=f")),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! The one-line status bar: scenario, engine, speed, running state and key hints.
+//! The one-line status bar: scenario, engine, chosen speed and what the race is doing (with
+//! the key that changes it), then key hints; `? help` and `q quit` always stay at its right end.
+//! When the line is short, the scenario name goes first, then the engine, then the speed; the
+//! state and the two fixed keys are never dropped.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -6,28 +9,61 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::format_compact;
+/// What the race is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaceState {
+    Running,
+    /// Paused before any step: the learner has not started it yet.
+    Ready,
+    Paused,
+    Finished,
+}
+
+impl RaceState {
+    /// The state with the key that changes it.
+    #[must_use]
+    pub fn text(self) -> &'static str {
+        match self {
+            RaceState::Running => "Running · Space pause",
+            RaceState::Ready => "Paused · Space: run, n: one step",
+            RaceState::Paused => "Paused · Space resume",
+            RaceState::Finished => "Finished · r restart",
+        }
+    }
+
+    fn color(self) -> Color {
+        match self {
+            RaceState::Running => Color::Green,
+            RaceState::Ready | RaceState::Paused => Color::Yellow,
+            RaceState::Finished => Color::Cyan,
+        }
+    }
+}
+
+/// The keys the status bar never drops.
+pub const FIXED_HINTS: [(&str, &str); 2] = [("?", "help"), ("q", "quit")];
 
 #[derive(Debug, Clone, Copy)]
 pub struct StatusBar<'a> {
     pub scenario: &'a str,
     pub engine: &'a str,
-    pub steps_per_sec: f64,
-    pub running: bool,
-    /// `(key, action)` pairs shown after the status, cut off at the right edge.
+    /// The chosen speed ("30 steps/s"), not the measured rate.
+    pub speed: &'a str,
+    pub state: RaceState,
+    /// `(key, action)` pairs shown after the status, dropped whole from the right when short.
     pub hints: &'a [(&'a str, &'a str)],
 }
 
-/// Steps per second with at most one decimal, compact when large.
-#[must_use]
-pub fn format_speed(steps_per_sec: f64) -> String {
-    if !steps_per_sec.is_finite() || steps_per_sec < 0.0 {
-        "-".to_owned()
-    } else if steps_per_sec < 1e4 {
-        format!("{steps_per_sec:.1}")
-    } else {
-        format_compact(steps_per_sec)
-    }
+fn hint_spans<'a>(key: &'a str, action: &'a str, gap: &'static str) -> [Span<'a>; 3] {
+    [
+        Span::raw(gap),
+        Span::styled(key, Style::default().fg(Color::Cyan)),
+        Span::raw(format!(" {action}")),
+    ]
+}
+
+fn width(spans: &[Span<'_>]) -> usize {
+    spans.iter().map(Span::width).sum()
 }
 
 impl Widget for StatusBar<'_> {
@@ -36,40 +72,53 @@ impl Widget for StatusBar<'_> {
         if area.height == 0 {
             return;
         }
+        let total = usize::from(area.width);
         let sep = || Span::styled(" | ", Style::default().fg(Color::DarkGray));
-        let (state, state_color) = if self.running {
-            ("Running", Color::Green)
-        } else {
-            ("Paused", Color::Yellow)
-        };
-        let mut spans = vec![
+        let fixed: Vec<Span<'_>> = FIXED_HINTS
+            .iter()
+            .flat_map(|(k, a)| hint_spans(k, a, "  "))
+            .collect();
+        let state = Span::styled(
+            self.state.text(),
+            Style::default()
+                .fg(self.state.color())
+                .add_modifier(Modifier::BOLD),
+        );
+        // The optional fields in the order they are dropped when space runs out.
+        let optional = [
             Span::styled(self.scenario, Style::default().add_modifier(Modifier::BOLD)),
-            sep(),
             Span::raw(self.engine),
-            sep(),
-            Span::raw(format!("{} steps/s", format_speed(self.steps_per_sec))),
-            sep(),
-            Span::styled(
-                state,
-                Style::default()
-                    .fg(state_color)
-                    .add_modifier(Modifier::BOLD),
-            ),
+            Span::raw(self.speed),
         ];
-        // Hints are dropped whole rather than cut in the middle of a word.
-        let mut used: usize = spans.iter().map(Span::width).sum();
-        for (k, (key, action)) in self.hints.iter().enumerate() {
-            let gap = if k == 0 { sep() } else { Span::raw("  ") };
-            let action = format!(" {action}");
-            let width = gap.width() + key.chars().count() + action.chars().count();
-            if used + width > usize::from(area.width) {
+        let mut room = total.saturating_sub(width(&fixed) + state.width());
+        let mut kept = [false; 3];
+        for k in (0..3).rev() {
+            let w = optional[k].width() + 3;
+            if w > room {
                 break;
             }
-            used += width;
-            spans.push(gap);
-            spans.push(Span::styled(*key, Style::default().fg(Color::Cyan)));
-            spans.push(Span::raw(action));
+            room -= w;
+            kept[k] = true;
         }
+        let mut spans: Vec<Span<'_>> = Vec::new();
+        for (span, keep) in optional.into_iter().zip(kept) {
+            if keep {
+                spans.push(span);
+                spans.push(sep());
+            }
+        }
+        spans.push(state);
+        for (k, (key, action)) in self.hints.iter().enumerate() {
+            let hint = hint_spans(key, action, if k == 0 { " | " } else { "  " });
+            if width(&hint) > room {
+                break;
+            }
+            room -= width(&hint);
+            spans.extend(hint);
+        }
+        let used = width(&spans) + width(&fixed);
+        spans.push(Span::raw(" ".repeat(total.saturating_sub(used))));
+        spans.extend(fixed);
         Line::from(spans).render(Rect::new(area.x, area.y, area.width, 1), buf);
     }
 }
@@ -79,56 +128,48 @@ mod tests {
     use super::*;
     use ratatui::style::Style;
 
-    const HINTS: [(&str, &str); 3] = [("space", "pause"), ("?", "help"), ("q", "quit")];
+    const HINTS: [(&str, &str); 2] = [("n", "step"), ("b", "back")];
 
-    #[test]
-    fn speed_formatting() {
-        assert_eq!(format_speed(0.0), "0.0");
-        assert_eq!(format_speed(123.456), "123.5");
-        assert_eq!(format_speed(2.5e6), "2.5e6");
-        assert_eq!(format_speed(f64::NAN), "-");
+    fn text(bar: StatusBar<'_>, w: u16) -> String {
+        let area = Rect::new(0, 0, w, 1);
+        let mut buf = Buffer::empty(area);
+        bar.render(area, &mut buf);
+        buf.set_style(area, Style::reset());
+        (0..w).map(|x| buf[(x, 0)].symbol().to_owned()).collect()
     }
 
-    #[test]
-    fn renders_one_line_at_fixed_width() {
-        let area = Rect::new(0, 0, 70, 1);
-        let mut buf = Buffer::empty(area);
-        let bar = StatusBar {
+    fn bar(state: RaceState) -> StatusBar<'static> {
+        StatusBar {
             scenario: "rosenbrock",
             engine: "reverse",
-            steps_per_sec: 240.0,
-            running: true,
+            speed: "30 steps/s",
+            state,
             hints: &HINTS,
-        };
-        bar.render(area, &mut buf);
-        assert_eq!(buf[(39, 0)].symbol(), "R");
-        assert_eq!(buf[(39, 0)].fg, Color::Green);
-        buf.set_style(area, Style::reset());
+        }
+    }
+
+    #[test]
+    fn wide_bar_shows_everything_with_help_and_quit_at_the_end() {
+        let line = text(bar(RaceState::Running), 100);
         assert_eq!(
-            buf,
-            Buffer::with_lines([format!(
-                "{:<70}",
-                "rosenbrock | reverse | 240.0 steps/s | Running | space pause  ? help"
-            )])
+            line.trim_end(),
+            "rosenbrock | reverse | 30 steps/s | Running · Space pause | n step  b back            ? help  q quit"
         );
     }
 
     #[test]
-    fn paused_state() {
-        let area = Rect::new(0, 0, 40, 1);
-        let mut buf = Buffer::empty(area);
-        StatusBar {
-            scenario: "xor",
-            engine: "forward",
-            steps_per_sec: 0.0,
-            running: false,
-            hints: &[],
-        }
-        .render(area, &mut buf);
-        buf.set_style(area, Style::reset());
-        assert_eq!(
-            buf,
-            Buffer::with_lines([format!("{:<40}", "xor | forward | 0.0 steps/s | Paused")])
+    fn narrow_bar_drops_hints_then_the_name_but_keeps_state_help_and_quit() {
+        let line = text(bar(RaceState::Ready), 64);
+        assert!(line.contains("Paused · Space: run, n: one step"), "{line}");
+        assert!(line.ends_with("? help  q quit"), "{line}");
+        assert!(!line.contains("rosenbrock"), "{line}");
+        assert!(line.contains("30 steps/s"), "{line}");
+        assert!(
+            !line.contains("reverse"),
+            "the engine goes before the speed: {line}"
         );
+        let line = text(bar(RaceState::Finished), 40);
+        assert!(line.contains("Finished · r restart"), "{line}");
+        assert!(line.ends_with("? help  q quit"), "{line}");
     }
 }

@@ -436,7 +436,9 @@ fn check_location(src: &str, e: &gradscope::expr::ExprError) -> Result<(), Strin
         ));
     }
     let rendered = e.render(src);
-    if !rendered.starts_with(&format!("line {line}, column {column}: ")) || !rendered.contains('^')
+    if !rendered.starts_with("error: ")
+        || !rendered.contains(&format!("--> expression:{line}:{column}\n"))
+        || !rendered.contains('^')
     {
         return Err(format!("rendered as {rendered:?}"));
     }

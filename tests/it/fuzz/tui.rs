@@ -370,6 +370,7 @@ fn loader() -> Loader {
             .map(|b| Loaded {
                 session: b.session,
                 view: b.view,
+                description: b.scenario.description,
                 path: Some(path.to_path_buf()),
             })
             .map_err(|e| e.to_string())
@@ -537,6 +538,7 @@ fn run_script(script: &Script) -> Result<(), String> {
     let mut app = app(Loaded {
         session: built.session,
         view: built.view,
+        description: built.scenario.description,
         path: Some(path.to_path_buf()),
     });
     let mut term =
@@ -556,6 +558,7 @@ pub(super) fn explore(
     let mut app = app(Loaded {
         session,
         view,
+        description: String::new(),
         path: None,
     });
     let (w, h) = size(rng);

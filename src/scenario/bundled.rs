@@ -1,0 +1,117 @@
+//! The scenarios shipped with gradscope, compiled into the binary so `gradscope NAME`, `gradscope
+//! list` and the explorer's `o` list work from any directory after `cargo install`. Files on
+//! disk still win: a path that exists is read from disk.
+
+/// `(name, YAML source)` of each named file of `scenarios/`.
+macro_rules! bundled {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../scenarios/", $name, ".yaml")))),*]
+    };
+}
+
+/// `(name, YAML source)` of every file in `scenarios/`, sorted by name (a test checks the list
+/// against the directory).
+pub const BUNDLED: &[(&str, &str)] = bundled![
+    "ackley",
+    "backprop_by_hand",
+    "beale",
+    "booth",
+    "forward_vs_reverse",
+    "goldstein_price",
+    "himmelblau",
+    "ill_conditioned",
+    "least_squares_lm",
+    "linear_regression",
+    "logistic_regression",
+    "lr_schedules",
+    "muon_vs_adamw",
+    "rastrigin",
+    "rastrigin_gradient_free",
+    "rosenbrock",
+    "saddle",
+    "schedule_free_vs_cosine",
+    "sine_fit",
+    "six_hump_camel",
+    "softmax_blobs",
+    "spirals_mlp",
+    "two_moons_mlp",
+    "vanishing_gradients",
+    "vanishing_gradients_tanh",
+    "xor_mlp",
+];
+
+/// The bundled scenario called `name` (`two_moons_mlp`, also `two_moons_mlp.yaml` or
+/// `scenarios/two_moons_mlp.yaml`): its file name as errors show it, and its source.
+#[must_use]
+pub fn find(name: &str) -> Option<(String, &'static str)> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem = base
+        .strip_suffix(".yaml")
+        .or_else(|| base.strip_suffix(".yml"))
+        .unwrap_or(base);
+    BUNDLED
+        .iter()
+        .find(|(n, _)| *n == stem)
+        .map(|(n, source)| (format!("{n}.yaml (built in)"), *source))
+}
+
+/// Loads and builds a scenario file, or, when no file has that path, the bundled scenario of
+/// that name (`gradscope two_moons_mlp` from any directory).
+pub fn load_and_build(
+    path: &std::path::Path,
+    overrides: &super::Overrides,
+) -> Result<super::Built, super::ScenarioErrors> {
+    match find(&path.to_string_lossy()) {
+        Some((file, source)) if !path.exists() => {
+            super::load_str_and_build(source, &file, overrides)
+        }
+        _ => super::load_and_build(path, overrides),
+    }
+}
+
+/// The bundled names, for "did you mean" and lists.
+#[must_use]
+pub fn names() -> Vec<&'static str> {
+    BUNDLED.iter().map(|(n, _)| *n).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_in_scenarios_is_bundled_and_nothing_else() -> std::io::Result<()> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".yaml").map(str::to_owned)
+            })
+            .collect();
+        on_disk.sort();
+        assert_eq!(names(), on_disk);
+        for (name, source) in BUNDLED {
+            let on_disk = std::fs::read_to_string(format!("{dir}/{name}.yaml"))?;
+            assert_eq!(*source, on_disk, "{name}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn names_are_found_with_or_without_directory_and_extension() {
+        for name in [
+            "two_moons_mlp",
+            "two_moons_mlp.yaml",
+            "scenarios/two_moons_mlp.yaml",
+        ] {
+            let found = find(name).map(|(file, _)| file);
+            assert_eq!(
+                found.as_deref(),
+                Some("two_moons_mlp.yaml (built in)"),
+                "{name}"
+            );
+        }
+        assert_eq!(find("two_moon"), None);
+    }
+}
