@@ -55,13 +55,15 @@ const HEAVY_BALL: SgdHypers = SgdHypers {
 
 pub(crate) static SGD: OptimizerSpec = OptimizerSpec {
     name: "sgd",
-    description: "stochastic gradient descent (torch.optim.SGD)",
+    description: "stochastic gradient descent (torch.optim.SGD); on a model, minibatches of the \
+                  run's or the objective's batch_size",
     needs: Needs::Gradient,
     build: |b| Box::new(Sgd::new(b.hypers(TORCH))),
 };
 pub(crate) static GD: OptimizerSpec = OptimizerSpec {
     name: "gd",
-    description: "plain gradient descent (sgd)",
+    description: "full-batch gradient descent (sgd on every training example; a smaller \
+                  batch_size is an error: use sgd)",
     needs: Needs::Gradient,
     build: |b| Box::new(Sgd::new(b.hypers(TORCH))),
 };

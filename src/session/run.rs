@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::ad::Engine;
+use crate::data::Batching;
 use crate::objective::{CachedEvaluator, Counts, Evaluator, Metrics, Objective, Prefetch, Scratch};
 use crate::optim::{self, HyperValue, Optimizer, Oracle};
 use crate::valid::{Problems, Validate};
@@ -29,6 +30,15 @@ pub struct RunSpec {
     pub schedule: Option<optim::schedule::Schedule>,
     #[serde(default)]
     pub clip: Option<optim::clip::GradClip>,
+    /// Examples per minibatch for this run (model objectives), overriding the objective's.
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    /// Reshuffle every epoch (default: the objective's, itself `true`).
+    #[serde(default)]
+    pub shuffle: Option<bool>,
+    /// Drop each epoch's last, partial batch (default: the objective's, itself `false`).
+    #[serde(default)]
+    pub drop_last: Option<bool>,
 }
 
 impl Validate for RunSpec {
@@ -52,9 +62,38 @@ impl RunSpec {
             hyperparameters: Vec::new(),
             schedule: None,
             clip: None,
+            batch_size: None,
+            shuffle: None,
+            drop_last: None,
+        }
+    }
+
+    /// True for the optimizer that means full-batch gradient descent (`gd`): it never takes the
+    /// objective's minibatch size, and a file may not give it a smaller one.
+    #[must_use]
+    pub fn is_full_batch(&self) -> bool {
+        self.optimizer == FULL_BATCH_OPTIMIZER
+    }
+
+    /// This run's batching: its own keys over the objective's `default`s (`gd` is full batch
+    /// unless it says otherwise).
+    #[must_use]
+    pub fn batching(&self, default: Batching) -> Batching {
+        let inherited = if self.is_full_batch() {
+            None
+        } else {
+            default.batch_size
+        };
+        Batching {
+            batch_size: self.batch_size.or(inherited),
+            shuffle: self.shuffle.unwrap_or(default.shuffle),
+            drop_last: self.drop_last.unwrap_or(default.drop_last),
         }
     }
 }
+
+/// The registry name that means full-batch gradient descent.
+pub const FULL_BATCH_OPTIMIZER: &str = "gd";
 
 /// Everything needed to resume a run from a given step bit for bit.
 struct Snapshot {

@@ -9,6 +9,7 @@
 //!   optimizers that are not offered say why.
 //! - [`plot`]: exported plots: valid files whatever the losses, every view, clean axes.
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
+//! - [`sgd`]: per-run batches, fixed-order minibatch training, gradient noise statistics.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
 
 use std::process::{Command, Output};
@@ -35,4 +36,5 @@ mod models;
 mod optimizers;
 mod plot;
 mod session;
+mod sgd;
 mod tui_pty;

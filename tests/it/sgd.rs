@@ -1,0 +1,200 @@
+//! Issue 16: stochastic gradient descent for real. Each run draws its own batches (size,
+//! shuffle, drop_last) from a stream of its own; a fixed order trains exactly as an independent
+//! loop over consecutive batches does.
+
+use gradscope::ad::Engine;
+use gradscope::data::{Batcher, Dataset, Task};
+use gradscope::model::{Loss, LossKind, Model};
+use gradscope::objective::{ModelObjective, Objective};
+use gradscope::optim::HyperValue;
+use gradscope::session::{RunSpec, Session, StopConfig};
+
+/// A logistic-regression problem on 11 points in 2-D with an L2 penalty, full batch by default.
+fn logistic(l2: f64) -> ModelObjective<Model> {
+    let rows: Vec<Vec<f64>> = (0..11)
+        .map(|i| {
+            let t = f64::from(i);
+            let x1 = (t * 0.7).sin() * 2.0;
+            let x2 = (t * 1.3).cos() - 0.2 * t;
+            let y = if x1 + 0.5 * x2 + 0.1 * t > 0.3 {
+                1.0
+            } else {
+                0.0
+            };
+            vec![x1, x2, y]
+        })
+        .collect();
+    let data = Dataset::from_rows(&rows, 2, Task::Binary).expect("rows");
+    let n = data.len();
+    ModelObjective::new(
+        Model::Logistic { n_inputs: 2 },
+        Loss::new(LossKind::BceWithLogits).with_l2(l2),
+        data,
+        None,
+        vec![0.3, -0.2, 0.1],
+        Batcher::new(n, n, 99).expect("batcher"),
+        vec!["w1".into(), "w2".into(), "b".into()],
+    )
+}
+
+fn sgd(label: &str, lr: f64, batch: Option<usize>, shuffle: Option<bool>) -> RunSpec {
+    RunSpec {
+        label: label.into(),
+        hyperparameters: vec![("lr".into(), HyperValue::Float(lr))],
+        batch_size: batch,
+        shuffle,
+        ..RunSpec::new("sgd")
+    }
+}
+
+fn session(obj: Box<dyn Objective>, specs: Vec<RunSpec>, seed: u64) -> Session {
+    let stop = StopConfig {
+        max_steps: 1000,
+        ..StopConfig::default()
+    };
+    Session::new("test", obj, specs, Engine::Reverse, stop, seed).expect("session")
+}
+
+/// Parameters of every step of run `label`, over `steps` steps.
+fn trajectory(s: &mut Session, label: &str, steps: usize) -> Vec<Vec<f64>> {
+    let i = s
+        .runs()
+        .iter()
+        .position(|r| r.label() == label)
+        .expect("run");
+    (0..steps)
+        .map(|_| {
+            s.step_all();
+            s.runs()[i].params().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn each_run_draws_its_own_stream_whatever_the_other_runs() {
+    let obj = logistic(0.0);
+    let alone = trajectory(
+        &mut session(Box::new(obj.clone()), vec![sgd("b", 0.1, Some(3), None)], 5),
+        "b",
+        30,
+    );
+    let specs = vec![
+        sgd("a", 0.1, Some(3), None),
+        RunSpec::new("gd"),
+        sgd("b", 0.1, Some(3), None),
+    ];
+    let mut crowded = session(Box::new(obj.clone()), specs, 5);
+    let with_others = trajectory(&mut crowded, "b", 30);
+    assert_eq!(alone, with_others, "other runs changed b's batches");
+    // Same settings, another label: another order, another trajectory.
+    let a = trajectory(
+        &mut session(Box::new(obj.clone()), vec![sgd("a", 0.1, Some(3), None)], 5),
+        "a",
+        30,
+    );
+    assert_ne!(a, alone);
+    // Another scenario seed: another order too.
+    let reseeded = trajectory(
+        &mut session(Box::new(obj), vec![sgd("b", 0.1, Some(3), None)], 6),
+        "b",
+        30,
+    );
+    assert_ne!(reseeded, alone);
+}
+
+#[test]
+fn runs_override_the_objectives_batching_and_gd_stays_full_batch() {
+    // The objective's default is minibatches of 4.
+    let mut obj = logistic(0.0);
+    obj.set_batching(
+        gradscope::data::Batching {
+            batch_size: Some(4),
+            ..Default::default()
+        },
+        1,
+    );
+    let specs = vec![
+        RunSpec::new("gd"),
+        sgd("default", 0.1, None, None),
+        sgd("one", 0.1, Some(1), None),
+        sgd("all", 0.1, Some(11), None),
+    ];
+    let mut s = session(Box::new(obj), specs, 2);
+    for _ in 0..3 {
+        s.step_all();
+    }
+    let len: Vec<usize> = s.runs().iter().map(|r| r.objective().batch_len()).collect();
+    // The third batch of 4 is the partial last one of the epoch: 11 = 4 + 4 + 3.
+    assert_eq!(len, vec![11, 3, 1, 11]);
+    let stochastic: Vec<bool> = s
+        .runs()
+        .iter()
+        .map(|r| r.objective().is_stochastic())
+        .collect();
+    assert_eq!(stochastic, vec![false, true, true, false]);
+    // Examples seen: one gradient a step, each on its batch.
+    let examples: Vec<u64> = s.runs().iter().map(|r| r.counts().examples).collect();
+    assert_eq!(examples, vec![33, 11, 3, 33]);
+}
+
+/// The L2-penalised logistic loss of `p = [w1, w2, b]` on rows `batch` and its gradient, by hand.
+fn loss_and_grad(p: &[f64; 3], rows: &[(f64, f64, f64)], batch: &[usize], l2: f64) -> [f64; 3] {
+    let mut g = [0.0; 3];
+    let m = batch.len() as f64;
+    for &i in batch {
+        let (x1, x2, y) = rows[i];
+        let z = p[0] * x1 + p[1] * x2 + p[2];
+        let d = (1.0 / (1.0 + (-z).exp()) - y) / m;
+        g[0] += d * x1;
+        g[1] += d * x2;
+        g[2] += d;
+    }
+    // The penalty l2 * |w|² covers the weights, not the bias.
+    g[0] += 2.0 * l2 * p[0];
+    g[1] += 2.0 * l2 * p[1];
+    g
+}
+
+#[test]
+fn fixed_order_minibatch_sgd_matches_an_independent_loop() {
+    let l2 = 0.01;
+    let obj = logistic(l2);
+    let rows: Vec<(f64, f64, f64)> = (0..11)
+        .map(|i| {
+            let d = obj.train();
+            (d.row(i)[0], d.row(i)[1], d.target(i)[0])
+        })
+        .collect();
+    for (batch, drop_last) in [(3, false), (3, true), (1, false), (11, false)] {
+        let spec = RunSpec {
+            drop_last: Some(drop_last),
+            ..sgd("fixed", 0.5, Some(batch), Some(false))
+        };
+        let mut s = session(Box::new(obj.clone()), vec![spec], 3);
+        // The DataLoader(shuffle=False) order, written out.
+        let per_epoch = if drop_last {
+            11 / batch
+        } else {
+            11_usize.div_ceil(batch)
+        };
+        let mut p = [0.3, -0.2, 0.1];
+        for step in 0..25 {
+            let k = step % per_epoch;
+            let idx: Vec<usize> = (k * batch..((k + 1) * batch).min(11)).collect();
+            let g = loss_and_grad(&p, &rows, &idx, l2);
+            for j in 0..3 {
+                p[j] -= 0.5 * g[j];
+            }
+            s.step_all();
+            let run = &s.runs()[0];
+            assert_eq!(run.objective().batch_indices(), idx.as_slice());
+            for j in 0..3 {
+                let (a, b) = (run.params()[j], p[j]);
+                assert!(
+                    (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                    "batch {batch} drop_last {drop_last} step {step}: {a} vs {b}"
+                );
+            }
+        }
+    }
+}
