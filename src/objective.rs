@@ -8,9 +8,11 @@
 
 mod expression;
 mod model;
+pub mod noise;
 
 pub use expression::ExpressionObjective;
 pub use model::ModelObjective;
+pub use noise::{NoiseStats, PerExample};
 
 use std::time::Instant;
 
@@ -123,6 +125,15 @@ pub trait Objective: Send {
     }
     /// Training examples, for a model objective.
     fn n_train(&self) -> Option<usize> {
+        None
+    }
+    /// Held-out test examples (0 without a test split).
+    fn n_test(&self) -> usize {
+        0
+    }
+    /// The gradient of every training example's loss (plus the L2 term) at `x`, one reverse
+    /// pass each, so their mean is the full-batch gradient; `None` without data.
+    fn per_example_gradients(&self, _x: &[f64]) -> Option<PerExample> {
         None
     }
     /// Moves to the next minibatch (stochastic objectives only).

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::expect::{Expectation, Outcome, evaluate};
+use crate::objective::NoiseStats;
 use crate::optim::HyperValue;
 use crate::session::Session;
 use crate::text::printable;
@@ -27,6 +28,14 @@ pub struct Timing {
     pub nanos_per_gradient: f64,
 }
 
+/// The gradient-noise figures of a run of a model objective, at its start and at its end.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradientNoise {
+    pub initial: Option<NoiseStats>,
+    #[serde(rename = "final")]
+    pub last: Option<NoiseStats>,
+}
+
 /// One run in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -37,6 +46,10 @@ pub struct RunReport {
     pub status_reason: String,
     pub steps: u64,
     pub epochs: u64,
+    /// Examples per batch; `null` for expression objectives.
+    pub batch_size: Option<usize>,
+    /// Per-example gradients spent (a gradient on a batch of 32 counts 32).
+    pub examples_seen: u64,
     pub evaluations: Evaluations,
     /// Gradient passes over the function (forward: ceil(n/k) per gradient, reverse: 1).
     pub gradient_passes: u64,
@@ -49,6 +62,8 @@ pub struct RunReport {
     pub test_accuracy: Option<f64>,
     /// Largest |forward - reverse| gradient component seen at the sampled steps (1, 2, 4, ...).
     pub max_forward_reverse_diff: f64,
+    /// `null` for expression objectives.
+    pub gradient_noise: Option<GradientNoise>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
 }
@@ -101,6 +116,8 @@ impl ScenarioReport {
                     status_reason: run.status().reason().to_string(),
                     steps: run.steps(),
                     epochs: run.epoch(),
+                    batch_size: run.batch_size(),
+                    examples_seen: counts.examples,
                     evaluations: Evaluations {
                         value: counts.value,
                         gradient: counts.gradient,
@@ -114,6 +131,10 @@ impl ScenarioReport {
                     test_loss: metrics.test_loss,
                     test_accuracy: metrics.test_accuracy,
                     max_forward_reverse_diff: run.max_engine_diff(),
+                    gradient_noise: run.objective().n_train().map(|_| GradientNoise {
+                        initial: run.initial_noise(),
+                        last: run.gradient_noise(),
+                    }),
                     timing: timing.then(|| Timing {
                         wall_seconds: run.wall_seconds(),
                         nanos_per_gradient: counts.nanos_per_gradient(),
@@ -171,14 +192,17 @@ impl ScenarioReport {
             "optimizer",
             "status",
             "steps",
+            "batch",
+            "epoch",
             "evals v/g/h",
             "final loss",
             "best loss",
+            "test loss",
             "accuracy",
             "wall",
             "|fwd-rev|",
         ];
-        let rows: Vec<[String; 10]> = self
+        let rows: Vec<[String; 13]> = self
             .runs
             .iter()
             .map(|r| {
@@ -187,12 +211,20 @@ impl ScenarioReport {
                     printable(&r.optimizer).into_owned(),
                     r.status.clone(),
                     r.steps.to_string(),
+                    r.batch_size.map_or_else(|| "-".into(), |b| b.to_string()),
+                    if r.batch_size.is_some() {
+                        r.epochs.to_string()
+                    } else {
+                        "-".into()
+                    },
                     format!(
                         "{}/{}/{}",
                         r.evaluations.value, r.evaluations.gradient, r.evaluations.hessian
                     ),
                     format!("{:.6e}", r.final_loss),
                     format!("{:.6e}", r.best_loss),
+                    r.test_loss
+                        .map_or_else(|| "-".into(), |t| format!("{t:.6e}")),
                     r.accuracy
                         .map_or_else(|| "-".into(), |a| format!("{:.1}%", a * 100.0)),
                     r.timing

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{Metrics, Objective};
+use super::{Metrics, Objective, PerExample};
 use crate::ad::Scalar;
 use crate::ad::dual::{Chunk, Hyper};
 use crate::ad::tape::Var;
@@ -172,8 +172,27 @@ impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
     fn n_train(&self) -> Option<usize> {
         Some(self.train.len())
     }
+    fn n_test(&self) -> usize {
+        self.test.as_ref().map_or(0, |t| t.len())
+    }
+    fn per_example_gradients(&self, x: &[f64]) -> Option<PerExample> {
+        let (n, dim) = (self.train.len(), x.len());
+        if dim == 0 || dim != self.dim() {
+            return None;
+        }
+        let mut grads = vec![0.0; n * dim];
+        let mut tape = crate::ad::tape::Tape::fused();
+        for (i, row) in grads.chunks_exact_mut(dim).enumerate() {
+            crate::ad::tape::gradient_with(&mut tape, x, row, |v| {
+                batch_loss(self.model.as_ref(), &self.loss, v, &self.train, &[i])
+            });
+        }
+        Some(PerExample { n, dim, grads })
+    }
     fn next_batch(&mut self) {
         if !self.is_stochastic() {
+            // A full batch is a whole epoch.
+            self.epoch += 1;
             return;
         }
         let per_epoch = self.batcher.batches_per_epoch();

@@ -5,7 +5,10 @@ use serde::Deserialize;
 
 use crate::ad::Engine;
 use crate::data::Batching;
-use crate::objective::{CachedEvaluator, Counts, Evaluator, Metrics, Objective, Prefetch, Scratch};
+use crate::objective::{
+    CachedEvaluator, Counts, Evaluator, Metrics, NoiseStats, Objective, PerExample, Prefetch,
+    Scratch, noise,
+};
 use crate::optim::{self, HyperValue, Optimizer, Oracle};
 use crate::valid::{Problems, Validate};
 
@@ -112,6 +115,54 @@ struct Snapshot {
     engine_samples: u64,
 }
 
+/// A minibatch run evaluates its full training loss every step while the dataset times the
+/// parameters stays below this (a few hundred microseconds a step), else every
+/// [`FULL_LOSS_STRIDE`] steps.
+const FULL_LOSS_EVERY_STEP: usize = 200_000;
+/// Steps between full-loss evaluations of a minibatch run on a large problem.
+pub const FULL_LOSS_STRIDE: u64 = 16;
+/// Per-example gradients cost `n` reverse passes: the start's noise figures are computed only
+/// while examples times parameters stays below this.
+const NOISE_BUDGET: usize = 20_000_000;
+
+/// Per-example gradients at a run's point with the batch its figures compare against: owned,
+/// so a front end can compute them on another thread, off the step path.
+pub struct NoiseJob {
+    objective: Box<dyn Objective>,
+    params: Vec<f64>,
+    batch: Vec<usize>,
+}
+
+/// What a [`NoiseJob`] found, and the wall time it took.
+pub struct NoiseReport {
+    pub stats: NoiseStats,
+    pub per_example: PerExample,
+    pub full_gradient: Vec<f64>,
+    pub minibatch_gradient: Vec<f64>,
+    pub batch: Vec<usize>,
+    pub nanos: u64,
+}
+
+impl NoiseJob {
+    /// The per-example gradients and their figures; `None` without data.
+    #[must_use]
+    pub fn compute(self) -> Option<NoiseReport> {
+        let started = std::time::Instant::now();
+        let per_example = self.objective.per_example_gradients(&self.params)?;
+        let stats = noise::stats(&per_example, &self.batch);
+        let full_gradient = per_example.mean();
+        let minibatch_gradient = per_example.mean_of(self.batch.iter().copied());
+        Some(NoiseReport {
+            stats,
+            full_gradient,
+            minibatch_gradient,
+            per_example,
+            batch: self.batch,
+            nanos: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        })
+    }
+}
+
 /// Steps between snapshots kept for rewinding.
 const SNAPSHOT_EVERY: u64 = 32;
 /// Snapshots kept; beyond this the older half is thinned.
@@ -152,6 +203,8 @@ pub struct Run {
     /// Levenberg–Marquardt): from then on the run reports losses by a plain value evaluation,
     /// which costs less than a gradient.
     prefetching: bool,
+    /// The gradient-noise figures at the start, with the first batch (model objectives).
+    initial_noise: Option<NoiseStats>,
 }
 
 impl Run {
@@ -200,6 +253,7 @@ impl Run {
             engine_samples: 0,
             prefetch: Prefetch::default(),
             prefetching: true,
+            initial_noise: None,
         };
         run.restart_from(run.start.clone());
         Ok(run)
@@ -245,12 +299,22 @@ impl Run {
         if loss.is_finite() {
             self.sample_engine_difference();
         }
+        let test_loss = self.test_loss_if_any();
         self.history.push(Point {
             step: 0,
             evaluations: 0,
             loss,
             params: self.params.clone(),
+            examples: 0,
+            epoch: 0,
+            // The start is evaluated on the whole training set whatever the batch size.
+            full_loss: Some(loss),
+            test_loss,
         });
+        self.initial_noise = self
+            .noise_job(NOISE_BUDGET)
+            .and_then(NoiseJob::compute)
+            .map(|r| r.stats);
         if !loss.is_finite() || self.params.iter().any(|p| !p.is_finite()) {
             self.status = Status::Diverged("loss not finite at the start".into());
         }
@@ -328,11 +392,16 @@ impl Run {
         if self.steps.is_power_of_two() && loss.is_finite() {
             self.sample_engine_difference();
         }
+        let (full_loss, test_loss) = self.full_and_test_loss(loss);
         self.history.push(Point {
             step: self.steps,
             evaluations: self.evaluations(),
             loss,
             params: self.params.clone(),
+            examples: self.counts.examples,
+            epoch: self.objective.epoch(),
+            full_loss,
+            test_loss,
         });
         self.status = self.stop.check(&Progress {
             steps: self.steps,
@@ -362,6 +431,69 @@ impl Run {
             counts: &mut self.counts,
         };
         evaluator.prefetch(&self.params, &mut self.prefetch)
+    }
+
+    /// The test loss at the current parameters when the objective holds a test split.
+    fn test_loss_if_any(&self) -> Option<f64> {
+        if self.objective.n_test() == 0 {
+            return None;
+        }
+        self.objective.metrics(&self.params).test_loss
+    }
+
+    /// The full training loss and test loss to record with this step's point: a
+    /// deterministic run's loss is already the full loss; a minibatch run evaluates it every
+    /// step when that is cheap, else every [`FULL_LOSS_STRIDE`] steps.
+    fn full_and_test_loss(&self, loss: f64) -> (Option<f64>, Option<f64>) {
+        let Some(n) = self.objective.n_train() else {
+            return (Some(loss), None);
+        };
+        let stochastic = self.objective.is_stochastic();
+        let cheap = n.saturating_mul(self.params.len()) <= FULL_LOSS_EVERY_STEP;
+        let deterministic = Some(loss).filter(|_| !stochastic);
+        if !cheap && self.steps % FULL_LOSS_STRIDE != 0
+            || !stochastic && self.objective.n_test() == 0
+        {
+            return (deterministic, None);
+        }
+        let m = self.objective.metrics(&self.params);
+        let full = if stochastic { m.train_loss } else { loss };
+        (Some(full), m.test_loss)
+    }
+
+    /// Per-example gradients at the current parameters, to compute off the step path, with the
+    /// batch of the last step (at the start, the batch the first step will take); `None`
+    /// without data or when `n × dim` exceeds `budget`.
+    #[must_use]
+    pub fn noise_job(&self, budget: usize) -> Option<NoiseJob> {
+        let n = self.objective.n_train()?;
+        if n.saturating_mul(self.params.len()) > budget {
+            return None;
+        }
+        let mut objective = self.objective.box_clone();
+        if self.steps == 0 {
+            objective.next_batch();
+        }
+        let batch = objective.batch_indices().to_vec();
+        Some(NoiseJob {
+            objective,
+            params: self.params.clone(),
+            batch,
+        })
+    }
+
+    /// The gradient-noise figures at the start (model objectives of a size worth computing).
+    #[must_use]
+    pub fn initial_noise(&self) -> Option<NoiseStats> {
+        self.initial_noise
+    }
+
+    /// The gradient-noise figures now, computed on this thread.
+    #[must_use]
+    pub fn gradient_noise(&self) -> Option<NoiseStats> {
+        self.noise_job(NOISE_BUDGET)
+            .and_then(NoiseJob::compute)
+            .map(|r| r.stats)
     }
 
     /// Wall time spent stepping this run, in seconds.
@@ -534,6 +666,12 @@ impl Run {
     #[must_use]
     pub fn epoch(&self) -> u64 {
         self.objective.epoch()
+    }
+    /// Examples per batch (the training set's size for full batch); `None` without data.
+    #[must_use]
+    pub fn batch_size(&self) -> Option<usize> {
+        let b = self.objective.batching()?;
+        b.batch_size.or(self.objective.n_train())
     }
     #[must_use]
     pub fn counts(&self) -> &Counts {

@@ -59,6 +59,10 @@ impl Panel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XAxis {
     Steps,
+    /// Examples seen over the training set's size (model objectives): fractional epochs.
+    Epochs,
+    /// Per-example gradients spent (model objectives).
+    Examples,
     Evaluations,
 }
 
@@ -365,8 +369,12 @@ impl App {
             Action::ToggleVisible => self.toggle_visible(),
             Action::CycleView => self.cycle_view(),
             Action::ToggleXAxis => {
+                // Epochs and examples mean something only with data.
+                let data = self.session.objective().n_train().is_some();
                 self.x_axis = match self.x_axis {
-                    XAxis::Steps => XAxis::Evaluations,
+                    XAxis::Steps if data => XAxis::Epochs,
+                    XAxis::Epochs => XAxis::Examples,
+                    XAxis::Steps | XAxis::Examples => XAxis::Evaluations,
                     XAxis::Evaluations => XAxis::Steps,
                 }
             }

@@ -215,7 +215,7 @@ pub const BINDINGS: &[Binding] = &[
         'x',
         Action::ToggleXAxis,
         "x",
-        "loss against steps / evaluations",
+        "loss against steps / epochs / examples seen / evaluations",
     ),
     key('s', Action::CycleSmoothing, "s", "cycle loss smoothing"),
     key(

@@ -186,8 +186,11 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
 fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let x_label = match app.x_axis {
         XAxis::Steps => "step",
+        XAxis::Epochs => "epoch",
+        XAxis::Examples => "examples seen",
         XAxis::Evaluations => "evaluations",
     };
+    let n_train = app.session.objective().n_train().unwrap_or(1).max(1) as f64;
     let smoothing = SMOOTHING[app.smoothing % SMOOTHING.len()];
     let title = match smoothing {
         Some(w) => format!(" loss vs {x_label} (smoothed {w}) "),
@@ -212,10 +215,12 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 .iter()
                 .map(|p| {
                     let x = match app.x_axis {
-                        XAxis::Steps => p.step,
-                        XAxis::Evaluations => p.evaluations,
+                        XAxis::Steps => p.step as f64,
+                        XAxis::Epochs => p.examples as f64 / n_train,
+                        XAxis::Examples => p.examples as f64,
+                        XAxis::Evaluations => p.evaluations as f64,
                     };
-                    (x as f64, p.loss)
+                    (x, p.loss)
                 })
                 .collect()
         })

@@ -198,3 +198,155 @@ fn fixed_order_minibatch_sgd_matches_an_independent_loop() {
         }
     }
 }
+
+/// Per-example gradients of the logistic problem by hand (no penalty).
+fn by_hand_per_example(p: &[f64; 3], rows: &[(f64, f64, f64)]) -> Vec<[f64; 3]> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, _)| loss_and_grad(p, rows, &[i], 0.0))
+        .collect()
+}
+
+fn rows_of(obj: &ModelObjective<Model>) -> Vec<(f64, f64, f64)> {
+    let d = obj.train();
+    (0..d.len())
+        .map(|i| (d.row(i)[0], d.row(i)[1], d.target(i)[0]))
+        .collect()
+}
+
+#[test]
+fn noise_figures_match_an_independent_computation() {
+    let obj = logistic(0.0);
+    let rows = rows_of(&obj);
+    let mut s = session(Box::new(obj), vec![sgd("mb", 0.3, Some(4), None)], 11);
+    for _ in 0..7 {
+        s.step_all();
+    }
+    let run = &s.runs()[0];
+    let stats = run
+        .gradient_noise()
+        .expect("a model objective has noise figures");
+    let p = [run.params()[0], run.params()[1], run.params()[2]];
+    let g = by_hand_per_example(&p, &rows);
+    let n = g.len() as f64;
+    let full: Vec<f64> = (0..3)
+        .map(|j| g.iter().map(|r| r[j]).sum::<f64>() / n)
+        .collect();
+    let batch = run.objective().batch_indices().to_vec();
+    assert_eq!(
+        batch.len(),
+        3,
+        "step 7 is the partial last batch of epoch 2 (4 + 4 + 3)"
+    );
+    let b = batch.len() as f64;
+    let g_b: Vec<f64> = (0..3)
+        .map(|j| batch.iter().map(|&i| g[i][j]).sum::<f64>() / b)
+        .collect();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let trace: f64 = g
+        .iter()
+        .map(|r| (0..3).map(|j| (r[j] - full[j]).powi(2)).sum::<f64>())
+        .sum::<f64>()
+        / (n - 1.0);
+    let diff: Vec<f64> = (0..3).map(|j| g_b[j] - full[j]).collect();
+    let cos = (0..3).map(|j| g_b[j] * full[j]).sum::<f64>() / (norm(&g_b) * norm(&full));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-300);
+    assert!(close(stats.full_gradient_norm, norm(&full)));
+    assert!(close(stats.minibatch_gradient_norm, norm(&g_b)));
+    assert!(
+        close(stats.trace_cov, trace),
+        "{} vs {trace}",
+        stats.trace_cov
+    );
+    assert!(close(
+        stats.noise_scale.expect("G ≠ 0"),
+        trace / norm(&full).powi(2)
+    ));
+    assert!(close(stats.cosine.expect("nonzero"), cos));
+    assert!(close(
+        stats.relative_error.expect("G ≠ 0"),
+        norm(&diff) / norm(&full)
+    ));
+    assert!(close(stats.observed_sq_error, norm(&diff).powi(2)));
+    assert!(close(stats.expected_sq_error, trace / b * (n - b) / n));
+    // At the start the figures take the first batch the run will see, and differ from now.
+    let initial = run.initial_noise().expect("computed at the start");
+    assert_eq!(initial.batch_size, 4);
+    assert_ne!(initial.full_gradient_norm, stats.full_gradient_norm);
+}
+
+/// Every `k`-subset of `0..n`, in lexicographic order.
+fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
+    if k == 0 {
+        return vec![Vec::new()];
+    }
+    if n < k {
+        return Vec::new();
+    }
+    // Those without n-1, then those with it.
+    let mut out = subsets(n - 1, k);
+    for mut s in subsets(n - 1, k - 1) {
+        s.push(n - 1);
+        out.push(s);
+    }
+    out
+}
+
+#[test]
+fn expected_minibatch_error_is_exact_over_every_batch_and_close_over_drawn_ones() {
+    use gradscope::objective::noise;
+    let obj = logistic(0.02);
+    let per = obj
+        .per_example_gradients(&[0.4, -0.7, 0.2])
+        .expect("per-example gradients");
+    let n = per.n;
+    assert_eq!(n, 11);
+    for b in 1..=n {
+        let all = subsets(n, b);
+        let mean_sq: f64 = all
+            .iter()
+            .map(|s| noise::stats(&per, s).observed_sq_error)
+            .sum::<f64>()
+            / all.len() as f64;
+        let expected = noise::stats(&per, &all[0]).expected_sq_error;
+        assert!(
+            (mean_sq - expected).abs() <= 1e-12 * expected.max(1e-12),
+            "B = {b}: mean over {} batches {mean_sq} vs tr(Σ)/B (n−B)/n {expected}",
+            all.len()
+        );
+    }
+
+    // 200 examples: too many batches to list, so draw 4000 and allow four standard errors.
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    let data = gradscope::data::generate::moons(200, 0.2, 3).expect("moons");
+    let big = ModelObjective::new(
+        Model::Logistic { n_inputs: 2 },
+        Loss::new(LossKind::BceWithLogits),
+        data,
+        None,
+        vec![0.5, -0.3, 0.1],
+        Batcher::new(200, 200, 0).expect("batcher"),
+        vec!["w1".into(), "w2".into(), "b".into()],
+    );
+    let per = big
+        .per_example_gradients(&[0.5, -0.3, 0.1])
+        .expect("per-example");
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let b = 10;
+    let draws = 4000;
+    let mut order: Vec<usize> = (0..200).collect();
+    let mut samples = Vec::with_capacity(draws);
+    for _ in 0..draws {
+        gradscope::data::generate::shuffle(&mut order, &mut rng);
+        samples.push(noise::stats(&per, &order[..b]).observed_sq_error);
+    }
+    let mean = samples.iter().sum::<f64>() / draws as f64;
+    let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (draws - 1) as f64;
+    let se = (var / draws as f64).sqrt();
+    let expected = noise::stats(&per, &order[..b]).expected_sq_error;
+    assert!(
+        (mean - expected).abs() <= 4.0 * se,
+        "mean {mean} vs expected {expected} (standard error {se})"
+    );
+}
