@@ -215,7 +215,7 @@ pub const BINDINGS: &[Binding] = &[
         'x',
         Action::ToggleXAxis,
         "x",
-        "loss against steps / epochs / examples seen / evaluations",
+        "loss x axis: steps/epochs/examples/evals",
     ),
     key('s', Action::CycleSmoothing, "s", "cycle loss smoothing"),
     key(

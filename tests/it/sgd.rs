@@ -219,7 +219,7 @@ fn noise_figures_match_an_independent_computation() {
     let obj = logistic(0.0);
     let rows = rows_of(&obj);
     let mut s = session(Box::new(obj), vec![sgd("mb", 0.3, Some(4), None)], 11);
-    for _ in 0..7 {
+    for _ in 0..6 {
         s.step_all();
     }
     let run = &s.runs()[0];
@@ -236,7 +236,7 @@ fn noise_figures_match_an_independent_computation() {
     assert_eq!(
         batch.len(),
         3,
-        "step 7 is the partial last batch of epoch 2 (4 + 4 + 3)"
+        "step 6 is the partial last batch of epoch 2 (4 + 4 + 3)"
     );
     let b = batch.len() as f64;
     let g_b: Vec<f64> = (0..3)
@@ -349,4 +349,106 @@ fn expected_minibatch_error_is_exact_over_every_batch_and_close_over_drawn_ones(
         (mean - expected).abs() <= 4.0 * se,
         "mean {mean} vs expected {expected} (standard error {se})"
     );
+}
+
+/// `tests/fixtures/optim/minibatch.json`, written by `gen_minibatch.py` from a PyTorch loop over
+/// `DataLoader(shuffle=False, drop_last=False)`.
+#[derive(serde::Deserialize)]
+struct TorchFile {
+    layers: Vec<usize>,
+    activation: String,
+    inputs: Vec<Vec<f64>>,
+    targets: Vec<Vec<f64>>,
+    initial: Vec<f64>,
+    cases: Vec<TorchCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct TorchCase {
+    name: String,
+    optimizer: String,
+    hyperparameters: std::collections::BTreeMap<String, serde_json::Value>,
+    batch_size: usize,
+    steps: Vec<TorchStep>,
+}
+
+#[derive(serde::Deserialize)]
+struct TorchStep {
+    batch: Vec<usize>,
+    loss: f64,
+    params: Vec<f64>,
+}
+
+#[test]
+fn fixed_order_minibatches_train_exactly_as_a_pytorch_dataloader_loop() {
+    use gradscope::model::{Activation, Mlp};
+    let file: TorchFile =
+        serde_json::from_str(include_str!("../fixtures/optim/minibatch.json")).expect("fixture");
+    let rows: Vec<Vec<f64>> = file
+        .inputs
+        .iter()
+        .zip(&file.targets)
+        .map(|(x, t)| x.iter().chain(t).copied().collect())
+        .collect();
+    let data = Dataset::from_rows(&rows, file.inputs[0].len(), Task::Regression).expect("data");
+    let n = data.len();
+    let hidden = Activation::from_name(&file.activation).expect("activation");
+    let model = Mlp::with_hidden(file.layers.clone(), hidden, Activation::Identity).expect("mlp");
+    let names = (0..file.initial.len()).map(|i| format!("p{i}")).collect();
+    let obj = ModelObjective::new(
+        model,
+        Loss::new(LossKind::Mse),
+        data,
+        None,
+        file.initial.clone(),
+        Batcher::new(n, n, 0).expect("batcher"),
+        names,
+    );
+    let mut partial_batches = 0;
+    for case in &file.cases {
+        assert!(case.steps.len() >= 40, "{}: tens of steps", case.name);
+        let hyperparameters = case
+            .hyperparameters
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    serde_json::Value::Array(a) => HyperValue::Pair(
+                        a[0].as_f64().expect("number"),
+                        a[1].as_f64().expect("number"),
+                    ),
+                    other => HyperValue::Float(other.as_f64().expect("number")),
+                };
+                (k.clone(), value)
+            })
+            .collect();
+        let spec = RunSpec {
+            label: case.name.clone(),
+            hyperparameters,
+            batch_size: Some(case.batch_size),
+            shuffle: Some(false),
+            drop_last: Some(false),
+            ..RunSpec::new(&case.optimizer)
+        };
+        let mut s = session(Box::new(obj.clone()), vec![spec], 1);
+        for (k, step) in case.steps.iter().enumerate() {
+            s.step_all();
+            let run = &s.runs()[0];
+            let what = format!("{} step {}", case.name, k + 1);
+            assert_eq!(run.objective().batch_indices(), step.batch.as_slice(), "{what}");
+            partial_batches += usize::from(step.batch.len() < case.batch_size);
+            let scale = step.params.iter().fold(0.0_f64, |m, p| m.max(p.abs()));
+            for (j, (a, b)) in run.params().iter().zip(&step.params).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-10 * scale,
+                    "{what}, parameter {j}: {a} vs torch {b}"
+                );
+            }
+            let (a, b) = (run.loss(), step.loss);
+            assert!(
+                (a - b).abs() <= 1e-10 * b.abs(),
+                "{what}: minibatch loss {a} vs torch {b}"
+            );
+        }
+    }
+    assert!(partial_batches > 0, "the fixture covers a partial last batch");
 }
