@@ -7,7 +7,7 @@ pub mod run;
 pub mod stop;
 
 pub use history::{History, Point};
-pub use run::{Run, RunSpec};
+pub use run::{NoiseJob, NoiseReport, Run, RunSpec};
 pub use stop::{Status, StopConfig};
 
 use std::time::{Duration, Instant};

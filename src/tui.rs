@@ -12,6 +12,7 @@
 pub mod app;
 pub mod event;
 pub mod landscape;
+pub mod noise;
 pub mod supervise;
 pub mod ui;
 pub mod widgets;

@@ -11,6 +11,7 @@ use ratatui::layout::Rect;
 
 use super::event::Action;
 use super::landscape::Worker;
+use super::noise::NoisePanel;
 use super::{Loaded, Loader};
 use crate::engines;
 use crate::landscape::{self, Basis, Grid, Plane, Ranges, Surface, ViewSpec};
@@ -186,6 +187,12 @@ pub struct App {
     /// Fractional steps earned but not yet taken (slow speeds take less than one per frame).
     step_credit: f64,
     pub grad: GradPanel,
+    /// Gradient-noise figures of the selected run (model objectives).
+    pub noise: NoisePanel,
+    /// The tape's place shows the noise panel (the default for model objectives).
+    pub show_noise: bool,
+    /// The loss chart also draws each run's full training loss and test loss.
+    pub show_full_loss: bool,
     /// Where the landscape's plot area was last drawn (for mouse mapping).
     pub landscape_plot: Option<Rect>,
     pub log: Log,
@@ -224,6 +231,9 @@ impl App {
             steps_per_sec: 0.0,
             step_credit: 0.0,
             grad: GradPanel::default(),
+            noise: NoisePanel::default(),
+            show_noise: false,
+            show_full_loss: false,
             landscape_plot: None,
             log: Log::default(),
             landscape: LandscapeState {
@@ -241,6 +251,7 @@ impl App {
             dirty_view: true,
         };
         app.data_points = app.session.objective().data_points_2d();
+        app.show_noise = app.session.objective().n_train().is_some();
         app.normalize_plane();
         app.show_from_view();
         app
@@ -380,6 +391,8 @@ impl App {
             }
             Action::CycleSmoothing => self.smoothing = (self.smoothing + 1) % SMOOTHING.len(),
             Action::ToggleGradTape => self.show_tape = !self.show_tape,
+            Action::ToggleNoise => self.show_noise = !self.show_noise,
+            Action::ToggleFullLoss => self.show_full_loss = !self.show_full_loss,
             Action::Open => {
                 self.mode = Mode::Open(Picker {
                     items: scenario_files(),
@@ -553,6 +566,8 @@ impl App {
                 self.path = loaded.path.or_else(|| Some(path.to_path_buf()));
                 self.clamp_selection();
                 self.grad = GradPanel::default();
+                self.noise = NoisePanel::default();
+                self.show_noise = self.session.objective().n_train().is_some();
                 self.mode = Mode::Normal;
                 self.data_points = self.session.objective().data_points_2d();
                 self.normalize_plane();
@@ -913,6 +928,15 @@ impl App {
         };
         self.tick_landscape();
         self.tick_gradients();
+        self.tick_noise();
+    }
+
+    /// Collects or starts the noise panel's per-example gradients while the panel is shown.
+    pub fn tick_noise(&mut self) {
+        if self.show_noise {
+            self.noise
+                .tick(&self.session, self.selected, self.deterministic);
+        }
     }
 
     /// The basis of the grid on screen.

@@ -48,6 +48,10 @@ pub enum Action {
     ToggleXAxis,
     CycleSmoothing,
     ToggleGradTape,
+    /// The noise panel or the tape in the tape's place.
+    ToggleNoise,
+    /// Also draw each run's full training loss and test loss.
+    ToggleFullLoss,
     Open,
     Reload,
     Help,
@@ -223,6 +227,13 @@ pub const BINDINGS: &[Binding] = &[
         Action::ToggleGradTape,
         "t",
         "gradients / tape (narrow terminals)",
+    ),
+    key('m', Action::ToggleNoise, "m", "minibatch noise panel / tape"),
+    key(
+        'f',
+        Action::ToggleFullLoss,
+        "f",
+        "full loss (light), test loss (dark) too",
     ),
     key('o', Action::Open, "o", "open another scenario"),
     key('R', Action::Reload, "R", "reload the scenario file"),

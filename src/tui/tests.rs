@@ -385,6 +385,7 @@ fn snapshot_decision_view_ascii() -> TestResult {
     drive(&mut app, " nnnnnnnnnnnnnnnnnnnnv")?;
     app.settle_landscape();
     app.tick_gradients();
+    app.tick_noise();
     let mut term = terminal(120, 40)?;
     term.draw(|f| super::ui::draw(f, &mut app))?;
     let screen = buffer_text(term.backend().buffer());
@@ -846,5 +847,80 @@ fn every_optimizers_form_round_trips_and_the_add_list_describes_them() -> TestRe
             .hyperparameters()
             .contains(&("adjust_lr_fn".into(), HyperValue::Choice("match_rms_adamw")))
     );
+    Ok(())
+}
+
+#[test]
+fn the_noise_panel_follows_the_selected_run_and_f_draws_the_full_loss() -> TestResult {
+    let mut app = two_moons_app()?;
+    assert!(app.show_noise, "a model objective opens with the noise panel");
+    drive(&mut app, " 2")?;
+    // A refresh after each step gives a cosine a step (the loop refreshes once a frame).
+    for _ in 0..5 {
+        drive(&mut app, "n")?;
+        app.tick_noise();
+    }
+    let stats = app.noise.stats.ok_or("no figures")?;
+    assert_eq!((app.noise.run, app.noise.step), (1, 5));
+    // The panel's job computes what the run itself reports, with the last step's batch.
+    assert_eq!(Some(stats), app.session.runs()[1].gradient_noise());
+    assert_eq!(stats.batch_size, 32);
+    assert!(
+        app.noise.cosines.len() >= 5 && app.noise.cosines.iter().all(|c| c.abs() <= 1.0),
+        "one cosine per step: {:?}",
+        app.noise.cosines
+    );
+    let mut term = screen(&mut app)?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("gradient noise of momentum"), "{text}");
+    assert!(text.contains("B_simple"), "{text}");
+    // The landscape is still computing, so every braille cell is the loss chart's: `f` adds
+    // the full-loss and test-loss curves.
+    let dots = |t: &str| {
+        t.chars()
+            .filter(|c| ('\u{2801}'..='\u{28FF}').contains(c))
+            .count()
+    };
+    let before = dots(&text);
+    drive(&mut app, "f")?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(dots(&text) > before, "{text}");
+    drive(&mut app, "m")?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("reverse-mode tape"), "{text}");
+    // Selecting another run starts its own history.
+    drive(&mut app, "m1n")?;
+    app.tick_noise();
+    assert_eq!((app.noise.run, app.noise.step), (0, 6));
+    assert!(app.noise.cosines.len() <= 2, "{:?}", app.noise.cosines);
+    Ok(())
+}
+
+#[test]
+fn the_landscape_arrows_point_along_minus_g_and_minus_g_b_from_the_figures_point() -> TestResult {
+    let mut app = two_moons_app()?;
+    drive(&mut app, " 2nnn")?;
+    app.settle_landscape();
+    app.tick_noise();
+    let surface = app.surface().ok_or("no landscape")?;
+    let arrows = super::ui::noise_arrows(&app.noise, surface);
+    assert_eq!(arrows.len(), 2);
+    let basis = &surface.grid.basis;
+    let from = basis.project(&app.noise.point);
+    let gradients = [&app.noise.full_gradient, &app.noise.minibatch_gradient];
+    for (arrow, g) in arrows.iter().zip(gradients) {
+        assert!(arrow.label.is_empty(), "arrows stay out of the legend");
+        assert_eq!(arrow.points[0], from);
+        let to: Vec<f64> = app.noise.point.iter().zip(g).map(|(p, d)| p - d).collect();
+        let end = basis.project(&to);
+        let want = (end.0 - from.0, end.1 - from.1);
+        let got = (arrow.points[1].0 - from.0, arrow.points[1].1 - from.1);
+        let cross = got.0 * want.1 - got.1 * want.0;
+        let scale = got.0.hypot(got.1) * want.0.hypot(want.1);
+        assert!(scale > 0.0 && cross.abs() <= 1e-9 * scale, "{got:?} vs {want:?}");
+        assert!(got.0 * want.0 + got.1 * want.1 > 0.0, "{got:?} vs {want:?}");
+    }
     Ok(())
 }

@@ -33,6 +33,8 @@ pub struct LossChart<'a> {
     /// TensorBoard-style smoothing weight in `[0, 1)`; `None` or `0` plots raw values.
     pub smoothing: Option<f64>,
     pub ascii: bool,
+    /// x positions marked by a faint vertical line (epoch boundaries).
+    pub marks: &'a [f64],
 }
 
 impl<'a> LossChart<'a> {
@@ -44,7 +46,14 @@ impl<'a> LossChart<'a> {
             x_label: "step",
             smoothing: None,
             ascii: false,
+            marks: &[],
         }
+    }
+
+    #[must_use]
+    pub fn marks(mut self, marks: &'a [f64]) -> Self {
+        self.marks = marks;
+        self
     }
 
     #[must_use]
@@ -172,18 +181,30 @@ impl Widget for LossChart<'_> {
         } else {
             Marker::Braille
         };
-        let datasets = self
-            .series
+        // Marks first, so the curves are drawn over them; unnamed, so not in the legend.
+        let inside = |x: f64| x >= x_bounds[0] && x <= x_bounds[1];
+        let mark_lines: Vec<[(f64, f64); 2]> = self
+            .marks
             .iter()
-            .zip(&data)
-            .map(|(s, points)| {
+            .filter(|x| inside(**x))
+            .map(|&x| [(x, y_bounds[0]), (x, y_bounds[1])])
+            .collect();
+        let marks = mark_lines.iter().map(|line| {
+            Dataset::default()
+                .marker(marker)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(Color::DarkGray))
+                .data(line)
+        });
+        let datasets = marks
+            .chain(self.series.iter().zip(&data).map(|(s, points)| {
                 Dataset::default()
                     .name(s.label)
                     .marker(marker)
                     .graph_type(GraphType::Line)
                     .style(Style::default().fg(s.color))
                     .data(points)
-            })
+            }))
             .collect();
         let mid = |b: [f64; 2]| (b[0] + b[1]) / 2.0;
         let axis_style = Style::default().fg(Color::Gray);

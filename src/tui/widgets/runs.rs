@@ -23,6 +23,9 @@ pub struct RunRow<'a> {
     pub steps: u64,
     /// Objective evaluations: (values, gradients, Hessians).
     pub evaluations: (u64, u64, u64),
+    /// Examples per batch and epochs completed (model objectives); when any row has them the
+    /// table adds `B` and `ep` columns.
+    pub batch: Option<(usize, u64)>,
 }
 
 /// What the detail area shows for the selected run.
@@ -116,6 +119,7 @@ impl Widget for RunsTable<'_> {
             area.height
         };
         let visible = usize::from(table_h.saturating_sub(1)).max(1);
+        let data = self.rows.iter().any(|r| r.batch.is_some());
         let offset = self
             .selected
             .map_or(0, |s| (s + 1).saturating_sub(visible))
@@ -128,7 +132,7 @@ impl Widget for RunsTable<'_> {
             .take(visible)
             .map(|(i, r)| {
                 let (f, g, h) = r.evaluations;
-                let row = Row::new([
+                let mut cells = vec![
                     Line::from(Span::styled("●", Style::default().fg(r.color))),
                     Line::from(r.label),
                     Line::from(r.optimizer),
@@ -137,9 +141,17 @@ impl Widget for RunsTable<'_> {
                         Style::default().fg(status_color(r.status)),
                     )),
                     Line::from(format_compact(r.loss)),
-                    Line::from(r.steps.to_string()),
-                    Line::from(format!("{f}/{g}/{h}")),
-                ]);
+                ];
+                if data {
+                    let (b, e) = r
+                        .batch
+                        .map_or(("-".into(), "-".into()), |(b, e)| (b.to_string(), e.to_string()));
+                    cells.push(Line::from(b));
+                    cells.push(Line::from(e));
+                }
+                cells.push(Line::from(r.steps.to_string()));
+                cells.push(Line::from(format!("{f}/{g}/{h}")));
+                let row = Row::new(cells);
                 if Some(i) == self.selected {
                     row.style(
                         Style::default()
@@ -150,27 +162,42 @@ impl Widget for RunsTable<'_> {
                     row
                 }
             });
-        let header = Row::new([
-            "",
-            "run",
-            "optimizer",
-            "status",
-            "loss",
-            "steps",
-            "evals f/g/h",
-        ])
-        .style(Style::default().add_modifier(Modifier::BOLD));
+        let header: &[&str] = if data {
+            &[
+                "",
+                "run",
+                "optimizer",
+                "status",
+                "loss",
+                "B",
+                "ep",
+                "steps",
+                "evals f/g/h",
+            ]
+        } else {
+            &["", "run", "optimizer", "status", "loss", "steps", "evals f/g/h"]
+        };
+        let header =
+            Row::new(header.to_vec()).style(Style::default().add_modifier(Modifier::BOLD));
         // Exact lengths summing to the width: an over-constrained layout has no unique solution
         // and ratatui's solver would then place columns differently from run to run. Spare
-        // width goes to the label; a narrow table clips columns from the right.
+        // width goes to the label; a narrow table clips columns from the right. With batch and
+        // epoch columns the optimizer's is one narrower, so that at 120 columns the panel still
+        // shows the loss, batch size and epoch.
         const BASE: [u16; 7] = [1, 8, 10, 10, 10, 7, 14];
-        let mut remaining = area.width.saturating_sub(BASE.len() as u16 - 1);
-        let extra = remaining.saturating_sub(BASE.iter().sum());
-        let widths = BASE.map(|w| {
-            let w = if w == 8 { w + extra } else { w }.min(remaining);
-            remaining -= w;
-            Constraint::Length(w)
-        });
+        const WITH_DATA: [u16; 9] = [1, 8, 9, 10, 10, 4, 4, 7, 14];
+        let base: &[u16] = if data { &WITH_DATA } else { &BASE };
+        let mut remaining = area.width.saturating_sub(base.len() as u16 - 1);
+        let extra = remaining.saturating_sub(base.iter().sum());
+        let widths: Vec<Constraint> = base
+            .iter()
+            .enumerate()
+            .map(|(k, &w)| {
+                let w = if k == 1 { w + extra } else { w }.min(remaining);
+                remaining -= w;
+                Constraint::Length(w)
+            })
+            .collect();
         Table::new(rows, widths)
             .header(header)
             .render(Rect::new(area.x, area.y, area.width, table_h), buf);
@@ -209,6 +236,7 @@ mod tests {
                 loss: 0.5123,
                 steps: 120,
                 evaluations: (120, 120, 0),
+                batch: None,
             },
             RunRow {
                 color: run_color(1),
@@ -218,6 +246,7 @@ mod tests {
                 loss: 1.2e-9,
                 steps: 800,
                 evaluations: (800, 800, 0),
+                batch: None,
             },
             RunRow {
                 color: run_color(2),
@@ -227,6 +256,7 @@ mod tests {
                 loss: f64::NAN,
                 steps: 3,
                 evaluations: (4, 3, 3),
+                batch: None,
             },
         ]
     }
@@ -280,5 +310,28 @@ mod tests {
         }
         .render(buf.area, &mut buf);
         insta::assert_snapshot!(buffer_text(&buf));
+    }
+
+    #[test]
+    fn model_runs_show_batch_and_epoch_within_the_panels_width() {
+        let mut rows = rows();
+        rows[0].batch = Some((32, 3));
+        rows[1].batch = Some((400, 12));
+        // The runs panel's inner width at 120 columns.
+        let mut buf = Buffer::empty(Rect::new(0, 0, 52, 4));
+        RunsTable {
+            rows: &rows,
+            selected: None,
+            detail: None,
+        }
+        .render(buf.area, &mut buf);
+        let text = buffer_text(&buf);
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(header, ["run", "optimizer", "status", "loss", "B", "ep"], "{text}");
+        let first: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(&first[first.len() - 2..], ["32", "3"], "{text}");
+        let third: Vec<&str> = lines[3].split_whitespace().collect();
+        assert_eq!(&third[third.len() - 2..], ["-", "-"], "{text}");
     }
 }
