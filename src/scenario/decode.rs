@@ -1049,19 +1049,7 @@ impl Decoder {
         }
         // Minibatches are drawn from the training split, not the whole dataset.
         if let (Some(b), Some(n)) = (m.batch_size, m.data.examples()) {
-            let (train, test) = split_sizes(n, m.test_fraction.clamp(0.0, 0.99));
-            if b > train {
-                self.err_full(
-                    value_span(node, "batch_size"),
-                    format!(
-                        "batch_size {b} is larger than the training split ({train} of {n} \
-                         examples{})",
-                        held_out(m.test_fraction, test)
-                    ),
-                    Some(format!("at most {train}")),
-                    None,
-                );
-            }
+            self.batch_within_train(node, b, n, m.test_fraction);
         }
     }
 
@@ -1247,6 +1235,25 @@ impl Decoder {
     /// Each run's `batch_size`, `shuffle` and `drop_last` against the objective: they need
     /// data, a batch fits in the training split, and `gd` (full-batch descent) takes no smaller
     /// batch.
+    /// Reports a `batch_size` of `b` at `node` larger than the training split of `n` examples;
+    /// returns the split's size.
+    fn batch_within_train(&mut self, node: &Node, b: usize, n: usize, test_fraction: f64) -> usize {
+        let (train, test) = split_sizes(n, test_fraction.clamp(0.0, 0.99));
+        if b > train {
+            self.err_full(
+                value_span(node, "batch_size"),
+                format!(
+                    "batch_size {b} is larger than the training split ({train} of {n} \
+                     examples{})",
+                    held_out(test_fraction, test)
+                ),
+                Some(format!("at most {train}")),
+                None,
+            );
+        }
+        train
+    }
+
     fn check_run_batches(&mut self, items: &Node, objective: &Objective, specs: &[RunSpec]) {
         let NodeKind::Seq(items) = &items.kind else {
             return;
@@ -1274,19 +1281,8 @@ impl Decoder {
                 continue;
             }
             let Some(n) = m.data.examples() else { continue };
-            let (train, test) = split_sizes(n, m.test_fraction.clamp(0.0, 0.99));
-            if b > train {
-                self.err_full(
-                    value_span(item, "batch_size"),
-                    format!(
-                        "batch_size {b} is larger than the training split ({train} of {n} \
-                         examples{})",
-                        held_out(m.test_fraction, test)
-                    ),
-                    Some(format!("at most {train}")),
-                    None,
-                );
-            } else if spec.is_full_batch() && b < train {
+            let train = self.batch_within_train(item, b, n, m.test_fraction);
+            if spec.is_full_batch() && b < train {
                 self.err_full(
                     value_span(item, "batch_size"),
                     format!(

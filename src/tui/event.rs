@@ -228,7 +228,12 @@ pub const BINDINGS: &[Binding] = &[
         "t",
         "gradients / tape (narrow terminals)",
     ),
-    key('m', Action::ToggleNoise, "m", "minibatch noise panel / tape"),
+    key(
+        'm',
+        Action::ToggleNoise,
+        "m",
+        "minibatch noise panel / tape",
+    ),
     key(
         'f',
         Action::ToggleFullLoss,

@@ -853,7 +853,10 @@ fn every_optimizers_form_round_trips_and_the_add_list_describes_them() -> TestRe
 #[test]
 fn the_noise_panel_follows_the_selected_run_and_f_draws_the_full_loss() -> TestResult {
     let mut app = two_moons_app()?;
-    assert!(app.show_noise, "a model objective opens with the noise panel");
+    assert!(
+        app.show_noise,
+        "a model objective opens with the noise panel"
+    );
     drive(&mut app, " 2")?;
     // A refresh after each step gives a cosine a step (the loop refreshes once a frame).
     for _ in 0..5 {
@@ -919,7 +922,10 @@ fn the_landscape_arrows_point_along_minus_g_and_minus_g_b_from_the_figures_point
         let got = (arrow.points[1].0 - from.0, arrow.points[1].1 - from.1);
         let cross = got.0 * want.1 - got.1 * want.0;
         let scale = got.0.hypot(got.1) * want.0.hypot(want.1);
-        assert!(scale > 0.0 && cross.abs() <= 1e-9 * scale, "{got:?} vs {want:?}");
+        assert!(
+            scale > 0.0 && cross.abs() <= 1e-9 * scale,
+            "{got:?} vs {want:?}"
+        );
         assert!(got.0 * want.0 + got.1 * want.1 > 0.0, "{got:?} vs {want:?}");
     }
     Ok(())

@@ -243,7 +243,7 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .collect();
     // With `f`: each minibatch run's full training loss (its minibatch curve is noisy) and every
     // run's test loss, in lighter and darker shades of the run's colour.
-    let extra: Vec<(String, Color, Vec<(f64, f64)>)> = if app.show_full_loss {
+    let extra: Vec<ExtraCurve> = if app.show_full_loss {
         extra_losses(&runs, &labels, &x_of)
     } else {
         Vec::new()
@@ -309,26 +309,26 @@ pub(crate) fn noise_arrows(noise: &crate::tui::noise::NoisePanel, surface: &Surf
         return Vec::new();
     }
     let k = 0.2 / longest;
-    [
-        (dg, Rgb(255, 255, 255)),
-        (db, Rgb(255, 165, 0)),
-    ]
-    .into_iter()
-    .map(|(d, color)| Trail {
-        label: String::new(),
-        color,
-        points: vec![from, (from.0 + k * d.0, from.1 + k * d.1)],
-        current: None,
-    })
-    .collect()
+    [(dg, Rgb(255, 255, 255)), (db, Rgb(255, 165, 0))]
+        .into_iter()
+        .map(|(d, color)| Trail {
+            label: String::new(),
+            color,
+            points: vec![from, (from.0 + k * d.0, from.1 + k * d.1)],
+            current: None,
+        })
+        .collect()
 }
+
+/// A curve beside a run's own: its label, colour and points.
+type ExtraCurve = (String, Color, Vec<(f64, f64)>);
 
 /// The full-loss curves of the minibatch runs and the test-loss curves of every run.
 fn extra_losses(
     runs: &[(usize, &crate::session::Run)],
     labels: &[Cow<'_, str>],
     x_of: &dyn Fn(&crate::session::Point) -> f64,
-) -> Vec<(String, Color, Vec<(f64, f64)>)> {
+) -> Vec<ExtraCurve> {
     let mut out = Vec::new();
     for ((i, r), label) in runs.iter().zip(labels) {
         let points = r.history().points();

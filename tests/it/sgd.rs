@@ -188,8 +188,7 @@ fn fixed_order_minibatch_sgd_matches_an_independent_loop() {
             s.step_all();
             let run = &s.runs()[0];
             assert_eq!(run.objective().batch_indices(), idx.as_slice());
-            for j in 0..3 {
-                let (a, b) = (run.params()[j], p[j]);
+            for (&a, &b) in run.params().iter().zip(&p) {
                 assert!(
                     (a - b).abs() <= 1e-12 * a.abs().max(1.0),
                     "batch {batch} drop_last {drop_last} step {step}: {a} vs {b}"
@@ -434,7 +433,11 @@ fn fixed_order_minibatches_train_exactly_as_a_pytorch_dataloader_loop() {
             s.step_all();
             let run = &s.runs()[0];
             let what = format!("{} step {}", case.name, k + 1);
-            assert_eq!(run.objective().batch_indices(), step.batch.as_slice(), "{what}");
+            assert_eq!(
+                run.objective().batch_indices(),
+                step.batch.as_slice(),
+                "{what}"
+            );
             partial_batches += usize::from(step.batch.len() < case.batch_size);
             let scale = step.params.iter().fold(0.0_f64, |m, p| m.max(p.abs()));
             for (j, (a, b)) in run.params().iter().zip(&step.params).enumerate() {
@@ -450,5 +453,8 @@ fn fixed_order_minibatches_train_exactly_as_a_pytorch_dataloader_loop() {
             );
         }
     }
-    assert!(partial_batches > 0, "the fixture covers a partial last batch");
+    assert!(
+        partial_batches > 0,
+        "the fixture covers a partial last batch"
+    );
 }

@@ -61,7 +61,10 @@ impl NoiseView<'_> {
                 s.examples,
                 format_duration_ns(ns)
             ),
-            None => format!("{} per-example gradients (one reverse pass each)", s.examples),
+            None => format!(
+                "{} per-example gradients (one reverse pass each)",
+                s.examples
+            ),
         };
         vec![
             Line::from(

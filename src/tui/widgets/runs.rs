@@ -143,9 +143,9 @@ impl Widget for RunsTable<'_> {
                     Line::from(format_compact(r.loss)),
                 ];
                 if data {
-                    let (b, e) = r
-                        .batch
-                        .map_or(("-".into(), "-".into()), |(b, e)| (b.to_string(), e.to_string()));
+                    let (b, e) = r.batch.map_or(("-".into(), "-".into()), |(b, e)| {
+                        (b.to_string(), e.to_string())
+                    });
                     cells.push(Line::from(b));
                     cells.push(Line::from(e));
                 }
@@ -175,10 +175,17 @@ impl Widget for RunsTable<'_> {
                 "evals f/g/h",
             ]
         } else {
-            &["", "run", "optimizer", "status", "loss", "steps", "evals f/g/h"]
+            &[
+                "",
+                "run",
+                "optimizer",
+                "status",
+                "loss",
+                "steps",
+                "evals f/g/h",
+            ]
         };
-        let header =
-            Row::new(header.to_vec()).style(Style::default().add_modifier(Modifier::BOLD));
+        let header = Row::new(header.to_vec()).style(Style::default().add_modifier(Modifier::BOLD));
         // Exact lengths summing to the width: an over-constrained layout has no unique solution
         // and ratatui's solver would then place columns differently from run to run. Spare
         // width goes to the label; a narrow table clips columns from the right. With batch and
@@ -328,7 +335,11 @@ mod tests {
         let text = buffer_text(&buf);
         let lines: Vec<&str> = text.lines().collect();
         let header: Vec<&str> = lines[0].split_whitespace().collect();
-        assert_eq!(header, ["run", "optimizer", "status", "loss", "B", "ep"], "{text}");
+        assert_eq!(
+            header,
+            ["run", "optimizer", "status", "loss", "B", "ep"],
+            "{text}"
+        );
         let first: Vec<&str> = lines[1].split_whitespace().collect();
         assert_eq!(&first[first.len() - 2..], ["32", "3"], "{text}");
         let third: Vec<&str> = lines[3].split_whitespace().collect();
