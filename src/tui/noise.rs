@@ -6,7 +6,11 @@
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
-use crate::objective::NoiseStats;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::generate::shuffle;
+use crate::objective::{NoiseStats, PerExample};
 use crate::session::{NoiseReport, Session};
 
 /// How often the figures may be recomputed while the run moves.
@@ -15,6 +19,8 @@ pub const NOISE_INTERVAL: Duration = Duration::from_millis(300);
 pub const NOISE_BUDGET: usize = 20_000_000;
 /// Cosines kept for the sparkline.
 const HISTORY: usize = 512;
+/// Other minibatches of the same size whose gradients the landscape shows as a cloud.
+const CLOUD: usize = 24;
 
 /// A job in flight: which run, at which step, and where its answer arrives.
 struct Pending {
@@ -39,6 +45,9 @@ pub struct NoisePanel {
     pub point: Vec<f64>,
     pub full_gradient: Vec<f64>,
     pub minibatch_gradient: Vec<f64>,
+    /// Gradients of [`CLOUD`] other batches of the same size at the same point, drawn
+    /// without replacement from a stream seeded by the step (the possible g_B around G).
+    pub cloud: Vec<Vec<f64>>,
     /// Why there are no figures, when there are none.
     pub message: &'static str,
     /// Parameters of the last request, so a paused run is not recomputed.
@@ -131,5 +140,49 @@ impl NoisePanel {
         self.point = point;
         self.full_gradient = r.full_gradient;
         self.minibatch_gradient = r.minibatch_gradient;
+        self.cloud = cloud(&r.per_example, r.batch.len(), step);
+    }
+}
+
+/// Gradients of [`CLOUD`] random batches of `b` examples (none for a full batch: every draw
+/// would be G itself).
+fn cloud(per: &PerExample, b: usize, seed: u64) -> Vec<Vec<f64>> {
+    if b == 0 || b >= per.n {
+        return Vec::new();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut order: Vec<usize> = (0..per.n).collect();
+    (0..CLOUD)
+        .map(|_| {
+            shuffle(&mut order, &mut rng);
+            per.mean_of(order[..b].iter().copied())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cloud_holds_means_of_distinct_examples_and_is_seeded() {
+        let per = PerExample {
+            n: 5,
+            dim: 1,
+            grads: vec![0.0, 1.0, 2.0, 3.0, 4.0],
+        };
+        let c = cloud(&per, 2, 9);
+        assert_eq!(c.len(), CLOUD);
+        // The mean of two distinct values of 0..=4: a half-integer multiple in 0.5..=3.5.
+        for g in &c {
+            let twice = g[0] * 2.0;
+            assert!(
+                twice.fract() == 0.0 && (1.0..=7.0).contains(&twice),
+                "{g:?}"
+            );
+        }
+        assert_eq!(c, cloud(&per, 2, 9));
+        assert_ne!(c, cloud(&per, 2, 10));
+        assert!(cloud(&per, 5, 9).is_empty(), "a full batch is G itself");
     }
 }

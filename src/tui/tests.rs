@@ -908,7 +908,11 @@ fn the_landscape_arrows_point_along_minus_g_and_minus_g_b_from_the_figures_point
     app.settle_landscape();
     app.tick_noise();
     let surface = app.surface().ok_or("no landscape")?;
-    let arrows = super::ui::noise_arrows(&app.noise, surface);
+    let mut arrows = super::ui::noise_arrows(&app.noise, surface);
+    // The cloud: one dot per other minibatch of 32 of the 160 training points.
+    let cloud: Vec<_> = arrows.drain(..arrows.len() - 2).collect();
+    assert_eq!(cloud.len(), app.noise.cloud.len());
+    assert!(!cloud.is_empty() && cloud.iter().all(|t| t.points.len() == 1));
     assert_eq!(arrows.len(), 2);
     let basis = &surface.grid.basis;
     let from = basis.project(&app.noise.point);

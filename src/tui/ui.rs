@@ -277,7 +277,8 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
 
 /// −G (white) and −g_B (orange) from the point of the noise panel's figures, as unlabelled
 /// two-point trails on the landscape's plane, scaled together so the longer is a fifth of the
-/// view (their lengths compare; their scale is not the learning rate's).
+/// view (their lengths compare; their scale is not the learning rate's), and the tips of −g
+/// for other batches of the same size as a faint cloud of dots.
 pub(crate) fn noise_arrows(noise: &crate::tui::noise::NoisePanel, surface: &Surface) -> Vec<Trail> {
     let basis = &surface.grid.basis;
     let dim = noise.point.len();
@@ -309,15 +310,23 @@ pub(crate) fn noise_arrows(noise: &crate::tui::noise::NoisePanel, surface: &Surf
         return Vec::new();
     }
     let k = 0.2 / longest;
-    [(dg, Rgb(255, 255, 255)), (db, Rgb(255, 165, 0))]
+    let tip = |d: (f64, f64)| (from.0 + k * d.0, from.1 + k * d.1);
+    // The cloud first, so the arrows are drawn over it.
+    let cloud = noise.cloud.iter().map(|g| Trail {
+        label: String::new(),
+        color: Rgb(150, 95, 30),
+        points: vec![tip(direction(g))],
+        current: None,
+    });
+    let arrows = [(dg, Rgb(255, 255, 255)), (db, Rgb(255, 165, 0))]
         .into_iter()
         .map(|(d, color)| Trail {
             label: String::new(),
             color,
-            points: vec![from, (from.0 + k * d.0, from.1 + k * d.1)],
+            points: vec![from, tip(d)],
             current: None,
-        })
-        .collect()
+        });
+    cloud.chain(arrows).collect()
 }
 
 /// A curve beside a run's own: its label, colour and points.
