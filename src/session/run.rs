@@ -121,8 +121,8 @@ struct Snapshot {
 const FULL_LOSS_EVERY_STEP: usize = 200_000;
 /// Steps between full-loss evaluations of a minibatch run on a large problem.
 pub const FULL_LOSS_STRIDE: u64 = 16;
-/// Per-example gradients cost `n` reverse passes: the start's noise figures are computed only
-/// while examples times parameters stays below this.
+/// Per-example gradients cost `n` reverse passes: [`Run::initial_noise`] and
+/// [`Run::gradient_noise`] compute them only while examples times parameters stays below this.
 const NOISE_BUDGET: usize = 20_000_000;
 
 /// Per-example gradients at a run's point with the batch its figures compare against: owned,
@@ -203,8 +203,6 @@ pub struct Run {
     /// Levenberg–Marquardt): from then on the run reports losses by a plain value evaluation,
     /// which costs less than a gradient.
     prefetching: bool,
-    /// The gradient-noise figures at the start, with the first batch (model objectives).
-    initial_noise: Option<NoiseStats>,
 }
 
 impl Run {
@@ -253,7 +251,6 @@ impl Run {
             engine_samples: 0,
             prefetch: Prefetch::default(),
             prefetching: true,
-            initial_noise: None,
         };
         run.restart_from(run.start.clone());
         Ok(run)
@@ -311,10 +308,6 @@ impl Run {
             full_loss: Some(loss),
             test_loss,
         });
-        self.initial_noise = self
-            .noise_job(NOISE_BUDGET)
-            .and_then(NoiseJob::compute)
-            .map(|r| r.stats);
         if !loss.is_finite() || self.params.iter().any(|p| !p.is_finite()) {
             self.status = Status::Diverged("loss not finite at the start".into());
         }
@@ -485,7 +478,23 @@ impl Run {
     /// The gradient-noise figures at the start (model objectives of a size worth computing).
     #[must_use]
     pub fn initial_noise(&self) -> Option<NoiseStats> {
-        self.initial_noise
+        // Computed when asked (the headless report), not at every (re)start: a click on the
+        // TUI's landscape restarts every run, and this costs one reverse pass per example.
+        let n = self.objective.n_train()?;
+        if n.saturating_mul(self.start.len()) > NOISE_BUDGET {
+            return None;
+        }
+        let mut objective = self.objective.box_clone();
+        objective.reset_batches();
+        objective.next_batch();
+        let batch = objective.batch_indices().to_vec();
+        NoiseJob {
+            objective,
+            params: self.start.clone(),
+            batch,
+        }
+        .compute()
+        .map(|r| r.stats)
     }
 
     /// The gradient-noise figures now, computed on this thread.
