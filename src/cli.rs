@@ -104,7 +104,8 @@ pub enum Command {
         #[arg(long, overrides_with = "hessian")]
         no_hessian: bool,
     },
-    /// List the bundled scenarios and the optimizers with their hyperparameters.
+    /// List the bundled scenarios and the optimizers with their hyperparameters (gd is
+    /// full-batch gradient descent; sgd takes minibatches of a run's batch_size).
     List,
 }
 

@@ -12,7 +12,7 @@ pub mod generate;
 pub mod read;
 pub mod split;
 
-pub use batch::{Batch, Batcher};
+pub use batch::{Batch, Batcher, Batching};
 pub use generate::Generator;
 pub use split::{Prepared, Standardizer, prepare, split_sizes, train_test_split};
 

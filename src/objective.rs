@@ -8,9 +8,11 @@
 
 mod expression;
 mod model;
+pub mod noise;
 
 pub use expression::ExpressionObjective;
 pub use model::ModelObjective;
+pub use noise::{NoiseStats, PerExample};
 
 use std::time::Instant;
 
@@ -19,6 +21,7 @@ use nalgebra::{DMatrix, DVector};
 use crate::ad::dual::{self, Chunk, Hyper};
 use crate::ad::tape::{self, Tape, Var};
 use crate::ad::{Engine, finite};
+use crate::data::Batching;
 use crate::optim::{Oracle, ParamLayout};
 
 /// Loss, test loss and accuracy of a parameter vector, as a run reports them.
@@ -105,6 +108,34 @@ pub trait Objective: Send {
         false
     }
 
+    /// How this objective draws minibatches, for a model objective; `None` when it has no data.
+    fn batching(&self) -> Option<Batching> {
+        None
+    }
+    /// Draws minibatches as `batching` says, in an order seeded by `seed` (a run's own stream),
+    /// from the first batch of the first epoch. A no-op without data.
+    fn set_batching(&mut self, _batching: Batching, _seed: u64) {}
+    /// Examples in the batch a gradient is evaluated on now (0 without data).
+    fn batch_len(&self) -> usize {
+        0
+    }
+    /// Indices of the training examples in the current batch (empty without data).
+    fn batch_indices(&self) -> &[usize] {
+        &[]
+    }
+    /// Training examples, for a model objective.
+    fn n_train(&self) -> Option<usize> {
+        None
+    }
+    /// Held-out test examples (0 without a test split).
+    fn n_test(&self) -> usize {
+        0
+    }
+    /// The gradient of every training example's loss (plus the L2 term) at `x`, one reverse
+    /// pass each, so their mean is the full-batch gradient; `None` without data.
+    fn per_example_gradients(&self, _x: &[f64]) -> Option<PerExample> {
+        None
+    }
     /// Moves to the next minibatch (stochastic objectives only).
     fn next_batch(&mut self) {}
     /// Back to the first minibatch of the first epoch, as at construction.
@@ -190,6 +221,9 @@ pub struct Counts {
     pub passes: u64,
     /// Wall time spent in gradients, nanoseconds (excluded from deterministic output).
     pub gradient_nanos: u64,
+    /// Per-example gradients the gradients took: each one on a batch of 32 costs 32 (model
+    /// objectives; 0 for expressions). What makes SGD and full-batch descent comparable.
+    pub examples: u64,
 }
 
 impl Counts {
@@ -230,6 +264,7 @@ impl Evaluator<'_> {
     }
 
     fn count_gradient(&mut self, passes: usize, nanos: u64) {
+        self.counts.examples += self.objective.batch_len() as u64;
         self.counts.gradient_nanos += nanos;
         self.counts.gradient += 1;
         self.counts.passes += passes as u64;
@@ -290,6 +325,7 @@ impl Oracle for Evaluator<'_> {
         // One Jacobian evaluation costs about what a forward gradient does.
         self.counts.gradient += 1;
         self.counts.passes += x.len().div_ceil(dual::MAX_CHUNK) as u64;
+        self.counts.examples += objective.batch_len() as u64;
         Some((DVector::from_vec(r), jac))
     }
 }

@@ -7,7 +7,7 @@ pub mod run;
 pub mod stop;
 
 pub use history::{History, Point};
-pub use run::{Run, RunSpec};
+pub use run::{NoiseJob, NoiseReport, Run, RunSpec};
 pub use stop::{Status, StopConfig};
 
 use std::time::{Duration, Instant};
@@ -67,6 +67,23 @@ pub enum SessionError {
     StartLength { expected: usize, got: usize },
 }
 
+/// The seed of a run's data order: the scenario seed and the run's label, and nothing else, so
+/// adding, removing or reordering other runs never changes the batches a run sees. FNV-1a over
+/// the label's bytes then a SplitMix64 finaliser: portable and stable across releases, unlike
+/// `std`'s hashers.
+#[must_use]
+pub fn data_seed(seed: u64, label: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in label.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut z = seed ^ h;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// The runs of one scenario.
 pub struct Session {
     pub name: String,
@@ -123,9 +140,13 @@ impl Session {
         }
         let seed = self.run_seed(self.runs.len());
         let engine = spec.engine.unwrap_or(self.engine);
+        let mut objective = self.objective.box_clone();
+        if let Some(default) = objective.batching() {
+            objective.set_batching(spec.batching(default), data_seed(self.seed, &spec.label));
+        }
         let run = Run::new(
             spec,
-            self.objective.box_clone(),
+            objective,
             engine,
             self.stop.clone(),
             seed,

@@ -14,6 +14,7 @@ pub mod backprop;
 pub mod event;
 pub mod feedback;
 pub mod landscape;
+pub mod noise;
 pub mod supervise;
 pub mod ui;
 pub mod widgets;

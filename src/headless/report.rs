@@ -11,6 +11,7 @@ use super::expect::{Expectation, Outcome, evaluate};
 use crate::backprop::flow::{LayerFlow, layer_flow};
 use crate::backprop::network::Network;
 use crate::model::Model;
+use crate::objective::NoiseStats;
 use crate::optim::HyperValue;
 use crate::session::{Run, Session};
 use crate::text::printable;
@@ -30,6 +31,14 @@ pub struct Timing {
     pub nanos_per_gradient: f64,
 }
 
+/// The gradient-noise figures of a run of a model objective, at its start and at its end.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradientNoise {
+    pub initial: Option<NoiseStats>,
+    #[serde(rename = "final")]
+    pub last: Option<NoiseStats>,
+}
+
 /// One run in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -40,6 +49,10 @@ pub struct RunReport {
     pub status_reason: String,
     pub steps: u64,
     pub epochs: u64,
+    /// Examples per batch; `null` for expression objectives.
+    pub batch_size: Option<usize>,
+    /// Per-example gradients spent (a gradient on a batch of 32 counts 32).
+    pub examples_seen: u64,
     pub evaluations: Evaluations,
     /// Passes over the function (forward: ceil(n/k) per gradient, reverse: 1, finite: 2n;
     /// a Hessian n(n+1)/2): what the engine really spent.
@@ -60,6 +73,8 @@ pub struct RunReport {
     /// The run's parameter average (`average: ema` or `swa`), when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub average: Option<AverageReport>,
+    /// `null` for expression objectives.
+    pub gradient_noise: Option<GradientNoise>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
 }
@@ -131,6 +146,8 @@ impl ScenarioReport {
                     status_reason: run.status().reason().to_string(),
                     steps: run.steps(),
                     epochs: run.epoch(),
+                    batch_size: run.batch_size(),
+                    examples_seen: counts.examples,
                     evaluations: Evaluations {
                         value: counts.value,
                         gradient: counts.gradient,
@@ -152,6 +169,10 @@ impl ScenarioReport {
                             loss,
                             params: point.params.to_vec(),
                         })
+                    }),
+                    gradient_noise: run.objective().n_train().map(|_| GradientNoise {
+                        initial: run.initial_noise(),
+                        last: run.gradient_noise(),
                     }),
                     timing: timing.then(|| Timing {
                         wall_seconds: run.wall_seconds(),
@@ -210,15 +231,18 @@ impl ScenarioReport {
             "optimizer",
             "status",
             "steps",
+            "batch",
+            "epoch",
             "evals v/g/h",
             "passes",
             "final loss",
             "best loss",
+            "test loss",
             "accuracy",
             "wall",
             "|fwd-rev|",
         ];
-        let rows: Vec<[String; 11]> = self
+        let rows: Vec<[String; 14]> = self
             .runs
             .iter()
             .map(|r| {
@@ -227,6 +251,12 @@ impl ScenarioReport {
                     printable(&r.optimizer).into_owned(),
                     r.status.clone(),
                     r.steps.to_string(),
+                    r.batch_size.map_or_else(|| "-".into(), |b| b.to_string()),
+                    if r.batch_size.is_some() {
+                        r.epochs.to_string()
+                    } else {
+                        "-".into()
+                    },
                     format!(
                         "{}/{}/{}",
                         r.evaluations.value, r.evaluations.gradient, r.evaluations.hessian
@@ -234,6 +264,8 @@ impl ScenarioReport {
                     r.gradient_passes.to_string(),
                     format!("{:.6e}", r.final_loss),
                     format!("{:.6e}", r.best_loss),
+                    r.test_loss
+                        .map_or_else(|| "-".into(), |t| format!("{t:.6e}")),
                     r.accuracy
                         .map_or_else(|| "-".into(), |a| format!("{:.1}%", a * 100.0)),
                     r.timing

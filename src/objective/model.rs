@@ -1,14 +1,15 @@
 //! A model objective: a predictor, a loss and a dataset, evaluated on the current minibatch.
 //! `batch_size` 1 is pure SGD, the dataset size is full-batch gradient descent, anything between
-//! is minibatch; every run shares the same shuffling seed, so a race is fair.
+//! is minibatch. Each run holds its own copy, whose batches a session sets from the run's spec
+//! and its own seeded stream.
 
 use std::sync::Arc;
 
-use super::{Metrics, Objective};
+use super::{Metrics, Objective, PerExample};
 use crate::ad::Scalar;
 use crate::ad::dual::{Chunk, Hyper};
 use crate::ad::tape::Var;
-use crate::data::{Batcher, Dataset};
+use crate::data::{Batcher, Batching, Dataset};
 use crate::model::{Loss, LossKind, Model, ParamKind, Predictor, batch_loss, evaluate};
 use crate::optim::{ParamLayout, Shape};
 
@@ -147,8 +148,51 @@ impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
     fn residuals_chunk(&self, x: &[Chunk], out: &mut Vec<Chunk>) -> bool {
         self.residuals_generic(x, out)
     }
+    fn batching(&self) -> Option<Batching> {
+        let mut b = self.batcher.batching();
+        if self.batcher.is_full_batch() {
+            b.batch_size = None;
+        }
+        Some(b)
+    }
+    fn set_batching(&mut self, batching: Batching, seed: u64) {
+        // The session resolves sizes against the training split, which the loader checked:
+        // a batcher is only refused for an empty split or a zero size, neither possible here.
+        if let Ok(b) = Batcher::with(self.train.len(), batching, seed) {
+            self.initial_batcher = b;
+            self.reset_batches();
+        }
+    }
+    fn batch_len(&self) -> usize {
+        self.batch.len()
+    }
+    fn batch_indices(&self) -> &[usize] {
+        &self.batch
+    }
+    fn n_train(&self) -> Option<usize> {
+        Some(self.train.len())
+    }
+    fn n_test(&self) -> usize {
+        self.test.as_ref().map_or(0, |t| t.len())
+    }
+    fn per_example_gradients(&self, x: &[f64]) -> Option<PerExample> {
+        let (n, dim) = (self.train.len(), x.len());
+        if dim == 0 || dim != self.dim() {
+            return None;
+        }
+        let mut grads = vec![0.0; n * dim];
+        let mut tape = crate::ad::tape::Tape::fused();
+        for (i, row) in grads.chunks_exact_mut(dim).enumerate() {
+            crate::ad::tape::gradient_with(&mut tape, x, row, |v| {
+                batch_loss(self.model.as_ref(), &self.loss, v, &self.train, &[i])
+            });
+        }
+        Some(PerExample { n, dim, grads })
+    }
     fn next_batch(&mut self) {
         if !self.is_stochastic() {
+            // A full batch is a whole epoch.
+            self.epoch += 1;
             return;
         }
         let per_epoch = self.batcher.batches_per_epoch();

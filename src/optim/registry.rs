@@ -171,6 +171,11 @@ pub fn describe_all() -> String {
     for (name, reason) in NOT_OFFERED {
         let _ = writeln!(out, "{name:<20} not offered: {reason}");
     }
+    let _ = writeln!(
+        out,
+        "\nEvery optimizer entry of a model objective may also set batch_size, shuffle and \
+         drop_last (the objective's are the defaults); gd is always full batch."
+    );
     out
 }
 

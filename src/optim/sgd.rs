@@ -55,13 +55,13 @@ const HEAVY_BALL: SgdHypers = SgdHypers {
 
 pub(crate) static SGD: OptimizerSpec = OptimizerSpec {
     name: "sgd",
-    description: "stochastic gradient descent (torch.optim.SGD)",
+    description: "stochastic gradient descent (torch.optim.SGD), minibatches of batch_size",
     needs: Needs::Gradient,
     build: |b| Box::new(Sgd::new(b.hypers(TORCH))),
 };
 pub(crate) static GD: OptimizerSpec = OptimizerSpec {
     name: "gd",
-    description: "plain gradient descent (sgd)",
+    description: "full-batch gradient descent (sgd on every example; minibatches: sgd)",
     needs: Needs::Gradient,
     build: |b| Box::new(Sgd::new(b.hypers(TORCH))),
 };

@@ -306,9 +306,18 @@ fn build_model_objective(
             return Err(at.diag(first));
         }
         let (train, _) = data::split_sizes(data.len(), m.test_fraction);
-        if let Some(b) = m.batch_size.filter(|&b| b > train) {
+        let sizes = std::iter::once(("objective.batch_size".to_owned(), m.batch_size)).chain(
+            s.optimizers
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("optimizers[{i}].batch_size"), r.batch_size)),
+        );
+        for (path, b) in sizes {
+            let Some(b) = b.filter(|&b| b > train) else {
+                continue;
+            };
             return Err(at.error(
-                "objective.batch_size",
+                &path,
                 format!(
                     "batch_size {b} is larger than the training split ({train} of the file's {} \
                      rows{})",
@@ -318,12 +327,30 @@ fn build_model_objective(
                 Some(&format!("at most {train}")),
             ));
         }
+        if let Some((i, b)) = s.optimizers.iter().enumerate().find_map(|(i, r)| {
+            r.batch_size
+                .filter(|&b| r.is_full_batch() && b < train)
+                .map(|b| (i, b))
+        }) {
+            return Err(at.error(
+                &format!("optimizers[{i}].batch_size"),
+                format!(
+                    "'gd' is full-batch gradient descent: it takes all {train} training \
+                     examples, not batches of {b}; minibatches are 'sgd'"
+                ),
+                Some(&format!("batch_size {train}, or no batch_size")),
+            ));
+        }
     }
     let prepared = data::prepare(&data, m.test_fraction, m.standardize, seed)
         .map_err(|e| at.error("objective.data", e.to_string(), None))?;
     let loss = Loss::new(m.loss).with_l2(m.l2);
-    let batch_size = m.batch_size.unwrap_or(prepared.train.len()).max(1);
-    let batcher = Batcher::new(prepared.train.len(), batch_size, seed)
+    let batching = data::Batching {
+        batch_size: m.batch_size,
+        shuffle: m.shuffle,
+        drop_last: m.drop_last,
+    };
+    let batcher = Batcher::with(prepared.train.len(), batching, seed)
         .map_err(|e| at.error("objective.batch_size", e.to_string(), None))?;
     let init = m.init.clone();
     let model_err = |e: String| at.error("objective.model", e, None);

@@ -55,6 +55,8 @@ const MODEL_OBJECTIVE_KEYS: &[&str] = &[
     "l2",
     "data",
     "batch_size",
+    "shuffle",
+    "drop_last",
     "init",
     "test_fraction",
     "standardize",
@@ -374,6 +376,13 @@ impl Decoder {
                 None
             }
         };
+        if let (Some(o), Some(specs), Some(items)) = (
+            objective.as_ref(),
+            optimizers.as_ref(),
+            root.get("optimizers"),
+        ) {
+            self.check_run_batches(items, o, specs);
+        }
         let labels = root.get("optimizers").map(raw_labels).unwrap_or_default();
         let view = self.view(root.get("view"), objective.as_ref(), &labels);
         let expect = root.get("expect").map_or(Some(Vec::new()), |n| {
@@ -729,6 +738,12 @@ impl Decoder {
             }
             _ => Some(None),
         };
+        let shuffle = node
+            .get("shuffle")
+            .map_or(Some(true), |n| self.de::<bool>(n, Skip::NONE, "shuffle"));
+        let drop_last = node
+            .get("drop_last")
+            .map_or(Some(false), |n| self.de::<bool>(n, Skip::NONE, "drop_last"));
         let init = node
             .get("init")
             .map_or(Some(Init::TorchDefault), |n| self.init(n));
@@ -752,6 +767,8 @@ impl Decoder {
             l2: l2?,
             data: data?,
             batch_size: batch_size?,
+            shuffle: shuffle?,
+            drop_last: drop_last?,
             init: init?,
             test_fraction: test_fraction?,
             standardize: standardize?,
@@ -1035,19 +1052,7 @@ impl Decoder {
         }
         // Minibatches are drawn from the training split, not the whole dataset.
         if let (Some(b), Some(n)) = (m.batch_size, m.data.examples()) {
-            let (train, test) = split_sizes(n, m.test_fraction.clamp(0.0, 0.99));
-            if b > train {
-                self.err_full(
-                    value_span(node, "batch_size"),
-                    format!(
-                        "batch_size {b} is larger than the training split ({train} of {n} \
-                         examples{})",
-                        held_out(m.test_fraction, test)
-                    ),
-                    Some(format!("at most {train}")),
-                    None,
-                );
-            }
+            self.batch_within_train(node, b, n, m.test_fraction);
         }
     }
 
@@ -1228,6 +1233,70 @@ impl Decoder {
             }
         }
         specs.into_iter().collect()
+    }
+
+    /// Each run's `batch_size`, `shuffle` and `drop_last` against the objective: they need
+    /// data, a batch fits in the training split, and `gd` (full-batch descent) takes no smaller
+    /// batch.
+    /// Reports a `batch_size` of `b` at `node` larger than the training split of `n` examples;
+    /// returns the split's size.
+    fn batch_within_train(&mut self, node: &Node, b: usize, n: usize, test_fraction: f64) -> usize {
+        let (train, test) = split_sizes(n, test_fraction.clamp(0.0, 0.99));
+        if b > train {
+            self.err_full(
+                value_span(node, "batch_size"),
+                format!(
+                    "batch_size {b} is larger than the training split ({train} of {n} \
+                     examples{})",
+                    held_out(test_fraction, test)
+                ),
+                Some(format!("at most {train}")),
+                None,
+            );
+        }
+        train
+    }
+
+    fn check_run_batches(&mut self, items: &Node, objective: &Objective, specs: &[RunSpec]) {
+        let NodeKind::Seq(items) = &items.kind else {
+            return;
+        };
+        for (item, spec) in items.iter().zip(specs) {
+            let Objective::Model(m) = objective else {
+                for key in ["batch_size", "shuffle", "drop_last"] {
+                    if item.get(key).is_some() {
+                        self.err_full(
+                            key_span(item, key),
+                            format!(
+                                "'{key}' applies to model objectives only: an expression \
+                                 objective has no data to batch"
+                            ),
+                            Some("no batch settings for an expression".into()),
+                            None,
+                        );
+                    }
+                }
+                continue;
+            };
+            let Some(b) = spec.batch_size else { continue };
+            if b == 0 {
+                self.at_least_one(item, "batch_size", 0);
+                continue;
+            }
+            let Some(n) = m.data.examples() else { continue };
+            let train = self.batch_within_train(item, b, n, m.test_fraction);
+            if spec.is_full_batch() && b < train {
+                self.err_full(
+                    value_span(item, "batch_size"),
+                    format!(
+                        "'gd' is full-batch gradient descent: it takes all {train} training \
+                         examples, not batches of {b}; minibatches are 'sgd'"
+                    ),
+                    Some(format!("batch_size {train}, or no batch_size")),
+                    Some("sgd".into()),
+                );
+            }
+        }
     }
 
     fn optimizer(&mut self, node: &Node) -> Option<RunSpec> {

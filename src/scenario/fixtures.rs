@@ -309,6 +309,26 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
         9,
         18,
     ),
+    (
+        "67_gd_minibatch",
+        "'gd' is full-batch gradient descent: it takes all 100 training examples, not \
+         batches of 8; minibatches are 'sgd'",
+        8,
+        37,
+    ),
+    (
+        "68_batch_on_expression",
+        "'shuffle' applies to model objectives only",
+        8,
+        5,
+    ),
+    (
+        "69_run_batch_vs_train_split",
+        "batch_size 31 is larger than the training split (30 of 40 examples; \
+         test_fraction 0.25 holds out 10)",
+        8,
+        29,
+    ),
 ];
 
 /// What the fixtures of the resource and syntax classes must also say: the estimate and the

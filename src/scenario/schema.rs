@@ -159,8 +159,12 @@ pub struct ModelObjective {
     pub l2: f64,
     /// The dataset.
     pub data: DataSpec,
-    /// Mini-batch size; `None` is full batch.
+    /// Mini-batch size; `None` is full batch. Each optimizer entry may override it.
     pub batch_size: Option<usize>,
+    /// Reshuffle the training order every epoch (default true); else consecutive batches.
+    pub shuffle: bool,
+    /// Drop every epoch's last, partial batch (default false).
+    pub drop_last: bool,
     /// Initial parameters.
     pub init: Init,
     /// Share of the data held out for testing, in `[0, 1)` (default 0).

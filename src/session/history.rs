@@ -25,6 +25,16 @@ pub struct Point {
     /// The parameters at this step, or empty where the history did not keep them (see the
     /// module docs): consumers skip such points.
     pub params: Vec<f64>,
+    /// Per-example gradients spent up to this point (model objectives; 0 for expressions).
+    pub examples: u64,
+    /// Epochs completed at this point (0 for expressions).
+    pub epoch: u64,
+    /// The full training loss (plus L2) at this point, where it was evaluated: every point of
+    /// a deterministic run (it is `loss`), and a minibatch run's every step when that is cheap,
+    /// else at a fixed stride.
+    pub full_loss: Option<f64>,
+    /// The loss on the held-out test split, where the full loss was evaluated and there is one.
+    pub test_loss: Option<f64>,
 }
 
 impl Point {
@@ -38,6 +48,10 @@ impl Point {
             wall_seconds: 0.0,
             loss,
             params: Vec::new(),
+            examples: 0,
+            epoch: 0,
+            full_loss: None,
+            test_loss: None,
         }
     }
 }
@@ -249,6 +263,10 @@ mod tests {
             wall_seconds: 0.0,
             loss,
             params: vec![step as f64],
+            examples: step,
+            epoch: 0,
+            full_loss: None,
+            test_loss: None,
         }
     }
 

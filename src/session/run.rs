@@ -4,7 +4,11 @@
 use serde::Deserialize;
 
 use crate::ad::Engine;
-use crate::objective::{CachedEvaluator, Counts, Evaluator, Metrics, Objective, Prefetch, Scratch};
+use crate::data::Batching;
+use crate::objective::{
+    CachedEvaluator, Counts, Evaluator, Metrics, NoiseStats, Objective, PerExample, Prefetch,
+    Scratch, noise,
+};
 use crate::optim::{self, HyperValue, Optimizer, Oracle};
 use crate::valid::{Problems, Validate};
 
@@ -35,6 +39,15 @@ pub struct RunSpec {
     /// The run's own gradient engine (`engine:` in its entry); `None` uses the scenario's.
     #[serde(skip)]
     pub engine: Option<Engine>,
+    /// Examples per minibatch for this run (model objectives), overriding the objective's.
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    /// Reshuffle every epoch (default: the objective's, itself `true`).
+    #[serde(default)]
+    pub shuffle: Option<bool>,
+    /// Drop each epoch's last, partial batch (default: the objective's, itself `false`).
+    #[serde(default)]
+    pub drop_last: Option<bool>,
 }
 
 impl Validate for RunSpec {
@@ -85,9 +98,38 @@ impl RunSpec {
             clip: None,
             average: None,
             engine: None,
+            batch_size: None,
+            shuffle: None,
+            drop_last: None,
+        }
+    }
+
+    /// True for the optimizer that means full-batch gradient descent (`gd`): it never takes the
+    /// objective's minibatch size, and a file may not give it a smaller one.
+    #[must_use]
+    pub fn is_full_batch(&self) -> bool {
+        self.optimizer == FULL_BATCH_OPTIMIZER
+    }
+
+    /// This run's batching: its own keys over the objective's `default`s (`gd` is full batch
+    /// unless it says otherwise).
+    #[must_use]
+    pub fn batching(&self, default: Batching) -> Batching {
+        let inherited = if self.is_full_batch() {
+            None
+        } else {
+            default.batch_size
+        };
+        Batching {
+            batch_size: self.batch_size.or(inherited),
+            shuffle: self.shuffle.unwrap_or(default.shuffle),
+            drop_last: self.drop_last.unwrap_or(default.drop_last),
         }
     }
 }
+
+/// The registry name that means full-batch gradient descent.
+pub const FULL_BATCH_OPTIMIZER: &str = "gd";
 
 /// Everything needed to resume a run from a given step bit for bit.
 struct Snapshot {
@@ -126,6 +168,54 @@ const CHECK_EXAMPLES: usize = 4;
 const CHECK_EXAMPLE_COST: u64 = 128;
 /// The share of a run's work the engine check may take: one part in 20 (5 %).
 const CHECK_SHARE: u64 = 20;
+
+/// A minibatch run evaluates its full training loss every step while the dataset times the
+/// parameters stays below this (a few hundred microseconds a step), else every
+/// [`FULL_LOSS_STRIDE`] steps.
+const FULL_LOSS_EVERY_STEP: usize = 200_000;
+/// Steps between full-loss evaluations of a minibatch run on a large problem.
+pub const FULL_LOSS_STRIDE: u64 = 16;
+/// Per-example gradients cost `n` reverse passes: [`Run::initial_noise`] and
+/// [`Run::gradient_noise`] compute them only while examples times parameters stays below this.
+const NOISE_BUDGET: usize = 20_000_000;
+
+/// Per-example gradients at a run's point with the batch its figures compare against: owned,
+/// so a front end can compute them on another thread, off the step path.
+pub struct NoiseJob {
+    objective: Box<dyn Objective>,
+    params: Vec<f64>,
+    batch: Vec<usize>,
+}
+
+/// What a [`NoiseJob`] found, and the wall time it took.
+pub struct NoiseReport {
+    pub stats: NoiseStats,
+    pub per_example: PerExample,
+    pub full_gradient: Vec<f64>,
+    pub minibatch_gradient: Vec<f64>,
+    pub batch: Vec<usize>,
+    pub nanos: u64,
+}
+
+impl NoiseJob {
+    /// The per-example gradients and their figures; `None` without data.
+    #[must_use]
+    pub fn compute(self) -> Option<NoiseReport> {
+        let started = std::time::Instant::now();
+        let per_example = self.objective.per_example_gradients(&self.params)?;
+        let stats = noise::stats(&per_example, &self.batch);
+        let full_gradient = per_example.mean();
+        let minibatch_gradient = per_example.mean_of(self.batch.iter().copied());
+        Some(NoiseReport {
+            stats,
+            full_gradient,
+            minibatch_gradient,
+            per_example,
+            batch: self.batch,
+            nanos: u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        })
+    }
+}
 
 /// Steps between snapshots kept for rewinding.
 const SNAPSHOT_EVERY: u64 = 32;
@@ -290,7 +380,14 @@ impl Run {
         if loss.is_finite() && self.objective.batch_examples().is_none() {
             self.sample_engine_difference();
         }
-        self.history.record(Point::at(0, 0, loss), &self.params);
+        let test_loss = self.test_loss_if_any();
+        let start = Point {
+            // The start is evaluated on the whole training set whatever the batch size.
+            full_loss: Some(loss),
+            test_loss,
+            ..Point::at(0, 0, loss)
+        };
+        self.history.record(start, &self.params);
         if !loss.is_finite() || self.params.iter().any(|p| !p.is_finite()) {
             self.status = Status::Diverged("loss not finite at the start".into());
         }
@@ -391,9 +488,14 @@ impl Run {
         if self.steps.is_power_of_two() && loss.is_finite() && self.check_affordable() {
             self.sample_engine_difference();
         }
+        let (full_loss, test_loss) = self.full_and_test_loss(loss);
         let point = Point {
             passes: self.counts.passes,
             wall_seconds: self.wall_seconds(),
+            examples: self.counts.examples,
+            epoch: self.objective.epoch(),
+            full_loss,
+            test_loss,
             ..Point::at(self.steps, self.evaluations(), loss)
         };
         self.history.record(point, &self.params);
@@ -425,6 +527,85 @@ impl Run {
             counts: &mut self.counts,
         };
         evaluator.prefetch(&self.params, &mut self.prefetch)
+    }
+
+    /// The test loss at the current parameters when the objective holds a test split.
+    fn test_loss_if_any(&self) -> Option<f64> {
+        if self.objective.n_test() == 0 {
+            return None;
+        }
+        self.objective.metrics(&self.params).test_loss
+    }
+
+    /// The full training loss and test loss to record with this step's point: a
+    /// deterministic run's loss is already the full loss; a minibatch run evaluates it every
+    /// step when that is cheap, else every [`FULL_LOSS_STRIDE`] steps.
+    fn full_and_test_loss(&self, loss: f64) -> (Option<f64>, Option<f64>) {
+        let Some(n) = self.objective.n_train() else {
+            return (Some(loss), None);
+        };
+        let stochastic = self.objective.is_stochastic();
+        let cheap = n.saturating_mul(self.params.len()) <= FULL_LOSS_EVERY_STEP;
+        let deterministic = Some(loss).filter(|_| !stochastic);
+        if !cheap && self.steps % FULL_LOSS_STRIDE != 0
+            || !stochastic && self.objective.n_test() == 0
+        {
+            return (deterministic, None);
+        }
+        let m = self.objective.metrics(&self.params);
+        let full = if stochastic { m.train_loss } else { loss };
+        (Some(full), m.test_loss)
+    }
+
+    /// Per-example gradients at the current parameters, to compute off the step path, with the
+    /// batch of the last step (at the start, the batch the first step will take); `None`
+    /// without data or when `n × dim` exceeds `budget`.
+    #[must_use]
+    pub fn noise_job(&self, budget: usize) -> Option<NoiseJob> {
+        let n = self.objective.n_train()?;
+        if n.saturating_mul(self.params.len()) > budget {
+            return None;
+        }
+        let mut objective = self.objective.box_clone();
+        if self.steps == 0 {
+            objective.next_batch();
+        }
+        let batch = objective.batch_indices().to_vec();
+        Some(NoiseJob {
+            objective,
+            params: self.params.clone(),
+            batch,
+        })
+    }
+
+    /// The gradient-noise figures at the start (model objectives of a size worth computing).
+    #[must_use]
+    pub fn initial_noise(&self) -> Option<NoiseStats> {
+        // Computed when asked (the headless report), not at every (re)start: a click on the
+        // TUI's landscape restarts every run, and this costs one reverse pass per example.
+        let n = self.objective.n_train()?;
+        if n.saturating_mul(self.start.len()) > NOISE_BUDGET {
+            return None;
+        }
+        let mut objective = self.objective.box_clone();
+        objective.reset_batches();
+        objective.next_batch();
+        let batch = objective.batch_indices().to_vec();
+        NoiseJob {
+            objective,
+            params: self.start.clone(),
+            batch,
+        }
+        .compute()
+        .map(|r| r.stats)
+    }
+
+    /// The gradient-noise figures now, computed on this thread.
+    #[must_use]
+    pub fn gradient_noise(&self) -> Option<NoiseStats> {
+        self.noise_job(NOISE_BUDGET)
+            .and_then(NoiseJob::compute)
+            .map(|r| r.stats)
     }
 
     /// Wall time spent stepping this run, in seconds.
@@ -676,6 +857,12 @@ impl Run {
     #[must_use]
     pub fn epoch(&self) -> u64 {
         self.objective.epoch()
+    }
+    /// Examples per batch (the training set's size for full batch); `None` without data.
+    #[must_use]
+    pub fn batch_size(&self) -> Option<usize> {
+        let b = self.objective.batching()?;
+        b.batch_size.or(self.objective.n_train())
     }
     #[must_use]
     pub fn counts(&self) -> &Counts {

@@ -15,6 +15,7 @@ use super::feedback::{self, Toast};
 use super::landscape::Worker;
 
 mod race;
+use super::noise::NoisePanel;
 use super::{Loaded, Loader};
 use crate::engines;
 use crate::landscape::{self, Basis, Grid, Plane, Ranges, Surface, ViewSpec};
@@ -63,6 +64,10 @@ impl Panel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XAxis {
     Steps,
+    /// Examples seen over the training set's size (model objectives): fractional epochs.
+    Epochs,
+    /// Per-example gradients spent (model objectives).
+    Examples,
     Evaluations,
     /// Passes over the function: what an engine's gradients (and Hessians) really cost.
     Passes,
@@ -74,27 +79,34 @@ impl XAxis {
     pub fn label(self) -> &'static str {
         match self {
             XAxis::Steps => "step",
+            XAxis::Epochs => "epoch",
+            XAxis::Examples => "examples seen",
             XAxis::Evaluations => "evaluations",
             XAxis::Passes => "gradient passes",
             XAxis::WallTime => "seconds",
         }
     }
 
+    /// The axis after this one; epochs and examples only where there is data (`data`).
     #[must_use]
-    pub fn next(self) -> Self {
+    pub fn next(self, data: bool) -> Self {
         match self {
-            XAxis::Steps => XAxis::Evaluations,
+            XAxis::Steps if data => XAxis::Epochs,
+            XAxis::Epochs => XAxis::Examples,
+            XAxis::Steps | XAxis::Examples => XAxis::Evaluations,
             XAxis::Evaluations => XAxis::Passes,
             XAxis::Passes => XAxis::WallTime,
             XAxis::WallTime => XAxis::Steps,
         }
     }
 
-    /// The point's x on this axis.
+    /// The point's x on this axis, for a training set of `n_train` examples.
     #[must_use]
-    pub fn of(self, p: &crate::session::Point) -> f64 {
+    pub fn of(self, p: &crate::session::Point, n_train: f64) -> f64 {
         match self {
             XAxis::Steps => p.step as f64,
+            XAxis::Epochs => p.examples as f64 / n_train,
+            XAxis::Examples => p.examples as f64,
             XAxis::Evaluations => p.evaluations as f64,
             XAxis::Passes => p.passes as f64,
             XAxis::WallTime => p.wall_seconds,
@@ -231,6 +243,12 @@ pub struct App {
     /// Fractional steps earned but not yet taken (slow speeds take less than one per frame).
     step_credit: f64,
     pub grad: GradPanel,
+    /// Gradient-noise figures of the selected run (model objectives).
+    pub noise: NoisePanel,
+    /// The tape's place shows the noise panel (the default for model objectives).
+    pub show_noise: bool,
+    /// The loss chart also draws each run's full training loss and test loss.
+    pub show_full_loss: bool,
     /// Where the landscape's plot area was last drawn (for mouse mapping).
     pub landscape_plot: Option<Rect>,
     pub log: Log,
@@ -287,6 +305,9 @@ impl App {
             steps_per_sec: 0.0,
             step_credit: 0.0,
             grad: GradPanel::default(),
+            noise: NoisePanel::default(),
+            show_noise: false,
+            show_full_loss: false,
             landscape_plot: None,
             log: Log::default(),
             landscape: LandscapeState {
@@ -312,6 +333,7 @@ impl App {
             redraw: true,
         };
         app.data_points = app.session.objective().data_points_2d();
+        app.show_noise = app.session.objective().n_train().is_some();
         app.normalize_plane();
         app.show_from_view();
         app.opened();
@@ -427,7 +449,7 @@ impl App {
                 self.backprop.open = true;
                 self.tick_backprop();
             }
-            Action::CycleStepMode | Action::CycleExample(_) => {}
+            Action::CycleExample(_) => {}
             // Esc only ever closes things: with no overlay it clears the message line.
             Action::Back => {
                 self.toast = None;
@@ -513,7 +535,9 @@ impl App {
             }
             Action::CycleView => self.cycle_view(),
             Action::ToggleXAxis => {
-                self.x_axis = self.x_axis.next();
+                // Epochs and examples mean something only with data.
+                let data = self.session.objective().n_train().is_some();
+                self.x_axis = self.x_axis.next(data);
                 self.say(format!("loss against {}", self.x_axis.label()));
             }
             Action::FitLast => {
@@ -525,6 +549,8 @@ impl App {
             }
             Action::CycleSmoothing => self.smoothing = (self.smoothing + 1) % SMOOTHING.len(),
             Action::ToggleGradTape => self.show_tape = !self.show_tape,
+            Action::ToggleNoise => self.show_noise = !self.show_noise,
+            Action::ToggleFullLoss => self.show_full_loss = !self.show_full_loss,
             Action::Open => {
                 self.mode = Mode::Open(Picker {
                     items: scenario_files(),
@@ -1077,6 +1103,7 @@ impl App {
         self.tick_landscape();
         self.tick_gradients();
         self.tick_backprop();
+        self.tick_noise();
     }
 
     /// Refreshes the back-propagation view and the gradient-flow history.
@@ -1097,12 +1124,21 @@ impl App {
             Action::Down => view.select(1, 0),
             Action::Left => view.select(0, -1),
             Action::Right => view.select(0, 1),
-            Action::CycleStepMode => view.cycle_mode(),
+            // `m` is the noise panel's key outside the view, the stepper's mode inside it.
+            Action::ToggleNoise => view.cycle_mode(),
             Action::CycleExample(next) => view.cycle_example(next),
             _ => return false,
         }
         self.tick_backprop();
         true
+    }
+
+    /// Collects or starts the noise panel's per-example gradients while the panel is shown.
+    pub fn tick_noise(&mut self) {
+        if self.show_noise {
+            self.noise
+                .tick(&self.session, self.selected, self.deterministic);
+        }
     }
 
     /// The basis of the grid on screen.

@@ -60,10 +60,13 @@ pub enum Action {
     ToggleGradTape,
     /// Open or close the back-propagation view (graph and stepper, or the network).
     Backprop,
-    /// The stepper's mode: reverse, or forward seeded on each input in turn.
-    CycleStepMode,
     /// The network view's next (true) or previous training example; past the ends, the mean.
     CycleExample(bool),
+    /// The noise panel or the tape in the tape's place; in the back-propagation view, the
+    /// stepper's mode (reverse, or forward seeded on each input in turn).
+    ToggleNoise,
+    /// Also draw each run's full training loss and test loss.
+    ToggleFullLoss,
     Open,
     Reload,
     Help,
@@ -239,7 +242,7 @@ pub const BINDINGS: &[Binding] = &[
         'x',
         Action::ToggleXAxis,
         "x",
-        "loss against steps / evaluations / gradient passes / seconds",
+        "loss x axis: steps/epochs/examples/evals/passes/seconds",
     ),
     key(
         'f',
@@ -261,12 +264,6 @@ pub const BINDINGS: &[Binding] = &[
         "back-propagation view (n b step it)",
     ),
     key(
-        'm',
-        Action::CycleStepMode,
-        "m",
-        "stepper: reverse / forward mode",
-    ),
-    key(
         'c',
         Action::CycleExample(true),
         "c C",
@@ -277,6 +274,18 @@ pub const BINDINGS: &[Binding] = &[
         Action::CycleExample(false),
         "c C",
         "network: next / previous example",
+    ),
+    key(
+        'm',
+        Action::ToggleNoise,
+        "m",
+        "noise panel / tape; stepper mode",
+    ),
+    key(
+        'F',
+        Action::ToggleFullLoss,
+        "F",
+        "full loss (light), test loss (dark) too",
     ),
     key('o', Action::Open, "o", "open another scenario"),
     key('R', Action::Reload, "R", "reload the scenario file"),

@@ -496,6 +496,7 @@ fn snapshot_decision_view_ascii() -> TestResult {
     app.settle_landscape();
     app.tick_gradients();
     app.tick_backprop();
+    app.tick_noise();
     let mut term = terminal(120, 40)?;
     term.draw(|f| super::ui::draw(f, &mut app))?;
     let screen = buffer_text(term.backend().buffer());
@@ -1114,7 +1115,8 @@ fn selecting_a_node_highlights_its_sub_expression() -> TestResult {
 #[test]
 fn the_network_view_steps_layer_by_layer_and_the_flow_panel_shows() -> TestResult {
     let file = "scenarios/xor_mlp.yaml";
-    let (_, screen) = backprop_screen(file, " nn", 120, 35)?;
+    // Models open with the noise panel in that place; `m` shows the flow panel.
+    let (_, screen) = backprop_screen(file, "\u{1b}nnm", 120, 35)?;
     assert!(
         screen.contains("gradient flow per layer, |δ| over time"),
         "{screen}"
@@ -1124,7 +1126,7 @@ fn the_network_view_steps_layer_by_layer_and_the_flow_panel_shows() -> TestResul
     // Focused, left/right choose the figure drawn over time.
     let mut app = built_app(Path::new(file))?;
     let mut term = terminal(120, 35)?;
-    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys(" nn"))?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::keys("\u{1b}nnm"))?;
     app.tick_backprop();
     app.focus = Panel::Tape;
     app.update(super::event::Action::Right);
@@ -1253,5 +1255,91 @@ fn the_loss_cursor_reads_every_visible_run() -> TestResult {
     }
     drive(&mut app, "\u{1b}")?;
     assert_eq!(app.loss_cursor, None, "Esc removes the cursor");
+    Ok(())
+}
+
+#[test]
+fn the_noise_panel_follows_the_selected_run_and_f_draws_the_full_loss() -> TestResult {
+    let mut app = two_moons_app()?;
+    assert!(
+        app.show_noise,
+        "a model objective opens with the noise panel"
+    );
+    drive(&mut app, "\u{1b}2")?;
+    // A refresh after each step gives a cosine a step (the loop refreshes once a frame).
+    for _ in 0..5 {
+        drive(&mut app, "n")?;
+        app.tick_noise();
+    }
+    let stats = app.noise.stats.ok_or("no figures")?;
+    assert_eq!((app.noise.run, app.noise.step), (1, 5));
+    // The panel's job computes what the run itself reports, with the last step's batch.
+    assert_eq!(Some(stats), app.session.runs()[1].gradient_noise());
+    assert_eq!(stats.batch_size, 32);
+    assert!(
+        app.noise.cosines.len() >= 5 && app.noise.cosines.iter().all(|c| c.abs() <= 1.0),
+        "one cosine per step: {:?}",
+        app.noise.cosines
+    );
+    let mut term = screen(&mut app)?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("gradient noise of momentum"), "{text}");
+    assert!(text.contains("B_simple"), "{text}");
+    // The landscape is still computing, so every braille cell is the loss chart's: `f` adds
+    // the full-loss and test-loss curves.
+    let dots = |t: &str| {
+        t.chars()
+            .filter(|c| ('\u{2801}'..='\u{28FF}').contains(c))
+            .count()
+    };
+    let before = dots(&text);
+    drive(&mut app, "F")?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(dots(&text) > before, "{text}");
+    drive(&mut app, "m")?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    // The panel it shares its place with: the gradient flow, for a layered model.
+    assert!(text.contains("gradient flow per layer"), "{text}");
+    // Selecting another run starts its own history.
+    drive(&mut app, "m1n")?;
+    app.tick_noise();
+    assert_eq!((app.noise.run, app.noise.step), (0, 6));
+    assert!(app.noise.cosines.len() <= 2, "{:?}", app.noise.cosines);
+    Ok(())
+}
+
+#[test]
+fn the_landscape_arrows_point_along_minus_g_and_minus_g_b_from_the_figures_point() -> TestResult {
+    let mut app = two_moons_app()?;
+    drive(&mut app, "\u{1b}2nnn")?;
+    app.settle_landscape();
+    app.tick_noise();
+    let surface = app.surface().ok_or("no landscape")?;
+    let mut arrows = super::ui::noise_arrows(&app.noise, surface);
+    // The cloud: one dot per other minibatch of 32 of the 160 training points.
+    let cloud: Vec<_> = arrows.drain(..arrows.len() - 2).collect();
+    assert_eq!(cloud.len(), app.noise.cloud.len());
+    assert!(!cloud.is_empty() && cloud.iter().all(|t| t.points.len() == 1));
+    assert_eq!(arrows.len(), 2);
+    let basis = &surface.grid.basis;
+    let from = basis.project(&app.noise.point);
+    let gradients = [&app.noise.full_gradient, &app.noise.minibatch_gradient];
+    for (arrow, g) in arrows.iter().zip(gradients) {
+        assert!(arrow.label.is_empty(), "arrows stay out of the legend");
+        assert_eq!(arrow.points[0], from);
+        let to: Vec<f64> = app.noise.point.iter().zip(g).map(|(p, d)| p - d).collect();
+        let end = basis.project(&to);
+        let want = (end.0 - from.0, end.1 - from.1);
+        let got = (arrow.points[1].0 - from.0, arrow.points[1].1 - from.1);
+        let cross = got.0 * want.1 - got.1 * want.0;
+        let scale = got.0.hypot(got.1) * want.0.hypot(want.1);
+        assert!(
+            scale > 0.0 && cross.abs() <= 1e-9 * scale,
+            "{got:?} vs {want:?}"
+        );
+        assert!(got.0 * want.0 + got.1 * want.1 > 0.0, "{got:?} vs {want:?}");
+    }
     Ok(())
 }

@@ -37,11 +37,11 @@ use crate::text::{printable, printable_lines};
 
 use super::widgets::{
     ASCII_BORDER, EngineStat, ErrorPopup, FlowPanel, GradRow, GradTable, GraphView, HelpOverlay,
-    LandscapeView, LossChart, NetworkView, RaceState, RunDetail, RunRow, RunsTable, SeriesView,
-    StatusBar, TapeRow, TapeView, TooSmall, asciify, format_compact, rgb, run_color,
+    LandscapeView, LossChart, NetworkView, NoiseView, RaceState, RunDetail, RunRow, RunsTable,
+    SeriesView, StatusBar, TapeRow, TapeView, TooSmall, asciify, format_compact, rgb, run_color,
 };
 use crate::landscape::palette;
-use crate::landscape::{Basis, Scene, scene};
+use crate::landscape::{Basis, Rgb, Scene, Surface, Trail, scene};
 
 /// Status bar hints in normal mode, after the focused panel's arrows (`? help` and `q quit`
 /// are always shown by the bar itself).
@@ -160,7 +160,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         draw_gradients(frame, app, r);
     }
     if let Some(r) = areas.tape {
-        draw_tape(frame, app, r);
+        if app.show_noise {
+            draw_noise(frame, app, r);
+        } else {
+            draw_tape(frame, app, r);
+        }
     }
     draw_status(frame, app, areas.status);
     draw_toast(frame, app, areas.status);
@@ -201,19 +205,23 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         return;
     };
     let visible = |label: &str| app.is_visible(label);
-    let scene = Scene::new(
+    let mut scene = Scene::new(
         &app.session,
         &surface.grid.basis,
         &app.view,
         &visible,
         app.data_points.as_deref().unwrap_or(&[]),
     );
+    if app.show_noise {
+        scene.trails.extend(noise_arrows(&app.noise, surface));
+    }
     frame.render_widget(LandscapeView::new(surface, &scene).ascii(app.ascii), inner);
     app.landscape_plot = LandscapeView::plot_area(surface, inner);
 }
 
 fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let x_label = app.x_axis.label();
+    let n_train = app.session.objective().n_train().unwrap_or(1).max(1) as f64;
     let smoothing = SMOOTHING[app.smoothing % SMOOTHING.len()];
     let window = FIT_LAST[app.fit_last % FIT_LAST.len()];
     let mut title = format!(" loss vs {x_label} ");
@@ -226,6 +234,7 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let b = block(app, Panel::Loss, title);
     let inner = b.inner(area);
     frame.render_widget(b, area);
+    let x_of = |p: &crate::session::Point| app.x_axis.of(p, n_train);
     // Hidden runs keep their colour index, so showing one again recolours nothing. The selected
     // run goes last, so it is drawn over the others, which are dimmed.
     let mut runs: Vec<(usize, &crate::session::Run)> = app
@@ -243,13 +252,13 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
             r.history()
                 .points()
                 .iter()
-                .map(|p| (app.x_axis.of(p), p.loss))
+                .map(|p| (x_of(p), p.loss))
                 .collect()
         })
         .collect();
     let span = data.iter().flatten().map(|p| p.0).fold(0.0_f64, f64::max);
     let labels: Vec<Cow<'_, str>> = runs.iter().map(|(_, r)| printable(r.label())).collect();
-    let series: Vec<SeriesView<'_>> = runs
+    let mut series: Vec<SeriesView<'_>> = runs
         .iter()
         .zip(&labels)
         .zip(&data)
@@ -264,15 +273,157 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
             diverged: matches!(r.status(), crate::session::Status::Diverged(_)),
         })
         .collect();
+    // With `f`: each minibatch run's full training loss (its minibatch curve is noisy) and every
+    // run's test loss, in lighter and darker shades of the run's colour.
+    let extra: Vec<ExtraCurve> = if app.show_full_loss {
+        extra_losses(&runs, &labels, &x_of)
+    } else {
+        Vec::new()
+    };
+    series.extend(extra.iter().map(|(label, color, points)| SeriesView {
+        label,
+        color: *color,
+        points,
+        diverged: false,
+    }));
+    // Epoch boundaries of the selected run, where there are few enough to see.
+    let marks: Vec<f64> = match app.session.runs().get(app.selected) {
+        Some(r) if r.batch_size().is_some() => {
+            let points = r.history().points();
+            let marks: Vec<f64> = points
+                .windows(2)
+                .filter(|w| w[1].epoch > w[0].epoch)
+                .map(|w| x_of(&w[1]))
+                .collect();
+            if marks.len() <= 40 { marks } else { Vec::new() }
+        }
+        _ => Vec::new(),
+    };
     let chart = LossChart::new(&series)
         .log_y(app.log_scale)
         .x_label(x_label)
         .smoothing(smoothing)
         .x_window(window.map(|share| share * span))
         .cursor(app.loss_cursor)
-        .whole_x(app.x_axis != XAxis::WallTime)
+        .whole_x(!matches!(app.x_axis, XAxis::WallTime | XAxis::Epochs))
+        .marks(&marks)
         .ascii(app.ascii);
     frame.render_widget(chart, inner);
+}
+
+/// −G (white) and −g_B (orange) from the point of the noise panel's figures, as unlabelled
+/// two-point trails on the landscape's plane, scaled together so the longer is a fifth of the
+/// view (their lengths compare; their scale is not the learning rate's), and the tips of −g
+/// for other batches of the same size as a faint cloud of dots.
+pub(crate) fn noise_arrows(noise: &crate::tui::noise::NoisePanel, surface: &Surface) -> Vec<Trail> {
+    let basis = &surface.grid.basis;
+    let dim = noise.point.len();
+    if *basis == Basis::Features
+        || noise.stats.is_none()
+        || noise.full_gradient.len() != dim
+        || noise.minibatch_gradient.len() != dim
+    {
+        return Vec::new();
+    }
+    let (x0, x1) = surface.grid.x_range;
+    let (y0, y1) = surface.grid.y_range;
+    let (w, h) = ((x1 - x0).abs(), (y1 - y0).abs());
+    let from = basis.project(&noise.point);
+    // The basis is affine, so a direction's image is the difference of two projections.
+    let direction = |g: &[f64]| {
+        let to: Vec<f64> = noise.point.iter().zip(g).map(|(p, d)| p - d).collect();
+        let end = basis.project(&to);
+        (end.0 - from.0, end.1 - from.1)
+    };
+    let (dg, db) = (
+        direction(&noise.full_gradient),
+        direction(&noise.minibatch_gradient),
+    );
+    // Lengths in fractions of the view, so a flat view does not hide one axis.
+    let size = |d: (f64, f64)| (d.0 / w).hypot(d.1 / h);
+    let longest = size(dg).max(size(db));
+    if !(longest.is_finite() && longest > 0.0 && w > 0.0 && h > 0.0) {
+        return Vec::new();
+    }
+    let k = 0.2 / longest;
+    let tip = |d: (f64, f64)| (from.0 + k * d.0, from.1 + k * d.1);
+    // The cloud first, so the arrows are drawn over it.
+    let cloud = noise.cloud.iter().map(|g| Trail {
+        label: String::new(),
+        color: Rgb(150, 95, 30),
+        points: vec![tip(direction(g))],
+        current: None,
+        extras: Vec::new(),
+    });
+    let arrows = [(dg, Rgb(255, 255, 255)), (db, Rgb(255, 165, 0))]
+        .into_iter()
+        .map(|(d, color)| Trail {
+            label: String::new(),
+            color,
+            points: vec![from, tip(d)],
+            current: None,
+            extras: Vec::new(),
+        });
+    cloud.chain(arrows).collect()
+}
+
+/// A curve beside a run's own: its label, colour and points.
+type ExtraCurve = (String, Color, Vec<(f64, f64)>);
+
+/// The full-loss curves of the minibatch runs and the test-loss curves of every run.
+fn extra_losses(
+    runs: &[(usize, &crate::session::Run)],
+    labels: &[Cow<'_, str>],
+    x_of: &dyn Fn(&crate::session::Point) -> f64,
+) -> Vec<ExtraCurve> {
+    let mut out = Vec::new();
+    for ((i, r), label) in runs.iter().zip(labels) {
+        let points = r.history().points();
+        let color = crate::landscape::palette::run(*i);
+        if r.objective().is_stochastic() {
+            let full: Vec<(f64, f64)> = points
+                .iter()
+                .filter_map(|p| p.full_loss.map(|l| (x_of(p), l)))
+                .collect();
+            out.push((format!("{label} full"), shade(color, 1.6), full));
+        }
+        let test: Vec<(f64, f64)> = points
+            .iter()
+            .filter_map(|p| p.test_loss.map(|l| (x_of(p), l)))
+            .collect();
+        if !test.is_empty() {
+            out.push((format!("{label} test"), shade(color, 0.55), test));
+        }
+    }
+    out
+}
+
+/// A run's colour made lighter (`factor > 1`) or darker.
+fn shade(c: crate::landscape::palette::Rgb, factor: f64) -> Color {
+    let f = |v: u8| (f64::from(v) * factor).round().clamp(0.0, 255.0) as u8;
+    Color::Rgb(f(c.0), f(c.1), f(c.2))
+}
+
+fn draw_noise(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let n = &app.noise;
+    let title = match app.session.runs().get(n.run) {
+        Some(r) if n.stats.is_some() => format!(" gradient noise of {} ", printable(r.label())),
+        _ => " gradient noise ".to_owned(),
+    };
+    let b = block(app, Panel::Tape, title);
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    frame.render_widget(
+        NoiseView {
+            stats: n.stats.as_ref(),
+            step: n.step,
+            nanos: (!app.deterministic).then_some(n.nanos),
+            cosines: &n.cosines,
+            message: n.message,
+            ascii: app.ascii,
+        },
+        inner,
+    );
 }
 
 fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
@@ -302,6 +453,7 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 evaluations: (c.value, c.gradient, c.hessian),
                 passes: c.passes,
                 engine: r.engine().name(),
+                batch: r.batch_size().map(|b| (b, r.epoch())),
             }
         })
         .collect();

@@ -124,6 +124,17 @@ fn scenario_around(entry: &str) -> String {
             "{EXPR}optimizers:\n  - name: sgd\n    lr: 0.001\n{}stop: {{max_steps: 3}}\n",
             indent(entry, "    ")
         ),
+        // Batch settings need data: those examples run on a small model.
+        "optimizers"
+            if ["batch_size", "shuffle", "drop_last"]
+                .iter()
+                .any(|k| entry.contains(k)) =>
+        {
+            format!(
+                "objective:\n  model: {{kind: logistic}}\n  loss: bce_logits\n  \
+                 data: {{kind: moons, n: 64}}\n{entry}stop: {{max_steps: 3}}\n"
+            )
+        }
         "optimizers" => format!("{EXPR}{entry}stop: {{max_steps: 3}}\n"),
         "stop" => format!("{EXPR}optimizers: [adam]\n{entry}"),
         "view" => format!("{EXPR}optimizers: [adam, sgd]\nstop: {{max_steps: 3}}\n{entry}"),

@@ -61,6 +61,22 @@ fn ackley() {
     bundled("ackley");
 }
 #[test]
+fn gd_vs_sgd() {
+    bundled("gd_vs_sgd");
+}
+#[test]
+fn noise_ball() {
+    bundled("noise_ball");
+}
+#[test]
+fn noise_scale() {
+    bundled("noise_scale");
+}
+#[test]
+fn breast_cancer() {
+    bundled("breast_cancer");
+}
+#[test]
 fn beale() {
     bundled("beale");
 }

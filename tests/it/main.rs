@@ -15,6 +15,7 @@
 //! - [`plot`]: exported plots: valid files whatever the losses, every view, clean axes.
 //! - [`schedules`]: every learning-rate schedule against torch's, step for step.
 //! - [`session`]: sessions are deterministic, rewind exactly and obey commands.
+//! - [`sgd`]: per-run batches, fixed-order minibatch training, gradient noise statistics.
 //! - [`tui_pty`]: the real binary in a pseudo-terminal.
 
 use std::process::{Command, Output};
@@ -45,4 +46,5 @@ mod optimizers;
 mod plot;
 mod schedules;
 mod session;
+mod sgd;
 mod tui_pty;

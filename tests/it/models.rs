@@ -87,6 +87,27 @@ fn check_engines(obj: &dyn Objective, what: &str) {
     }
 }
 
+/// The mean of the per-example gradients (each example's loss plus the L2 term) is the
+/// full-batch gradient, to 1e-12.
+fn check_per_example_mean(obj: &dyn Objective, what: &str) {
+    let x = obj.start();
+    let mut full = vec![0.0; x.len()];
+    obj.gradient(Engine::Reverse, &x, &mut full, &mut Scratch::default());
+    let per = obj.per_example_gradients(&x).expect("a model has examples");
+    assert_eq!(
+        (per.n, per.dim),
+        (obj.n_train().expect("data"), x.len()),
+        "{what}"
+    );
+    let mean = per.mean();
+    for (j, (m, g)) in mean.iter().zip(&full).enumerate() {
+        assert!(
+            close(*m, *g, 1e-12),
+            "{what}: mean of per-example d/dp{j} {m} vs full gradient {g}"
+        );
+    }
+}
+
 /// Small datasets of each task; a model is checked against every loss that fits one of them.
 fn datasets() -> Vec<Dataset> {
     vec![
@@ -148,7 +169,9 @@ fn every_model_and_loss_has_the_same_gradient_on_every_engine() {
                 };
                 let start = random_start(model, seed as u64);
                 let obj = objective(model.clone(), loss, data, start, usize::MAX);
-                check_engines(&obj, &format!("{label} + {} (l2 {l2})", kind.name()));
+                let what = format!("{label} + {} (l2 {l2})", kind.name());
+                check_engines(&obj, &what);
+                check_per_example_mean(&obj, &what);
                 model_checked += 1;
             }
         }
@@ -178,7 +201,9 @@ fn every_model_and_loss_has_the_same_gradient_on_every_engine() {
                 continue;
             };
             let obj = objective(custom.clone(), loss, data, vec![1.2, 1.7, -0.4, 0.2], 1000);
-            check_engines(&obj, &format!("custom + {} (l2 {l2})", kind.name()));
+            let what = format!("custom + {} (l2 {l2})", kind.name());
+            check_engines(&obj, &what);
+            check_per_example_mean(&obj, &what);
             custom_checked += 1;
         }
     }

@@ -89,6 +89,8 @@ impl App {
                 self.path = loaded.path.or_else(|| Some(path.to_path_buf()));
                 self.clamp_selection();
                 self.grad = GradPanel::default();
+                self.noise = super::NoisePanel::default();
+                self.show_noise = self.session.objective().n_train().is_some();
                 self.backprop.reset();
                 self.mode = Mode::Normal;
                 self.removed = None;

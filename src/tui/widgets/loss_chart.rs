@@ -44,6 +44,8 @@ pub struct LossChart<'a> {
     pub cursor: Option<f64>,
     /// X counts whole things (steps, evaluations, passes): labels are whole numbers.
     pub whole_x: bool,
+    /// x positions marked by a faint vertical line (epoch boundaries).
+    pub marks: &'a [f64],
 }
 
 impl<'a> LossChart<'a> {
@@ -58,6 +60,7 @@ impl<'a> LossChart<'a> {
             x_window: None,
             cursor: None,
             whole_x: true,
+            marks: &[],
         }
     }
 
@@ -76,6 +79,12 @@ impl<'a> LossChart<'a> {
     #[must_use]
     pub fn whole_x(mut self, whole: bool) -> Self {
         self.whole_x = whole;
+        self
+    }
+
+    #[must_use]
+    pub fn marks(mut self, marks: &'a [f64]) -> Self {
+        self.marks = marks;
         self
     }
 
@@ -290,18 +299,30 @@ impl Widget for LossChart<'_> {
             area = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
         }
         let cursor_line = cursor_x.map(|x| [(x, y_bounds[0]), (x, y_bounds[1])]);
-        let mut datasets: Vec<Dataset<'_>> = self
-            .series
+        // Marks first, so the curves are drawn over them; unnamed, so not in the legend.
+        let inside = |x: f64| x >= x_bounds[0] && x <= x_bounds[1];
+        let mark_lines: Vec<[(f64, f64); 2]> = self
+            .marks
             .iter()
-            .zip(&data)
-            .map(|(s, points)| {
+            .filter(|x| inside(**x))
+            .map(|&x| [(x, y_bounds[0]), (x, y_bounds[1])])
+            .collect();
+        let marks = mark_lines.iter().map(|line| {
+            Dataset::default()
+                .marker(marker)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(Color::DarkGray))
+                .data(line)
+        });
+        let mut datasets: Vec<Dataset<'_>> = marks
+            .chain(self.series.iter().zip(&data).map(|(s, points)| {
                 Dataset::default()
                     .name(s.label)
                     .marker(marker)
                     .graph_type(GraphType::Line)
                     .style(Style::default().fg(s.color))
                     .data(points)
-            })
+            }))
             .collect();
         if let Some(line) = &cursor_line {
             datasets.push(

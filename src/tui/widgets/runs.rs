@@ -30,6 +30,9 @@ pub struct RunRow<'a> {
     /// Passes over the function the gradients and Hessians took.
     pub passes: u64,
     pub engine: &'a str,
+    /// Examples per batch and epochs completed (model objectives); when any row has them the
+    /// table adds `B` and `ep` columns.
+    pub batch: Option<(usize, u64)>,
 }
 
 /// What the detail area shows for the selected run.
@@ -150,21 +153,28 @@ impl Widget for RunsTable<'_> {
             .max()
             .unwrap_or(9)
             .max(9) as u16;
-        // (header, width) in the order columns are dropped from the right when narrow.
-        let columns: [(&str, u16); 9] = [
+        let data = self.rows.iter().any(|r| r.batch.is_some());
+        // (header, width) in the order columns are dropped from the right when narrow; batch
+        // size and epoch only for runs on data.
+        let columns: Vec<(&str, u16)> = [
             ("", 1),
             ("run", label_w),
             ("loss", 9),
             ("steps", 6),
+            ("B", 4),
+            ("ep", 4),
             ("passes", 8),
             ("engine", 7),
             ("status", 9),
             ("optimizer", opt_w),
             ("evals v/g/h", 14),
-        ];
+        ]
+        .into_iter()
+        .filter(|(h, _)| data || !matches!(*h, "B" | "ep"))
+        .collect();
         let mut shown = 0;
         let mut used = 0;
-        for (_, w) in columns {
+        for &(_, w) in &columns {
             if used + w + u16::from(shown > 0) > area.width {
                 break;
             }
@@ -179,11 +189,20 @@ impl Widget for RunsTable<'_> {
             .take(visible)
             .map(|(i, r)| {
                 let (f, g, h) = r.evaluations;
-                let cells = [
+                let mut cells = vec![
                     Line::from(Span::styled("●", Style::default().fg(r.color))),
                     Line::from(r.label),
                     Line::from(format_compact(r.loss)),
                     Line::from(r.steps.to_string()),
+                ];
+                if data {
+                    let (b, e) = r.batch.map_or(("-".into(), "-".into()), |(b, e)| {
+                        (b.to_string(), e.to_string())
+                    });
+                    cells.push(Line::from(b));
+                    cells.push(Line::from(e));
+                }
+                cells.extend([
                     Line::from(r.passes.to_string()),
                     Line::from(r.engine),
                     Line::from(Span::styled(
@@ -192,7 +211,7 @@ impl Widget for RunsTable<'_> {
                     )),
                     Line::from(r.optimizer),
                     Line::from(format!("{f}/{g}/{h}")),
-                ];
+                ]);
                 let row = Row::new(cells.into_iter().take(shown));
                 if Some(i) == self.selected {
                     // White on a dark blue-grey: readable whatever the status colour.
@@ -257,6 +276,7 @@ mod tests {
                 evaluations: (120, 120, 0),
                 passes: 120,
                 engine: "reverse",
+                batch: None,
             },
             RunRow {
                 color: run_color(1),
@@ -268,6 +288,7 @@ mod tests {
                 evaluations: (800, 800, 0),
                 passes: 3200,
                 engine: "finite",
+                batch: None,
             },
             RunRow {
                 color: run_color(2),
@@ -279,6 +300,7 @@ mod tests {
                 evaluations: (4, 3, 3),
                 passes: 9,
                 engine: "forward",
+                batch: None,
             },
         ]
     }
@@ -367,5 +389,28 @@ mod tests {
         }
         .render(buf.area, &mut buf);
         insta::assert_snapshot!(buffer_text(&buf));
+    }
+
+    #[test]
+    fn model_runs_show_batch_and_epoch_after_loss_and_steps() {
+        let mut rows = rows();
+        rows[0].batch = Some((32, 3));
+        rows[1].batch = Some((400, 12));
+        // The runs panel's inner width at 120 columns.
+        let mut buf = Buffer::empty(Rect::new(0, 0, 52, 4));
+        RunsTable {
+            rows: &rows,
+            selected: None,
+            detail: None,
+        }
+        .render(buf.area, &mut buf);
+        let text = buffer_text(&buf);
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(&header[..5], ["run", "loss", "steps", "B", "ep"], "{text}");
+        let first: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(&first[4..6], ["32", "3"], "{text}");
+        let third: Vec<&str> = lines[3].split_whitespace().collect();
+        assert_eq!(&third[4..6], ["-", "-"], "{text}");
     }
 }

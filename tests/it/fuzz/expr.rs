@@ -304,6 +304,9 @@ fn bundled() -> Vec<String> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).expect("scenarios/") {
         let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue; // the data folder
+        }
         let text = std::fs::read_to_string(&path).expect("readable scenario");
         let value: serde_yaml::Value = serde_yaml::from_str(&text).expect("bundled YAML parses");
         collect_expressions(&value, &mut out);
