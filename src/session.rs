@@ -94,6 +94,8 @@ pub struct Session {
     seed: u64,
     start: Vec<f64>,
     paused: bool,
+    /// Whether runs record their per-layer gradient flow as they step (the TUI's panel).
+    track_flow: bool,
 }
 
 impl Session {
@@ -116,6 +118,7 @@ impl Session {
             seed,
             start,
             paused: false,
+            track_flow: false,
         };
         for spec in specs {
             session.add_run(spec)?;
@@ -144,7 +147,7 @@ impl Session {
         if let Some(default) = objective.batching() {
             objective.set_batching(spec.batching(default), data_seed(self.seed, &spec.label));
         }
-        let run = Run::new(
+        let mut run = Run::new(
             spec,
             objective,
             engine,
@@ -152,6 +155,7 @@ impl Session {
             seed,
             self.start.clone(),
         )?;
+        run.track_flow(self.track_flow);
         self.runs.push(run);
         Ok(self.runs.len() - 1)
     }
@@ -274,6 +278,16 @@ impl Session {
     pub fn is_finished(&self) -> bool {
         self.runs.iter().all(|r| !r.status().is_running())
     }
+    /// Makes every run (and every run added later) record its per-layer gradient flow as it
+    /// steps, or stop recording it. Off by default: the headless report needs only the final
+    /// figures.
+    pub fn track_flow(&mut self, on: bool) {
+        self.track_flow = on;
+        for run in &mut self.runs {
+            run.track_flow(on);
+        }
+    }
+
     #[must_use]
     pub fn runs(&self) -> &[Run] {
         &self.runs

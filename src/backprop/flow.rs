@@ -100,8 +100,9 @@ impl FlowHistory {
     }
 
     /// Records the figures at `step`. A step not after the last one recorded (a rewind or a
-    /// restart) first forgets the points from that step on.
-    pub fn push(&mut self, step: u64, flow: Vec<LayerFlow>) {
+    /// restart) first forgets the points from that step on. Returns whether the history was
+    /// full and dropped every other point.
+    pub fn push(&mut self, step: u64, flow: Vec<LayerFlow>) -> bool {
         while self.points.back().is_some_and(|(s, _)| *s >= step) {
             self.points.pop_back();
         }
@@ -115,13 +116,21 @@ impl FlowHistory {
                 i += 1;
                 keep
             });
+            return true;
         }
+        false
     }
 
     /// The step of the latest point.
     #[must_use]
     pub fn last_step(&self) -> Option<u64> {
         self.points.back().map(|(s, _)| *s)
+    }
+
+    /// The steps of the points kept, oldest first.
+    #[must_use]
+    pub fn steps(&self) -> Vec<u64> {
+        self.points.iter().map(|(s, _)| *s).collect()
     }
 
     /// The latest figures.
@@ -148,6 +157,13 @@ impl FlowHistory {
         self.points.clear();
     }
 
+    /// Forgets the points after `step`.
+    pub fn truncate_after(&mut self, step: u64) {
+        while self.points.back().is_some_and(|(s, _)| *s > step) {
+            self.points.pop_back();
+        }
+    }
+
     #[must_use]
     pub fn len(&self) -> usize {
         self.points.len()
@@ -156,6 +172,75 @@ impl FlowHistory {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
+    }
+}
+
+/// The figures of a run recorded as it steps, at steps `0, k, 2k, ...`: `k` starts at 1 and
+/// doubles whenever the history fills up and drops every other point, so memory stays bounded
+/// (at most `capacity` points) and the points taken depend only on the steps, never on when
+/// anyone looks at them. Each point summarises at most [`RECORD_EXAMPLES`] training examples,
+/// evenly sampled, which bounds its cost whatever the data.
+#[derive(Debug, Clone)]
+pub struct FlowRecorder {
+    history: FlowHistory,
+    stride: u64,
+    examples: Vec<usize>,
+}
+
+/// Training examples one recorded point summarises at most (the headless report's final
+/// figures use up to [`super::network::MAX_SUMMARY_EXAMPLES`]).
+pub const RECORD_EXAMPLES: usize = 256;
+/// Points a recorder keeps at most.
+pub const RECORD_POINTS: usize = 256;
+
+impl FlowRecorder {
+    /// A recorder for `net`, empty.
+    #[must_use]
+    pub fn new(net: &Network<'_>, capacity: usize) -> FlowRecorder {
+        let n = net.data.len();
+        let stride = n.div_ceil(RECORD_EXAMPLES).max(1);
+        FlowRecorder {
+            history: FlowHistory::new(capacity),
+            stride: 1,
+            examples: (0..n).step_by(stride).collect(),
+        }
+    }
+
+    /// Records the figures at `step` if it is on the grid of sampled steps; `previous` are
+    /// the parameters before the step. Returns whether it recorded.
+    pub fn record(
+        &mut self,
+        net: &Network<'_>,
+        step: u64,
+        params: &[f64],
+        previous: Option<&[f64]>,
+    ) -> bool {
+        if step % self.stride != 0 {
+            return false;
+        }
+        let summary = net.summary(params, &self.examples);
+        let figures = from_summary(&net.layers(), &summary, params, previous);
+        if self.history.push(step, figures) {
+            // Every other point went: sample half as often from now on.
+            self.stride = self.stride.saturating_mul(2);
+        }
+        true
+    }
+
+    /// Forgets the points after `step` (a rewind; the replay records them again).
+    pub fn truncate_after(&mut self, step: u64) {
+        self.history.truncate_after(step);
+    }
+
+    /// Steps between recorded points now.
+    #[must_use]
+    pub fn stride(&self) -> u64 {
+        self.stride
+    }
+
+    #[must_use]
+    pub fn history(&self) -> &FlowHistory {
+        &self.history
     }
 }
 
@@ -228,6 +313,40 @@ mod tests {
         assert_eq!(flow[0].activation, "sigmoid");
         assert_eq!(flow[1].units, 2);
         assert_eq!(layer_flow(&net, &p, None)[0].update_ratio, None);
+    }
+
+    /// The recorder samples steps 0, k, 2k, ... with k doubling as the history fills: the
+    /// points kept are bounded and depend only on the steps.
+    #[test]
+    fn recorder_samples_a_doubling_grid_of_steps_within_its_capacity() {
+        let model = Model::Mlp(
+            Mlp::new(vec![2, 2, 1], vec![Activation::Tanh, Activation::Identity]).unwrap(),
+        );
+        let data = data();
+        let net = Network {
+            model: &model,
+            loss: Loss::new(LossKind::BceWithLogits),
+            data: &data,
+        };
+        let p: Vec<f64> = (0..model.n_params()).map(|i| 0.1 * i as f64).collect();
+        let mut r = FlowRecorder::new(&net, 8);
+        let mut recorded = Vec::new();
+        for step in 0..100 {
+            if r.record(&net, step, &p, None) {
+                recorded.push(step);
+            }
+        }
+        assert!(r.history().len() <= 8);
+        assert_eq!(r.stride(), 16);
+        // Every recorded step is on the grid of the stride in force when it came.
+        assert_eq!(&recorded[..9], &[0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(recorded.iter().all(|s| s % 2 == 0 || *s < 9));
+        assert_eq!(r.history().last_step(), Some(96));
+        // The figures are the summary's at that point.
+        let want = layer_flow(&net, &p, None);
+        assert_eq!(r.history().latest(), Some(want.as_slice()));
+        r.truncate_after(40);
+        assert!(r.history().last_step().is_some_and(|s| s <= 40));
     }
 
     #[test]

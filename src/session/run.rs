@@ -14,6 +14,8 @@ use crate::valid::{Problems, Validate};
 
 use super::history::{History, Point};
 use super::stop::{Progress, Status, StopConfig};
+use crate::backprop::flow::{FlowHistory, FlowRecorder, RECORD_POINTS};
+use crate::backprop::network::Network;
 
 /// How a run is built: what a scenario's optimizer entry says. Its keys are the fields below
 /// (`name` for the optimizer); every other key of the entry is a hyperparameter, read by the
@@ -270,6 +272,9 @@ pub struct Run {
     /// The parameters before the latest step (`None` at the start), for the update ratio
     /// `|ΔW| / |W|` of the gradient-flow figures.
     previous_params: Option<Vec<f64>>,
+    /// Per-layer gradient-flow figures over the steps, recorded as the run steps when asked
+    /// for ([`Run::track_flow`]) and the objective is a layered model.
+    flow: Option<FlowRecorder>,
 }
 
 impl Run {
@@ -327,6 +332,7 @@ impl Run {
             prefetch: Prefetch::default(),
             prefetching: true,
             previous_params: None,
+            flow: None,
         };
         run.restart_from(run.start.clone());
         Ok(run)
@@ -392,6 +398,53 @@ impl Run {
             self.status = Status::Diverged("loss not finite at the start".into());
         }
         self.snapshot();
+        if self.flow.is_some() {
+            self.flow = None;
+            self.track_flow(true);
+        }
+    }
+
+    /// Starts (or stops) recording the per-layer gradient flow at every sampled step, from
+    /// the current point on. Only layered models have one; for others this does nothing.
+    pub fn track_flow(&mut self, on: bool) {
+        if !on {
+            self.flow = None;
+            return;
+        }
+        if self.flow.is_some() {
+            return;
+        }
+        let Some(parts) = self.objective.layered() else {
+            return;
+        };
+        let net = Network::new(parts);
+        let mut recorder = FlowRecorder::new(&net, RECORD_POINTS);
+        recorder.record(
+            &net,
+            self.steps,
+            &self.params,
+            self.previous_params.as_deref(),
+        );
+        self.flow = Some(recorder);
+    }
+
+    /// The recorded per-layer gradient flow, when tracked.
+    #[must_use]
+    pub fn flow(&self) -> Option<&FlowHistory> {
+        self.flow.as_ref().map(FlowRecorder::history)
+    }
+
+    /// Records this step's gradient flow when it is tracked and the step is sampled.
+    fn record_flow(&mut self) {
+        let (Some(recorder), Some(parts)) = (&mut self.flow, self.objective.layered()) else {
+            return;
+        };
+        recorder.record(
+            &Network::new(parts),
+            self.steps,
+            &self.params,
+            self.previous_params.as_deref(),
+        );
     }
 
     /// Performs one optimizer step unless the run has ended. Returns true if a step was taken.
@@ -402,6 +455,8 @@ impl Run {
         let started = std::time::Instant::now();
         self.step_inner();
         self.wall_nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        // Outside the timed part: the flow figures are an observation, not the method's cost.
+        self.record_flow();
         true
     }
 
@@ -758,6 +813,9 @@ impl Run {
         // Unknown for a snapshot; the replay below sets it again if it takes a step.
         self.previous_params = None;
         self.history.truncate_after(self.steps);
+        if let Some(flow) = &mut self.flow {
+            flow.truncate_after(self.steps);
+        }
         // Replaying must not stop early on a condition that was met later: stop conditions only
         // depend on state at each step, so replaying reaches `target` exactly as before.
         while self.steps < target && self.step() {}

@@ -336,6 +336,8 @@ impl App {
         app.show_noise = app.session.objective().n_train().is_some();
         app.normalize_plane();
         app.show_from_view();
+        // The gradient-flow panel's history is recorded by the runs as they step.
+        app.session.track_flow(true);
         app.opened();
         app
     }
@@ -560,7 +562,15 @@ impl App {
             Action::Reload => self.reload(),
             Action::Help => {
                 self.mode = Mode::Help;
-                self.help_scroll = 0;
+                // From the back-propagation view, the help opens at that view's keys.
+                self.help_scroll = if self.backprop.open {
+                    super::event::help_entries()
+                        .iter()
+                        .position(|(_, d)| *d == super::event::BACKPROP_HEADING)
+                        .unwrap_or(0)
+                } else {
+                    0
+                };
             }
             Action::Click { column, row } => self.click(column, row),
             Action::Zoom {
@@ -606,7 +616,7 @@ impl App {
                     .grad_scroll
                     .min(self.grad.values.len().saturating_sub(1));
             }
-            Panel::Tape if self.grad.tape.is_none() && self.backprop.flow.is_some() => {
+            Panel::Tape if self.grad.tape.is_none() && self.flow().is_some() => {
                 // The gradient-flow panel: left/right choose the figure drawn over time.
                 if matches!(action, Action::Left | Action::Right) {
                     self.backprop.cycle_figure(action == Action::Right);
@@ -1106,14 +1116,20 @@ impl App {
         self.tick_noise();
     }
 
-    /// Refreshes the back-propagation view and the gradient-flow history.
+    /// The selected run's recorded gradient flow (layered models).
+    #[must_use]
+    pub fn flow(&self) -> Option<&crate::backprop::flow::FlowHistory> {
+        self.session.runs().get(self.selected)?.flow()
+    }
+
+    /// Refreshes the back-propagation view.
     pub fn tick_backprop(&mut self) {
         self.backprop
             .tick(&self.session, self.selected, self.deterministic);
     }
 
     /// Keys that drive the back-propagation view while it is open; false for the others.
-    fn update_backprop(&mut self, action: Action) -> bool {
+    pub(super) fn update_backprop(&mut self, action: Action) -> bool {
         let view = &mut self.backprop;
         match action {
             Action::Back | Action::Backprop => view.open = false,

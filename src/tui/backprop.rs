@@ -2,27 +2,23 @@
 //! graph at the selected run's point with the [`Stepper`] replaying the forward pass and the
 //! backward sweep (or a forward-mode pass seeded on one input); for a layered model the
 //! network at that point with a layer-by-layer stepper over one training example or the batch
-//! mean; and, for layered models, the per-layer gradient-flow history the flow panel draws.
+//! mean. (The per-layer gradient-flow history the flow panel draws is the runs' own, recorded
+//! as they step: [`crate::session::Run::flow`].)
 //!
 //! Everything is rebuilt from the session when the selected run's parameters change; nothing
 //! here feeds back into a run.
 
 use std::time::{Duration, Instant};
 
-use crate::backprop::flow::{self, FlowHistory, LayerFlow};
+use crate::backprop::flow::LayerFlow;
 use crate::backprop::layout::Layout;
 use crate::backprop::network::{Layers, Network, Pass, Summary};
 use crate::backprop::stepper::{Mode, Notation, Step};
 use crate::backprop::{Graph, Stepper, short};
 use crate::session::Session;
 
-/// The flow history and the open view are recomputed at most this often while runs move.
-const FLOW_INTERVAL: Duration = Duration::from_millis(250);
-/// The flow panel's figures use at most this many training examples (evenly sampled), which
-/// bounds the per-frame cost whatever the data; the headless report uses all (up to 4096).
-const FLOW_EXAMPLES: usize = 256;
-/// Points of flow history kept per run.
-const FLOW_POINTS: usize = 256;
+/// The open view is rebuilt at most this often while runs move.
+const REBUILD_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The expression stepper at one run's point.
 pub struct ExprView {
@@ -206,10 +202,6 @@ pub struct BackpropView {
     built: Option<Instant>,
     pub expr: Option<ExprView>,
     pub net: Option<NetView>,
-    /// Per-layer gradient flow of the selected run over time (layered models only).
-    pub flow: Option<FlowHistory>,
-    flow_for: Option<(usize, u64)>,
-    flow_computed: Option<Instant>,
     /// Which figure the flow panel's sparklines show (an index into [`FIGURES`]).
     pub figure: usize,
 }
@@ -246,7 +238,6 @@ impl BackpropView {
         let Some(r) = session.runs().get(run) else {
             return;
         };
-        self.tick_flow(session, run, deterministic);
         if !self.open {
             return;
         }
@@ -260,7 +251,7 @@ impl BackpropView {
         // While the race runs with the view open, rebuild a few times a second, not every
         // frame (a batch mean reads the whole training set).
         let same_run = self.key.as_ref().is_some_and(|(k, _)| *k == run);
-        let throttled = self.built.is_some_and(|t| t.elapsed() < FLOW_INTERVAL);
+        let throttled = self.built.is_some_and(|t| t.elapsed() < REBUILD_INTERVAL);
         if same_run && throttled && !deterministic {
             return;
         }
@@ -307,43 +298,6 @@ impl BackpropView {
                 summary,
             });
         }
-    }
-
-    /// Records the selected run's gradient flow when it moved (throttled while it runs).
-    fn tick_flow(&mut self, session: &Session, run: usize, deterministic: bool) {
-        let Some(r) = session.runs().get(run) else {
-            return;
-        };
-        let Some(parts) = r.objective().layered() else {
-            self.flow = None;
-            return;
-        };
-        let here = (run, r.steps());
-        if self.flow_for == Some(here) {
-            return;
-        }
-        let same_run = self.flow_for.is_some_and(|(k, _)| k == run);
-        let throttled = self
-            .flow_computed
-            .is_some_and(|t| t.elapsed() < FLOW_INTERVAL);
-        if same_run && throttled && !deterministic {
-            return;
-        }
-        if !same_run {
-            self.flow = None;
-        }
-        let net = Network::new(parts);
-        let n = net.data.len();
-        let stride = n.div_ceil(FLOW_EXAMPLES).max(1);
-        let examples: Vec<usize> = (0..n).step_by(stride).collect();
-        let summary = net.summary(r.params(), &examples);
-        let figures: Vec<LayerFlow> =
-            flow::from_summary(&net.layers(), &summary, r.params(), r.previous_params());
-        self.flow
-            .get_or_insert_with(|| FlowHistory::new(FLOW_POINTS))
-            .push(r.steps(), figures);
-        self.flow_for = Some(here);
-        self.flow_computed = Some(Instant::now());
     }
 
     /// Forces a rebuild at the next tick (the user changed what is shown).
@@ -502,7 +456,67 @@ fn selected_edges(g: &Graph, i: usize, n: Notation) -> String {
     s
 }
 
+/// `text` broken into lines of at most `width` cells, at spaces where it can be (a word
+/// longer than a line is cut across lines): every character is kept, so a caption is wrapped,
+/// never cut. Spaces at a break are dropped.
+#[must_use]
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let cells = |s: &str| ratatui::text::Span::raw(s).width();
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let gap = usize::from(!line.is_empty());
+        if !line.is_empty() && cells(&line) + gap + cells(word) > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        for ch in word.chars() {
+            let mut tmp = [0u8; 4];
+            if cells(&line) + cells(ch.encode_utf8(&mut tmp)) > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push(ch);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 fn clamp_unit(layers: &Layers, (l, j): (usize, usize)) -> (usize, usize) {
     let l = l.min(layers.depth());
     (l, j.min(layers.sizes[l].saturating_sub(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_breaks_at_spaces_keeps_every_character_and_fits() {
+        let text =
+            "ā[h1] += ā[net_o1] · ∂net_o1/∂h1 = 0.1385 × 0.4 = 0.0554  (ā[h1] is now 0.0554)";
+        for width in [10, 20, 33, 80] {
+            let lines = wrap(text, width);
+            for l in &lines {
+                assert!(l.chars().count() <= width, "{l:?} at {width}");
+            }
+            // Every character kept, in order (a break drops only the space it replaces).
+            let ink = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+            assert_eq!(ink(&lines.concat()), ink(text), "at {width}");
+            if width >= 20 {
+                // Words no longer than a line are never cut.
+                let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert_eq!(squeeze(&lines.join(" ")), squeeze(text), "at {width}");
+            }
+        }
+        assert_eq!(wrap(text, 200), [text]);
+        assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(wrap("ab cd ef", 5), ["ab cd", "ef"]);
+    }
 }

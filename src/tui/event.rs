@@ -319,8 +319,26 @@ pub fn help_entries() -> Vec<(&'static str, &'static str)> {
     }
     out.push(("click", "restart all runs from that point of the landscape"));
     out.push(("wheel", "zoom the landscape around the cursor"));
+    out.extend_from_slice(BACKPROP_KEYS);
     out
 }
+
+/// The heading of the back-propagation view's keys in the help.
+pub const BACKPROP_HEADING: &str = "in the back-propagation view (p):";
+
+/// What the keys do while the back-propagation view is open (see `App::update_backprop`),
+/// listed in the help after the heading; the other keys keep their meaning.
+pub const BACKPROP_KEYS: &[(&str, &str)] = &[
+    ("", BACKPROP_HEADING),
+    ("n .", "next step: a value, then a chain-rule step"),
+    ("b B", "step back 1 / 10 steps"),
+    ("r", "back to the start of the replay"),
+    ("↑↓", "graph: previous / next node; network: unit"),
+    ("←→", "graph: previous / next node; network: layer"),
+    ("m", "graph: reverse, or forward seeded on each input"),
+    ("c C", "network: next / previous example, then the mean"),
+    ("p Esc", "close the view"),
+];
 
 /// The action of a key in normal mode, from [`BINDINGS`].
 #[must_use]

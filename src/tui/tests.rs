@@ -1027,7 +1027,7 @@ fn the_stepper_walks_the_graph_and_ends_at_the_engines_gradient() -> TestResult 
     let (app, screen) = backprop_screen(file, "\u{1b}p", 120, 35)?;
     assert!(app.backprop.open);
     assert!(
-        screen.contains("back-propagation: computation graph"),
+        screen.contains("back-propagation graph: arrows select"),
         "{screen}"
     );
     assert!(screen.contains("step 0 of"), "{screen}");
@@ -1177,11 +1177,163 @@ fn the_backprop_views_are_plain_ascii_with_ascii() -> TestResult {
         let screen = buffer_text(term.backend().buffer());
         assert!(screen.is_ascii(), "{screen}");
         assert!(screen.contains(wanted), "{wanted} missing in\n{screen}");
-        // `=?` is a value not computed yet; any other `?` is a symbol without an ASCII form.
+        // `=?` is a value not computed yet, and so is an edge's ` ? `; any other `?` is a
+        // symbol without an ASCII form.
         // (`? help` in the status bar is the help key.)
-        let symbols = screen.replace("=?", "").replace("? help", "");
+        // An edge's partial before its node is computed is written ` ? ` on the edge.
+        let symbols = screen
+            .replace("=?", "")
+            .replace("? help", "")
+            .replace(" ? -", "");
         assert!(!symbols.contains('?'), "{screen}");
     }
+    Ok(())
+}
+
+/// The screen's rows inside the borders, joined with spaces, runs of spaces squeezed: text
+/// wrapped over several rows reads as one line here.
+fn squeezed(screen: &str) -> String {
+    let rows: Vec<&str> = screen
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c == '│' || c == '|' || c.is_whitespace()))
+        .collect();
+    squeeze(&rows.join(" "))
+}
+
+fn squeeze(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Long captions are wrapped, not cut, at 80x24: every caption line is on screen whole, in
+/// the forward pass, the backward sweep, forward mode's cost summary and the network view;
+/// the edges of the graph carry their partials at both sizes.
+#[test]
+fn captions_are_wrapped_whole_and_edges_carry_partials_at_80x24() -> TestResult {
+    let by_hand = "scenarios/backprop_by_hand.yaml";
+    let end = format!("\u{1b}p{}", "n".repeat(200));
+    let backward = format!("\u{1b}p{}", "n".repeat(40));
+    let cases = [
+        (by_hand, "\u{1b}pnnn".to_owned()),
+        (by_hand, backward.clone()),
+        (by_hand, end.clone()),
+        (by_hand, format!("{end}bm")),
+        ("scenarios/xor_mlp.yaml", "\u{1b}pnnnn".to_owned()),
+        ("scenarios/xor_mlp.yaml", "\u{1b}pnnnnnnC".to_owned()),
+    ];
+    for (file, keys) in &cases {
+        let (app, screen) = backprop_screen(file, keys, 80, 24)?;
+        let text = squeezed(&screen);
+        let captions = app.backprop.captions(false, crate::ad::DEFAULT_CHUNK);
+        assert!(!captions.is_empty());
+        for c in &captions {
+            assert!(
+                text.contains(&squeeze(c)),
+                "{file} {keys:?}: caption cut:\n{c}\n{screen}"
+            );
+        }
+    }
+    // In the backward sweep the edges carry their partials, at 80x24 and 120x35.
+    let (app, screen) = backprop_screen(by_hand, &backward, 80, 24)?;
+    let e = app.backprop.expr.as_ref().expect("an expression view");
+    assert!(matches!(
+        e.stepper.current(),
+        Some(crate::backprop::stepper::Step::Push { .. })
+    ));
+    assert!(!screen.contains("too narrow"), "{screen}");
+    insta::assert_snapshot!("backprop_graph_backward_80x24", screen);
+    let (_, screen) = backprop_screen(by_hand, &backward, 120, 35)?;
+    insta::assert_snapshot!("backprop_graph_backward_120x35", screen);
+    Ok(())
+}
+
+/// The gradient-flow history is the runs' own, recorded as they step: after the same steps it
+/// is the same, bit for bit, whether the screen was drawn after every step or once.
+#[test]
+fn the_flow_history_does_not_depend_on_how_often_the_screen_is_drawn() -> TestResult {
+    let file = Path::new("scenarios/xor_mlp.yaml");
+    let steps: u64 = 40;
+    let mut often = built_app(file)?;
+    let mut term = terminal(120, 35)?;
+    run_loop(&mut term, &mut often, &mut ScriptedEvents::keys("\u{1b}m"))?;
+    for _ in 0..steps {
+        often.update(super::event::Action::Step);
+        often.tick_backprop();
+        term.draw(|f| super::ui::draw(f, &mut often))?;
+    }
+    let mut once = built_app(file)?;
+    once.session.apply(crate::session::Command::StepN(steps))?;
+    let mut term = terminal(120, 35)?;
+    term.draw(|f| super::ui::draw(f, &mut once))?;
+    assert!(!often.session.runs().is_empty());
+    for (a, b) in often.session.runs().iter().zip(once.session.runs()) {
+        assert_eq!(a.steps(), steps);
+        let (fa, fb) = (a.flow().expect("recorded"), b.flow().expect("recorded"));
+        assert_eq!(fa.steps(), (0..=steps).collect::<Vec<_>>());
+        assert_eq!(fa.steps(), fb.steps());
+        let layers = fa.latest().map_or(0, <[_]>::len);
+        assert!(layers > 0);
+        for l in 1..=layers {
+            for (name, read) in super::backprop::FIGURES {
+                let bits = |h: &crate::backprop::flow::FlowHistory| -> Vec<u64> {
+                    h.series(l, read).iter().map(|v| v.to_bits()).collect()
+                };
+                assert_eq!(bits(fa), bits(fb), "layer {l}, {name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inside the back-propagation view the help opens at that view's keys, which list every key
+/// the view takes over, and the status bar says what the arrows do there.
+#[test]
+fn the_help_lists_the_backprop_views_keys_and_the_hint_says_what_arrows_do() -> TestResult {
+    use super::event::{BACKPROP_HEADING, BACKPROP_KEYS, BINDINGS};
+    use ratatui::crossterm::event::KeyCode as K;
+    let file = "scenarios/backprop_by_hand.yaml";
+    let (mut app, screen) = backprop_screen(file, "\u{1b}p", 120, 35)?;
+    let status = screen.lines().last().unwrap_or("");
+    assert!(status.contains("arrows select node"), "{status}");
+    assert!(!status.contains("pan"), "{status}");
+    // Every key the view takes over is listed under its heading.
+    let listed: Vec<&str> = BACKPROP_KEYS
+        .iter()
+        .flat_map(|(k, _)| k.split_whitespace())
+        .collect();
+    for b in BINDINGS {
+        if b.ctrl || !app.update_backprop(b.action) {
+            continue;
+        }
+        app.backprop.open = true;
+        let key = match b.code {
+            K::Char(c) => c.to_string(),
+            K::Esc => "Esc".to_owned(),
+            K::Up => "↑".to_owned(),
+            K::Down => "↓".to_owned(),
+            K::Left => "←".to_owned(),
+            K::Right => "→".to_owned(),
+            other => format!("{other:?}"),
+        };
+        assert!(
+            listed
+                .iter()
+                .any(|k| *k == key || (k.chars().count() == 2 && k.contains(&key))),
+            "{key} ({:?}) is not in the view's help",
+            b.action
+        );
+    }
+    let (_, screen) = backprop_screen(file, "\u{1b}p?", 120, 35)?;
+    assert!(screen.contains(BACKPROP_HEADING), "{screen}");
+    for (k, d) in BACKPROP_KEYS {
+        assert!(
+            screen.contains(d) && screen.contains(k),
+            "{k} {d}\n{screen}"
+        );
+    }
+    // The network view says what its arrows do.
+    let (_, screen) = backprop_screen("scenarios/xor_mlp.yaml", "\u{1b}p", 120, 35)?;
+    let status = screen.lines().last().unwrap_or("");
+    assert!(status.contains("unit/layer"), "{status}");
     Ok(())
 }
 

@@ -29,7 +29,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use super::app::{App, FIT_LAST, Mode, Panel, SMOOTHING, XAxis};
-use super::backprop::FIGURES;
+use super::backprop::{FIGURES, wrap};
 use super::event::help_entries;
 use super::widgets::help::centered;
 use crate::optim::registry;
@@ -148,18 +148,27 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         return;
     }
     let areas = layout(area, app.show_tape);
+    let short = area.height < BACKPROP_TALL;
     if app.backprop.open {
-        let main = areas.landscape.union(areas.loss).union(areas.runs);
+        let mut main = areas.landscape.union(areas.loss).union(areas.runs);
+        // On a short terminal the view also takes the bottom panels' rows: the graph and
+        // whole captions need them more.
+        if short {
+            for r in [areas.gradients, areas.tape].into_iter().flatten() {
+                main = main.union(r);
+            }
+        }
         draw_backprop(frame, app, main);
     } else {
         draw_landscape(frame, app, areas.landscape);
         draw_loss(frame, app, areas.loss);
         draw_runs(frame, app, areas.runs);
     }
-    if let Some(r) = areas.gradients {
+    let covered = app.backprop.open && short;
+    if let Some(r) = areas.gradients.filter(|_| !covered) {
         draw_gradients(frame, app, r);
     }
-    if let Some(r) = areas.tape {
+    if let Some(r) = areas.tape.filter(|_| !covered) {
         if app.show_noise {
             draw_noise(frame, app, r);
         } else {
@@ -547,18 +556,23 @@ fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
     );
 }
 
+/// Terminals shorter than this give the back-propagation view the bottom panels' rows too.
+const BACKPROP_TALL: u16 = 30;
+/// Rows the graph or network keeps however long the captions are: one row of boxes.
+const BACKPROP_MIN_BODY: u16 = 5;
+
 /// The back-propagation view in place of the landscape, loss and runs panels.
 fn draw_backprop(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let view = &app.backprop;
-    let keys = "n/b step, r restart, arrows select, p/Esc close";
+    // The keys first, short enough for 80 columns, where the status bar has no room for them.
     let title = if view.expr.is_some() {
-        format!(" back-propagation: computation graph ({keys}, m mode) ")
+        " back-propagation graph: arrows select, n/b step, r restart, m mode, p close ".to_owned()
     } else if let Some(n) = &view.net {
         let shown = n.example.map_or_else(
             || "batch mean".to_owned(),
             |i| format!("example {} of {}", i + 1, n.examples),
         );
-        format!(" back-propagation: network, {shown} ({keys}, c/C example) ")
+        format!(" network, {shown}: arrows select, n/b step, c/C example, p close ")
     } else {
         " back-propagation ".to_owned()
     };
@@ -574,12 +588,15 @@ fn draw_backprop(frame: &mut Frame<'_>, app: &App, area: Rect) {
         crate::ad::Engine::Forward { chunk } => chunk,
         _ => crate::ad::DEFAULT_CHUNK,
     };
+    // Wrapped here, not by the paragraph, so that the captions get every row they need.
     let captions: Vec<Line<'_>> = view
         .captions(app.ascii, chunk)
-        .into_iter()
-        .map(|c| Line::raw(printable(&c).into_owned()))
+        .iter()
+        .flat_map(|c| wrap(&printable(c), usize::from(inner.width)))
+        .map(Line::raw)
         .collect();
-    let caption_h = 5.min(inner.height / 3);
+    let wrapped_h = u16::try_from(captions.len()).unwrap_or(u16::MAX);
+    let caption_h = wrapped_h.min(inner.height.saturating_sub(BACKPROP_MIN_BODY));
     if let Some(e) = &view.expr {
         let source = e.stepper.graph().source.as_str();
         let span = e
@@ -589,7 +606,13 @@ fn draw_backprop(frame: &mut Frame<'_>, app: &App, area: Rect) {
             .get(e.selected)
             .and_then(|n| n.span.clone());
         let text = highlighted(source, span.clone());
-        let text_h = (text.len() as u16).min(inner.height / 4).max(1);
+        // The expression gives its rows up to the captions first (down to one line).
+        let room = inner
+            .height
+            .saturating_sub(BACKPROP_MIN_BODY + wrapped_h)
+            .max(1);
+        let text_h = (text.len() as u16).min(inner.height / 4).min(room).max(1);
+        let caption_h = caption_h.min(inner.height.saturating_sub(BACKPROP_MIN_BODY + text_h));
         // Scroll the text so the highlighted line is shown.
         let hot_line = span.map_or(0, |r| {
             source.get(..r.start).unwrap_or("").matches('\n').count()
@@ -616,7 +639,7 @@ fn draw_backprop(frame: &mut Frame<'_>, app: &App, area: Rect) {
             },
             middle,
         );
-        frame.render_widget(Paragraph::new(captions).wrap(Wrap { trim: false }), bottom);
+        frame.render_widget(Paragraph::new(captions), bottom);
     } else if let Some(n) = &view.net {
         let [middle, bottom] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(caption_h)]).areas(inner);
@@ -636,7 +659,7 @@ fn draw_backprop(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 middle,
             );
         }
-        frame.render_widget(Paragraph::new(captions).wrap(Wrap { trim: false }), bottom);
+        frame.render_widget(Paragraph::new(captions), bottom);
     } else {
         frame.render_widget(
             Paragraph::new(
@@ -686,7 +709,7 @@ fn highlighted(source: &str, span: Option<std::ops::Range<usize>>) -> Vec<Line<'
 
 fn draw_tape(frame: &mut Frame<'_>, app: &App, area: Rect) {
     if app.grad.tape.is_none()
-        && let Some(flow) = &app.backprop.flow
+        && let Some(flow) = app.flow()
     {
         let (figure, read) = FIGURES[app.backprop.figure % FIGURES.len()];
         let title = format!(" gradient flow per layer, {figure} over time (left/right) ");
@@ -748,6 +771,25 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     };
     let mut normal = vec![arrow_hint(app.focus)];
     normal.extend_from_slice(HINTS);
+    if app.backprop.open {
+        // Inside the view the arrows select and n/b drive the stepper.
+        normal = if app.backprop.net.is_some() {
+            vec![
+                ("↑↓←→", "unit/layer"),
+                ("n b", "step"),
+                ("c C", "example"),
+                ("p", "close"),
+            ]
+        } else {
+            vec![
+                ("arrows", "select node"),
+                ("n b", "step"),
+                ("m", "mode"),
+                ("r", "restart"),
+                ("p", "close"),
+            ]
+        };
+    }
     let hints: &[(&str, &str)] = match app.mode {
         Mode::Normal => &normal,
         Mode::Edit(_) => &[("enter", "apply"), ("up/down", "field"), ("esc", "close")],

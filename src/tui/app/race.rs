@@ -84,6 +84,7 @@ impl App {
                 self.landscape.manual = loaded.view.ranges();
                 self.log_scale = loaded.view.log_scale;
                 self.session = loaded.session;
+                self.session.track_flow(true);
                 self.view = loaded.view;
                 self.description = loaded.description;
                 self.path = loaded.path.or_else(|| Some(path.to_path_buf()));

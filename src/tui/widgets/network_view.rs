@@ -1,20 +1,25 @@
 //! A layered model as columns of neurons, one column per layer (inputs left): each neuron's
 //! activation, coloured by sign and size, and once the backward pass has reached its layer its
-//! error signal δ. Between two columns, the selected neuron's incoming weights are drawn as
-//! stubs coloured by sign (red positive, blue negative) and weight (bold above the layer's mean
-//! magnitude). Wide layers show a window around the selected neuron with how many are hidden.
+//! error signal δ. Between two columns every weight is drawn as a line (Braille dots) from the
+//! unit it reads to the unit it feeds, coloured by sign (red positive, blue negative) with
+//! brightness by magnitude, the larger drawn over the smaller; the selected neuron's incoming
+//! and outgoing weights are drawn brightest and on top. Wide layers show a window around the
+//! selected neuron with how many are hidden; the lines join the units shown.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::Marker;
 use ratatui::widgets::Widget;
+use ratatui::widgets::canvas::{Canvas, Line};
 
 use super::put_str;
 use crate::backprop::network::Layers;
 use crate::backprop::short;
 
 const COL_W: u16 = 22;
-const GAP_W: u16 = 5;
+/// Between two columns: room for the weights' lines to fan out.
+const GAP_W: u16 = 9;
 
 /// The network at one stage of the layer-by-layer stepper.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +57,31 @@ fn signed(v: f64, scale: f64) -> Color {
     }
 }
 
+/// An edge's colour: red for a positive weight, blue for a negative one, brighter the larger
+/// its magnitude against the layer's largest; `emphasised` edges (the selected neuron's) span
+/// the brighter half of the range, the others the dimmer.
+fn edge_color(w: f64, scale: f64, emphasised: bool) -> Color {
+    let t = if scale > 0.0 && w.is_finite() {
+        (w.abs() / scale).min(1.0)
+    } else {
+        0.0
+    };
+    let (base, span) = if emphasised {
+        (150.0, 105.0)
+    } else {
+        (45.0, 100.0)
+    };
+    let level = (base + span * t) as u8;
+    let low = (f64::from(level) * 0.3) as u8;
+    if !w.is_finite() {
+        Color::Magenta
+    } else if w >= 0.0 {
+        Color::Rgb(level, low, low)
+    } else {
+        Color::Rgb(low, low.saturating_add(level / 4), level)
+    }
+}
+
 impl NetworkView<'_> {
     /// The units of layer `l` shown in `rows` rows: a window around the selection.
     fn window(&self, l: usize, rows: usize) -> (usize, usize) {
@@ -78,7 +108,7 @@ impl Widget for NetworkView<'_> {
         }
         let depth = self.layers.depth();
         // Scroll columns so the selected layer is on screen.
-        let fit = usize::from(area.width / (COL_W + GAP_W)).max(1);
+        let fit = usize::from((area.width + GAP_W) / (COL_W + GAP_W)).max(1);
         let first = self.selected.0.saturating_sub(fit - 1);
         let rows = usize::from(area.height - 1);
         let d = if self.ascii { "d" } else { "δ" };
@@ -160,31 +190,138 @@ impl Widget for NetworkView<'_> {
                 );
             }
         }
-        // The selected neuron's incoming weights, as stubs beside its inputs.
+        // Every weight between two columns on screen, as a line in the gap between them.
+        for l in first + 1..=depth {
+            let col = (l - first) as u16;
+            let x = area.x + col * (COL_W + GAP_W) - GAP_W;
+            if x + GAP_W > area.right() || unit_rows[l].is_empty() {
+                break;
+            }
+            let gap = Rect::new(x, area.y + 1, GAP_W, area.height - 1);
+            self.render_edges(l, &unit_rows[l - 1], &unit_rows[l], gap, buf);
+        }
+    }
+}
+
+impl NetworkView<'_> {
+    /// The weights of layer `l` between the units shown at rows `from` (layer `l - 1`) and
+    /// `to` (layer `l`), drawn in `gap`.
+    fn render_edges(
+        &self,
+        l: usize,
+        from: &[(usize, u16)],
+        to: &[(usize, u16)],
+        gap: Rect,
+        buf: &mut Buffer,
+    ) {
+        let w = self.layers.weights(self.params, l);
+        let n = self.layers.sizes[l - 1];
+        let scale = w.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
         let (sl, sj) = self.selected;
-        if sl >= 1 && sl > first {
-            let col = (sl - 1 - first) as u16;
-            let x = area.x + col * (COL_W + GAP_W) + COL_W;
-            if x + GAP_W <= area.right() {
-                let n = self.layers.sizes[sl - 1];
-                let w: Vec<f64> = (0..n)
-                    .map(|k| self.layers.weight(self.params, sl, sj, k))
-                    .collect();
-                let mean = w.iter().map(|v| v.abs()).sum::<f64>() / n.max(1) as f64;
-                let scale = w.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-                for &(k, y) in &unit_rows[sl - 1] {
-                    let mut style = Style::default().fg(signed(w[k], scale));
-                    if w[k].abs() > mean {
-                        style = style.add_modifier(Modifier::BOLD);
-                    }
-                    let stub = if w[k].abs() > mean {
-                        "━━━▶"
-                    } else {
-                        "───▶"
-                    };
-                    put_str(buf, x, y, x + GAP_W, stub, style);
-                }
+        let mut edges: Vec<(bool, f64, u16, u16)> = Vec::new();
+        for &(j, yj) in to {
+            for &(k, yk) in from {
+                let weight = w.get(j * n + k).copied().unwrap_or(f64::NAN);
+                let emphasised = (sl == l && sj == j) || (sl + 1 == l && sj == k);
+                edges.push((emphasised, weight, yk, yj));
             }
         }
+        // The dim edges first, small to large, then the selected neuron's over them.
+        edges.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.abs().total_cmp(&b.1.abs())));
+        let (width, height) = (f64::from(gap.width), f64::from(gap.height));
+        // Row r of the terminal is canvas height at its middle (the canvas' y grows upwards).
+        let y_of = |row: u16| height - (f64::from(row - gap.y) + 0.5);
+        Canvas::default()
+            .marker(Marker::Braille)
+            .x_bounds([0.0, width])
+            .y_bounds([0.0, height])
+            .paint(|ctx| {
+                let mut layer_emphasised = false;
+                for &(emphasised, weight, yk, yj) in &edges {
+                    if emphasised && !layer_emphasised {
+                        ctx.layer();
+                        layer_emphasised = true;
+                    }
+                    ctx.draw(&Line {
+                        x1: 0.0,
+                        y1: y_of(yk),
+                        x2: width,
+                        y2: y_of(yj),
+                        color: edge_color(weight, scale, emphasised),
+                    });
+                }
+            })
+            .render(gap, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Activation;
+    use crate::tui::widgets::test_util::buffer_text;
+
+    fn braille(buf: &Buffer, x: u16, y: u16) -> bool {
+        buf[(x, y)]
+            .symbol()
+            .chars()
+            .next()
+            .is_some_and(|c| ('\u{2801}'..='\u{28ff}').contains(&c))
+    }
+
+    /// A 2-2-1 network: every weight is a line between the units it joins, coloured by its
+    /// sign; the selected output neuron's incoming weights are the bright ones.
+    #[test]
+    fn every_weight_is_drawn_coloured_by_sign_and_the_selected_neurons_stand_out() {
+        let layers = Layers {
+            sizes: vec![2, 2, 1],
+            activations: vec![Activation::Tanh, Activation::Identity],
+        };
+        // W1 (2x2), b1, W2 (1x2) = [0.8, -0.5], b2.
+        let params = [0.3, -0.2, 0.1, 0.4, 0.0, 0.0, 0.8, -0.5, 0.0];
+        let a = vec![vec![1.0, -1.0], vec![0.2, -0.3], vec![0.5]];
+        let delta = vec![Vec::new(), vec![0.1, 0.2], vec![0.3]];
+        let view = NetworkView {
+            layers: &layers,
+            a: &a,
+            delta: &delta,
+            forward: 2,
+            backward: 3,
+            params: &params,
+            selected: (2, 0),
+            ascii: false,
+        };
+        let mut buf = Buffer::empty(Rect::new(0, 0, 100, 6));
+        view.render(buf.area, &mut buf);
+        let text = buffer_text(&buf);
+        // Gaps: cells 22..31 (layer 1's weights) and 53..62 (layer 2's); units on rows 1, 2.
+        for (x0, x1) in [(22, 30), (53, 61)] {
+            for y in [1, 2] {
+                assert!(braille(&buf, x0, y), "({x0},{y})\n{text}");
+            }
+            assert!(braille(&buf, x1, 1), "({x1},1)\n{text}");
+        }
+        assert!(
+            braille(&buf, 30, 2),
+            "layer 1 reaches hidden unit 1\n{text}"
+        );
+        // Layer 2 has one unit: nothing arrives at row 2 there.
+        assert!(!braille(&buf, 61, 2), "{text}");
+        // Leaving hidden unit 0 and 1: W2 = 0.8 (red) and -0.5 (blue), both bright.
+        assert_eq!(buf[(53, 1)].fg, edge_color(0.8, 0.8, true));
+        assert_eq!(buf[(53, 2)].fg, edge_color(-0.5, 0.8, true));
+        let Color::Rgb(r, _, b) = buf[(53, 1)].fg else {
+            panic!("an RGB colour");
+        };
+        assert!(r > b);
+        let Color::Rgb(r, _, b) = buf[(53, 2)].fg else {
+            panic!("an RGB colour");
+        };
+        assert!(b > r);
+        // Layer 1's weights are not the selected neuron's: dimmer.
+        let Color::Rgb(r, g, b) = buf[(22, 1)].fg else {
+            panic!("an RGB colour");
+        };
+        assert!(r.max(g).max(b) < 150, "{:?}", buf[(22, 1)].fg);
     }
 }
