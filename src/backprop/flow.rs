@@ -179,7 +179,8 @@ impl FlowHistory {
 /// doubles whenever the history fills up and drops every other point, so memory stays bounded
 /// (at most `capacity` points) and the points taken depend only on the steps, never on when
 /// anyone looks at them. Each point summarises at most [`RECORD_EXAMPLES`] training examples,
-/// evenly sampled, which bounds its cost whatever the data.
+/// evenly sampled, fewer for a large model ([`RECORD_BUDGET`]), which bounds its cost whatever
+/// the data and the model.
 #[derive(Debug, Clone)]
 pub struct FlowRecorder {
     history: FlowHistory,
@@ -190,6 +191,11 @@ pub struct FlowRecorder {
 /// Training examples one recorded point summarises at most (the headless report's final
 /// figures use up to [`super::network::MAX_SUMMARY_EXAMPLES`]).
 pub const RECORD_EXAMPLES: usize = 256;
+/// Parameters × examples one recorded point reads at most (about a millisecond of work), so
+/// a large model records on fewer examples: never fewer than [`RECORD_MIN_EXAMPLES`].
+pub const RECORD_BUDGET: usize = 1 << 20;
+/// The fewest examples a recorded point summarises (all of them in a smaller data set).
+pub const RECORD_MIN_EXAMPLES: usize = 16;
 /// Points a recorder keeps at most.
 pub const RECORD_POINTS: usize = 256;
 
@@ -198,7 +204,10 @@ impl FlowRecorder {
     #[must_use]
     pub fn new(net: &Network<'_>, capacity: usize) -> FlowRecorder {
         let n = net.data.len();
-        let stride = n.div_ceil(RECORD_EXAMPLES).max(1);
+        let layers = net.layers();
+        let params = layers.offset(layers.depth() + 1).max(1);
+        let count = (RECORD_BUDGET / params).clamp(RECORD_MIN_EXAMPLES, RECORD_EXAMPLES);
+        let stride = n.div_ceil(count).max(1);
         FlowRecorder {
             history: FlowHistory::new(capacity),
             stride: 1,
