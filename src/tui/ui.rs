@@ -14,7 +14,8 @@
 //! ```
 //! Layered models get the gradient-flow panel in the tape's place. The back-propagation view
 //! (`p`) takes the place of the landscape, loss and runs panels: the expression text, the
-//! computation graph and the stepper's captions, or the network and its caption.
+//! computation graph and the stepper's captions (wrapped here, so they are never cut), or the
+//! network and its caption; on terminals under 30 rows it takes the bottom panels' rows too.
 //! Below 80x24 only the "terminal too small" notice is drawn. Overlays (help, error, form,
 //! pickers) are drawn last; `--ascii` rewrites the finished buffer with plain characters.
 //! Text from files (scenario name, run labels, parameter names, file names, error messages)
