@@ -27,7 +27,7 @@ pub mod surface;
 pub mod view;
 
 pub use contour::{Contour, marching_squares};
-pub use format::{format_number, format_tick};
+pub use format::{format_number, format_tick, format_ticks};
 pub use grid::{Grid, NX, NY, PlaneRequest, Request, compute, request};
 pub use palette::{Marker, Rgb};
 pub use plane::{Basis, pca_basis, subsample};

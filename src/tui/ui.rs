@@ -535,7 +535,8 @@ fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .stats
         .map(|(p, _)| usize::try_from(p).unwrap_or(usize::MAX));
     let ratio = crate::engines::ratio_words(passes, g.stats.map(|(_, ns)| ns));
-    let notes: Vec<&str> = ratio.as_deref().into_iter().chain(g.finite_note).collect();
+    // Most important first: a short panel drops the last notes.
+    let notes: Vec<&str> = g.finite_note.into_iter().chain(ratio.as_deref()).collect();
     frame.render_widget(
         GradTable {
             rows: &rows,

@@ -16,6 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
 
 use super::{asciify, format_compact};
+use crate::landscape::format_ticks;
 
 /// One run's curve.
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +162,20 @@ fn padded_bounds(values: impl Iterator<Item = f64>, pad: f64, flat: f64) -> Opti
     ])
 }
 
+/// A range of whole things (steps, passes) widened to whole ends an even number apart, so all
+/// three ticks (ends and middle) fall on whole numbers: `0..131` becomes `0..132`, never a
+/// `65.5` in the middle. Ranges too wide for whole numbers to matter are left alone.
+fn whole_bounds([lo, hi]: [f64; 2]) -> [f64; 2] {
+    if !(hi - lo).is_finite() || hi - lo > 1e15 {
+        return [lo, hi];
+    }
+    let (lo, mut hi) = (lo.floor(), hi.ceil());
+    if (hi - lo) % 2.0 != 0.0 {
+        hi += 1.0;
+    }
+    [lo, hi]
+}
+
 impl LossChart<'_> {
     /// The plotted points of one series: finite, log10 in log mode, then smoothed.
     fn plotted(&self, series: &SeriesView<'_>) -> Vec<(f64, f64)> {
@@ -267,7 +282,7 @@ impl Widget for LossChart<'_> {
             healthy.clone()
         };
         let flat_y = if self.log_y { 0.5 } else { 1.0 };
-        let (Some(x_bounds), Some(mut y_bounds)) = (
+        let (Some(mut x_bounds), Some(mut y_bounds)) = (
             padded_bounds(all().map(|p| p.0), 0.0, 1.0),
             padded_bounds(y_values.iter().copied(), 0.05, flat_y),
         ) else {
@@ -276,6 +291,9 @@ impl Widget for LossChart<'_> {
                 .render(area, buf);
             return;
         };
+        if self.whole_x {
+            x_bounds = whole_bounds(x_bounds);
+        }
         // Losses are rarely negative: do not let the padding push a linear axis below zero.
         let min_y = y_values.iter().copied().fold(f64::INFINITY, f64::min);
         if !self.log_y && min_y >= 0.0 {
@@ -339,21 +357,16 @@ impl Widget for LossChart<'_> {
             .title(Span::styled(self.x_label, axis_style))
             .style(axis_style)
             .bounds(x_bounds)
-            .labels([
-                self.x_text(x_bounds[0]),
-                self.x_text(mid(x_bounds)),
-                self.x_text(x_bounds[1]),
-            ]);
+            .labels(format_ticks(&[x_bounds[0], mid(x_bounds), x_bounds[1]]));
         let y_title = if self.log_y { "loss (log)" } else { "loss" };
         let y_axis = Axis::default()
             .title(Span::styled(y_title, axis_style))
             .style(axis_style)
             .bounds(y_bounds)
-            .labels([
-                self.y_label(y_bounds[0]),
-                self.y_label(mid(y_bounds)),
-                self.y_label(y_bounds[1]),
-            ]);
+            .labels(format_ticks(
+                &[y_bounds[0], mid(y_bounds), y_bounds[1]]
+                    .map(|v| if self.log_y { 10f64.powf(v) } else { v }),
+            ));
         Chart::new(datasets)
             .x_axis(x_axis)
             .y_axis(y_axis)
@@ -427,6 +440,54 @@ mod tests {
     }
 
     #[test]
+    fn whole_axes_have_whole_ticks() {
+        assert_eq!(whole_bounds([0.0, 131.0]), [0.0, 132.0]);
+        assert_eq!(whole_bounds([-1.0, 1.0]), [-1.0, 1.0]);
+        assert_eq!(whole_bounds([0.4, 6.2]), [0.0, 8.0]);
+        assert_eq!(whole_bounds([0.0, 1e300]), [0.0, 1e300]);
+        let points: Vec<(f64, f64)> = (0..=131)
+            .map(|i| (f64::from(i), 1.0 + f64::from(i)))
+            .collect();
+        let series = [SeriesView {
+            diverged: false,
+            label: "sgd",
+            color: run_color(0),
+            points: &points,
+        }];
+        let text = buffer_text(&render(LossChart::new(&series).log_y(false), 60, 12));
+        assert!(text.contains("66") && !text.contains("65.5"), "{text}");
+    }
+
+    #[test]
+    fn log_axis_labels_share_one_format() {
+        let points = [(0.0, 4129.673), (10.0, 1.0), (20.0, 2.18e-13)];
+        let series = [SeriesView {
+            diverged: false,
+            label: "sgd",
+            color: run_color(0),
+            points: &points,
+        }];
+        let text = buffer_text(&render(LossChart::new(&series), 50, 12));
+        assert!(
+            !text.contains("4129.673") && !text.contains("1e4."),
+            "{text}"
+        );
+        let labels: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains('│'))
+            .filter_map(|l| l.split('│').next())
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        // Three significant digits at most on every label.
+        for label in &labels {
+            let mantissa = label.split('e').next().unwrap_or(label);
+            let digits = mantissa.chars().filter(char::is_ascii_digit).count();
+            assert!(digits <= 4, "{label} in {text}");
+        }
+    }
+
+    #[test]
     fn log_axis_labels_are_in_loss_units() {
         let points = [(0.0, 100.0), (10.0, 1.0), (20.0, 0.01)];
         let series = [SeriesView {
@@ -437,7 +498,7 @@ mod tests {
         }];
         let text = buffer_text(&render(LossChart::new(&series), 50, 12));
         // log10 range [-2, 2] padded by 5 %: the top label is 10^2.2 ≈ 158.5.
-        assert!(text.contains("158.489"), "{text}");
+        assert!(text.contains("158"), "{text}");
         assert!(text.contains('1'), "{text}");
     }
 
