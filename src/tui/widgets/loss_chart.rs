@@ -258,8 +258,9 @@ impl LossChart<'_> {
     }
 }
 
-impl Widget for LossChart<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
+impl LossChart<'_> {
+    /// Every series' plotted points, cut to the x window.
+    fn data(&self) -> Vec<Vec<(f64, f64)>> {
         let mut data: Vec<Vec<(f64, f64)>> = self.series.iter().map(|s| self.plotted(s)).collect();
         if let Some(window) = self.x_window {
             let last = data.iter().flatten().map(|p| p.0).fold(f64::NAN, f64::max);
@@ -267,6 +268,34 @@ impl Widget for LossChart<'_> {
                 points.retain(|p| p.0 >= last - window);
             }
         }
+        data
+    }
+
+    /// The x axis' range for these points (whole ends on a whole axis).
+    fn x_bounds(&self, data: &[Vec<(f64, f64)>]) -> Option<[f64; 2]> {
+        let b = padded_bounds(data.iter().flatten().map(|p| p.0), 0.0, 1.0)?;
+        Some(if self.whole_x { whole_bounds(b) } else { b })
+    }
+
+    /// Where the cursor falls on the x axis (a whole number on a whole axis), if it is on.
+    fn cursor_in(&self, x_bounds: [f64; 2]) -> Option<f64> {
+        self.cursor.map(|f| {
+            let x = x_bounds[0] + f.clamp(0.0, 1.0) * (x_bounds[1] - x_bounds[0]);
+            if self.whole_x { x.round() } else { x }
+        })
+    }
+
+    /// The x the cursor stands at, as the chart will draw it (for linking other views).
+    #[must_use]
+    pub fn cursor_x(&self) -> Option<f64> {
+        self.cursor?;
+        self.cursor_in(self.x_bounds(&self.data())?)
+    }
+}
+
+impl Widget for LossChart<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let data = self.data();
         let all = || data.iter().flatten();
         // The scale comes from the runs that did not diverge, when there are any.
         let healthy: Vec<f64> = self
@@ -282,8 +311,8 @@ impl Widget for LossChart<'_> {
             healthy.clone()
         };
         let flat_y = if self.log_y { 0.5 } else { 1.0 };
-        let (Some(mut x_bounds), Some(mut y_bounds)) = (
-            padded_bounds(all().map(|p| p.0), 0.0, 1.0),
+        let (Some(x_bounds), Some(mut y_bounds)) = (
+            self.x_bounds(&data),
             padded_bounds(y_values.iter().copied(), 0.05, flat_y),
         ) else {
             Paragraph::new("no loss values yet")
@@ -291,9 +320,6 @@ impl Widget for LossChart<'_> {
                 .render(area, buf);
             return;
         };
-        if self.whole_x {
-            x_bounds = whole_bounds(x_bounds);
-        }
         // Losses are rarely negative: do not let the padding push a linear axis below zero.
         let min_y = y_values.iter().copied().fold(f64::INFINITY, f64::min);
         if !self.log_y && min_y >= 0.0 {
@@ -305,10 +331,7 @@ impl Widget for LossChart<'_> {
             Marker::Braille
         };
         let mut area = area;
-        let cursor_x = self.cursor.map(|f| {
-            let x = x_bounds[0] + f.clamp(0.0, 1.0) * (x_bounds[1] - x_bounds[0]);
-            if self.whole_x { x.round() } else { x }
-        });
+        let cursor_x = self.cursor_in(x_bounds);
         if let Some(x) = cursor_x
             && area.height > 3
         {
