@@ -259,7 +259,9 @@ pub fn pca_basis(points: &[Vec<f64>], seed: u64) -> Basis {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), a| {
             (lo.min(a), hi.max(a))
         });
-    if !(hi - lo >= SPREAD * radius(&mean)) {
+    // NaN (no finite extent) counts as not spread.
+    let spread = hi - lo >= SPREAD * radius(&mean);
+    if !spread {
         return fallback;
     }
     let d2 = if order.len() > 1 && svd.singular_values[order[1]] > 1e-12 * top {

@@ -109,7 +109,7 @@ pub fn axis_names(basis: &Basis, session: &Session) -> (String, String) {
     }
 }
 
-/// What a plane shows, for titles: "parameters (x, y)", "PCA plane (pc1, pc2)", or
+/// What a plane shows, for titles: "parameters (x, y)", "PCA plane (PC1, PC2)", or
 /// "decision boundary of adam (x1, x2)" (`selected` names the run whose map it is).
 #[must_use]
 pub fn title(basis: &Basis, names: &[String], selected: &str) -> String {
