@@ -324,15 +324,18 @@ mod tests {
     fn a_short_panel_keeps_the_parameter_rows() {
         // Five rows, as at 80x24: the header and two parameters stay, the engines share a line
         // (without their times, which would not fit) and the ratio note gives way.
-        let mut buf = Buffer::empty(Rect::new(0, 0, 78, 5));
-        GradTable {
-            rows: &ROWS[..2],
-            engines: &ENGINES,
-            scroll: 0,
-            notes: &["reverse is 4× cheaper than forward here in passes"],
-        }
-        .render(buf.area, &mut buf);
-        let text = buffer_text(&buf);
+        let draw = |height: u16| {
+            let mut buf = Buffer::empty(Rect::new(0, 0, 78, height));
+            GradTable {
+                rows: &ROWS[..2],
+                engines: &ENGINES,
+                scroll: 0,
+                notes: &["reverse is 4× cheaper than forward here in passes"],
+            }
+            .render(buf.area, &mut buf);
+            buffer_text(&buf)
+        };
+        let text = draw(5);
         let lines: Vec<&str> = text.lines().collect();
         assert!(
             lines[1].starts_with("w0") && lines[2].starts_with("w1"),
@@ -345,15 +348,7 @@ mod tests {
         );
         assert!(!text.contains("cheaper"), "{text}");
         // With room, one line per engine, singular for one pass.
-        let mut buf = Buffer::empty(Rect::new(0, 0, 78, 9));
-        GradTable {
-            rows: &ROWS[..2],
-            engines: &ENGINES,
-            scroll: 0,
-            notes: &["reverse is 4× cheaper than forward here in passes"],
-        }
-        .render(buf.area, &mut buf);
-        let text = buffer_text(&buf);
+        let text = draw(9);
         assert!(text.contains("cheaper"), "{text}");
         assert!(text.contains("       1 pass  "), "{text}");
         assert!(!text.contains("1 passes"), "{text}");

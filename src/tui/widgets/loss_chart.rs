@@ -462,6 +462,16 @@ mod tests {
         assert!(lo < hi && (hi - lo).is_finite(), "{lo} {hi}");
     }
 
+    /// One run's curve, as the label tests draw it.
+    fn single(points: &[(f64, f64)]) -> [SeriesView<'_>; 1] {
+        [SeriesView {
+            diverged: false,
+            label: "sgd",
+            color: run_color(0),
+            points,
+        }]
+    }
+
     #[test]
     fn whole_axes_have_whole_ticks() {
         assert_eq!(whole_bounds([0.0, 131.0]), [0.0, 132.0]);
@@ -471,12 +481,7 @@ mod tests {
         let points: Vec<(f64, f64)> = (0..=131)
             .map(|i| (f64::from(i), 1.0 + f64::from(i)))
             .collect();
-        let series = [SeriesView {
-            diverged: false,
-            label: "sgd",
-            color: run_color(0),
-            points: &points,
-        }];
+        let series = single(&points);
         let text = buffer_text(&render(LossChart::new(&series).log_y(false), 60, 12));
         assert!(text.contains("66") && !text.contains("65.5"), "{text}");
     }
@@ -484,12 +489,7 @@ mod tests {
     #[test]
     fn log_axis_labels_share_one_format() {
         let points = [(0.0, 4129.673), (10.0, 1.0), (20.0, 2.18e-13)];
-        let series = [SeriesView {
-            diverged: false,
-            label: "sgd",
-            color: run_color(0),
-            points: &points,
-        }];
+        let series = single(&points);
         let text = buffer_text(&render(LossChart::new(&series), 50, 12));
         assert!(
             !text.contains("4129.673") && !text.contains("1e4."),
@@ -513,12 +513,7 @@ mod tests {
     #[test]
     fn log_axis_labels_are_in_loss_units() {
         let points = [(0.0, 100.0), (10.0, 1.0), (20.0, 0.01)];
-        let series = [SeriesView {
-            diverged: false,
-            label: "sgd",
-            color: run_color(0),
-            points: &points,
-        }];
+        let series = single(&points);
         let text = buffer_text(&render(LossChart::new(&series), 50, 12));
         // log10 range [-2, 2] padded by 5 %: the top label is 10^2.2 ≈ 158.5.
         assert!(text.contains("158"), "{text}");
