@@ -214,6 +214,8 @@ struct LandscapeState {
     /// Run and parameters the decision map was last requested for, and when.
     decision_for: Option<(usize, Vec<f64>)>,
     last_decision: Option<Instant>,
+    /// Steps taken by all runs when the PCA plane was last asked for.
+    pca_steps: u64,
     /// The heatmap's colour range, kept while the window pans, zooms or follows the runs over
     /// the same plane (so a place keeps its colour); `z` refits it.
     colours: Option<(f64, f64)>,
@@ -331,6 +333,7 @@ impl App {
                 decision_for: None,
                 last_decision: None,
                 colours: None,
+                pca_steps: 0,
             },
             data_points: None,
             hidden: Vec::new(),
@@ -963,7 +966,11 @@ impl App {
                 .landscape
                 .last_pca
                 .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
-            if stale && self.running() {
+            // A random plane stands in until the paths spread: look again after steps taken
+            // by hand too, not only while running.
+            let waiting = matches!(grid.basis, Basis::Random { .. })
+                && self.total_steps() != self.landscape.pca_steps;
+            if (stale && self.running()) || (waiting && (stale || self.deterministic)) {
                 return true;
             }
         }
@@ -992,7 +999,10 @@ impl App {
                 self.landscape.decision_for = Some((self.selected, params));
                 self.landscape.last_decision = Some(Instant::now());
             }
-            Plane::Pca => self.landscape.last_pca = Some(Instant::now()),
+            Plane::Pca => {
+                self.landscape.last_pca = Some(Instant::now());
+                self.landscape.pca_steps = self.total_steps();
+            }
             Plane::Params(..) => {}
         }
         let request = landscape::Request {
@@ -1011,6 +1021,11 @@ impl App {
         } else {
             self.log.write("landscape worker stopped");
         }
+    }
+
+    /// Steps taken by every run together (what a recomputed plane would see of them).
+    fn total_steps(&self) -> u64 {
+        self.session.runs().iter().map(Run::steps).sum()
     }
 
     /// Blocks until the newest requested grid is in (tests and benchmarks only).
