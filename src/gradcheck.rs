@@ -426,13 +426,9 @@ impl GradReport {
             s,
             "  forward  {:>4} {} of {} {}  {:>12}",
             c.forward.passes,
-            if c.forward.passes == 1 {
-                "pass"
-            } else {
-                "passes"
-            },
+            crate::text::plural(c.forward.passes as u64, "pass", "passes"),
             tangents,
-            if tangents == 1 { "tangent" } else { "tangents" },
+            crate::text::plural(tangents as u64, "tangent", "tangents"),
             fmt_time(c.forward.nanos_per_gradient)
         );
         let _ = writeln!(

@@ -27,11 +27,13 @@ pub mod surface;
 pub mod view;
 
 pub use contour::{Contour, marching_squares};
-pub use format::{format_number, format_tick};
+pub use format::{format_number, format_tick, format_ticks};
 pub use grid::{Grid, NX, NY, PlaneRequest, Request, compute, request};
 pub use palette::{Marker, Rgb};
-pub use plane::{Basis, pca_basis, subsample};
-pub use range::{Ranges, clip_polyline, clip_segment, contains, fit_ranges, valid_range};
+pub use plane::{Basis, pca_basis, radius, random_basis, subsample};
+pub use range::{
+    Direction, Ranges, clip_polyline, clip_segment, contains, exit_point, fit_ranges, valid_range,
+};
 pub use scene::{Scene, Trail};
 pub use shading::{LOG_EPS_FRACTION, Shading, levels, log_levels};
 pub use surface::Surface;

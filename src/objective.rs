@@ -165,6 +165,11 @@ pub trait Objective: Send {
         tape::gradient_with(&mut tape, x, &mut grad, |v| self.eval_var(v));
         Some(tape.nodes())
     }
+    /// The names of the data's features (a CSV file's column names, `x1`, `x2` for generated
+    /// data); `None` without data.
+    fn feature_names(&self) -> Option<Vec<String>> {
+        None
+    }
     /// The training set as `(x1, x2, class)` when it is a classification task with exactly two
     /// features (what a decision-boundary view can draw); `None` otherwise.
     fn data_points_2d(&self) -> Option<Vec<(f64, f64, usize)>> {

@@ -51,6 +51,8 @@ pub enum Command {
         engine: Engine,
     },
     AddRun(RunSpec),
+    /// Adds a run that starts from this point instead of the scenario's start.
+    AddRunFrom(RunSpec, Vec<f64>),
     RemoveRun(usize),
 }
 
@@ -132,7 +134,23 @@ impl Session {
     }
 
     /// Adds a run to the race; its label must be unique.
-    pub fn add_run(&mut self, mut spec: RunSpec) -> Result<usize, SessionError> {
+    pub fn add_run(&mut self, spec: RunSpec) -> Result<usize, SessionError> {
+        self.add_run_from(spec, self.start.clone())
+    }
+
+    /// Adds a run that starts at `start` (another run's current point, say); a clashing label
+    /// is numbered (`adam-2`).
+    pub fn add_run_from(
+        &mut self,
+        mut spec: RunSpec,
+        start: Vec<f64>,
+    ) -> Result<usize, SessionError> {
+        if start.len() != self.objective.dim() {
+            return Err(SessionError::StartLength {
+                expected: self.objective.dim(),
+                got: start.len(),
+            });
+        }
         if self.runs.iter().any(|r| r.label() == spec.label) {
             let base = spec.label.clone();
             let mut k = 2;
@@ -147,14 +165,7 @@ impl Session {
         if let Some(default) = objective.batching() {
             objective.set_batching(spec.batching(default), data_seed(self.seed, &spec.label));
         }
-        let mut run = Run::new(
-            spec,
-            objective,
-            engine,
-            self.stop.clone(),
-            seed,
-            self.start.clone(),
-        )?;
+        let mut run = Run::new(spec, objective, engine, self.stop.clone(), seed, start)?;
         run.track_flow(self.track_flow);
         self.runs.push(run);
         Ok(self.runs.len() - 1)
@@ -199,6 +210,9 @@ impl Session {
             }
             Command::AddRun(spec) => {
                 self.add_run(spec)?;
+            }
+            Command::AddRunFrom(spec, start) => {
+                self.add_run_from(spec, start)?;
             }
             Command::RemoveRun(i) => {
                 self.take_run(i)?;

@@ -51,6 +51,19 @@ fn escape(s: &str, keep_newlines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The word for `n` things: `one` for exactly one, `many` otherwise ("1 pass", "0 passes",
+/// "4 passes").
+///
+/// ```
+/// use gradscope::text::plural;
+/// assert_eq!(format!("1 {}", plural(1, "pass", "passes")), "1 pass");
+/// assert_eq!(plural(4, "pass", "passes"), "passes");
+/// ```
+#[must_use]
+pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

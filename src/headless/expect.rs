@@ -188,7 +188,12 @@ pub fn evaluate(expectation: &Expectation, run: Option<&Run>) -> Outcome {
             let actual = if converged {
                 format!("converged at step {}", run.steps())
             } else {
-                format!("{} after {} steps", run.status().name(), run.steps())
+                format!(
+                    "{} after {} {}",
+                    run.status().name(),
+                    run.steps(),
+                    crate::text::plural(run.steps(), "step", "steps")
+                )
             };
             outcome(
                 format!("converged by step {max}"),

@@ -49,6 +49,45 @@ pub fn format_tick(v: f64, step: f64) -> String {
     }
 }
 
+/// Significant digits tick labels start from ([`format_ticks`]).
+const TICK_DIGITS: usize = 3;
+
+/// Labels for ticks shown side by side on one axis, in one compact format: each with the same
+/// number of significant digits (three, or more when fewer would make two different ticks read
+/// alike), plain decimals for magnitudes in `[1e-2, 1e4)` and scientific notation otherwise
+/// (as [`format_number`] chooses), trailing zeros trimmed. So a log axis reads `2.18e-13`,
+/// `3e-5`, `4130`, never `4129.673` beside `3e-5`.
+#[must_use]
+pub fn format_ticks(values: &[f64]) -> Vec<String> {
+    let mut labels = Vec::new();
+    for digits in TICK_DIGITS..=17 {
+        labels = values.iter().map(|&v| significant(v, digits)).collect();
+        let clash = values.iter().enumerate().any(|(i, a)| {
+            values[i + 1..]
+                .iter()
+                .enumerate()
+                .any(|(k, b)| a != b && labels[i] == labels[i + 1 + k])
+        });
+        if !clash {
+            break;
+        }
+    }
+    labels
+}
+
+/// `v` with `digits` significant digits, in the notation [`format_number`] picks for it.
+fn significant(v: f64, digits: usize) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return format_number(v);
+    }
+    let magnitude = v.abs().log10().floor();
+    if (1e-2..1e4).contains(&v.abs()) {
+        fixed(v, (digits as f64 - 1.0 - magnitude).max(0.0) as usize)
+    } else {
+        scientific(v, digits - 1)
+    }
+}
+
 /// `v` with `decimals` decimals, trailing zeros (and a bare point) trimmed.
 fn fixed(v: f64, decimals: usize) -> String {
     let s = format!("{v:.decimals$}");
@@ -99,6 +138,31 @@ mod tests {
         assert_eq!(format_tick(-4e-7, 2e-7), "-4e-7");
         assert_eq!(format_tick(1e-20, 0.5), "0");
         assert_eq!(format_tick(3.0, f64::NAN), "3");
+    }
+
+    #[test]
+    fn ticks_share_one_compact_format() {
+        // A log loss axis from 2.18e-13 to 4129.673: three significant digits each.
+        assert_eq!(
+            format_ticks(&[2.183e-13, 3.0004e-5, 4129.673]),
+            ["2.18e-13", "3e-5", "4130"]
+        );
+        assert_eq!(format_ticks(&[0.0, 65.0, 131.0]), ["0", "65", "131"]);
+        assert_eq!(
+            format_ticks(&[6.31e-3, 1.0, 158.489]),
+            ["6.31e-3", "1", "158"]
+        );
+        assert_eq!(format_ticks(&[0.5, 1.25, 2.0]), ["0.5", "1.25", "2"]);
+        assert_eq!(format_ticks(&[2.5e4, 5e4, 1e5]), ["2.5e4", "5e4", "1e5"]);
+        // Ticks that three digits would not tell apart get more.
+        assert_eq!(
+            format_ticks(&[0.692_01, 0.692_05, 0.692_09]),
+            ["0.69201", "0.69205", "0.69209"]
+        );
+        // Equal values may read alike; non-finite ones read as format_number says.
+        assert_eq!(format_ticks(&[1.0, 1.0]), ["1", "1"]);
+        assert_eq!(format_ticks(&[f64::NAN, f64::INFINITY]), ["NaN", "inf"]);
+        assert!(format_ticks(&[]).is_empty());
     }
 
     #[test]

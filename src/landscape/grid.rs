@@ -3,11 +3,11 @@
 //! values computing it gives. The TUI computes requests on a worker thread; the plot exporter
 //! computes the same request in place.
 
-use super::plane::{Basis, PCA_POINTS, pca_basis, subsample};
+use super::plane::{Basis, PCA_POINTS, pca_basis, radius, subsample};
 use super::range::{Ranges, fit_ranges};
 use super::view::Plane;
 use crate::objective::Objective;
-use crate::session::Session;
+use crate::session::{Session, Status};
 
 /// Grid resolution: bounded work per request whatever the model.
 pub const NX: usize = 96;
@@ -20,8 +20,9 @@ pub enum PlaneRequest {
         j: usize,
         origin: Vec<f64>,
     },
-    /// PCA of these points (already subsampled).
-    Pca { points: Vec<Vec<f64>> },
+    /// PCA of these points (already subsampled); a random plane from `seed` while they have
+    /// not spread ([`super::plane::pca_basis`]).
+    Pca { points: Vec<Vec<f64>>, seed: u64 },
     /// Decision values of the model at `params` over the plane of the data's two features;
     /// automatic ranges fit `points`.
     Decision {
@@ -56,10 +57,18 @@ pub struct Grid {
 }
 
 /// Every run's recorded parameters in order, then its current ones (for PCA and fitting).
+/// Diverged runs are left out while any run has not diverged: the window and the plane follow
+/// the runs that mean something, and a diverged one is marked where it left the window.
 #[must_use]
 pub fn trajectory_points(session: &Session) -> Vec<Vec<f64>> {
+    let diverged = |r: &crate::session::Run| matches!(r.status(), Status::Diverged(_));
+    let all_diverged = session.runs().iter().all(diverged);
     let mut pts = Vec::new();
-    for r in session.runs() {
+    for r in session
+        .runs()
+        .iter()
+        .filter(|r| all_diverged || !diverged(r))
+    {
         // Points whose parameters the history did not keep (a large model's) carry none.
         pts.extend(
             r.history()
@@ -109,6 +118,7 @@ pub fn request(
         },
         Plane::Pca => PlaneRequest::Pca {
             points: subsample(&fit, PCA_POINTS),
+            seed: session.seed(),
         },
     };
     if let Some(m) = objective.minimum() {
@@ -132,14 +142,20 @@ pub fn compute(req: &Request) -> Grid {
             j: *j,
             origin: origin.clone(),
         },
-        PlaneRequest::Pca { points } => pca_basis(points),
+        PlaneRequest::Pca { points, seed } => pca_basis(points, *seed),
         PlaneRequest::Decision { .. } => Basis::Features,
     };
     let (x_range, y_range) = req
         .ranges
         .filter(|(x, y)| super::range::valid_range(*x) && super::range::valid_range(*y))
-        .unwrap_or_else(|| match &req.plane {
-            PlaneRequest::Decision { points, .. } => fit_ranges(points.iter().copied()),
+        .unwrap_or_else(|| match (&req.plane, &basis) {
+            (PlaneRequest::Decision { points, .. }, _) => fit_ranges(points.iter().copied()),
+            // Random directions through the parameters, as far out as the parameters are
+            // large: the paths are a dot in the middle, the window shows the landscape.
+            (_, Basis::Random { origin, .. }) => {
+                let r = radius(origin);
+                ((-r, r), (-r, r))
+            }
             _ => fit_ranges(req.fit.iter().map(|p| basis.project(p))),
         });
     let mut values = Vec::with_capacity(NX * NY);

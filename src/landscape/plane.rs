@@ -1,8 +1,16 @@
 //! Planes through parameter space: two parameter axes, the trajectories' two principal
-//! directions (PCA), or a dataset's two features; projecting parameter vectors onto a plane and
-//! lifting plane points back.
+//! directions (PCA), two seeded random directions while the trajectories have not spread yet,
+//! or a dataset's two features; projecting parameter vectors onto a plane and lifting plane
+//! points back.
 
 use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// The trajectories have spread (their principal plane means something) once their extent
+/// along the first principal direction is this share of the parameters' size
+/// ([`radius`]); before, the PCA request shows a random plane instead.
+pub const SPREAD: f64 = 1e-3;
 
 /// Points used for PCA at most (subsampled evenly), so the SVD stays small.
 pub const PCA_POINTS: usize = 400;
@@ -22,6 +30,14 @@ pub enum Basis {
         d1: Vec<f64>,
         d2: Vec<f64>,
     },
+    /// Two seeded random orthonormal directions through `origin`: what a PCA request shows
+    /// while the trajectories are still too close together for their principal directions to
+    /// mean anything (at the start, or a few tiny steps in).
+    Random {
+        origin: Vec<f64>,
+        d1: Vec<f64>,
+        d2: Vec<f64>,
+    },
     /// A dataset's two features: the grid holds a model's decision values, not losses, and
     /// parameter vectors have no place on it.
     Features,
@@ -36,7 +52,7 @@ impl Basis {
                 p.get(*i).copied().unwrap_or(f64::NAN),
                 p.get(*j).copied().unwrap_or(f64::NAN),
             ),
-            Basis::Pca { origin, d1, d2 } => {
+            Basis::Pca { origin, d1, d2 } | Basis::Random { origin, d1, d2 } => {
                 let (mut a, mut b) = (0.0, 0.0);
                 for k in 0..p.len().min(origin.len()) {
                     let c = p[k] - origin[k];
@@ -63,7 +79,7 @@ impl Basis {
                 }
                 p
             }
-            Basis::Pca { origin, d1, d2 } => origin
+            Basis::Pca { origin, d1, d2 } | Basis::Random { origin, d1, d2 } => origin
                 .iter()
                 .zip(d1)
                 .zip(d2)
@@ -81,10 +97,73 @@ impl Basis {
                 names.get(*i).cloned().unwrap_or_else(|| format!("p{i}")),
                 names.get(*j).cloned().unwrap_or_else(|| format!("p{j}")),
             ),
-            Basis::Pca { .. } => ("pc1".into(), "pc2".into()),
+            Basis::Pca { .. } => ("PC1".into(), "PC2".into()),
+            Basis::Random { .. } => ("d1".into(), "d2".into()),
             Basis::Features => ("x1".into(), "x2".into()),
         }
     }
+
+    /// Whether two bases are the same plane, so a picture of one compares with the other's
+    /// (the heatmap keeps its colours): the same axes through points that differ only along
+    /// them, or the very same directions. Never for decision maps, whose values change with the
+    /// model.
+    #[must_use]
+    pub fn same_plane(&self, other: &Basis) -> bool {
+        match (self, other) {
+            (
+                Basis::Axes { i, j, origin },
+                Basis::Axes {
+                    i: i2,
+                    j: j2,
+                    origin: o2,
+                },
+            ) => {
+                i == i2
+                    && j == j2
+                    && origin.len() == o2.len()
+                    && (0..origin.len()).all(|k| k == *i || k == *j || origin[k] == o2[k])
+            }
+            (Basis::Pca { .. }, Basis::Pca { .. })
+            | (Basis::Random { .. }, Basis::Random { .. }) => self == other,
+            _ => false,
+        }
+    }
+}
+
+/// The size of a parameter vector for scaling planes: its Euclidean norm, or 1 when that is
+/// zero or not finite (a model initialised at zero).
+#[must_use]
+pub fn radius(p: &[f64]) -> f64 {
+    let n = p.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if n > 0.0 && n.is_finite() { n } else { 1.0 }
+}
+
+/// Two random orthonormal directions through `origin`, from `seed` (Gram–Schmidt on standard
+/// normal draws), for a plane to show before the trajectories have spread.
+#[must_use]
+pub fn random_basis(origin: Vec<f64>, seed: u64) -> Basis {
+    let dim = origin.len();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut unit = |avoid: Option<&[f64]>| {
+        for _ in 0..8 {
+            let mut d: Vec<f64> = (0..dim)
+                .map(|_| crate::optim::genetic::normal(&mut rng))
+                .collect();
+            if let Some(u) = avoid {
+                let dot: f64 = d.iter().zip(u).map(|(a, b)| a * b).sum();
+                d.iter_mut().zip(u).for_each(|(x, u)| *x -= dot * u);
+            }
+            let norm = d.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm > 1e-9 {
+                d.iter_mut().for_each(|x| *x /= norm);
+                return d;
+            }
+        }
+        (0..dim).map(|k| if k == 0 { 1.0 } else { 0.0 }).collect()
+    };
+    let d1 = unit(None);
+    let d2 = if dim > 1 { unit(Some(&d1)) } else { d1.clone() };
+    Basis::Random { origin, d1, d2 }
 }
 
 /// At most `max` points, evenly spaced, always keeping the last.
@@ -103,10 +182,13 @@ pub fn subsample(points: &[Vec<f64>], max: usize) -> Vec<Vec<f64>> {
     out
 }
 
-/// Principal directions of the points (centred at their mean). Falls back to the first two
-/// coordinate axes when the points do not span two directions.
+/// Principal directions of the points (centred at their mean). Until the points have spread
+/// (their extent along the first direction is at least [`SPREAD`] of the mean's [`radius`]),
+/// two random directions from `seed` through the mean instead ([`random_basis`]): the
+/// principal directions of points a hair apart are noise, and their plane a flat window of
+/// ±1e-7. A second direction the points do not span is any direction orthogonal to the first.
 #[must_use]
-pub fn pca_basis(points: &[Vec<f64>]) -> Basis {
+pub fn pca_basis(points: &[Vec<f64>], seed: u64) -> Basis {
     let dim = points.first().map_or(0, Vec::len);
     // A diverged run's NaN or infinite points would poison the mean and the SVD.
     let finite: Vec<Vec<f64>> = points
@@ -134,12 +216,15 @@ pub fn pca_basis(points: &[Vec<f64>]) -> Basis {
             d2: Vec::new(),
         };
     }
-    let fallback = Basis::Pca {
-        origin: mean.clone(),
-        d1: axis(0),
-        d2: axis(1.min(dim - 1)),
-    };
-    if m < 2 || dim < 2 {
+    let fallback = random_basis(mean.clone(), seed);
+    if dim < 2 {
+        return Basis::Pca {
+            origin: mean,
+            d1: axis(0),
+            d2: axis(0),
+        };
+    }
+    if m < 2 {
         return fallback;
     }
     let mut centred = DMatrix::from_fn(m, dim, |r, c| points[r][c] - mean[c]);
@@ -161,6 +246,24 @@ pub fn pca_basis(points: &[Vec<f64>]) -> Basis {
         return fallback;
     }
     let d1: Vec<f64> = vt.row(order[0]).iter().copied().collect();
+    let along = |p: &Vec<f64>| -> f64 {
+        p.iter()
+            .zip(&mean)
+            .zip(&d1)
+            .map(|((x, o), u)| (x - o) * u)
+            .sum()
+    };
+    let (lo, hi) = points
+        .iter()
+        .map(along)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), a| {
+            (lo.min(a), hi.max(a))
+        });
+    // NaN (no finite extent) counts as not spread.
+    let spread = hi - lo >= SPREAD * radius(&mean);
+    if !spread {
+        return fallback;
+    }
     let d2 = if order.len() > 1 && svd.singular_values[order[1]] > 1e-12 * top {
         vt.row(order[1]).iter().copied().collect()
     } else {
@@ -201,14 +304,14 @@ mod tests {
         let points: Vec<Vec<f64>> = (0..20)
             .map(|k| vec![k as f64, 2.0 * k as f64, 1.0 + 0.01 * (k % 2) as f64])
             .collect();
-        let Basis::Pca { d1, d2, .. } = pca_basis(&points) else {
+        let Basis::Pca { d1, d2, .. } = pca_basis(&points, 0) else {
             panic!("not a PCA basis");
         };
         let n = 5f64.sqrt();
         assert!((d1[0].abs() - 1.0 / n).abs() < 1e-6 && (d1[1].abs() - 2.0 / n).abs() < 1e-6);
         let dot: f64 = d1.iter().zip(&d2).map(|(a, b)| a * b).sum();
         assert!(dot.abs() < 1e-9);
-        let basis = pca_basis(&points);
+        let basis = pca_basis(&points, 0);
         let back = basis.lift(basis.project(&points[3]).0, basis.project(&points[3]).1);
         assert!((back[0] - 3.0).abs() < 0.02 && (back[1] - 6.0).abs() < 0.02);
     }
@@ -218,26 +321,76 @@ mod tests {
         let mut points: Vec<Vec<f64>> = (0..10).map(|k| vec![k as f64, 0.5 * k as f64]).collect();
         points.push(vec![f64::NAN, 1.0]);
         points.push(vec![f64::INFINITY, f64::NEG_INFINITY]);
-        let Basis::Pca { origin, d1, d2 } = pca_basis(&points) else {
+        let Basis::Pca { origin, d1, d2 } = pca_basis(&points, 0) else {
             panic!("not a PCA basis");
         };
         assert!(origin.iter().chain(&d1).chain(&d2).all(|v| v.is_finite()));
         assert!((origin[0] - 4.5).abs() < 1e-12);
-        let Basis::Pca { origin, d1, .. } = pca_basis(&[vec![f64::NAN; 3]]) else {
-            panic!("not a PCA basis");
+        let Basis::Random { origin, d1, .. } = pca_basis(&[vec![f64::NAN; 3]], 0) else {
+            panic!("not a random basis");
         };
         assert_eq!(origin.len(), 3);
-        assert_eq!(d1, [1.0, 0.0, 0.0]);
-        assert!(matches!(pca_basis(&[]), Basis::Pca { .. }));
+        assert!(d1.iter().all(|v| v.is_finite()));
+        assert!(matches!(pca_basis(&[], 0), Basis::Pca { .. }));
         // Far-out (diverging) points: squares would overflow without scaling.
         let far: Vec<Vec<f64>> = (0..10)
             .map(|k| vec![1e200 * k as f64, -3e200 * k as f64, 1.0])
             .collect();
-        let Basis::Pca { d1, .. } = pca_basis(&far) else {
+        let Basis::Pca { d1, .. } = pca_basis(&far, 0) else {
             panic!("not a PCA basis");
         };
         let n = 10f64.sqrt();
         assert!((d1[0].abs() - 1.0 / n).abs() < 1e-9 && (d1[1].abs() - 3.0 / n).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_degenerate_trajectory_gets_a_seeded_random_plane_until_it_spreads() {
+        // Early in a run: 337 parameters of size ~0.5 that moved by 1e-7.
+        let start: Vec<f64> = (0..337).map(|k| 0.5 * ((k as f64) * 0.7).sin()).collect();
+        let early: Vec<Vec<f64>> = (0..6)
+            .map(|t| {
+                start
+                    .iter()
+                    .enumerate()
+                    .map(|(k, x)| x + 1e-7 * (t * (k % 3)) as f64)
+                    .collect()
+            })
+            .collect();
+        let Basis::Random { origin, d1, d2 } = pca_basis(&early, 7) else {
+            panic!("a degenerate trajectory kept its PCA plane");
+        };
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        assert!((dot(&d1, &d1) - 1.0).abs() < 1e-12 && (dot(&d2, &d2) - 1.0).abs() < 1e-12);
+        assert!(dot(&d1, &d2).abs() < 1e-12);
+        // Seeded: the same plane for the same seed, another for another.
+        assert_eq!(pca_basis(&early, 7), pca_basis(&early, 7));
+        assert_ne!(pca_basis(&early, 7), pca_basis(&early, 8));
+        assert!((radius(&origin) - radius(&start)).abs() < 1e-3);
+        assert_eq!(radius(&[0.0, 0.0]), 1.0);
+        // Once the points have spread, their principal plane.
+        let spread: Vec<Vec<f64>> = (0..6)
+            .map(|t| {
+                start
+                    .iter()
+                    .enumerate()
+                    .map(|(k, x)| x + 0.1 * (t * (k % 3)) as f64)
+                    .collect()
+            })
+            .collect();
+        assert!(matches!(pca_basis(&spread, 7), Basis::Pca { .. }));
+        // A single point (step 0) has no principal directions either.
+        assert!(matches!(pca_basis(&early[..1], 7), Basis::Random { .. }));
+    }
+
+    #[test]
+    fn planes_compare_by_what_they_show() {
+        let axes = |origin: Vec<f64>| Basis::Axes { i: 0, j: 1, origin };
+        // Only the coordinates off the plane matter.
+        assert!(axes(vec![1.0, 2.0, 3.0]).same_plane(&axes(vec![5.0, 6.0, 3.0])));
+        assert!(!axes(vec![1.0, 2.0, 3.0]).same_plane(&axes(vec![1.0, 2.0, 4.0])));
+        assert!(!Basis::Features.same_plane(&Basis::Features));
+        let r = random_basis(vec![1.0, 2.0, 3.0], 1);
+        assert!(r.same_plane(&r.clone()) && !r.same_plane(&random_basis(vec![1.0, 2.0, 3.0], 2)));
     }
 
     #[test]

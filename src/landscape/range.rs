@@ -50,6 +50,43 @@ pub fn contains(ranges: Ranges, (a, b): (f64, f64)) -> bool {
     a >= ranges.0.0 && a <= ranges.0.1 && b >= ranges.1.0 && b <= ranges.1.1
 }
 
+/// Which way a point outside a window lies: `(-1, 0, 1)` for left of, within, right of the
+/// x range, and the same for below, within, above the y range.
+pub type Direction = (i8, i8);
+
+/// Where a point outside a window is marked on its edge: the point where the line from the
+/// window's centre towards it leaves the window, and the sides it lies beyond. `None` for a
+/// point inside, or with a NaN coordinate (no direction to show); infinite coordinates count
+/// as very far that way.
+#[must_use]
+pub fn exit_point(window: Ranges, p: (f64, f64)) -> Option<((f64, f64), Direction)> {
+    if p.0.is_nan() || p.1.is_nan() || contains(window, p) {
+        return None;
+    }
+    let ((x0, x1), (y0, y1)) = window;
+    let side = |v: f64, lo: f64, hi: f64| -> i8 {
+        if v < lo {
+            -1
+        } else if v > hi {
+            1
+        } else {
+            0
+        }
+    };
+    let direction = (side(p.0, x0, x1), side(p.1, y0, y1));
+    let (cx, cy) = (x0 / 2.0 + x1 / 2.0, y0 / 2.0 + y1 / 2.0);
+    let (hx, hy) = (x1 / 2.0 - x0 / 2.0, y1 / 2.0 - y0 / 2.0);
+    // In units of the half-widths, so huge coordinates cannot overflow.
+    let dx = (p.0.clamp(-LIMIT, LIMIT) / 2.0 - cx / 2.0) / hx * 2.0;
+    let dy = (p.1.clamp(-LIMIT, LIMIT) / 2.0 - cy / 2.0) / hy * 2.0;
+    let t = 1.0 / dx.abs().max(dy.abs());
+    let edge = (
+        (cx + t * dx * hx).clamp(x0, x1),
+        (cy + t * dy * hy).clamp(y0, y1),
+    );
+    Some((edge, direction))
+}
+
 /// A range a picture can be drawn over: finite ends, `low < high`, finite span.
 #[must_use]
 pub fn valid_range((a, b): (f64, f64)) -> bool {
@@ -208,6 +245,28 @@ mod tests {
             ]
         );
         assert!(clip_polyline(&[(1.0, 1.0)], w).is_empty());
+    }
+
+    #[test]
+    fn points_outside_are_marked_where_they_left() {
+        let w = ((0.0, 10.0), (0.0, 10.0));
+        assert_eq!(exit_point(w, (5.0, 5.0)), None);
+        assert_eq!(exit_point(w, (f64::NAN, 50.0)), None);
+        // Straight out to the right: on the right edge at the same height.
+        assert_eq!(exit_point(w, (20.0, 5.0)), Some(((10.0, 5.0), (1, 0))));
+        // Far up and left: on the top edge, towards the point.
+        let (edge, dir) = exit_point(w, (-5.0, 1e9)).unwrap_or_default();
+        assert_eq!(dir, (-1, 1));
+        assert!(
+            (edge.1 - 10.0).abs() < 1e-9 && (edge.0 - 5.0).abs() < 1e-6,
+            "{edge:?}"
+        );
+        // A diverged run at infinity still gets a place on the edge.
+        let (edge, dir) = exit_point(w, (f64::NEG_INFINITY, 5.0)).unwrap_or_default();
+        assert_eq!(dir, (-1, 0));
+        assert!(contains(w, edge) && edge.0 == 0.0, "{edge:?}");
+        let (edge, _) = exit_point(w, (f64::MAX, -f64::MAX)).unwrap_or_default();
+        assert!(contains(w, edge), "{edge:?}");
     }
 
     #[test]

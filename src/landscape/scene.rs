@@ -20,6 +20,8 @@ pub struct Trail {
     /// Points the run keeps besides its parameters, by name (ASGD's `averaged`, Schedule-Free's
     /// `y` and `z`, an `ema` or `swa` average), drawn as second markers.
     pub extras: Vec<(&'static str, (f64, f64))>,
+    /// Where the run was at the loss chart's cursor, when a front end links the two.
+    pub at_cursor: Option<(f64, f64)>,
 }
 
 /// Everything drawn over a [`super::Surface`].
@@ -32,6 +34,8 @@ pub struct Scene<'a> {
     pub minimum: Option<(f64, f64)>,
     /// What the grid holds, for legends: "loss", or "p(class 1)" / "class" on a decision map.
     pub value_name: &'static str,
+    /// The plane's axis names (`x`/`y`, `PC1`/`PC2`, the data's feature names).
+    pub axis_names: (String, String),
 }
 
 impl<'a> Scene<'a> {
@@ -46,6 +50,7 @@ impl<'a> Scene<'a> {
         visible: &dyn Fn(&str) -> bool,
         data: &'a [(f64, f64, usize)],
     ) -> Self {
+        let axis_names = axis_names(basis, session);
         if *basis == Basis::Features {
             let binary = data.iter().all(|p| p.2 <= 1);
             return Self {
@@ -53,6 +58,7 @@ impl<'a> Scene<'a> {
                 data_points: data,
                 minimum: None,
                 value_name: if binary { "p(class 1)" } else { "class" },
+                axis_names,
             };
         }
         let trails = session
@@ -75,6 +81,7 @@ impl<'a> Scene<'a> {
                     .iter()
                     .map(|p| (p.name, basis.project(p.params)))
                     .collect(),
+                at_cursor: None,
             })
             .collect();
         Self {
@@ -86,11 +93,23 @@ impl<'a> Scene<'a> {
                 .map(|m| basis.project(&m))
                 .filter(|p| p.0.is_finite() && p.1.is_finite()),
             value_name: "loss",
+            axis_names,
         }
     }
 }
 
-/// What a plane shows, for titles: "parameters (x, y)", "PCA plane (pc1, pc2)", or
+/// The axis names of a plane of `session`'s objective: its variables' names, `PC1`/`PC2`, or
+/// the data's two feature names on a decision map (`x1`/`x2` when the data has none).
+#[must_use]
+pub fn axis_names(basis: &Basis, session: &Session) -> (String, String) {
+    let objective = session.objective();
+    match (basis, objective.feature_names()) {
+        (Basis::Features, Some(f)) if f.len() == 2 => (f[0].clone(), f[1].clone()),
+        _ => basis.axis_names(&objective.param_names()),
+    }
+}
+
+/// What a plane shows, for titles: "parameters (x, y)", "PCA plane (PC1, PC2)", or
 /// "decision boundary of adam (x1, x2)" (`selected` names the run whose map it is).
 #[must_use]
 pub fn title(basis: &Basis, names: &[String], selected: &str) -> String {
@@ -98,6 +117,9 @@ pub fn title(basis: &Basis, names: &[String], selected: &str) -> String {
     match basis {
         Basis::Features => format!("decision boundary of {selected} ({x}, {y})"),
         Basis::Pca { .. } => format!("PCA plane ({x}, {y})"),
+        Basis::Random { .. } => {
+            format!("random plane ({x}, {y}) until the paths spread")
+        }
         Basis::Axes { .. } => format!("parameters ({x}, {y})"),
     }
 }

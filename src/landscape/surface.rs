@@ -19,6 +19,10 @@ pub struct Surface {
     pub log_scale: bool,
     /// Finite minimum and maximum of the grid; `None` when no value is finite.
     pub bounds: Option<(f64, f64)>,
+    /// The colour range: values shade (and contour levels fall) over it. The grid's bounds,
+    /// unless the caller fixed it ([`Surface::with_scale`]) so that panning and zooming do not
+    /// recolour places already seen; values beyond it take the end colours.
+    pub scale: Option<(f64, f64)>,
     /// The contour lines, in plane coordinates, lowest level first.
     pub contours: Vec<Contour>,
 }
@@ -27,12 +31,28 @@ impl Surface {
     /// Shades `grid` and traces `levels` contour lines.
     #[must_use]
     pub fn new(grid: Grid, log_scale: bool, levels: usize) -> Self {
+        Self::with_scale(grid, log_scale, levels, None)
+    }
+
+    /// [`Surface::new`] with the colour range `scale` (finite, `low <= high`) instead of the
+    /// grid's own bounds.
+    #[must_use]
+    pub fn with_scale(
+        grid: Grid,
+        log_scale: bool,
+        levels: usize,
+        scale: Option<(f64, f64)>,
+    ) -> Self {
         let log_scale = log_scale && grid.basis != Basis::Features;
         let bounds = finite_bounds(grid.values.iter().copied());
+        let scale = scale
+            .filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && lo <= hi)
+            .or(bounds);
         let mut surface = Self {
             grid,
             log_scale,
             bounds,
+            scale,
             contours: Vec::new(),
         };
         if surface.is_drawable() {
@@ -42,7 +62,7 @@ impl Surface {
     }
 
     fn trace(&self, count: usize) -> Vec<Contour> {
-        let Some((lo, hi)) = self.bounds else {
+        let Some((lo, hi)) = self.scale else {
             return Vec::new();
         };
         let g = &self.grid;
@@ -72,7 +92,7 @@ impl Surface {
     /// The shading of this grid's values; `None` when no value is finite.
     #[must_use]
     pub fn shading(&self) -> Option<Shading> {
-        self.bounds
+        self.scale
             .map(|(lo, hi)| Shading::new(lo, hi, self.log_scale))
     }
 
@@ -111,6 +131,39 @@ impl Surface {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fixed_colour_range_shades_a_moved_window_alike() {
+        let g = rosenbrock_grid(40, 40);
+        let whole = Surface::new(g.clone(), false, 6);
+        // The same landscape over the right half of the window: its own bounds are narrower.
+        let mut half = g.clone();
+        half.x_range = (0.0, 2.0);
+        half.values = (0..40)
+            .flat_map(|j| {
+                (0..40).map(move |i| {
+                    let x = 2.0 * i as f64 / 39.0;
+                    let y = -1.0 + 4.0 * j as f64 / 39.0;
+                    (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
+                })
+            })
+            .collect();
+        let refitted = Surface::new(half.clone(), false, 6);
+        let fixed = Surface::with_scale(half, false, 6, whole.scale);
+        assert_eq!(fixed.scale, whole.scale);
+        assert_ne!(refitted.scale, whole.scale);
+        // A point both windows hold has the same colour with the range kept, not refitted.
+        let v = whole.grid.value_at(1.0, 1.5);
+        let t = |s: &Surface| s.shading().and_then(|sh| sh.t(v));
+        assert_eq!(t(&fixed), t(&whole));
+        assert_ne!(t(&refitted), t(&whole));
+        // Contour levels stay too.
+        let levels = |s: &Surface| s.contours.iter().map(|c| c.level).collect::<Vec<_>>();
+        assert_eq!(levels(&fixed), levels(&whole));
+        // A malformed range is ignored.
+        let bad = Surface::with_scale(g, false, 6, Some((1.0, f64::NAN)));
+        assert_eq!(bad.scale, bad.bounds);
+    }
     use crate::landscape::grid::rosenbrock_grid;
 
     fn grid(values: Vec<f64>, nx: usize, ny: usize, basis: Basis) -> Grid {

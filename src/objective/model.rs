@@ -238,6 +238,9 @@ impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
         crate::ad::tape::gradient_with(&mut tape, x, &mut grad, |v| self.eval_var(v));
         Some(tape.nodes())
     }
+    fn feature_names(&self) -> Option<Vec<String>> {
+        Some(self.train.feature_names.clone())
+    }
     fn data_points_2d(&self) -> Option<Vec<(f64, f64, usize)>> {
         let d = &self.train;
         if d.n_features != 2 || d.task.n_classes().is_none() {

@@ -416,8 +416,9 @@ fn run_cost(
             (
                 passes * value * (1.0 + chunk as f64),
                 Some(format!(
-                    "forward mode makes {} passes for a gradient",
-                    count(passes)
+                    "forward mode makes {} {} for a gradient",
+                    count(passes),
+                    crate::text::plural(passes as u64, "pass", "passes")
                 )),
             )
         }

@@ -227,6 +227,18 @@ fn generate_data(
         DataSpec::Generated(g) => g.generate(seed).map_err(|e| e.to_string()),
         DataSpec::Csv(c) => {
             let features: Vec<&str> = c.features.iter().map(String::as_str).collect();
+            if let Some(text) = super::bundled::data(&c.path) {
+                let file = format!("{} (built in)", c.path.display());
+                return data::csv::parse_delimited(
+                    text,
+                    &file,
+                    &features,
+                    &[c.target.as_str()],
+                    labels_for(m),
+                    c.delimiter,
+                )
+                .map_err(|e| e.to_string());
+            }
             data::csv::load_csv_limited(
                 &c.path,
                 &features,

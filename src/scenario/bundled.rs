@@ -1,6 +1,6 @@
-//! The scenarios shipped with gradscope, compiled into the binary so `gradscope NAME`, `gradscope
-//! list` and the explorer's `o` list work from any directory after `cargo install`. Files on
-//! disk still win: a path that exists is read from disk.
+//! The scenarios shipped with gradscope and the data files they read, compiled into the binary
+//! so `gradscope NAME`, `gradscope list` and the explorer's `o` list work from any directory
+//! after `cargo install`. Files on disk still win: a path that exists is read from disk.
 
 /// `(name, YAML source)` of each named file of `scenarios/`.
 macro_rules! bundled {
@@ -43,6 +43,32 @@ pub const BUNDLED: &[(&str, &str)] = bundled![
     "vanishing_gradients_tanh",
     "xor_mlp",
 ];
+
+/// `(path as a bundled scenario names it, text)` of each data file of `scenarios/data/`.
+pub const BUNDLED_DATA: &[(&str, &str)] = &[(
+    "data/breast_cancer.csv",
+    include_str!("../../scenarios/data/breast_cancer.csv"),
+)];
+
+/// The bundled data file a scenario's relative `path` names (`data/breast_cancer.csv`), when no
+/// file exists at that path: a bundled scenario run from a directory without `data/`.
+#[must_use]
+pub fn data(path: &std::path::Path) -> Option<&'static str> {
+    if path.is_absolute() || path.exists() {
+        return None;
+    }
+    let parts = |p: &std::path::Path| -> Vec<std::ffi::OsString> {
+        p.components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .map(|c| c.as_os_str().to_owned())
+            .collect()
+    };
+    let wanted = parts(path);
+    BUNDLED_DATA
+        .iter()
+        .find(|(name, _)| parts(std::path::Path::new(name)) == wanted)
+        .map(|(_, text)| *text)
+}
 
 /// The bundled scenario called `name` (`two_moons_mlp`, also `two_moons_mlp.yaml` or
 /// `scenarios/two_moons_mlp.yaml`): its file name as errors show it, and its source.
@@ -99,6 +125,31 @@ mod tests {
             let on_disk = std::fs::read_to_string(format!("{dir}/{name}.yaml"))?;
             assert_eq!(*source, on_disk, "{name}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn every_data_file_is_bundled_and_read_only_when_missing_on_disk() -> std::io::Result<()> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/data");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".csv"))
+            .map(|n| format!("data/{n}"))
+            .collect();
+        on_disk.sort();
+        let bundled: Vec<&str> = BUNDLED_DATA.iter().map(|(n, _)| *n).collect();
+        assert_eq!(bundled, on_disk);
+        for (name, text) in BUNDLED_DATA {
+            let file = std::fs::read_to_string(format!("{dir}/../{name}"))?;
+            assert_eq!(*text, file, "{name}");
+        }
+        // Tests run in the crate's folder, where `data/` does not exist but `scenarios/data/`
+        // does: the first is served from the binary, the second from disk.
+        assert!(data(std::path::Path::new("data/breast_cancer.csv")).is_some());
+        assert!(data(std::path::Path::new("./data/breast_cancer.csv")).is_some());
+        assert!(data(std::path::Path::new("scenarios/data/breast_cancer.csv")).is_none());
+        assert!(data(std::path::Path::new("data/other.csv")).is_none());
         Ok(())
     }
 

@@ -428,6 +428,9 @@ fn check_files(s: &Scenario, root: &tree::Node, dir: Option<&Path>, limits: &Lim
             Some(d) if path.is_relative() => d.join(path),
             _ => path.to_path_buf(),
         };
+        if super::bundled::data(&full).is_some() {
+            continue;
+        }
         if let Err(e) = check_file(&full, limits.data_file, limits.file_hint()) {
             let text = e.to_string();
             let shown = full.display().to_string();

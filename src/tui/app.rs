@@ -13,6 +13,7 @@ use super::backprop::BackpropView;
 use super::event::Action;
 use super::feedback::{self, Toast};
 use super::landscape::Worker;
+use super::widgets::Crosshair;
 
 mod race;
 use super::noise::NoisePanel;
@@ -213,6 +214,11 @@ struct LandscapeState {
     /// Run and parameters the decision map was last requested for, and when.
     decision_for: Option<(usize, Vec<f64>)>,
     last_decision: Option<Instant>,
+    /// Steps taken by all runs when the PCA plane was last asked for.
+    pca_steps: u64,
+    /// The heatmap's colour range, kept while the window pans, zooms or follows the runs over
+    /// the same plane (so a place keeps its colour); `z` refits it.
+    colours: Option<(f64, f64)>,
 }
 
 /// The explorer's state.
@@ -260,6 +266,13 @@ pub struct App {
     pub backprop: BackpropView,
     /// The loss chart's cursor as a share of the x axis; `None` when off.
     pub loss_cursor: Option<f64>,
+    /// Where the loss chart's cursor fell on its x axis at the last draw (the landscape marks
+    /// each run's point there).
+    pub loss_cursor_x: Option<f64>,
+    /// The landscape's crosshair (plane coordinates and the value there); `None` when off.
+    pub landscape_cursor: Option<Crosshair>,
+    /// The add dialog starts the new run at the selected run's point instead of the start.
+    pub add_from_here: bool,
     /// Index into [`FIT_LAST`].
     pub fit_last: usize,
     /// The scenario's description, shown when it opens and on `i`.
@@ -319,11 +332,16 @@ impl App {
                 last_pca: None,
                 decision_for: None,
                 last_decision: None,
+                colours: None,
+                pca_steps: 0,
             },
             data_points: None,
             hidden: Vec::new(),
             backprop: BackpropView::default(),
             loss_cursor: None,
+            loss_cursor_x: None,
+            landscape_cursor: None,
+            add_from_here: false,
             fit_last: 0,
             description: initial.description,
             toast: None,
@@ -425,6 +443,11 @@ impl App {
                     }
                 }
                 Mode::Edit(form) => self.update_edit(form, action),
+                Mode::AddRun(picker) if matches!(action, Action::Left | Action::Right) => {
+                    // Where the new run starts: the scenario's start or the selected run's point.
+                    self.add_from_here = !self.add_from_here;
+                    self.mode = Mode::AddRun(picker);
+                }
                 Mode::AddRun(picker) => {
                     if let Some(name) = self.update_picker(picker, action, Mode::AddRun) {
                         self.add_run(&name);
@@ -456,7 +479,10 @@ impl App {
             Action::Back => {
                 self.toast = None;
                 self.loss_cursor = None;
+                self.landscape_cursor = None;
             }
+            Action::Enter if self.focus == Panel::Landscape => self.toggle_landscape_cursor(),
+            Action::RefitColours => self.refit_colours(),
             Action::SelectRun(i) => {
                 if i < self.session.runs().len() {
                     self.selected = i;
@@ -499,8 +525,9 @@ impl App {
                     self.mode = Mode::Edit(form);
                 }
             }
-            Action::AddRun => {
+            Action::AddRun | Action::AddRunHere => {
                 let items = registry::names().iter().map(|s| (*s).to_owned()).collect();
+                self.add_from_here = action == Action::AddRunHere;
                 self.mode = Mode::AddRun(Picker { items, selected: 0 });
             }
             Action::RemoveRun => self.remove_run(run),
@@ -591,6 +618,7 @@ impl App {
         let up = matches!(action, Action::Up | Action::Left);
         let bump = |v: &mut usize| *v = if up { v.saturating_sub(1) } else { *v + 1 };
         match self.focus {
+            Panel::Landscape if self.landscape_cursor.is_some() => self.move_cursor(action),
             Panel::Landscape => self.pan(action),
             Panel::Loss => {
                 if matches!(action, Action::Left | Action::Right) {
@@ -744,6 +772,8 @@ impl App {
         let dim = self.session.objective().dim();
         self.view.plane = self.view.plane.next(dim, self.data_points.is_some());
         self.landscape.manual = None;
+        self.landscape.colours = None;
+        self.landscape_cursor = None;
         self.dirty_view = true;
     }
 
@@ -787,8 +817,88 @@ impl App {
     /// Re-shades the surface on screen (log scale toggled); the grid stays.
     fn reshade(&mut self) {
         if let Some(s) = self.landscape.surface.take() {
-            self.landscape.surface = Some(Surface::new(s.grid, self.log_scale, self.view.levels));
+            self.landscape.surface = Some(Surface::with_scale(
+                s.grid,
+                self.log_scale,
+                self.view.levels,
+                s.scale,
+            ));
         }
+    }
+
+    /// `z`: the heatmap's colours refitted to the values in the window now shown.
+    fn refit_colours(&mut self) {
+        if let Some(s) = self.landscape.surface.take() {
+            let s = Surface::new(s.grid, self.log_scale, self.view.levels);
+            self.landscape.colours = s.scale;
+            if let Some((lo, hi)) = s.scale {
+                let [lo, hi] = landscape::format_ticks(&[lo, hi])
+                    .try_into()
+                    .unwrap_or_default();
+                self.say(format!("colours refitted to this window: {lo} to {hi}"));
+            }
+            self.landscape.surface = Some(s);
+        }
+    }
+
+    /// Enter on the landscape: the crosshair appears at the selected run's point (or the
+    /// window's centre when that is outside), or goes.
+    fn toggle_landscape_cursor(&mut self) {
+        if self.landscape_cursor.take().is_some() {
+            return;
+        }
+        let Some(grid) = self.grid() else {
+            return;
+        };
+        let window = (grid.x_range, grid.y_range);
+        let centre = (
+            (grid.x_range.0 + grid.x_range.1) / 2.0,
+            (grid.y_range.0 + grid.y_range.1) / 2.0,
+        );
+        let at = self
+            .session
+            .runs()
+            .get(self.selected)
+            .map(|r| grid.basis.project(r.params()))
+            .filter(|p| landscape::contains(window, *p))
+            .unwrap_or(centre);
+        self.set_cursor(at);
+    }
+
+    /// Arrows with the crosshair on: it moves a fortieth of the window, and stays inside.
+    fn move_cursor(&mut self, action: Action) {
+        let (Some(c), Some(grid)) = (self.landscape_cursor, self.grid()) else {
+            return;
+        };
+        let ((x0, x1), (y0, y1)) = (grid.x_range, grid.y_range);
+        let (dx, dy) = ((x1 - x0) / 40.0, (y1 - y0) / 40.0);
+        let (mut a, mut b) = c.at;
+        match action {
+            Action::Left => a -= dx,
+            Action::Right => a += dx,
+            Action::Up => b += dy,
+            _ => b -= dy,
+        }
+        self.set_cursor((a.clamp(x0, x1), b.clamp(y0, y1)));
+    }
+
+    /// Puts the crosshair at plane point `at` with the exact value there: the loss at the
+    /// lifted parameters, or on a decision map the selected run's model at that feature point.
+    fn set_cursor(&mut self, at: (f64, f64)) {
+        let Some(basis) = self.grid().map(|g| g.basis.clone()) else {
+            return;
+        };
+        let objective = self.session.objective();
+        let value = match basis {
+            Basis::Features => self
+                .session
+                .runs()
+                .get(self.selected)
+                .and_then(|r| objective.decision_value(r.params(), &[at.0, at.1]))
+                .unwrap_or(f64::NAN),
+            b => objective.value(&b.lift(at.0, at.1)),
+        };
+        self.landscape_cursor = Some(Crosshair { at, value });
     }
 
     /// The grid on screen, if one has arrived.
@@ -819,7 +929,18 @@ impl App {
         self.redraw = true;
         // An older grid still beats none; a newer request will replace it.
         if self.grid().is_none_or(|old| g.id >= old.id) {
-            self.landscape.surface = Some(Surface::new(g, self.log_scale, self.view.levels));
+            // Over the same plane the colours stay: panning or following the runs does not
+            // recolour a place. A new plane gets its own range.
+            let keep = self.landscape.colours.filter(|_| {
+                self.grid()
+                    .is_some_and(|old| old.basis.same_plane(&g.basis))
+            });
+            let surface = Surface::with_scale(g, self.log_scale, self.view.levels, keep);
+            self.landscape.colours = surface.scale;
+            self.landscape.surface = Some(surface);
+            if let Some(c) = self.landscape_cursor {
+                self.set_cursor(c.at);
+            }
         }
     }
 
@@ -855,18 +976,24 @@ impl App {
                 .landscape
                 .last_pca
                 .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
-            if stale && self.running() {
+            // A random plane stands in until the paths spread: look again after steps taken
+            // by hand too, not only while running.
+            let waiting = matches!(grid.basis, Basis::Random { .. })
+                && self.total_steps() != self.landscape.pca_steps;
+            if (stale && self.running()) || (waiting && (stale || self.deterministic)) {
                 return true;
             }
         }
         if self.landscape.manual.is_some() {
             return false;
         }
+        // Only runs that have not diverged move the window; a diverged one is marked at the
+        // edge it left by.
         let ranges = (grid.x_range, grid.y_range);
-        self.session
-            .runs()
-            .iter()
-            .any(|r| !landscape::contains(ranges, grid.basis.project(r.params())))
+        self.session.runs().iter().any(|r| {
+            !matches!(r.status(), crate::session::Status::Diverged(_))
+                && !landscape::contains(ranges, grid.basis.project(r.params()))
+        })
     }
 
     fn request_landscape(&mut self) {
@@ -882,7 +1009,10 @@ impl App {
                 self.landscape.decision_for = Some((self.selected, params));
                 self.landscape.last_decision = Some(Instant::now());
             }
-            Plane::Pca => self.landscape.last_pca = Some(Instant::now()),
+            Plane::Pca => {
+                self.landscape.last_pca = Some(Instant::now());
+                self.landscape.pca_steps = self.total_steps();
+            }
             Plane::Params(..) => {}
         }
         let request = landscape::Request {
@@ -901,6 +1031,11 @@ impl App {
         } else {
             self.log.write("landscape worker stopped");
         }
+    }
+
+    /// Steps taken by every run together (what a recomputed plane would see of them).
+    fn total_steps(&self) -> u64 {
+        self.session.runs().iter().map(Run::steps).sum()
     }
 
     /// Blocks until the newest requested grid is in (tests and benchmarks only).
@@ -955,10 +1090,15 @@ impl App {
     }
 
     fn pan(&mut self, action: Action) {
-        let Some(grid) = self.grid() else {
+        // From the window asked for last, not the grid on screen: presses quicker than the
+        // worker add up instead of each starting again from the old picture.
+        let Some((mut xr, mut yr)) = self
+            .landscape
+            .manual
+            .or_else(|| self.grid().map(|g| (g.x_range, g.y_range)))
+        else {
             return;
         };
-        let (mut xr, mut yr) = (grid.x_range, grid.y_range);
         let dx = (xr.1 - xr.0) * 0.1;
         let dy = (yr.1 - yr.0) * 0.1;
         let shift = |r: &mut (f64, f64), d: f64| *r = (r.0 + d, r.1 + d);

@@ -39,6 +39,10 @@ pub enum Action {
     DoubleLr,
     Edit,
     AddRun,
+    /// Opens the add dialog with the new run starting at the selected run's point.
+    AddRunHere,
+    /// Refits the heatmap's colours to the window shown.
+    RefitColours,
     RemoveRun,
     /// Puts the last removed run back.
     Undo,
@@ -152,25 +156,25 @@ pub const BINDINGS: &[Binding] = &[
         KeyCode::Up,
         Action::Up,
         "arrows",
-        "scroll the focused panel (landscape: pan)",
+        "scroll the focused panel (landscape: pan or move the cursor)",
     ),
     special(
         KeyCode::Down,
         Action::Down,
         "arrows",
-        "scroll the focused panel (landscape: pan)",
+        "scroll the focused panel (landscape: pan or move the cursor)",
     ),
     special(
         KeyCode::Left,
         Action::Left,
         "arrows",
-        "scroll the focused panel (landscape: pan)",
+        "scroll the focused panel (landscape: pan or move the cursor)",
     ),
     special(
         KeyCode::Right,
         Action::Right,
         "arrows",
-        "scroll the focused panel (landscape: pan)",
+        "scroll the focused panel (landscape: pan or move the cursor)",
     ),
     key(' ', Action::TogglePause, "Space", "pause / resume"),
     key('n', Action::Step, "n .", "one step"),
@@ -210,6 +214,12 @@ pub const BINDINGS: &[Binding] = &[
         "edit the selected run's hyperparameters",
     ),
     key('a', Action::AddRun, "a", "add an optimizer to the race"),
+    key(
+        'A',
+        Action::AddRunHere,
+        "A",
+        "add one starting at the selected run's point",
+    ),
     key('d', Action::RemoveRun, "d", "remove the selected run"),
     key('u', Action::Undo, "u", "undo the last removal"),
     key(
@@ -225,6 +235,18 @@ pub const BINDINGS: &[Binding] = &[
         "cycle the selected run's engine",
     ),
     key('l', Action::ToggleLog, "l", "log scale"),
+    key(
+        'z',
+        Action::RefitColours,
+        "z",
+        "refit the heatmap's colours to the window",
+    ),
+    special(
+        KeyCode::Enter,
+        Action::Enter,
+        "Enter",
+        "landscape: cursor on/off (arrows move it)",
+    ),
     key(
         'h',
         Action::ToggleVisible,
@@ -512,12 +534,18 @@ impl ScriptedEvents {
         }
     }
 
-    /// A script of key presses given as characters (`' '` is Space); `\x1b` is Esc.
+    /// A script of key presses given as characters (`' '` is Space); `\x1b` is Esc, `\r`
+    /// Enter and `←→↑↓` the arrows.
     #[must_use]
     pub fn keys(keys: &str) -> Self {
         Self::new(keys.chars().map(|c| match c {
             '\x1b' => press(KeyCode::Esc),
             '\t' => press(KeyCode::Tab),
+            '\r' => press(KeyCode::Enter),
+            '←' => press(KeyCode::Left),
+            '→' => press(KeyCode::Right),
+            '↑' => press(KeyCode::Up),
+            '↓' => press(KeyCode::Down),
             c => press(KeyCode::Char(c)),
         }))
     }

@@ -78,6 +78,12 @@ pub fn added(label: &str, others_at: u64) -> String {
     }
 }
 
+/// `A` (or ←→ in the add dialog): a run that starts from another run's current point.
+#[must_use]
+pub fn added_from(label: &str, from: &str, step: u64) -> String {
+    format!("added {label} at {from}'s point (its step {step}); {label} counts from step 0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +94,10 @@ mod tests {
         assert_eq!(stepped_back("gd", 119), "gd stepped back to step 119");
         assert_eq!(removed("sgd"), "removed sgd — u to undo");
         assert_eq!(added("adam", 0), "added adam");
+        assert_eq!(
+            added_from("adam", "gd", 120),
+            "added adam at gd's point (its step 120); adam counts from step 0"
+        );
         assert!(added("adam", 120).contains("step 0 (the others are at step 120)"));
         assert_eq!(
             engine_words(Engine::Forward { chunk: 8 }),

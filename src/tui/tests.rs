@@ -1383,7 +1383,10 @@ fn screen_at(
 fn snapshots_at_three_sizes() -> TestResult {
     for (w, h) in [(80, 24), (120, 35), (180, 50)] {
         let mut app = built_app(Path::new("scenarios/rosenbrock.yaml"))?;
-        let race = screen_at(&mut app, "\u{1b}nnnnnnnnnnnn3", w, h)?;
+        // Both cursors on: the landscape's crosshair with its readout, and the loss chart's a
+        // few steps back, each run's point at that step marked on the landscape.
+        screen_at(&mut app, "\u{1b}nnnnnnnnnnnn3", w, h)?;
+        let race = screen_at(&mut app, "\r\t←←←←←←←←", w, h)?;
         let status = race.lines().last().unwrap_or_default();
         assert!(status.ends_with("? help  q quit"), "{w}x{h}: {status}");
         assert!(status.contains("Paused"), "{w}x{h}: {status}");
@@ -1518,5 +1521,145 @@ fn the_landscape_arrows_point_along_minus_g_and_minus_g_b_from_the_figures_point
         );
         assert!(got.0 * want.0 + got.1 * want.1 > 0.0, "{got:?} vs {want:?}");
     }
+    Ok(())
+}
+
+#[test]
+fn capital_a_adds_a_run_at_the_selected_runs_point() -> TestResult {
+    let mut app = app()?;
+    drive(&mut app, "nnnnn3")?;
+    let here = app.session.runs()[2].params().to_vec();
+    assert_ne!(here.as_slice(), [-1.5, 2.0], "adam has moved");
+    drive(&mut app, "A\r")?;
+    assert_eq!(app.session.runs().len(), 5);
+    let added = &app.session.runs()[4];
+    assert_eq!(added.params(), here.as_slice());
+    assert_eq!(added.steps(), 0);
+    assert_eq!(app.selected, 4);
+    let said = app
+        .toast
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert!(said.contains("at adam's point (its step 5)"), "{said}");
+    // `a` starts at the scenario's start, and says the others are further on.
+    drive(&mut app, "a\r")?;
+    assert_eq!(app.session.runs()[5].params(), [-1.5, 2.0]);
+    let said = app
+        .toast
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert!(said.contains("starts at step 0"), "{said}");
+    // In the dialog the arrows switch where the new run starts, and the title says which.
+    drive(&mut app, "3a→")?;
+    assert!(app.add_from_here);
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("starting at adam's point (step 5)"), "{text}");
+    drive(&mut app, "\r")?;
+    assert_eq!(app.session.runs()[6].params(), here.as_slice());
+    Ok(())
+}
+
+#[test]
+fn panning_keeps_the_heatmap_colours_until_z_refits_them() -> TestResult {
+    let mut app = app()?;
+    app.settle_landscape();
+    let before = app.surface().ok_or("no surface")?.clone();
+    assert_eq!(before.scale, before.bounds);
+    drive(&mut app, "→→→↑")?;
+    app.settle_landscape();
+    let after = app.surface().ok_or("no surface")?.clone();
+    assert_ne!(after.grid.x_range, before.grid.x_range, "the window moved");
+    assert_ne!(after.bounds, before.bounds, "other values are in view");
+    // The same colour range, so a place shown in both windows keeps its colour.
+    assert_eq!(after.scale, before.scale);
+    assert_eq!(after.shading(), before.shading());
+    // Its colour bar shows the kept range.
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(text.contains("████"), "{text}");
+    drive(&mut app, "z")?;
+    let refit = app.surface().ok_or("no surface")?;
+    assert_eq!(refit.scale, refit.bounds);
+    assert_ne!(refit.scale, before.scale);
+    let said = app
+        .toast
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert!(said.starts_with("colours refitted"), "{said}");
+    Ok(())
+}
+
+#[test]
+fn the_landscape_cursor_reads_the_loss_under_it() -> TestResult {
+    let mut app = app()?;
+    app.settle_landscape();
+    assert_eq!(app.focus, Panel::Landscape);
+    drive(&mut app, "\r")?;
+    let c = app.landscape_cursor.ok_or("Enter shows no cursor")?;
+    // It starts on the selected run (gd, at the start): f(-1.5, 2) = 2.5² + 100·0.25² = 12.5.
+    assert_eq!(c.at, (-1.5, 2.0));
+    assert!((c.value - 12.5).abs() < 1e-12, "{}", c.value);
+    let x0 = app.grid().map(|g| g.x_range).ok_or("no grid")?;
+    // The arrows move it (not the window) by a fortieth of the window.
+    drive(&mut app, "→")?;
+    let c = app.landscape_cursor.ok_or("cursor gone")?;
+    assert_eq!(app.grid().map(|g| g.x_range), Some(x0), "the window stayed");
+    let (x, y) = c.at;
+    assert!((x - (-1.5 + (x0.1 - x0.0) / 40.0)).abs() < 1e-12);
+    let f = (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2);
+    assert!((c.value - f).abs() < 1e-12);
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(
+        text.contains(" x -1.4") && text.contains("  y 2  loss "),
+        "{text}"
+    );
+    assert!(
+        text.contains("move cursor"),
+        "the hint says what the arrows do: {text}"
+    );
+    drive(&mut app, "\u{1b}")?;
+    assert_eq!(app.landscape_cursor, None, "Esc hides it");
+    Ok(())
+}
+
+#[test]
+fn a_diverging_run_leaves_the_scenario_window_and_is_marked_at_its_edge() -> TestResult {
+    // gd with a large step leaves Rosenbrock's bounds and diverges; the window stays the
+    // scenario's and the run is named at the edge it left by.
+    let source = std::fs::read_to_string("scenarios/rosenbrock.yaml")?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("rosenbrock.yaml");
+    let source = source.replacen("lr: 0.0005", "lr: 0.01", 1);
+    std::fs::write(&path, source)?;
+    let mut app = built_app(&path)?;
+    let window = app.view.ranges().ok_or("the scenario has a window")?;
+    drive(&mut app, &format!("\u{1b}{}", "n".repeat(12)))?;
+    app.settle_landscape();
+    let gd = &app.session.runs()[0];
+    let p = gd.params();
+    assert!(
+        !crate::landscape::contains(window, (p[0], p[1])),
+        "gd stayed inside: {p:?}"
+    );
+    let grid = app.grid().ok_or("no grid")?;
+    assert_eq!((grid.x_range, grid.y_range), window);
+    let text = screen_at(&mut app, "", 80, 24)?;
+    assert!(
+        [
+            "gd →", "← gd", "↑ gd", "↓ gd", "↗ gd", "↖ gd", "↘ gd", "↙ gd", "gd ↗", "gd ↘"
+        ]
+        .iter()
+        .any(|m| text.contains(m)),
+        "{text}"
+    );
+    insta::assert_snapshot!("rosenbrock_diverged_80x24", text);
     Ok(())
 }

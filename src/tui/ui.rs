@@ -56,9 +56,10 @@ const HINTS: &[(&str, &str)] = &[
 ];
 
 /// What the arrows do in each panel, first among the hints.
-fn arrow_hint(panel: Panel) -> (&'static str, &'static str) {
+fn arrow_hint(panel: Panel, cursor: bool) -> (&'static str, &'static str) {
     match panel {
-        Panel::Landscape => ("arrows", "pan"),
+        Panel::Landscape if cursor => ("arrows", "move cursor  Esc hide"),
+        Panel::Landscape => ("arrows", "pan  Enter cursor"),
         Panel::Loss => ("←→", "cursor ↑↓ smoothing"),
         Panel::Runs => ("↑↓", "select run"),
         Panel::Gradients => ("↑↓", "scroll gradients"),
@@ -161,8 +162,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         }
         draw_backprop(frame, app, main);
     } else {
+        // The loss chart first: the landscape marks where its cursor falls.
+        app.loss_cursor_x = draw_loss(frame, app, areas.loss);
         draw_landscape(frame, app, areas.landscape);
-        draw_loss(frame, app, areas.loss);
         draw_runs(frame, app, areas.runs);
     }
     let covered = app.backprop.open && short;
@@ -222,14 +224,42 @@ fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         &visible,
         app.data_points.as_deref().unwrap_or(&[]),
     );
+    if let Some(x) = app.loss_cursor_x {
+        mark_loss_cursor(app, &mut scene, &surface.grid.basis, x);
+    }
     if app.show_noise {
         scene.trails.extend(noise_arrows(&app.noise, surface));
     }
-    frame.render_widget(LandscapeView::new(surface, &scene).ascii(app.ascii), inner);
+    frame.render_widget(
+        LandscapeView::new(surface, &scene)
+            .ascii(app.ascii)
+            .cursor(app.landscape_cursor),
+        inner,
+    );
     app.landscape_plot = LandscapeView::plot_area(surface, inner);
 }
 
-fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
+/// Marks on each trail where its run was at `x` on the loss chart's axis (its last recorded
+/// point at or before `x`), so the loss cursor's step can be found on the landscape.
+fn mark_loss_cursor(app: &App, scene: &mut Scene<'_>, basis: &Basis, x: f64) {
+    let n_train = app.session.objective().n_train().unwrap_or(1).max(1) as f64;
+    for trail in &mut scene.trails {
+        let Some(run) = app.session.runs().iter().find(|r| r.label() == trail.label) else {
+            continue;
+        };
+        trail.at_cursor = run
+            .history()
+            .points()
+            .iter()
+            .take_while(|p| app.x_axis.of(p, n_train) <= x)
+            .filter(|p| !p.params.is_empty())
+            .last()
+            .map(|p| basis.project(&p.params));
+    }
+}
+
+/// Draws the loss chart; returns where its cursor stands on the x axis, if it is on.
+fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<f64> {
     let x_label = app.x_axis.label();
     let n_train = app.session.objective().n_train().unwrap_or(1).max(1) as f64;
     let smoothing = SMOOTHING[app.smoothing % SMOOTHING.len()];
@@ -318,7 +348,9 @@ fn draw_loss(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .whole_x(!matches!(app.x_axis, XAxis::WallTime | XAxis::Epochs))
         .marks(&marks)
         .ascii(app.ascii);
+    let cursor_x = chart.cursor_x();
     frame.render_widget(chart, inner);
+    cursor_x
 }
 
 /// −G (white) and −g_B (orange) from the point of the noise panel's figures, as unlabelled
@@ -364,6 +396,7 @@ pub(crate) fn noise_arrows(noise: &crate::tui::noise::NoisePanel, surface: &Surf
         points: vec![tip(direction(g))],
         current: None,
         extras: Vec::new(),
+        at_cursor: None,
     });
     let arrows = [(dg, Rgb(255, 255, 255)), (db, Rgb(255, 165, 0))]
         .into_iter()
@@ -373,6 +406,7 @@ pub(crate) fn noise_arrows(noise: &crate::tui::noise::NoisePanel, surface: &Surf
             points: vec![from, tip(d)],
             current: None,
             extras: Vec::new(),
+            at_cursor: None,
         });
     cloud.chain(arrows).collect()
 }
@@ -545,7 +579,8 @@ fn draw_gradients(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .stats
         .map(|(p, _)| usize::try_from(p).unwrap_or(usize::MAX));
     let ratio = crate::engines::ratio_words(passes, g.stats.map(|(_, ns)| ns));
-    let notes: Vec<&str> = ratio.as_deref().into_iter().chain(g.finite_note).collect();
+    // Most important first: a short panel drops the last notes.
+    let notes: Vec<&str> = g.finite_note.into_iter().chain(ratio.as_deref()).collect();
     frame.render_widget(
         GradTable {
             rows: &rows,
@@ -770,7 +805,7 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Some(first) => first.name(),
         None => app.session.engine().name(),
     };
-    let mut normal = vec![arrow_hint(app.focus)];
+    let mut normal = vec![arrow_hint(app.focus, app.landscape_cursor.is_some())];
     normal.extend_from_slice(HINTS);
     if app.backprop.open {
         // Inside the view the arrows select and n/b drive the stepper.
@@ -917,10 +952,17 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
         Mode::AddRun(p) | Mode::Open(p) => {
             let adding = matches!(app.mode, Mode::AddRun(_));
-            let title = if adding {
-                " add an optimizer "
-            } else {
-                " open a scenario "
+            let from = app
+                .session
+                .runs()
+                .get(app.selected)
+                .map_or_else(String::new, |r| {
+                    format!("{}'s point (step {})", printable(r.label()), r.steps())
+                });
+            let title = match (adding, app.add_from_here) {
+                (true, true) => format!(" add an optimizer starting at {from} (←→ start) "),
+                (true, false) => " add an optimizer starting at the start (←→ here) ".to_owned(),
+                (false, _) => " open a scenario ".to_owned(),
             };
             // an optimizer with its one-line description from the registry
             let item = |s: &str| match registry::spec(s).filter(|_| adding) {
@@ -955,7 +997,7 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 frame,
                 app,
                 area,
-                title,
+                &title,
                 lines,
                 if adding { 112 } else { 60 },
             );

@@ -19,7 +19,7 @@ pub mod runs;
 pub mod status_bar;
 pub mod tape_view;
 
-pub use contour::LandscapeView;
+pub use contour::{Crosshair, LandscapeView};
 pub use flow_panel::FlowPanel;
 pub use grad_table::{EngineStat, GradRow, GradTable};
 pub use graph_view::GraphView;

@@ -559,6 +559,34 @@ fn bundled_scenarios_work_from_any_directory() -> Result<(), Box<dyn std::error:
         "{}",
         text(&out.stdout)
     );
+    // A bundled scenario that reads a bundled data file (scenarios/data/) finds it too.
+    // Its expectations hold too: the whole table was read.
+    let out = run(&["--headless", "breast_cancer", "--no-timing"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("scenario: Breast cancer (real data)"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A data file on disk still wins over the bundled one: a copy with a changed first row is
+    // read from the temporary folder, so the loss differs.
+    let bundled_report = text(&out.stdout);
+    let csv = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/data/breast_cancer.csv"
+    ))?;
+    std::fs::create_dir(dir.path().join("data"))?;
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    lines.truncate(200);
+    std::fs::write(
+        dir.path().join("data/breast_cancer.csv"),
+        lines.join("\n") + "\n",
+    )?;
+    let out = run(&["--headless", "breast_cancer", "--no-timing"])?;
+    // Exit 1 would be expectations missed on the smaller table; 2 a file not read.
+    assert_ne!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("scenario: Breast cancer (real data)"));
+    assert_ne!(text(&out.stdout), bundled_report);
     let out = run(&["list"])?;
     let listed = text(&out.stdout);
     for name in ["two_moons_mlp", "rosenbrock", "forward_vs_reverse"] {

@@ -101,7 +101,7 @@ fn a_model_export_shows_its_pca_plane_and_decision_boundary() {
     );
     let texts = svg_texts(&svg);
     let has = |needle: &str| texts.iter().any(|t| t.contains(needle));
-    assert!(has("PCA plane (pc1, pc2)"), "{texts:?}");
+    assert!(has("PCA plane (PC1, PC2)"), "{texts:?}");
     assert!(has("decision boundary of"), "{texts:?}");
     assert!(has("p(class 1)"), "{texts:?}");
     // The heatmaps are embedded images, one per landscape panel.

@@ -17,14 +17,35 @@ impl App {
         }
     }
 
-    /// Adds a run of optimizer `name` and selects it; it starts at step 0, which it says.
+    /// Adds a run of optimizer `name` and selects it. It starts at step 0 from the scenario's
+    /// start, or (`add_from_here`) from the selected run's current point; the message says
+    /// which.
     pub(super) fn add_run(&mut self, name: &str) {
         let others_at = self.session.runs().iter().map(|r| r.steps()).max();
-        self.send(Command::AddRun(RunSpec::new(name)));
+        let here = self
+            .session
+            .runs()
+            .get(self.selected)
+            .filter(|_| self.add_from_here)
+            .map(|r| (self.selected_label(), r.steps(), r.params().to_vec()));
+        let count = self.session.runs().len();
+        match &here {
+            Some((_, _, point)) => {
+                self.send(Command::AddRunFrom(RunSpec::new(name), point.clone()));
+            }
+            None => self.send(Command::AddRun(RunSpec::new(name))),
+        }
+        if self.session.runs().len() == count {
+            return; // refused: the error is on screen
+        }
         self.selected = self.session.runs().len().saturating_sub(1);
         self.grad.computed = None;
         self.removed = None;
-        let text = feedback::added(&self.selected_label(), others_at.unwrap_or(0));
+        let label = self.selected_label();
+        let text = match here {
+            Some((from, step, _)) => feedback::added_from(&label, &from, step),
+            None => feedback::added(&label, others_at.unwrap_or(0)),
+        };
         self.say(text);
     }
 
@@ -82,6 +103,8 @@ impl App {
                 self.log.write(&format!("loaded {}", path.display()));
                 let paused = self.session.is_paused();
                 self.landscape.manual = loaded.view.ranges();
+                self.landscape.colours = None;
+                self.landscape_cursor = None;
                 self.log_scale = loaded.view.log_scale;
                 self.session = loaded.session;
                 self.session.track_flow(true);

@@ -3,6 +3,10 @@
 //! the maths (grid, shading, levels, marching squares, colours) is the landscape module's; this
 //! widget only decides which cell shows what.
 //!
+//! Runs whose current point left the window are named at its edge with an arrow pointing the
+//! way they went; a colour bar under the plot gives the loss scale; an optional cursor shows
+//! the plane coordinates and the value under it.
+//!
 //! Unicode mode packs two pixels into each cell with `▀` (fg = upper pixel, bg = lower) and draws
 //! lines in braille (2×4 dots a cell); ASCII mode shades with a character ramp, one pixel a cell.
 //! Under trails and markers the heatmap is darkened (the palette's shadow), so runs stay visible
@@ -16,7 +20,7 @@ use ratatui::widgets::Widget;
 use super::{format_compact, put_str, rgb};
 use crate::landscape::palette::{self, Marker, Rgb};
 use crate::landscape::range::clip_segment;
-use crate::landscape::{Scene, Surface};
+use crate::landscape::{Direction, Scene, Surface, exit_point, format_ticks};
 use crate::text::printable;
 
 /// ASCII shading from low to high loss.
@@ -38,12 +42,38 @@ fn marker_glyph(m: Marker) -> char {
     }
 }
 
+/// The arrow pointing the way a point left the window.
+fn arrow_glyph((dx, dy): Direction, ascii: bool) -> char {
+    match (dx, dy, ascii) {
+        (1, 0, false) => '→',
+        (-1, 0, false) => '←',
+        (0, 1, false) => '↑',
+        (0, -1, false) => '↓',
+        (1, 1, false) => '↗',
+        (-1, 1, false) => '↖',
+        (1, -1, false) => '↘',
+        (-1, -1, false) => '↙',
+        (1, _, true) => '>',
+        (-1, _, true) => '<',
+        (_, 1, true) => '^',
+        _ => 'v',
+    }
+}
+
+/// A crosshair on the landscape: plane coordinates and the value there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crosshair {
+    pub at: (f64, f64),
+    pub value: f64,
+}
+
 /// The landscape widget: a surface and what is drawn over it.
 #[derive(Debug, Clone, Copy)]
 pub struct LandscapeView<'a> {
     pub surface: &'a Surface,
     pub scene: &'a Scene<'a>,
     pub ascii: bool,
+    pub cursor: Option<Crosshair>,
 }
 
 impl<'a> LandscapeView<'a> {
@@ -53,6 +83,7 @@ impl<'a> LandscapeView<'a> {
             surface,
             scene,
             ascii: false,
+            cursor: None,
         }
     }
 
@@ -62,16 +93,23 @@ impl<'a> LandscapeView<'a> {
         self
     }
 
+    #[must_use]
+    pub fn cursor(mut self, cursor: Option<Crosshair>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+
     /// Where the plot goes inside `area` (y labels on the left, the x axis line at the bottom);
     /// `None` when the area is too small to draw anything.
     #[must_use]
     pub fn plot_area(surface: &Surface, area: Rect) -> Option<Rect> {
         let (y0, y1) = surface.grid.y_range;
-        let label_w = format_compact(y0)
-            .chars()
-            .count()
-            .max(format_compact(y1).chars().count())
-            .max(1) as u16
+        let label_w = format_ticks(&[y0, y1])
+            .iter()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(1)
+            .max(3) as u16
             + 1;
         (area.width >= label_w + 4 && area.height >= 3).then(|| {
             Rect::new(
@@ -373,21 +411,148 @@ impl LandscapeView<'_> {
                 self.mark(view, plot, buf, p, current, trail.color);
             }
         }
+        // Where each run was at the loss chart's cursor.
+        let then = if self.ascii { '@' } else { '◉' };
+        for trail in &self.scene.trails {
+            if let Some(p) = trail.at_cursor {
+                self.mark(view, plot, buf, p, then, trail.color);
+            }
+        }
     }
 
-    fn render_legend(&self, plot: Rect, buf: &mut Buffer) {
+    /// Names each labelled run whose current point is outside the window at the edge where it
+    /// left, with an arrow pointing its way ("gd →" on the right edge, "↑ adam" on the top).
+    fn render_exits(&self, plot: Rect, buf: &mut Buffer) {
+        let g = &self.surface.grid;
+        let view = self.viewport(plot);
+        let window = (g.x_range, g.y_range);
+        for trail in self.scene.trails.iter().filter(|t| !t.label.is_empty()) {
+            // A current point of NaN (diverged) shows where the trail was last seen.
+            let last = trail
+                .current
+                .filter(|p| !(p.0.is_nan() || p.1.is_nan()))
+                .or_else(|| {
+                    trail
+                        .points
+                        .iter()
+                        .rev()
+                        .find(|p| !(p.0.is_nan() || p.1.is_nan()))
+                        .copied()
+                });
+            let Some((edge, direction)) = last.and_then(|p| exit_point(window, p)) else {
+                continue;
+            };
+            let Some((col, row)) = view.cell(edge, plot.width, plot.height) else {
+                continue;
+            };
+            let arrow = arrow_glyph(direction, self.ascii);
+            let name = printable(&trail.label);
+            let text = if direction.0 == 1 {
+                format!("{name} {arrow}")
+            } else {
+                format!("{arrow} {name}")
+            };
+            let len = text.chars().count() as u16;
+            // Right-edge labels end at the edge; the others start at the arrow, kept inside;
+            // none covers the legend.
+            let mut x = if direction.0 == 1 {
+                (plot.x + col + 1).saturating_sub(len).max(plot.x)
+            } else {
+                (plot.x + col)
+                    .min(plot.right().saturating_sub(len))
+                    .max(plot.x)
+            };
+            if let Some(legend) = self.legend_area(plot)
+                && plot.y + row < legend.bottom()
+                && x + len > legend.x
+            {
+                x = legend.x.saturating_sub(len).max(plot.x);
+            }
+            let style = if self.ascii {
+                Style::reset().fg(rgb(trail.color))
+            } else {
+                Style::reset().fg(rgb(trail.color)).bg(Color::Black)
+            };
+            put_str(buf, x, plot.y + row, plot.right(), &text, style);
+        }
+    }
+
+    /// The crosshair and, on the plot's last row, its readout: "x 0.52  y -0.3  loss 24.5".
+    fn render_cursor(&self, plot: Rect, buf: &mut Buffer) {
+        let Some(c) = self.cursor else {
+            return;
+        };
+        let view = self.viewport(plot);
+        if let Some((col, row)) = view.cell(c.at, plot.width, plot.height) {
+            let (h, v, x) = if self.ascii {
+                ('-', '|', '+')
+            } else {
+                ('─', '│', '┼')
+            };
+            let style = Style::reset().fg(Color::White);
+            for k in 0..plot.width {
+                if let Some(cell) = buf.cell_mut((plot.x + k, plot.y + row))
+                    && k != col
+                    && (k as i32 - col as i32).abs() <= 2
+                {
+                    cell.set_char(h).set_style(style);
+                }
+            }
+            for k in 0..plot.height {
+                if let Some(cell) = buf.cell_mut((plot.x + col, plot.y + k))
+                    && k != row
+                    && (k as i32 - row as i32).abs() <= 1
+                {
+                    cell.set_char(v).set_style(style);
+                }
+            }
+            if let Some(cell) = buf.cell_mut((plot.x + col, plot.y + row)) {
+                cell.set_char(x).set_style(style);
+            }
+        }
+        let (xn, yn) = &self.scene.axis_names;
+        let [a, b] = format_ticks(&[c.at.0, c.at.1])
+            .try_into()
+            .unwrap_or_default();
+        let text = format!(
+            " {xn} {a}  {yn} {b}  {} {} ",
+            self.scene.value_name,
+            format_compact(c.value)
+        );
+        // On the plot's last row: the legend has the first.
+        let style = Style::reset().fg(Color::White).bg(Color::Black);
+        put_str(
+            buf,
+            plot.x,
+            plot.bottom() - 1,
+            plot.right(),
+            &printable(&text),
+            style,
+        );
+    }
+
+    /// Where the legend goes (top right): `None` when it does not fit.
+    fn legend_area(&self, plot: Rect) -> Option<Rect> {
         let labelled = self.scene.trails.iter().filter(|t| !t.label.is_empty());
         let widest = labelled
             .clone()
             .map(|t| printable(&t.label).chars().count())
             .max()
             .unwrap_or(0);
-        let rows = labelled.clone().count();
+        let rows = labelled.count();
         let width = (widest + 2).min(usize::from(plot.width) / 2) as u16;
         if rows == 0 || width < 4 || rows + 1 > usize::from(plot.height) {
-            return;
+            return None;
         }
-        let x = plot.right() - width;
+        Some(Rect::new(plot.right() - width, plot.y, width, rows as u16))
+    }
+
+    fn render_legend(&self, plot: Rect, buf: &mut Buffer) {
+        let labelled = self.scene.trails.iter().filter(|t| !t.label.is_empty());
+        let Some(legend) = self.legend_area(plot) else {
+            return;
+        };
+        let x = legend.x;
         let bullet = if self.ascii { "o " } else { "● " };
         for (row, trail) in labelled.enumerate() {
             let y = plot.y + row as u16;
@@ -415,34 +580,80 @@ impl LandscapeView<'_> {
             let x = area.x + label_w.saturating_sub(len + 1);
             put_str(buf, x, y, plot.x, text, dim);
         };
-        right_align(buf, plot.y, &format_compact(g.y_range.1));
-        right_align(buf, plot.bottom() - 1, &format_compact(g.y_range.0));
+        let [y_lo, y_hi] = format_ticks(&[g.y_range.0, g.y_range.1])
+            .try_into()
+            .unwrap_or_default();
+        right_align(buf, plot.y, &y_hi);
+        right_align(buf, plot.bottom() - 1, &y_lo);
+        let (x_name, y_name) = &self.scene.axis_names;
         if plot.height >= 3 {
-            right_align(buf, plot.y + plot.height / 2, "y");
+            // The name as wide as the label column allows.
+            let room = usize::from(label_w.saturating_sub(1)).max(1);
+            let name: String = printable(y_name).chars().take(room).collect();
+            right_align(buf, plot.y + plot.height / 2, &name);
         }
         let axis_y = area.bottom() - 1;
-        let left = format_compact(g.x_range.0);
-        let right = format_compact(g.x_range.1);
+        let [left, right] = format_ticks(&[g.x_range.0, g.x_range.1])
+            .try_into()
+            .unwrap_or_default();
         let after_left = put_str(buf, plot.x, axis_y, area.right(), &left, dim);
         let right_x = area.right().saturating_sub(right.chars().count() as u16);
         if right_x > after_left {
             put_str(buf, right_x, axis_y, area.right(), &right, dim);
         }
-        let scale = if self.surface.log_scale { " (log)" } else { "" };
+        self.render_colour_bar(
+            buf,
+            axis_y,
+            after_left + 1,
+            right_x.saturating_sub(1),
+            &printable(x_name),
+        );
+    }
+
+    /// The x axis name and the colour bar between the x range's end labels: "x  loss 8e-3
+    /// ████████ 2510 log", each bar cell in the colour of its share of the range, so a colour
+    /// on the map reads as a loss. The bar shrinks, then goes, on narrow plots; the name stays.
+    fn render_colour_bar(&self, buf: &mut Buffer, y: u16, from: u16, to: u16, x_name: &str) {
+        let dim = Style::reset().fg(Color::Gray);
+        let room = usize::from(to.saturating_sub(from));
         let name = self.scene.value_name;
-        let middle = match self.surface.bounds {
-            Some((lo, hi)) => format!(
-                "x   {name} {}..{}{scale}",
-                format_compact(lo),
-                format_compact(hi)
-            ),
-            None => format!("x   {name}: no finite values"),
+        let log = if self.surface.log_scale { " log" } else { "" };
+        let (Some((lo, hi)), Some(shading)) = (self.surface.scale, self.surface.shading()) else {
+            let text = format!("{x_name}   {name}: no finite values");
+            let x = from + (room.saturating_sub(text.chars().count()) / 2) as u16;
+            put_str(buf, x, y, to, &text, dim);
+            return;
         };
-        let len = middle.chars().count() as u16;
-        let mid_x = plot.x + plot.width.saturating_sub(len) / 2;
-        if mid_x > after_left && mid_x + len < right_x {
-            put_str(buf, mid_x, axis_y, right_x, &middle, dim);
+        let [lo_text, hi_text] = format_ticks(&[lo, hi]).try_into().unwrap_or_default();
+        let head = format!("{x_name}   {name} {lo_text} ");
+        let tail = format!(" {hi_text}{log}");
+        let fixed = head.chars().count() + tail.chars().count();
+        let bar = room.saturating_sub(fixed + 2).min(16);
+        if bar < 4 {
+            let x = from + (room.saturating_sub(x_name.chars().count()) / 2) as u16;
+            put_str(buf, x, y, to, x_name, dim);
+            return;
         }
+        let total = (fixed + bar) as u16;
+        let mut x = from + (room as u16).saturating_sub(total) / 2;
+        x = put_str(buf, x, y, to, &head, dim);
+        for k in 0..bar {
+            let t = (k as f64 + 0.5) / bar as f64;
+            if let Some(cell) = buf.cell_mut((x, y)) {
+                if self.ascii {
+                    let i = (t * (ASCII_RAMP.len() - 1) as f64).round() as usize;
+                    cell.set_char(char::from(ASCII_RAMP[i.min(ASCII_RAMP.len() - 1)]))
+                        .set_style(Style::reset());
+                } else {
+                    cell.set_char('█')
+                        .set_style(Style::reset().fg(rgb(palette::shade(Some(t)))));
+                }
+            }
+            x += 1;
+        }
+        // `shading` maps the ends of the bar to `lo` and `hi` exactly, linear or log.
+        debug_assert!(shading.t(hi).is_some());
+        put_str(buf, x, y, to, &tail, dim);
     }
 }
 
@@ -470,6 +681,8 @@ impl Widget for LandscapeView<'_> {
         self.render_trails(plot, buf);
         self.render_marks(plot, buf);
         self.render_legend(plot, buf);
+        self.render_exits(plot, buf);
+        self.render_cursor(plot, buf);
         self.render_axes(area, plot, buf);
     }
 }
@@ -529,12 +742,14 @@ mod tests {
             points: points.to_vec(),
             current: points.last().copied(),
             extras: Vec::new(),
+            at_cursor: None,
         };
         Scene {
             trails: vec![trail(0, "sgd", &RUN_A), trail(1, "adam", &RUN_B)],
             data_points: &[],
             minimum: None,
             value_name: "loss",
+            axis_names: ("x".into(), "y".into()),
         }
     }
 
@@ -565,6 +780,7 @@ mod tests {
                 points: vec![(0.0, 0.0), (1e300, -1e300), (f64::NAN, 1.0), (0.5, 0.5)],
                 current: Some((f64::INFINITY, 0.0)),
                 extras: vec![("ema", (f64::NAN, 0.0))],
+                at_cursor: None,
             }],
             ..empty_scene()
         };
@@ -593,16 +809,17 @@ mod tests {
             Color::Rgb(r, g, b) => u32::from(r) + u32::from(g) + u32::from(b),
             _ => 0,
         };
-        // Plot starts at column 3 ("-2", "3" labels are 2 wide + a space); (1, 1) is at 3/4 of x
-        // and 1/2 of y; the top-left corner (-2, 3) is far from the valley.
-        let valley = &buf[(3 + 37 * 3 / 4, 10)];
-        let corner = &buf[(3, 0)];
+        // (1, 1) is at 3/4 of x and 1/2 of y; the top-left corner (-2, 3) is far from the valley.
+        let plot = LandscapeView::plot_area(&s, buf.area).unwrap_or_default();
+        let valley = &buf[(plot.x + plot.width * 3 / 4, 10)];
+        let corner = &buf[(plot.x, 0)];
         assert!(luminance(valley.fg) < luminance(corner.fg));
         assert_eq!(corner.symbol(), HALF_BLOCK);
         // The cells carry the landscape's own raster colours.
-        let raster = s.raster(37, 40);
+        let w = usize::from(plot.width);
+        let raster = s.raster(w, 40);
         assert_eq!(corner.fg, rgb(palette::shade(raster[0])));
-        assert_eq!(corner.bg, rgb(palette::shade(raster[37])));
+        assert_eq!(corner.bg, rgb(palette::shade(raster[w])));
     }
 
     #[test]
@@ -694,6 +911,62 @@ mod tests {
         for glyph in ['●', '▲', '■', '×'] {
             assert!(text.contains(glyph), "{glyph} missing:\n{text}");
         }
+    }
+
+    #[test]
+    fn runs_that_left_the_window_are_named_at_its_edge() {
+        let s = surface(rosenbrock(40, 40));
+        let mut scene = scene();
+        // sgd went off to the right, adam far up (diverging); the window stays [-2, 2]×[-1, 3].
+        scene.trails[0].current = Some((50.0, 1.0));
+        scene.trails[1].current = Some((0.0, 1e12));
+        let text = buffer_text(&render(LandscapeView::new(&s, &scene), 64, 22));
+        let lines: Vec<&str> = text.lines().collect();
+        let right = lines
+            .iter()
+            .find(|l| l.trim_end().ends_with("sgd →"))
+            .unwrap_or_else(|| panic!("no 'sgd →' at the right edge:\n{text}"));
+        // Straight right from the centre: about halfway down.
+        let row = lines.iter().position(|l| l == right).unwrap_or(0);
+        assert!((8..=12).contains(&row), "row {row}:\n{text}");
+        assert!(lines[0].contains("↑ adam"), "{text}");
+        let ascii = buffer_text(&render(LandscapeView::new(&s, &scene).ascii(true), 64, 22));
+        assert!(
+            ascii.contains("sgd >") && ascii.contains("^ adam"),
+            "{ascii}"
+        );
+        // Inside the window: no arrow.
+        let text = buffer_text(&render(LandscapeView::new(&s, &self::scene()), 64, 22));
+        assert!(!text.contains('→') && !text.contains('↑'), "{text}");
+    }
+
+    #[test]
+    fn axes_carry_their_names_a_colour_bar_and_the_cursor_readout() {
+        let s = surface(rosenbrock(40, 40));
+        let mut scene = scene();
+        scene.axis_names = ("PC1".into(), "PC2".into());
+        scene.trails[0].at_cursor = Some((-1.0, 1.2));
+        let view = LandscapeView::new(&s, &scene).cursor(Some(Crosshair {
+            at: (1.0, 1.0),
+            value: 0.0,
+        }));
+        let buf = render(view, 64, 22);
+        let text = buffer_text(&buf);
+        let lines: Vec<&str> = text.lines().collect();
+        let bottom = lines[21];
+        assert!(
+            bottom.contains("PC1") && bottom.contains("loss") && bottom.contains("████"),
+            "{text}"
+        );
+        assert!(lines[10].trim_start().starts_with("PC2"), "{text}");
+        // The bar runs from the map's lowest colour to its highest.
+        let bar: Vec<&ratatui::buffer::Cell> = (0..64)
+            .map(|x| &buf[(x, 21)])
+            .filter(|c| c.symbol() == "█")
+            .collect();
+        assert_eq!(bar[0].fg, rgb(palette::shade(Some(0.5 / bar.len() as f64))));
+        assert!(lines[20].contains("PC1 1  PC2 1  loss 0"), "{text}");
+        assert!(text.contains('┼') && text.contains('◉'), "{text}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use ratatui::widgets::{Row, Table, Widget};
 
 use super::{format_compact, format_duration_ns};
 use crate::ad::disagreement;
+use crate::text::plural;
 
 /// One parameter's gradient component from each engine.
 #[derive(Debug, Clone, Copy)]
@@ -33,10 +34,14 @@ pub struct GradTable<'a> {
     pub rows: &'a [GradRow<'a>],
     pub engines: &'a [EngineStat<'a>],
     pub scroll: usize,
-    /// Lines under the table: the engines' cost ratio in words, and why finite differences
-    /// disagree when they do for a known reason.
+    /// Lines under the table, most important first (why finite differences disagree when
+    /// they do for a known reason, the engines' cost ratio in words); on a short panel the
+    /// last ones give way to the parameter rows.
     pub notes: &'a [&'a str],
 }
+
+/// Parameter rows a short panel keeps (with the header) before the footer gives way.
+const MIN_ROWS: usize = 2;
 
 impl GradRow<'_> {
     /// The largest pairwise disagreement of this row.
@@ -80,10 +85,89 @@ fn sci(v: f64) -> String {
     }
 }
 
+impl GradTable<'_> {
+    /// One line per engine: "forward   4 passes   812ns/gradient".
+    fn engine_lines(&self) -> Vec<String> {
+        self.engines
+            .iter()
+            .map(|e| {
+                format!(
+                    "{:<10} {:>8} {:<6}   {}/gradient",
+                    e.engine,
+                    e.passes,
+                    plural(e.passes, "pass", "passes"),
+                    format_duration_ns(e.ns_per_gradient)
+                )
+            })
+            .collect()
+    }
+
+    /// Every engine on one line, for short panels: "passes a gradient: forward 4 · reverse 1 ·
+    /// finite 8", with the times when they were measured.
+    fn engine_line(&self, width: u16) -> String {
+        let line = |timed: bool| {
+            let parts: Vec<String> = self
+                .engines
+                .iter()
+                .map(|e| {
+                    if timed && e.ns_per_gradient.is_finite() {
+                        format!(
+                            "{} {} ({})",
+                            e.engine,
+                            e.passes,
+                            format_duration_ns(e.ns_per_gradient)
+                        )
+                    } else {
+                        format!("{} {}", e.engine, e.passes)
+                    }
+                })
+                .collect();
+            format!("passes a gradient: {}", parts.join(" · "))
+        };
+        let timed = line(true);
+        // The times give way before the passes do.
+        if timed.chars().count() <= usize::from(width) {
+            timed
+        } else {
+            line(false)
+        }
+    }
+
+    /// The lines under the table for a panel of `width` × `height`: the summary, the notes and the
+    /// engines, shortened (engines on one line, then the last notes dropped) until the header
+    /// and the first parameter rows fit.
+    fn footer(&self, width: u16, height: u16) -> Vec<(String, Color)> {
+        let wanted = 1 + self.rows.len().min(MIN_ROWS);
+        let room = usize::from(height).saturating_sub(wanted);
+        let summary = {
+            let [fr, fd, rd] = max_differences(self.rows);
+            format!(
+                "max |fwd-rev| {}   |fwd-fd| {}   |rev-fd| {}",
+                format_compact(fr),
+                format_compact(fd),
+                format_compact(rd)
+            )
+        };
+        let mut notes: Vec<&str> = self.notes.to_vec();
+        let mut engines = self.engine_lines();
+        if 1 + notes.len() + engines.len() > room && engines.len() > 1 {
+            engines = vec![self.engine_line(width)];
+        }
+        while 1 + notes.len() + engines.len() > room && !notes.is_empty() {
+            notes.pop();
+        }
+        std::iter::once((summary, Color::Reset))
+            .chain(notes.into_iter().map(|n| (n.to_owned(), Color::Yellow)))
+            .chain(engines.into_iter().map(|e| (e, Color::Gray)))
+            .collect()
+    }
+}
+
 impl Widget for GradTable<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let area = area.intersection(buf.area);
-        let footer_rows = (1 + self.engines.len() + self.notes.len()) as u16;
+        let footer = self.footer(area.width, area.height);
+        let footer_rows = footer.len() as u16;
         let table_h = area.height.saturating_sub(footer_rows);
         let visible = usize::from(table_h.saturating_sub(1));
         let scroll = self
@@ -127,40 +211,13 @@ impl Widget for GradTable<'_> {
             .column_spacing(1)
             .render(Rect::new(area.x, area.y, area.width, table_h), buf);
 
-        let mut y = area.y + table_h;
-        if y >= area.bottom() {
-            return;
-        }
-        let [fr, fd, rd] = max_differences(self.rows);
-        let summary = format!(
-            "max |fwd-rev| {}   |fwd-fd| {}   |rev-fd| {}",
-            format_compact(fr),
-            format_compact(fd),
-            format_compact(rd)
-        );
-        Line::from(summary).render(Rect::new(area.x, y, area.width, 1), buf);
-        for note in self.notes {
-            y += 1;
-            if y >= area.bottom() {
-                return;
-            }
-            Line::from(*note)
-                .style(Style::default().fg(Color::Yellow))
-                .render(Rect::new(area.x, y, area.width, 1), buf);
-        }
-        for e in self.engines {
-            y += 1;
+        for (k, (text, color)) in footer.into_iter().enumerate() {
+            let y = area.y + table_h + k as u16;
             if y >= area.bottom() {
                 break;
             }
-            let text = format!(
-                "{:<10} {:>8} passes   {}/gradient",
-                e.engine,
-                e.passes,
-                format_duration_ns(e.ns_per_gradient)
-            );
             Line::from(text)
-                .style(Style::default().fg(Color::Gray))
+                .style(Style::default().fg(color))
                 .render(Rect::new(area.x, y, area.width, 1), buf);
         }
     }
@@ -261,6 +318,40 @@ mod tests {
         let text = buffer_text(&buf);
         // Five table lines: header + 4 rows fit, so nothing scrolls away.
         assert!(text.contains("w0") && text.contains("w2"), "{text}");
+    }
+
+    #[test]
+    fn a_short_panel_keeps_the_parameter_rows() {
+        // Five rows, as at 80x24: the header and two parameters stay, the engines share a line
+        // (without their times, which would not fit) and the ratio note gives way.
+        let draw = |height: u16| {
+            let mut buf = Buffer::empty(Rect::new(0, 0, 78, height));
+            GradTable {
+                rows: &ROWS[..2],
+                engines: &ENGINES,
+                scroll: 0,
+                notes: &["reverse is 4× cheaper than forward here in passes"],
+            }
+            .render(buf.area, &mut buf);
+            buffer_text(&buf)
+        };
+        let text = draw(5);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].starts_with("w0") && lines[2].starts_with("w1"),
+            "{text}"
+        );
+        assert!(lines[3].starts_with("max |fwd-rev|"), "{text}");
+        assert!(
+            lines[4].starts_with("passes a gradient: forward 4 · reverse 1 · finite 8"),
+            "{text}"
+        );
+        assert!(!text.contains("cheaper"), "{text}");
+        // With room, one line per engine, singular for one pass.
+        let text = draw(9);
+        assert!(text.contains("cheaper"), "{text}");
+        assert!(text.contains("       1 pass  "), "{text}");
+        assert!(!text.contains("1 passes"), "{text}");
     }
 
     #[test]

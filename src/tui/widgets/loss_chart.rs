@@ -16,6 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
 
 use super::{asciify, format_compact};
+use crate::landscape::format_ticks;
 
 /// One run's curve.
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +162,20 @@ fn padded_bounds(values: impl Iterator<Item = f64>, pad: f64, flat: f64) -> Opti
     ])
 }
 
+/// A range of whole things (steps, passes) widened to whole ends an even number apart, so all
+/// three ticks (ends and middle) fall on whole numbers: `0..131` becomes `0..132`, never a
+/// `65.5` in the middle. Ranges too wide for whole numbers to matter are left alone.
+fn whole_bounds([lo, hi]: [f64; 2]) -> [f64; 2] {
+    if !(hi - lo).is_finite() || hi - lo > 1e15 {
+        return [lo, hi];
+    }
+    let (lo, mut hi) = (lo.floor(), hi.ceil());
+    if (hi - lo) % 2.0 != 0.0 {
+        hi += 1.0;
+    }
+    [lo, hi]
+}
+
 impl LossChart<'_> {
     /// The plotted points of one series: finite, log10 in log mode, then smoothed.
     fn plotted(&self, series: &SeriesView<'_>) -> Vec<(f64, f64)> {
@@ -243,8 +258,9 @@ impl LossChart<'_> {
     }
 }
 
-impl Widget for LossChart<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
+impl LossChart<'_> {
+    /// Every series' plotted points, cut to the x window.
+    fn data(&self) -> Vec<Vec<(f64, f64)>> {
         let mut data: Vec<Vec<(f64, f64)>> = self.series.iter().map(|s| self.plotted(s)).collect();
         if let Some(window) = self.x_window {
             let last = data.iter().flatten().map(|p| p.0).fold(f64::NAN, f64::max);
@@ -252,6 +268,34 @@ impl Widget for LossChart<'_> {
                 points.retain(|p| p.0 >= last - window);
             }
         }
+        data
+    }
+
+    /// The x axis' range for these points (whole ends on a whole axis).
+    fn x_bounds(&self, data: &[Vec<(f64, f64)>]) -> Option<[f64; 2]> {
+        let b = padded_bounds(data.iter().flatten().map(|p| p.0), 0.0, 1.0)?;
+        Some(if self.whole_x { whole_bounds(b) } else { b })
+    }
+
+    /// Where the cursor falls on the x axis (a whole number on a whole axis), if it is on.
+    fn cursor_in(&self, x_bounds: [f64; 2]) -> Option<f64> {
+        self.cursor.map(|f| {
+            let x = x_bounds[0] + f.clamp(0.0, 1.0) * (x_bounds[1] - x_bounds[0]);
+            if self.whole_x { x.round() } else { x }
+        })
+    }
+
+    /// The x the cursor stands at, as the chart will draw it (for linking other views).
+    #[must_use]
+    pub fn cursor_x(&self) -> Option<f64> {
+        self.cursor?;
+        self.cursor_in(self.x_bounds(&self.data())?)
+    }
+}
+
+impl Widget for LossChart<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let data = self.data();
         let all = || data.iter().flatten();
         // The scale comes from the runs that did not diverge, when there are any.
         let healthy: Vec<f64> = self
@@ -268,7 +312,7 @@ impl Widget for LossChart<'_> {
         };
         let flat_y = if self.log_y { 0.5 } else { 1.0 };
         let (Some(x_bounds), Some(mut y_bounds)) = (
-            padded_bounds(all().map(|p| p.0), 0.0, 1.0),
+            self.x_bounds(&data),
             padded_bounds(y_values.iter().copied(), 0.05, flat_y),
         ) else {
             Paragraph::new("no loss values yet")
@@ -287,10 +331,7 @@ impl Widget for LossChart<'_> {
             Marker::Braille
         };
         let mut area = area;
-        let cursor_x = self.cursor.map(|f| {
-            let x = x_bounds[0] + f.clamp(0.0, 1.0) * (x_bounds[1] - x_bounds[0]);
-            if self.whole_x { x.round() } else { x }
-        });
+        let cursor_x = self.cursor_in(x_bounds);
         if let Some(x) = cursor_x
             && area.height > 3
         {
@@ -339,21 +380,16 @@ impl Widget for LossChart<'_> {
             .title(Span::styled(self.x_label, axis_style))
             .style(axis_style)
             .bounds(x_bounds)
-            .labels([
-                self.x_text(x_bounds[0]),
-                self.x_text(mid(x_bounds)),
-                self.x_text(x_bounds[1]),
-            ]);
+            .labels(format_ticks(&[x_bounds[0], mid(x_bounds), x_bounds[1]]));
         let y_title = if self.log_y { "loss (log)" } else { "loss" };
         let y_axis = Axis::default()
             .title(Span::styled(y_title, axis_style))
             .style(axis_style)
             .bounds(y_bounds)
-            .labels([
-                self.y_label(y_bounds[0]),
-                self.y_label(mid(y_bounds)),
-                self.y_label(y_bounds[1]),
-            ]);
+            .labels(format_ticks(
+                &[y_bounds[0], mid(y_bounds), y_bounds[1]]
+                    .map(|v| if self.log_y { 10f64.powf(v) } else { v }),
+            ));
         Chart::new(datasets)
             .x_axis(x_axis)
             .y_axis(y_axis)
@@ -426,18 +462,61 @@ mod tests {
         assert!(lo < hi && (hi - lo).is_finite(), "{lo} {hi}");
     }
 
-    #[test]
-    fn log_axis_labels_are_in_loss_units() {
-        let points = [(0.0, 100.0), (10.0, 1.0), (20.0, 0.01)];
-        let series = [SeriesView {
+    /// One run's curve, as the label tests draw it.
+    fn single(points: &[(f64, f64)]) -> [SeriesView<'_>; 1] {
+        [SeriesView {
             diverged: false,
             label: "sgd",
             color: run_color(0),
-            points: &points,
-        }];
+            points,
+        }]
+    }
+
+    #[test]
+    fn whole_axes_have_whole_ticks() {
+        assert_eq!(whole_bounds([0.0, 131.0]), [0.0, 132.0]);
+        assert_eq!(whole_bounds([-1.0, 1.0]), [-1.0, 1.0]);
+        assert_eq!(whole_bounds([0.4, 6.2]), [0.0, 8.0]);
+        assert_eq!(whole_bounds([0.0, 1e300]), [0.0, 1e300]);
+        let points: Vec<(f64, f64)> = (0..=131)
+            .map(|i| (f64::from(i), 1.0 + f64::from(i)))
+            .collect();
+        let series = single(&points);
+        let text = buffer_text(&render(LossChart::new(&series).log_y(false), 60, 12));
+        assert!(text.contains("66") && !text.contains("65.5"), "{text}");
+    }
+
+    #[test]
+    fn log_axis_labels_share_one_format() {
+        let points = [(0.0, 4129.673), (10.0, 1.0), (20.0, 2.18e-13)];
+        let series = single(&points);
+        let text = buffer_text(&render(LossChart::new(&series), 50, 12));
+        assert!(
+            !text.contains("4129.673") && !text.contains("1e4."),
+            "{text}"
+        );
+        let labels: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains('│'))
+            .filter_map(|l| l.split('│').next())
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        // Three significant digits at most on every label.
+        for label in &labels {
+            let mantissa = label.split('e').next().unwrap_or(label);
+            let digits = mantissa.chars().filter(char::is_ascii_digit).count();
+            assert!(digits <= 4, "{label} in {text}");
+        }
+    }
+
+    #[test]
+    fn log_axis_labels_are_in_loss_units() {
+        let points = [(0.0, 100.0), (10.0, 1.0), (20.0, 0.01)];
+        let series = single(&points);
         let text = buffer_text(&render(LossChart::new(&series), 50, 12));
         // log10 range [-2, 2] padded by 5 %: the top label is 10^2.2 ≈ 158.5.
-        assert!(text.contains("158.489"), "{text}");
+        assert!(text.contains("158"), "{text}");
         assert!(text.contains('1'), "{text}");
     }
 
