@@ -177,9 +177,7 @@ impl Session {
                 self.run_mut(run)?.set_hyperparameter(&name, value)?;
             }
             Command::ScaleLr { run, factor } => {
-                let run = self.run_mut(run)?;
-                let lr = run.optimizer().lr() * factor;
-                run.set_hyperparameter("lr", HyperValue::Float(lr))?;
+                self.run_mut(run)?.scale_lr(factor)?;
             }
             Command::SetEngine(engine) => {
                 self.engine = engine;
