@@ -846,6 +846,26 @@ impl Run {
         Ok(())
     }
 
+    /// The optimizer's traced scalars over the run (Prodigy's `d` and `dlr`), each as
+    /// `(step, value)` at the history's points: bounded and decimated with it.
+    #[must_use]
+    pub fn traced(&self) -> Vec<(&'static str, Vec<(u64, f64)>)> {
+        self.optimizer
+            .traced()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let series = self
+                    .history
+                    .points()
+                    .iter()
+                    .filter_map(|p| p.traced.get(i).map(|&v| (p.step, v)))
+                    .collect();
+                (name, series)
+            })
+            .collect()
+    }
+
     /// Multiplies the learning rate (the optimizer's [`lr_name`](Optimizer::lr_name): `lr`,
     /// `sigma`, `radius`) by `factor`, as the TUI's halve/double does, through
     /// [`Optimizer::set_lr`] so rates coupled to it follow (Muon's `adamw_lr`). Refuses an

@@ -257,6 +257,34 @@ fn engine_cycles_and_lr_halves_and_doubles() -> TestResult {
 }
 
 #[test]
+fn halving_an_optimizer_without_a_learning_rate_says_so() -> TestResult {
+    let mut app = app()?;
+    app.session
+        .apply(crate::session::Command::AddRun(RunSpec::new("nelder_mead")))?;
+    app.session
+        .apply(crate::session::Command::AddRun(RunSpec::new("genetic")))?;
+    let before = app.session.runs()[4].optimizer().hyperparameters();
+    drive(&mut app, "5[")?;
+    assert_eq!(app.mode, Mode::Normal, "no error popup");
+    assert_eq!(
+        app.toast.as_ref().map(|t| t.text.as_str()),
+        Some("nelder_mead has no learning rate")
+    );
+    assert_eq!(app.session.runs()[4].optimizer().hyperparameters(), before);
+    // genetic's learning rate is the mutation scale sigma, and the message names it
+    let sigma = app.session.runs()[5].optimizer().lr();
+    drive(&mut app, "6]")?;
+    assert_eq!(app.session.runs()[5].optimizer().lr(), 2.0 * sigma);
+    let said = app
+        .toast
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert!(said.starts_with("genetic sigma "), "{said}");
+    Ok(())
+}
+
+#[test]
 fn bad_reload_keeps_the_session_and_shows_the_error() -> TestResult {
     let mut app = app()?;
     drive(&mut app, "nn")?;

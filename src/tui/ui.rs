@@ -476,9 +476,23 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 .collect()
         })
         .unwrap_or_default();
+    let traced: Vec<(String, Vec<f64>)> = selected
+        .map(|r| {
+            r.traced()
+                .into_iter()
+                .map(|(name, series)| {
+                    (
+                        name.to_owned(),
+                        series.into_iter().map(|(_, v)| v).collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let detail = selected.map(|_| RunDetail {
         hyperparameters: &hypers,
         state: &state,
+        traced: &traced,
     });
     let table = RunsTable {
         rows: &rows,
