@@ -50,6 +50,20 @@ pub enum Command {
         run: usize,
         engine: Engine,
     },
+    /// One run's schedule (`None`: none); it starts now, at its own step 0, or with
+    /// `restart` the run starts again from its start point with it.
+    SetSchedule {
+        run: usize,
+        schedule: Option<crate::optim::schedule::Schedule>,
+        restart: bool,
+    },
+    /// One run's parameter averaging (`None`: none), from now on or, with `restart`, from a
+    /// restart of the run.
+    SetAverage {
+        run: usize,
+        average: Option<crate::optim::averaging::Averaging>,
+        restart: bool,
+    },
     AddRun(RunSpec),
     RemoveRun(usize),
 }
@@ -190,6 +204,28 @@ impl Session {
                 let run = self.run_mut(run)?;
                 run.spec.engine = Some(engine);
                 run.set_engine(engine);
+            }
+            Command::SetSchedule {
+                run,
+                schedule,
+                restart,
+            } => {
+                let run = self.run_mut(run)?;
+                run.set_schedule(schedule)?;
+                if restart {
+                    run.restart_from(run.start().to_vec());
+                }
+            }
+            Command::SetAverage {
+                run,
+                average,
+                restart,
+            } => {
+                let run = self.run_mut(run)?;
+                run.set_average(average)?;
+                if restart {
+                    run.restart_from(run.start().to_vec());
+                }
             }
             Command::AddRun(spec) => {
                 self.add_run(spec)?;

@@ -43,6 +43,18 @@ pub enum Averaging {
     },
 }
 
+/// Every averaging kind with a one-line description (`gradscope list`, the TUI's editor).
+pub const KINDS: &[(&str, &str)] = &[
+    (
+        "ema",
+        "AveragedModel with get_ema_multi_avg_fn(decay): an EMA of the parameters",
+    ),
+    (
+        "swa",
+        "AveragedModel (running mean) from swa_start, with SWALR to swa_lr if given",
+    ),
+];
+
 fn ema_decay() -> f64 {
     0.999
 }

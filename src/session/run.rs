@@ -846,6 +846,56 @@ impl Run {
         Ok(())
     }
 
+    /// Replaces the run's schedule (`None`: none), which starts now at its own step 0 on the
+    /// run's learning rate; checked as the loader checks a file's. Without one the lr goes back
+    /// to the run's own.
+    pub fn set_schedule(
+        &mut self,
+        schedule: Option<optim::schedule::Schedule>,
+    ) -> Result<(), optim::OptimError> {
+        let built = match &schedule {
+            Some(s) => {
+                if let Some((_, total, steps)) = s.past_total_steps(self.stop.max_steps) {
+                    return Err(
+                        optim::schedule::ScheduleError::PastTotalSteps { total, steps }.into(),
+                    );
+                }
+                Some(optim::schedule::Scheduler::for_optimizer(
+                    s.clone(),
+                    self.base_lr,
+                    self.optimizer.as_ref(),
+                )?)
+            }
+            None => None,
+        };
+        self.spec.schedule = schedule;
+        self.schedule = built;
+        if self.schedule.is_none() && self.optimizer.lr_name().is_some() {
+            self.optimizer.set_lr(self.base_lr);
+        }
+        Ok(())
+    }
+
+    /// Replaces the run's parameter averaging (`None`: none), averaging from the next step on
+    /// (SWA's `swa_start` counts the run's steps).
+    pub fn set_average(
+        &mut self,
+        average: Option<optim::averaging::Averaging>,
+    ) -> Result<(), optim::OptimError> {
+        if average
+            .as_ref()
+            .is_some_and(optim::averaging::Averaging::drives_lr)
+            && self.optimizer.lr_name().is_none()
+        {
+            return Err(optim::OptimError::NoLearningRate {
+                optimizer: self.optimizer.name(),
+            });
+        }
+        self.spec.average.clone_from(&average);
+        self.average = average.map(optim::averaging::Averager::new);
+        Ok(())
+    }
+
     /// The optimizer's traced scalars over the run (Prodigy's `d` and `dlr`), each as
     /// `(step, value)` at the history's points: bounded and decimated with it.
     #[must_use]

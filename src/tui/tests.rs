@@ -1371,3 +1371,124 @@ fn the_landscape_arrows_point_along_minus_g_and_minus_g_b_from_the_figures_point
     }
     Ok(())
 }
+
+/// Types `text` into the selected form field after clearing it.
+fn retype(text: &str, clear: usize) -> Vec<Input> {
+    let mut script: Vec<Input> = (0..clear).map(|_| press(KeyCode::Backspace)).collect();
+    script.extend(text.chars().map(|c| press(KeyCode::Char(c))));
+    script.push(press(KeyCode::Enter));
+    script.push(Input::Frame);
+    script
+}
+
+#[test]
+fn the_add_dialog_and_the_editor_set_a_schedule_and_averaging() -> TestResult {
+    use crate::optim::averaging::Averaging;
+    use crate::optim::schedule::Schedule;
+    let mut app = app()?;
+    assert!(
+        app.session.is_paused(),
+        "the new run takes only the steps we take"
+    );
+    let adam = crate::optim::registry::names()
+        .iter()
+        .position(|n| *n == "adam")
+        .ok_or("adam")?;
+    let mut script: Vec<Input> = vec![press(KeyCode::Char('a'))];
+    script.extend((0..adam).map(|_| press(KeyCode::Down)));
+    script.push(press(KeyCode::Char('e')));
+    script.push(Input::Frame);
+    let mut term = terminal(120, 40)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    let Mode::Edit(form) = &app.mode else {
+        return Err(format!("the form did not open: {:?}", app.mode).into());
+    };
+    assert!(form.fresh);
+    let run = form.run;
+    assert_eq!(app.session.runs()[run].optimizer().name(), "adam");
+    let names: Vec<&str> = form.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names[names.len() - 2..], ["schedule", "average"]);
+    // up from the first field wraps to the last: average, then schedule
+    let mut script = vec![press(KeyCode::Up), press(KeyCode::Up)];
+    script.extend(retype("{kind: step, step_size: 3, gamma: 0.5}", 4));
+    script.extend(retype("{kind: ema, decay: 0.9}", 4));
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    let Mode::Edit(form) = &app.mode else {
+        return Err("the form closed".into());
+    };
+    let errors: Vec<_> = form.fields.iter().filter_map(|f| f.error.clone()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // the kind typed is described in one line
+    let schedule = form
+        .fields
+        .iter()
+        .find(|f| f.name == "schedule")
+        .ok_or("field")?;
+    assert!(
+        schedule.help().starts_with("step: StepLR"),
+        "{}",
+        schedule.help()
+    );
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    insta::assert_snapshot!(
+        "edit_schedule_and_average_120x40",
+        buffer_text(term.backend().buffer())
+    );
+    let r = &app.session.runs()[run];
+    assert_eq!(
+        r.spec.schedule,
+        Some(Schedule::Step {
+            step_size: 3,
+            gamma: 0.5
+        })
+    );
+    assert_eq!(r.spec.average, Some(Averaging::Ema { decay: 0.9 }));
+    assert_eq!(r.steps(), 0);
+    // a bad kind is refused in the form, with the loader's words
+    let script = [
+        vec![press(KeyCode::Up)],
+        retype("{kind: cosin, T_max: 9}", 40),
+    ]
+    .concat();
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    let Mode::Edit(form) = &app.mode else {
+        return Err("the form closed".into());
+    };
+    let error = form
+        .fields
+        .iter()
+        .find_map(|f| f.error.clone())
+        .ok_or("no error")?;
+    assert!(error.contains("cosin"), "{error}");
+    drive(&mut app, "\u{1b}nnnn")?;
+    let r = &app.session.runs()[run];
+    assert_eq!(r.steps(), 4);
+    // StepLR(step_size 3, gamma 0.5) on adam's 0.001: the 4th step's lr is halved
+    assert_eq!(r.optimizer().lr(), 0.0005);
+    assert_eq!(r.extra_points().first().map(|p| p.name), Some("ema"));
+    // an optimizer without a learning rate cannot take a schedule
+    app.session
+        .apply(crate::session::Command::AddRun(RunSpec::new("nelder_mead")))?;
+    app.selected = app.session.runs().len() - 1;
+    drive(&mut app, "e")?;
+    let script = [
+        vec![press(KeyCode::Up), press(KeyCode::Up)],
+        retype("{kind: exponential, gamma: 0.9}", 4),
+    ]
+    .concat();
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    let Mode::Edit(form) = &app.mode else {
+        return Err("the form closed".into());
+    };
+    let error = form
+        .fields
+        .iter()
+        .find_map(|f| f.error.clone())
+        .ok_or("no error")?;
+    assert!(
+        error.contains("nelder_mead has no learning rate"),
+        "{error}"
+    );
+    assert_eq!(app.session.runs()[app.selected].spec.schedule, None);
+    Ok(())
+}
