@@ -1430,10 +1430,28 @@ fn the_add_dialog_and_the_editor_set_a_schedule_and_averaging() -> TestResult {
         schedule.help()
     );
     term.draw(|f| super::ui::draw(f, &mut app))?;
-    insta::assert_snapshot!(
-        "edit_schedule_and_average_120x40",
-        buffer_text(term.backend().buffer())
-    );
+    // the form alone: the landscape behind it is drawn by a thread of its own
+    let screen = buffer_text(term.backend().buffer());
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let top = lines
+        .iter()
+        .position(|l| l.iter().collect::<String>().contains("edit adam-2"))
+        .ok_or("no form")?;
+    let left = lines[top]
+        .iter()
+        .position(|&c| c == '┌')
+        .ok_or("no corner")?;
+    let right = left
+        + lines[top][left..]
+            .iter()
+            .position(|&c| c == '┐')
+            .ok_or("no corner")?;
+    let form: Vec<String> = lines[top..]
+        .iter()
+        .map(|l| l[left..=right.min(l.len() - 1)].iter().collect::<String>())
+        .take_while(|l| !l.starts_with('└'))
+        .collect();
+    insta::assert_snapshot!("edit_schedule_and_average_120x40", form.join("\n"));
     let r = &app.session.runs()[run];
     assert_eq!(
         r.spec.schedule,
