@@ -1372,6 +1372,17 @@ fn the_landscape_arrows_point_along_minus_g_and_minus_g_b_from_the_figures_point
     Ok(())
 }
 
+/// The error the open form shows.
+fn form_error(app: &App) -> Result<String, String> {
+    let Mode::Edit(form) = &app.mode else {
+        return Err("the form closed".into());
+    };
+    form.fields
+        .iter()
+        .find_map(|f| f.error.clone())
+        .ok_or_else(|| "no error".into())
+}
+
 /// Types `text` into the selected form field after clearing it.
 fn retype(text: &str, clear: usize) -> Vec<Input> {
     let mut script: Vec<Input> = (0..clear).map(|_| press(KeyCode::Backspace)).collect();
@@ -1469,14 +1480,7 @@ fn the_add_dialog_and_the_editor_set_a_schedule_and_averaging() -> TestResult {
     ]
     .concat();
     run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
-    let Mode::Edit(form) = &app.mode else {
-        return Err("the form closed".into());
-    };
-    let error = form
-        .fields
-        .iter()
-        .find_map(|f| f.error.clone())
-        .ok_or("no error")?;
+    let error = form_error(&app)?;
     assert!(error.contains("cosin"), "{error}");
     drive(&mut app, "\u{1b}nnnn")?;
     let r = &app.session.runs()[run];
@@ -1495,14 +1499,7 @@ fn the_add_dialog_and_the_editor_set_a_schedule_and_averaging() -> TestResult {
     ]
     .concat();
     run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
-    let Mode::Edit(form) = &app.mode else {
-        return Err("the form closed".into());
-    };
-    let error = form
-        .fields
-        .iter()
-        .find_map(|f| f.error.clone())
-        .ok_or("no error")?;
+    let error = form_error(&app)?;
     assert!(
         error.contains("nelder_mead has no learning rate"),
         "{error}"
