@@ -128,16 +128,10 @@ fn list(out: &mut Stdout) -> io::Result<()> {
         out,
         "\naverages (an optimizer's `average: {{kind: ...}}`, torch.optim.swa_utils):\n"
     )?;
-    writeln!(
-        out,
-        "{:<20} AveragedModel with get_ema_multi_avg_fn(decay)",
-        "ema"
-    )?;
-    writeln!(
-        out,
-        "{:<20} AveragedModel (running mean) from swa_start, with SWALR",
-        "swa"
-    )
+    for (kind, what) in gradscope::optim::averaging::KINDS {
+        writeln!(out, "{kind:<20} {what}")?;
+    }
+    Ok(())
 }
 
 fn overrides(cli: &Cli) -> Overrides {

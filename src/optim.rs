@@ -145,6 +145,8 @@ pub enum OptimError {
         value: String,
         expected: String,
     },
+    #[error("{optimizer} has no learning rate")]
+    NoLearningRate { optimizer: &'static str },
     #[error("optimizer '{name}' is not offered: {reason}")]
     NotOffered { name: String, reason: &'static str },
     #[error(transparent)]
@@ -188,6 +190,13 @@ pub trait Optimizer: DynClone + Send {
     fn extra_points(&self) -> Vec<ExtraPoint<'_>> {
         Vec::new()
     }
+    /// Scalars worth following over time, which the run records after every step beside the
+    /// loss (bounded with its history): Prodigy's distance estimate `d` and its step size
+    /// `dlr`. Empty for most optimizers and before the first step; the names never change
+    /// once a step has been taken.
+    fn traced(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
     fn hyper_set(&self) -> &dyn HyperAccess;
     fn hyper_set_mut(&mut self) -> &mut dyn HyperAccess;
 
@@ -201,9 +210,15 @@ pub trait Optimizer: DynClone + Send {
     fn set_hyperparameter(&mut self, name: &str, value: HyperValue) -> Result<(), OptimError> {
         self.hyper_set_mut().set(name, value)
     }
+    /// The name of the hyperparameter [`Optimizer::lr`] reads (`lr`; `sigma` for `genetic`,
+    /// `radius` for `random_search`), `None` for methods without one (`nelder_mead`,
+    /// `levenberg_marquardt`): what schedules and the TUI's halve/double drive.
+    fn lr_name(&self) -> Option<&'static str> {
+        self.hyper_set().lr_name()
+    }
     /// The learning rate, or the step scale of gradient-free methods (`sigma` for `genetic`,
     /// `radius` for `random_search`); `1.0` for methods without one (`nelder_mead`,
-    /// `levenberg_marquardt`).
+    /// `levenberg_marquardt`; see [`Optimizer::lr_name`]).
     fn lr(&self) -> f64 {
         self.hyper_set().lr()
     }

@@ -22,6 +22,7 @@ pub use build::{Built, load_and_build, load_str_and_build};
 pub use error::{ScenarioError, ScenarioErrors};
 pub use load::{
     Loaded, Overrides, load_bytes, load_file, load_file_for_run, load_str, load_str_for_run,
+    run_options,
 };
 pub use schema::*;
 

@@ -50,6 +50,20 @@ pub enum Command {
         run: usize,
         engine: Engine,
     },
+    /// One run's schedule (`None`: none); it starts now, at its own step 0, or with
+    /// `restart` the run starts again from its start point with it.
+    SetSchedule {
+        run: usize,
+        schedule: Option<crate::optim::schedule::Schedule>,
+        restart: bool,
+    },
+    /// One run's parameter averaging (`None`: none), from now on or, with `restart`, from a
+    /// restart of the run.
+    SetAverage {
+        run: usize,
+        average: Option<crate::optim::averaging::Averaging>,
+        restart: bool,
+    },
     AddRun(RunSpec),
     /// Adds a run that starts from this point instead of the scenario's start.
     AddRunFrom(RunSpec, Vec<f64>),
@@ -192,9 +206,7 @@ impl Session {
                 self.run_mut(run)?.set_hyperparameter(&name, value)?;
             }
             Command::ScaleLr { run, factor } => {
-                let run = self.run_mut(run)?;
-                let lr = run.optimizer().lr() * factor;
-                run.set_hyperparameter("lr", HyperValue::Float(lr))?;
+                self.run_mut(run)?.scale_lr(factor)?;
             }
             Command::SetEngine(engine) => {
                 self.engine = engine;
@@ -207,6 +219,28 @@ impl Session {
                 let run = self.run_mut(run)?;
                 run.spec.engine = Some(engine);
                 run.set_engine(engine);
+            }
+            Command::SetSchedule {
+                run,
+                schedule,
+                restart,
+            } => {
+                let run = self.run_mut(run)?;
+                run.set_schedule(schedule)?;
+                if restart {
+                    run.restart_from(run.start().to_vec());
+                }
+            }
+            Command::SetAverage {
+                run,
+                average,
+                restart,
+            } => {
+                let run = self.run_mut(run)?;
+                run.set_average(average)?;
+                if restart {
+                    run.restart_from(run.start().to_vec());
+                }
             }
             Command::AddRun(spec) => {
                 self.add_run(spec)?;

@@ -73,6 +73,10 @@ pub struct RunReport {
     /// The run's parameter average (`average: ema` or `swa`), when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub average: Option<AverageReport>,
+    /// The optimizer's traced scalars over time (Prodigy's distance estimate `d` and step
+    /// size `dlr`); absent for optimizers without any.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub traced: BTreeMap<String, TracedReport>,
     /// `null` for expression objectives.
     pub gradient_noise: Option<GradientNoise>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,6 +90,40 @@ pub struct AverageReport {
     pub kind: String,
     pub loss: f64,
     pub params: Vec<f64>,
+}
+
+/// One traced scalar of a run: its final value and a sample of its history.
+#[derive(Debug, Clone, Serialize)]
+pub struct TracedReport {
+    #[serde(rename = "final")]
+    pub last: f64,
+    /// `[step, value]` pairs, at most [`TRACED_SAMPLES`] of the history's points evenly spread
+    /// by index, the first and last included.
+    pub series: Vec<(u64, f64)>,
+}
+
+/// How many points of a traced series the report keeps.
+pub const TRACED_SAMPLES: usize = 50;
+
+impl TracedReport {
+    fn new(series: &[(u64, f64)]) -> Option<Self> {
+        let &(_, last) = series.last()?;
+        let n = series.len();
+        let keep = n.min(TRACED_SAMPLES);
+        let sample = (0..keep)
+            .map(|k| {
+                series[if keep == 1 {
+                    n - 1
+                } else {
+                    k * (n - 1) / (keep - 1)
+                }]
+            })
+            .collect();
+        Some(Self {
+            last,
+            series: sample,
+        })
+    }
 }
 
 /// One scenario in the report.
@@ -170,6 +208,13 @@ impl ScenarioReport {
                             params: point.params.to_vec(),
                         })
                     }),
+                    traced: run
+                        .traced()
+                        .into_iter()
+                        .filter_map(|(name, series)| {
+                            TracedReport::new(&series).map(|t| (name.to_string(), t))
+                        })
+                        .collect(),
                     gradient_noise: run.objective().n_train().map(|_| GradientNoise {
                         initial: run.initial_noise(),
                         last: run.gradient_noise(),

@@ -26,7 +26,10 @@ pub enum Averaging {
     /// first update copies the parameters, the `n`-th after it is `avg ← lerp(avg, θ, 1/(n+1))`,
     /// the running mean. With `swa_lr`, `SWALR(optimizer, swa_lr, anneal_epochs,
     /// anneal_strategy)` steps instead of the run's schedule once averaging has begun, moving
-    /// the lr to `swa_lr` over `anneal_epochs` steps (`cos` or `linear`).
+    /// the lr to `swa_lr` over `anneal_epochs` steps (`cos` or `linear`). SWALR is built with
+    /// the run, as torch's examples build it before the loop: with `anneal_epochs: 0` its
+    /// constructor's step already sets the lr to `swa_lr`, and any schedule goes on from there
+    /// until `swa_start` (torch's `step = max(1, step)`).
     #[serde(rename = "swa")]
     Swa {
         #[serde(default)]
@@ -40,6 +43,18 @@ pub enum Averaging {
     },
 }
 
+/// Every averaging kind with a one-line description (`gradscope list`, the TUI's editor).
+pub const KINDS: &[(&str, &str)] = &[
+    (
+        "ema",
+        "AveragedModel with get_ema_multi_avg_fn(decay): an EMA of the parameters",
+    ),
+    (
+        "swa",
+        "AveragedModel (running mean) from swa_start, with SWALR to swa_lr if given",
+    ),
+];
+
 fn ema_decay() -> f64 {
     0.999
 }
@@ -51,21 +66,29 @@ impl Validate for Averaging {
     fn validate(&self, p: &mut Problems) {
         match self {
             Self::Ema { decay } => p.range("decay", *decay, Range::new(ge(0.0), le(1.0))),
-            Self::Swa {
-                swa_lr,
-                anneal_epochs,
-                ..
-            } => {
+            // anneal_epochs is unsigned, and torch accepts 0 (`must be equal or greater than 0`)
+            Self::Swa { swa_lr, .. } => {
                 if let Some(lr) = swa_lr {
                     p.range("swa_lr", *lr, Range::new(gt(0.0), INF));
                 }
-                p.at_least_one("anneal_epochs", *anneal_epochs);
             }
         }
     }
 }
 
 impl Averaging {
+    /// Whether SWALR drives the run's learning rate (SWA with `swa_lr`).
+    #[must_use]
+    pub fn drives_lr(&self) -> bool {
+        matches!(
+            self,
+            Self::Swa {
+                swa_lr: Some(_),
+                ..
+            }
+        )
+    }
+
     /// The name of the averaged point in legends and reports.
     #[must_use]
     pub fn name(&self) -> &'static str {
@@ -84,7 +107,7 @@ pub struct Averager {
     /// torch's `n_averaged`.
     n_averaged: u64,
     /// SWALR's `_step_count` (1 after its constructor's initial step, which leaves the lr as
-    /// it is for `anneal_epochs ≥ 1`).
+    /// it is for `anneal_epochs ≥ 1`, see [`Averager::initial_lr`]).
     swalr_steps: u64,
 }
 
@@ -141,6 +164,20 @@ impl Averager {
         self.n_averaged += 1;
     }
 
+    /// The lr SWALR's constructor sets, if it sets one: `swa_lr` when `anneal_epochs` is 0
+    /// (its initial step anneals all the way at once); otherwise it leaves the lr as it is.
+    #[must_use]
+    pub fn initial_lr(&self) -> Option<f64> {
+        match self.config {
+            Averaging::Swa {
+                swa_lr: Some(lr),
+                anneal_epochs: 0,
+                ..
+            } => Some(lr),
+            _ => None,
+        }
+    }
+
     /// Whether SWALR sets the lr of the step after `steps` steps (it has stepped since
     /// averaging began).
     #[must_use]
@@ -174,7 +211,10 @@ impl Averager {
             Anneal::Cos => (1.0 - (std::f64::consts::PI * t).cos()) / 2.0,
             Anneal::Linear => t,
         };
-        let step = (self.swalr_steps - 1) as f64;
+        let mut step = (self.swalr_steps - 1) as f64;
+        if anneal_epochs == 0 {
+            step = step.max(1.0);
+        }
         let epochs = anneal_epochs.max(1) as f64;
         let prev_alpha = anneal(((step - 1.0) / epochs).clamp(0.0, 1.0));
         let prev_lr = if prev_alpha == 1.0 {

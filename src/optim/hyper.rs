@@ -595,6 +595,9 @@ pub trait HyperAccess: Send + Sync {
     fn list(&self) -> Vec<(String, HyperValue)>;
     /// Sets a value after checking its name, type and range.
     fn set(&mut self, name: &str, value: HyperValue) -> Result<(), OptimError>;
+    /// The name of the [`Role::Lr`] field (`lr`, `sigma`, `radius`), `None` for optimizers
+    /// without a learning rate (`nelder_mead`, `levenberg_marquardt`).
+    fn lr_name(&self) -> Option<&'static str>;
     /// The [`Role::Lr`] field's value, `1.0` if there is none.
     fn lr(&self) -> f64;
     /// Sets the [`Role::Lr`] field; a value outside its range is ignored (schedules and the
@@ -669,6 +672,15 @@ impl<T: Hypers> HyperAccess for HyperSet<T> {
             suggestion: suggest(name, names.iter().copied()),
             valid: names.join(", "),
         })
+    }
+
+    fn lr_name(&self) -> Option<&'static str> {
+        let mut values = self.values;
+        values
+            .fields()
+            .into_iter()
+            .find(|h| h.role == Some(Role::Lr))
+            .map(|h| h.name)
     }
 
     fn lr(&self) -> f64 {

@@ -264,6 +264,14 @@ impl Optimizer for Prodigy {
         v.push(StateVector::new("exp_avg_sq", &self.exp_avg_sq));
         v
     }
+    /// `d` after the step and `dlr`, the step size `d·lr` (times the bias correction) the
+    /// step moved with, the scheduled lr included.
+    fn traced(&self) -> Vec<(&'static str, f64)> {
+        if self.p0.is_empty() {
+            return Vec::new();
+        }
+        vec![("d", self.d), ("dlr", self.dlr)]
+    }
     fn reset(&mut self) {
         *self = Self::new(self.h.clone());
     }

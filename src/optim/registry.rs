@@ -85,6 +85,11 @@ impl OptimizerSpec {
     /// the optimizer's own table gives them.
     #[must_use]
     pub fn hypers(&'static self) -> Vec<HyperSpec> {
+        self.with_defaults().hyper_set().specs()
+    }
+
+    /// The optimizer with its defaults on no parameters, to read its tables.
+    fn with_defaults(&'static self) -> Box<dyn Optimizer> {
         let layout = ParamLayout::vector(0);
         let ctx = BuildContext {
             spec: self,
@@ -92,7 +97,13 @@ impl OptimizerSpec {
             dim: 0,
             layout: &layout,
         };
-        (self.build)(&ctx).hyper_set().specs()
+        (self.build)(&ctx)
+    }
+
+    /// The name of its learning rate (see [`Optimizer::lr_name`]), `None` if it has none.
+    #[must_use]
+    pub fn lr_name(&'static self) -> Option<&'static str> {
+        self.with_defaults().lr_name()
     }
 
     #[must_use]

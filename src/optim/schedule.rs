@@ -174,14 +174,14 @@ impl<'de> Deserialize<'de> for StepFn {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(rename = "schedule", deny_unknown_fields)]
 pub enum Schedule {
-    /// ConstantLR: `factor·η₀` for the first `total_iters` steps (all of them when `None`),
-    /// then `η₀`. Defaults: factor 1, forever (the documented scenario defaults; torch's are 1/3
-    /// and 5).
+    /// ConstantLR: `factor·η₀` for the first `total_iters` steps, then `η₀`. torch's defaults:
+    /// factor 1/3, total_iters 5. (`None`, all steps, is only what a warmup with no `then`
+    /// holds: a constant lr.)
     #[serde(rename = "constant")]
     Constant {
-        #[serde(default = "one")]
+        #[serde(default = "third")]
         factor: f64,
-        #[serde(default)]
+        #[serde(default = "five_steps")]
         total_iters: Option<usize>,
     },
     /// StepLR: `η₀·γ^⌊t/step_size⌋` (gamma default 0.1).
@@ -288,14 +288,16 @@ pub enum Schedule {
         then: Box<Schedule>,
     },
     /// SequentialLR: `schedulers[i]` runs from `milestones[i−1]` (restarting at its own step 0)
-    /// until `milestones[i]`.
+    /// until `milestones[i]`. The first may itself be a composite (stepped as torch steps a
+    /// nested scheduler); the others may not, since torch cannot restart a composite at a
+    /// milestone (it raises NotImplementedError there).
     #[serde(rename = "sequential")]
     Sequential {
         schedulers: Vec<Schedule>,
         milestones: Vec<usize>,
     },
     /// ChainedScheduler: every scheduler steps in turn on the lr the previous one left, so
-    /// multiplicative schedules multiply.
+    /// multiplicative schedules multiply. Any of them may be a composite.
     #[serde(rename = "chained")]
     Chained { schedulers: Vec<Schedule> },
     /// Warmup–stable–decay (not in torch; Hugging Face transformers' `get_wsd_schedule`, a
@@ -326,8 +328,10 @@ pub enum Schedule {
     /// `cycle_momentum` (default) the momentum (`beta1` for optimizers with `betas`) moves the
     /// opposite way between `max_momentum` (0.95) and `base_momentum` (0.85). Ignores η₀.
     /// `total_steps: None` is the run's step budget, filled in by
-    /// [`Schedule::resolve_total_steps`]. Past `total_steps` (where torch raises) the lr and
-    /// momentum of step `total_steps` are held.
+    /// [`Schedule::resolve_total_steps`]. torch raises when stepped past `total_steps`: a
+    /// scenario whose step budget exceeds it is refused when it is loaded
+    /// ([`Schedule::past_total_steps`]), and a run that would step it further anyway (its
+    /// budget raised later) stops there with that reason ([`Scheduler::would_raise`]).
     #[serde(rename = "onecycle")]
     OneCycle {
         max_lr: f64,
@@ -408,6 +412,10 @@ fn one_count() -> usize {
 }
 fn five() -> usize {
     5
+}
+#[allow(clippy::unnecessary_wraps)] // serde's default for an `Option` field
+fn five_steps() -> Option<usize> {
+    Some(5)
 }
 fn two_thousand() -> usize {
     2000
@@ -531,7 +539,7 @@ impl Validate for Schedule {
             } => {
                 p.at_least_one("warmup_steps", *total_iters as u64);
                 p.range("start_factor", *start_factor, Range::new(gt(0.0), le(1.0)));
-                p.within("then", |p| then.validate_part(p, "warmup"));
+                p.within("then", |p| then.validate_part(p, "warmup", true));
             }
             Self::Sequential {
                 schedulers,
@@ -558,7 +566,7 @@ impl Validate for Schedule {
                 increasing(p, "milestones", milestones);
                 for (i, s) in schedulers.iter().enumerate() {
                     p.within(&format!("schedulers[{i}]"), |p| {
-                        s.validate_part(p, "sequential");
+                        s.validate_part(p, "sequential", i > 0);
                     });
                 }
             }
@@ -572,7 +580,7 @@ impl Validate for Schedule {
                 }
                 for (i, s) in schedulers.iter().enumerate() {
                     p.within(&format!("schedulers[{i}]"), |p| {
-                        s.validate_part(p, "chained");
+                        s.validate_part(p, "chained", false);
                     });
                 }
             }
@@ -616,6 +624,11 @@ impl Validate for Schedule {
     }
 }
 
+/// A problem found in a part, its key put under `key`.
+fn within(key: &str, found: Option<(String, usize, u64)>) -> Option<(String, usize, u64)> {
+    found.map(|(path, total, steps)| (format!("{key}.{path}"), total, steps))
+}
+
 /// `values` must increase strictly.
 fn increasing(p: &mut Problems, key: &str, values: &[usize]) {
     if values.windows(2).any(|w| w[0] >= w[1]) {
@@ -630,26 +643,89 @@ fn increasing(p: &mut Problems, key: &str, values: &[usize]) {
 impl Schedule {
     /// The checks of a schedule inside a composite (`warmup`, `sequential`, `chained`): torch's
     /// SequentialLR and ChainedScheduler refuse ReduceLROnPlateau (its step needs the loss), and
-    /// composites do not nest here.
-    fn validate_part(&self, p: &mut Problems, within: &str) {
-        let refused = match self {
-            Self::ReduceOnPlateau(_) => Some("plateau"),
-            Self::LinearWarmup { .. } => Some("warmup"),
-            Self::Sequential { .. } => Some("sequential"),
-            Self::Chained { .. } => Some("chained"),
-            _ => None,
-        };
-        match refused {
-            Some(kind) => p.push(
+    /// a SequentialLR cannot restart a composite at a milestone (`restarted`: every part but
+    /// a sequential's first, and a warmup's `then`).
+    fn validate_part(&self, p: &mut Problems, within: &str, restarted: bool) {
+        let kind = self.kind();
+        if matches!(self, Self::ReduceOnPlateau(_)) {
+            p.push(
                 "kind",
-                format!("a '{within}' schedule cannot hold a '{kind}' schedule"),
+                format!("a '{within}' schedule cannot hold a 'plateau' schedule"),
                 Some(
-                    "a schedule that steps without the loss and is not itself a composite \
-                     (torch's SequentialLR and ChainedScheduler refuse ReduceLROnPlateau)"
+                    "a schedule that steps without the loss (torch's SequentialLR and \
+                     ChainedScheduler refuse ReduceLROnPlateau)"
                         .into(),
                 ),
+            );
+        } else if restarted && self.is_composite() {
+            p.push(
+                "kind",
+                format!(
+                    "a '{within}' schedule cannot restart a '{kind}' schedule at its milestone"
+                ),
+                Some(
+                    "a schedule that is not a composite here (torch's SequentialLR raises \
+                     NotImplementedError when it restarts one); a composite may come first in a \
+                     'sequential' or anywhere in a 'chained'"
+                        .into(),
+                ),
+            );
+        } else {
+            self.validate(p);
+        }
+    }
+
+    /// `warmup`, `sequential` or `chained`.
+    #[must_use]
+    pub fn is_composite(&self) -> bool {
+        matches!(
+            self,
+            Self::LinearWarmup { .. } | Self::Sequential { .. } | Self::Chained { .. }
+        )
+    }
+
+    /// The first one-cycle schedule in it that torch would step past its `total_steps` in a run
+    /// of `max_steps` steps (torch's canonical loop calls `scheduler.step()` after every step,
+    /// the last included), as `(key path, total_steps, steps it would see)`. Exact for every
+    /// placement but inside a composite that is itself a sequential's first part (which torch
+    /// steps once more at construction); [`Scheduler::would_raise`] is exact for all.
+    #[must_use]
+    pub fn past_total_steps(&self, max_steps: u64) -> Option<(String, usize, u64)> {
+        match self {
+            Self::OneCycle {
+                total_steps: Some(total),
+                ..
+            } => {
+                (max_steps > *total as u64).then(|| ("total_steps".to_string(), *total, max_steps))
+            }
+            Self::LinearWarmup {
+                total_iters, then, ..
+            } => within(
+                "then",
+                then.past_total_steps(max_steps.saturating_sub(*total_iters as u64)),
             ),
-            None => self.validate(p),
+            Self::Sequential {
+                schedulers,
+                milestones,
+            } => schedulers.iter().enumerate().find_map(|(i, s)| {
+                // each part sees the steps from its milestone (its restart) to the next
+                let from = if i == 0 {
+                    0
+                } else {
+                    milestones.get(i - 1).copied()? as u64
+                };
+                let until = milestones
+                    .get(i)
+                    .map_or(max_steps, |&m| max_steps.min((m as u64).saturating_sub(1)));
+                within(
+                    &format!("schedulers[{i}]"),
+                    s.past_total_steps(until.saturating_sub(from)),
+                )
+            }),
+            Self::Chained { schedulers } => schedulers.iter().enumerate().find_map(|(i, s)| {
+                within(&format!("schedulers[{i}]"), s.past_total_steps(max_steps))
+            }),
+            _ => None,
         }
     }
 
@@ -937,6 +1013,23 @@ pub enum ScheduleError {
         within: &'static str,
         kind: &'static str,
     },
+    #[error(
+        "a '{within}' schedule cannot restart a composite schedule at a milestone (torch's \
+         SequentialLR raises NotImplementedError there)"
+    )]
+    Restarted { within: &'static str },
+    #[error(
+        "onecycle's total_steps is {total} but the run takes up to {steps} steps: torch's \
+         OneCycleLR raises past total_steps"
+    )]
+    PastTotalSteps { total: usize, steps: u64 },
+    #[error("a '{kind}' schedule needs at least one schedule")]
+    Empty { kind: &'static str },
+    #[error("schedule '{kind}' drives the learning rate, and {optimizer} has no learning rate")]
+    NoLearningRate {
+        kind: &'static str,
+        optimizer: &'static str,
+    },
 }
 
 /// Which hyperparameter a momentum-cycling schedule drives: torch uses `beta1` when the
@@ -1070,6 +1163,27 @@ impl Leaf {
             self.last_epoch += 1;
         }
         g.lr = self.get_lr(g, initial);
+    }
+
+    /// The one-cycle `total_steps` the next step would pass (torch's `step_num > total_steps`).
+    fn would_raise(&self) -> Option<usize> {
+        match self.schedule {
+            Schedule::OneCycle {
+                total_steps: Some(total),
+                ..
+            } if self.last_epoch + 1 > total as i64 => Some(total),
+            _ => None,
+        }
+    }
+
+    /// Scales its base lr by `k`, unless it sets its own (cyclic, one-cycle).
+    fn rescale(&mut self, k: f64) {
+        if !matches!(
+            self.schedule,
+            Schedule::Cyclic { .. } | Schedule::OneCycle { .. }
+        ) {
+            self.base_lr *= k;
+        }
     }
 
     /// SequentialLR's `_update_lr(0)` at a milestone: step 0 again, in closed form where torch
@@ -1291,43 +1405,37 @@ impl Leaf {
     }
 }
 
-/// A running schedule: torch's scheduler objects for one [`Schedule`].
+/// A running schedule: torch's scheduler objects for one [`Schedule`], nested as torch nests
+/// them.
 #[derive(Clone, Debug, PartialEq)]
 enum Node {
     Leaf(Leaf),
+    /// SequentialLR: its first part may be a composite; the parts it restarts at milestones are
+    /// leaves (torch cannot restart a composite).
     Sequential {
-        children: Vec<Leaf>,
+        first: Box<Node>,
+        rest: Vec<Leaf>,
         milestones: Vec<usize>,
         last_epoch: usize,
     },
-    Chained(Vec<Leaf>),
+    Chained(Vec<Node>),
     Plateau(Plateau),
 }
 
-/// The children of a composite, built in order as torch's constructors run.
-fn leaves(
-    schedules: Vec<Schedule>,
-    within: &'static str,
-    g: &mut Group,
-) -> Result<Vec<Leaf>, ScheduleError> {
-    schedules
-        .into_iter()
-        .map(|s| match s {
-            Schedule::ReduceOnPlateau(_)
-            | Schedule::LinearWarmup { .. }
-            | Schedule::Sequential { .. }
-            | Schedule::Chained { .. } => Err(ScheduleError::Nested {
-                within,
-                kind: s.kind(),
-            }),
-            s => Ok(Leaf::build(s, g)),
-        })
-        .collect()
-}
-
 impl Node {
-    fn build(schedule: Schedule, g: &mut Group) -> Result<Self, ScheduleError> {
+    /// torch's constructors, innermost first, as a user's code runs them.
+    fn build(
+        schedule: Schedule,
+        g: &mut Group,
+        within: &'static str,
+    ) -> Result<Self, ScheduleError> {
         Ok(match schedule {
+            Schedule::ReduceOnPlateau(_) if !within.is_empty() => {
+                return Err(ScheduleError::Nested {
+                    within,
+                    kind: "plateau",
+                });
+            }
             Schedule::ReduceOnPlateau(p) => Node::Plateau(p),
             Schedule::LinearWarmup {
                 total_iters,
@@ -1351,81 +1459,150 @@ impl Node {
                 schedulers,
                 milestones,
             } => Node::sequential(schedulers, milestones, "sequential", g)?,
-            Schedule::Chained { schedulers } => Node::Chained(leaves(schedulers, "chained", g)?),
+            Schedule::Chained { schedulers } => Node::Chained(
+                schedulers
+                    .into_iter()
+                    .map(|s| Node::build(s, g, "chained"))
+                    .collect::<Result<_, _>>()?,
+            ),
             leaf => Node::Leaf(Leaf::build(leaf, g)),
         })
     }
 
-    /// SequentialLR's constructor: the children are built (each taking its initial step), the
-    /// lr goes back to `initial_lr`, every child's step is undone, and the one in force at
-    /// step 0 takes its initial step again.
+    /// SequentialLR's constructor: the parts are built (each taking its initial step), the lr
+    /// goes back to `initial_lr`, every leaf's step is undone (torch's `recursive_undo`), and
+    /// the part in force at step 0 takes its initial step again (a composite there takes a
+    /// whole step: torch's `_initial_step` of a composite is its `step`).
     fn sequential(
         schedulers: Vec<Schedule>,
         milestones: Vec<usize>,
         within: &'static str,
         g: &mut Group,
     ) -> Result<Self, ScheduleError> {
-        let mut children = leaves(schedulers, within, g)?;
+        let mut parts = schedulers.into_iter();
+        let Some(first) = parts.next() else {
+            return Err(ScheduleError::Empty { kind: within });
+        };
+        let mut first = Box::new(Node::build(first, g, within)?);
+        let mut rest = parts
+            .map(|s| match Node::build(s, g, within)? {
+                Node::Leaf(leaf) => Ok(leaf),
+                _ => Err(ScheduleError::Restarted { within }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if let Some(initial) = g.initial_lr {
             g.lr = initial;
         }
-        for c in &mut children {
-            c.last_epoch -= 1;
+        first.undo();
+        for leaf in &mut rest {
+            leaf.last_epoch -= 1;
         }
-        let idx = milestones.partition_point(|&m| m == 0);
-        if let Some(c) = children.get_mut(idx) {
-            c.step(g, true);
+        match milestones.partition_point(|&m| m == 0) {
+            0 => first.initial_step(g),
+            i => {
+                if let Some(leaf) = rest.get_mut(i - 1) {
+                    leaf.step(g, true);
+                }
+            }
         }
         Ok(Node::Sequential {
-            children,
+            first,
+            rest,
             milestones,
             last_epoch: 0,
         })
+    }
+
+    /// torch's `recursive_undo`: every leaf below goes back one step (a nested SequentialLR's
+    /// own count stays).
+    fn undo(&mut self) {
+        match self {
+            Node::Leaf(leaf) => leaf.last_epoch -= 1,
+            Node::Sequential { first, rest, .. } => {
+                first.undo();
+                for leaf in rest {
+                    leaf.last_epoch -= 1;
+                }
+            }
+            Node::Chained(children) => children.iter_mut().for_each(Node::undo),
+            Node::Plateau(_) => {}
+        }
+    }
+
+    /// torch's `_initial_step`: a leaf's initial step; a composite's ordinary step.
+    fn initial_step(&mut self, g: &mut Group) {
+        match self {
+            Node::Leaf(leaf) => leaf.step(g, true),
+            other => other.step(g, f64::NAN),
+        }
     }
 
     fn step(&mut self, g: &mut Group, loss: f64) {
         match self {
             Node::Leaf(leaf) => leaf.step(g, false),
             Node::Sequential {
-                children,
+                first,
+                rest,
                 milestones,
                 last_epoch,
             } => {
                 *last_epoch += 1;
-                let idx = milestones.partition_point(|&m| m <= *last_epoch);
-                let Some(child) = children.get_mut(idx) else {
-                    return;
-                };
-                if idx > 0 && milestones[idx - 1] == *last_epoch {
-                    child.restart(g);
-                } else {
-                    child.step(g, false);
+                match milestones.partition_point(|&m| m <= *last_epoch) {
+                    0 => first.step(g, loss),
+                    i => {
+                        let Some(leaf) = rest.get_mut(i - 1) else {
+                            return;
+                        };
+                        if milestones[i - 1] == *last_epoch {
+                            leaf.restart(g);
+                        } else {
+                            leaf.step(g, false);
+                        }
+                    }
                 }
             }
             Node::Chained(children) => {
                 for c in children {
-                    c.step(g, false);
+                    c.step(g, loss);
                 }
             }
             Node::Plateau(p) => g.lr = p.observe(loss, g.lr),
         }
     }
 
+    /// The `total_steps` of a one-cycle schedule the next step would take past it (torch
+    /// raises there).
+    fn would_raise(&self) -> Option<usize> {
+        match self {
+            Node::Leaf(leaf) => leaf.would_raise(),
+            Node::Sequential {
+                first,
+                rest,
+                milestones,
+                last_epoch,
+            } => {
+                let next = *last_epoch + 1;
+                match milestones.partition_point(|&m| m <= next) {
+                    0 => first.would_raise(),
+                    // a restart goes back to step 0
+                    i if milestones[i - 1] == next => None,
+                    i => rest.get(i - 1).and_then(Leaf::would_raise),
+                }
+            }
+            Node::Chained(children) => children.iter().find_map(Node::would_raise),
+            Node::Plateau(_) => None,
+        }
+    }
+
     /// Scales every base lr by `k` (the TUI's lr edits).
     fn rescale(&mut self, k: f64) {
-        let scale = |l: &mut Leaf| {
-            if !matches!(
-                l.schedule,
-                Schedule::Cyclic { .. } | Schedule::OneCycle { .. }
-            ) {
-                l.base_lr *= k;
-            }
-        };
         match self {
-            Node::Leaf(l) => scale(l),
-            Node::Sequential { children, .. } | Node::Chained(children) => {
-                children.iter_mut().for_each(scale);
+            Node::Leaf(l) => l.rescale(k),
+            Node::Sequential { first, rest, .. } => {
+                first.rescale(k);
+                rest.iter_mut().for_each(|l| l.rescale(k));
             }
+            Node::Chained(children) => children.iter_mut().for_each(|c| c.rescale(k)),
             Node::Plateau(_) => {}
         }
     }
@@ -1465,7 +1642,7 @@ impl Scheduler {
             initial_lr: None,
             momentum: None,
         };
-        let node = Node::build(schedule, &mut group)?;
+        let node = Node::build(schedule, &mut group, "")?;
         Ok(Self {
             node,
             group,
@@ -1481,7 +1658,26 @@ impl Scheduler {
         base_lr: f64,
         opt: &dyn Optimizer,
     ) -> Result<Self, ScheduleError> {
+        if opt.lr_name().is_none() {
+            return Err(ScheduleError::NoLearningRate {
+                kind: schedule.kind(),
+                optimizer: opt.name(),
+            });
+        }
         Self::new(schedule, base_lr, MomentumTarget::of(opt), opt.name())
+    }
+
+    /// The `total_steps` of a one-cycle schedule its next step would take past it, where torch
+    /// raises: the run stops before that step.
+    #[must_use]
+    pub fn would_raise(&self) -> Option<usize> {
+        self.node.would_raise()
+    }
+
+    /// Overwrites the param group's lr, as a scheduler built after this one sets it in its
+    /// constructor (SWALR with `anneal_epochs: 0`); the schedule goes on from it.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.group.lr = lr;
     }
 
     /// The lr for the next optimizer step.
@@ -1953,11 +2149,119 @@ mod tests {
             }),
             ["milestones", "schedulers[0].kind", "schedulers[1].gamma"]
         );
-        assert_eq!(
+        // composites nest as torch's do, except where torch's SequentialLR would restart one
+        assert!(
             keys(Schedule::Chained {
                 schedulers: vec![Schedule::warmup(3, Schedule::constant())]
+            })
+            .is_empty()
+        );
+        let chained = Schedule::Chained {
+            schedulers: vec![Schedule::step(3)],
+        };
+        assert!(
+            keys(Schedule::Sequential {
+                schedulers: vec![chained.clone(), Schedule::step(3)],
+                milestones: vec![5],
+            })
+            .is_empty()
+        );
+        assert_eq!(
+            keys(Schedule::Sequential {
+                schedulers: vec![Schedule::step(3), chained.clone()],
+                milestones: vec![5],
             }),
-            ["schedulers[0].kind"]
+            ["schedulers[1].kind"]
+        );
+        assert_eq!(keys(Schedule::warmup(3, chained)), ["then.kind"]);
+    }
+
+    #[test]
+    fn a_composite_restarted_at_a_milestone_is_refused_when_built() {
+        let s = Schedule::Sequential {
+            schedulers: vec![
+                Schedule::step(3),
+                Schedule::Chained {
+                    schedulers: vec![Schedule::step(2)],
+                },
+            ],
+            milestones: vec![5],
+        };
+        let e = Scheduler::new(s, 0.1, None, "sgd").expect_err("torch raises at the milestone");
+        assert!(
+            matches!(
+                e,
+                ScheduleError::Restarted {
+                    within: "sequential"
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("NotImplementedError"), "{e}");
+    }
+
+    #[test]
+    fn onecycle_past_total_steps_is_found_where_it_is_written() {
+        let one = Schedule::one_cycle(0.1, 100);
+        assert_eq!(one.past_total_steps(100), None);
+        assert_eq!(
+            one.past_total_steps(101),
+            Some(("total_steps".into(), 100, 101))
+        );
+        // the second part of a sequential restarts at its milestone: 150 of 200 steps are its
+        let seq = Schedule::Sequential {
+            schedulers: vec![Schedule::step(10), one.clone()],
+            milestones: vec![50],
+        };
+        assert_eq!(seq.past_total_steps(150), None);
+        assert_eq!(
+            seq.past_total_steps(200),
+            Some(("schedulers[1].total_steps".into(), 100, 150))
+        );
+        // a first part runs until the step before the milestone
+        let seq = Schedule::Sequential {
+            schedulers: vec![one.clone(), Schedule::step(10)],
+            milestones: vec![101],
+        };
+        assert_eq!(seq.past_total_steps(1000), None);
+        let seq = Schedule::Sequential {
+            schedulers: vec![one, Schedule::step(10)],
+            milestones: vec![102],
+        };
+        assert!(seq.past_total_steps(1000).is_some());
+    }
+
+    #[test]
+    fn the_scheduler_says_when_onecycle_would_raise() {
+        // torch: scheduler.step() raises once last_epoch would exceed total_steps
+        let mut sch = Scheduler::new(
+            Schedule::one_cycle(0.1, 5),
+            0.1,
+            Some(MomentumTarget::Momentum),
+            "sgd",
+        )
+        .expect("builds");
+        for _ in 0..5 {
+            assert_eq!(sch.would_raise(), None);
+            sch.step(0.0);
+        }
+        assert_eq!(sch.would_raise(), Some(5));
+    }
+
+    #[test]
+    fn constant_defaults_are_torch_s() {
+        let scenario = crate::scenario::load_str(
+            "objective: {expr: \"x^2\", start: [1]}\noptimizers:\n  - name: sgd\n    \
+             schedule: {kind: constant}\n",
+            "constant.yaml",
+        )
+        .expect("loads");
+        assert_eq!(
+            scenario.optimizers[0].schedule.clone().expect("a schedule"),
+            Schedule::Constant {
+                factor: 1.0 / 3.0,
+                total_iters: Some(5)
+            }
         );
     }
 

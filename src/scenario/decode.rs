@@ -383,6 +383,13 @@ impl Decoder {
         ) {
             self.check_run_batches(items, o, specs);
         }
+        if let (Some(stop), Some(specs), Some(NodeKind::Seq(items))) = (
+            stop.as_ref(),
+            optimizers.as_ref(),
+            root.get("optimizers").map(|n| &n.kind),
+        ) {
+            self.check_schedule_budgets(items, specs, stop.max_steps);
+        }
         let labels = root.get("optimizers").map(raw_labels).unwrap_or_default();
         let view = self.view(root.get("view"), objective.as_ref(), &labels);
         let expect = root.get("expect").map_or(Some(Vec::new()), |n| {
@@ -1233,6 +1240,35 @@ impl Decoder {
             }
         }
         specs.into_iter().collect()
+    }
+
+    /// Every one-cycle schedule against the step budget: torch's OneCycleLR raises when it is
+    /// stepped past `total_steps`, so a budget beyond it is refused here, at the key.
+    fn check_schedule_budgets(&mut self, items: &[Node], specs: &[RunSpec], max_steps: u64) {
+        for (item, spec) in items.iter().zip(specs) {
+            let Some((path, total, steps)) = spec
+                .schedule
+                .as_ref()
+                .and_then(|s| s.past_total_steps(max_steps))
+            else {
+                continue;
+            };
+            let node = item.get("schedule").unwrap_or(item);
+            let span = locate(node, &path);
+            self.err_full(
+                span,
+                format!(
+                    "onecycle's total_steps is {total} but this run takes up to {steps} of its \
+                     steps (stop.max_steps is {max_steps}); torch's OneCycleLR raises past \
+                     total_steps"
+                ),
+                Some(format!(
+                    "total_steps of at least {steps}, leave total_steps out (it is then the step \
+                     budget), or a smaller stop.max_steps"
+                )),
+                None,
+            );
+        }
     }
 
     /// Each run's `batch_size`, `shuffle` and `drop_last` against the objective: they need

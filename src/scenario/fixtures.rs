@@ -329,6 +329,25 @@ const INVALID: &[(&str, &str, usize, usize)] = &[
         8,
         29,
     ),
+    (
+        "70_schedule_without_lr",
+        "schedule 'cosine' drives the learning rate, and nelder_mead has no learning rate",
+        4,
+        15,
+    ),
+    (
+        "71_onecycle_past_total_steps",
+        "onecycle's total_steps is 100 but this run takes up to 180 of its steps \
+         (stop.max_steps is 200); torch's OneCycleLR raises past total_steps",
+        10,
+        54,
+    ),
+    (
+        "72_sequential_restarts_composite",
+        "a 'sequential' schedule cannot restart a 'chained' schedule at its milestone",
+        9,
+        18,
+    ),
 ];
 
 /// What the fixtures of the resource and syntax classes must also say: the estimate and the
@@ -778,7 +797,7 @@ fn custom_model_with_inline_rows() {
     else {
         panic!("onecycle")
     };
-    assert_eq!((*max_lr, *total_steps, *pct_start), (0.5, Some(400), 0.3));
+    assert_eq!((*max_lr, *total_steps, *pct_start), (0.5, Some(1000), 0.3));
 }
 
 #[test]

@@ -350,6 +350,48 @@ pub fn load_str(source: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     load_source(source, file, &Overrides::default(), None).map(|(s, _)| s)
 }
 
+/// A run's `schedule` and `average` written as a scenario writes them (YAML flow text such as
+/// `{kind: cosine, T_max: 500}`, or `none`), read and checked for `optimizer` in a run of
+/// `max_steps` steps exactly as a file's would be (the TUI's editor uses it). The error is the
+/// loader's message and what it expected, without a location (there is no file).
+pub fn run_options(
+    optimizer: &str,
+    schedule: &str,
+    average: &str,
+    max_steps: u64,
+) -> Result<crate::session::RunSpec, String> {
+    let entry = |key: &str, text: &str| {
+        let text = text.trim();
+        if matches!(text, "" | "none" | "None" | "null" | "~") {
+            String::new()
+        } else {
+            format!("    {key}: {text}\n")
+        }
+    };
+    let source = format!(
+        "objective: {{expr: \"x^2\", start: [1]}}\noptimizers:\n  - name: {optimizer}\n{}{}\
+         stop: {{max_steps: {max_steps}}}\n",
+        entry("schedule", schedule),
+        entry("average", average),
+    );
+    let scenario = load_str(&source, "editor").map_err(|e| match e.0.first() {
+        Some(first) => match &first.expected {
+            Some(expected) => format!("{}; expected {expected}", first.message),
+            None => first.message.clone(),
+        },
+        None => "not a schedule".to_owned(),
+    })?;
+    let mut spec = scenario
+        .optimizers
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no run".to_owned())?;
+    if let Some(s) = &mut spec.schedule {
+        s.resolve_total_steps(max_steps);
+    }
+    Ok(spec)
+}
+
 /// Loads a scenario from text as it will be run: the command line's `overrides` applied, and
 /// its resources estimated under their limits.
 pub fn load_str_for_run(

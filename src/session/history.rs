@@ -8,8 +8,8 @@
 //! second stride, doubled whenever they would exceed [`PARAM_BUDGET`], and every other point
 //! keeps only its step, evaluations and loss. A model of any size thus keeps at most
 //! `PARAM_BUDGET` of parameters per run (none at all if one copy is larger than that).
-//! Another per-point series (say, a full-data loss beside a minibatch loss) is one more field
-//! of [`Point`], decimated with it.
+//! Another per-point series (a full-data loss beside a minibatch loss, an optimizer's traced
+//! scalars such as Prodigy's `d`) is one more field of [`Point`], decimated with it.
 
 /// One recorded point of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +35,10 @@ pub struct Point {
     pub full_loss: Option<f64>,
     /// The loss on the held-out test split, where the full loss was evaluated and there is one.
     pub test_loss: Option<f64>,
+    /// The optimizer's traced scalars after this step, in the order of
+    /// [`Optimizer::traced`](crate::optim::Optimizer::traced) (Prodigy's `d` and `dlr`); empty
+    /// for most optimizers and at the start.
+    pub traced: Vec<f64>,
 }
 
 impl Point {
@@ -52,6 +56,7 @@ impl Point {
             epoch: 0,
             full_loss: None,
             test_loss: None,
+            traced: Vec::new(),
         }
     }
 }
@@ -267,6 +272,7 @@ mod tests {
             epoch: 0,
             full_loss: None,
             test_loss: None,
+            traced: Vec::new(),
         }
     }
 

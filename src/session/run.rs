@@ -85,6 +85,33 @@ impl Validate for RunSpec {
         if let Some(a) = &self.average {
             p.within("average", |p| a.validate(p));
         }
+        // schedules and SWALR drive the learning rate, which some optimizers do not have
+        let without_lr = optim::registry::spec(&self.optimizer)
+            .filter(|spec| spec.lr_name().is_none())
+            .map(|spec| spec.name);
+        if let Some(optimizer) = without_lr {
+            let e = optim::OptimError::NoLearningRate { optimizer };
+            let hint = "an optimizer with a learning rate (lr, or sigma/radius for the \
+                        gradient-free methods)";
+            if let Some(s) = &self.schedule {
+                p.push(
+                    "schedule",
+                    format!("schedule '{}' drives the learning rate, and {e}", s.kind()),
+                    Some(hint.into()),
+                );
+            }
+            if self
+                .average
+                .as_ref()
+                .is_some_and(optim::averaging::Averaging::drives_lr)
+            {
+                p.push(
+                    "average.swa_lr",
+                    format!("SWALR sets the learning rate, and {e}"),
+                    Some(format!("swa without swa_lr, or {hint}")),
+                );
+            }
+        }
     }
 }
 
@@ -239,6 +266,9 @@ pub struct Run {
     objective: Box<dyn Objective>,
     schedule: Option<optim::schedule::Scheduler>,
     average: Option<optim::averaging::Averager>,
+    /// The learning rate the run was built with or last given (η₀ of its schedule), which a
+    /// restart puts back after a schedule or SWALR moved it. 1 for optimizers without one.
+    base_lr: f64,
     engine: Engine,
     stop: StopConfig,
     seed: u64,
@@ -296,8 +326,24 @@ impl Run {
         let schedule = spec
             .schedule
             .clone()
-            .map(|s| optim::schedule::Scheduler::for_optimizer(s, optimizer.lr(), &*optimizer))
+            .map(|s| {
+                if let Some((_, total, steps)) = s.past_total_steps(stop.max_steps) {
+                    return Err(optim::schedule::ScheduleError::PastTotalSteps { total, steps });
+                }
+                optim::schedule::Scheduler::for_optimizer(s, optimizer.lr(), &*optimizer)
+            })
             .transpose()?;
+        if spec
+            .average
+            .as_ref()
+            .is_some_and(optim::averaging::Averaging::drives_lr)
+            && optimizer.lr_name().is_none()
+        {
+            return Err(optim::OptimError::NoLearningRate {
+                optimizer: optimizer.name(),
+            });
+        }
+        let base_lr = optimizer.lr();
         let history = History::with_budget(
             super::history::DEFAULT_CAPACITY,
             start.len(),
@@ -309,6 +355,7 @@ impl Run {
             objective,
             schedule,
             average: None,
+            base_lr,
             engine,
             stop,
             seed,
@@ -338,26 +385,20 @@ impl Run {
         Ok(run)
     }
 
-    /// The scheduler for the spec's schedule, based at the optimizer's current lr.
+    /// The scheduler for the spec's schedule, based at the run's learning rate.
     fn build_scheduler(&self) -> Option<optim::schedule::Scheduler> {
         let base = self.spec.schedule.clone()?;
-        let base_lr = self
-            .spec
-            .hyperparameters
-            .iter()
-            .find(|(n, _)| n == "lr")
-            .and_then(|(_, v)| match v {
-                HyperValue::Float(x) => Some(*x),
-                _ => None,
-            })
-            .unwrap_or_else(|| self.optimizer.lr());
         // `Run::new` built this schedule on this optimizer, so it builds again
-        optim::schedule::Scheduler::for_optimizer(base, base_lr, self.optimizer.as_ref()).ok()
+        optim::schedule::Scheduler::for_optimizer(base, self.base_lr, self.optimizer.as_ref()).ok()
     }
 
     /// Forgets everything and starts again from `start` (keeps the optimizer's hyperparameters).
     pub fn restart_from(&mut self, start: Vec<f64>) {
         self.optimizer.reset();
+        if self.optimizer.lr_name().is_some() {
+            // a schedule or SWALR may have moved it
+            self.optimizer.set_lr(self.base_lr);
+        }
         self.objective.reset_batches();
         self.schedule = self.build_scheduler();
         self.average = self
@@ -365,6 +406,13 @@ impl Run {
             .average
             .clone()
             .map(optim::averaging::Averager::new);
+        // SWALR, built after the schedule, may set the lr in its constructor
+        if let Some(lr) = self.average.as_ref().and_then(|a| a.initial_lr()) {
+            match &mut self.schedule {
+                Some(schedule) => schedule.set_lr(lr),
+                None => self.optimizer.set_lr(lr),
+            }
+        }
         self.start = start.clone();
         self.params = start;
         self.counts = Counts::default();
@@ -521,10 +569,15 @@ impl Run {
             }
             None => None,
         };
+        let mut past_end = None;
         match (swa_lr, &mut self.schedule) {
             (Some(lr), _) => self.optimizer.set_lr(lr),
             (None, Some(schedule)) => {
-                schedule.step(loss);
+                // torch's OneCycleLR raises in this `scheduler.step()`: the run ends here
+                past_end = schedule.would_raise();
+                if past_end.is_none() {
+                    schedule.step(loss);
+                }
             }
             (None, None) => {}
         }
@@ -544,7 +597,14 @@ impl Run {
             self.sample_engine_difference();
         }
         let (full_loss, test_loss) = self.full_and_test_loss(loss);
+        let traced = self
+            .optimizer
+            .traced()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
         let point = Point {
+            traced,
             passes: self.counts.passes,
             wall_seconds: self.wall_seconds(),
             examples: self.counts.examples,
@@ -562,6 +622,12 @@ impl Run {
             params_finite: self.params.iter().all(|p| p.is_finite()),
             steps_since_best: self.steps_since_best,
         });
+        if let (Some(total), true) = (past_end, self.status.is_running()) {
+            self.status = Status::Stopped(format!(
+                "onecycle schedule reached its total_steps ({total}); torch's OneCycleLR \
+                 raises past it"
+            ));
+        }
         if self.steps % SNAPSHOT_EVERY == 0 {
             self.snapshot();
         }
@@ -829,6 +895,126 @@ impl Run {
         value: HyperValue,
     ) -> Result<(), optim::OptimError> {
         self.optimizer.set_hyperparameter(name, value)?;
+        self.remember(name, value);
+        if self.optimizer.lr_name() == Some(name) {
+            self.lr_changed();
+        }
+        // Old snapshots hold the old value; rewinding past this point replays with it, which is
+        // exactly what happened, so they stay valid.
+        Ok(())
+    }
+
+    /// Replaces the run's schedule (`None`: none), which starts now at its own step 0 on the
+    /// run's learning rate; checked as the loader checks a file's. Without one the lr goes back
+    /// to the run's own.
+    pub fn set_schedule(
+        &mut self,
+        schedule: Option<optim::schedule::Schedule>,
+    ) -> Result<(), optim::OptimError> {
+        let built = match &schedule {
+            Some(s) => {
+                if let Some((_, total, steps)) = s.past_total_steps(self.stop.max_steps) {
+                    return Err(
+                        optim::schedule::ScheduleError::PastTotalSteps { total, steps }.into(),
+                    );
+                }
+                Some(optim::schedule::Scheduler::for_optimizer(
+                    s.clone(),
+                    self.base_lr,
+                    self.optimizer.as_ref(),
+                )?)
+            }
+            None => None,
+        };
+        self.spec.schedule = schedule;
+        self.schedule = built;
+        if self.schedule.is_none() && self.optimizer.lr_name().is_some() {
+            self.optimizer.set_lr(self.base_lr);
+        }
+        Ok(())
+    }
+
+    /// Replaces the run's parameter averaging (`None`: none), averaging from the next step on
+    /// (SWA's `swa_start` counts the run's steps).
+    pub fn set_average(
+        &mut self,
+        average: Option<optim::averaging::Averaging>,
+    ) -> Result<(), optim::OptimError> {
+        if average
+            .as_ref()
+            .is_some_and(optim::averaging::Averaging::drives_lr)
+            && self.optimizer.lr_name().is_none()
+        {
+            return Err(optim::OptimError::NoLearningRate {
+                optimizer: self.optimizer.name(),
+            });
+        }
+        self.spec.average.clone_from(&average);
+        self.average = average.map(optim::averaging::Averager::new);
+        Ok(())
+    }
+
+    /// The optimizer's traced scalars over the run (Prodigy's `d` and `dlr`), each as
+    /// `(step, value)` at the history's points: bounded and decimated with it.
+    #[must_use]
+    pub fn traced(&self) -> Vec<(&'static str, Vec<(u64, f64)>)> {
+        self.optimizer
+            .traced()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let series = self
+                    .history
+                    .points()
+                    .iter()
+                    .filter_map(|p| p.traced.get(i).map(|&v| (p.step, v)))
+                    .collect();
+                (name, series)
+            })
+            .collect()
+    }
+
+    /// Multiplies the learning rate (the optimizer's [`lr_name`](Optimizer::lr_name): `lr`,
+    /// `sigma`, `radius`) by `factor`, as the TUI's halve/double does, through
+    /// [`Optimizer::set_lr`] so rates coupled to it follow (Muon's `adamw_lr`). Refuses an
+    /// optimizer without one, and a result outside its range. Returns the new rate.
+    pub fn scale_lr(&mut self, factor: f64) -> Result<f64, optim::OptimError> {
+        let Some(name) = self.optimizer.lr_name() else {
+            return Err(optim::OptimError::NoLearningRate {
+                optimizer: self.optimizer.name(),
+            });
+        };
+        let lr = self.optimizer.lr() * factor;
+        // checked against its range first: `set_lr` alone would ignore a bad value
+        let domain = self
+            .optimizer
+            .hyper_set()
+            .specs()
+            .into_iter()
+            .find(|h| h.name == name);
+        if let Some(optim::Domain::Float(range)) = domain.map(|h| h.domain)
+            && !range.contains(lr)
+        {
+            return Err(optim::OptimError::InvalidValue {
+                optimizer: self.optimizer.name().to_string(),
+                name: name.to_string(),
+                value: HyperValue::Float(lr).to_string(),
+                expected: range.expected(),
+            });
+        }
+        let before = self.optimizer.hyperparameters();
+        self.optimizer.set_lr(lr);
+        for (n, v) in self.optimizer.hyperparameters() {
+            if before.iter().any(|(b, old)| *b == n && *old != v) {
+                self.remember(&n, v);
+            }
+        }
+        self.lr_changed();
+        Ok(lr)
+    }
+
+    /// Keeps a changed hyperparameter in the spec (what a restart and a copy of the run use).
+    fn remember(&mut self, name: &str, value: HyperValue) {
         if let Some(entry) = self
             .spec
             .hyperparameters
@@ -839,14 +1025,14 @@ impl Run {
         } else {
             self.spec.hyperparameters.push((name.to_string(), value));
         }
-        if name == "lr"
-            && let (Some(schedule), HyperValue::Float(lr)) = (&mut self.schedule, value)
-        {
-            schedule.set_base_lr(lr);
+    }
+
+    /// The learning rate was set by hand: it is the new base of the run and its schedule.
+    fn lr_changed(&mut self) {
+        self.base_lr = self.optimizer.lr();
+        if let Some(schedule) = &mut self.schedule {
+            schedule.set_base_lr(self.base_lr);
         }
-        // Old snapshots hold the old value; rewinding past this point replays with it, which is
-        // exactly what happened, so they stay valid.
-        Ok(())
     }
 
     pub fn set_engine(&mut self, engine: Engine) {

@@ -120,22 +120,69 @@ pub const FIT_LAST: [Option<f64>; 3] = [None, Some(0.5), Some(0.1)];
 /// How far one arrow press moves the loss chart's cursor, as a share of the x axis.
 const CURSOR_STEP: f64 = 0.02;
 
+/// What a form field sets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldKind {
+    /// A hyperparameter of this domain.
+    Hyper(Domain),
+    /// The run's `schedule`, written as a scenario writes it.
+    Schedule,
+    /// The run's `average` (EMA or SWA), written as a scenario writes it.
+    Average,
+}
+
 /// One field of the hyperparameter form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
     pub name: String,
     pub text: String,
     pub description: String,
-    pub domain: Domain,
+    pub kind: FieldKind,
     pub error: Option<String>,
+    /// The text the form opened with: Enter on an unchanged schedule or average keeps it.
+    pub initial: String,
 }
 
-/// The hyperparameter editor of one run.
+impl Field {
+    /// The line shown beside the field: a hyperparameter's description; for a schedule or an
+    /// average, the one-line description of the kind typed, else the kinds to choose from.
+    #[must_use]
+    pub fn help(&self) -> String {
+        let kinds: &[(&str, &str)] = match self.kind {
+            FieldKind::Hyper(_) => return self.description.clone(),
+            FieldKind::Schedule => crate::optim::schedule::KINDS,
+            FieldKind::Average => crate::optim::averaging::KINDS,
+        };
+        let typed = self
+            .text
+            .split("kind:")
+            .nth(1)
+            .map(|rest| {
+                rest.trim_start()
+                    .split(|c: char| c == ',' || c == '}' || c.is_whitespace())
+                    .next()
+                    .unwrap_or("")
+            })
+            .unwrap_or("");
+        match kinds.iter().find(|(k, _)| *k == typed) {
+            Some((kind, what)) => format!("{kind}: {what}"),
+            None => format!(
+                "none, or {{kind: K, ...}} as in a scenario; K one of {}",
+                kinds.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+/// The hyperparameter editor of one run (its schedule and averaging too).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EditForm {
     pub run: usize,
     pub fields: Vec<Field>,
     pub selected: usize,
+    /// Opened for a run just added (`a`): a schedule or average set here restarts it, so it
+    /// runs from its first step with them.
+    pub fresh: bool,
 }
 
 /// A list to choose from (optimizers, scenario files).
@@ -448,6 +495,20 @@ impl App {
                     self.add_from_here = !self.add_from_here;
                     self.mode = Mode::AddRun(picker);
                 }
+                // `e`: add the highlighted optimizer and open its form, to give it a schedule
+                // or averaging (and hyperparameters) before it runs
+                Mode::AddRun(picker) if action == Action::Char('e') => {
+                    if let Some(name) = picker.items.get(picker.selected).cloned() {
+                        self.mode = Mode::Normal;
+                        self.add_run(&name);
+                        if let Some(form) = self.edit_form(self.selected) {
+                            self.mode = Mode::Edit(EditForm {
+                                fresh: true,
+                                ..form
+                            });
+                        }
+                    }
+                }
                 Mode::AddRun(picker) => {
                     if let Some(name) = self.update_picker(picker, action, Mode::AddRun) {
                         self.add_run(&name);
@@ -664,25 +725,101 @@ impl App {
         let r = self.session.runs().get(run)?;
         let spec = registry::spec(r.optimizer().name())?;
         let values = r.optimizer().hyperparameters();
-        let fields = spec
+        let mut fields: Vec<Field> = spec
             .hypers()
             .iter()
-            .map(|h| Field {
-                name: h.name.to_owned(),
-                text: values
+            .map(|h| {
+                let text = values
                     .iter()
                     .find(|(n, _)| n == h.name)
-                    .map_or_else(|| h.default.to_string(), |(_, v)| v.to_string()),
-                description: h.description.to_owned(),
-                domain: h.domain,
-                error: None,
+                    .map_or_else(|| h.default.to_string(), |(_, v)| v.to_string());
+                Field {
+                    name: h.name.to_owned(),
+                    initial: text.clone(),
+                    text,
+                    description: h.description.to_owned(),
+                    kind: FieldKind::Hyper(h.domain),
+                    error: None,
+                }
             })
             .collect();
+        // what the run has, by kind (a file's full settings are not written back)
+        let option = |name: &str, kind: FieldKind, current: Option<&str>| {
+            let text =
+                current.map_or_else(|| "none".to_owned(), |k| format!("{{kind: {k}}} as loaded"));
+            Field {
+                name: name.to_owned(),
+                initial: text.clone(),
+                text,
+                description: String::new(),
+                kind,
+                error: None,
+            }
+        };
+        fields.push(option(
+            "schedule",
+            FieldKind::Schedule,
+            r.spec
+                .schedule
+                .as_ref()
+                .map(crate::optim::schedule::Schedule::kind),
+        ));
+        fields.push(option(
+            "average",
+            FieldKind::Average,
+            r.spec
+                .average
+                .as_ref()
+                .map(crate::optim::averaging::Averaging::name),
+        ));
         Some(EditForm {
             run,
             fields,
             selected: 0,
+            fresh: false,
         })
+    }
+
+    /// Applies a form field: a hyperparameter, or the run's schedule or averaging.
+    fn apply_field(&mut self, run: usize, fresh: bool, f: &Field) -> Result<(), String> {
+        let value = match f.kind {
+            FieldKind::Hyper(domain) => parse_hyper(&f.text, domain)?,
+            FieldKind::Schedule | FieldKind::Average if f.text == f.initial => return Ok(()),
+            kind => {
+                let r = self.session.runs().get(run).ok_or("no such run")?;
+                let max_steps = r.stop_config().max_steps;
+                let (schedule, average) = match kind {
+                    FieldKind::Schedule => (f.text.as_str(), "none"),
+                    _ => ("none", f.text.as_str()),
+                };
+                let spec = crate::scenario::run_options(
+                    r.optimizer().name(),
+                    schedule,
+                    average,
+                    max_steps,
+                )?;
+                let command = match kind {
+                    FieldKind::Schedule => Command::SetSchedule {
+                        run,
+                        schedule: spec.schedule,
+                        restart: fresh,
+                    },
+                    _ => Command::SetAverage {
+                        run,
+                        average: spec.average,
+                        restart: fresh,
+                    },
+                };
+                return self.session.apply(command).map_err(|e| e.to_string());
+            }
+        };
+        self.session
+            .apply(Command::SetHyperparameter {
+                run,
+                name: f.name.clone(),
+                value,
+            })
+            .map_err(|e| e.to_string())
     }
 
     fn update_edit(&mut self, mut form: EditForm, action: Action) {
@@ -705,19 +842,17 @@ impl App {
                 }
             }
             Action::Enter => {
-                if let Some(f) = form.fields.get_mut(form.selected) {
-                    let result = parse_hyper(&f.text, f.domain).and_then(|value| {
-                        self.session
-                            .apply(Command::SetHyperparameter {
-                                run: form.run,
-                                name: f.name.clone(),
-                                value,
-                            })
-                            .map_err(|e| e.to_string())
-                    });
-                    f.error = result.err();
-                    if f.error.is_none() && form.selected + 1 < n {
-                        form.selected += 1;
+                if let Some(field) = form.fields.get(form.selected) {
+                    let result = self.apply_field(form.run, form.fresh, field);
+                    if let Some(f) = form.fields.get_mut(form.selected) {
+                        if result.is_ok() && !matches!(f.kind, FieldKind::Hyper(_)) {
+                            // applied: Enter again keeps it
+                            f.initial.clone_from(&f.text);
+                        }
+                        f.error = result.err();
+                        if f.error.is_none() && form.selected + 1 < n {
+                            form.selected += 1;
+                        }
                     }
                 }
             }

@@ -36,9 +36,9 @@ impl Toast {
 
 /// `[`/`]`: "adam lr 0.05 → 0.1".
 #[must_use]
-pub fn lr_changed(label: &str, before: f64, after: f64) -> String {
+pub fn lr_changed(label: &str, name: &str, before: f64, after: f64) -> String {
     format!(
-        "{label} lr {} → {}",
+        "{label} {name} {} → {}",
         format_number(before),
         format_number(after)
     )
@@ -90,7 +90,11 @@ mod tests {
 
     #[test]
     fn messages_name_the_run_and_the_values() {
-        assert_eq!(lr_changed("adam", 0.05, 0.1), "adam lr 0.05 → 0.1");
+        assert_eq!(lr_changed("adam", "lr", 0.05, 0.1), "adam lr 0.05 → 0.1");
+        assert_eq!(
+            lr_changed("genetic", "sigma", 0.1, 0.2),
+            "genetic sigma 0.1 → 0.2"
+        );
         assert_eq!(stepped_back("gd", 119), "gd stepped back to step 119");
         assert_eq!(removed("sgd"), "removed sgd — u to undo");
         assert_eq!(added("adam", 0), "added adam");

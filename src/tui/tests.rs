@@ -257,6 +257,34 @@ fn engine_cycles_and_lr_halves_and_doubles() -> TestResult {
 }
 
 #[test]
+fn halving_an_optimizer_without_a_learning_rate_says_so() -> TestResult {
+    let mut app = app()?;
+    app.session
+        .apply(crate::session::Command::AddRun(RunSpec::new("nelder_mead")))?;
+    app.session
+        .apply(crate::session::Command::AddRun(RunSpec::new("genetic")))?;
+    let before = app.session.runs()[4].optimizer().hyperparameters();
+    drive(&mut app, "5[")?;
+    assert_eq!(app.mode, Mode::Normal, "no error popup");
+    assert_eq!(
+        app.toast.as_ref().map(|t| t.text.as_str()),
+        Some("nelder_mead has no learning rate")
+    );
+    assert_eq!(app.session.runs()[4].optimizer().hyperparameters(), before);
+    // genetic's learning rate is the mutation scale sigma, and the message names it
+    let sigma = app.session.runs()[5].optimizer().lr();
+    drive(&mut app, "6]")?;
+    assert_eq!(app.session.runs()[5].optimizer().lr(), 2.0 * sigma);
+    let said = app
+        .toast
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert!(said.starts_with("genetic sigma "), "{said}");
+    Ok(())
+}
+
+#[test]
 fn bad_reload_keeps_the_session_and_shows_the_error() -> TestResult {
     let mut app = app()?;
     drive(&mut app, "nn")?;
@@ -1661,5 +1689,141 @@ fn a_diverging_run_leaves_the_scenario_window_and_is_marked_at_its_edge() -> Tes
         "{text}"
     );
     insta::assert_snapshot!("rosenbrock_diverged_80x24", text);
+    Ok(())
+}
+
+/// The error the open form shows.
+fn form_error(app: &App) -> Result<String, String> {
+    let Mode::Edit(form) = &app.mode else {
+        return Err("the form closed".into());
+    };
+    form.fields
+        .iter()
+        .find_map(|f| f.error.clone())
+        .ok_or_else(|| "no error".into())
+}
+
+/// Types `text` into the selected form field after clearing it.
+fn retype(text: &str, clear: usize) -> Vec<Input> {
+    let mut script: Vec<Input> = (0..clear).map(|_| press(KeyCode::Backspace)).collect();
+    script.extend(text.chars().map(|c| press(KeyCode::Char(c))));
+    script.push(press(KeyCode::Enter));
+    script.push(Input::Frame);
+    script
+}
+
+#[test]
+fn the_add_dialog_and_the_editor_set_a_schedule_and_averaging() -> TestResult {
+    use crate::optim::averaging::Averaging;
+    use crate::optim::schedule::Schedule;
+    let mut app = app()?;
+    assert!(
+        app.session.is_paused(),
+        "the new run takes only the steps we take"
+    );
+    let adam = crate::optim::registry::names()
+        .iter()
+        .position(|n| *n == "adam")
+        .ok_or("adam")?;
+    let mut script: Vec<Input> = vec![press(KeyCode::Char('a'))];
+    script.extend((0..adam).map(|_| press(KeyCode::Down)));
+    script.push(press(KeyCode::Char('e')));
+    script.push(Input::Frame);
+    let mut term = terminal(120, 40)?;
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    let Mode::Edit(form) = &app.mode else {
+        return Err(format!("the form did not open: {:?}", app.mode).into());
+    };
+    assert!(form.fresh);
+    let run = form.run;
+    assert_eq!(app.session.runs()[run].optimizer().name(), "adam");
+    let names: Vec<&str> = form.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names[names.len() - 2..], ["schedule", "average"]);
+    // up from the first field wraps to the last: average, then schedule
+    let mut script = vec![press(KeyCode::Up), press(KeyCode::Up)];
+    script.extend(retype("{kind: step, step_size: 3, gamma: 0.5}", 4));
+    script.extend(retype("{kind: ema, decay: 0.9}", 4));
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    let Mode::Edit(form) = &app.mode else {
+        return Err("the form closed".into());
+    };
+    let errors: Vec<_> = form.fields.iter().filter_map(|f| f.error.clone()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // the kind typed is described in one line
+    let schedule = form
+        .fields
+        .iter()
+        .find(|f| f.name == "schedule")
+        .ok_or("field")?;
+    assert!(
+        schedule.help().starts_with("step: StepLR"),
+        "{}",
+        schedule.help()
+    );
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    // the form alone: the landscape behind it is drawn by a thread of its own
+    let screen = buffer_text(term.backend().buffer());
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let top = lines
+        .iter()
+        .position(|l| l.iter().collect::<String>().contains("edit adam-2"))
+        .ok_or("no form")?;
+    let left = lines[top]
+        .iter()
+        .position(|&c| c == '┌')
+        .ok_or("no corner")?;
+    let right = left
+        + lines[top][left..]
+            .iter()
+            .position(|&c| c == '┐')
+            .ok_or("no corner")?;
+    let form: Vec<String> = lines[top..]
+        .iter()
+        .map(|l| l[left..=right.min(l.len() - 1)].iter().collect::<String>())
+        .take_while(|l| !l.starts_with('└'))
+        .collect();
+    insta::assert_snapshot!("edit_schedule_and_average_120x40", form.join("\n"));
+    let r = &app.session.runs()[run];
+    assert_eq!(
+        r.spec.schedule,
+        Some(Schedule::Step {
+            step_size: 3,
+            gamma: 0.5
+        })
+    );
+    assert_eq!(r.spec.average, Some(Averaging::Ema { decay: 0.9 }));
+    assert_eq!(r.steps(), 0);
+    // a bad kind is refused in the form, with the loader's words
+    let script = [
+        vec![press(KeyCode::Up)],
+        retype("{kind: cosin, T_max: 9}", 40),
+    ]
+    .concat();
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    let error = form_error(&app)?;
+    assert!(error.contains("cosin"), "{error}");
+    drive(&mut app, "\u{1b}nnnn")?;
+    let r = &app.session.runs()[run];
+    assert_eq!(r.steps(), 4);
+    // StepLR(step_size 3, gamma 0.5) on adam's 0.001: the 4th step's lr is halved
+    assert_eq!(r.optimizer().lr(), 0.0005);
+    assert_eq!(r.extra_points().first().map(|p| p.name), Some("ema"));
+    // an optimizer without a learning rate cannot take a schedule
+    app.session
+        .apply(crate::session::Command::AddRun(RunSpec::new("nelder_mead")))?;
+    app.selected = app.session.runs().len() - 1;
+    drive(&mut app, "e")?;
+    let script = [
+        vec![press(KeyCode::Up), press(KeyCode::Up)],
+        retype("{kind: exponential, gamma: 0.9}", 4),
+    ]
+    .concat();
+    run_loop(&mut term, &mut app, &mut ScriptedEvents::new(script))?;
+    let error = form_error(&app)?;
+    assert!(
+        error.contains("nelder_mead has no learning rate"),
+        "{error}"
+    );
+    assert_eq!(app.session.runs()[app.selected].spec.schedule, None);
     Ok(())
 }

@@ -520,9 +520,23 @@ fn draw_runs(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 .collect()
         })
         .unwrap_or_default();
+    let traced: Vec<(String, Vec<f64>)> = selected
+        .map(|r| {
+            r.traced()
+                .into_iter()
+                .map(|(name, series)| {
+                    (
+                        name.to_owned(),
+                        series.into_iter().map(|(_, v)| v).collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let detail = selected.map(|_| RunDetail {
         hyperparameters: &hypers,
         state: &state,
+        traced: &traced,
     });
     let table = RunsTable {
         rows: &rows,
@@ -829,7 +843,12 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let hints: &[(&str, &str)] = match app.mode {
         Mode::Normal => &normal,
         Mode::Edit(_) => &[("enter", "apply"), ("up/down", "field"), ("esc", "close")],
-        Mode::AddRun(_) | Mode::Open(_) => &[("enter", "choose"), ("esc", "cancel")],
+        Mode::AddRun(_) => &[
+            ("enter", "add"),
+            ("e", "add, then set schedule/average/hyperparameters"),
+            ("esc", "cancel"),
+        ],
+        Mode::Open(_) => &[("enter", "choose"), ("esc", "cancel")],
         Mode::Help | Mode::About | Mode::Error(_) => &[("esc", "close")],
     };
     let state = if app.session.is_finished() {
@@ -929,10 +948,7 @@ fn draw_overlay(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     Span::styled(format!("{:<14}", f.name), style.fg(Color::Cyan)),
                     Span::styled(f.text.clone(), style),
                     Span::styled(if k == form.selected { "_" } else { "" }, style),
-                    Span::styled(
-                        format!("  {}", f.description),
-                        Style::default().fg(Color::Gray),
-                    ),
+                    Span::styled(format!("  {}", f.help()), Style::default().fg(Color::Gray)),
                 ]));
                 if let Some(e) = &f.error {
                     lines.push(Line::styled(

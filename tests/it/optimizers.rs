@@ -130,3 +130,63 @@ fn sparse_adam_says_why_it_is_not_offered() {
         "{listing}"
     );
 }
+
+/// Prodigy's distance estimate `d` and step size `dlr` as the run records them step by step and
+/// the JSON report samples them, against the authors' `prodigyopt` on Rosenbrock (the fixture
+/// of the optimizer's own test, which records both after every step).
+#[test]
+fn prodigy_d_over_time_is_reported_and_matches_prodigyopt() {
+    let fixture: serde_json::Value = serde_json::from_str(include_str!(
+        "../fixtures/optim/modern/prodigy__rosenbrock.json"
+    ))
+    .expect("the fixture parses");
+    assert_eq!(fixture["function"], "rosenbrock");
+    let hypers: String = fixture["hyperparameters"]
+        .as_object()
+        .expect("a mapping")
+        .iter()
+        .map(|(k, v)| format!("    {k}: {v}\n"))
+        .collect();
+    let steps = fixture["params"].as_array().expect("a list").len();
+    let yaml = format!(
+        "objective:\n  expr: \"(1 - x)^2 + 100*(y - x^2)^2\"\n  start: [-1.2, 1.0]\n\
+         optimizers:\n  - name: prodigy\n{hypers}stop: {{max_steps: {steps}}}\n"
+    );
+    let (code, stdout, stderr) = run_scenario(&yaml, &["--format", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("a JSON report");
+    for name in ["d", "dlr"] {
+        let want: Vec<f64> = fixture["state"][name]
+            .as_array()
+            .expect("recorded per step")
+            .iter()
+            .filter_map(serde_json::Value::as_f64)
+            .collect();
+        assert_eq!(want.len(), steps);
+        let traced = &report["runs"][0]["traced"][name];
+        let series = traced["series"].as_array().expect("a sampled series");
+        // every step's point is in the history; the report keeps 50, first and last included
+        assert_eq!(series.len(), 50, "{traced}");
+        let close = |got: f64, want: f64| (got - want).abs() <= 1e-10 * want.abs();
+        let mut last_step = 0;
+        for pair in series {
+            let step = pair[0].as_u64().expect("a step");
+            let got = pair[1].as_f64().expect("a value");
+            assert!(step > last_step, "{traced}");
+            last_step = step;
+            let w = want[usize::try_from(step).expect("small") - 1];
+            assert!(
+                close(got, w),
+                "{name} at step {step}: {got} but prodigyopt {w}"
+            );
+        }
+        assert_eq!(last_step, steps as u64);
+        let last = traced["final"].as_f64().expect("a final value");
+        assert!(close(last, want[steps - 1]), "{name}: {last}");
+    }
+    // d grew from d0 by orders of magnitude: the series shows the estimate at work
+    let d = &report["runs"][0]["traced"]["d"]["series"];
+    let first = d[0][1].as_f64().unwrap_or(f64::NAN);
+    let last = d[49][1].as_f64().unwrap_or(f64::NAN);
+    assert!(last > 100.0 * first, "{first} → {last}");
+}

@@ -483,3 +483,98 @@ fn history_stays_bounded_over_a_million_steps() {
     // Monotone descent: the best point is the last one.
     assert_eq!(run.history().best().map(|p| p.step), Some(1_000_000));
 }
+
+#[test]
+fn halving_and_doubling_drive_the_declared_learning_rate_or_say_there_is_none() {
+    let mut s = session(
+        expression("0.5 * x^2 + 0.5 * y^2", &[1.0, -2.0]),
+        vec![
+            spec("genetic", &[("sigma", HyperValue::Float(0.2))]),
+            spec("random_search", &[]),
+            spec("nelder_mead", &[]),
+            spec("levenberg_marquardt", &[]),
+            spec("muon", &[]),
+        ],
+        steps(100),
+        0,
+    );
+    // genetic's learning rate is its mutation scale sigma, random_search's its radius
+    s.apply(Command::ScaleLr {
+        run: 0,
+        factor: 2.0,
+    })
+    .expect("genetic has sigma");
+    assert!(
+        s.runs()[0]
+            .optimizer()
+            .hyperparameters()
+            .contains(&("sigma".into(), HyperValue::Float(0.4)))
+    );
+    let radius = s.runs()[1].optimizer().lr();
+    s.apply(Command::ScaleLr {
+        run: 1,
+        factor: 0.5,
+    })
+    .expect("random_search has radius");
+    assert_eq!(s.runs()[1].optimizer().lr(), radius * 0.5);
+    for (run, name) in [(2, "nelder_mead"), (3, "levenberg_marquardt")] {
+        let before = fingerprint(&s.runs()[run]);
+        let e = s
+            .apply(Command::ScaleLr { run, factor: 2.0 })
+            .expect_err("no learning rate");
+        assert_eq!(e.to_string(), format!("{name} has no learning rate"));
+        assert_eq!(fingerprint(&s.runs()[run]), before);
+    }
+    // Muon's AdamW rate follows its lr, as under a schedule
+    let adamw_lr = |s: &Session| {
+        s.runs()[4]
+            .optimizer()
+            .hyperparameters()
+            .into_iter()
+            .find(|(n, _)| n == "adamw_lr")
+            .map(|(_, v)| v)
+    };
+    let (lr0, a0) = (s.runs()[4].optimizer().lr(), adamw_lr(&s));
+    s.apply(Command::ScaleLr {
+        run: 4,
+        factor: 2.0,
+    })
+    .expect("muon has lr");
+    assert_eq!(s.runs()[4].optimizer().lr(), 2.0 * lr0);
+    match (a0, adamw_lr(&s)) {
+        (Some(HyperValue::Float(a)), Some(HyperValue::Float(b))) => assert_eq!(b, 2.0 * a),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_restart_puts_back_the_learning_rate_swalr_moved() {
+    use gradscope::optim::averaging::Averaging;
+    use gradscope::optim::schedule::Anneal;
+    let run_spec = RunSpec {
+        average: Some(Averaging::Swa {
+            swa_start: 5,
+            swa_lr: Some(0.01),
+            anneal_epochs: 3,
+            anneal_strategy: Anneal::Linear,
+        }),
+        ..spec("sgd", &[lr(0.1)])
+    };
+    let mut s = session(
+        expression("0.5 * x^2 + 0.5 * y^2", &[1.0, -2.0]),
+        vec![run_spec],
+        steps(100),
+        0,
+    );
+    for _ in 0..20 {
+        s.apply(Command::Step).expect("step");
+    }
+    assert!((s.runs()[0].optimizer().lr() - 0.01).abs() < 1e-15);
+    let after_20 = s.runs()[0].params().to_vec();
+    s.apply(Command::Reset).expect("reset");
+    assert_eq!(s.runs()[0].optimizer().lr(), 0.1);
+    for _ in 0..20 {
+        s.apply(Command::Step).expect("step");
+    }
+    assert_eq!(s.runs()[0].params(), after_20.as_slice());
+}

@@ -83,14 +83,21 @@ impl App {
         }
     }
 
-    /// Multiplies run `run`'s learning rate and says "adam lr 0.05 → 0.1".
+    /// Multiplies run `run`'s learning rate and says "adam lr 0.05 → 0.1" (or "genetic sigma
+    /// ...", the optimizer's own), or that it has none.
     pub(super) fn scale_lr(&mut self, run: usize, factor: f64) {
-        let Some(before) = self.session.runs().get(run).map(|r| r.optimizer().lr()) else {
+        let Some(optimizer) = self.session.runs().get(run).map(|r| r.optimizer()) else {
+            return;
+        };
+        let (before, name) = (optimizer.lr(), optimizer.lr_name());
+        let Some(name) = name else {
+            let text = format!("{} has no learning rate", optimizer.name());
+            self.say(text);
             return;
         };
         self.send(Command::ScaleLr { run, factor });
         if let Some(after) = self.session.runs().get(run).map(|r| r.optimizer().lr()) {
-            let text = feedback::lr_changed(&self.selected_label(), before, after);
+            let text = feedback::lr_changed(&self.selected_label(), name, before, after);
             self.say(text);
         }
     }

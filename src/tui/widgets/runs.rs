@@ -41,6 +41,50 @@ pub struct RunDetail<'a> {
     pub hyperparameters: &'a [(String, String)],
     /// Optimizer state such as `velocity` or `exp_avg`.
     pub state: &'a [(String, Vec<f64>)],
+    /// Scalars the run traces over time (Prodigy's `d`, `dlr`), oldest first, each drawn as
+    /// a one-line sparkline beside its first and latest value.
+    pub traced: &'a [(String, Vec<f64>)],
+}
+
+/// Eight bar heights for the one-line sparklines of traced scalars.
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// `values` as a sparkline `width` characters wide at most (evenly spaced samples, the last
+/// included), on a log scale when they are positive and span more than a factor of 100 (a
+/// distance estimate grows by orders of magnitude), else linear. Returns the line and whether
+/// it is logarithmic.
+#[must_use]
+pub fn sparkline(values: &[f64], width: usize) -> (String, bool) {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty() || width == 0 {
+        return (String::new(), false);
+    }
+    let (lo, hi) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let log = lo > 0.0 && hi / lo > 100.0;
+    let map = |v: f64| if log { v.log10() } else { v };
+    let (lo, hi) = (map(lo), map(hi));
+    let n = finite.len();
+    let keep = n.min(width);
+    let line = (0..keep)
+        .map(|k| {
+            let v = finite[if keep == 1 {
+                n - 1
+            } else {
+                k * (n - 1) / (keep - 1)
+            }];
+            let level = if hi > lo {
+                ((map(v) - lo) / (hi - lo) * 7.0).round() as usize
+            } else {
+                0
+            };
+            BARS[level.min(7)]
+        })
+        .collect();
+    (line, log)
 }
 
 /// The runs widget; the detail area appears below the table when `detail` is set and there is
@@ -116,6 +160,22 @@ impl RunsTable<'_> {
                 Span::raw(preview_vector(values)),
             ]));
         }
+        for (name, values) in detail.traced {
+            let (Some(first), Some(last)) = (values.first(), values.last()) else {
+                continue;
+            };
+            let ends = format!(" {} → {}", format_compact(*first), format_compact(*last));
+            let head = format!("{name} over time: ");
+            let room = usize::from(area.width)
+                .saturating_sub(head.chars().count() + ends.chars().count() + 6);
+            let (spark, log) = sparkline(values, room);
+            lines.push(Line::from(vec![
+                Span::styled(head, key),
+                Span::styled(spark, Style::default().fg(Color::Cyan)),
+                Span::raw(ends),
+                Span::styled(if log { " log" } else { "" }, key),
+            ]));
+        }
         for (k, line) in lines.iter().enumerate().take(usize::from(area.height)) {
             line.render(Rect::new(area.x, area.y + k as u16, area.width, 1), buf);
         }
@@ -126,7 +186,9 @@ impl Widget for RunsTable<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let area = area.intersection(buf.area);
         let wanted = self.rows.len() as u16 + 1;
-        let detail_h = self.detail.map_or(0, |d| 2 + d.state.len() as u16);
+        let detail_h = self
+            .detail
+            .map_or(0, |d| 2 + (d.state.len() + d.traced.len()) as u16);
         // The table takes what its rows need; the detail area gets the rest, but never more than
         // half the height when there are many runs.
         let table_h = if self.detail.is_some() {
@@ -344,6 +406,7 @@ mod tests {
         let detail = RunDetail {
             hyperparameters: &hyper,
             state: &[],
+            traced: &[],
         };
         let mut buf = Buffer::empty(Rect::new(0, 0, 38, 8));
         RunsTable {
@@ -380,6 +443,7 @@ mod tests {
         let detail = RunDetail {
             hyperparameters: &hyper,
             state: &state,
+            traced: &[],
         };
         let mut buf = Buffer::empty(Rect::new(0, 0, 70, 9));
         RunsTable {
@@ -389,6 +453,55 @@ mod tests {
         }
         .render(buf.area, &mut buf);
         insta::assert_snapshot!(buffer_text(&buf));
+    }
+
+    #[test]
+    fn a_traced_scalar_is_a_sparkline_over_time_with_its_ends() {
+        let rows = rows();
+        let hyper = vec![("lr".to_owned(), "1".to_owned())];
+        // Prodigy's d: from d0 = 1e-6 up by orders of magnitude, then flat
+        let d: Vec<f64> = (0..40).map(|k| 1e-6 * 10f64.powi(k.min(20) / 4)).collect();
+        let traced = vec![("d".to_owned(), d)];
+        let detail = RunDetail {
+            hyperparameters: &hyper,
+            state: &[],
+            traced: &traced,
+        };
+        let mut buf = Buffer::empty(Rect::new(0, 0, 60, 7));
+        RunsTable {
+            rows: &rows,
+            selected: Some(1),
+            detail: Some(detail),
+        }
+        .render(buf.area, &mut buf);
+        let text = buffer_text(&buf);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("d over time: "))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            line.contains("1e-6 → 0.1") && line.trim_end().ends_with("log"),
+            "{line}"
+        );
+        // rising on the log scale from the lowest bar to the highest, then flat at the top
+        let bars: String = line.chars().filter(|c| BARS.contains(c)).collect();
+        assert!(bars.starts_with('▁') && bars.ends_with("██"), "{bars}");
+        let heights: Vec<usize> = bars
+            .chars()
+            .filter_map(|c| BARS.iter().position(|&b| b == c))
+            .collect();
+        assert!(heights.windows(2).all(|w| w[0] <= w[1]), "{bars}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn sparklines_are_linear_for_a_narrow_range_and_fit_their_width() {
+        let (line, log) = sparkline(&[1.0, 2.0, 3.0, 4.0], 10);
+        assert_eq!((line.as_str(), log), ("▁▃▆█", false));
+        let (line, _) = sparkline(&(0..100).map(f64::from).collect::<Vec<_>>(), 10);
+        assert_eq!(line.chars().count(), 10);
+        assert!(line.starts_with('▁') && line.ends_with('█'), "{line}");
+        assert_eq!(sparkline(&[f64::NAN], 10).0, "");
     }
 
     #[test]
