@@ -38,3 +38,30 @@ pub mod suggest;
 pub mod text;
 pub mod tui;
 pub mod valid;
+
+/// Deterministic proptest configuration for the unit tests.
+#[cfg(test)]
+pub(crate) mod proptest_seed {
+    use proptest::test_runner::{Config, RngSeed};
+
+    /// The seed every proptest draws its cases from unless `PROPTEST_RNG_SEED` is set.
+    const SEED: u64 = 0x6772_6164_7363_6f70;
+
+    /// `config` with a fixed seed, so a run checks the same cases every time and CI cannot go
+    /// red by chance. `PROPTEST_RNG_SEED=<u64>` draws other cases and `PROPTEST_CASES=<n>`
+    /// overrides the case count, to explore.
+    pub fn fixed_seed(config: Config) -> Config {
+        let from_env = Config::default();
+        Config {
+            rng_seed: match std::env::var_os("PROPTEST_RNG_SEED") {
+                Some(_) => from_env.rng_seed,
+                None => RngSeed::Fixed(SEED),
+            },
+            cases: match std::env::var_os("PROPTEST_CASES") {
+                Some(_) => from_env.cases,
+                None => config.cases,
+            },
+            ..config
+        }
+    }
+}

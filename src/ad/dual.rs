@@ -1336,6 +1336,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_seed::fixed_seed(ProptestConfig::default()))]
+
         #[test]
         fn prop_rosenbrock_gradient_and_hessian(x in -3.0..3.0_f64, y in -3.0..3.0_f64) {
             let mut g = [0.0; 2];

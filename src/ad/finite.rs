@@ -225,6 +225,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_seed::fixed_seed(ProptestConfig::default()))]
+
         #[test]
         fn prop_rosenbrock_gradient(x in -5.0..5.0_f64, y in -5.0..5.0_f64) {
             prop_assert_eq!(check_gradient(x, y), Ok(()));

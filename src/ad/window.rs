@@ -640,8 +640,8 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None,
-            ..ProptestConfig::default() })]
+        #![proptest_config(crate::proptest_seed::fixed_seed(ProptestConfig {
+            cases: 400, failure_persistence: None, ..ProptestConfig::default() }))]
 
         #[test]
         fn lanes_give_the_one_window_duals_bits(

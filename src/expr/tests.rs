@@ -485,6 +485,8 @@ fn expression_tree() -> impl Strategy<Value = String> + Clone {
 }
 
 proptest! {
+    #![proptest_config(crate::proptest_seed::fixed_seed(ProptestConfig::default()))]
+
     #[test]
     fn forward_and_reverse_agree_on_random_expressions(
         src in expression_text(),
@@ -722,6 +724,8 @@ fn fusion_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    #![proptest_config(crate::proptest_seed::fixed_seed(ProptestConfig::default()))]
+
     #[test]
     fn fast_paths_match_the_instruction_list_bit_for_bit(
         src in prop_oneof![expression_text(), fusion_text()],

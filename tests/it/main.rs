@@ -20,6 +20,29 @@
 
 use std::process::{Command, Output};
 
+use proptest::test_runner::{Config, RngSeed};
+
+/// The seed every property test draws its cases from unless `PROPTEST_RNG_SEED` is set.
+const PROPTEST_SEED: u64 = 0x6772_6164_7363_6f70;
+
+/// `config` with a fixed seed, so a run checks the same cases every time and CI cannot go red
+/// by chance. To explore, `PROPTEST_RNG_SEED=<u64>` draws other cases and `PROPTEST_CASES=<n>`
+/// overrides the case count (the unit tests' `proptest_seed::fixed_seed` does the same).
+fn fixed_seed(config: Config) -> Config {
+    let from_env = Config::default();
+    Config {
+        rng_seed: match std::env::var_os("PROPTEST_RNG_SEED") {
+            Some(_) => from_env.rng_seed,
+            None => RngSeed::Fixed(PROPTEST_SEED),
+        },
+        cases: match std::env::var_os("PROPTEST_CASES") {
+            Some(_) => from_env.cases,
+            None => config.cases,
+        },
+        ..config
+    }
+}
+
 /// Runs the real binary from the crate root.
 fn gradscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gradscope"))
