@@ -241,8 +241,12 @@ struct Inner {
     /// The dense layers' inputs, outputs and derivatives (see [`DenseRec`]); kept across
     /// gradients like every buffer here, so a training step allocates nothing once grown.
     layer_values: Vec<f64>,
-    /// The adjoints of `layer_values` (only the outputs' are used, zeroed per sweep); its
-    /// length outlives [`Tape::clear`], so a sweep zeroes what it uses and nothing more.
+    /// How much of `layer_values` the current recording uses. [`Tape::clear`] resets this, not
+    /// the buffer's length, so the next gradient overwrites the slots in place instead of
+    /// zero-filling them again (every slot is written before it is read).
+    layer_len: usize,
+    /// The adjoints of `layer_values` (only the outputs' are used, each written whole before it
+    /// is read); its length outlives [`Tape::clear`], and nothing zeroes it.
     layer_adjoints: Vec<f64>,
 }
 
@@ -466,7 +470,7 @@ impl Tape {
         inner.leaves = 0;
         inner.adjoints.clear();
         inner.denses.clear();
-        inner.layer_values.clear();
+        inner.layer_len = 0;
     }
 
     #[inline]

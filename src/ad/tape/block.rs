@@ -7,7 +7,7 @@
 
 use super::var::{PLAIN, SINGLE, pack};
 use super::{Affine, Block, DenseRec, Edge, Inner, Node, Op, Tape, Var, Windows, index_u32};
-use crate::ad::layer::{Dense, dense_forward_biased, dense_stack_loops};
+use crate::ad::layer::{Dense, dense_forward, dense_stack_loops};
 use crate::ad::window::window_partials;
 use crate::ad::{Scalar, WindowTerm};
 
@@ -118,7 +118,7 @@ impl Tape {
 impl Tape {
     /// Records a dense stack whose parameters are the nodes `first ..` (see
     /// [`Var::record_dense_stack`]): per layer one [`Op::Dense`] node, its values computed by
-    /// [`dense_forward_biased`] into the tape's layer buffers, and the last layer's outputs as
+    /// [`dense_forward`] into the tape's layer buffers, and the last layer's outputs as
     /// [`Op::DenseOut`] nodes. Returns the first of those and their values.
     fn push_dense_stack(
         &self,
@@ -134,10 +134,21 @@ impl Tape {
             edges,
             denses,
             layer_values,
+            layer_len,
             ..
         } = inner;
-        let mut input = layer_values.len();
-        layer_values.extend_from_slice(&x[..batch * layers[0].inputs]);
+        // The buffer keeps its length across gradients (see `layer_len`): every slot used here
+        // is written before it is read, so growing it is the only fill.
+        let inputs = batch * layers[0].inputs;
+        let base = *layer_len;
+        let end = base + inputs + layers.iter().map(|l| 2 * batch * l.outputs).sum::<usize>();
+        if layer_values.len() < end {
+            layer_values.resize(end, 0.0);
+        }
+        *layer_len = end;
+        layer_values[base..base + inputs].copy_from_slice(&x[..inputs]);
+        let mut input = base;
+        let mut h = base + inputs;
         let mut offset = first as usize;
         let mut from_layer = false;
         let start = index_u32(edges.len());
@@ -145,22 +156,16 @@ impl Tape {
             let (n, m) = (layer.inputs, layer.outputs);
             let (w0, b0) = (offset, offset + m * n);
             offset = b0 + m;
-            let h = layer_values.len();
-            // The outputs start as the biases, row by row; the derivatives are overwritten.
-            for _ in 0..batch {
-                layer_values.extend_from_slice(&values[b0..offset]);
-            }
-            layer_values.resize(h + 2 * batch * m, 0.0);
             let (before, here) = layer_values.split_at_mut(h);
-            let (out, d) = here.split_at_mut(batch * m);
-            dense_forward_biased(
+            let (out, rest) = here.split_at_mut(batch * m);
+            dense_forward(
                 layer.activation,
                 &values[w0..b0],
-                m,
+                &values[b0..offset],
                 &before[input..input + batch * n],
                 batch,
                 out,
-                d,
+                &mut rest[..batch * m],
             );
             let id = index_u32(denses.len());
             denses.push(DenseRec {
@@ -181,6 +186,7 @@ impl Tape {
                 op: Op::Dense(id),
             });
             input = h;
+            h += 2 * batch * m;
             from_layer = true;
         }
         let last = denses.len() - 1;
@@ -198,7 +204,7 @@ impl<'t> Var<'t> {
     /// [`Scalar::dense_stack`] on a tape. On a [fused](Tape::fused) tape, when the parameters
     /// are consecutive nodes' own values (a model's, recorded by a driver), every layer is one
     /// [`Op::Dense`] node: its values and activation derivatives are computed as vectors
-    /// ([`dense_forward_biased`], the same kernel as `f64`'s, so the same bits) into buffers beside
+    /// ([`dense_forward`], the same kernel as `f64`'s, so the same bits) into buffers beside
     /// the nodes, no hidden unit gets a node or a handle, and only the last layer's outputs
     /// become nodes, for the loss. Otherwise (a plain tape, whose view lists every operation;
     /// GELU; parameters that are not nodes) the default loops.

@@ -8,7 +8,7 @@ use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use super::var::FORM;
 use super::{Affine, DenseRec, Edge, Inner, Op, Tape, Var};
-use crate::ad::layer::{Activation, input_grad_acc, weight_grad_acc};
+use crate::ad::layer::{Activation, input_grad_set, weight_grad_acc};
 
 impl Tape {
     /// The backward sweep from `output`: afterwards [`adjoint`](Tape::adjoint) gives
@@ -40,18 +40,15 @@ impl Tape {
             affine_scratch,
             denses,
             layer_values,
+            layer_len: _,
             layer_adjoints,
         } = &mut *self.inner.borrow_mut();
         adjoints.clear();
-        if !denses.is_empty() {
-            // Only the outputs' adjoints are read (the inputs' and derivatives' slots are not):
-            // zero those, in a buffer that keeps its length across gradients.
-            if layer_adjoints.len() < layer_values.len() {
-                layer_adjoints.resize(layer_values.len(), 0.0);
-            }
-            for d in denses.iter() {
-                layer_adjoints[d.h..d.h + d.batch as usize * d.m as usize].fill(0.0);
-            }
+        // Only the outputs' adjoints are read, and each is written whole before it is read (the
+        // last layer's from its output nodes, the others by the next layer's `dX`), so the
+        // buffer keeps its length across gradients and is never zeroed.
+        if !denses.is_empty() && layer_adjoints.len() < layer_values.len() {
+            layer_adjoints.resize(layer_values.len(), 0.0);
         }
         let Some(tape) = output.tape else {
             return;
@@ -265,7 +262,7 @@ fn affine_backward(
 /// The backward of one [`Op::Dense`] layer at node `i`: `below` are the adjoints of nodes
 /// `.. i` (the parameters among them), `here` those of nodes `i ..` (the last layer's output
 /// nodes among them). With `dz = dh ⊙ f'(z)`: `dW += dzᵀ X`, `db += Σ_s dz[s]`, and the
-/// previous layer's output adjoints `+= dz W`.
+/// previous layer's output adjoints `= dz W` (this layer is their only reader).
 fn dense_backward(
     layer: &DenseRec,
     node_values: &[f64],
@@ -282,9 +279,7 @@ fn dense_backward(
     let dz = &mut upper[..bm];
     if let Some(out) = layer.out_nodes {
         let out = out as usize - i;
-        for (d, &a) in dz.iter_mut().zip(&here[out..out + bm]) {
-            *d += a;
-        }
+        dz.copy_from_slice(&here[out..out + bm]);
     }
     if layer.activation != Activation::Identity {
         let derivatives = &layer_values[layer.h + bm..layer.h + 2 * bm];
@@ -303,7 +298,7 @@ fn dense_backward(
     }
     if layer.from_layer {
         let dx = &mut lower[layer.x..layer.x + batch * n];
-        input_grad_acc(dx, dz, &node_values[w0..w0 + m * n], batch, n, m);
+        input_grad_set(dx, dz, &node_values[w0..w0 + m * n], batch, n, m);
     }
 }
 
