@@ -193,9 +193,26 @@ pub fn data_loss<S: Scalar, P: Predictor>(
     indices: &[usize],
 ) -> S {
     let m = model.n_outputs();
+    let outputs = model.forward_batch(params, data, indices);
+    let whole = S::with_gradient(&outputs, |z, g| {
+        let value = mean_loss(kind, z, m, data, indices);
+        mean_loss_gradient(kind, z, m, data, indices, g);
+        value
+    });
+    whole.unwrap_or_else(|| mean_loss(kind, &outputs, m, data, indices))
+}
+
+/// The mean loss of the model outputs `outputs` (row-major, `m` per sample) for the samples
+/// `indices` of `data`: every per-element term into one `S::sum`, then divided by the count.
+fn mean_loss<S: Scalar>(
+    kind: LossKind,
+    outputs: &[S],
+    m: usize,
+    data: &Dataset,
+    indices: &[usize],
+) -> S {
     let per_sample = if kind == LossKind::CrossEntropy { 1 } else { m };
     let mut terms = Vec::with_capacity(indices.len() * per_sample);
-    let outputs = model.forward_batch(params, data, indices);
     for (&i, out) in indices.iter().zip(outputs.chunks_exact(m.max(1))) {
         let y = data.target(i);
         match kind {
@@ -215,6 +232,79 @@ pub fn data_loss<S: Scalar, P: Predictor>(
     }
     let count = terms.len() as f64;
     S::sum(&terms) / count
+}
+
+/// The gradient of [`mean_loss`] with respect to each output, into `g` (one per output): the
+/// derivatives the per-element formulas give, with their conventions at the kinks (MAE's `0`
+/// at `0`; BCE's `sigmoid(z) - y`, which its `max`/`abs` tie rules give at `z = 0` too).
+fn mean_loss_gradient(
+    kind: LossKind,
+    outputs: &[f64],
+    m: usize,
+    data: &Dataset,
+    indices: &[usize],
+    g: &mut [f64],
+) {
+    let per_sample = if kind == LossKind::CrossEntropy { 1 } else { m };
+    let count = indices.len().min(outputs.len() / m.max(1)) * per_sample;
+    if count == 0 {
+        return;
+    }
+    let k = 1.0 / count as f64;
+    let rows = outputs
+        .chunks_exact(m.max(1))
+        .zip(g.chunks_exact_mut(m.max(1)));
+    for (&i, (out, g)) in indices.iter().zip(rows) {
+        let y = data.target(i);
+        match kind {
+            LossKind::CrossEntropy => {
+                // softmax(z) - onehot(y), with the same shift as `cross_entropy`.
+                let c = out.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mut total = 0.0;
+                for (g, &z) in g.iter_mut().zip(out) {
+                    *g = (z - c).exp();
+                    total += *g;
+                }
+                let scale = k / total;
+                for g in g.iter_mut() {
+                    *g *= scale;
+                }
+                if let Some(g) = g.get_mut(y[0] as usize) {
+                    *g -= k;
+                }
+            }
+            _ => {
+                for ((g, &p), &t) in g.iter_mut().zip(out).zip(y) {
+                    let r = p - t;
+                    *g = k * match kind {
+                        LossKind::Mse => 2.0 * r,
+                        LossKind::Mae => sign(r),
+                        LossKind::Huber { delta } if r.abs() < delta => r,
+                        LossKind::Huber { delta } => delta * sign(r),
+                        // sigmoid(p) - t, never exponentiating a positive number.
+                        _ if p >= 0.0 => 1.0 / (1.0 + (-p).exp()) - t,
+                        _ => {
+                            let e = p.exp();
+                            e / (1.0 + e) - t
+                        }
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// `-1`, `0` or `1` (`abs`'s derivative on the tape, `0` at `0`); NaN stays NaN.
+fn sign(r: f64) -> f64 {
+    if r > 0.0 {
+        1.0
+    } else if r < 0.0 {
+        -1.0
+    } else if r == 0.0 {
+        0.0
+    } else {
+        r
+    }
 }
 
 /// Checks that `model` and `loss` fit `data`: input width, output count, and a task the loss
@@ -477,6 +567,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_whole_batch_loss_node_matches_the_per_element_tape() {
+        use crate::ad::tape::{Tape, gradient_with};
+        let indices: Vec<usize> = (0..12).collect();
+        for (model, data, losses) in models_and_data() {
+            let n = model.n_params();
+            let p: Vec<f64> = (0..n)
+                .map(|i| 0.8 * ((i as f64) * 0.91 - 0.3).cos())
+                .collect();
+            for kind in losses {
+                let loss = Loss::new(kind).with_l2(0.05);
+                let what = format!("{model} with {}", kind.name());
+                // The plain tape records every per-element operation; the fused one records the
+                // loss as one node with the gradient computed in `f64`.
+                let (mut plain, mut fused) = (vec![0.0; n], vec![0.0; n]);
+                let f_plain = gradient_with(&mut Tape::new(), &p, &mut plain, |v| {
+                    batch_loss(&model, &loss, v, &data, &indices)
+                });
+                let f_fused = gradient_with(&mut Tape::fused(), &p, &mut fused, |v| {
+                    batch_loss(&model, &loss, v, &data, &indices)
+                });
+                let f64_loss = batch_loss(&model, &loss, &p, &data, &indices);
+                assert_eq!(f_fused.to_bits(), f64_loss.to_bits(), "{what}");
+                assert!((f_plain - f_fused).abs() <= 1e-14 * f_fused.abs(), "{what}");
+                assert_close(&fused, &plain, 1e-12, &what);
+            }
+        }
+        // At BCE's kink z = 0 the node gives sigmoid(0) - y, as the per-element tie rules do.
+        let model = Model::Logistic { n_inputs: 2 };
+        let data = generate::moons(4, 0.2, 2).unwrap();
+        let loss = Loss::new(LossKind::BceWithLogits);
+        let mut g = [0.0; 3];
+        gradient_with(&mut Tape::fused(), &[0.0; 3], &mut g, |v| {
+            batch_loss(&model, &loss, v, &data, &[0, 1, 2, 3])
+        });
+        let y: Vec<f64> = (0..4).map(|i| data.target(i)[0]).collect();
+        let want = y.iter().map(|y| 0.5 - y).sum::<f64>() / 4.0;
+        assert!((g[2] - want).abs() < 1e-15, "{} vs {want}", g[2]);
     }
 
     #[test]

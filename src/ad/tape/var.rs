@@ -459,6 +459,23 @@ impl<'t> Scalar for Var<'t> {
     fn constant(c: f64) -> Self {
         Self::konst(c)
     }
+    /// On a [fused](Tape::fused) tape one [`Op::Sum`] node whose edges carry the gradient
+    /// `eval` computed (a plain tape lists every operation, so it takes the caller's formula).
+    fn with_gradient(
+        inputs: &[Self],
+        eval: impl FnOnce(&[f64], &mut [f64]) -> f64,
+    ) -> Option<Self> {
+        let tape = Self::tape_of(inputs).filter(|t| t.fused)?;
+        let values: Vec<f64> = inputs.iter().map(|v| v.value).collect();
+        let mut gradient = vec![0.0; inputs.len()];
+        let value = eval(&values, &mut gradient);
+        Some(Self::record_n(
+            tape,
+            Op::Sum,
+            value,
+            inputs.iter().zip(gradient.iter().copied()),
+        ))
+    }
     fn dense_stack(
         layers: &[crate::ad::layer::Dense],
         params: &[Self],
