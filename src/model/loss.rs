@@ -19,6 +19,8 @@
 //! (biases included), which matches a penalty of `(λ/2) Σ p²`: so `l2 = λ/2` reproduces it
 //! for the weights.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use super::{ModelError, ParamKind, Predictor};
@@ -192,14 +194,46 @@ pub fn data_loss<S: Scalar, P: Predictor>(
     data: &Dataset,
     indices: &[usize],
 ) -> S {
-    let m = model.n_outputs();
     let outputs = model.forward_batch(params, data, indices);
-    let whole = S::with_gradient(&outputs, |z, g| {
+    loss_of_outputs(kind, &outputs, model.n_outputs(), data, indices)
+}
+
+/// [`batch_loss`] over the whole of `data`, whose features `rows` holds (the same values,
+/// kept by the caller across evaluations, so that a fused tape reads them by reference; see
+/// [`Predictor::forward_shared`]).
+pub fn full_batch_loss<S: Scalar, P: Predictor>(
+    model: &P,
+    loss: &Loss,
+    params: &[S],
+    data: &Dataset,
+    rows: &Arc<[f64]>,
+) -> S {
+    debug_assert_eq!(rows[..], data.features[..]);
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let outputs = model.forward_shared(params, rows);
+    let data_loss = loss_of_outputs(loss.kind, &outputs, model.n_outputs(), data, &indices);
+    if loss.l2 == 0.0 {
+        data_loss
+    } else {
+        data_loss + weight_sq_norm(model, params) * loss.l2
+    }
+}
+
+/// The mean loss of model outputs (row-major, `m` per sample) for the samples `indices`: one
+/// node on a fused tape ([`Scalar::with_gradient`]), the per-element formulas otherwise.
+fn loss_of_outputs<S: Scalar>(
+    kind: LossKind,
+    outputs: &[S],
+    m: usize,
+    data: &Dataset,
+    indices: &[usize],
+) -> S {
+    let whole = S::with_gradient(outputs, |z, g| {
         let value = mean_loss(kind, z, m, data, indices);
         mean_loss_gradient(kind, z, m, data, indices, g);
         value
     });
-    whole.unwrap_or_else(|| mean_loss(kind, &outputs, m, data, indices))
+    whole.unwrap_or_else(|| mean_loss(kind, outputs, m, data, indices))
 }
 
 /// The mean loss of the model outputs `outputs` (row-major, `m` per sample) for the samples
@@ -607,6 +641,37 @@ mod tests {
         let y: Vec<f64> = (0..4).map(|i| data.target(i)[0]).collect();
         let want = y.iter().map(|y| 0.5 - y).sum::<f64>() / 4.0;
         assert!((g[2] - want).abs() < 1e-15, "{} vs {want}", g[2]);
+    }
+
+    #[test]
+    fn the_full_batch_loss_on_shared_rows_equals_the_gathered_batch_bit_for_bit() {
+        use crate::ad::tape::{Tape, gradient_with};
+        for (model, data, losses) in models_and_data() {
+            let n = model.n_params();
+            let p: Vec<f64> = (0..n).map(|i| 0.7 * ((i as f64) * 1.13).sin()).collect();
+            let rows: Arc<[f64]> = data.features.as_slice().into();
+            let all: Vec<usize> = (0..data.len()).collect();
+            for kind in losses {
+                let loss = Loss::new(kind).with_l2(0.01);
+                let what = format!("{model} with {}", kind.name());
+                // One tape for both, as a run reuses it: the shared rows must not disturb the
+                // layer buffers a copied batch uses next, nor the other way round.
+                let mut tape = Tape::fused();
+                let (mut shared, mut gathered) = (vec![0.0; n], vec![0.0; n]);
+                for _ in 0..2 {
+                    let f_shared = gradient_with(&mut tape, &p, &mut shared, |v| {
+                        full_batch_loss(&model, &loss, v, &data, &rows)
+                    });
+                    let f_gathered = gradient_with(&mut tape, &p, &mut gathered, |v| {
+                        batch_loss(&model, &loss, v, &data, &all)
+                    });
+                    assert_eq!(f_shared.to_bits(), f_gathered.to_bits(), "{what}");
+                    assert_eq!(shared, gathered, "{what}");
+                }
+                let plain = full_batch_loss(&model, &loss, &p, &data, &rows);
+                assert_eq!(plain, batch_loss(&model, &loss, &p, &data, &all), "{what}");
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! The backward sweep of each block is in `sweep`.
 
 use super::var::{PLAIN, SINGLE, pack};
-use super::{Affine, Block, DenseRec, Edge, Inner, Node, Op, Tape, Var, Windows, index_u32};
+use super::{
+    Affine, Block, DenseInput, DenseRec, Edge, Inner, Node, Op, Tape, Var, Windows, index_u32,
+};
 use crate::ad::layer::{Dense, dense_forward, dense_stack_loops};
 use crate::ad::window::window_partials;
 use crate::ad::{Scalar, WindowTerm};
@@ -124,7 +126,7 @@ impl Tape {
         &self,
         layers: &[Dense],
         first: u32,
-        x: &[f64],
+        x: DenseInput<'_>,
         batch: usize,
     ) -> (u32, std::ops::Range<usize>) {
         let inner = &mut *self.inner.borrow_mut();
@@ -135,11 +137,25 @@ impl Tape {
             denses,
             layer_values,
             layer_len,
+            dense_inputs,
             ..
         } = inner;
+        // Shared rows are read where they are; copied ones go first in the layer buffer.
+        let shared = match x {
+            DenseInput::Shared(rows) => {
+                dense_inputs.push(std::sync::Arc::clone(rows));
+                Some(index_u32(dense_inputs.len() - 1))
+            }
+            DenseInput::Copied(_) => None,
+        };
+        let x = x.slice();
         // The buffer keeps its length across gradients (see `layer_len`): every slot used here
         // is written before it is read, so growing it is the only fill.
-        let inputs = batch * layers[0].inputs;
+        let inputs = if shared.is_some() {
+            0
+        } else {
+            batch * layers[0].inputs
+        };
         let base = *layer_len;
         let end = base + inputs + layers.iter().map(|l| 2 * batch * l.outputs).sum::<usize>();
         if layer_values.len() < end {
@@ -158,11 +174,15 @@ impl Tape {
             offset = b0 + m;
             let (before, here) = layer_values.split_at_mut(h);
             let (out, rest) = here.split_at_mut(batch * m);
+            let xs = match shared {
+                Some(_) if !from_layer => &x[..batch * n],
+                _ => &before[input..input + batch * n],
+            };
             dense_forward(
                 layer.activation,
                 &values[w0..b0],
                 &values[b0..offset],
-                &before[input..input + batch * n],
+                xs,
                 batch,
                 out,
                 &mut rest[..batch * m],
@@ -176,6 +196,7 @@ impl Tape {
                 batch: index_u32(batch),
                 activation: layer.activation,
                 x: input,
+                shared: if from_layer { None } else { shared },
                 from_layer,
                 h,
                 out_nodes: None,
@@ -211,9 +232,10 @@ impl<'t> Var<'t> {
     pub(super) fn record_dense_stack(
         layers: &[Dense],
         params: &[Self],
-        x: &[f64],
+        input: DenseInput<'_>,
         batch: usize,
     ) -> Vec<Self> {
+        let x = input.slice();
         let total: usize = layers.iter().map(Dense::n_params).sum();
         let Some(tape) = Self::tape_of(params) else {
             return dense_stack_loops(layers, params, x, batch);
@@ -233,7 +255,7 @@ impl<'t> Var<'t> {
         let Some(first) = first else {
             return dense_stack_loops(layers, params, x, batch);
         };
-        let (out_start, outputs) = tape.push_dense_stack(layers, first, x, batch);
+        let (out_start, outputs) = tape.push_dense_stack(layers, first, input, batch);
         let inner = tape.inner.borrow();
         inner.layer_values[outputs]
             .iter()

@@ -42,6 +42,7 @@ impl Tape {
             layer_values,
             layer_len: _,
             layer_adjoints,
+            dense_inputs,
         } = &mut *self.inner.borrow_mut();
         adjoints.clear();
         // Only the outputs' adjoints are read, and each is written whole before it is read (the
@@ -111,7 +112,20 @@ impl Tape {
             match node.op {
                 Op::Dense(b) => {
                     let layer = &denses[b as usize];
-                    dense_backward(layer, values, below, here, i, layer_values, layer_adjoints);
+                    let x = match layer.shared {
+                        Some(k) => &dense_inputs[k as usize][..],
+                        None => &layer_values[layer.x..],
+                    };
+                    dense_backward(
+                        layer,
+                        values,
+                        below,
+                        here,
+                        i,
+                        x,
+                        layer_values,
+                        layer_adjoints,
+                    );
                 }
                 // The same updates, in the same order, as a `dot` node's edges (weight, then
                 // input, for j = 0..n), so results match the per-row `dot` bit for bit.
@@ -259,7 +273,7 @@ fn affine_backward(
     }
 }
 
-/// The backward of one [`Op::Dense`] layer at node `i`: `below` are the adjoints of nodes
+/// The backward of one [`Op::Dense`] layer at node `i`, whose inputs are `x`: `below` are the adjoints of nodes
 /// `.. i` (the parameters among them), `here` those of nodes `i ..` (the last layer's output
 /// nodes among them). With `dz = dh ⊙ f'(z)`: `dW += dzᵀ X`, `db += Σ_s dz[s]`, and the
 /// previous layer's output adjoints `= dz W` (this layer is their only reader).
@@ -269,6 +283,7 @@ fn dense_backward(
     below: &mut [f64],
     here: &[f64],
     i: usize,
+    x: &[f64],
     layer_values: &[f64],
     layer_adjoints: &mut [f64],
 ) {
@@ -288,7 +303,7 @@ fn dense_backward(
         }
     }
     let dz = &*dz;
-    let x = &layer_values[layer.x..layer.x + batch * n];
+    let x = &x[..batch * n];
     weight_grad_acc(&mut below[w0..w0 + m * n], dz, x, batch, n, m);
     let db = &mut below[b0..b0 + m];
     for row in dz.chunks_exact(m) {

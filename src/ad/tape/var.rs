@@ -9,7 +9,7 @@
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use super::{Edge, Op, Tape};
+use super::{DenseInput, Edge, Op, Tape};
 use crate::ad::{
     Func, Scalar, WindowTerm, max_partials, min_partials, powf_partials, powi_derivative,
 };
@@ -482,7 +482,15 @@ impl<'t> Scalar for Var<'t> {
         x: &[f64],
         batch: usize,
     ) -> Vec<Self> {
-        Self::record_dense_stack(layers, params, x, batch)
+        Self::record_dense_stack(layers, params, DenseInput::Copied(x), batch)
+    }
+    fn dense_stack_shared(
+        layers: &[crate::ad::layer::Dense],
+        params: &[Self],
+        x: &std::sync::Arc<[f64]>,
+        batch: usize,
+    ) -> Vec<Self> {
+        Self::record_dense_stack(layers, params, DenseInput::Shared(x), batch)
     }
     #[inline(always)]
     fn value(&self) -> f64 {
