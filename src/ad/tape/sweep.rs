@@ -116,12 +116,13 @@ impl Tape {
                         Some(k) => &dense_inputs[k as usize][..],
                         None => &layer_values[layer.x..],
                     };
+                    let bm = layer.batch as usize * layer.m as usize;
+                    let outputs = layer.out_nodes.map(|o| &here[o as usize - i..][..bm]);
                     dense_backward(
                         layer,
                         values,
                         below,
-                        here,
-                        i,
+                        outputs,
                         x,
                         layer_values,
                         layer_adjoints,
@@ -273,16 +274,15 @@ fn affine_backward(
     }
 }
 
-/// The backward of one [`Op::Dense`] layer at node `i`, whose inputs are `x`: `below` are the adjoints of nodes
-/// `.. i` (the parameters among them), `here` those of nodes `i ..` (the last layer's output
-/// nodes among them). With `dz = dh ⊙ f'(z)`: `dW += dzᵀ X`, `db += Σ_s dz[s]`, and the
+/// The backward of one [`Op::Dense`] layer whose inputs are `x`: `below` are the adjoints of
+/// the nodes before it (the parameters among them), `outputs` those of the last layer's output
+/// nodes if the stack ends here. With `dz = dh ⊙ f'(z)`: `dW += dzᵀ X`, `db += Σ_s dz[s]`, and the
 /// previous layer's output adjoints `= dz W` (this layer is their only reader).
 fn dense_backward(
     layer: &DenseRec,
     node_values: &[f64],
     below: &mut [f64],
-    here: &[f64],
-    i: usize,
+    outputs: Option<&[f64]>,
     x: &[f64],
     layer_values: &[f64],
     layer_adjoints: &mut [f64],
@@ -292,9 +292,8 @@ fn dense_backward(
     let (w0, b0) = (layer.weight_start as usize, layer.bias_start as usize);
     let (lower, upper) = layer_adjoints.split_at_mut(layer.h);
     let dz = &mut upper[..bm];
-    if let Some(out) = layer.out_nodes {
-        let out = out as usize - i;
-        dz.copy_from_slice(&here[out..out + bm]);
+    if let Some(outputs) = outputs {
+        dz.copy_from_slice(outputs);
     }
     if layer.activation != Activation::Identity {
         let derivatives = &layer_values[layer.h + bm..layer.h + 2 * bm];
