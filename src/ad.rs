@@ -180,6 +180,32 @@ pub trait Scalar:
         layer::dense_stack_loops(layers, params, x, batch)
     }
 
+    /// [`dense_stack`](Self::dense_stack) over input rows the caller keeps for many
+    /// evaluations (a full-batch objective's training data): a fused tape keeps a reference
+    /// to them instead of a copy; every other engine reads them as a slice.
+    fn dense_stack_shared(
+        layers: &[layer::Dense],
+        params: &[Self],
+        x: &std::sync::Arc<[f64]>,
+        batch: usize,
+    ) -> Vec<Self> {
+        Self::dense_stack(layers, params, x, batch)
+    }
+
+    /// A scalar function of `inputs` whose value and gradient the caller computes in `f64`:
+    /// `eval(values, gradient)` returns the value and writes `d value / d inputs[i]` into
+    /// `gradient[i]` (zeroed first). An engine that can take a gradient that way (a fused
+    /// tape: one node, an edge per input) returns the result; the others return `None`, and
+    /// the caller computes the function with the engine's own arithmetic. For a whole-batch
+    /// loss, whose per-element nodes would cost more than the rest of a step's sweep.
+    fn with_gradient(
+        inputs: &[Self],
+        eval: impl FnOnce(&[f64], &mut [f64]) -> f64,
+    ) -> Option<Self> {
+        let _ = (inputs, eval);
+        None
+    }
+
     /// [`matvec`](Self::matvec) with constant inputs (a first layer applied to data): one
     /// [`dot_const`](Self::dot_const) per row by default.
     fn matvec_const(weights: &[Self], inputs: &[f64], out: &mut [Self]) {

@@ -47,6 +47,7 @@ pub use mlp::{Activation, Mlp};
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -134,6 +135,20 @@ pub trait Predictor {
         let mut out = Vec::with_capacity(self.n_outputs());
         for &i in indices {
             self.forward(params, data.row(i), &mut out);
+            all.extend_from_slice(&out);
+        }
+        all
+    }
+
+    /// [`forward_batch`](Self::forward_batch) over all of `rows` (row-major, `n_inputs()`
+    /// wide), which the caller keeps for many evaluations: a dense stack on a fused tape reads
+    /// them by reference instead of copying them (see [`Scalar::dense_stack_shared`]).
+    fn forward_shared<S: Scalar>(&self, params: &[S], rows: &Arc<[f64]>) -> Vec<S> {
+        let n = self.n_inputs();
+        let mut all = Vec::new();
+        let mut out = Vec::with_capacity(self.n_outputs());
+        for row in rows.chunks_exact(n.max(1)) {
+            self.forward(params, row, &mut out);
             all.extend_from_slice(&out);
         }
         all
@@ -239,6 +254,20 @@ impl Predictor for Model {
                 let (weights, biases) = params.split_at(inputs * outputs);
                 let mut out = vec![S::constant(0.0); indices.len() * outputs];
                 S::affine_batch_const(weights, &biases[..outputs], &x, inputs, &mut out);
+                out
+            }
+        }
+    }
+
+    fn forward_shared<S: Scalar>(&self, params: &[S], rows: &Arc<[f64]>) -> Vec<S> {
+        match self {
+            Model::Mlp(m) => m.forward_shared(params, rows),
+            _ => {
+                let (inputs, outputs) = (self.n_inputs(), self.n_outputs());
+                let batch = rows.len() / inputs.max(1);
+                let (weights, biases) = params.split_at(inputs * outputs);
+                let mut out = vec![S::constant(0.0); batch * outputs];
+                S::affine_batch_const(weights, &biases[..outputs], rows, inputs, &mut out);
                 out
             }
         }

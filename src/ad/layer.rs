@@ -148,6 +148,25 @@ impl Activation {
             Activation::Gelu => panic!("GELU has no layer kernel"),
         }
     }
+
+    /// [`activate`](Self::activate) of `z + b`, `b` added to every row of `z` (`b.len()`
+    /// wide) as the pass reads it.
+    ///
+    /// # Panics
+    /// As [`activate`](Self::activate).
+    pub fn activate_biased(self, z: &mut [f64], b: &[f64], d: &mut [f64]) {
+        match self {
+            Activation::Tanh => tanh_layer_biased(z, b, &mut d[..z.len()]),
+            _ => {
+                for row in z.chunks_exact_mut(b.len().max(1)) {
+                    for (z, &b) in row.iter_mut().zip(b) {
+                        *z += b;
+                    }
+                }
+                self.activate(z, d);
+            }
+        }
+    }
 }
 
 impl fmt::Display for Activation {
@@ -176,6 +195,19 @@ fn tanh_layer(z: &mut [f64], d: &mut [f64]) {
         let t = tanh_f64(*z);
         *z = t;
         *d = 1.0 - t * t;
+    }
+}
+
+/// [`tanh_layer`] of `z + b`, row by row (`b.len()` per row), in one pass.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq", "x86_64+avx2+fma"))]
+fn tanh_layer_biased(z: &mut [f64], b: &[f64], d: &mut [f64]) {
+    let m = b.len().max(1);
+    for (z, d) in z.chunks_exact_mut(m).zip(d.chunks_exact_mut(m)) {
+        for ((z, d), &b) in z.iter_mut().zip(d).zip(b) {
+            let t = tanh_f64(*z + b);
+            *z = t;
+            *d = 1.0 - t * t;
+        }
     }
 }
 
@@ -227,10 +259,13 @@ pub fn dense_stack_loops<S: Scalar>(
 
 /// A dense layer's values: `out[s][j] = activation(Σ_k w[j][k] x[s][k] + b[j])` for the
 /// `batch` rows of `x` (row-major `[batch][n]`, `n = x.len() / batch`), weights row-major
-/// `[m][n]`, `m = biases.len()`; the activation's derivatives go into `d` (both `batch × m`).
+/// `[m][n]`, `m = biases.len()`; the activation's derivatives go into `d` (both `batch × m`;
+/// neither is read, so they may hold anything, and `d` is left untouched for the identity).
 /// The products are one `gemm` (the `matrixmultiply` kernels once every dimension exceeds 5;
-/// nalgebra's own loops below that), so the sums round in the kernel's blocked order, not a
-/// plain dot product's.
+/// plain loops below that), so the sums round in the kernel's blocked order, not a plain dot
+/// product's. The kernel writes the bare products (`β = 0`) and the activation pass adds the
+/// bias as it reads them: the kernel's own epilogue would round `Σ + b` once in the same way
+/// (for up to 256 inputs, one `k` block), so no bias copy is needed for the same bits.
 ///
 /// # Panics
 /// If the lengths disagree, or for GELU (see [`Activation::has_kernel`]).
@@ -244,25 +279,22 @@ pub fn dense_forward(
     d: &mut [f64],
 ) {
     let m = biases.len();
-    for row in out.chunks_exact_mut(m.max(1)) {
-        row.copy_from_slice(biases);
-    }
-    dense_forward_biased(act, weights, m, x, batch, out, d);
-}
-
-/// [`dense_forward`] with `out` already holding the biases, row after row (`m` per row).
-pub fn dense_forward_biased(
-    act: Activation,
-    weights: &[f64],
-    m: usize,
-    x: &[f64],
-    batch: usize,
-    out: &mut [f64],
-    d: &mut [f64],
-) {
     let n = weights.len() / m.max(1);
-    affine_acc(out, x, weights, batch, n, m);
-    act.activate(out, d);
+    if batch > 0 && blocked(m, n, batch) {
+        // Row-major buffers read as column-major matrices are transposes:
+        // `outᵀ (m × batch) = W (m × n, row stride n) · xᵀ (n × batch)`.
+        let w = DMatrixView::from_slice_with_strides(weights, m, n, n, 1);
+        let xt = DMatrixView::from_slice(x, n, batch);
+        DMatrixViewMut::from_slice(out, m, batch).gemm(1.0, &w, &xt, 0.0);
+        act.activate_biased(out, biases, d);
+    } else {
+        // The small layers' loops add each product onto the bias, in the order they always had.
+        for row in out.chunks_exact_mut(m.max(1)) {
+            row.copy_from_slice(biases);
+        }
+        affine_acc(out, x, weights, batch, n, m);
+        act.activate(out, d);
+    }
 }
 
 /// Whether nalgebra's `gemm` hands a product with these dimensions to the `matrixmultiply`
@@ -341,18 +373,20 @@ pub fn weight_grad_acc(dw: &mut [f64], dz: &[f64], x: &[f64], batch: usize, n: u
     }
 }
 
-/// `dx[s][k] += Σ_j dz[s][j] w[j][k]` (the gradient a layer passes to its inputs): `dx`
-/// `[batch][n]`, `dz` `[batch][m]`, `w` `[m][n]`, all row-major.
-pub fn input_grad_acc(dx: &mut [f64], dz: &[f64], w: &[f64], batch: usize, n: usize, m: usize) {
-    if batch == 0 || n == 0 || m == 0 {
-        return;
-    }
-    if blocked(n, m, batch) {
-        // `dxᵀ (n × batch) += wᵀ (n × m) · dzᵀ (m × batch)`.
+/// `dx[s][k] = Σ_j dz[s][j] w[j][k]` (the gradient a layer passes to its inputs, which
+/// nothing else writes): `dx` `[batch][n]` (its old contents are never read), `dz`
+/// `[batch][m]`, `w` `[m][n]`, all row-major.
+pub fn input_grad_set(dx: &mut [f64], dz: &[f64], w: &[f64], batch: usize, n: usize, m: usize) {
+    if batch > 0 && blocked(n, m, batch) {
+        // `dxᵀ (n × batch) = wᵀ (n × m) · dzᵀ (m × batch)`.
         let wt = DMatrixView::from_slice(w, n, m);
         let dzt = DMatrixView::from_slice(dz, m, batch);
-        DMatrixViewMut::from_slice(dx, n, batch).gemm(1.0, &wt, &dzt, 1.0);
+        DMatrixViewMut::from_slice(dx, n, batch).gemm(1.0, &wt, &dzt, 0.0);
     } else {
+        dx.fill(0.0);
+        if n == 0 || m == 0 {
+            return;
+        }
         for (dxs, dzs) in dx.chunks_exact_mut(n).zip(dz.chunks_exact(m)) {
             for (&d, row) in dzs.iter().zip(w.chunks_exact(n)) {
                 axpy(dxs, d, row);

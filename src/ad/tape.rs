@@ -187,6 +187,9 @@ struct DenseRec {
     batch: u32,
     activation: crate::ad::layer::Activation,
     x: usize,
+    /// The inputs are [`Inner::dense_inputs`]`[k]` from index 0 instead (shared data, not
+    /// copied into `layer_values`).
+    shared: Option<u32>,
     /// The inputs are the previous layer's outputs, so the backward passes them `dX`.
     from_layer: bool,
     h: usize,
@@ -241,9 +244,32 @@ struct Inner {
     /// The dense layers' inputs, outputs and derivatives (see [`DenseRec`]); kept across
     /// gradients like every buffer here, so a training step allocates nothing once grown.
     layer_values: Vec<f64>,
-    /// The adjoints of `layer_values` (only the outputs' are used, zeroed per sweep); its
-    /// length outlives [`Tape::clear`], so a sweep zeroes what it uses and nothing more.
+    /// How much of `layer_values` the current recording uses. [`Tape::clear`] resets this, not
+    /// the buffer's length, so the next gradient overwrites the slots in place instead of
+    /// zero-filling them again (every slot is written before it is read).
+    layer_len: usize,
+    /// The adjoints of `layer_values` (only the outputs' are used, each written whole before it
+    /// is read); its length outlives [`Tape::clear`], and nothing zeroes it.
     layer_adjoints: Vec<f64>,
+    /// Input rows a dense stack reads by reference ([`DenseInput::Shared`]): a full-batch
+    /// objective's data, the same every step, which a copy would move through the cache twice.
+    dense_inputs: Vec<std::sync::Arc<[f64]>>,
+}
+
+/// A dense stack's input rows: copied into the tape's layer buffer, or shared by reference.
+#[derive(Clone, Copy)]
+pub(super) enum DenseInput<'a> {
+    Copied(&'a [f64]),
+    Shared(&'a std::sync::Arc<[f64]>),
+}
+
+impl DenseInput<'_> {
+    fn slice(&self) -> &[f64] {
+        match self {
+            DenseInput::Copied(x) => x,
+            DenseInput::Shared(x) => x,
+        }
+    }
 }
 
 impl Inner {
@@ -466,7 +492,8 @@ impl Tape {
         inner.leaves = 0;
         inner.adjoints.clear();
         inner.denses.clear();
-        inner.layer_values.clear();
+        inner.layer_len = 0;
+        inner.dense_inputs.clear();
     }
 
     #[inline]

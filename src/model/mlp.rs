@@ -1,5 +1,7 @@
 //! The multi-layer perceptron and the activation functions its layers apply.
 
+use std::sync::Arc;
+
 use super::{ModelError, ParamGroup, Predictor, layer_groups};
 use crate::ad::Scalar;
 use crate::ad::layer::Dense;
@@ -186,6 +188,11 @@ impl Predictor for Mlp {
     fn forward_batch<S: Scalar>(&self, params: &[S], data: &Dataset, indices: &[usize]) -> Vec<S> {
         let x = data.features_of(indices);
         S::dense_stack(&self.dense_layers(), params, &x, indices.len())
+    }
+
+    fn forward_shared<S: Scalar>(&self, params: &[S], rows: &Arc<[f64]>) -> Vec<S> {
+        let batch = rows.len() / self.n_inputs().max(1);
+        S::dense_stack_shared(&self.dense_layers(), params, rows, batch)
     }
 
     fn param_groups(&self) -> Vec<ParamGroup> {

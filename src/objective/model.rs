@@ -10,6 +10,7 @@ use crate::ad::Scalar;
 use crate::ad::dual::{Chunk, Hyper};
 use crate::ad::tape::Var;
 use crate::data::{Batcher, Batching, Dataset};
+use crate::model::loss::full_batch_loss;
 use crate::model::{Loss, LossKind, Model, ParamKind, Predictor, batch_loss, evaluate};
 use crate::optim::{ParamLayout, Shape};
 
@@ -18,6 +19,9 @@ pub struct ModelObjective<P> {
     model: Arc<P>,
     loss: Loss,
     train: Arc<Dataset>,
+    /// The training features once more, behind an `Arc` a tape can keep: a full batch is the
+    /// same rows every step, so the tape reads them here instead of copying them each time.
+    rows: Arc<[f64]>,
     test: Option<Arc<Dataset>>,
     start: Vec<f64>,
     names: Arc<Vec<String>>,
@@ -35,6 +39,7 @@ impl<P> Clone for ModelObjective<P> {
             model: Arc::clone(&self.model),
             loss: self.loss,
             train: Arc::clone(&self.train),
+            rows: Arc::clone(&self.rows),
             test: self.test.clone(),
             start: self.start.clone(),
             names: Arc::clone(&self.names),
@@ -61,6 +66,7 @@ impl<P: Predictor> ModelObjective<P> {
         Self {
             model: Arc::new(model),
             loss,
+            rows: train.features.as_slice().into(),
             train: Arc::new(train),
             test: test.filter(|t| !t.is_empty()).map(Arc::new),
             start,
@@ -86,7 +92,18 @@ impl<P: Predictor> ModelObjective<P> {
     }
 
     fn loss_on_batch<S: Scalar>(&self, x: &[S]) -> S {
-        batch_loss(self.model.as_ref(), &self.loss, x, &self.train, &self.batch)
+        let model = self.model.as_ref();
+        if self.is_whole_training_set() {
+            full_batch_loss(model, &self.loss, x, &self.train, &self.rows)
+        } else {
+            batch_loss(model, &self.loss, x, &self.train, &self.batch)
+        }
+    }
+
+    /// Whether the current batch is the training set in order (a full-batch run), whose
+    /// rows [`full_batch_loss`] reads without gathering them.
+    fn is_whole_training_set(&self) -> bool {
+        self.batch.len() == self.train.len() && self.batch.iter().enumerate().all(|(k, &i)| k == i)
     }
 
     /// Least squares applies to MSE without a penalty: `r_i = (pred_i - y_i) / sqrt(m)` so that

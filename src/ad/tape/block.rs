@@ -6,8 +6,10 @@
 //! The backward sweep of each block is in `sweep`.
 
 use super::var::{PLAIN, SINGLE, pack};
-use super::{Affine, Block, DenseRec, Edge, Inner, Node, Op, Tape, Var, Windows, index_u32};
-use crate::ad::layer::{Dense, dense_forward_biased, dense_stack_loops};
+use super::{
+    Affine, Block, DenseInput, DenseRec, Edge, Inner, Node, Op, Tape, Var, Windows, index_u32,
+};
+use crate::ad::layer::{Dense, dense_forward, dense_stack_loops};
 use crate::ad::window::window_partials;
 use crate::ad::{Scalar, WindowTerm};
 
@@ -118,13 +120,13 @@ impl Tape {
 impl Tape {
     /// Records a dense stack whose parameters are the nodes `first ..` (see
     /// [`Var::record_dense_stack`]): per layer one [`Op::Dense`] node, its values computed by
-    /// [`dense_forward_biased`] into the tape's layer buffers, and the last layer's outputs as
+    /// [`dense_forward`] into the tape's layer buffers, and the last layer's outputs as
     /// [`Op::DenseOut`] nodes. Returns the first of those and their values.
     fn push_dense_stack(
         &self,
         layers: &[Dense],
         first: u32,
-        x: &[f64],
+        x: DenseInput<'_>,
         batch: usize,
     ) -> (u32, std::ops::Range<usize>) {
         let inner = &mut *self.inner.borrow_mut();
@@ -134,10 +136,35 @@ impl Tape {
             edges,
             denses,
             layer_values,
+            layer_len,
+            dense_inputs,
             ..
         } = inner;
-        let mut input = layer_values.len();
-        layer_values.extend_from_slice(&x[..batch * layers[0].inputs]);
+        // Shared rows are read where they are; copied ones go first in the layer buffer.
+        let shared = match x {
+            DenseInput::Shared(rows) => {
+                dense_inputs.push(std::sync::Arc::clone(rows));
+                Some(index_u32(dense_inputs.len() - 1))
+            }
+            DenseInput::Copied(_) => None,
+        };
+        let x = x.slice();
+        // The buffer keeps its length across gradients (see `layer_len`): every slot used here
+        // is written before it is read, so growing it is the only fill.
+        let inputs = if shared.is_some() {
+            0
+        } else {
+            batch * layers[0].inputs
+        };
+        let base = *layer_len;
+        let end = base + inputs + layers.iter().map(|l| 2 * batch * l.outputs).sum::<usize>();
+        if layer_values.len() < end {
+            layer_values.resize(end, 0.0);
+        }
+        *layer_len = end;
+        layer_values[base..base + inputs].copy_from_slice(&x[..inputs]);
+        let mut input = base;
+        let mut h = base + inputs;
         let mut offset = first as usize;
         let mut from_layer = false;
         let start = index_u32(edges.len());
@@ -145,22 +172,20 @@ impl Tape {
             let (n, m) = (layer.inputs, layer.outputs);
             let (w0, b0) = (offset, offset + m * n);
             offset = b0 + m;
-            let h = layer_values.len();
-            // The outputs start as the biases, row by row; the derivatives are overwritten.
-            for _ in 0..batch {
-                layer_values.extend_from_slice(&values[b0..offset]);
-            }
-            layer_values.resize(h + 2 * batch * m, 0.0);
             let (before, here) = layer_values.split_at_mut(h);
-            let (out, d) = here.split_at_mut(batch * m);
-            dense_forward_biased(
+            let (out, rest) = here.split_at_mut(batch * m);
+            let xs = match shared {
+                Some(_) if !from_layer => &x[..batch * n],
+                _ => &before[input..input + batch * n],
+            };
+            dense_forward(
                 layer.activation,
                 &values[w0..b0],
-                m,
-                &before[input..input + batch * n],
+                &values[b0..offset],
+                xs,
                 batch,
                 out,
-                d,
+                &mut rest[..batch * m],
             );
             let id = index_u32(denses.len());
             denses.push(DenseRec {
@@ -171,6 +196,7 @@ impl Tape {
                 batch: index_u32(batch),
                 activation: layer.activation,
                 x: input,
+                shared: if from_layer { None } else { shared },
                 from_layer,
                 h,
                 out_nodes: None,
@@ -181,6 +207,7 @@ impl Tape {
                 op: Op::Dense(id),
             });
             input = h;
+            h += 2 * batch * m;
             from_layer = true;
         }
         let last = denses.len() - 1;
@@ -198,16 +225,17 @@ impl<'t> Var<'t> {
     /// [`Scalar::dense_stack`] on a tape. On a [fused](Tape::fused) tape, when the parameters
     /// are consecutive nodes' own values (a model's, recorded by a driver), every layer is one
     /// [`Op::Dense`] node: its values and activation derivatives are computed as vectors
-    /// ([`dense_forward_biased`], the same kernel as `f64`'s, so the same bits) into buffers beside
+    /// ([`dense_forward`], the same kernel as `f64`'s, so the same bits) into buffers beside
     /// the nodes, no hidden unit gets a node or a handle, and only the last layer's outputs
     /// become nodes, for the loss. Otherwise (a plain tape, whose view lists every operation;
     /// GELU; parameters that are not nodes) the default loops.
     pub(super) fn record_dense_stack(
         layers: &[Dense],
         params: &[Self],
-        x: &[f64],
+        input: DenseInput<'_>,
         batch: usize,
     ) -> Vec<Self> {
+        let x = input.slice();
         let total: usize = layers.iter().map(Dense::n_params).sum();
         let Some(tape) = Self::tape_of(params) else {
             return dense_stack_loops(layers, params, x, batch);
@@ -227,7 +255,7 @@ impl<'t> Var<'t> {
         let Some(first) = first else {
             return dense_stack_loops(layers, params, x, batch);
         };
-        let (out_start, outputs) = tape.push_dense_stack(layers, first, x, batch);
+        let (out_start, outputs) = tape.push_dense_stack(layers, first, input, batch);
         let inner = tape.inner.borrow();
         inner.layer_values[outputs]
             .iter()

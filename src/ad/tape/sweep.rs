@@ -8,7 +8,7 @@ use nalgebra::{DMatrixView, DMatrixViewMut};
 
 use super::var::FORM;
 use super::{Affine, DenseRec, Edge, Inner, Op, Tape, Var};
-use crate::ad::layer::{Activation, input_grad_acc, weight_grad_acc};
+use crate::ad::layer::{Activation, input_grad_set, weight_grad_acc};
 
 impl Tape {
     /// The backward sweep from `output`: afterwards [`adjoint`](Tape::adjoint) gives
@@ -40,18 +40,16 @@ impl Tape {
             affine_scratch,
             denses,
             layer_values,
+            layer_len: _,
             layer_adjoints,
+            dense_inputs,
         } = &mut *self.inner.borrow_mut();
         adjoints.clear();
-        if !denses.is_empty() {
-            // Only the outputs' adjoints are read (the inputs' and derivatives' slots are not):
-            // zero those, in a buffer that keeps its length across gradients.
-            if layer_adjoints.len() < layer_values.len() {
-                layer_adjoints.resize(layer_values.len(), 0.0);
-            }
-            for d in denses.iter() {
-                layer_adjoints[d.h..d.h + d.batch as usize * d.m as usize].fill(0.0);
-            }
+        // Only the outputs' adjoints are read, and each is written whole before it is read (the
+        // last layer's from its output nodes, the others by the next layer's `dX`), so the
+        // buffer keeps its length across gradients and is never zeroed.
+        if !denses.is_empty() && layer_adjoints.len() < layer_values.len() {
+            layer_adjoints.resize(layer_values.len(), 0.0);
         }
         let Some(tape) = output.tape else {
             return;
@@ -114,7 +112,21 @@ impl Tape {
             match node.op {
                 Op::Dense(b) => {
                     let layer = &denses[b as usize];
-                    dense_backward(layer, values, below, here, i, layer_values, layer_adjoints);
+                    let x = match layer.shared {
+                        Some(k) => &dense_inputs[k as usize][..],
+                        None => &layer_values[layer.x..],
+                    };
+                    let bm = layer.batch as usize * layer.m as usize;
+                    let outputs = layer.out_nodes.map(|o| &here[o as usize - i..][..bm]);
+                    dense_backward(
+                        layer,
+                        values,
+                        below,
+                        outputs,
+                        x,
+                        layer_values,
+                        layer_adjoints,
+                    );
                 }
                 // The same updates, in the same order, as a `dot` node's edges (weight, then
                 // input, for j = 0..n), so results match the per-row `dot` bit for bit.
@@ -262,16 +274,16 @@ fn affine_backward(
     }
 }
 
-/// The backward of one [`Op::Dense`] layer at node `i`: `below` are the adjoints of nodes
-/// `.. i` (the parameters among them), `here` those of nodes `i ..` (the last layer's output
-/// nodes among them). With `dz = dh ⊙ f'(z)`: `dW += dzᵀ X`, `db += Σ_s dz[s]`, and the
-/// previous layer's output adjoints `+= dz W`.
+/// The backward of one [`Op::Dense`] layer whose inputs are `x`: `below` are the adjoints of
+/// the nodes before it (the parameters among them), `outputs` those of the last layer's output
+/// nodes if the stack ends here. With `dz = dh ⊙ f'(z)`: `dW += dzᵀ X`, `db += Σ_s dz[s]`, and the
+/// previous layer's output adjoints `= dz W` (this layer is their only reader).
 fn dense_backward(
     layer: &DenseRec,
     node_values: &[f64],
     below: &mut [f64],
-    here: &[f64],
-    i: usize,
+    outputs: Option<&[f64]>,
+    x: &[f64],
     layer_values: &[f64],
     layer_adjoints: &mut [f64],
 ) {
@@ -280,11 +292,8 @@ fn dense_backward(
     let (w0, b0) = (layer.weight_start as usize, layer.bias_start as usize);
     let (lower, upper) = layer_adjoints.split_at_mut(layer.h);
     let dz = &mut upper[..bm];
-    if let Some(out) = layer.out_nodes {
-        let out = out as usize - i;
-        for (d, &a) in dz.iter_mut().zip(&here[out..out + bm]) {
-            *d += a;
-        }
+    if let Some(outputs) = outputs {
+        dz.copy_from_slice(outputs);
     }
     if layer.activation != Activation::Identity {
         let derivatives = &layer_values[layer.h + bm..layer.h + 2 * bm];
@@ -293,7 +302,7 @@ fn dense_backward(
         }
     }
     let dz = &*dz;
-    let x = &layer_values[layer.x..layer.x + batch * n];
+    let x = &x[..batch * n];
     weight_grad_acc(&mut below[w0..w0 + m * n], dz, x, batch, n, m);
     let db = &mut below[b0..b0 + m];
     for row in dz.chunks_exact(m) {
@@ -303,7 +312,7 @@ fn dense_backward(
     }
     if layer.from_layer {
         let dx = &mut lower[layer.x..layer.x + batch * n];
-        input_grad_acc(dx, dz, &node_values[w0..w0 + m * n], batch, n, m);
+        input_grad_set(dx, dz, &node_values[w0..w0 + m * n], batch, n, m);
     }
 }
 

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use super::{Edge, Op, Tape};
+use super::{DenseInput, Edge, Op, Tape};
 use crate::ad::{
     Func, Scalar, WindowTerm, max_partials, min_partials, powf_partials, powi_derivative,
 };
@@ -459,13 +459,38 @@ impl<'t> Scalar for Var<'t> {
     fn constant(c: f64) -> Self {
         Self::konst(c)
     }
+    /// On a [fused](Tape::fused) tape one [`Op::Sum`] node whose edges carry the gradient
+    /// `eval` computed (a plain tape lists every operation, so it takes the caller's formula).
+    fn with_gradient(
+        inputs: &[Self],
+        eval: impl FnOnce(&[f64], &mut [f64]) -> f64,
+    ) -> Option<Self> {
+        let tape = Self::tape_of(inputs).filter(|t| t.fused)?;
+        let values: Vec<f64> = inputs.iter().map(|v| v.value).collect();
+        let mut gradient = vec![0.0; inputs.len()];
+        let value = eval(&values, &mut gradient);
+        Some(Self::record_n(
+            tape,
+            Op::Sum,
+            value,
+            inputs.iter().zip(gradient.iter().copied()),
+        ))
+    }
     fn dense_stack(
         layers: &[crate::ad::layer::Dense],
         params: &[Self],
         x: &[f64],
         batch: usize,
     ) -> Vec<Self> {
-        Self::record_dense_stack(layers, params, x, batch)
+        Self::record_dense_stack(layers, params, DenseInput::Copied(x), batch)
+    }
+    fn dense_stack_shared(
+        layers: &[crate::ad::layer::Dense],
+        params: &[Self],
+        x: &std::sync::Arc<[f64]>,
+        batch: usize,
+    ) -> Vec<Self> {
+        Self::record_dense_stack(layers, params, DenseInput::Shared(x), batch)
     }
     #[inline(always)]
     fn value(&self) -> f64 {
