@@ -179,12 +179,14 @@ struct Snapshot {
     check_budget: CheckBudget,
 }
 
-/// What the engine check of a model objective has cost so far against what the steps have, in
-/// examples of a reverse-mode step (see [`Run::sample_engine_difference`]).
+/// What the engine check of a model objective, and the full and test losses recorded with the
+/// points, have cost so far against what the steps have, in examples of a reverse-mode step
+/// (see [`Run::sample_engine_difference`] and [`Run::full_and_test_loss`]).
 #[derive(Debug, Clone, Copy, Default)]
 struct CheckBudget {
     stepped: u64,
     spent: u64,
+    reported: u64,
 }
 
 /// Examples of the current batch a model's engine check evaluates.
@@ -199,11 +201,18 @@ const CHECK_EXAMPLE_COST: u64 = 128;
 const CHECK_SHARE: u64 = 20;
 
 /// A minibatch run evaluates its full training loss every step while the dataset times the
-/// parameters stays below this (a few hundred microseconds a step), else every
-/// [`FULL_LOSS_STRIDE`] steps.
+/// parameters stays below this (a few hundred microseconds a step, what the teaching
+/// scenarios need for a smooth curve), else within [`FULL_LOSS_SHARE`] of the run's work.
 const FULL_LOSS_EVERY_STEP: usize = 200_000;
-/// Steps between full-loss evaluations of a minibatch run on a large problem.
-pub const FULL_LOSS_STRIDE: u64 = 16;
+/// What one example of a full or test loss costs, in examples of a reverse-mode training step:
+/// the metrics run the plain `f64` forward pass one example at a time, which profiled at about
+/// one training example on 2-64-64-1 (BENCHMARKS.md, section 10.8); taken at 2 so the share
+/// holds.
+const FULL_LOSS_EXAMPLE_COST: u64 = 2;
+/// The share of a run's work the recorded full and test losses may take on a large problem:
+/// one part in 20 (5 %). Budgeted in examples, not in time, so the points that carry them are
+/// the same in every run of a scenario.
+const FULL_LOSS_SHARE: u64 = 20;
 /// Per-example gradients cost `n` reverse passes: [`Run::initial_noise`] and
 /// [`Run::gradient_noise`] compute them only while examples times parameters stays below this.
 const NOISE_BUDGET: usize = 20_000_000;
@@ -659,19 +668,28 @@ impl Run {
     }
 
     /// The full training loss and test loss to record with this step's point: a
-    /// deterministic run's loss is already the full loss; a minibatch run evaluates it every
-    /// step when that is cheap, else every [`FULL_LOSS_STRIDE`] steps.
-    fn full_and_test_loss(&self, loss: f64) -> (Option<f64>, Option<f64>) {
+    /// deterministic run's loss is already the full loss; a minibatch run (and a test set)
+    /// is evaluated every step when that is cheap, else whenever the evaluation fits in
+    /// [`FULL_LOSS_SHARE`] of the examples stepped so far (a 2-64-64-1 network on 10,000
+    /// examples in batches of 64: about every 3,000 steps).
+    fn full_and_test_loss(&mut self, loss: f64) -> (Option<f64>, Option<f64>) {
         let Some(n) = self.objective.n_train() else {
             return (Some(loss), None);
         };
         let stochastic = self.objective.is_stochastic();
-        let cheap = n.saturating_mul(self.params.len()) <= FULL_LOSS_EVERY_STEP;
         let deterministic = Some(loss).filter(|_| !stochastic);
-        if !cheap && self.steps % FULL_LOSS_STRIDE != 0
-            || !stochastic && self.objective.n_test() == 0
-        {
+        let n_test = self.objective.n_test();
+        if !stochastic && n_test == 0 {
             return (deterministic, None);
+        }
+        let cheap = (n + n_test).saturating_mul(self.params.len()) <= FULL_LOSS_EVERY_STEP;
+        if !cheap {
+            let cost = (n + n_test) as u64 * FULL_LOSS_EXAMPLE_COST;
+            let budget = &mut self.check_budget;
+            if (budget.reported + cost) * FULL_LOSS_SHARE > budget.stepped {
+                return (deterministic, None);
+            }
+            budget.reported += cost;
         }
         let m = self.objective.metrics(&self.params);
         let full = if stochastic { m.train_loss } else { loss };
@@ -1596,14 +1614,23 @@ mod tests {
         }
     }
 
-    /// Full-batch binary classification with a 2-4-4-1 tanh MLP (33 parameters).
+    /// Binary classification of 40 moons with a 2-4-4-1 tanh MLP (33 parameters).
     fn mlp(batch_size: usize) -> crate::objective::ModelObjective<crate::model::Model> {
+        mlp_sized(40, 4, batch_size)
+    }
+
+    /// Binary classification of `n` moons with a 2-`h`-`h`-1 tanh MLP.
+    fn mlp_sized(
+        n: usize,
+        h: usize,
+        batch_size: usize,
+    ) -> crate::objective::ModelObjective<crate::model::Model> {
         use crate::data::{Batcher, Generator};
         use crate::model::{Activation, Init, Loss, LossKind, Mlp, Model, init_params};
-        let train = Generator::Moons { n: 40, noise: 0.1 }.generate(5).unwrap();
+        let train = Generator::Moons { n, noise: 0.1 }.generate(5).unwrap();
         let n = train.len();
         let mlp =
-            Mlp::with_hidden(vec![2, 4, 4, 1], Activation::Tanh, Activation::Identity).unwrap();
+            Mlp::with_hidden(vec![2, h, h, 1], Activation::Tanh, Activation::Identity).unwrap();
         let model = Model::Mlp(mlp);
         let start = init_params(&model, &Init::XAVIER_UNIFORM, 5).unwrap();
         let names = (0..start.len()).map(|i| format!("p{i}")).collect();
@@ -1649,6 +1676,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_full_loss_is_recorded_every_step_when_cheap_and_within_its_share_when_not() {
+        // 40 examples × 33 parameters: every point carries the full loss.
+        let mut r = build(RunSpec::new("sgd"), Box::new(mlp(8)), Engine::Reverse, true);
+        for _ in 0..20 {
+            r.step();
+        }
+        let points = r.history().points();
+        assert!(points.len() > 20 && points.iter().all(|p| p.full_loss.is_some()));
+        // 4,000 examples × 337 parameters: one evaluation costs 8,000 examples of steps, so
+        // at 100 examples a step the budget allows one every 1,600 steps.
+        let objective = mlp_sized(4_000, 16, 100);
+        let mut r = build(RunSpec::new("sgd"), Box::new(objective), Engine::Reverse, true);
+        for _ in 0..3_300 {
+            r.step();
+        }
+        let b = r.check_budget;
+        assert_eq!(b.stepped, 330_000);
+        assert_eq!(b.reported, 2 * 4_000 * FULL_LOSS_EXAMPLE_COST);
+        assert!(b.reported * FULL_LOSS_SHARE <= b.stepped);
+        let with_full: Vec<u64> = r
+            .history()
+            .points()
+            .iter()
+            .filter(|p| p.full_loss.is_some())
+            .map(|p| p.step)
+            .collect();
+        // the start's point carries the full loss the run computes when it begins
+        assert_eq!(with_full, [0, 1_600, 3_200]);
     }
 
     #[test]
