@@ -1690,7 +1690,12 @@ mod tests {
         // 4,000 examples × 337 parameters: one evaluation costs 8,000 examples of steps, so
         // at 100 examples a step the budget allows one every 1,600 steps.
         let objective = mlp_sized(4_000, 16, 100);
-        let mut r = build(RunSpec::new("sgd"), Box::new(objective), Engine::Reverse, true);
+        let mut r = build(
+            RunSpec::new("sgd"),
+            Box::new(objective),
+            Engine::Reverse,
+            true,
+        );
         for _ in 0..3_300 {
             r.step();
         }
