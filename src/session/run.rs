@@ -205,8 +205,8 @@ const CHECK_SHARE: u64 = 20;
 /// scenarios need for a smooth curve), else within [`FULL_LOSS_SHARE`] of the run's work.
 const FULL_LOSS_EVERY_STEP: usize = 200_000;
 /// What one example of a full or test loss costs, in examples of a reverse-mode training step:
-/// the metrics run the plain `f64` forward pass one example at a time, which profiled at about
-/// one training example on 2-64-64-1 (BENCHMARKS.md, section 10.8); taken at 2 so the share
+/// the metrics run the plain `f64` forward pass one example at a time, measured at about 1.5
+/// training examples on 2-64-64-1 (BENCHMARKS.md, section 10.8); taken at 2 so the share
 /// holds.
 const FULL_LOSS_EXAMPLE_COST: u64 = 2;
 /// The share of a run's work the recorded full and test losses may take on a large problem:
@@ -671,7 +671,7 @@ impl Run {
     /// deterministic run's loss is already the full loss; a minibatch run (and a test set)
     /// is evaluated every step when that is cheap, else whenever the evaluation fits in
     /// [`FULL_LOSS_SHARE`] of the examples stepped so far (a 2-64-64-1 network on 10,000
-    /// examples in batches of 64: about every 3,000 steps).
+    /// examples in batches of 64: every 6,250 steps).
     fn full_and_test_loss(&mut self, loss: f64) -> (Option<f64>, Option<f64>) {
         let Some(n) = self.objective.n_train() else {
             return (Some(loss), None);
