@@ -1348,6 +1348,9 @@ fn the_help_lists_the_backprop_views_keys_and_the_hint_says_what_arrows_do() -> 
     let status = screen.lines().last().unwrap_or("");
     assert!(status.contains("arrows select node"), "{status}");
     assert!(!status.contains("pan"), "{status}");
+    // `n` steps the view here, so the state does not offer it for the runs
+    assert!(!status.contains("n: one step"), "{status}");
+    assert!(status.contains("Runs paused · Space: run"), "{status}");
     // Every key the view takes over is listed under its heading.
     let listed: Vec<&str> = BACKPROP_KEYS
         .iter()

@@ -855,8 +855,11 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
         RaceState::Finished
     } else if !app.session.is_paused() {
         RaceState::Running
-    } else if runs.iter().all(|r| r.steps() == 0) {
+    } else if runs.iter().all(|r| r.steps() == 0) && !app.backprop.open {
         RaceState::Ready
+    } else if app.backprop.open {
+        // `n` steps the back-propagation stepper here, not the runs
+        RaceState::PausedInView
     } else {
         RaceState::Paused
     };

@@ -16,6 +16,8 @@ pub enum RaceState {
     /// Paused before any step: the learner has not started it yet.
     Ready,
     Paused,
+    /// Paused with the back-propagation view open, where `n` steps the view, not the runs.
+    PausedInView,
     Finished,
 }
 
@@ -27,6 +29,7 @@ impl RaceState {
             RaceState::Running => "Running · Space pause",
             RaceState::Ready => "Paused · Space: run, n: one step",
             RaceState::Paused => "Paused · Space resume",
+            RaceState::PausedInView => "Runs paused · Space: run",
             RaceState::Finished => "Finished · r restart",
         }
     }
@@ -34,7 +37,7 @@ impl RaceState {
     fn color(self) -> Color {
         match self {
             RaceState::Running => Color::Green,
-            RaceState::Ready | RaceState::Paused => Color::Yellow,
+            RaceState::Ready | RaceState::Paused | RaceState::PausedInView => Color::Yellow,
             RaceState::Finished => Color::Cyan,
         }
     }
