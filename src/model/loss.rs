@@ -234,9 +234,7 @@ fn loss_of_outputs<S: Scalar>(
     let whole = (kind == LossKind::CrossEntropy)
         .then(|| {
             S::with_gradient(outputs, |z, g| {
-                let value = mean_loss(kind, z, m, data, indices);
-                cross_entropy_gradient(z, m, data, indices, g);
-                value
+                cross_entropy_value_and_gradient(z, m, data, indices, g)
             })
         })
         .flatten();
@@ -275,23 +273,26 @@ fn mean_loss<S: Scalar>(
     S::sum(&terms) / count
 }
 
-/// The gradient of the mean cross-entropy with respect to each output, into `g` (one per
-/// output): `(softmax(z) - onehot(y)) / count` per sample, with `cross_entropy`'s shift.
-fn cross_entropy_gradient(
+/// The mean cross-entropy of `outputs` (row-major, `m` per sample) for the samples `indices`,
+/// and its gradient with respect to each output into `g`: `(softmax(z) - onehot(y)) / count`
+/// per sample, each exponential computed once for both. The value is `mean_loss::<f64>`'s to
+/// the bit: the same shift, the same exponentials summed from `0` left to right, the same
+/// per-sample terms summed the same way.
+fn cross_entropy_value_and_gradient(
     outputs: &[f64],
     m: usize,
     data: &Dataset,
     indices: &[usize],
     g: &mut [f64],
-) {
-    let count = indices.len().min(outputs.len() / m.max(1));
+) -> f64 {
+    let m = m.max(1);
+    let count = indices.len().min(outputs.len() / m);
     if count == 0 {
-        return;
+        return 0.0;
     }
     let k = 1.0 / count as f64;
-    let rows = outputs
-        .chunks_exact(m.max(1))
-        .zip(g.chunks_exact_mut(m.max(1)));
+    let mut loss = 0.0;
+    let rows = outputs.chunks_exact(m).zip(g.chunks_exact_mut(m));
     for (&i, (out, g)) in indices.iter().zip(rows) {
         let c = out.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut total = 0.0;
@@ -299,14 +300,18 @@ fn cross_entropy_gradient(
             *g = (z - c).exp();
             total += *g;
         }
+        let class = data.target(i)[0] as usize;
+        let picked = out.get(class).map_or(f64::NAN, |&z| z - c);
+        loss += total.ln() - picked;
         let scale = k / total;
         for g in g.iter_mut() {
             *g *= scale;
         }
-        if let Some(g) = g.get_mut(data.target(i)[0] as usize) {
+        if let Some(g) = g.get_mut(class) {
             *g -= k;
         }
     }
+    loss / count as f64
 }
 
 /// Checks that `model` and `loss` fit `data`: input width, output count, and a task the loss

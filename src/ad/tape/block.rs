@@ -118,6 +118,39 @@ impl Tape {
 }
 
 impl Tape {
+    /// Records `eval`'s scalar of the `count` consecutive nodes `first ..` as one
+    /// [`Op::WindowSum`] with windows of one: `eval(values, partials)` reads their values and
+    /// writes `d value / d node` into `partials` (zeroed first), which the node keeps, so the
+    /// sweep is one contiguous multiply-add over their adjoints, with no edge per input.
+    /// `eval` runs while the tape is borrowed: it must not record on it.
+    pub(super) fn push_partials(
+        &self,
+        first: u32,
+        count: usize,
+        eval: impl FnOnce(&[f64], &mut [f64]) -> f64,
+    ) -> (u32, f64) {
+        let inner = &mut *self.inner.borrow_mut();
+        let offset = inner.window_len;
+        let end = offset + count;
+        if inner.window_partials.len() < end {
+            inner.window_partials.resize(end, 0.0);
+        }
+        let partials = &mut inner.window_partials[offset..end];
+        partials.fill(0.0);
+        let value = eval(&inner.values[first as usize..][..count], partials);
+        inner.window_len = end;
+        let b = index_u32(inner.windows.len());
+        inner.windows.push(Windows {
+            first,
+            w: 1,
+            count: index_u32(count),
+            partials: index_u32(offset),
+        });
+        let start = index_u32(inner.edges.len());
+        let index = inner.push_node(value, start, Op::WindowSum(b));
+        (index, value)
+    }
+
     /// Records a dense stack whose parameters are the nodes `first ..` (see
     /// [`Var::record_dense_stack`]): per layer one [`Op::Dense`] node, its values computed by
     /// [`dense_forward`] into the tape's layer buffers, and the last layer's outputs as
@@ -267,7 +300,7 @@ impl<'t> Var<'t> {
     /// The first index if `vars` are consecutive nodes' own values on `tape`: known without
     /// reading them when they are part of [`gradient_with`](super::gradient_with)'s inputs (a
     /// model's parameters, 2.6 MB of handles at 66,000 of them), checked one by one otherwise.
-    fn consecutive_nodes(tape: &'t Tape, vars: &[Self]) -> Option<u32> {
+    pub(super) fn consecutive_nodes(tape: &'t Tape, vars: &[Self]) -> Option<u32> {
         if let Some(k) = tape.inner.borrow().driver_window(vars) {
             return Some(k);
         }

@@ -107,6 +107,15 @@ impl Tape {
                 hi = lo;
                 continue;
             }
+            if let Op::DenseOut(b) = node.op {
+                // Output nodes have no edges: straight to the layer's node, just below the
+                // first of them, which reads all their adjoints at once.
+                if let Some(first) = denses[b as usize].out_nodes {
+                    i = i.min(first as usize);
+                }
+                hi = lo;
+                continue;
+            }
             let (below, here) = adj.split_at_mut(i);
             let a = here[0];
             match node.op {

@@ -459,13 +459,19 @@ impl<'t> Scalar for Var<'t> {
     fn constant(c: f64) -> Self {
         Self::konst(c)
     }
-    /// On a [fused](Tape::fused) tape one [`Op::Sum`] node whose edges carry the gradient
-    /// `eval` computed (a plain tape lists every operation, so it takes the caller's formula).
+    /// On a [fused](Tape::fused) tape one node carrying the gradient `eval` computed: over
+    /// consecutive nodes (a dense stack's outputs) a vector of partials swept in one pass,
+    /// otherwise an [`Op::Sum`] with an edge per input. A plain tape lists every operation, so
+    /// it takes the caller's formula.
     fn with_gradient(
         inputs: &[Self],
         eval: impl FnOnce(&[f64], &mut [f64]) -> f64,
     ) -> Option<Self> {
         let tape = Self::tape_of(inputs).filter(|t| t.fused)?;
+        if let Some(first) = Self::consecutive_nodes(tape, inputs) {
+            let (index, value) = tape.push_partials(first, inputs.len(), eval);
+            return Some(Self::node(tape, index, value));
+        }
         let values: Vec<f64> = inputs.iter().map(|v| v.value).collect();
         let mut gradient = vec![0.0; inputs.len()];
         let value = eval(&values, &mut gradient);
