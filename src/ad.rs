@@ -243,12 +243,20 @@ pub trait WindowTerm<const W: usize> {
     fn term<S: Scalar>(&self, window: &[S; W]) -> S;
 }
 
-/// [`Scalar::sum_windows`]'s default: the terms, then [`Scalar::sum`].
+/// [`Scalar::sum_windows`]'s default: the terms, then [`Scalar::sum`], in the order of
+/// [`window::SPREAD_FROM`]: a long sum as one `sum` per lane and three additions.
 pub fn sum_windows_loops<S: Scalar, const W: usize, T: WindowTerm<W>>(x: &[S], term: &T) -> S {
     // `windows` filters, so `collect` would not know the count and would regrow.
     let mut terms = Vec::with_capacity((x.len() + 1).saturating_sub(W));
     terms.extend(windows(x).map(|w| term.term(w)));
-    S::sum(&terms)
+    if terms.len() < window::SPREAD_FROM {
+        return S::sum(&terms);
+    }
+    let [a, b, c, d]: [S; window::LANES] = std::array::from_fn(|l| {
+        let lane: Vec<S> = terms[l..].iter().step_by(window::LANES).copied().collect();
+        S::sum(&lane)
+    });
+    (a + b) + (c + d)
 }
 
 /// The windows of [`Scalar::sum_windows`] as arrays, in order (none for `W = 0`).
@@ -488,9 +496,25 @@ impl Scalar for f64 {
     fn dense_stack(layers: &[layer::Dense], params: &[Self], x: &[f64], batch: usize) -> Vec<Self> {
         layer::dense_stack_f64(layers, params, x, batch)
     }
-    /// The default's order (`sum` folds from `0` left to right) without collecting the terms.
+    /// The default's order ([`window::SPREAD_FROM`]) without collecting the terms.
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
-        windows(x).fold(0.0, |acc, w| acc + term.term(w))
+        let count = (x.len() + 1).saturating_sub(W);
+        let mut sum = window::LaneSum::new(count);
+        let mut terms = windows(x).map(|w| term.term(w));
+        // Whole blocks of lanes first, so that the four running sums stay in registers.
+        let full = if sum.spreads() {
+            count - count % window::LANES
+        } else {
+            0
+        };
+        for _ in (0..full).step_by(window::LANES) {
+            let block = std::array::from_fn(|_| terms.next().unwrap_or(0.0));
+            sum.add_block(&block);
+        }
+        for (i, t) in (full..).zip(terms) {
+            sum.add(i, t);
+        }
+        sum.total()
     }
     fn value(&self) -> f64 {
         *self

@@ -1026,3 +1026,69 @@ fn a_plain_tape_writes_its_constants_and_a_fused_one_records_none() {
     assert_eq!(recorded(&fused), 0);
     assert_eq!(recorded(&tape), 16);
 }
+
+/// Extended Rosenbrock as a `ScalarFn` over `sum_windows`, for the forward engine.
+struct WindowRosen(usize);
+
+impl ScalarFn for WindowRosen {
+    fn dim(&self) -> usize {
+        self.0
+    }
+    fn eval<S: Scalar>(&self, x: &[S]) -> S {
+        S::sum_windows(x, &RosenTerm)
+    }
+}
+
+#[test]
+fn every_engine_sums_a_long_window_sum_in_four_interleaved_lanes() {
+    use crate::ad::window::{LANES, SPREAD_FROM};
+    // 63 terms fold left to right; 64 and 101 (a tail past the last block of lanes) spread.
+    for n in [SPREAD_FROM, SPREAD_FROM + 1, 102] {
+        let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.731).sin() * 1.9).collect();
+        let terms: Vec<f64> = x
+            .windows(2)
+            .map(|w| RosenTerm.term(&[w[0], w[1]]))
+            .collect();
+        let fold = terms.iter().fold(0.0, |a, t| a + t);
+        let expected = if terms.len() < SPREAD_FROM {
+            fold
+        } else {
+            let mut lanes = [0.0; LANES];
+            for (i, t) in terms.iter().enumerate() {
+                lanes[i % LANES] += t;
+            }
+            (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
+        };
+        if terms.len() >= SPREAD_FROM {
+            // Otherwise this test could not tell the two orders apart.
+            assert_ne!(expected.to_bits(), fold.to_bits(), "n = {n}");
+        }
+        let mut g = vec![0.0; n];
+        let values = [
+            ("f64", f64::sum_windows(&x, &RosenTerm)),
+            (
+                "fused tape",
+                gradient_with(&mut Tape::fused(), &x, &mut g, |v| {
+                    Var::sum_windows(v, &RosenTerm)
+                }),
+            ),
+            (
+                "plain tape",
+                gradient_with(&mut Tape::new(), &x, &mut g, |v| {
+                    Var::sum_windows(v, &RosenTerm)
+                }),
+            ),
+            (
+                "forward",
+                crate::ad::dual::gradient(&WindowRosen(n), &x, 8, &mut g).0,
+            ),
+        ];
+        for (engine, v) in values {
+            assert_eq!(
+                v.to_bits(),
+                expected.to_bits(),
+                "{engine}, n = {n}: {v} vs {expected}"
+            );
+        }
+    }
+}
