@@ -161,9 +161,11 @@ pub trait Scalar:
     /// [`window`]) and records the whole sum as one node that keeps `W` partials per term,
     /// instead of recording the terms one operation at a time. A term should be a function of
     /// its window alone; one that reads [`value`](Self::value) (to branch on it) is still exact,
-    /// but is evaluated one window at a time, which is slower. The default
-    /// evaluates the terms and hands them to [`sum`](Self::sum), so every engine computes the
-    /// same value as `sum` of the terms.
+    /// but is evaluated one window at a time, which is slower. The terms are added in the
+    /// order of [`window::SPREAD_FROM`] (left to right below 64 terms, in four interleaved
+    /// running sums from there on), the same in every engine, so every engine computes the same
+    /// value bit for bit. The default evaluates the terms and hands them to
+    /// [`sum`](Self::sum), one per lane.
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
         sum_windows_loops(x, term)
     }

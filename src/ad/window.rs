@@ -418,7 +418,7 @@ fn map2(a: &Lane, f: impl Fn(f64) -> (f64, f64)) -> (Lane, Lane) {
 
 /// The terms of a [`Scalar::sum_windows`] over `values`, by forward mode over each window:
 /// writes `d term_i / d x[i + j]` to `out[j * count + i]` (tangent by tangent, `count` terms
-/// each) and returns the terms' sum, left to right from `0` like `f64`'s. Input `i`'s tangent
+/// each) and returns the terms' sum in [`LaneSum`]'s order, like `f64`'s. Input `i`'s tangent
 /// is seeded with `seed(i)`: `1` for an input, `0` for a constant.
 ///
 /// Every partial is the one-window [`DualVec<W>`]'s, bit for bit (see the module docs).

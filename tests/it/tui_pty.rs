@@ -77,6 +77,9 @@ fn modes(master: &(dyn portable_pty::MasterPty + Send)) -> Result<String, &'stat
 /// The program in a fresh pseudo-terminal, with its screen parsed as it draws.
 struct Pty {
     screen: Screen,
+    /// The modes before the program started: read after the spawn, they raced the program's
+    /// own switch to raw mode, and on a loaded machine the program sometimes won.
+    cooked: String,
     writer: Box<dyn Write + Send>,
     child: Box<dyn portable_pty::Child + Send + Sync>,
     master: Box<dyn portable_pty::MasterPty + Send>,
@@ -97,6 +100,7 @@ impl Pty {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let cooked = modes(&*pair.master)?;
         let child = pair.slave.spawn_command(cmd)?;
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader()?;
@@ -118,6 +122,7 @@ impl Pty {
         };
         Ok(Self {
             screen,
+            cooked,
             writer,
             child,
             master: pair.master,
@@ -147,7 +152,7 @@ impl Pty {
 #[test]
 fn real_binary_in_a_pty() -> TestResult {
     let mut pty = Pty::spawn(&[])?;
-    let cooked = pty.modes()?;
+    let cooked = pty.cooked.clone();
     let result = drive(&mut pty, &cooked);
     if result.is_err() {
         let _ = pty.child.kill();
@@ -160,7 +165,7 @@ fn real_binary_in_a_pty() -> TestResult {
 /// happened and a non-zero exit.
 fn crash_restores_the_terminal(how: &str, what: &str) -> TestResult {
     let mut pty = Pty::spawn(&[("GRADSCOPE_TEST_CRASH", how)])?;
-    let cooked = pty.modes()?;
+    let cooked = pty.cooked.clone();
     let status = pty.wait_exit(&format!("after {how}"));
     let status = match status {
         Ok(s) => s,
@@ -217,7 +222,7 @@ fn a_panic_in_another_thread_ends_the_program_and_restores_the_terminal() -> Tes
 fn a_signal_to_the_supervisor_ends_the_explorer_and_restores_the_terminal() -> TestResult {
     use rustix::process::{Pid, Signal, kill_process};
     let mut pty = Pty::spawn(&[])?;
-    let cooked = pty.modes()?;
+    let cooked = pty.cooked.clone();
     let result = (|| -> TestResult {
         pty.screen.wait_for("the status bar", |t| {
             t.contains("Running") || t.contains("Paused")
@@ -253,6 +258,7 @@ fn drive(pty: &mut Pty, cooked: &str) -> TestResult {
         writer,
         child,
         master,
+        cooked: _,
     } = pty;
     let mut press = |keys: &[u8]| -> std::io::Result<()> {
         writer.write_all(keys)?;
