@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::landscape::palette::{self, Marker, Rgb};
-use crate::landscape::scene::title;
+use crate::landscape::scene::{axis_names, title};
 use crate::landscape::{
     Plane, Ranges, Scene, Surface, ViewSpec, clip_polyline, compute, format_number, format_tick,
     request,
@@ -339,11 +339,11 @@ fn draw_landscape<DB: DrawingBackend>(
     let surface = landscape_surface(session, view, plane);
     let visible = |label: &str| view.shows(label);
     let scene = Scene::new(session, &surface.grid.basis, view, &visible, &row.data);
-    let names = session.objective().param_names();
     let selected_label = labels().nth(selected).unwrap_or("");
     let basis = &surface.grid.basis;
+    let (x_name, y_name) = axis_names(basis, session);
     // The session's name heads its loss panel; here the plane and the values say enough.
-    let mut caption = title(basis, &names, selected_label);
+    let mut caption = title(basis, (&x_name, &y_name), selected_label);
     match surface.bounds {
         None => {
             caption.push_str(&format!(" — {}: no finite values", scene.value_name));
@@ -373,7 +373,6 @@ fn draw_landscape<DB: DrawingBackend>(
         .y_label_area_size(64)
         .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
         .map_err(|e| e.to_string())?;
-    let (x_name, y_name) = basis.axis_names(&names);
     chart
         .configure_mesh()
         .disable_mesh()

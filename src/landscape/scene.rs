@@ -110,10 +110,10 @@ pub fn axis_names(basis: &Basis, session: &Session) -> (String, String) {
 }
 
 /// What a plane shows, for titles: "parameters (x, y)", "PCA plane (PC1, PC2)", or
-/// "decision boundary of adam (x1, x2)" (`selected` names the run whose map it is).
+/// "decision boundary of adam (radius, texture)" (`selected` names the run whose map it is;
+/// `(x, y)` are the axes' names, from [`axis_names`]).
 #[must_use]
-pub fn title(basis: &Basis, names: &[String], selected: &str) -> String {
-    let (x, y) = basis.axis_names(names);
+pub fn title(basis: &Basis, (x, y): (&str, &str), selected: &str) -> String {
     match basis {
         Basis::Features => format!("decision boundary of {selected} ({x}, {y})"),
         Basis::Pca { .. } => format!("PCA plane ({x}, {y})"),

@@ -470,6 +470,38 @@ fn two_moons_app() -> Result<App, Box<dyn std::error::Error>> {
 }
 
 #[test]
+fn the_decision_view_is_titled_with_the_data_s_feature_names() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let rows: String = (0..40)
+        .map(|i| {
+            let (h, w) = (150.0 + f64::from(i), 50.0 + f64::from(i % 7) * 3.0);
+            format!("{h},{w},{}\n", i % 2)
+        })
+        .collect();
+    std::fs::write(
+        dir.path().join("people.csv"),
+        format!("height,weight,label\n{rows}"),
+    )?;
+    let path = dir.path().join("people.yaml");
+    std::fs::write(
+        &path,
+        "name: people\nobjective:\n  model: {kind: logistic}\n  loss: bce_logits\n  data: {kind: csv, path: people.csv, features: [height, weight], target: label}\noptimizers:\n  - {name: adam, lr: 0.1}\n",
+    )?;
+    let mut app = built_app(&path)?;
+    drive(&mut app, "\u{1b}nnv")?;
+    assert_eq!(app.view.plane, crate::landscape::Plane::Decision);
+    app.settle_landscape();
+    let mut term = terminal(120, 40)?;
+    term.draw(|f| super::ui::draw(f, &mut app))?;
+    let text = buffer_text(term.backend().buffer());
+    assert!(
+        text.contains("decision boundary of adam (height, weight)"),
+        "{text}"
+    );
+    Ok(())
+}
+
+#[test]
 fn v_reaches_the_decision_view_of_a_two_feature_classifier() -> TestResult {
     let mut app = two_moons_app()?;
     let points = app

@@ -191,23 +191,22 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
 }
 
 fn draw_landscape(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
-    let names: Vec<String> = app
-        .session
-        .objective()
-        .param_names()
-        .iter()
-        .map(|n| printable(n).into_owned())
-        .collect();
     let selected = app
         .session
         .runs()
         .get(app.selected)
         .map_or(Cow::Borrowed(""), |r| printable(r.label()));
-    let title = match app.basis() {
-        Some(b @ Basis::Features) => format!(" {} ", scene::title(b, &names, &selected)),
-        Some(b) => format!(" landscape: {} ", scene::title(b, &names, &selected)),
-        None => " landscape ".to_owned(),
-    };
+    let title = app.basis().map_or_else(
+        || " landscape ".to_owned(),
+        |b| {
+            let (x, y) = scene::axis_names(b, &app.session);
+            let axes = (&*printable(&x), &*printable(&y));
+            match b {
+                Basis::Features => format!(" {} ", scene::title(b, axes, &selected)),
+                _ => format!(" landscape: {} ", scene::title(b, axes, &selected)),
+            }
+        },
+    );
     let b = block(app, Panel::Landscape, title);
     let inner = b.inner(area);
     frame.render_widget(b, area);
