@@ -98,6 +98,8 @@ struct Geometry {
     spread: bool,
     /// Left to right, consecutive layers.
     columns: Vec<Column>,
+    /// Layers too many for the panel's width, off to the left and to the right of those shown.
+    hidden: (usize, usize),
 }
 
 /// One layer's column.
@@ -279,6 +281,7 @@ impl NetworkView<'_> {
             body,
             spread,
             columns,
+            hidden: (first, depth - last),
         }
     }
 }
@@ -332,49 +335,71 @@ impl Widget for NetworkView<'_> {
                 let text = format!("  … {} below", col.below);
                 put_str(buf, col.x, y, right, &text, note);
             }
-            let known = l <= self.forward;
-            let scale = self.a[l].iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-            let text_x = col.x + 2;
-            let text_end = (col.x + col.width).min(area.right());
-            for &(j, y) in &col.units {
-                let a = self.a[l].get(j).copied().unwrap_or(f64::NAN);
-                let dot = Style::default().fg(if known {
-                    signed(a, scale)
-                } else {
-                    Color::DarkGray
-                });
-                let style = if self.selected == (l, j) {
-                    Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
-                } else {
-                    Style::default()
-                };
-                put_str(buf, col.x, y, text_end, "●", dot);
-                let value = if known {
-                    self.value_text(l, j)
-                } else {
-                    "?".to_owned()
-                };
-                let delta = self.delta_text(l, j).filter(|_| l >= self.backward);
-                match (delta, g.spread) {
-                    (None, _) => {
-                        put_str(buf, text_x, y, text_end, &value, style);
-                    }
-                    (Some(delta), true) => {
-                        put_str(buf, text_x, y, text_end, &value, style);
-                        put_str(buf, text_x, y + 1, text_end, &delta, style);
-                    }
-                    (Some(delta), false) => {
-                        let w = usize::from(col.value_w);
-                        let text = format!("{value:<w$}  {delta}");
-                        put_str(buf, text_x, y, text_end, &text, style);
-                    }
-                }
-            }
+            self.render_units(col, &g, area, buf);
+        }
+        // Over the titles' row, at its ends: how many layers are off to each side.
+        let (left, right) = g.hidden;
+        let (l_arrow, r_arrow) = if self.ascii {
+            ("<", ">")
+        } else {
+            ("◀", "▶")
+        };
+        if left > 0 {
+            let text = format!("{l_arrow} {left} more ");
+            put_str(buf, area.x, area.y, area.right(), &text, note);
+        }
+        if right > 0 {
+            let text = format!(" {right} more {r_arrow}");
+            let x = area.right().saturating_sub(cells(&text)).max(area.x);
+            put_str(buf, x, area.y, area.right(), &text, note);
         }
     }
 }
 
 impl NetworkView<'_> {
+    /// The units of the column `col`: marker, value and δ.
+    fn render_units(&self, col: &Column, g: &Geometry, area: Rect, buf: &mut Buffer) {
+        let l = col.layer;
+        let known = l <= self.forward;
+        let scale = self.a[l].iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let text_x = col.x + 2;
+        let text_end = (col.x + col.width).min(area.right());
+        for &(j, y) in &col.units {
+            let a = self.a[l].get(j).copied().unwrap_or(f64::NAN);
+            let dot = Style::default().fg(if known {
+                signed(a, scale)
+            } else {
+                Color::DarkGray
+            });
+            let style = if self.selected == (l, j) {
+                Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            } else {
+                Style::default()
+            };
+            put_str(buf, col.x, y, text_end, "●", dot);
+            let value = if known {
+                self.value_text(l, j)
+            } else {
+                "?".to_owned()
+            };
+            let delta = self.delta_text(l, j).filter(|_| l >= self.backward);
+            match (delta, g.spread) {
+                (None, _) => {
+                    put_str(buf, text_x, y, text_end, &value, style);
+                }
+                (Some(delta), true) => {
+                    put_str(buf, text_x, y, text_end, &value, style);
+                    put_str(buf, text_x, y + 1, text_end, &delta, style);
+                }
+                (Some(delta), false) => {
+                    let w = usize::from(col.value_w);
+                    let text = format!("{value:<w$}  {delta}");
+                    put_str(buf, text_x, y, text_end, &text, style);
+                }
+            }
+        }
+    }
+
     /// The weights of layer `l` between the units shown at rows `from` (layer `l - 1`) and
     /// `to` (layer `l`), drawn in `gap`.
     fn render_edges(
@@ -715,6 +740,20 @@ mod tests {
             assert!(g.columns.len() >= 2, "{g:?}");
             let right = g.columns.last().map(|c| c.x + c.width).unwrap_or(0);
             assert!(right <= area.right(), "{g:?}");
+            // The layers off to either side are counted at the ends of the titles' row.
+            let first = g.columns.first().map_or(0, |c| c.layer);
+            let last = g.columns.last().map_or(0, |c| c.layer);
+            assert_eq!(g.hidden, (first, 5 - last), "{l}: {g:?}");
+            let mut buf = Buffer::empty(area);
+            v.render(area, &mut buf);
+            let titles = buffer_text(&buf).lines().next().unwrap_or("").to_owned();
+            let left = format!("◀ {first} more");
+            let right = format!("{} more ▶", 5 - last);
+            assert_eq!(titles.starts_with(&left), first > 0, "{l}: {titles}");
+            assert_eq!(titles.trim_end().ends_with(&right), last < 5, "{l}: {titles}");
         }
+        // Some layers are hidden at this width, on each side for some selection.
+        let hidden = |l| view(&net, (l, 0), 6).geometry(Rect::new(0, 0, 50, 12)).hidden;
+        assert!(hidden(0).1 > 0 && hidden(5).0 > 0);
     }
 }
