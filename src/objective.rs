@@ -133,7 +133,13 @@ pub trait Objective: Send {
     }
     /// The gradient of every training example's loss (plus the L2 term) at `x`, one reverse
     /// pass each, so their mean is the full-batch gradient; `None` without data.
-    fn per_example_gradients(&self, _x: &[f64]) -> Option<PerExample> {
+    fn per_example_gradients(&self, x: &[f64]) -> Option<PerExample> {
+        let all: Vec<usize> = (0..self.n_train()?).collect();
+        self.per_example_gradients_of(x, &all)
+    }
+    /// [`per_example_gradients`](Self::per_example_gradients) of the examples `indices` only,
+    /// row `k` for `indices[k]`; `None` without data or for an index out of range.
+    fn per_example_gradients_of(&self, _x: &[f64], _indices: &[usize]) -> Option<PerExample> {
         None
     }
     /// Moves to the next minibatch (stochastic objectives only).

@@ -192,14 +192,14 @@ impl<P: Predictor + Send + Sync + 'static> Objective for ModelObjective<P> {
     fn n_test(&self) -> usize {
         self.test.as_ref().map_or(0, |t| t.len())
     }
-    fn per_example_gradients(&self, x: &[f64]) -> Option<PerExample> {
-        let (n, dim) = (self.train.len(), x.len());
-        if dim == 0 || dim != self.dim() {
+    fn per_example_gradients_of(&self, x: &[f64], indices: &[usize]) -> Option<PerExample> {
+        let (n, dim) = (indices.len(), x.len());
+        if dim == 0 || dim != self.dim() || indices.iter().any(|&i| i >= self.train.len()) {
             return None;
         }
         let mut grads = vec![0.0; n * dim];
         let mut tape = crate::ad::tape::Tape::fused();
-        for (i, row) in grads.chunks_exact_mut(dim).enumerate() {
+        for (&i, row) in indices.iter().zip(grads.chunks_exact_mut(dim)) {
             crate::ad::tape::gradient_with(&mut tape, x, row, |v| {
                 batch_loss(self.model.as_ref(), &self.loss, v, &self.train, &[i])
             });

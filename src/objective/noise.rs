@@ -97,35 +97,93 @@ pub fn expected_sq_error(trace_cov: f64, n: usize, batch: usize) -> f64 {
 pub fn stats(per: &PerExample, batch: &[usize]) -> NoiseStats {
     let full = per.mean();
     let g_b = per.mean_of(batch.iter().copied());
-    let g2 = dot(&full, &full);
-    let mut sq = 0.0;
-    for i in 0..per.n {
-        sq += per
-            .row(i)
-            .iter()
-            .zip(&full)
-            .map(|(g, m)| (g - m) * (g - m))
-            .sum::<f64>();
-    }
-    let trace_cov = if per.n > 1 {
-        sq / (per.n - 1) as f64
-    } else {
-        0.0
+    let sq = squared_deviations(per, &full);
+    figures(per.n, &full, &g_b, sq, batch.len())
+}
+
+/// `Σ_i |g_i − m|²` over the rows of `per`, in order.
+fn squared_deviations(per: &PerExample, m: &[f64]) -> f64 {
+    (0..per.n)
+        .map(|i| {
+            per.row(i)
+                .iter()
+                .zip(m)
+                .map(|(g, m)| (g - m) * (g - m))
+                .sum::<f64>()
+        })
+        .fold(0.0, |acc, x| acc + x)
+}
+
+/// [`stats`] without holding every per-example gradient at once: `rows(indices)` gives the
+/// gradients of those examples, in that order, and is asked for at most `chunk` at a time.
+/// Three passes (the examples for `G`, the batch for `g_B`, the examples again for `tr(Σ)`),
+/// so `2n + B` gradients instead of `n`, in `chunk × dim` memory instead of `n × dim`: a
+/// 2-256-256-1 network on 200 examples held 106 MB of them. Every sum runs in the same order
+/// as [`stats`]', so the figures are the same bit for bit. `None` if `rows` gives none.
+pub fn stats_streamed(
+    n: usize,
+    batch: &[usize],
+    chunk: usize,
+    mut rows: impl FnMut(&[usize]) -> Option<PerExample>,
+) -> Option<NoiseStats> {
+    let chunk = chunk.max(1);
+    let all: Vec<usize> = (0..n).collect();
+    // Row sums in order, then one division, as `PerExample::mean_of`.
+    let mut mean_of = |indices: &[usize]| -> Option<Vec<f64>> {
+        let mut sum: Vec<f64> = Vec::new();
+        for part in indices.chunks(chunk) {
+            let per = rows(part)?;
+            sum.resize(per.dim, 0.0);
+            for i in 0..per.n {
+                for (s, g) in sum.iter_mut().zip(per.row(i)) {
+                    *s += g;
+                }
+            }
+        }
+        if !indices.is_empty() {
+            let k = indices.len() as f64;
+            for s in &mut sum {
+                *s /= k;
+            }
+        }
+        Some(sum)
     };
-    let diff: Vec<f64> = g_b.iter().zip(&full).map(|(a, b)| a - b).collect();
+    let full = mean_of(&all)?;
+    let mut g_b = mean_of(batch)?;
+    g_b.resize(full.len(), 0.0);
+    let mut sq = 0.0;
+    for part in all.chunks(chunk) {
+        let per = rows(part)?;
+        for i in 0..per.n {
+            sq += per
+                .row(i)
+                .iter()
+                .zip(&full)
+                .map(|(g, m)| (g - m) * (g - m))
+                .sum::<f64>();
+        }
+    }
+    Some(figures(n, &full, &g_b, sq, batch.len()))
+}
+
+/// The figures from `G`, `g_B` and `Σ_i |g_i − G|²`.
+fn figures(n: usize, full: &[f64], g_b: &[f64], sq: f64, batch_size: usize) -> NoiseStats {
+    let g2 = dot(full, full);
+    let trace_cov = if n > 1 { sq / (n - 1) as f64 } else { 0.0 };
+    let diff: Vec<f64> = g_b.iter().zip(full).map(|(a, b)| a - b).collect();
     let observed = dot(&diff, &diff);
-    let (norm_g, norm_b) = (g2.sqrt(), dot(&g_b, &g_b).sqrt());
+    let (norm_g, norm_b) = (g2.sqrt(), dot(g_b, g_b).sqrt());
     let positive = |x: f64| (x > 0.0).then_some(x);
     NoiseStats {
-        examples: per.n,
-        batch_size: batch.len(),
+        examples: n,
+        batch_size,
         full_gradient_norm: norm_g,
         minibatch_gradient_norm: norm_b,
-        cosine: positive(norm_g * norm_b).map(|d| dot(&g_b, &full) / d),
+        cosine: positive(norm_g * norm_b).map(|d| dot(g_b, full) / d),
         relative_error: positive(norm_g).map(|g| observed.sqrt() / g),
         trace_cov,
         noise_scale: positive(g2).map(|g| trace_cov / g),
-        expected_sq_error: expected_sq_error(trace_cov, per.n, batch.len()),
+        expected_sq_error: expected_sq_error(trace_cov, n, batch_size),
         observed_sq_error: observed,
     }
 }
@@ -156,6 +214,30 @@ mod tests {
         // The whole set as the batch: no error expected or seen.
         let all = stats(&per, &[0, 1, 2]);
         assert_eq!((all.expected_sq_error, all.observed_sq_error), (0.0, 0.0));
+    }
+
+    #[test]
+    fn streamed_figures_are_the_whole_matrix_s_bit_for_bit() {
+        let (n, dim) = (7, 3);
+        let grads: Vec<f64> = (0..n * dim)
+            .map(|i| ((i * 37 % 11) as f64 - 5.0) / 3.0 + (i as f64 * 0.7).sin())
+            .collect();
+        let per = PerExample { n, dim, grads };
+        let rows = |indices: &[usize]| {
+            let grads = indices.iter().flat_map(|&i| per.row(i).to_vec()).collect();
+            Some(PerExample {
+                n: indices.len(),
+                dim,
+                grads,
+            })
+        };
+        for batch in [vec![5, 1, 3], vec![], (0..n).collect()] {
+            let whole = stats(&per, &batch);
+            for chunk in [1, 2, 3, n, 100] {
+                let streamed = stats_streamed(n, &batch, chunk, rows).unwrap();
+                assert_eq!(streamed, whole, "batch {batch:?}, chunk {chunk}");
+            }
+        }
     }
 
     #[test]

@@ -235,7 +235,32 @@ pub struct NoiseReport {
     pub nanos: u64,
 }
 
+/// Bytes of per-example gradients [`NoiseJob::stats`] holds at once (16 MiB): beyond that it
+/// computes them a chunk at a time.
+const NOISE_CHUNK_BYTES: usize = 16 << 20;
+
 impl NoiseJob {
+    /// The figures alone, holding at most [`NOISE_CHUNK_BYTES`] of per-example gradients
+    /// ([`noise::stats_streamed`]: the same figures bit for bit as [`compute`](Self::compute)'s,
+    /// for up to twice the gradients). For the headless report, which needs nothing else: a
+    /// 2-256-256-1 network on 200 examples otherwise held 106 MB of them at the end of a run.
+    #[must_use]
+    pub fn stats(self) -> Option<NoiseStats> {
+        let n = self.objective.n_train()?;
+        let chunk = NOISE_CHUNK_BYTES / 8 / self.params.len().max(1);
+        if n <= chunk {
+            return self.compute().map(|r| r.stats);
+        }
+        let Self {
+            objective,
+            params,
+            batch,
+        } = self;
+        noise::stats_streamed(n, &batch, chunk, |indices| {
+            objective.per_example_gradients_of(&params, indices)
+        })
+    }
+
     /// The per-example gradients and their figures; `None` without data.
     #[must_use]
     pub fn compute(self) -> Option<NoiseReport> {
@@ -735,16 +760,13 @@ impl Run {
             params: self.start.clone(),
             batch,
         }
-        .compute()
-        .map(|r| r.stats)
+        .stats()
     }
 
     /// The gradient-noise figures now, computed on this thread.
     #[must_use]
     pub fn gradient_noise(&self) -> Option<NoiseStats> {
-        self.noise_job(NOISE_BUDGET)
-            .and_then(NoiseJob::compute)
-            .map(|r| r.stats)
+        self.noise_job(NOISE_BUDGET).and_then(NoiseJob::stats)
     }
 
     /// Wall time spent stepping this run, in seconds.
@@ -1643,6 +1665,31 @@ mod tests {
             Batcher::new(n, batch_size, 5).unwrap(),
             names,
         )
+    }
+
+    /// The headless report's figures, computed a chunk of examples at a time once the
+    /// per-example gradients would pass 16 MiB, are those of the whole matrix bit for bit.
+    #[test]
+    fn noise_figures_streamed_in_chunks_equal_the_whole_matrix_s() {
+        // 300 examples × 16,897 parameters (2-128-128-1): 40 MB of gradients, 124 a chunk.
+        let objective = mlp_sized(300, 128, 32);
+        let mut r = build(
+            RunSpec::new("sgd"),
+            Box::new(objective),
+            Engine::Reverse,
+            true,
+        );
+        for _ in 0..3 {
+            r.step();
+        }
+        let chunk = NOISE_CHUNK_BYTES / 8 / r.params().len();
+        assert!(chunk < 300 && 300 % chunk != 0, "{chunk}");
+        let job = || r.noise_job(usize::MAX).unwrap();
+        let whole = job().compute().unwrap().stats;
+        let streamed = job().stats().unwrap();
+        assert_eq!(streamed, whole);
+        assert_eq!((whole.examples, whole.batch_size), (300, 32));
+        assert!(whole.trace_cov > 0.0 && whole.observed_sq_error > 0.0);
     }
 
     #[test]

@@ -750,10 +750,18 @@ mod tests {
             let left = format!("◀ {first} more");
             let right = format!("{} more ▶", 5 - last);
             assert_eq!(titles.starts_with(&left), first > 0, "{l}: {titles}");
-            assert_eq!(titles.trim_end().ends_with(&right), last < 5, "{l}: {titles}");
+            assert_eq!(
+                titles.trim_end().ends_with(&right),
+                last < 5,
+                "{l}: {titles}"
+            );
         }
         // Some layers are hidden at this width, on each side for some selection.
-        let hidden = |l| view(&net, (l, 0), 6).geometry(Rect::new(0, 0, 50, 12)).hidden;
+        let hidden = |l| {
+            view(&net, (l, 0), 6)
+                .geometry(Rect::new(0, 0, 50, 12))
+                .hidden
+        };
         assert!(hidden(0).1 > 0 && hidden(5).0 > 0);
     }
 }
