@@ -613,7 +613,7 @@ fn check_tree_and_text(program: &Program, point: &[f64; 4]) -> Result<(), TestCa
     let x = &point[..program.n];
     let f = Expression::parse_with_vars(&program.source(), &program.names())
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let wrapped = Wrapped(&program);
+    let wrapped = Wrapped(program);
     let mut g_tree = vec![0.0; program.n];
     let mut g_text = vec![0.0; program.n];
     tape::gradient(&wrapped, x, &mut g_tree);
@@ -773,8 +773,8 @@ fn check_window_sum(
     }
     .source();
     let n = x.len();
-    let term = Windowed(&program);
-    let value = f64::sum_windows(&x, &term);
+    let term = Windowed(program);
+    let value = f64::sum_windows(x, &term);
     let by_hand = x
         .windows(3)
         .fold(0.0, |acc, w| acc + term.term(&[w[0], w[1], w[2]]));
@@ -785,12 +785,12 @@ fn check_window_sum(
 
     let mut plain = Tape::new();
     let mut g_plain = vec![0.0; n];
-    let v_plain = tape::gradient_with(&mut plain, &x, &mut g_plain, |v| {
+    let v_plain = tape::gradient_with(&mut plain, x, &mut g_plain, |v| {
         Scalar::sum_windows(v, &term)
     });
     let mut fused = Tape::fused();
     let mut g_fused = vec![0.0; n];
-    let v_fused = tape::gradient_with(&mut fused, &x, &mut g_fused, |v| {
+    let v_fused = tape::gradient_with(&mut fused, x, &mut g_fused, |v| {
         Scalar::sum_windows(v, &term)
     });
     prop_assert_eq!(fused.len(), n + 1, "{}: one node beyond the inputs", src);
@@ -799,7 +799,7 @@ fn check_window_sum(
     // sum becomes an edge list after recording one node per input. Same adjoints.
     let mut edged = Tape::fused();
     let mut g_edged = vec![0.0; n];
-    let v_edged = tape::gradient_with(&mut edged, &x, &mut g_edged, |v| {
+    let v_edged = tape::gradient_with(&mut edged, x, &mut g_edged, |v| {
         let lazy: Vec<_> = v.iter().map(|&x| x * 1.0 + 0.0).collect();
         Scalar::sum_windows(&lazy, &term)
     });
@@ -809,12 +809,12 @@ fn check_window_sum(
         prop_assert_eq!(a.to_bits(), b.to_bits(), "{}", src);
     }
     let mut g_fwd = vec![0.0; n];
-    let (v_fwd, passes) = dual::gradient_with(&x, k, &mut g_fwd, |v| Scalar::sum_windows(v, &term));
+    let (v_fwd, passes) = dual::gradient_with(x, k, &mut g_fwd, |v| Scalar::sum_windows(v, &term));
     prop_assert_eq!(passes, n.div_ceil(k));
     for v in [v_plain, v_fused, v_edged, v_fwd] {
         prop_assert_eq!(v.to_bits(), value.to_bits(), "{}", src);
     }
-    let magnitudes = window_magnitudes(&term, &x);
+    let magnitudes = window_magnitudes(&term, x);
     for i in 0..n {
         let gs = [g_plain[i], g_fused[i], g_fwd[i]];
         if gs.iter().any(|g| !g.is_finite()) {
@@ -829,7 +829,7 @@ fn check_window_sum(
     bump(&tally.ad_compared);
 
     // Finite differences where every window is smooth (see the module docs).
-    if window_kink(&program, &x) < KINK_GAP {
+    if window_kink(program, x) < KINK_GAP {
         return Ok(());
     }
     // Coordinate i is differenced term by term, on each window that contains it: summing
