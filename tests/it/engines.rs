@@ -10,8 +10,11 @@
 //! AD engines must agree with each other everywhere both are finite (they share PyTorch's
 //! conventions at kinks). Finite differences are compared only where the function is smooth
 //! around the point, by two rules that must both hold:
-//! 1. no kink argument is within `KINK_GAP` of its kink (the test's own evaluator tracks the
-//!    arguments of `abs`, `relu`, and the difference of `min`/`max` arguments);
+//! 1. no kink argument is within `KINK_GAP` of its kink in input units: its distance from the
+//!    kink over the fastest it can move, its path magnitude summed over the inputs (at least
+//!    1), so an argument racing through its kink (`relu(cos(x^-2))` at `x = 6e-4`) is near even
+//!    when its value is not (the test's own evaluator reports the arguments of `abs`, `relu`,
+//!    and the difference of `min`/`max` arguments);
 //! 2. central differences with two step sizes (`h` and `h / 4`) agree to `1e-7` relative, which
 //!    also screens out poles (`tan`, negative powers) and overflow-scale curvature.
 //!
@@ -178,9 +181,10 @@ impl Program {
         (0..self.n).map(|i| format!("x{i}")).collect()
     }
 
-    /// An independent evaluation of the tree over any `Scalar`, tracking in `kink` the smallest
-    /// distance of a kink argument from its kink.
-    fn eval<S: Scalar>(&self, x: &[S], kink: &mut f64) -> S {
+    /// An independent evaluation of the tree over any `Scalar`, showing `kink` every kink
+    /// argument: `(a, None)` for `abs(a)` and `relu(a)`, `(a, Some(b))` for `a - b` of `min` and
+    /// `max`.
+    fn eval<S: Scalar>(&self, x: &[S], kink: Kinks<'_, S>) -> S {
         let mut lets = Lets {
             values: Vec::with_capacity(self.lets.len()),
             constants: Vec::with_capacity(self.lets.len()),
@@ -194,6 +198,9 @@ impl Program {
         eval_node(&self.out, x, &lets, kink)
     }
 }
+
+/// What [`Program::eval`] shows each kink argument to.
+type Kinks<'k, S> = &'k mut dyn FnMut(S, Option<S>);
 
 /// The let values computed so far, and which of them read no input (with their value).
 struct Lets<S> {
@@ -220,11 +227,10 @@ fn constant(node: &Node, constants: &[Option<f64>]) -> Option<f64> {
         values: constants.iter().map(|c| c.unwrap_or(f64::NAN)).collect(),
         constants: constants.to_vec(),
     };
-    let mut kink = f64::INFINITY;
-    Some(eval_node::<f64>(node, &[], &lets, &mut kink))
+    Some(eval_node::<f64>(node, &[], &lets, &mut |_, _| {}))
 }
 
-fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &Lets<S>, kink: &mut f64) -> S {
+fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &Lets<S>, kink: Kinks<'_, S>) -> S {
     match node {
         Node::Var(i) => x[i % x.len()],
         Node::Let(i) if !lets.values.is_empty() => lets.values[i % lets.values.len()],
@@ -238,11 +244,11 @@ fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &Lets<S>, kink: &mut f64) ->
                 Unary::Exp => a.exp(),
                 Unary::Ln => (a.softplus() + 0.1).ln(),
                 Unary::Sqrt => {
-                    at_kink(kink, a.value());
+                    kink(a, None);
                     (a.abs() + 0.1).sqrt()
                 }
                 Unary::Abs => {
-                    at_kink(kink, a.value());
+                    kink(a, None);
                     a.abs()
                 }
                 Unary::Sin => a.sin(),
@@ -252,7 +258,7 @@ fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &Lets<S>, kink: &mut f64) ->
                 Unary::Sigmoid => a.sigmoid(),
                 Unary::Softplus => a.softplus(),
                 Unary::Relu => {
-                    at_kink(kink, a.value());
+                    kink(a, None);
                     a.relu()
                 }
             }
@@ -266,11 +272,11 @@ fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &Lets<S>, kink: &mut f64) ->
                 Binary::Mul => a * b,
                 Binary::Div => a / (b.softplus() + 0.5),
                 Binary::Min => {
-                    at_kink(kink, a.value() - b.value());
+                    kink(a, Some(b));
                     a.min(b)
                 }
                 Binary::Max => {
-                    at_kink(kink, a.value() - b.value());
+                    kink(a, Some(b));
                     a.max(b)
                 }
                 // As the parser lowers it (see the module docs).
@@ -285,8 +291,20 @@ fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &Lets<S>, kink: &mut f64) ->
     }
 }
 
-fn at_kink(kink: &mut f64, v: f64) {
-    *kink = kink.min(v.abs());
+/// The smallest distance of a kink argument of `program` at `x` from its kink, in input units
+/// (rule 1 of the module docs).
+fn kink_distance(program: &Program, x: &[f64]) -> f64 {
+    let mut distance = f64::INFINITY;
+    let inputs: Vec<Mag> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| Mag::input(v, i))
+        .collect();
+    program.eval(&inputs, &mut |a, b| {
+        let arg = b.map_or(a, |b| a - b);
+        distance = distance.min(arg.value().abs() / arg.rate().max(1.0));
+    });
+    distance
 }
 
 fn node_strategy() -> impl Strategy<Value = Node> {
@@ -339,8 +357,7 @@ impl ScalarFn for Wrapped<'_> {
         self.0.n
     }
     fn eval<S: Scalar>(&self, x: &[S]) -> S {
-        let mut kink = f64::INFINITY;
-        self.0.eval(x, &mut kink)
+        self.0.eval(x, &mut |_, _| {})
     }
 }
 
@@ -392,8 +409,7 @@ fn check_engines(
     let x = &point[..n];
 
     // The parsed expression computes what the tree says.
-    let mut kink = f64::INFINITY;
-    let mine: f64 = program.eval(x, &mut kink);
+    let mine: f64 = program.eval(x, &mut |_, _| {});
     let value = f.eval_f64(x);
     if !(mine.is_finite() && value.is_finite()) {
         return Ok(());
@@ -450,7 +466,7 @@ fn check_engines(
     bump(&tally.ad_compared);
 
     // Finite differences where the function is smooth (see the module docs).
-    if kink < KINK_GAP {
+    if kink_distance(program, x) < KINK_GAP {
         return Ok(());
     }
     let mut g_fd = vec![0.0; n];
@@ -731,8 +747,7 @@ struct Windowed<'a>(&'a Program);
 
 impl WindowTerm<3> for Windowed<'_> {
     fn term<S: Scalar>(&self, w: &[S; 3]) -> S {
-        let mut kink = f64::INFINITY;
-        self.0.eval(w, &mut kink)
+        self.0.eval(w, &mut |_, _| {})
     }
 }
 
@@ -751,11 +766,9 @@ fn window_magnitudes(term: &Windowed, x: &[f64]) -> Vec<f64> {
 
 /// The smallest distance of a kink argument from its kink over every window of `x`.
 fn window_kink(program: &Program, x: &[f64]) -> f64 {
-    let mut kink = f64::INFINITY;
-    for w in x.windows(3) {
-        program.eval(w, &mut kink);
-    }
-    kink
+    x.windows(3)
+        .map(|w| kink_distance(program, w))
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// One case of `engines_agree_on_random_window_sums`, counted in `tally`.
@@ -1046,4 +1059,54 @@ fn cancelling_terms_are_compared_at_the_scale_of_the_terms() {
         "{g_tape:?} vs {g_fwd:?}"
     );
     assert!(agree(g_tape[1], g_fwd[1], m[1]));
+}
+
+/// Found by seed 1497 of the random trees and 2959 of the window sums: kink arguments far from
+/// their kinks in value that race through them. At `x1 = 6.3e-4`, `cos(x1^-2)` is 0.73 (so
+/// `relu` passes it) but moves at 7.8e9 per unit of `x1`, through thousands of periods within
+/// a difference step; both step sizes saw `relu` at 0 there and agreed on a zero slope, against
+/// the engines' 5.3e9. The same with `max(2.25, -tan(cos(x0)^-3))` near `x0 = π/2`. Rule 1
+/// measures the distance in input units, which screens both out.
+#[test]
+fn a_kink_argument_racing_through_its_kink_screens_out_finite_differences() {
+    use Binary::Max;
+    use Unary::{Cos, Relu, Tan};
+    let value_distance = |program: &Program, x: &[f64]| {
+        let mut distance = f64::INFINITY;
+        program.eval(x, &mut |a, b| {
+            distance = distance.min((a - b.unwrap_or(0.0)).abs());
+        });
+        distance
+    };
+    let tree = Program {
+        n: 2,
+        lets: vec![],
+        out: un(Relu, un(Cos, Node::PowI(Box::new(Node::Var(1)), -2))),
+    };
+    let point = [0.0, 0.0006346005342498486, 0.0, 0.0];
+    let x = &point[..2];
+    assert!(value_distance(&tree, x) > KINK_GAP);
+    assert!(kink_distance(&tree, x) < KINK_GAP);
+    let f = Expression::parse_with_vars(&tree.source(), &tree.names()).expect("parses");
+    let h = finite::step(x[1]);
+    assert_eq!(
+        (central(&f, x, 1, h), central(&f, x, 1, h / 4.0)),
+        (0.0, 0.0)
+    );
+    check_engines(&Tally::default(), &tree, &point, 1).unwrap_or_else(|e| panic!("{e}"));
+
+    // Over the one window: t0 = cos(w0)^-3, max(2.25, -tan(t0)).
+    let window = Program {
+        n: 1,
+        lets: vec![Node::PowI(Box::new(un(Cos, Node::Var(0))), -3)],
+        out: bin(
+            Max,
+            Node::Neg(Box::new(Node::Const(-2.25))),
+            Node::Neg(Box::new(un(Tan, Node::Let(0)))),
+        ),
+    };
+    let x = [1.5559190752079695, 0.0, 0.0];
+    assert!(value_distance(&window, &x) > KINK_GAP);
+    assert!(window_kink(&window, &x) < KINK_GAP);
+    check_window_sum(&Tally::default(), &window, &x, 1).unwrap_or_else(|e| panic!("{e}"));
 }

@@ -35,6 +35,11 @@ impl Mag {
         self.d[slot]
     }
 
+    /// The most the value can change per unit move of every input: the path magnitudes summed.
+    pub fn rate(&self) -> f64 {
+        self.d.iter().sum()
+    }
+
     /// `f(self)` with value `v` and local partial `da`.
     fn unary(self, v: f64, da: f64) -> Self {
         Mag {
