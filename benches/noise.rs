@@ -5,34 +5,14 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gradscope::data::{Batcher, Generator};
-use gradscope::model::{Activation, Init, Loss, LossKind, Mlp, Model, init_params};
-use gradscope::objective::{ModelObjective, Objective, noise};
+use gradscope::objective::{Objective, noise};
 
-const SEED: u64 = 7;
-const POINTS: usize = 200;
+mod common;
+
+use common::POINTS;
 
 fn noise(c: &mut Criterion) {
-    let train = Generator::Moons {
-        n: POINTS,
-        noise: 0.1,
-    }
-    .generate(SEED)
-    .expect("moons");
-    let mlp = Mlp::with_hidden(vec![2, 16, 16, 1], Activation::Tanh, Activation::Identity)
-        .expect("valid MLP");
-    let model = Model::Mlp(mlp);
-    let start = init_params(&model, &Init::XAVIER_UNIFORM, SEED).expect("init");
-    let names = (0..start.len()).map(|i| format!("p{i}")).collect();
-    let objective = ModelObjective::new(
-        model,
-        Loss::new(LossKind::BceWithLogits),
-        train,
-        None,
-        start.clone(),
-        Batcher::new(POINTS, POINTS, SEED).expect("batcher"),
-        names,
-    );
+    let (objective, start) = common::moons_mlp(16);
     let batch: Vec<usize> = (0..32).collect();
     let mut group = c.benchmark_group("per_example_gradients_moons200_mlp_2_16_16_1");
     group.throughput(Throughput::Elements(POINTS as u64));

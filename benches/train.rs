@@ -11,41 +11,15 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use gradscope::ad::{DEFAULT_CHUNK, Engine};
-use gradscope::data::{Batcher, Generator};
-use gradscope::model::{Activation, Init, Loss, LossKind, Mlp, Model, init_params};
-use gradscope::objective::ModelObjective;
 use gradscope::scenario::Overrides;
 use gradscope::session::{RunSpec, Session, StopConfig};
 
-const SEED: u64 = 7;
-const POINTS: usize = 200;
+mod common;
+
+use common::SEED;
 
 fn session(hidden: usize, engine: Engine) -> Session {
-    let train = Generator::Moons {
-        n: POINTS,
-        noise: 0.1,
-    }
-    .generate(SEED)
-    .expect("moons");
-    let n = train.len();
-    let mlp = Mlp::with_hidden(
-        vec![2, hidden, hidden, 1],
-        Activation::Tanh,
-        Activation::Identity,
-    )
-    .expect("valid MLP");
-    let model = Model::Mlp(mlp);
-    let start = init_params(&model, &Init::XAVIER_UNIFORM, SEED).expect("init");
-    let names = (0..start.len()).map(|i| format!("p{i}")).collect();
-    let objective = ModelObjective::new(
-        model,
-        Loss::new(LossKind::BceWithLogits),
-        train,
-        None,
-        start,
-        Batcher::new(n, n, SEED).expect("batcher"),
-        names,
-    );
+    let (objective, _) = common::moons_mlp(hidden);
     Session::new(
         "train",
         Box::new(objective),

@@ -258,6 +258,12 @@ pub(crate) fn decayed_grad(
     g
 }
 
+/// torch's bias correction `1 − βᵗ` of a moment average after `step` steps
+/// (`1 - beta ** step`).
+pub(crate) fn bias_correction(beta: f64, step: u64) -> f64 {
+    1.0 - beta.powf(step as f64)
+}
+
 /// ATen's scalar `lerp` (what `Tensor.lerp_` computes on CPU): the branch on `|w| < 0.5` keeps
 /// it exact at both ends, and following it keeps our moments bit-compatible with torch's.
 pub(crate) fn lerp(start: f64, end: f64, weight: f64) -> f64 {

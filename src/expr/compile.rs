@@ -22,7 +22,8 @@ pub enum Instr {
     Mul(Reg, Reg),
     Div(Reg, Reg),
     Neg(Reg),
-    /// A power with a constant integer exponent: exact and cheaper than `Pow`.
+    /// A power with a constant integer exponent: cheaper than `Pow`, though not exact: binary
+    /// exponentiation rounds once per multiply, so it can differ from `powf` in the last bits.
     Powi(Reg, i32),
     Pow(Reg, Reg),
     Min(Reg, Reg),

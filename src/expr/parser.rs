@@ -415,7 +415,7 @@ impl Parser<'_> {
         Ok(self.pow(base, exponent, self.span_from(mark)))
     }
 
-    /// `powi` for a constant integer exponent (exact and cheaper), `powf` otherwise.
+    /// `powi` for a constant integer exponent (see [`Instr::Powi`]), `powf` otherwise.
     fn pow(&mut self, base: Reg, exponent: Reg, span: Range<usize>) -> Reg {
         match self.b.constant_value(exponent) {
             Some(c) if c.fract() == 0.0 && c.abs() <= f64::from(i32::MAX) => {

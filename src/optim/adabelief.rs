@@ -14,7 +14,10 @@ use super::hyper::{
     Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, betas, boolean, eps, float, ge, lr,
 };
 use super::registry::{Needs, OptimizerSpec};
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
+use super::{
+    Optimizer, Oracle, StateVector, StepInfo, bias_correction, decayed_grad, eval_gradient,
+    named_buffers,
+};
 
 /// `adabelief_pytorch.AdaBelief`'s hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -122,7 +125,7 @@ impl AdaBelief {
         let beta2_t = beta2.powf(t);
         let n_sma_max = 2.0 / (1.0 - beta2) - 1.0;
         let n_sma = n_sma_max - 2.0 * t * beta2_t / (1.0 - beta2_t);
-        let bias_correction1 = 1.0 - beta1.powf(t);
+        let bias_correction1 = bias_correction(beta1, self.step);
         if n_sma >= 5.0 {
             let r = (1.0 - beta2_t) * (n_sma - 4.0) / (n_sma_max - 4.0) * (n_sma - 2.0) / n_sma
                 * n_sma_max
@@ -155,26 +158,25 @@ impl Optimizer for AdaBelief {
             self.max_exp_avg_var = vec![0.0; n];
         }
         self.step += 1;
-        let t = self.step as f64;
-        let bias_correction1 = 1.0 - beta1.powf(t);
-        let bias_correction2 = 1.0 - beta2.powf(t);
+        let bias_correction1 = bias_correction(beta1, self.step);
+        let bias_correction2 = bias_correction(beta2, self.step);
+        // `fixed_decay` is the decoupled rule with `γ = 1`: θ *= 1 − λ.
+        let decoupled = h
+            .weight_decouple
+            .then_some(if h.fixed_decay { 1.0 } else { h.lr });
         let (rectified, adaptive) = if h.rectify {
             self.rectified(beta1, beta2)
         } else {
             (None, false)
         };
         for i in 0..n {
-            let mut g = self.grad[i];
-            if h.weight_decouple {
-                let factor = if h.fixed_decay {
-                    1.0 - h.weight_decay
-                } else {
-                    1.0 - h.lr * h.weight_decay
-                };
-                params[i] *= factor;
-            } else if h.weight_decay != 0.0 {
-                g += h.weight_decay * params[i];
-            }
+            let g = decayed_grad(
+                self.grad[i],
+                &mut params[i],
+                false,
+                h.weight_decay,
+                decoupled,
+            );
             self.exp_avg[i] = self.exp_avg[i] * beta1 + (1.0 - beta1) * g;
             let residual = g - self.exp_avg[i];
             self.exp_avg_var[i] = self.exp_avg_var[i] * beta2 + (1.0 - beta2) * residual * residual;

@@ -6,7 +6,8 @@ use super::hyper::{
 };
 use super::registry::{Needs, OptimizerSpec};
 use super::{
-    Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp, named_buffers,
+    Optimizer, Oracle, StateVector, StepInfo, bias_correction, decayed_grad, eval_gradient, lerp,
+    named_buffers,
 };
 
 /// torch.optim.Adam's and AdamW's hyperparameters.
@@ -122,9 +123,8 @@ pub(crate) fn adam_tensor(
         amsgrad,
         maximize,
     } = *h;
-    let t = step as f64;
-    let bias_correction1 = 1.0 - beta1.powf(t);
-    let bias_correction2 = 1.0 - beta2.powf(t);
+    let bias_correction1 = bias_correction(beta1, step);
+    let bias_correction2 = bias_correction(beta2, step);
     let step_size = lr / bias_correction1;
     let bias_correction2_sqrt = bias_correction2.sqrt();
     if !amsgrad && !maximize && wd == 0.0 && (1.0 - beta1).abs() < 0.5 {
@@ -225,9 +225,8 @@ impl Optimizer for Adam {
             return Vec::new();
         }
         let (beta1, beta2) = self.h.betas;
-        let t = self.step as f64;
-        let step_size = self.h.lr / (1.0 - beta1.powf(t));
-        let bc2 = (1.0 - beta2.powf(t)).sqrt();
+        let step_size = self.h.lr / bias_correction(beta1, self.step);
+        let bc2 = bias_correction(beta2, self.step).sqrt();
         let mut v = named_buffers([("exp_avg", &self.exp_avg), ("exp_avg_sq", &self.exp_avg_sq)]);
         if self.h.amsgrad {
             v.push(StateVector::new("max_exp_avg_sq", &self.max_exp_avg_sq));

@@ -3,7 +3,8 @@
 use super::hyper::{Hyper, HyperAccess, HyperSet, Hypers, betas, eps, lr, maximize, weight_decay};
 use super::registry::{Needs, OptimizerSpec};
 use super::{
-    Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp, named_buffers,
+    Optimizer, Oracle, StateVector, StepInfo, bias_correction, decayed_grad, eval_gradient, lerp,
+    named_buffers,
 };
 
 /// torch.optim.Adamax's hyperparameters.
@@ -84,7 +85,7 @@ impl Optimizer for Adamax {
             self.exp_inf = vec![0.0; n];
         }
         self.step += 1;
-        let clr = lr / (1.0 - beta1.powf(self.step as f64));
+        let clr = lr / bias_correction(beta1, self.step);
         for i in 0..n {
             let g = decayed_grad(self.grad[i], &mut params[i], maximize, wd, None);
             self.exp_avg[i] = lerp(self.exp_avg[i], g, 1.0 - beta1);

@@ -13,7 +13,9 @@ use super::hyper::{
     Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, betas, boolean, eps, float, ge, lr, lt,
 };
 use super::registry::{Needs, OptimizerSpec};
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers, norm2};
+use super::{
+    Optimizer, Oracle, StateVector, StepInfo, bias_correction, eval_gradient, named_buffers, norm2,
+};
 
 /// The reference `Adan`'s hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -135,10 +137,9 @@ impl Optimizer for Adan {
             self.pre_grad = self.grad.iter().map(|g| g * clip).collect();
         }
         self.step += 1;
-        let t = self.step as f64;
-        let bias_correction1 = 1.0 - beta1.powf(t);
-        let bias_correction2 = 1.0 - beta2.powf(t);
-        let bias_correction3_sqrt = (1.0 - h.beta3.powf(t)).sqrt();
+        let bias_correction1 = bias_correction(beta1, self.step);
+        let bias_correction2 = bias_correction(beta2, self.step);
+        let bias_correction3_sqrt = bias_correction(h.beta3, self.step).sqrt();
         let step_size_diff = h.lr * beta2 / bias_correction2;
         let step_size = h.lr / bias_correction1;
         for i in 0..n {

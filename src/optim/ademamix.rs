@@ -13,7 +13,9 @@ use super::hyper::{
     Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, betas, float, ge, int, lr, lt,
 };
 use super::registry::{Needs, OptimizerSpec};
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
+use super::{
+    Optimizer, Oracle, StateVector, StepInfo, bias_correction, eval_gradient, named_buffers,
+};
 
 /// The reference `AdEMAMix`'s hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -169,9 +171,8 @@ impl Optimizer for Ademamix {
             self.exp_avg_sq = vec![0.0; n];
         }
         self.step += 1;
-        let t = self.step as f64;
-        let bias_correction1 = 1.0 - beta1.powf(t);
-        let bias_correction2 = 1.0 - beta2.powf(t);
+        let bias_correction1 = bias_correction(beta1, self.step);
+        let bias_correction2 = bias_correction(beta2, self.step);
         self.alpha = linear_warmup(self.step, h.alpha, 0.0, h.alpha_warmup);
         self.beta3 = half_life_warmup(self.step, h.beta3, beta1, h.beta3_warmup);
         let (alpha, beta3) = (self.alpha, self.beta3);

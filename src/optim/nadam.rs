@@ -6,7 +6,8 @@ use super::hyper::{
 };
 use super::registry::{Needs, OptimizerSpec};
 use super::{
-    Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp, named_buffers,
+    Optimizer, Oracle, StateVector, StepInfo, bias_correction, decayed_grad, eval_gradient, lerp,
+    named_buffers,
 };
 
 /// torch.optim.NAdam's hyperparameters.
@@ -108,7 +109,7 @@ impl Optimizer for NAdam {
         }
         self.step += 1;
         let t = self.step as f64;
-        let bias_correction2 = 1.0 - beta2.powf(t);
+        let bias_correction2 = bias_correction(beta2, self.step);
         let mu = beta1 * (1.0 - 0.5 * 0.96_f64.powf(t * psi));
         let mu_next = beta1 * (1.0 - 0.5 * 0.96_f64.powf((t + 1.0) * psi));
         self.mu_product *= mu;

@@ -18,7 +18,9 @@ use super::hyper::{
     Hyper, HyperAccess, HyperSet, Hypers, INF, Scale, betas, boolean, float, ge, gt, le, lr, lt,
 };
 use super::registry::{Needs, OptimizerSpec};
-use super::{Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
+use super::{
+    Optimizer, Oracle, StateVector, StepInfo, bias_correction, eval_gradient, named_buffers,
+};
 
 /// `prodigyopt.Prodigy`'s hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -187,14 +189,13 @@ impl Optimizer for Prodigy {
             self.exp_avg = vec![0.0; n];
             self.exp_avg_sq = vec![0.0; n];
         }
-        let t = (self.k + 1) as f64;
-        let bias_correction = if h.use_bias_correction {
-            (1.0 - beta2.powf(t)).powf(0.5) / (1.0 - beta1.powf(t))
+        let correction = if h.use_bias_correction {
+            bias_correction(beta2, self.k + 1).powf(0.5) / bias_correction(beta1, self.k + 1)
         } else {
             1.0
         };
         let d = self.d;
-        let dlr = d * h.lr * bias_correction;
+        let dlr = d * h.lr * correction;
         let d_numerator = self.d_numerator * h.beta3;
         let mut dot = 0.0;
         let mut d_denom = 0.0;

@@ -7,7 +7,8 @@ use super::hyper::{
 };
 use super::registry::{Needs, OptimizerSpec};
 use super::{
-    Optimizer, Oracle, StateVector, StepInfo, decayed_grad, eval_gradient, lerp, named_buffers,
+    Optimizer, Oracle, StateVector, StepInfo, bias_correction, decayed_grad, eval_gradient, lerp,
+    named_buffers,
 };
 
 /// torch.optim.RAdam's hyperparameters.
@@ -95,8 +96,8 @@ impl Optimizer for RAdam {
         }
         self.step += 1;
         let t = self.step as f64;
-        let bias_correction1 = 1.0 - beta1.powf(t);
-        let bias_correction2 = 1.0 - beta2.powf(t);
+        let bias_correction1 = bias_correction(beta1, self.step);
+        let bias_correction2 = bias_correction(beta2, self.step);
         let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
         let rho_t = rho_inf - 2.0 * t * beta2.powf(t) / bias_correction2;
         let rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf

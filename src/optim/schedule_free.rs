@@ -22,7 +22,10 @@ use super::hyper::{
     lt,
 };
 use super::registry::{Needs, OptimizerSpec};
-use super::{ExtraPoint, Optimizer, Oracle, StateVector, StepInfo, eval_gradient, named_buffers};
+use super::{
+    ExtraPoint, Optimizer, Oracle, StateVector, StepInfo, bias_correction, eval_gradient,
+    named_buffers,
+};
 
 /// `SGDScheduleFreeReference`'s hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -359,7 +362,7 @@ impl Optimizer for ScheduleFreeAdamW {
         if self.exp_avg_sq.len() != params.len() {
             self.exp_avg_sq = vec![0.0; params.len()];
         }
-        let bias_correction2 = 1.0 - beta2.powf((self.seq.k + 1) as f64);
+        let bias_correction2 = bias_correction(beta2, self.seq.k + 1);
         let lr = self
             .seq
             .schedule(h.lr, h.warmup_steps, h.r, h.weight_lr_power);

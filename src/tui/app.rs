@@ -342,9 +342,9 @@ pub struct App {
 impl App {
     #[must_use]
     pub fn new(initial: Loaded, loader: Loader) -> Self {
-        let manual = initial.view.ranges();
+        // The per-scenario fields start neutral here: `scenario_state` sets them below.
         let mut app = Self {
-            log_scale: initial.view.log_scale,
+            log_scale: false,
             session: initial.session,
             view: initial.view,
             path: initial.path,
@@ -375,7 +375,7 @@ impl App {
                 surface: None,
                 next_id: 1,
                 wanted: 0,
-                manual,
+                manual: None,
                 last_pca: None,
                 decision_for: None,
                 last_decision: None,
@@ -397,14 +397,32 @@ impl App {
             dirty_view: true,
             redraw: true,
         };
-        app.data_points = app.session.objective().data_points_2d();
-        app.show_noise = app.session.objective().n_train().is_some();
-        app.normalize_plane();
-        app.show_from_view();
-        // The gradient-flow panel's history is recorded by the runs as they step.
-        app.session.track_flow(true);
+        app.scenario_state();
         app.opened();
         app
+    }
+
+    /// Sets the state that belongs to the scenario in `session` and `view`, when it opens and
+    /// when one is loaded or reloaded: the landscape's ranges and scale, the panels computed
+    /// for the old runs, the selection, the undo slot, the data points and the plane.
+    fn scenario_state(&mut self) {
+        self.landscape.manual = self.view.ranges();
+        self.landscape.colours = None;
+        self.landscape_cursor = None;
+        self.log_scale = self.view.log_scale;
+        // The gradient-flow panel's history is recorded by the runs as they step.
+        self.session.track_flow(true);
+        self.clamp_selection();
+        self.grad = GradPanel::default();
+        self.noise = NoisePanel::default();
+        self.show_noise = self.session.objective().n_train().is_some();
+        self.backprop.reset();
+        self.mode = Mode::Normal;
+        self.removed = None;
+        self.data_points = self.session.objective().data_points_2d();
+        self.normalize_plane();
+        self.show_from_view();
+        self.dirty_view = true;
     }
 
     /// A scenario just opened: it waits paused for the learner, with its description up.

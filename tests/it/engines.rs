@@ -10,10 +10,28 @@
 //! AD engines must agree with each other everywhere both are finite (they share PyTorch's
 //! conventions at kinks). Finite differences are compared only where the function is smooth
 //! around the point, by two rules that must both hold:
-//! 1. no kink argument is within `KINK_GAP` of its kink (the test's own evaluator tracks the
-//!    arguments of `abs`, `relu`, and the difference of `min`/`max` arguments);
+//! 1. no kink argument is within `KINK_GAP` of its kink in input units: its distance from the
+//!    kink over the fastest it can move, its path magnitude summed over the inputs (at least
+//!    1), so an argument racing through its kink (`relu(cos(x^-2))` at `x = 6e-4`) is near even
+//!    when its value is not (the test's own evaluator reports the arguments of `abs`, `relu`,
+//!    and the difference of `min`/`max` arguments);
 //! 2. central differences with two step sizes (`h` and `h / 4`) agree to `1e-7` relative, which
 //!    also screens out poles (`tan`, negative powers) and overflow-scale curvature.
+//!
+//! # How closely engines must agree
+//! Engines compute the same values bit for bit, but add a derivative's terms (one product of
+//! local partials per path from the input to the output) in different orders: forward along
+//! the evaluation, reverse against it, window sums window by window. Where large terms cancel,
+//! each order keeps its own rounding residue, a few ulp of the terms rather than of the result.
+//! So two engines' values of one derivative must agree to `1e-12` relative to the largest of 1,
+//! themselves and the derivative's path magnitude (the sum of the terms' magnitudes, which
+//! bounds every partial sum in any order; [`magnitude`] computes it). A wrong local derivative
+//! changes a term by its own size, so it is still caught unless that term is below `1e-12` of
+//! the others.
+//!
+//! The test's own evaluator computes what the parser compiles: `pow(a, c)` with a constant
+//! integer `c` is `powi` (binary exponentiation) there, which differs from `powf` in the last
+//! bits, and an outer `sin` or `exp` of a large argument turns that into any other value.
 //!
 //! # Seeds
 //! The cases come from a fixed seed (`crate::fixed_seed`), so every run checks the same ones.
@@ -28,6 +46,10 @@ use gradscope::ad::{Scalar, ScalarFn, WindowTerm, finite};
 use gradscope::expr::{Expression, Workspace};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+
+use magnitude::Mag;
+
+mod magnitude;
 
 const KINK_GAP: f64 = 1e-3;
 const MAX_VARS: usize = 4;
@@ -159,22 +181,59 @@ impl Program {
         (0..self.n).map(|i| format!("x{i}")).collect()
     }
 
-    /// An independent evaluation of the tree over any `Scalar`, tracking in `kink` the smallest
-    /// distance of a kink argument from its kink.
-    fn eval<S: Scalar>(&self, x: &[S], kink: &mut f64) -> S {
-        let mut lets: Vec<S> = Vec::with_capacity(self.lets.len());
+    /// An independent evaluation of the tree over any `Scalar`, showing `kink` every kink
+    /// argument: `(a, None)` for `abs(a)` and `relu(a)`, `(a, Some(b))` for `a - b` of `min` and
+    /// `max`.
+    fn eval<S: Scalar>(&self, x: &[S], kink: Kinks<'_, S>) -> S {
+        let mut lets = Lets {
+            values: Vec::with_capacity(self.lets.len()),
+            constants: Vec::with_capacity(self.lets.len()),
+        };
         for node in &self.lets {
             let v = eval_node(node, x, &lets, kink);
-            lets.push(v);
+            let c = constant(node, &lets.constants);
+            lets.values.push(v);
+            lets.constants.push(c);
         }
         eval_node(&self.out, x, &lets, kink)
     }
 }
 
-fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &[S], kink: &mut f64) -> S {
+/// What [`Program::eval`] shows each kink argument to.
+type Kinks<'k, S> = &'k mut dyn FnMut(S, Option<S>);
+
+/// The let values computed so far, and which of them read no input (with their value).
+struct Lets<S> {
+    values: Vec<S>,
+    constants: Vec<Option<f64>>,
+}
+
+/// The value of `node` if it reads no input, which the parser folds to a constant (`constants`:
+/// the earlier let lines', by [`Lets`]).
+fn constant(node: &Node, constants: &[Option<f64>]) -> Option<f64> {
+    fn reads_input(node: &Node, constants: &[Option<f64>]) -> bool {
+        match node {
+            Node::Var(_) => true,
+            Node::Let(i) => constants.is_empty() || constants[i % constants.len()].is_none(),
+            Node::Const(_) => false,
+            Node::Neg(a) | Node::PowI(a, _) | Node::Un(_, a) => reads_input(a, constants),
+            Node::Bin(_, a, b) => reads_input(a, constants) || reads_input(b, constants),
+        }
+    }
+    if reads_input(node, constants) {
+        return None;
+    }
+    let lets = Lets {
+        values: constants.iter().map(|c| c.unwrap_or(f64::NAN)).collect(),
+        constants: constants.to_vec(),
+    };
+    Some(eval_node::<f64>(node, &[], &lets, &mut |_, _| {}))
+}
+
+fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &Lets<S>, kink: Kinks<'_, S>) -> S {
     match node {
         Node::Var(i) => x[i % x.len()],
-        Node::Let(i) if !lets.is_empty() => lets[i % lets.len()],
+        Node::Let(i) if !lets.values.is_empty() => lets.values[i % lets.values.len()],
         Node::Let(i) => x[i % x.len()],
         Node::Const(c) => S::constant(*c),
         Node::Neg(a) => -eval_node(a, x, lets, kink),
@@ -185,11 +244,11 @@ fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &[S], kink: &mut f64) -> S {
                 Unary::Exp => a.exp(),
                 Unary::Ln => (a.softplus() + 0.1).ln(),
                 Unary::Sqrt => {
-                    at_kink(kink, a.value());
+                    kink(a, None);
                     (a.abs() + 0.1).sqrt()
                 }
                 Unary::Abs => {
-                    at_kink(kink, a.value());
+                    kink(a, None);
                     a.abs()
                 }
                 Unary::Sin => a.sin(),
@@ -199,35 +258,53 @@ fn eval_node<S: Scalar>(node: &Node, x: &[S], lets: &[S], kink: &mut f64) -> S {
                 Unary::Sigmoid => a.sigmoid(),
                 Unary::Softplus => a.softplus(),
                 Unary::Relu => {
-                    at_kink(kink, a.value());
+                    kink(a, None);
                     a.relu()
                 }
             }
         }
-        Node::Bin(op, a, b) => {
+        Node::Bin(op, a, b_node) => {
             let a = eval_node(a, x, lets, kink);
-            let b = eval_node(b, x, lets, kink);
+            let b = eval_node(b_node, x, lets, kink);
             match op {
                 Binary::Add => a + b,
                 Binary::Sub => a - b,
                 Binary::Mul => a * b,
                 Binary::Div => a / (b.softplus() + 0.5),
                 Binary::Min => {
-                    at_kink(kink, a.value() - b.value());
+                    kink(a, Some(b));
                     a.min(b)
                 }
                 Binary::Max => {
-                    at_kink(kink, a.value() - b.value());
+                    kink(a, Some(b));
                     a.max(b)
                 }
-                Binary::Pow => (a.softplus() + 0.1).powf(b),
+                // As the parser lowers it (see the module docs).
+                Binary::Pow => match constant(b_node, &lets.constants) {
+                    Some(c) if c.fract() == 0.0 && c.abs() <= f64::from(i32::MAX) => {
+                        (a.softplus() + 0.1).powi(c as i32)
+                    }
+                    _ => (a.softplus() + 0.1).powf(b),
+                },
             }
         }
     }
 }
 
-fn at_kink(kink: &mut f64, v: f64) {
-    *kink = kink.min(v.abs());
+/// The smallest distance of a kink argument of `program` at `x` from its kink, in input units
+/// (rule 1 of the module docs).
+fn kink_distance(program: &Program, x: &[f64]) -> f64 {
+    let mut distance = f64::INFINITY;
+    let inputs: Vec<Mag> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| Mag::input(v, i))
+        .collect();
+    program.eval(&inputs, &mut |a, b| {
+        let arg = b.map_or(a, |b| a - b);
+        distance = distance.min(arg.value().abs() / arg.rate().max(1.0));
+    });
+    distance
 }
 
 fn node_strategy() -> impl Strategy<Value = Node> {
@@ -262,6 +339,17 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     a == b || (a - b).abs() <= tol * 1.0_f64.max(a.abs()).max(b.abs())
 }
 
+/// Whether two engines' values of one derivative, whose path magnitude is `magnitude`, agree
+/// (the rule in the module docs). A non-finite magnitude allows nothing beyond `close`.
+fn agree(a: f64, b: f64, magnitude: f64) -> bool {
+    let scale = if magnitude.is_finite() {
+        magnitude
+    } else {
+        0.0
+    };
+    close(a, b, 1e-12) || (a - b).abs() <= 1e-12 * scale
+}
+
 struct Wrapped<'a>(&'a Program);
 
 impl ScalarFn for Wrapped<'_> {
@@ -269,8 +357,7 @@ impl ScalarFn for Wrapped<'_> {
         self.0.n
     }
     fn eval<S: Scalar>(&self, x: &[S]) -> S {
-        let mut kink = f64::INFINITY;
-        self.0.eval(x, &mut kink)
+        self.0.eval(x, &mut |_, _| {})
     }
 }
 
@@ -306,6 +393,151 @@ fn bump(c: &Cell<usize>) {
     c.set(c.get() + 1);
 }
 
+/// One case of `engines_agree_on_random_expression_trees`, counted in `tally`.
+fn check_engines(
+    tally: &Tally,
+    program: &Program,
+    point: &[f64; 4],
+    k: usize,
+) -> Result<(), TestCaseError> {
+    bump(&tally.cases);
+    let src = program.source();
+    let names = program.names();
+    let f = Expression::parse_with_vars(&src, &names)
+        .map_err(|e| TestCaseError::fail(format!("{src}\n{}", e.render(&src))))?;
+    let n = program.n;
+    let x = &point[..n];
+
+    // The parsed expression computes what the tree says.
+    let mine: f64 = program.eval(x, &mut |_, _| {});
+    let value = f.eval_f64(x);
+    if !(mine.is_finite() && value.is_finite()) {
+        return Ok(());
+    }
+    prop_assert!(close(mine, value, 1e-12), "{src}\nvalue {mine} vs {value}");
+
+    // The generic engines.
+    let mut tape = Tape::new();
+    let mut g_tape = vec![0.0; n];
+    let v_tape = tape::gradient_with(&mut tape, x, &mut g_tape, |v| f.eval(v));
+    // The fused tape (unary chains and two-node forms folded into their consumers).
+    let mut fused = Tape::fused();
+    let mut g_fused = vec![0.0; n];
+    let v_fused = tape::gradient_with(&mut fused, x, &mut g_fused, |v| f.eval(v));
+    prop_assert!(fused.len() <= tape.len(), "{src}\nfused tape is longer");
+    let mut g_fwd = vec![0.0; n];
+    let (v_fwd, passes) = dual::gradient_with(x, k, &mut g_fwd, |v| f.eval(v));
+    prop_assert_eq!(passes, n.div_ceil(k));
+    // The compiled fast paths.
+    let mut work = Workspace::default();
+    let mut g_rev_fast = vec![0.0; n];
+    let v_rev_fast = f.gradient_reverse(x, &mut work, &mut g_rev_fast);
+    let mut g_fwd_fast = vec![0.0; n];
+    let (v_fwd_fast, fast_passes) = f.gradient_forward(x, k, &mut work, &mut g_fwd_fast);
+    prop_assert_eq!(fast_passes, n.div_ceil(k));
+    for v in [v_tape, v_fwd, v_rev_fast, v_fwd_fast, v_fused] {
+        prop_assert!(close(v, value, 1e-12), "{src}\nvalue {v} vs {value}");
+    }
+    let magnitudes = magnitude::of(x, |v| f.eval(v));
+    let mut all_finite = true;
+    for i in 0..n {
+        let gs = [
+            g_tape[i],
+            g_fwd[i],
+            g_rev_fast[i],
+            g_fwd_fast[i],
+            g_fused[i],
+        ];
+        if gs.iter().any(|g| !g.is_finite()) {
+            all_finite = false;
+            continue;
+        }
+        for (a, b) in [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (0, 4), (1, 4)] {
+            prop_assert!(
+                agree(gs[a], gs[b], magnitudes[i]),
+                "{src}\nat {x:?}, k = {k}, d/dx{i}: tape, forward, fast reverse, fast forward, fused tape = {gs:?}, path magnitude {}",
+                magnitudes[i]
+            );
+        }
+    }
+    if !all_finite {
+        return Ok(());
+    }
+    bump(&tally.ad_compared);
+
+    // Finite differences where the function is smooth (see the module docs).
+    if kink_distance(program, x) < KINK_GAP {
+        return Ok(());
+    }
+    let mut g_fd = vec![0.0; n];
+    finite::gradient_with(x, &mut g_fd, |p| f.eval_f64(p));
+    let smooth = (0..n).all(|i| {
+        let h = finite::step(x[i]);
+        let (a, b) = (central(&f, x, i, h), central(&f, x, i, h / 4.0));
+        a.is_finite()
+            && b.is_finite()
+            && close(a, b, 1e-7)
+            && close(a, g_fd[i], 1e-7)
+            && !fd_buried(value, h, a)
+    });
+    if !smooth {
+        return Ok(());
+    }
+    for i in 0..n {
+        prop_assert!(
+            close(g_tape[i], g_fd[i], 1e-6),
+            "{src}\nat {x:?}, d/dx{i}: reverse {} vs finite {}",
+            g_tape[i],
+            g_fd[i]
+        );
+    }
+    bump(&tally.fd_compared);
+
+    // Hessian by nested duals: symmetric, and equal to differenced reverse gradients.
+    let (hv, hg, h) = dual::hessian_with(x, |v: &[Hyper]| f.eval(v));
+    prop_assert!(close(hv, value, 1e-12));
+    for i in 0..n {
+        prop_assert!(
+            agree(hg[i], g_tape[i], magnitudes[i]),
+            "{src}\n{hg:?} vs {g_tape:?}"
+        );
+    }
+    if h.iter().any(|v| !v.is_finite()) {
+        return Ok(());
+    }
+    let mut t2 = Tape::new();
+    let h_fd = finite::hessian_from_gradient(x, |p, g| {
+        tape::gradient_with(&mut t2, p, g, |v| f.eval(v));
+    });
+    // Second differences need the gradient smooth too: skip if two steps disagree.
+    let h_fd_check = hessian_with_step_factor(&f, x, 0.25);
+    let hscale = h.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
+    for i in 0..n {
+        for j in 0..n {
+            prop_assert_eq!(h[(i, j)].to_bits(), h[(j, i)].to_bits(), "{}", src);
+        }
+    }
+    if h_fd
+        .iter()
+        .zip(h_fd_check.iter())
+        .any(|(a, b)| (a - b).abs() > 1e-6 * hscale)
+    {
+        return Ok(());
+    }
+    for i in 0..n {
+        for j in 0..n {
+            prop_assert!(
+                (h[(i, j)] - h_fd[(i, j)]).abs() <= 1e-5 * hscale,
+                "{src}\nat {x:?}: H[{i},{j}] duals {} vs finite {}",
+                h[(i, j)],
+                h_fd[(i, j)]
+            );
+        }
+    }
+    bump(&tally.hessians_compared);
+    Ok(())
+}
+
 #[test]
 fn engines_agree_on_random_expression_trees() {
     let tally = Tally::default();
@@ -320,132 +552,7 @@ fn engines_agree_on_random_expression_trees() {
         1_usize..=8,
     );
     let result = runner.run(&strategy, |(program, point, k)| {
-        bump(&tally.cases);
-        let src = program.source();
-        let names = program.names();
-        let f = Expression::parse_with_vars(&src, &names)
-            .map_err(|e| TestCaseError::fail(format!("{src}\n{}", e.render(&src))))?;
-        let n = program.n;
-        let x = &point[..n];
-
-        // The parsed expression computes what the tree says.
-        let mut kink = f64::INFINITY;
-        let mine: f64 = program.eval(x, &mut kink);
-        let value = f.eval_f64(x);
-        if !(mine.is_finite() && value.is_finite()) {
-            return Ok(());
-        }
-        prop_assert!(close(mine, value, 1e-12), "{src}\nvalue {mine} vs {value}");
-
-        // The generic engines.
-        let mut tape = Tape::new();
-        let mut g_tape = vec![0.0; n];
-        let v_tape = tape::gradient_with(&mut tape, x, &mut g_tape, |v| f.eval(v));
-        // The fused tape (unary chains and two-node forms folded into their consumers).
-        let mut fused = Tape::fused();
-        let mut g_fused = vec![0.0; n];
-        let v_fused = tape::gradient_with(&mut fused, x, &mut g_fused, |v| f.eval(v));
-        prop_assert!(fused.len() <= tape.len(), "{src}\nfused tape is longer");
-        let mut g_fwd = vec![0.0; n];
-        let (v_fwd, passes) = dual::gradient_with(x, k, &mut g_fwd, |v| f.eval(v));
-        prop_assert_eq!(passes, n.div_ceil(k));
-        // The compiled fast paths.
-        let mut work = Workspace::default();
-        let mut g_rev_fast = vec![0.0; n];
-        let v_rev_fast = f.gradient_reverse(x, &mut work, &mut g_rev_fast);
-        let mut g_fwd_fast = vec![0.0; n];
-        let (v_fwd_fast, fast_passes) = f.gradient_forward(x, k, &mut work, &mut g_fwd_fast);
-        prop_assert_eq!(fast_passes, n.div_ceil(k));
-        for v in [v_tape, v_fwd, v_rev_fast, v_fwd_fast, v_fused] {
-            prop_assert!(close(v, value, 1e-12), "{src}\nvalue {v} vs {value}");
-        }
-        let mut all_finite = true;
-        for i in 0..n {
-            let gs = [g_tape[i], g_fwd[i], g_rev_fast[i], g_fwd_fast[i], g_fused[i]];
-            if gs.iter().any(|g| !g.is_finite()) {
-                all_finite = false;
-                continue;
-            }
-            for (a, b) in [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (0, 4), (1, 4)] {
-                prop_assert!(
-                    close(gs[a], gs[b], 1e-12),
-                    "{src}\nat {x:?}, k = {k}, d/dx{i}: tape, forward, fast reverse, fast forward, fused tape = {gs:?}"
-                );
-            }
-        }
-        if !all_finite {
-            return Ok(());
-        }
-        bump(&tally.ad_compared);
-
-        // Finite differences where the function is smooth (see the module docs).
-        if kink < KINK_GAP {
-            return Ok(());
-        }
-        let mut g_fd = vec![0.0; n];
-        finite::gradient_with(x, &mut g_fd, |p| f.eval_f64(p));
-        let smooth = (0..n).all(|i| {
-            let h = finite::step(x[i]);
-            let (a, b) = (central(&f, x, i, h), central(&f, x, i, h / 4.0));
-            a.is_finite()
-                && b.is_finite()
-                && close(a, b, 1e-7)
-                && close(a, g_fd[i], 1e-7)
-                && !fd_buried(value, h, a)
-        });
-        if !smooth {
-            return Ok(());
-        }
-        for i in 0..n {
-            prop_assert!(
-                close(g_tape[i], g_fd[i], 1e-6),
-                "{src}\nat {x:?}, d/dx{i}: reverse {} vs finite {}",
-                g_tape[i],
-                g_fd[i]
-            );
-        }
-        bump(&tally.fd_compared);
-
-        // Hessian by nested duals: symmetric, and equal to differenced reverse gradients.
-        let (hv, hg, h) = dual::hessian_with(x, |v: &[Hyper]| f.eval(v));
-        prop_assert!(close(hv, value, 1e-12));
-        for i in 0..n {
-            prop_assert!(close(hg[i], g_tape[i], 1e-12), "{src}\n{hg:?} vs {g_tape:?}");
-        }
-        if h.iter().any(|v| !v.is_finite()) {
-            return Ok(());
-        }
-        let mut t2 = Tape::new();
-        let h_fd = finite::hessian_from_gradient(x, |p, g| {
-            tape::gradient_with(&mut t2, p, g, |v| f.eval(v));
-        });
-        // Second differences need the gradient smooth too: skip if two steps disagree.
-        let h_fd_check = hessian_with_step_factor(&f, x, 0.25);
-        let hscale = h.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
-        for i in 0..n {
-            for j in 0..n {
-                prop_assert_eq!(h[(i, j)].to_bits(), h[(j, i)].to_bits(), "{}", src);
-            }
-        }
-        if h_fd
-            .iter()
-            .zip(h_fd_check.iter())
-            .any(|(a, b)| (a - b).abs() > 1e-6 * hscale)
-        {
-            return Ok(());
-        }
-        for i in 0..n {
-            for j in 0..n {
-                prop_assert!(
-                    (h[(i, j)] - h_fd[(i, j)]).abs() <= 1e-5 * hscale,
-                    "{src}\nat {x:?}: H[{i},{j}] duals {} vs finite {}",
-                    h[(i, j)],
-                    h_fd[(i, j)]
-                );
-            }
-        }
-        bump(&tally.hessians_compared);
-        Ok(())
+        check_engines(&tally, &program, &point, k)
     });
     if let Err(e) = result {
         panic!("{e}");
@@ -517,6 +624,25 @@ fn hessian_with_step_factor(f: &Expression, x: &[f64], factor: f64) -> nalgebra:
     (&h + h.transpose()) * 0.5
 }
 
+/// One case of `the_tree_itself_differentiates_like_its_text`.
+fn check_tree_and_text(program: &Program, point: &[f64; 4]) -> Result<(), TestCaseError> {
+    let x = &point[..program.n];
+    let f = Expression::parse_with_vars(&program.source(), &program.names())
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let wrapped = Wrapped(program);
+    let mut g_tree = vec![0.0; program.n];
+    let mut g_text = vec![0.0; program.n];
+    tape::gradient(&wrapped, x, &mut g_tree);
+    tape::gradient_with(&mut Tape::new(), x, &mut g_text, |v| f.eval(v));
+    let magnitudes = magnitude::of(x, |v| f.eval(v));
+    for ((a, b), m) in g_tree.iter().zip(&g_text).zip(magnitudes) {
+        if a.is_finite() && b.is_finite() {
+            prop_assert!(agree(*a, *b, m), "{}: {a} vs {b}", program.source());
+        }
+    }
+    Ok(())
+}
+
 /// The tree evaluated by the engines directly (not through `Expression`) gives the same
 /// gradient as through the parsed text: guards against the generator and the renderer drifting.
 #[test]
@@ -529,20 +655,7 @@ fn the_tree_itself_differentiates_like_its_text() {
     let strategy = (program_strategy(), prop::array::uniform4(-2.0_f64..2.0));
     runner
         .run(&strategy, |(program, point)| {
-            let x = &point[..program.n];
-            let f = Expression::parse_with_vars(&program.source(), &program.names())
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let wrapped = Wrapped(&program);
-            let mut g_tree = vec![0.0; program.n];
-            let mut g_text = vec![0.0; program.n];
-            tape::gradient(&wrapped, x, &mut g_tree);
-            tape::gradient_with(&mut Tape::new(), x, &mut g_text, |v| f.eval(v));
-            for (a, b) in g_tree.iter().zip(&g_text) {
-                if a.is_finite() && b.is_finite() {
-                    prop_assert!(close(*a, *b, 1e-12), "{}: {a} vs {b}", program.source());
-                }
-            }
-            Ok(())
+            check_tree_and_text(&program, &point)
         })
         .unwrap_or_else(|e| panic!("{e}"));
 }
@@ -634,18 +747,142 @@ struct Windowed<'a>(&'a Program);
 
 impl WindowTerm<3> for Windowed<'_> {
     fn term<S: Scalar>(&self, w: &[S; 3]) -> S {
-        let mut kink = f64::INFINITY;
-        self.0.eval(w, &mut kink)
+        self.0.eval(w, &mut |_, _| {})
     }
+}
+
+/// The path magnitudes of a window sum's derivatives: each window's, added where the windows
+/// overlap (the sum over windows is one more sum of terms).
+fn window_magnitudes(term: &Windowed, x: &[f64]) -> Vec<f64> {
+    let mut sum = vec![0.0; x.len()];
+    for (start, w) in x.windows(3).enumerate() {
+        let m = magnitude::of(w, |v: &[Mag]| term.term(&[v[0], v[1], v[2]]));
+        for (s, m) in sum[start..].iter_mut().zip(m) {
+            *s += m;
+        }
+    }
+    sum
 }
 
 /// The smallest distance of a kink argument from its kink over every window of `x`.
 fn window_kink(program: &Program, x: &[f64]) -> f64 {
-    let mut kink = f64::INFINITY;
-    for w in x.windows(3) {
-        program.eval(w, &mut kink);
+    x.windows(3)
+        .map(|w| kink_distance(program, w))
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// One case of `engines_agree_on_random_window_sums`, counted in `tally`.
+fn check_window_sum(
+    tally: &Tally,
+    program: &Program,
+    x: &[f64],
+    k: usize,
+) -> Result<(), TestCaseError> {
+    bump(&tally.cases);
+    // The term reads one window's three slots, written x0..x2 here.
+    let src = Program {
+        n: 3,
+        ..program.clone()
     }
-    kink
+    .source();
+    let n = x.len();
+    let term = Windowed(program);
+    let value = f64::sum_windows(x, &term);
+    let by_hand = x
+        .windows(3)
+        .fold(0.0, |acc, w| acc + term.term(&[w[0], w[1], w[2]]));
+    prop_assert_eq!(value.to_bits(), by_hand.to_bits(), "{}", src);
+    if !value.is_finite() {
+        return Ok(());
+    }
+
+    let mut plain = Tape::new();
+    let mut g_plain = vec![0.0; n];
+    let v_plain = tape::gradient_with(&mut plain, x, &mut g_plain, |v| {
+        Scalar::sum_windows(v, &term)
+    });
+    let mut fused = Tape::fused();
+    let mut g_fused = vec![0.0; n];
+    let v_fused = tape::gradient_with(&mut fused, x, &mut g_fused, |v| {
+        Scalar::sum_windows(v, &term)
+    });
+    prop_assert_eq!(fused.len(), n + 1, "{}: one node beyond the inputs", src);
+    prop_assert_eq!(fused.edge_count(), 0);
+    // The same inputs as fused values (`v * 1.0 + 0.0`): not nodes of their own, so the
+    // sum becomes an edge list after recording one node per input. Same adjoints.
+    let mut edged = Tape::fused();
+    let mut g_edged = vec![0.0; n];
+    let v_edged = tape::gradient_with(&mut edged, x, &mut g_edged, |v| {
+        let lazy: Vec<_> = v.iter().map(|&x| x * 1.0 + 0.0).collect();
+        Scalar::sum_windows(&lazy, &term)
+    });
+    prop_assert_eq!(edged.len(), 2 * n + 1);
+    prop_assert_eq!(edged.edge_count(), n + 3 * (n - 2));
+    for (a, b) in g_edged.iter().zip(&g_fused) {
+        prop_assert_eq!(a.to_bits(), b.to_bits(), "{}", src);
+    }
+    let mut g_fwd = vec![0.0; n];
+    let (v_fwd, passes) = dual::gradient_with(x, k, &mut g_fwd, |v| Scalar::sum_windows(v, &term));
+    prop_assert_eq!(passes, n.div_ceil(k));
+    for v in [v_plain, v_fused, v_edged, v_fwd] {
+        prop_assert_eq!(v.to_bits(), value.to_bits(), "{}", src);
+    }
+    let magnitudes = window_magnitudes(&term, x);
+    for i in 0..n {
+        let gs = [g_plain[i], g_fused[i], g_fwd[i]];
+        if gs.iter().any(|g| !g.is_finite()) {
+            return Ok(());
+        }
+        prop_assert!(
+            agree(gs[0], gs[1], magnitudes[i]) && agree(gs[1], gs[2], magnitudes[i]),
+            "{src}\nat {x:?}, d/dx{i}: plain tape, fused tape, forward = {gs:?}, path magnitude {}",
+            magnitudes[i]
+        );
+    }
+    bump(&tally.ad_compared);
+
+    // Finite differences where every window is smooth (see the module docs).
+    if window_kink(program, x) < KINK_GAP {
+        return Ok(());
+    }
+    // Coordinate i is differenced term by term, on each window that contains it: summing
+    // first would bury a small term's change under the rounding of a large one.
+    // Also returns the rounding noise of the differences, `eps (|f+| + |f-|) / 2h`.
+    let central = |i: usize, h: f64| {
+        let (mut sum, mut noise) = (0.0, 0.0);
+        for start in i.saturating_sub(2)..=i.min(n - 3) {
+            let mut w = [x[start], x[start + 1], x[start + 2]];
+            let j = i - start;
+            let (plus, minus) = (x[i] + h, x[i] - h);
+            w[j] = plus;
+            let fp = term.term(&w);
+            w[j] = minus;
+            let fm = term.term(&w);
+            sum += (fp - fm) / (plus - minus);
+            noise += f64::EPSILON * (fp.abs() + fm.abs()) / (plus - minus);
+        }
+        (sum, noise)
+    };
+    let mut g_fd = vec![0.0; n];
+    for (i, g) in g_fd.iter_mut().enumerate() {
+        let h = finite::step(x[i]);
+        let ((a, noise), (b, _)) = (central(i, h), central(i, h / 4.0));
+        let clear = noise <= 1e-8 * a.abs().max(1.0);
+        if !(a.is_finite() && b.is_finite() && close(a, b, 1e-7) && clear) {
+            return Ok(());
+        }
+        *g = a;
+    }
+    for i in 0..n {
+        prop_assert!(
+            close(g_fused[i], g_fd[i], 1e-6),
+            "{src}\nat {x:?}, d/dx{i}: fused tape {} vs finite {}",
+            g_fused[i],
+            g_fd[i]
+        );
+    }
+    bump(&tally.fd_compared);
+    Ok(())
 }
 
 /// `Scalar::sum_windows`: the fused tape's one-node sum (an `Op::WindowSum` over the driver's
@@ -668,105 +905,7 @@ fn engines_agree_on_random_window_sums() {
         1_usize..=8,
     );
     let result = runner.run(&strategy, |(program, x, k)| {
-        bump(&tally.cases);
-        let src = program.source();
-        let n = x.len();
-        let term = Windowed(&program);
-        let value = f64::sum_windows(&x, &term);
-        let by_hand = x
-            .windows(3)
-            .fold(0.0, |acc, w| acc + term.term(&[w[0], w[1], w[2]]));
-        prop_assert_eq!(value.to_bits(), by_hand.to_bits(), "{}", src);
-        if !value.is_finite() {
-            return Ok(());
-        }
-
-        let mut plain = Tape::new();
-        let mut g_plain = vec![0.0; n];
-        let v_plain = tape::gradient_with(&mut plain, &x, &mut g_plain, |v| {
-            Scalar::sum_windows(v, &term)
-        });
-        let mut fused = Tape::fused();
-        let mut g_fused = vec![0.0; n];
-        let v_fused = tape::gradient_with(&mut fused, &x, &mut g_fused, |v| {
-            Scalar::sum_windows(v, &term)
-        });
-        prop_assert_eq!(fused.len(), n + 1, "{}: one node beyond the inputs", src);
-        prop_assert_eq!(fused.edge_count(), 0);
-        // The same inputs as fused values (`v * 1.0 + 0.0`): not nodes of their own, so the
-        // sum becomes an edge list after recording one node per input. Same adjoints.
-        let mut edged = Tape::fused();
-        let mut g_edged = vec![0.0; n];
-        let v_edged = tape::gradient_with(&mut edged, &x, &mut g_edged, |v| {
-            let lazy: Vec<_> = v.iter().map(|&x| x * 1.0 + 0.0).collect();
-            Scalar::sum_windows(&lazy, &term)
-        });
-        prop_assert_eq!(edged.len(), 2 * n + 1);
-        prop_assert_eq!(edged.edge_count(), n + 3 * (n - 2));
-        for (a, b) in g_edged.iter().zip(&g_fused) {
-            prop_assert_eq!(a.to_bits(), b.to_bits(), "{}", src);
-        }
-        let mut g_fwd = vec![0.0; n];
-        let (v_fwd, passes) =
-            dual::gradient_with(&x, k, &mut g_fwd, |v| Scalar::sum_windows(v, &term));
-        prop_assert_eq!(passes, n.div_ceil(k));
-        for v in [v_plain, v_fused, v_edged, v_fwd] {
-            prop_assert_eq!(v.to_bits(), value.to_bits(), "{}", src);
-        }
-        for i in 0..n {
-            let gs = [g_plain[i], g_fused[i], g_fwd[i]];
-            if gs.iter().any(|g| !g.is_finite()) {
-                return Ok(());
-            }
-            prop_assert!(
-                close(gs[0], gs[1], 1e-12) && close(gs[1], gs[2], 1e-12),
-                "{src}\nat {x:?}, d/dx{i}: plain tape, fused tape, forward = {gs:?}"
-            );
-        }
-        bump(&tally.ad_compared);
-
-        // Finite differences where every window is smooth (see the module docs).
-        if window_kink(&program, &x) < KINK_GAP {
-            return Ok(());
-        }
-        // Coordinate i is differenced term by term, on each window that contains it: summing
-        // first would bury a small term's change under the rounding of a large one.
-        // Also returns the rounding noise of the differences, `eps (|f+| + |f-|) / 2h`.
-        let central = |i: usize, h: f64| {
-            let (mut sum, mut noise) = (0.0, 0.0);
-            for start in i.saturating_sub(2)..=i.min(n - 3) {
-                let mut w = [x[start], x[start + 1], x[start + 2]];
-                let j = i - start;
-                let (plus, minus) = (x[i] + h, x[i] - h);
-                w[j] = plus;
-                let fp = term.term(&w);
-                w[j] = minus;
-                let fm = term.term(&w);
-                sum += (fp - fm) / (plus - minus);
-                noise += f64::EPSILON * (fp.abs() + fm.abs()) / (plus - minus);
-            }
-            (sum, noise)
-        };
-        let mut g_fd = vec![0.0; n];
-        for (i, g) in g_fd.iter_mut().enumerate() {
-            let h = finite::step(x[i]);
-            let ((a, noise), (b, _)) = (central(i, h), central(i, h / 4.0));
-            let clear = noise <= 1e-8 * a.abs().max(1.0);
-            if !(a.is_finite() && b.is_finite() && close(a, b, 1e-7) && clear) {
-                return Ok(());
-            }
-            *g = a;
-        }
-        for i in 0..n {
-            prop_assert!(
-                close(g_fused[i], g_fd[i], 1e-6),
-                "{src}\nat {x:?}, d/dx{i}: fused tape {} vs finite {}",
-                g_fused[i],
-                g_fd[i]
-            );
-        }
-        bump(&tally.fd_compared);
-        Ok(())
+        check_window_sum(&tally, &program, &x, k)
     });
     if let Err(e) = result {
         panic!("{e}");
@@ -782,4 +921,192 @@ fn engines_agree_on_random_window_sums() {
         fd * 3 >= cases,
         "{fd} of {cases} finite-difference comparisons"
     );
+}
+
+fn un(f: Unary, a: Node) -> Node {
+    Node::Un(f, Box::new(a))
+}
+
+fn bin(op: Binary, a: Node, b: Node) -> Node {
+    Node::Bin(op, Box::new(a), Box::new(b))
+}
+
+/// Seeds 146 and 917 of `engines_agree_on_random_expression_trees` and 705 of
+/// `the_tree_itself_differentiates_like_its_text`: the parser compiles `pow(b, c)` with a
+/// constant integer `c` (here -16 and 16) to `powi`, 1 to 4 ulp from `powf` at these bases,
+/// and an outer function magnifies it: `exp(t0)` with `t0 = 436` is 2e189, so one ulp of `t0`
+/// moves `sin`'s argument by about 1e176 (value -0.0327 against -0.0018); `sin` of 1.9e5 moves
+/// 4e-11; `d/dx sin(u)` with `u = 1.3e4` has `cos(u)` 8e-12 off. The test's evaluator takes
+/// `powi` where the parser does.
+#[test]
+fn a_constant_integer_exponent_is_powi_in_the_tree_as_in_the_text() {
+    use Binary::{Add, Pow};
+    use Unary::{Abs, Exp, Ln, Sin};
+    let minus_16 = Node::Neg(Box::new(Node::PowI(Box::new(Node::Const(-2.0)), 4)));
+    let sixteen = |c| Node::PowI(Box::new(Node::Const(c)), -2);
+    let cases = [
+        (
+            Program {
+                n: 2,
+                lets: vec![bin(Pow, un(Ln, Node::Var(1)), minus_16)],
+                out: bin(Add, Node::Var(0), un(Sin, un(Exp, Node::Let(0)))),
+            },
+            [0.0; 4],
+            "t0 = pow(softplus(ln(softplus(x1) + 0.1)) + 0.1, -(((-2.0))^4))\n(x0 + sin(exp(t0)))",
+        ),
+        (
+            Program {
+                n: 3,
+                lets: vec![
+                    Node::Neg(Box::new(Node::Var(0))),
+                    bin(Add, bin(Pow, Node::Let(0), sixteen(0.25)), Node::Var(0)),
+                ],
+                out: un(Sin, un(Abs, bin(Add, Node::Let(1), Node::Var(0)))),
+            },
+            [-1.8982969372709755, 0.0, 0.0, 0.0],
+            "t0 = -(x0)\nt1 = (pow(softplus(t0) + 0.1, (0.25)^-2) + x0)\nsin(abs((t1 + x0)))",
+        ),
+        (
+            Program {
+                n: 1,
+                lets: vec![],
+                out: un(Sin, bin(Pow, Node::Var(0), sixteen(-0.25))),
+            },
+            [1.5076494048378553, 0.0, 0.0, 0.0],
+            "sin(pow(softplus(x0) + 0.1, ((-0.25))^-2))",
+        ),
+    ];
+    for (program, point, src) in &cases {
+        assert_eq!(program.source(), *src);
+        check_engines(&Tally::default(), program, point, 1).unwrap_or_else(|e| panic!("{e}"));
+        check_tree_and_text(program, point).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // The bases the three `pow`s see: there `powi` and `powf` differ, so the cases above
+    // depend on the evaluator's choosing `powi` as the parser does.
+    let softplus = gradscope::ad::softplus_f64;
+    for (base, n) in [
+        (softplus((softplus(0.0) + 0.1).ln()) + 0.1, -16),
+        (softplus(1.8982969372709755) + 0.1, 16),
+        (softplus(1.5076494048378553) + 0.1, 16),
+    ] {
+        assert_ne!(base.powi(n), base.powf(f64::from(n)), "{base}^{n}");
+    }
+}
+
+/// Seed 13 of `engines_agree_on_random_window_sums` and 996 of
+/// `engines_agree_on_random_expression_trees`: derivatives whose terms cancel, so the plain
+/// tape and forward mode differ past `1e-12` of the result, though within `1e-12` of the
+/// terms (the path-magnitude rule of the module docs): `d/dw1` is 0.034 from terms of 2.6e4
+/// in all (engines 1.3e-12 apart), `d/dx1` is 0.35 from terms of 1.0e6 (2.1e-11 apart; the
+/// paths through `x1 - x1` cancel exactly in value, not in rounding).
+#[test]
+fn cancelling_terms_are_compared_at_the_scale_of_the_terms() {
+    use Binary::{Add, Div, Mul, Sub};
+    use Unary::{Cos, Exp, Tan};
+    // Over the one window (w0, w1, w2): t0 = exp(tan(w1)), exp(w0 / (softplus(t0) + 0.5) * (t0 + t0)).
+    let window = Program {
+        n: 1,
+        lets: vec![un(Exp, un(Tan, Node::Var(1)))],
+        out: un(
+            Exp,
+            bin(
+                Mul,
+                bin(Div, Node::Var(3), Node::Let(0)),
+                bin(Add, Node::Let(0), Node::Let(0)),
+            ),
+        ),
+    };
+    let x = [1.6418479055019044, 1.4888734881011587, 0.0];
+    check_window_sum(&Tally::default(), &window, &x, 1).unwrap_or_else(|e| panic!("{e}"));
+    let term = Windowed(&window);
+    let mut g_plain = [0.0; 3];
+    tape::gradient_with(&mut Tape::new(), &x, &mut g_plain, |v| {
+        Scalar::sum_windows(v, &term)
+    });
+    let mut g_fwd = [0.0; 3];
+    dual::gradient_with(&x, 1, &mut g_fwd, |v| Scalar::sum_windows(v, &term));
+    let m = window_magnitudes(&term, &x);
+    assert!(
+        !close(g_plain[1], g_fwd[1], 1e-12),
+        "{g_plain:?} vs {g_fwd:?}"
+    );
+    assert!(agree(g_plain[1], g_fwd[1], m[1]));
+
+    // t0 = tan(x2)^2 / (softplus(x1 - x1) + 0.5), (x1 + x1) * (x0 + cos(t0)).
+    let tree = Program {
+        n: 4,
+        lets: vec![bin(
+            Div,
+            Node::PowI(Box::new(un(Tan, Node::Var(2))), 2),
+            bin(Sub, Node::Let(5), Node::Var(1)),
+        )],
+        out: bin(
+            Mul,
+            bin(Add, Node::Var(1), Node::Var(1)),
+            bin(Add, Node::Var(0), un(Cos, Node::Let(0))),
+        ),
+    };
+    let point = [0.0, -1.778543182108996, -1.572350564945142, 0.0];
+    check_engines(&Tally::default(), &tree, &point, 1).unwrap_or_else(|e| panic!("{e}"));
+    let f = Expression::parse_with_vars(&tree.source(), &tree.names()).expect("parses");
+    let mut g_tape = [0.0; 4];
+    tape::gradient_with(&mut Tape::new(), &point, &mut g_tape, |v| f.eval(v));
+    let mut g_fwd = [0.0; 4];
+    dual::gradient_with(&point, 1, &mut g_fwd, |v| f.eval(v));
+    let m = magnitude::of(&point, |v| f.eval(v));
+    assert!(
+        !close(g_tape[1], g_fwd[1], 1e-12),
+        "{g_tape:?} vs {g_fwd:?}"
+    );
+    assert!(agree(g_tape[1], g_fwd[1], m[1]));
+}
+
+/// Found by seed 1497 of the random trees and 2959 of the window sums: kink arguments far from
+/// their kinks in value that race through them. At `x1 = 6.3e-4`, `cos(x1^-2)` is 0.73 (so
+/// `relu` passes it) but moves at 7.8e9 per unit of `x1`, through thousands of periods within
+/// a difference step; both step sizes saw `relu` at 0 there and agreed on a zero slope, against
+/// the engines' 5.3e9. The same with `max(2.25, -tan(cos(x0)^-3))` near `x0 = π/2`. Rule 1
+/// measures the distance in input units, which screens both out.
+#[test]
+fn a_kink_argument_racing_through_its_kink_screens_out_finite_differences() {
+    use Binary::Max;
+    use Unary::{Cos, Relu, Tan};
+    let value_distance = |program: &Program, x: &[f64]| {
+        let mut distance = f64::INFINITY;
+        program.eval(x, &mut |a, b| {
+            distance = distance.min((a - b.unwrap_or(0.0)).abs());
+        });
+        distance
+    };
+    let tree = Program {
+        n: 2,
+        lets: vec![],
+        out: un(Relu, un(Cos, Node::PowI(Box::new(Node::Var(1)), -2))),
+    };
+    let point = [0.0, 0.0006346005342498486, 0.0, 0.0];
+    let x = &point[..2];
+    assert!(value_distance(&tree, x) > KINK_GAP);
+    assert!(kink_distance(&tree, x) < KINK_GAP);
+    let f = Expression::parse_with_vars(&tree.source(), &tree.names()).expect("parses");
+    let h = finite::step(x[1]);
+    assert_eq!(
+        (central(&f, x, 1, h), central(&f, x, 1, h / 4.0)),
+        (0.0, 0.0)
+    );
+    check_engines(&Tally::default(), &tree, &point, 1).unwrap_or_else(|e| panic!("{e}"));
+
+    // Over the one window: t0 = cos(w0)^-3, max(2.25, -tan(t0)).
+    let window = Program {
+        n: 1,
+        lets: vec![Node::PowI(Box::new(un(Cos, Node::Var(0))), -3)],
+        out: bin(
+            Max,
+            Node::Neg(Box::new(Node::Const(-2.25))),
+            Node::Neg(Box::new(un(Tan, Node::Let(0)))),
+        ),
+    };
+    let x = [1.5559190752079695, 0.0, 0.0];
+    assert!(value_distance(&window, &x) > KINK_GAP);
+    assert!(window_kink(&window, &x) < KINK_GAP);
+    check_window_sum(&Tally::default(), &window, &x, 1).unwrap_or_else(|e| panic!("{e}"));
 }

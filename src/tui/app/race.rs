@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{App, GradPanel, Mode, SPEEDS};
+use super::{App, Mode, SPEEDS};
 use crate::session::{Command, RunSpec};
 use crate::tui::feedback;
 
@@ -109,26 +109,11 @@ impl App {
             Ok(loaded) => {
                 self.log.write(&format!("loaded {}", path.display()));
                 let paused = self.session.is_paused();
-                self.landscape.manual = loaded.view.ranges();
-                self.landscape.colours = None;
-                self.landscape_cursor = None;
-                self.log_scale = loaded.view.log_scale;
                 self.session = loaded.session;
-                self.session.track_flow(true);
                 self.view = loaded.view;
                 self.description = loaded.description;
                 self.path = loaded.path.or_else(|| Some(path.to_path_buf()));
-                self.clamp_selection();
-                self.grad = GradPanel::default();
-                self.noise = super::NoisePanel::default();
-                self.show_noise = self.session.objective().n_train().is_some();
-                self.backprop.reset();
-                self.mode = Mode::Normal;
-                self.removed = None;
-                self.data_points = self.session.objective().data_points_2d();
-                self.normalize_plane();
-                self.show_from_view();
-                self.dirty_view = true;
+                self.scenario_state();
                 let name = path.file_name().map_or_else(
                     || path.display().to_string(),
                     |n| n.to_string_lossy().into_owned(),
