@@ -61,6 +61,8 @@ pub(crate) mod proptest_seed {
                 Some(_) => from_env.cases,
                 None => config.cases,
             },
+            // The seed reproduces a failure; a hunt over seeds should not leave files behind.
+            failure_persistence: None,
             ..config
         }
     }

@@ -39,6 +39,8 @@ fn fixed_seed(config: Config) -> Config {
             Some(_) => from_env.cases,
             None => config.cases,
         },
+        // The seed reproduces a failure; a hunt over seeds should not leave files behind.
+        failure_persistence: None,
         ..config
     }
 }
