@@ -161,11 +161,9 @@ pub trait Scalar:
     /// [`window`]) and records the whole sum as one node that keeps `W` partials per term,
     /// instead of recording the terms one operation at a time. A term should be a function of
     /// its window alone; one that reads [`value`](Self::value) (to branch on it) is still exact,
-    /// but is evaluated one window at a time, which is slower. The terms are added in the
-    /// order of [`window::SPREAD_FROM`] (left to right below 64 terms, in four interleaved
-    /// running sums from there on), the same in every engine, so every engine computes the same
-    /// value bit for bit. The default evaluates the terms and hands them to
-    /// [`sum`](Self::sum), one per lane.
+    /// but is evaluated one window at a time, which is slower. The default
+    /// evaluates the terms and hands them to [`sum`](Self::sum), so every engine computes the
+    /// same value as `sum` of the terms.
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
         sum_windows_loops(x, term)
     }
@@ -245,20 +243,12 @@ pub trait WindowTerm<const W: usize> {
     fn term<S: Scalar>(&self, window: &[S; W]) -> S;
 }
 
-/// [`Scalar::sum_windows`]'s default: the terms, then [`Scalar::sum`], in the order of
-/// [`window::SPREAD_FROM`]: a long sum as one `sum` per lane and three additions.
+/// [`Scalar::sum_windows`]'s default: the terms, then [`Scalar::sum`].
 pub fn sum_windows_loops<S: Scalar, const W: usize, T: WindowTerm<W>>(x: &[S], term: &T) -> S {
     // `windows` filters, so `collect` would not know the count and would regrow.
     let mut terms = Vec::with_capacity((x.len() + 1).saturating_sub(W));
     terms.extend(windows(x).map(|w| term.term(w)));
-    if terms.len() < window::SPREAD_FROM {
-        return S::sum(&terms);
-    }
-    let [a, b, c, d]: [S; window::LANES] = std::array::from_fn(|l| {
-        let lane: Vec<S> = terms[l..].iter().step_by(window::LANES).copied().collect();
-        S::sum(&lane)
-    });
-    (a + b) + (c + d)
+    S::sum(&terms)
 }
 
 /// The windows of [`Scalar::sum_windows`] as arrays, in order (none for `W = 0`).
@@ -498,25 +488,9 @@ impl Scalar for f64 {
     fn dense_stack(layers: &[layer::Dense], params: &[Self], x: &[f64], batch: usize) -> Vec<Self> {
         layer::dense_stack_f64(layers, params, x, batch)
     }
-    /// The default's order ([`window::SPREAD_FROM`]) without collecting the terms.
+    /// The default's order (`sum` folds from `0` left to right) without collecting the terms.
     fn sum_windows<const W: usize, T: WindowTerm<W>>(x: &[Self], term: &T) -> Self {
-        let count = (x.len() + 1).saturating_sub(W);
-        let mut sum = window::LaneSum::new(count);
-        let mut terms = windows(x).map(|w| term.term(w));
-        // Whole blocks of lanes first, so that the four running sums stay in registers.
-        let full = if sum.spreads() {
-            count - count % window::LANES
-        } else {
-            0
-        };
-        for _ in (0..full).step_by(window::LANES) {
-            let block = std::array::from_fn(|_| terms.next().unwrap_or(0.0));
-            sum.add_block(&block);
-        }
-        for (i, t) in (full..).zip(terms) {
-            sum.add(i, t);
-        }
-        sum.total()
+        windows(x).fold(0.0, |acc, w| acc + term.term(w))
     }
     fn value(&self) -> f64 {
         *self

@@ -403,11 +403,9 @@ impl Tape {
     /// Records one independent variable per value.
     pub fn vars(&self, xs: &[f64]) -> Vec<Var<'_>> {
         let first = self.record_inputs(xs);
-        // An exact-size source (`enumerate`, not `zip` with an open range), so the handles are
-        // written straight into the allocation: 400 kB of them at 10,000 inputs.
         xs.iter()
-            .enumerate()
-            .map(|(k, &x)| Var::node(self, first + k as u32, x))
+            .zip(first..)
+            .map(|(&x, index)| Var::node(self, index, x))
             .collect()
     }
 

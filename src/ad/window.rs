@@ -32,63 +32,6 @@ pub const LANES: usize = 4;
 
 type Lane = [f64; LANES];
 
-/// A window sum of at least this many terms adds them in [`LANES`] interleaved partial sums
-/// (term `i` into sum `i % LANES`, each from `0` left to right, then `(s0 + s1) + (s2 + s3)`),
-/// so that the additions form four chains instead of one: at n = 10,000 the single chain of
-/// dependent additions took as long as everything else in `f`. Shorter sums, the teaching
-/// cases, fold left to right as `Scalar::sum` does. Every engine sums in this order
-/// ([`LaneSum`]), so their values stay equal bit for bit.
-pub const SPREAD_FROM: usize = 64;
-
-/// The running sum of a window sum's terms in the order [`SPREAD_FROM`] describes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LaneSum {
-    acc: Lane,
-    spread: bool,
-}
-
-impl LaneSum {
-    /// For a sum of `count` terms.
-    pub(crate) fn new(count: usize) -> Self {
-        Self {
-            acc: [0.0; LANES],
-            spread: count >= SPREAD_FROM,
-        }
-    }
-
-    /// Adds term `i`.
-    #[inline(always)]
-    pub(crate) fn add(&mut self, i: usize, v: f64) {
-        let lane = if self.spread { i % LANES } else { 0 };
-        self.acc[lane] += v;
-    }
-
-    /// Whether the terms go into four running sums.
-    pub(crate) fn spreads(&self) -> bool {
-        self.spread
-    }
-
-    /// Adds the terms `base .. base + LANES`, `base` a multiple of [`LANES`].
-    #[inline(always)]
-    pub(crate) fn add_block(&mut self, terms: &Lane) {
-        if self.spread {
-            for (a, &t) in self.acc.iter_mut().zip(terms) {
-                *a += t;
-            }
-        } else {
-            for &t in terms {
-                self.acc[0] += t;
-            }
-        }
-    }
-
-    /// The sum.
-    pub(crate) fn total(self) -> f64 {
-        let [a, b, c, d] = self.acc;
-        if self.spread { (a + b) + (c + d) } else { a }
-    }
-}
-
 thread_local! {
     /// Calls of [`WindowDuals::value`] so far on this thread (wrapping): a change across an
     /// evaluation means the term read a value.
@@ -418,7 +361,7 @@ fn map2(a: &Lane, f: impl Fn(f64) -> (f64, f64)) -> (Lane, Lane) {
 
 /// The terms of a [`Scalar::sum_windows`] over `values`, by forward mode over each window:
 /// writes `d term_i / d x[i + j]` to `out[j * count + i]` (tangent by tangent, `count` terms
-/// each) and returns the terms' sum in [`LaneSum`]'s order, like `f64`'s. Input `i`'s tangent
+/// each) and returns the terms' sum, left to right from `0` like `f64`'s. Input `i`'s tangent
 /// is seeded with `seed(i)`: `1` for an input, `0` for a constant.
 ///
 /// Every partial is the one-window [`DualVec<W>`]'s, bit for bit (see the module docs).
@@ -470,7 +413,7 @@ fn in_lanes<const W: usize, T: WindowTerm<W>, V>(
     let count = n + 1 - W;
     assert_eq!(out.len(), W * count, "one partial per window input");
     let reads = value_reads();
-    let mut value = LaneSum::new(count);
+    let mut value = 0.0;
     let full = count - count % LANES;
     for base in (0..full).step_by(LANES) {
         // Input `j` of each window is seeded in tangent `j`.
@@ -491,22 +434,22 @@ fn in_lanes<const W: usize, T: WindowTerm<W>, V>(
             // A plain product may have been `NaN` where the NaN-safe one is not.
             t = nan_safe(&window, term);
         }
-        value.add_block(&t.re);
+        for v in t.re {
+            value += v;
+        }
         for (j, eps) in t.eps.iter().enumerate() {
             out[j * count + base..][..LANES].copy_from_slice(eps);
         }
         if base == 0 && value_reads() != reads {
             // The term reads values: lanes would all see lane 0's (see the module docs).
-            let fresh = LaneSum::new(count);
-            return one_at_a_time(values, &value_of, &seed, term, out, 0, fresh).total();
+            return one_at_a_time(values, &value_of, &seed, term, out, 0, 0.0);
         }
     }
     value = one_at_a_time(values, &value_of, &seed, term, out, full, value);
     if value_reads() != reads {
-        let fresh = LaneSum::new(count);
-        return one_at_a_time(values, &value_of, &seed, term, out, 0, fresh).total();
+        return one_at_a_time(values, &value_of, &seed, term, out, 0, 0.0);
     }
-    value.total()
+    value
 }
 
 /// `term` on `window` with NaN-safe products. Out of line: the common path should not keep
@@ -539,8 +482,8 @@ fn one_at_a_time<const W: usize, T: WindowTerm<W>, V>(
     term: &T,
     out: &mut [f64],
     from: usize,
-    mut value: LaneSum,
-) -> LaneSum {
+    mut value: f64,
+) -> f64 {
     let count = values.len() + 1 - W;
     for i in from..count {
         let window: [DualVec<W>; W] = std::array::from_fn(|j| {
@@ -548,7 +491,7 @@ fn one_at_a_time<const W: usize, T: WindowTerm<W>, V>(
             DualVec::new(value_of(&values[i + j]), eps)
         });
         let t = term.term(&window);
-        value.add(i, t.re);
+        value += t.re;
         for (j, &e) in t.eps.iter().enumerate() {
             out[j * count + i] = e;
         }
@@ -680,8 +623,7 @@ mod tests {
         let mut single = vec![0.0; W * count];
         let value = |v: &f64| *v;
         let seed = |i: usize| seeds[i];
-        let fresh = LaneSum::new(count);
-        let v_single = one_at_a_time(values, &value, &seed, term, &mut single, 0, fresh).total();
+        let v_single = one_at_a_time(values, &value, &seed, term, &mut single, 0, 0.0);
         let mut lanes = vec![0.0; W * count];
         let v_picked = window_partials(values, value, seed, term, &mut lanes);
         let mut baseline = vec![0.0; W * count];

@@ -322,10 +322,9 @@ impl<'t> Var<'t> {
     /// partials lane by lane (every term's first input, then every second input, ...), so the
     /// two give the same adjoints bit for bit.
     ///
-    /// Same value as the default (the order of
-    /// [`SPREAD_FROM`](crate::ad::window::SPREAD_FROM)). The partials are forward mode's,
-    /// including its convention that a zero tangent times a non-finite local derivative is
-    /// zero. A plain tape records every operation (the default), so the tape
+    /// Same value as the default (the terms summed left to right). The partials are forward
+    /// mode's, including its convention that a zero tangent times a non-finite local
+    /// derivative is zero. A plain tape records every operation (the default), so the tape
     /// view shows them.
     pub(super) fn record_window_sum<const W: usize, T: WindowTerm<W>>(
         x: &[Self],
