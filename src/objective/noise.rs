@@ -34,6 +34,13 @@ impl PerExample {
     #[must_use]
     pub fn mean_of(&self, indices: impl IntoIterator<Item = usize>) -> Vec<f64> {
         let mut sum = vec![0.0; self.dim];
+        let count = self.add_rows(indices, &mut sum);
+        divide(&mut sum, count);
+        sum
+    }
+
+    /// Adds the rows `indices` to `sum`, in order; returns how many.
+    fn add_rows(&self, indices: impl IntoIterator<Item = usize>, sum: &mut [f64]) -> usize {
         let mut count = 0_usize;
         for i in indices {
             for (s, g) in sum.iter_mut().zip(self.row(i)) {
@@ -41,13 +48,17 @@ impl PerExample {
             }
             count += 1;
         }
-        if count > 0 {
-            let k = count as f64;
-            for s in &mut sum {
-                *s /= k;
-            }
+        count
+    }
+}
+
+/// `sum / count`, left as it is for no rows.
+fn divide(sum: &mut [f64], count: usize) {
+    if count > 0 {
+        let k = count as f64;
+        for s in sum {
+            *s /= k;
         }
-        sum
     }
 }
 
@@ -97,12 +108,12 @@ pub fn expected_sq_error(trace_cov: f64, n: usize, batch: usize) -> f64 {
 pub fn stats(per: &PerExample, batch: &[usize]) -> NoiseStats {
     let full = per.mean();
     let g_b = per.mean_of(batch.iter().copied());
-    let sq = squared_deviations(per, &full);
+    let sq = add_squared_deviations(per, &full, 0.0);
     figures(per.n, &full, &g_b, sq, batch.len())
 }
 
-/// `Σ_i |g_i − m|²` over the rows of `per`, in order.
-fn squared_deviations(per: &PerExample, m: &[f64]) -> f64 {
+/// `acc + Σ_i |g_i − m|²` over the rows of `per`, added one row at a time, in order.
+fn add_squared_deviations(per: &PerExample, m: &[f64], acc: f64) -> f64 {
     (0..per.n)
         .map(|i| {
             per.row(i)
@@ -111,15 +122,16 @@ fn squared_deviations(per: &PerExample, m: &[f64]) -> f64 {
                 .map(|(g, m)| (g - m) * (g - m))
                 .sum::<f64>()
         })
-        .fold(0.0, |acc, x| acc + x)
+        .fold(acc, |acc, x| acc + x)
 }
 
 /// [`stats`] without holding every per-example gradient at once: `rows(indices)` gives the
 /// gradients of those examples, in that order, and is asked for at most `chunk` at a time.
-/// Three passes (the examples for `G`, the batch for `g_B`, the examples again for `tr(Σ)`),
-/// so `2n + B` gradients instead of `n`, in `chunk × dim` memory instead of `n × dim`: a
-/// 2-256-256-1 network on 200 examples held 106 MB of them. Every sum runs in the same order
-/// as [`stats`]', so the figures are the same bit for bit. `None` if `rows` gives none.
+/// Three passes (the examples for `G`, the batch for `g_B` unless it is all of them in order,
+/// the examples again for `tr(Σ)`), so at most `2n + B` gradients instead of `n`, in
+/// `chunk × dim` memory instead of `n × dim`: a 2-256-256-1 network on 200 examples held
+/// 106 MB of them. Every sum runs in the same order as [`stats`]', so the figures are the
+/// same bit for bit. `None` if `rows` gives none.
 pub fn stats_streamed(
     n: usize,
     batch: &[usize],
@@ -134,34 +146,22 @@ pub fn stats_streamed(
         for part in indices.chunks(chunk) {
             let per = rows(part)?;
             sum.resize(per.dim, 0.0);
-            for i in 0..per.n {
-                for (s, g) in sum.iter_mut().zip(per.row(i)) {
-                    *s += g;
-                }
-            }
+            per.add_rows(0..per.n, &mut sum);
         }
-        if !indices.is_empty() {
-            let k = indices.len() as f64;
-            for s in &mut sum {
-                *s /= k;
-            }
-        }
+        divide(&mut sum, indices.len());
         Some(sum)
     };
     let full = mean_of(&all)?;
-    let mut g_b = mean_of(batch)?;
+    // A full batch in order is `G` itself, the same sums: no second pass over the examples.
+    let mut g_b = if batch == all.as_slice() {
+        full.clone()
+    } else {
+        mean_of(batch)?
+    };
     g_b.resize(full.len(), 0.0);
     let mut sq = 0.0;
     for part in all.chunks(chunk) {
-        let per = rows(part)?;
-        for i in 0..per.n {
-            sq += per
-                .row(i)
-                .iter()
-                .zip(&full)
-                .map(|(g, m)| (g - m) * (g - m))
-                .sum::<f64>();
-        }
+        sq = add_squared_deviations(&rows(part)?, &full, sq);
     }
     Some(figures(n, &full, &g_b, sq, batch.len()))
 }

@@ -242,7 +242,7 @@ const NOISE_CHUNK_BYTES: usize = 16 << 20;
 impl NoiseJob {
     /// The figures alone, holding at most [`NOISE_CHUNK_BYTES`] of per-example gradients
     /// ([`noise::stats_streamed`]: the same figures bit for bit as [`compute`](Self::compute)'s,
-    /// for up to twice the gradients). For the headless report, which needs nothing else: a
+    /// for at most twice the gradients). For the headless report, which needs nothing else: a
     /// 2-256-256-1 network on 200 examples otherwise held 106 MB of them at the end of a run.
     #[must_use]
     pub fn stats(self) -> Option<NoiseStats> {
