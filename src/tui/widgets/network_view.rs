@@ -98,8 +98,6 @@ struct Geometry {
     spread: bool,
     /// Left to right, consecutive layers.
     columns: Vec<Column>,
-    /// Layers too many for the panel's width, off to the left and to the right of those shown.
-    hidden: (usize, usize),
 }
 
 /// One layer's column.
@@ -281,7 +279,6 @@ impl NetworkView<'_> {
             body,
             spread,
             columns,
-            hidden: (first, depth - last),
         }
     }
 }
@@ -338,7 +335,8 @@ impl Widget for NetworkView<'_> {
             self.render_units(col, &g, area, buf);
         }
         // Over the titles' row, at its ends: how many layers are off to each side.
-        let (left, right) = g.hidden;
+        let left = g.columns.first().map_or(0, |c| c.layer);
+        let right = depth - g.columns.last().map_or(depth, |c| c.layer);
         let (l_arrow, r_arrow) = if self.ascii {
             ("<", ">")
         } else {
@@ -743,7 +741,6 @@ mod tests {
             // The layers off to either side are counted at the ends of the titles' row.
             let first = g.columns.first().map_or(0, |c| c.layer);
             let last = g.columns.last().map_or(0, |c| c.layer);
-            assert_eq!(g.hidden, (first, 5 - last), "{l}: {g:?}");
             let mut buf = Buffer::empty(area);
             v.render(area, &mut buf);
             let titles = buffer_text(&buf).lines().next().unwrap_or("").to_owned();
@@ -757,11 +754,12 @@ mod tests {
             );
         }
         // Some layers are hidden at this width, on each side for some selection.
-        let hidden = |l| {
+        let shown = |l| {
             view(&net, (l, 0), 6)
                 .geometry(Rect::new(0, 0, 50, 12))
-                .hidden
+                .columns
         };
-        assert!(hidden(0).1 > 0 && hidden(5).0 > 0);
+        assert!(shown(0).last().is_some_and(|c| c.layer < 5));
+        assert!(shown(5).first().is_some_and(|c| c.layer > 0));
     }
 }
